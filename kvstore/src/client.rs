@@ -1,0 +1,195 @@
+//! Connected clients: what CLIENT LIST shows and how CLIENT KILL reaches another connection.
+//!
+//! Each connection owns its [`Session`]; a shared [`ClientHandle`] mirrors the fields other
+//! connections may read, refreshed once per batch of commands rather than per command.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// The fields of a client that CLIENT LIST / CLIENT INFO report.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub last_cmd: String,
+    pub last_active: Instant,
+}
+
+/// A connection as the rest of the server sees it.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    pub created: Instant,
+    pub info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close after its current batch.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`ClientHandle::kill`] was called.
+    pub async fn killed(&self) {
+        if !self.is_killed() {
+            self.kill.notified().await;
+        }
+    }
+
+    /// One CLIENT LIST line (without the newline), in Redis 7's field order.
+    pub fn describe(&self, now: Instant) -> String {
+        let info = self.info.lock();
+        let text = |b: &Option<Bytes>| {
+            b.as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned()
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+             qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            fmt_addr(self.addr),
+            fmt_addr(self.laddr),
+            self.fd,
+            text(&info.name),
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(info.last_active).as_secs(),
+            info.db,
+            info.last_cmd,
+            info.resp,
+            text(&info.lib_name),
+            text(&info.lib_ver),
+        )
+    }
+}
+
+/// `ip:port` as Redis prints it (IPv6 without brackets).
+pub fn fmt_addr(addr: SocketAddr) -> String {
+    format!("{}:{}", addr.ip(), addr.port())
+}
+
+/// Every connected client by id.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            info: Mutex::new(ClientInfo {
+                name: None,
+                lib_name: None,
+                lib_ver: None,
+                db: 0,
+                resp: 2,
+                last_cmd: "NULL".into(),
+                last_active: now,
+            }),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.clients.lock().insert(id, handle.clone());
+        handle
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn kill_all(&self) {
+        self.clients.lock().values().for_each(|c| c.kill());
+    }
+}
+
+/// Per-connection state that commands read and change (the selected database, the protocol
+/// version, authentication).
+#[derive(Debug)]
+pub struct Session {
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub resp: u8,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+}
+
+impl Session {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
+        Session {
+            handle,
+            db: 0,
+            resp: 2,
+            authenticated,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// Publishes the session's fields for CLIENT LIST.
+    pub fn publish(&self, last_cmd: &str) {
+        let mut info = self.handle.info.lock();
+        info.db = self.db;
+        info.resp = self.resp;
+        info.last_active = Instant::now();
+        if info.last_cmd != last_cmd {
+            info.last_cmd = last_cmd.to_owned();
+        }
+        if info.name != self.name {
+            info.name = self.name.clone();
+        }
+        if info.lib_name != self.lib_name || info.lib_ver != self.lib_ver {
+            info.lib_name = self.lib_name.clone();
+            info.lib_ver = self.lib_ver.clone();
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! One client connection: read what arrived, run every complete command in it under a single
+//! keyspace lock, and write all of their replies with one write.
+//!
+//! Writing a read batch's replies together matters as much as `TCP_NODELAY`: pipelining
+//! clients get one segment back per segment they sent instead of stalling on delayed ACKs.
+//! Buffers are bounded by `client-query-buffer-limit` / `proto-max-bulk-len`, and an idle
+//! connection gives its read buffer back.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::client::Session;
+use crate::cmd::{Batch, Effects};
+use crate::protocol::{Reply, RequestParser};
+use crate::server::Shared;
+
+/// Read size; a bigger buffer is reserved only for a bulk that needs it.
+const READ_CHUNK: usize = 16 * 1024;
+/// A write buffer grown past this is released after use.
+const KEEP_WRITE_BUF: usize = 64 * 1024;
+
+pub struct Connection {
+    shared: Arc<Shared>,
+    socket: TcpStream,
+    session: Session,
+    parser: RequestParser,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+}
+
+impl Connection {
+    pub fn new(shared: Arc<Shared>, socket: TcpStream, session: Session) -> Connection {
+        Connection {
+            shared,
+            socket,
+            session,
+            parser: RequestParser::default(),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        let id = self.session.id();
+        if let Err(e) = self.serve().await {
+            tracing::debug!(client = id, "connection closed: {e}");
+        }
+        self.shared.clients.unregister(id);
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        loop {
+            if !self.read().await? {
+                return Ok(());
+            }
+            let limit = self
+                .shared
+                .limits
+                .client_query_buffer_limit
+                .load(Ordering::Relaxed);
+            if self.rbuf.len() as u64 > limit {
+                tracing::warn!(
+                    client = self.session.id(),
+                    "Closing client that reached max query buffer length"
+                );
+                return Ok(());
+            }
+            let effects = self.execute_batch();
+            if let Some(seq) = effects.wait_for_durable {
+                self.shared.commit.wait(seq).await;
+            }
+            if effects.save {
+                let seq = self.shared.keyspace.lock().writes();
+                self.shared.commit.save(seq).await;
+            }
+            if !self.wbuf.is_empty() {
+                self.socket.write_all(&self.wbuf).await?;
+                self.shared
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+                self.wbuf.clear();
+                if self.wbuf.capacity() > KEEP_WRITE_BUF {
+                    self.wbuf = BytesMut::new();
+                }
+            }
+            if effects.shutdown {
+                self.shared.request_shutdown();
+            }
+            if effects.close || self.session.handle.is_killed() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for input and appends it to the read buffer. Returns false on EOF, kill, shutdown
+    /// or idle timeout.
+    async fn read(&mut self) -> std::io::Result<bool> {
+        if self.rbuf.is_empty() && self.parser.pending_bulk().is_none() {
+            // Nothing half-read: an idle client should not pin a read buffer.
+            self.rbuf = BytesMut::new();
+        }
+        let timeout = self.shared.limits.timeout_secs.load(Ordering::Relaxed);
+        let mut shutdown = self.shared.shutdown_requested();
+        loop {
+            let readable = async {
+                if timeout > 0 {
+                    tokio::time::timeout(Duration::from_secs(timeout), self.socket.readable())
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "idle timeout",
+                            ))
+                        })
+                } else {
+                    self.socket.readable().await
+                }
+            };
+            tokio::select! {
+                r = readable => r?,
+                _ = self.session.handle.killed() => return Ok(false),
+                _ = shutdown.wait_for(|s| *s) => return Ok(false),
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            match self.socket.try_read_buf(&mut self.rbuf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.shared
+                        .stats
+                        .net_input_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs every complete command in the read buffer and encodes the replies.
+    fn execute_batch(&mut self) -> Effects {
+        let max_bulk = self
+            .shared
+            .limits
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
+        let mut batch = Batch::new(&self.shared, &mut self.session);
+        let mut executed = 0u64;
+        loop {
+            let authenticated = batch.session().authenticated;
+            match self.parser.next(&mut self.rbuf, max_bulk, authenticated) {
+                Ok(Some(args)) => {
+                    let reply = batch.execute(args);
+                    executed += 1;
+                    reply.encode(batch.session().resp, &mut self.wbuf);
+                    if batch.effects().close || batch.effects().shutdown {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Like Redis: the commands before the bad bytes ran; reply, then close.
+                    Reply::error(e.to_string()).encode(batch.session().resp, &mut self.wbuf);
+                    tracing::debug!(
+                        client = batch.session().id(),
+                        "Protocol error ({e}) from client"
+                    );
+                    batch.effects_mut().close = true;
+                    break;
+                }
+            }
+        }
+        self.shared
+            .stats
+            .commands_processed
+            .fetch_add(executed, Ordering::Relaxed);
+        batch.finish()
+    }
+}

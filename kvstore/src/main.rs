@@ -1,0 +1,121 @@
+//! `kvstore [CONFIG_FILE] [--OPTION VALUE ...]`: the same command line as `redis-server`.
+
+use std::process::ExitCode;
+
+use kvstore::config::{self, Invocation, LogLevel};
+use kvstore::server::Server;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match config::parse_args(&args) {
+        Ok(Invocation::Run(config)) => config,
+        Ok(Invocation::Version) => {
+            println!(
+                "kvstore v={} redis_version={} bits={} build=rust",
+                env!("CARGO_PKG_VERSION"),
+                config::REDIS_VERSION,
+                usize::BITS
+            );
+            return ExitCode::SUCCESS;
+        }
+        Ok(Invocation::Help) => {
+            eprint!("{}", usage());
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(config.loglevel);
+    tracing::info!(
+        "kvstore version={}, redis_version={}, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        config::REDIS_VERSION,
+        std::process::id()
+    );
+    tracing::info!("Configuration loaded: {}", config.summary());
+    for (name, _) in &config.unused {
+        tracing::warn!(
+            "'{name}' is a Redis directive kvstore does not use; it is accepted and ignored"
+        );
+    }
+    if !config.save.is_empty() {
+        tracing::info!(
+            "save points ('{}') are ignored: kvstore persists continuously to sled",
+            config.save
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: config::Config) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    for addr in server.local_addrs() {
+        tracing::info!("Ready to accept connections tcp {addr}");
+    }
+    server.run(signal()).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn init_tracing(level: LogLevel) {
+    let default = match level {
+        LogLevel::Debug | LogLevel::Verbose => "debug",
+        LogLevel::Notice => "info",
+        LogLevel::Warning => "warn",
+        LogLevel::Nothing => "off",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("kvstore={default},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn usage() -> String {
+    let bin = "kvstore";
+    format!(
+        "Usage: ./{bin} [/path/to/redis.conf] [options] [-]\n       \
+         ./{bin} - (read config from stdin)\n       \
+         ./{bin} -v or --version\n       \
+         ./{bin} -h or --help\n\n\
+         Examples:\n       \
+         ./{bin} (run the server with default conf)\n       \
+         echo 'maxclients 128' | ./{bin} -\n       \
+         ./{bin} /etc/redis/6379.conf\n       \
+         ./{bin} --port 7777\n       \
+         ./{bin} /etc/myredis.conf --loglevel verbose -\n       \
+         ./{bin} /etc/myredis.conf --loglevel verbose\n\n"
+    )
+}

@@ -1,0 +1,188 @@
+//! Persistence: sled holds the durable copy of the keyspace; memory serves every read.
+//!
+//! Nothing here knows about commands. The keyspace journals which keys changed;
+//! [`GroupCommit`] periodically (or, under `appendfsync always`, as soon as a client waits)
+//! takes the journal, copies the current state of those keys under the keyspace lock, and
+//! writes them to sled as one batch outside it. Many clients' writes therefore share one
+//! sled batch and one fsync, and a key written a thousand times between two commits costs
+//! one disk write.
+
+mod commit;
+mod layout;
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+pub use commit::{Durability, GroupCommit};
+
+use crate::keyspace::{Keyspace, Value};
+
+/// Failures opening or writing the store; all are fatal to the server.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("the data directory {0} is in use by another kvstore process (its lock is held)")]
+    Locked(PathBuf),
+    #[error("cannot open the data directory {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record for key {key:?} in database {db}")]
+    Corrupt { db: u32, key: Bytes },
+}
+
+/// The state of changed keys in one database, ready to be written.
+#[derive(Debug, Default)]
+pub struct DbChanges {
+    pub db: u32,
+    /// Drop everything stored for this database before applying `entries`.
+    pub cleared: bool,
+    /// Each changed key with its current value and expiry, or `None` if it is gone.
+    pub entries: Vec<(Bytes, Option<(Value, Option<u64>)>)>,
+}
+
+impl DbChanges {
+    pub fn is_empty(&self) -> bool {
+        !self.cleared && self.entries.is_empty()
+    }
+}
+
+/// Takes every database's journal and pairs each changed key with its current state.
+/// Called with the keyspace locked; cheap, since values are reference-counted.
+pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
+    let mut out = Vec::new();
+    for (index, db) in ks.dbs_mut().iter_mut().enumerate() {
+        let journal = db.take_journal();
+        if !journal.cleared && journal.dirty.is_empty() {
+            continue;
+        }
+        let entries = journal
+            .dirty
+            .into_iter()
+            .map(|key| {
+                let state = db.peek(&key).map(|e| (e.value.clone(), e.expire_at));
+                (key, state)
+            })
+            .collect();
+        out.push(DbChanges {
+            db: index as u32,
+            cleared: journal.cleared,
+            entries,
+        });
+    }
+    out
+}
+
+/// The sled database in `dir`.
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+/// What a start-up load found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoadStats {
+    pub keys: usize,
+    pub expired: usize,
+    /// Keys of databases beyond the configured `databases` count, kept on disk but not served.
+    pub out_of_range: usize,
+}
+
+impl Store {
+    /// Opens (or creates) the store under `dir`. Refuses a directory another process holds.
+    pub fn open(dir: &Path) -> Result<Store, PersistError> {
+        let path = dir.join("kvstore.sled");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(64 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| match &source {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    PersistError::Locked(dir.to_path_buf())
+                }
+                _ => PersistError::Open {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
+        Ok(Store { db, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads every stored key into `ks`; keys already due are deleted from disk instead.
+    pub fn load(&self, ks: &mut Keyspace, now: u64) -> Result<LoadStats, PersistError> {
+        let mut stats = LoadStats::default();
+        let databases = ks.dbs().len() as u32;
+        let mut due = sled::Batch::default();
+        for item in self.db.iter() {
+            let (k, v) = item?;
+            let (db, key) = layout::split_key(&k).ok_or(PersistError::Corrupt {
+                db: 0,
+                key: Bytes::copy_from_slice(&k),
+            })?;
+            let (value, expire_at) =
+                layout::decode_value(&v).ok_or_else(|| PersistError::Corrupt {
+                    db,
+                    key: Bytes::copy_from_slice(key),
+                })?;
+            if db >= databases {
+                stats.out_of_range += 1;
+                continue;
+            }
+            if expire_at.is_some_and(|at| at <= now) {
+                due.remove(k);
+                stats.expired += 1;
+                continue;
+            }
+            ks.db(db as usize)
+                .load(Bytes::copy_from_slice(key), value, expire_at);
+            stats.keys += 1;
+        }
+        self.db.apply_batch(due)?;
+        Ok(stats)
+    }
+
+    /// Writes a set of changes as one atomic sled batch (not yet fsynced).
+    pub fn write(&self, changes: &[DbChanges]) -> Result<(), PersistError> {
+        let mut batch = sled::Batch::default();
+        for change in changes {
+            if change.cleared {
+                // Removals of the old contents go first in the same batch, so a crash never
+                // leaves a half-emptied database.
+                for item in self.db.scan_prefix(layout::db_prefix(change.db)).keys() {
+                    batch.remove(item?);
+                }
+            }
+            for (key, state) in &change.entries {
+                let k = layout::encode_key(change.db, key);
+                match state {
+                    Some((value, expire_at)) => {
+                        batch.insert(k, layout::encode_value(value, *expire_at))
+                    }
+                    None => batch.remove(k),
+                }
+            }
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable (fsync).
+    pub fn sync(&self) -> Result<(), PersistError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes sled uses on disk, for INFO.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}

@@ -1,0 +1,7 @@
+//! The wire: decoding requests and encoding replies. Nothing here knows any command.
+
+mod reply;
+mod request;
+
+pub use reply::Reply;
+pub use request::{split_args, ProtocolError, RequestParser, INLINE_MAX};
