@@ -1,1 +1,422 @@
+//! Test support: start the real binaries on ephemeral loopback ports and talk to them.
+//!
+//! Every end-to-end test goes through this module, so starting a server, waiting until it
+//! answers, comparing it byte for byte with Debian's `redis-server`, and stopping it (politely
+//! or with SIGKILL) is written once.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+/// The workspace's `target/<profile>` directory holding the binaries under test.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("KVSTACK_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // Test executables live in target/<profile>/deps.
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// Path of a workspace binary; panics with the command to run when it was not built.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo xtask test` does), or set KVSTACK_BIN_DIR",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel picks it; a rare race with another process is
+/// handled by the callers retrying start-up).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind :0")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Which server program a [`Server`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Kvstore,
+    /// Debian's `redis-server`, the reference.
+    Redis,
+}
+
+/// A running server process with its own data directory.
+pub struct Server {
+    pub flavor: Flavor,
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+/// True when Debian's `redis-server` is installed; tests that compare with it print why they
+/// skip otherwise (CI installs it, so there they always run).
+pub fn redis_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("SKIP: redis-server is not installed (apt-get install redis-server); reference comparison skipped");
+    }
+    found
+}
+
+impl Server {
+    /// Starts kvstore with extra redis-style options (`["--appendfsync", "always"]`).
+    pub fn kvstore(args: &[&str]) -> Server {
+        Server::start(Flavor::Kvstore, args)
+    }
+
+    /// Starts Debian's redis-server with the same kind of options.
+    pub fn redis(args: &[&str]) -> Server {
+        Server::start(Flavor::Redis, args)
+    }
+
+    pub fn start(flavor: Flavor, args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Server {
+            flavor,
+            port: 0,
+            child: None,
+            dir,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn spawn(&mut self) {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = match self.flavor {
+                Flavor::Kvstore => Command::new(binary("kvstore")),
+                Flavor::Redis => {
+                    let mut c = Command::new("redis-server");
+                    c.args([
+                        "--save",
+                        "",
+                        "--daemonize",
+                        "no",
+                        "--appendfilename",
+                        "appendonly.aof",
+                    ]);
+                    c
+                }
+            };
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+                .arg(self.dir.path())
+                .args(&self.args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if std::env::var_os("KVSTACK_TEST_LOGS").is_some() {
+                cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            }
+            let mut child = cmd.spawn().expect("spawn server");
+            if wait_ready(port, &mut child) {
+                self.port = port;
+                self.child = Some(child);
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "{:?} did not start (run with KVSTACK_TEST_LOGS=1 to see its output)",
+            self.flavor
+        );
+    }
+
+    /// Stops with SIGTERM and waits; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        unsafe_kill(child.id(), "TERM");
+        wait_timeout(&mut child, Duration::from_secs(20))
+            .expect("server did not exit within 20 s of SIGTERM")
+    }
+
+    /// Kills with SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the same program again on the same data directory (a new port).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the server first");
+        self.spawn();
+    }
+
+    /// Waits for the process to exit on its own (after SHUTDOWN).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        wait_timeout(&mut child, timeout)
+    }
+
+    /// A raw RESP connection.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(&self.addr())
+    }
+
+    /// A `redis` crate client.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn wait_ready(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut conn = RawConn::from_stream(stream);
+            if conn.try_cmd(&["PING"]).is_ok_and(|r| r == b"+PONG\r\n") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A connection that sends bytes and reads back whole RESP replies as raw bytes, framed with
+/// the `redis-protocol` crate's decoder so tests compare exactly what the server sent.
+pub struct RawConn {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl RawConn {
+    pub fn connect(addr: &str) -> RawConn {
+        RawConn::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    fn from_stream(stream: TcpStream) -> RawConn {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.set_nodelay(true).expect("nodelay");
+        RawConn {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends a command as a RESP array and returns the raw reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        self.try_cmd(args).expect("reply")
+    }
+
+    /// Same as [`RawConn::cmd`] with binary arguments.
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&encode_command(args));
+        self.read_reply().expect("reply")
+    }
+
+    pub fn try_cmd(&mut self, args: &[&str]) -> std::io::Result<Vec<u8>> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&encode_command(&args));
+        self.read_reply()
+    }
+
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one complete reply (RESP2 or RESP3), returned as its raw bytes.
+    pub fn read_reply(&mut self) -> std::io::Result<Vec<u8>> {
+        loop {
+            if !self.buf.is_empty() {
+                match redis_protocol::resp3::decode::complete::decode(&self.buf) {
+                    Ok(Some((_, len))) => return Ok(self.buf.split_to(len).to_vec()),
+                    Ok(None) => {}
+                    Err(e) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "undecodable reply {:?}: {e:?}",
+                                String::from_utf8_lossy(&self.buf)
+                            ),
+                        ))
+                    }
+                }
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads until the server closes the connection; returns everything it sent.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut out = self.buf.split().to_vec();
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Splits a script line like `SET k "a b"` into arguments (double quotes group words).
+pub fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Differential testing: runs the same script against kvstore and redis-server and compares
+/// every reply byte for byte.
+pub struct Differential {
+    pub ours: Server,
+    pub reference: Server,
+}
+
+impl Differential {
+    /// Starts both servers with the same options; `None` (after saying why) when
+    /// redis-server is not installed.
+    pub fn start(args: &[&str]) -> Option<Differential> {
+        if !redis_available() {
+            return None;
+        }
+        Some(Differential {
+            ours: Server::kvstore(args),
+            reference: Server::redis(args),
+        })
+    }
+
+    /// Runs `script` (one command per line, `#` comments, blank lines ignored) on one fresh
+    /// connection per server, using protocol `resp` (2 or 3), and asserts identical replies.
+    /// Lines starting with `~` are run on both but their replies are not compared (e.g. TIME).
+    pub fn check(&self, resp: u8, script: &str) {
+        let mut ours = self.ours.raw();
+        let mut theirs = self.reference.raw();
+        if resp == 3 {
+            ours.cmd(&["HELLO", "3"]);
+            theirs.cmd(&["HELLO", "3"]);
+        }
+        for line in script
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (compare, line) = match line.strip_prefix('~') {
+                Some(rest) => (false, rest.trim()),
+                None => (true, line),
+            };
+            let args = words(line);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let a = ours.cmd(&args);
+            let b = theirs.cmd(&args);
+            if compare {
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b),
+                    "RESP{resp} reply to `{line}` differs (left: kvstore, right: redis-server)"
+                );
+            }
+        }
+    }
+
+    /// [`Differential::check`] in RESP2 and in RESP3, flushing both servers in between.
+    pub fn check_both(&self, script: &str) {
+        for resp in [2, 3] {
+            self.check(resp, "FLUSHALL");
+            self.check(resp, script);
+        }
+    }
+}
