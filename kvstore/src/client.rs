@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 /// The fields of a client that CLIENT LIST / CLIENT INFO report.
 #[derive(Debug, Clone)]
@@ -35,25 +34,31 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
-    kill: Notify,
+    /// Whether `fd` still belongs to this connection; guards the shutdown(2) in `kill`.
+    socket_open: Mutex<bool>,
 }
 
 impl ClientHandle {
-    /// Asks the connection to close after its current batch.
+    /// Makes the connection close after its current batch: its pending read sees end of
+    /// stream. Shutting the socket's read side down from here keeps the connection's hot path
+    /// free of any extra wake-up source to poll on every read.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        let open = self.socket_open.lock();
+        if *open {
+            // SAFETY: `fd` is this connection's socket while `socket_open` is true, and the
+            // connection clears it (under this lock) before closing the socket.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RD) };
+        }
     }
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
     }
 
-    /// Resolves once [`ClientHandle::kill`] was called.
-    pub async fn killed(&self) {
-        if !self.is_killed() {
-            self.kill.notified().await;
-        }
+    /// Called by the connection right before it closes its socket.
+    pub fn socket_closing(&self) {
+        *self.socket_open.lock() = false;
     }
 
     /// One CLIENT LIST line (without the newline), in Redis 7's field order.
@@ -117,7 +122,7 @@ impl ClientRegistry {
                 last_active: now,
             }),
             killed: AtomicBool::new(false),
-            kill: Notify::new(),
+            socket_open: Mutex::new(true),
         });
         self.clients.lock().insert(id, handle.clone());
         handle

@@ -10,20 +10,16 @@ fn main() -> ExitCode {
     let config = match config::parse_args(&args) {
         Ok(Invocation::Run(config)) => config,
         Ok(Invocation::Version) => {
-            println!(
-                "kvstore v={} redis_version={} bits={} build=rust",
-                env!("CARGO_PKG_VERSION"),
-                config::REDIS_VERSION,
-                usize::BITS
-            );
+            print!("{}", config::version_text());
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::Help) => {
-            eprint!("{}", usage());
+            eprint!("{}", config::usage_text());
             return ExitCode::FAILURE;
         }
         Err(e) => {
-            eprintln!("{e}");
+            // The message carries its own line breaks, exactly as redis-server prints it.
+            eprint!("{e}");
             return ExitCode::FAILURE;
         }
     };
@@ -101,21 +97,4 @@ fn init_tracing(level: LogLevel) {
         .with_env_filter(filter)
         .with_target(false)
         .init();
-}
-
-fn usage() -> String {
-    let bin = "kvstore";
-    format!(
-        "Usage: ./{bin} [/path/to/redis.conf] [options] [-]\n       \
-         ./{bin} - (read config from stdin)\n       \
-         ./{bin} -v or --version\n       \
-         ./{bin} -h or --help\n\n\
-         Examples:\n       \
-         ./{bin} (run the server with default conf)\n       \
-         echo 'maxclients 128' | ./{bin} -\n       \
-         ./{bin} /etc/redis/6379.conf\n       \
-         ./{bin} --port 7777\n       \
-         ./{bin} /etc/myredis.conf --loglevel verbose -\n       \
-         ./{bin} /etc/myredis.conf --loglevel verbose\n\n"
-    )
 }

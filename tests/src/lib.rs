@@ -290,8 +290,13 @@ impl RawConn {
     pub fn read_reply(&mut self) -> std::io::Result<Vec<u8>> {
         loop {
             if !self.buf.is_empty() {
-                match redis_protocol::resp3::decode::complete::decode(&self.buf) {
-                    Ok(Some((_, len))) => return Ok(self.buf.split_to(len).to_vec()),
+                // RESP3 covers every RESP2 type but the `$-1` / `*-1` nulls; try both.
+                let resp3 = redis_protocol::resp3::decode::complete::decode(&self.buf)
+                    .map(|f| f.map(|(_, n)| n));
+                let resp2 =
+                    || redis_protocol::resp2::decode::decode(&self.buf).map(|f| f.map(|(_, n)| n));
+                match resp3.or_else(|_| resp2()) {
+                    Ok(Some(len)) => return Ok(self.buf.split_to(len).to_vec()),
                     Ok(None) => {}
                     Err(e) => {
                         return Err(std::io::Error::new(

@@ -1,52 +1,520 @@
-//! String commands: GET, SET and its variants, INCR family, APPEND, GETRANGE, SETRANGE, ...
+//! String commands: GET, SET and its variants, the INCR family, APPEND, GETRANGE, SETRANGE.
+//!
+//! Argument checks happen in the order Redis performs them, because that order decides which
+//! error a client sees when several things are wrong at once.
 
-use bytes::Bytes;
+use std::sync::atomic::Ordering;
 
-use super::{err, CommandSpec, Ctx};
-use crate::keyspace::Value;
+use bytes::{Bytes, BytesMut};
+
+use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use crate::keyspace::{Db, Value};
+use crate::number;
 use crate::protocol::Reply;
 
+const W: &[&str] = &["write", "denyoom"];
+const WF: &[&str] = &["write", "denyoom", "fast"];
+const RF: &[&str] = &["readonly", "fast"];
+
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, &["readonly", "fast"], get).keys(1, 1, 1),
-    CommandSpec::new("set", -3, &["write", "denyoom"], set).keys(1, 1, 1),
-    CommandSpec::new("incr", 2, &["write", "denyoom", "fast"], incr).keys(1, 1, 1),
+    CommandSpec::new("get", 2, RF, get).keys(1, 1, 1),
+    CommandSpec::new("set", -3, W, set).keys(1, 1, 1),
+    CommandSpec::new("setnx", 3, WF, setnx).keys(1, 1, 1),
+    CommandSpec::new("setex", 4, W, setex).keys(1, 1, 1),
+    CommandSpec::new("psetex", 4, W, psetex).keys(1, 1, 1),
+    CommandSpec::new("getset", 3, WF, getset).keys(1, 1, 1),
+    CommandSpec::new("getdel", 2, &["write", "fast"], getdel).keys(1, 1, 1),
+    CommandSpec::new("getex", -2, &["write", "fast"], getex).keys(1, 1, 1),
+    CommandSpec::new("mget", -2, RF, mget).keys(1, -1, 1),
+    CommandSpec::new("mset", -3, W, mset).keys(1, -1, 2),
+    CommandSpec::new("msetnx", -3, W, msetnx).keys(1, -1, 2),
+    CommandSpec::new("incr", 2, WF, incr).keys(1, 1, 1),
+    CommandSpec::new("decr", 2, WF, decr).keys(1, 1, 1),
+    CommandSpec::new("incrby", 3, WF, incrby).keys(1, 1, 1),
+    CommandSpec::new("decrby", 3, WF, decrby).keys(1, 1, 1),
+    CommandSpec::new("incrbyfloat", 3, WF, incrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("append", 3, WF, append).keys(1, 1, 1),
+    CommandSpec::new("strlen", 2, RF, strlen).keys(1, 1, 1),
+    CommandSpec::new("getrange", 4, &["readonly"], getrange).keys(1, 1, 1),
+    CommandSpec::new("substr", 4, &["readonly"], getrange).keys(1, 1, 1),
+    CommandSpec::new("setrange", 4, W, setrange).keys(1, 1, 1),
 ];
+
+/// The string stored at `key`: `Ok(None)` when absent, `Err(WRONGTYPE)` for another type.
+fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, Reply> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(v) => v.as_str().map(Some).ok_or(Reply::error(err::WRONGTYPE)),
+    }
+}
 
 /// GET key
 fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
-    match ctx.db().get(&args[1], now) {
-        None => Reply::Nil,
-        Some(Value::Str(s)) => Reply::Bulk(s.clone()),
+    reply(read_str(ctx.db(), &args[1], now).map(|v| Reply::opt_bulk(v.cloned())))
+}
+
+/// Which of SET's and GETEX's shared options were given (Redis's `OBJ_SET_*` flags).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum Expiry {
+    /// No expiry option: SET clears the TTL, GETEX leaves it.
+    #[default]
+    Unset,
+    KeepTtl,
+    Persist,
+    /// Relative (EX/PX) or absolute (EXAT/PXAT) time, still in the client's unit.
+    At {
+        unit_ms: i64,
+        value: i64,
+        absolute: bool,
+    },
+}
+
+#[derive(Debug, Default)]
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    expiry: Expiry,
+}
+
+/// Parses SET's (`for_set`) or GETEX's options, with Redis's rules for which combinations
+/// are a syntax error.
+fn parse_options(opts: &[Bytes], for_set: bool) -> Result<SetOptions, Reply> {
+    let mut o = SetOptions::default();
+    let mut i = 0;
+    while i < opts.len() {
+        let opt = &opts[i];
+        let has_next = i + 1 < opts.len();
+        let timed = matches!(o.expiry, Expiry::At { .. });
+        let expiry_kind = |unit_ms, absolute| (unit_ms, absolute);
+        let kind = if is(opt, "ex") {
+            Some(expiry_kind(1000, false))
+        } else if is(opt, "px") {
+            Some(expiry_kind(1, false))
+        } else if is(opt, "exat") {
+            Some(expiry_kind(1000, true))
+        } else if is(opt, "pxat") {
+            Some(expiry_kind(1, true))
+        } else {
+            None
+        };
+        if for_set && is(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if for_set && is(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if for_set && is(opt, "get") {
+            o.get = true;
+        } else if for_set && is(opt, "keepttl") && !timed {
+            o.expiry = Expiry::KeepTtl;
+        } else if !for_set && is(opt, "persist") && !timed {
+            o.expiry = Expiry::Persist;
+        } else if let (Some((unit_ms, absolute)), true) = (kind, has_next) {
+            let same_kind = match o.expiry {
+                Expiry::At {
+                    unit_ms: u,
+                    absolute: a,
+                    ..
+                } => u == unit_ms && a == absolute,
+                Expiry::Unset => true,
+                _ => false,
+            };
+            if !same_kind {
+                return Err(Reply::error(err::SYNTAX));
+            }
+            // The value is validated later, after all options parsed, as Redis does.
+            o.expiry = Expiry::At {
+                unit_ms,
+                value: i as i64 + 1,
+                absolute,
+            };
+            i += 1;
+        } else {
+            return Err(Reply::error(err::SYNTAX));
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Turns an EX/PX/EXAT/PXAT argument into an absolute Unix time in ms, with Redis's errors.
+fn expire_at(
+    arg: &[u8],
+    unit_ms: i64,
+    absolute: bool,
+    now: u64,
+    command: &str,
+) -> Result<u64, Reply> {
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{command}' command"));
+    let n = int_arg(arg)?;
+    if n <= 0 || (unit_ms == 1000 && n > i64::MAX / 1000) {
+        return Err(invalid());
+    }
+    let mut ms = n * unit_ms;
+    if !absolute {
+        ms = ms.checked_add(now as i64).ok_or_else(invalid)?;
+    }
+    Ok(ms as u64)
+}
+
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | KEEPTTL]
+fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(set_inner(ctx, args))
+}
+
+fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let o = parse_options(&args[3..], true)?;
+    let now = ctx.now;
+    let new_expiry = match o.expiry {
+        Expiry::At {
+            unit_ms,
+            value,
+            absolute,
+        } => Some(expire_at(
+            &args[3 + value as usize],
+            unit_ms,
+            absolute,
+            now,
+            "set",
+        )?),
+        _ => None,
+    };
+    let db = ctx.db();
+    let old = if o.get {
+        read_str(db, &args[1], now)?.cloned()
+    } else {
+        None
+    };
+    let exists = db.contains(&args[1], now);
+    if (o.nx && exists) || (o.xx && !exists) {
+        return Ok(if o.get {
+            Reply::opt_bulk(old)
+        } else {
+            Reply::Nil
+        });
+    }
+    let expiry = if o.expiry == Expiry::KeepTtl {
+        db.entry(&args[1], now).and_then(|e| e.expire_at)
+    } else {
+        new_expiry
+    };
+    db.insert(args[1].clone(), Value::Str(args[2].clone()), expiry);
+    Ok(if o.get {
+        Reply::opt_bulk(old)
+    } else {
+        Reply::Ok
+    })
+}
+
+/// SETNX key value
+fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    if db.contains(&args[1], now) {
+        return Reply::Integer(0);
+    }
+    db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+    Reply::Integer(1)
+}
+
+/// SETEX key seconds value
+fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_with_ttl(ctx, args, 1000, "setex")
+}
+
+/// PSETEX key milliseconds value
+fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_with_ttl(ctx, args, 1, "psetex")
+}
+
+fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, command: &str) -> Reply {
+    let now = ctx.now;
+    match expire_at(&args[2], unit_ms, false, now, command) {
+        Ok(at) => {
+            ctx.db()
+                .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
+            Reply::Ok
+        }
+        Err(e) => e,
     }
 }
 
-/// SET key value
-fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    ctx.db()
-        .insert(args[1].clone(), Value::Str(args[2].clone()), None);
+/// GETSET key value
+fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    reply(
+        read_str(db, &args[1], now)
+            .map(|old| old.cloned())
+            .map(|old| {
+                db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+                Reply::opt_bulk(old)
+            }),
+    )
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    reply(
+        read_str(db, &args[1], now)
+            .map(|old| old.cloned())
+            .map(|old| {
+                if old.is_some() {
+                    db.remove(&args[1]);
+                }
+                Reply::opt_bulk(old)
+            }),
+    )
+}
+
+/// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | PERSIST]
+fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(getex_inner(ctx, args))
+}
+
+fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let o = parse_options(&args[2..], false)?;
+    let now = ctx.now;
+    let at = match o.expiry {
+        Expiry::At {
+            unit_ms,
+            value,
+            absolute,
+        } => Some(expire_at(
+            &args[2 + value as usize],
+            unit_ms,
+            absolute,
+            now,
+            "getex",
+        )?),
+        _ => None,
+    };
+    let db = ctx.db();
+    let Some(value) = read_str(db, &args[1], now)?.cloned() else {
+        return Ok(Reply::Nil);
+    };
+    match (o.expiry, at) {
+        (Expiry::Persist, _) => {
+            db.set_expire(&args[1], None, now);
+        }
+        (_, Some(at)) if at <= now => {
+            db.remove(&args[1]);
+        }
+        (_, Some(at)) => {
+            db.set_expire(&args[1], Some(at), now);
+        }
+        _ => {}
+    }
+    Ok(Reply::Bulk(value))
+}
+
+/// MGET key [key ...]
+fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    Reply::Array(
+        args[1..]
+            .iter()
+            .map(|k| Reply::opt_bulk(db.get(k, now).and_then(Value::as_str).cloned()))
+            .collect(),
+    )
+}
+
+/// MSET key value [key value ...]
+fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return Reply::error("ERR wrong number of arguments for 'mset' command");
+    }
+    let db = ctx.db();
+    for pair in args[1..].chunks(2) {
+        db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+    }
     Reply::Ok
+}
+
+/// MSETNX key value [key value ...]
+fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return Reply::error("ERR wrong number of arguments for 'msetnx' command");
+    }
+    let now = ctx.now;
+    let db = ctx.db();
+    if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now)) {
+        return Reply::Integer(0);
+    }
+    for pair in args[1..].chunks(2) {
+        db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+    }
+    Reply::Integer(1)
 }
 
 /// INCR key
 fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], 1)
+}
+
+/// DECR key
+fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], -1)
+}
+
+/// INCRBY key increment
+fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    match int_arg(&args[2]) {
+        Ok(by) => incr_by(ctx, &args[1], by),
+        Err(e) => e,
+    }
+}
+
+/// DECRBY key decrement
+fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    match int_arg(&args[2]) {
+        Ok(i64::MIN) => Reply::error(number::ERR_DECREMENT_OVERFLOW),
+        Ok(by) => incr_by(ctx, &args[1], -by),
+        Err(e) => e,
+    }
+}
+
+fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
     let now = ctx.now;
     let db = ctx.db();
-    let current = match db.get(&args[1], now) {
-        None => 0,
-        Some(Value::Str(s)) => match crate::number::parse_i64(s) {
-            Some(n) => n,
-            None => return Reply::error(err::NOT_INTEGER),
-        },
+    let current = match read_str(db, key, now) {
+        Ok(current) => current,
+        Err(e) => return e,
     };
-    let Some(next) = current.checked_add(1) else {
-        return Reply::error("ERR increment or decrement would overflow");
+    match number::checked_incr(current.map(|b| &b[..]), by) {
+        Ok(n) => {
+            let mut digits = itoa::Buffer::new();
+            let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
+            db.update(key.clone(), Value::Str(text), now);
+            Reply::Integer(n)
+        }
+        Err(e) => Reply::error(e.to_string()),
+    }
+}
+
+/// INCRBYFLOAT key increment
+fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    let current = match read_str(db, &args[1], now) {
+        Ok(current) => current,
+        Err(e) => return e,
     };
-    let expire_at = db.entry(&args[1], now).and_then(|e| e.expire_at);
-    db.insert(
-        args[1].clone(),
-        Value::Str(Bytes::from(next.to_string())),
-        expire_at,
-    );
-    Reply::Integer(next)
+    match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
+        Ok(text) => {
+            let text = Bytes::from(text);
+            db.update(args[1].clone(), Value::Str(text.clone()), now);
+            Reply::Bulk(text)
+        }
+        Err(e) => Reply::error(e.to_string()),
+    }
+}
+
+/// Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`.
+fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
+    if len > ctx.shared.limits.proto_max_bulk_len.load(Ordering::Relaxed) {
+        Err(Reply::error(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// APPEND key value
+fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(append_inner(ctx, args))
+}
+
+fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let now = ctx.now;
+    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let Some(current) = current else {
+        ctx.db()
+            .insert(args[1].clone(), Value::Str(args[2].clone()), None);
+        return Ok(Reply::Integer(args[2].len() as i64));
+    };
+    check_length(ctx, (current.len() + args[2].len()) as u64)?;
+    let mut joined = BytesMut::with_capacity(current.len() + args[2].len());
+    joined.extend_from_slice(&current);
+    joined.extend_from_slice(&args[2]);
+    let len = joined.len();
+    ctx.db()
+        .update(args[1].clone(), Value::Str(joined.freeze()), now);
+    Ok(Reply::Integer(len as i64))
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    reply(
+        read_str(ctx.db(), &args[1], now).map(|v| Reply::Integer(v.map_or(0, |s| s.len() as i64))),
+    )
+}
+
+/// GETRANGE key start end (and its old name SUBSTR)
+fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(getrange_inner(ctx, args))
+}
+
+fn getrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let mut start = int_arg(&args[2])?;
+    let mut end = int_arg(&args[3])?;
+    let now = ctx.now;
+    let empty = Reply::Bulk(Bytes::new());
+    let Some(s) = read_str(ctx.db(), &args[1], now)? else {
+        return Ok(empty);
+    };
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(empty);
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end || len == 0 {
+        return Ok(empty);
+    }
+    Ok(Reply::Bulk(s.slice(start as usize..=end as usize)))
+}
+
+/// SETRANGE key offset value
+fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(setrange_inner(ctx, args))
+}
+
+fn setrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let offset = int_arg(&args[2])?;
+    if offset < 0 {
+        return Err(Reply::error("ERR offset is out of range"));
+    }
+    let offset = offset as u64;
+    let value = &args[3];
+    let now = ctx.now;
+    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let current_len = current.as_ref().map_or(0, |s| s.len());
+    if value.is_empty() {
+        return Ok(Reply::Integer(current_len as i64));
+    }
+    check_length(ctx, offset + value.len() as u64)?;
+    let offset = offset as usize;
+    let mut out = BytesMut::from(current.as_deref().unwrap_or_default());
+    if out.len() < offset + value.len() {
+        out.resize(offset + value.len(), 0);
+    }
+    out[offset..offset + value.len()].copy_from_slice(value);
+    let len = out.len();
+    ctx.db()
+        .update(args[1].clone(), Value::Str(out.freeze()), now);
+    Ok(Reply::Integer(len as i64))
 }

@@ -37,6 +37,13 @@ impl Value {
         }
     }
 
+    /// The string payload, or `None` for another type (the caller replies WRONGTYPE).
+    pub fn as_str(&self) -> Option<&Bytes> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
         match self {
@@ -200,6 +207,12 @@ impl Db {
             },
         );
         None
+    }
+
+    /// Replaces the value of `key`, keeping its expiry time if it exists (INCR, APPEND, ...).
+    pub fn update(&mut self, key: Bytes, value: Value, now: u64) {
+        let expire_at = self.entry(&key, now).and_then(|e| e.expire_at);
+        self.insert(key, value, expire_at);
     }
 
     /// Deletes a key (expired or not) and returns its entry.
