@@ -232,7 +232,11 @@ fn wait_ready(port: u16, child: &mut Child) -> bool {
         }
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             let mut conn = RawConn::from_stream(stream);
-            if conn.try_cmd(&["PING"]).is_ok_and(|r| r == b"+PONG\r\n") {
+            // A password-protected server answers NOAUTH: it is up all the same.
+            if conn
+                .try_cmd(&["PING"])
+                .is_ok_and(|r| r == b"+PONG\r\n" || r.starts_with(b"-NOAUTH"))
+            {
                 return true;
             }
         }
@@ -279,6 +283,15 @@ impl RawConn {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.send(&encode_command(&args));
         self.read_reply()
+    }
+
+    /// A second handle on the same socket (for writing from another thread); it has its own
+    /// read buffer, so read from only one of them.
+    pub fn try_clone(&self) -> RawConn {
+        RawConn {
+            stream: self.stream.try_clone().expect("clone"),
+            buf: BytesMut::new(),
+        }
     }
 
     /// Writes raw bytes.

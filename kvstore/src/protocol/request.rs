@@ -169,11 +169,13 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 /// `"..."` understands `\n \r \t \b \a \\ \"` and `\xHH`, `'...'` only `\'`. A closing quote must
 /// be followed by a blank or the end. Returns `None` on unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -207,7 +209,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -224,7 +226,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     current.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -237,7 +239,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => current.push(c),
@@ -247,6 +249,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         args.push(current);
     }
+}
+
+/// C's `isspace`: also vertical tab, which `u8::is_ascii_whitespace` leaves out.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 fn hex(c: u8) -> u8 {
@@ -340,5 +347,7 @@ mod tests {
         );
         assert!(split_args(b"\"a\"b").is_none());
         assert!(split_args(b"'abc").is_none());
+        assert_eq!(split_args(b"a\0b c").unwrap(), vec![b"a".to_vec()]);
+        assert_eq!(split_args(b"\x0ba\x0b").unwrap(), vec![b"a".to_vec()]);
     }
 }

@@ -1,0 +1,132 @@
+//! Durability: data and TTLs survive restarts and crashes as the fsync policy promises.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::{binary, free_port, Server};
+
+fn get(server: &Server, key: &str) -> Vec<u8> {
+    server.raw().cmd(&["GET", key])
+}
+
+#[test]
+fn restart_keeps_values_and_absolute_ttls() {
+    let mut server = Server::kvstore(&[]);
+    let mut conn = server.raw();
+    assert_eq!(conn.cmd(&["SET", "plain", "v"]), b"+OK\r\n");
+    assert_eq!(conn.cmd(&["SET", "long", "v", "EX", "1000"]), b"+OK\r\n");
+    assert_eq!(conn.cmd(&["SET", "short", "v", "PX", "300"]), b"+OK\r\n");
+    assert_eq!(conn.cmd(&["SET", "gone", "v"]), b"+OK\r\n");
+    assert_eq!(conn.cmd(&["GETDEL", "gone"]), b"$1\r\nv\r\n");
+    assert!(server.stop().success(), "clean exit on SIGTERM");
+    std::thread::sleep(Duration::from_millis(400));
+    server.restart();
+    assert_eq!(get(&server, "plain"), b"$1\r\nv\r\n");
+    assert_eq!(
+        get(&server, "short"),
+        b"$-1\r\n",
+        "a TTL keeps running while the server is down"
+    );
+    assert_eq!(get(&server, "gone"), b"$-1\r\n");
+    let mut client = server.client();
+    let ttl: i64 = redis::cmd("PTTL").arg("long").query(&mut client).unwrap();
+    assert!(
+        (990_000..=1_000_000).contains(&ttl),
+        "PTTL after restart: {ttl}"
+    );
+}
+
+#[test]
+fn flushall_is_durable() {
+    let mut server = Server::kvstore(&[]);
+    let mut conn = server.raw();
+    conn.cmd(&["SET", "a", "1"]);
+    conn.cmd(&["FLUSHALL"]);
+    conn.cmd(&["SET", "b", "2"]);
+    server.stop();
+    server.restart();
+    assert_eq!(get(&server, "a"), b"$-1\r\n");
+    assert_eq!(get(&server, "b"), b"$1\r\n2\r\n");
+}
+
+#[test]
+fn kill_9_under_appendfsync_always_loses_no_acknowledged_write() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let acked = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = server.addr();
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                let mut conn = e2e::RawConn::connect(&addr);
+                for _ in 0..100 {
+                    let reply = conn.cmd(&["INCR", "counter"]);
+                    assert!(reply.starts_with(b":"));
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let n = acked.load(Ordering::SeqCst);
+    assert_eq!(n, 800);
+    server.kill9();
+    server.restart();
+    assert_eq!(
+        get(&server, "counter"),
+        format!("$3\r\n{n}\r\n").into_bytes()
+    );
+}
+
+#[test]
+fn kill_9_under_everysec_loses_at_most_about_a_second() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut conn = server.raw();
+    for _ in 0..100 {
+        conn.cmd(&["INCR", "counter"]);
+    }
+    // Writes older than the commit interval must be on disk.
+    std::thread::sleep(Duration::from_millis(2500));
+    server.kill9();
+    server.restart();
+    assert_eq!(get(&server, "counter"), b"$3\r\n100\r\n");
+}
+
+#[test]
+fn a_data_directory_in_use_is_refused() {
+    let server = Server::kvstore(&[]);
+    let output = Command::new(binary("kvstore"))
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+        ])
+        .arg(server.dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run second kvstore");
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("in use by another kvstore process"),
+        "log: {log}"
+    );
+    // The first server is unharmed.
+    assert_eq!(server.raw().cmd(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn save_and_lastsave_report_durability() {
+    let server = Server::kvstore(&[]);
+    let mut conn = server.raw();
+    conn.cmd(&["SET", "a", "1"]);
+    assert_eq!(conn.cmd(&["SAVE"]), b"+OK\r\n");
+    let lastsave = conn.cmd(&["LASTSAVE"]);
+    assert!(lastsave.starts_with(b":"), "{lastsave:?}");
+}
