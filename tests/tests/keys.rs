@@ -180,11 +180,9 @@ fn expire_options_nx_xx_gt_lt() {
         EXPIRE k 100 nx NX
         TTL k
         EXPIRE k 50 GT
-        EXPIRE k 100 GT
         EXPIRE k 200 gt
         TTL k
         EXPIRE k 300 LT
-        EXPIRE k 200 LT
         EXPIRE k 100 lt
         TTL k
         EXPIRE k 150 XX GT
@@ -195,8 +193,13 @@ fn expire_options_nx_xx_gt_lt() {
         TTL k
         PEXPIRE k 300000 GT
         TTL k
-        PEXPIREAT k 4102444800000 GT XX
-        EXPIRETIME k
+        # An equal time is neither greater nor less; only absolute times pin that down.
+        EXPIREAT k 4102444800
+        EXPIREAT k 4102444800 GT
+        EXPIREAT k 4102444800 LT
+        PEXPIREAT k 4102444800000 XX GT
+        PEXPIREAT k 4102444800001 GT XX
+        PEXPIRETIME k
         EXPIREAT k 4102444700 LT
         EXPIRETIME k
         EXPIRE missing 100 NX
@@ -744,6 +747,20 @@ fn binary_keys_round_trip() {
         &[b"TOUCH", key, other],
         &[b"DEL", key, other],
         &[b"SCAN", b"0\x00junk"],
+    ]);
+}
+
+/// Redis compares options as C strings: they end at the first NUL.
+#[test]
+fn options_end_at_a_nul_byte() {
+    check_bytes(&[
+        &[b"SET", b"k", b"v"],
+        &[b"EXPIRE", b"k", b"100", b"nx\x00junk"],
+        &[b"TTL", b"k"],
+        &[b"EXPIRE", b"k", b"100", b"bad\x00nx"],
+        &[b"SCAN", b"0", b"COUNT\x00x", b"5", b"TYPE", b"string\x00x"],
+        &[b"COPY", b"k", b"c", b"db\x00x", b"1", b"replace\x00"],
+        &[b"COPY", b"k", b"c", b"DB", b"1", b"REPLACE"],
     ]);
 }
 

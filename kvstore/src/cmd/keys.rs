@@ -157,10 +157,10 @@ impl ExpireCondition {
         let mut c = ExpireCondition::default();
         for opt in options {
             let flag = match opt {
-                o if is(o, "nx") => &mut c.nx,
-                o if is(o, "xx") => &mut c.xx,
-                o if is(o, "gt") => &mut c.gt,
-                o if is(o, "lt") => &mut c.lt,
+                o if keyword(o, "nx") => &mut c.nx,
+                o if keyword(o, "xx") => &mut c.xx,
+                o if keyword(o, "gt") => &mut c.gt,
+                o if keyword(o, "lt") => &mut c.lt,
                 // Redis prints the option as a C string.
                 o => {
                     let text = String::from_utf8_lossy(c_str(o));
@@ -305,15 +305,15 @@ impl<'a> ScanOptions<'a> {
         };
         let mut rest = args;
         while let [option, value, tail @ ..] = rest {
-            if is(option, "count") {
+            if keyword(option, "count") {
                 let count = int_arg(value)?;
                 if count < 1 {
                     return Err(Reply::error(err::SYNTAX));
                 }
                 options.count = count as usize;
-            } else if is(option, "match") {
+            } else if keyword(option, "match") {
                 options.pattern = Some(value);
-            } else if is(option, "type") {
+            } else if keyword(option, "type") {
                 options.type_name = Some(value);
             } else {
                 return Err(Reply::error(err::SYNTAX));
@@ -354,6 +354,12 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
     })
 }
 
+/// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
+/// NUL, so `nx\0junk` is NX.
+fn keyword(arg: &[u8], keyword: &str) -> bool {
+    is(c_str(arg), keyword)
+}
+
 /// The bytes a C function sees of an argument: up to the first NUL.
 fn c_str(arg: &[u8]) -> &[u8] {
     arg.split(|&b| b == 0).next().unwrap_or_default()
@@ -384,7 +390,8 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     if db.entry(from, now).is_none() {
         return Reply::error(err::NO_SUCH_KEY);
     }
-    let renamed = from != to && !(nx && db.contains(to, now));
+    // Like Redis, look the destination up (expiring it if due) whether or not NX needs it.
+    let renamed = from != to && !(db.contains(to, now) && nx);
     if renamed {
         let entry = db.remove(from).expect("checked above");
         db.insert(to.clone(), entry.value, entry.expire_at);
@@ -407,9 +414,9 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (mut target, mut replace) = (source, false);
     let mut i = 3;
     while i < args.len() {
-        if is(&args[i], "replace") {
+        if keyword(&args[i], "replace") {
             replace = true;
-        } else if is(&args[i], "db") && i + 1 < args.len() {
+        } else if keyword(&args[i], "db") && i + 1 < args.len() {
             i += 1;
             target = db_index(ctx, &args[i])?;
         } else {
@@ -428,7 +435,7 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let entry = src.peek(from).expect("checked above").clone();
     let dst = keyspace.db(target);
-    if !replace && dst.contains(to, now) {
+    if dst.contains(to, now) && !replace {
         return Ok(Reply::Integer(0));
     }
     dst.insert(to.clone(), entry.value, entry.expire_at);
