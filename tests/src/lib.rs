@@ -303,12 +303,7 @@ impl RawConn {
     pub fn read_reply(&mut self) -> std::io::Result<Vec<u8>> {
         loop {
             if !self.buf.is_empty() {
-                // RESP3 covers every RESP2 type but the `$-1` / `*-1` nulls; try both.
-                let resp3 = redis_protocol::resp3::decode::complete::decode(&self.buf)
-                    .map(|f| f.map(|(_, n)| n));
-                let resp2 =
-                    || redis_protocol::resp2::decode::decode(&self.buf).map(|f| f.map(|(_, n)| n));
-                match resp3.or_else(|_| resp2()) {
+                match reply_len(&self.buf) {
                     Ok(Some(len)) => return Ok(self.buf.split_to(len).to_vec()),
                     Ok(None) => {}
                     Err(e) => {
@@ -336,6 +331,19 @@ impl RawConn {
         let mut out = self.buf.split().to_vec();
         let _ = self.stream.read_to_end(&mut out);
         out
+    }
+}
+
+/// The length of the complete reply at the start of `buf`, if it is all there. RESP3's decoder
+/// reads every type but RESP2's null bulk string and null array (`$-1`, `*-1`), which it takes
+/// for the start of streamed frames; RESP2's decoder reads those.
+fn reply_len(buf: &[u8]) -> Result<Option<usize>, redis_protocol::error::RedisProtocolError> {
+    use redis_protocol::{resp2, resp3};
+    match resp3::decode::complete::decode(buf) {
+        Ok(frame) => Ok(frame.map(|(_, len)| len)),
+        Err(e) => resp2::decode::decode(buf)
+            .map(|frame| frame.map(|(_, len)| len))
+            .map_err(|_| e),
     }
 }
 

@@ -1,16 +1,623 @@
-//! Generic key commands: DEL, EXISTS, TYPE, EXPIRE family, TTL family, KEYS, SCAN, RENAME, ...
+//! Generic key commands: the ones that work on any key whatever its type. Existence (DEL,
+//! UNLINK, EXISTS, TOUCH, TYPE), time to live (the EXPIRE and TTL families, PERSIST),
+//! enumeration (KEYS, SCAN, RANDOMKEY), renaming and copying (RENAME, RENAMENX, COPY, MOVE)
+//! and introspection (OBJECT).
+//!
+//! Every change goes through `Db::insert`, `Db::remove` or `Db::set_expire`, so persistence
+//! sees it. Read commands look keys up with `Db::get` to count keyspace hits and misses where
+//! Redis's `lookupKeyRead` does; write commands use `Db::entry`, which, like `lookupKeyWrite`,
+//! counts nothing. Both delete a key whose time has come before looking at it.
 
 use bytes::Bytes;
 
-use super::{CommandSpec, Ctx};
+use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
+use crate::glob::glob_match;
+use crate::keyspace::Value;
 use crate::protocol::Reply;
 
-pub static COMMANDS: &[CommandSpec] =
-    &[CommandSpec::new("del", -2, &["write"], del).keys(1, -1, 1)];
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("del", -2, &["write"], del).keys(1, -1, 1),
+    CommandSpec::new("unlink", -2, &["write", "fast"], del).keys(1, -1, 1),
+    CommandSpec::new("exists", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
+    CommandSpec::new("touch", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
+    CommandSpec::new("type", 2, &["readonly", "fast"], type_of).keys(1, 1, 1),
+    CommandSpec::new("expire", -3, &["write", "fast"], expire).keys(1, 1, 1),
+    CommandSpec::new("pexpire", -3, &["write", "fast"], pexpire).keys(1, 1, 1),
+    CommandSpec::new("expireat", -3, &["write", "fast"], expireat).keys(1, 1, 1),
+    CommandSpec::new("pexpireat", -3, &["write", "fast"], pexpireat).keys(1, 1, 1),
+    CommandSpec::new("ttl", 2, &["readonly", "fast"], ttl).keys(1, 1, 1),
+    CommandSpec::new("pttl", 2, &["readonly", "fast"], pttl).keys(1, 1, 1),
+    CommandSpec::new("expiretime", 2, &["readonly", "fast"], expiretime).keys(1, 1, 1),
+    CommandSpec::new("pexpiretime", 2, &["readonly", "fast"], pexpiretime).keys(1, 1, 1),
+    CommandSpec::new("persist", 2, &["write", "fast"], persist).keys(1, 1, 1),
+    CommandSpec::new("keys", 2, &["readonly"], keys),
+    CommandSpec::new("scan", -2, &["readonly"], scan),
+    CommandSpec::new("randomkey", 1, &["readonly"], randomkey),
+    CommandSpec::new("rename", 3, &["write"], rename).keys(1, 2, 1),
+    CommandSpec::new("renamenx", 3, &["write", "fast"], renamenx).keys(1, 2, 1),
+    CommandSpec::new("copy", -3, &["write", "denyoom"], copy).keys(1, 2, 1),
+    CommandSpec::new("move", 3, &["write", "fast"], move_key).keys(1, 1, 1),
+    // Dispatch always resolves a subcommand (or fails arity), so the container's own handler
+    // never runs; HELP is the natural stand-in.
+    CommandSpec::new("object", -2, &[], object_help).with_subcommands(OBJECT_SUBCOMMANDS),
+];
 
-/// DEL key [key ...]
+static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("object|help", 2, &["loading", "stale"], object_help),
+    CommandSpec::new("object|encoding", 3, &["readonly"], object_encoding).keys(2, 2, 1),
+    CommandSpec::new("object|freq", 3, &["readonly"], object_freq).keys(2, 2, 1),
+    CommandSpec::new("object|idletime", 3, &["readonly"], object_idletime).keys(2, 2, 1),
+    CommandSpec::new("object|refcount", 3, &["readonly"], object_refcount).keys(2, 2, 1),
+];
+
+/// Error replies only these commands send, byte for byte as Redis 7.0 sends them.
+mod keys_err {
+    pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+    pub const NOT_INT32: &str =
+        "ERR value is out of range, value must between -2147483648 and 2147483647";
+    pub const NX_WITH_OTHERS: &str =
+        "ERR NX and XX, GT or LT options at the same time are not compatible";
+    pub const GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+    pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+}
+
+/// DEL key [key ...] and UNLINK key [key ...]: deletes the keys, returns how many existed.
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     let db = ctx.db();
     Reply::Integer(args[1..].iter().filter(|k| db.delete(k, now)).count() as i64)
+}
+
+/// EXISTS key [key ...] and TOUCH key [key ...]: how many of the keys exist, repeats counted.
+fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    Reply::Integer(
+        args[1..]
+            .iter()
+            .filter(|k| db.get(k, now).is_some())
+            .count() as i64,
+    )
+}
+
+/// TYPE key
+fn type_of(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    Reply::status(ctx.db().get(&args[1], now).map_or("none", Value::type_name))
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now as i64;
+    set_expiry(ctx, args, now, 1000)
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now as i64;
+    set_expiry(ctx, args, now, 1)
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_expiry(ctx, args, 0, 1000)
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    set_expiry(ctx, args, 0, 1)
+}
+
+/// The EXPIRE family: `args[2]` in units of `unit_ms` milliseconds, added to `base` (now for
+/// relative commands, 0 for absolute ones). A time not in the future deletes the key.
+fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Reply {
+    reply(try_set_expiry(ctx, args, base, unit_ms))
+}
+
+fn try_set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<Reply, Reply> {
+    let condition = ExpireCondition::parse(&args[3..])?;
+    let overflow = || {
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+        Reply::error(format!("ERR invalid expire time in '{name}' command"))
+    };
+    let when = int_arg(&args[2])?
+        .checked_mul(unit_ms)
+        .and_then(|ms| ms.checked_add(base))
+        .ok_or_else(overflow)?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(entry) = db.entry(&args[1], now) else {
+        return Ok(Reply::Integer(0));
+    };
+    let current = entry.expire_at.map(|at| at as i64);
+    if !condition.allows(current, when) {
+        return Ok(Reply::Integer(0));
+    }
+    if when <= now as i64 {
+        db.remove(&args[1]);
+    } else {
+        db.set_expire(&args[1], Some(when as u64), now);
+    }
+    Ok(Reply::Integer(1))
+}
+
+/// The NX / XX / GT / LT options of the EXPIRE family.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ExpireCondition {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireCondition {
+    /// Parses the options, rejecting unknown ones and the combinations Redis rejects.
+    fn parse(options: &[Bytes]) -> Result<ExpireCondition, Reply> {
+        let mut c = ExpireCondition::default();
+        for opt in options {
+            let flag = match opt {
+                o if keyword(o, "nx") => &mut c.nx,
+                o if keyword(o, "xx") => &mut c.xx,
+                o if keyword(o, "gt") => &mut c.gt,
+                o if keyword(o, "lt") => &mut c.lt,
+                // Redis prints the option as a C string.
+                o => {
+                    let text = String::from_utf8_lossy(c_str(o));
+                    return Err(Reply::error(sanitize(format!(
+                        "ERR Unsupported option {text}"
+                    ))));
+                }
+            };
+            *flag = true;
+        }
+        if c.nx && (c.xx || c.gt || c.lt) {
+            return Err(Reply::error(keys_err::NX_WITH_OTHERS));
+        }
+        if c.gt && c.lt {
+            return Err(Reply::error(keys_err::GT_AND_LT));
+        }
+        Ok(c)
+    }
+
+    /// Whether a key whose expiry time is `current` (`None`: persistent, an infinite TTL)
+    /// may get the new time `when`.
+    fn allows(self, current: Option<i64>, when: i64) -> bool {
+        !((self.nx && current.is_some())
+            || (self.xx && current.is_none())
+            || (self.gt && current.map_or(true, |c| when <= c))
+            || (self.lt && current.is_some_and(|c| when >= c)))
+    }
+}
+
+/// TTL key
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    time_to_live(ctx, &args[1], false, false)
+}
+
+/// PTTL key
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    time_to_live(ctx, &args[1], true, false)
+}
+
+/// EXPIRETIME key
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    time_to_live(ctx, &args[1], false, true)
+}
+
+/// PEXPIRETIME key
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    time_to_live(ctx, &args[1], true, true)
+}
+
+/// The TTL family: -2 for a missing key, -1 for a persistent one, else the remaining time
+/// (or, when `absolute`, the expiry time) in milliseconds or rounded seconds.
+fn time_to_live(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    if db.get(key, now).is_none() {
+        return Reply::Integer(-2);
+    }
+    let Some(at) = db.peek(key).and_then(|e| e.expire_at) else {
+        return Reply::Integer(-1);
+    };
+    let at = at as i64;
+    let ms = if absolute {
+        at
+    } else {
+        (at - now as i64).max(0)
+    };
+    // Widened so that an expiry time near i64::MAX rounds as the real server reports it.
+    Reply::Integer(if millis {
+        ms
+    } else {
+        ((i128::from(ms) + 500) / 1000) as i64
+    })
+}
+
+/// PERSIST key: removes the expiry time; 1 if there was one.
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let db = ctx.db();
+    let had_expiry = db
+        .entry(&args[1], now)
+        .is_some_and(|e| e.expire_at.is_some());
+    if had_expiry {
+        db.set_expire(&args[1], None, now);
+    }
+    Reply::Integer(had_expiry as i64)
+}
+
+/// KEYS pattern
+fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let pattern = &args[1];
+    let all = pattern[..] == b"*"[..];
+    let now = ctx.now;
+    let keys = ctx.db().keys(now);
+    Reply::Array(
+        keys.into_iter()
+            .filter(|k| all || glob_match(pattern, k, false))
+            .map(Reply::Bulk)
+            .collect(),
+    )
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(try_scan(ctx, args))
+}
+
+fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let cursor = parse_cursor(&args[1]).ok_or(Reply::error(keys_err::INVALID_CURSOR))?;
+    let options = ScanOptions::parse(&args[2..])?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let (next, mut keys) = db.scan(cursor, options.count, now);
+    if let Some(pattern) = options.pattern.filter(|p| p[..] != b"*"[..]) {
+        keys.retain(|k| glob_match(pattern, k, false));
+    }
+    if let Some(wanted) = options.type_name {
+        keys.retain(|k| {
+            let name = db.get(k, now).map_or("none", Value::type_name);
+            c_str(wanted).eq_ignore_ascii_case(name.as_bytes())
+        });
+    }
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(next.to_string())),
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+    ]))
+}
+
+/// The options of SCAN, each allowed any number of times (the last one wins).
+#[derive(Debug, PartialEq)]
+struct ScanOptions<'a> {
+    count: usize,
+    pattern: Option<&'a [u8]>,
+    type_name: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    fn parse(args: &'a [Bytes]) -> Result<ScanOptions<'a>, Reply> {
+        let mut options = ScanOptions {
+            count: 10,
+            pattern: None,
+            type_name: None,
+        };
+        let mut rest = args;
+        while let [option, value, tail @ ..] = rest {
+            if keyword(option, "count") {
+                let count = int_arg(value)?;
+                if count < 1 {
+                    return Err(Reply::error(err::SYNTAX));
+                }
+                options.count = count as usize;
+            } else if keyword(option, "match") {
+                options.pattern = Some(value);
+            } else if keyword(option, "type") {
+                options.type_name = Some(value);
+            } else {
+                return Err(Reply::error(err::SYNTAX));
+            }
+            rest = tail;
+        }
+        if rest.is_empty() {
+            Ok(options)
+        } else {
+            Err(Reply::error(err::SYNTAX))
+        }
+    }
+}
+
+/// Parses a SCAN cursor as Redis does with C's `strtoul`: an optional sign (a negative value
+/// wraps around), decimal digits, nothing after them; no leading space; the text ends at the
+/// first NUL, so an empty cursor is 0.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let text = c_str(arg);
+    if text.is_empty() {
+        return Some(0);
+    }
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
+/// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
+/// NUL, so `nx\0junk` is NX.
+fn keyword(arg: &[u8], keyword: &str) -> bool {
+    is(c_str(arg), keyword)
+}
+
+/// The bytes a C function sees of an argument: up to the first NUL.
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
+/// RANDOMKEY
+fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    Reply::opt_bulk(ctx.db().random_key(now))
+}
+
+/// RENAME key newkey
+fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    rename_key(ctx, args, false)
+}
+
+/// RENAMENX key newkey
+fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    rename_key(ctx, args, true)
+}
+
+/// RENAME and RENAMENX: moves the value and its expiry time to the new name. Renaming a key
+/// to itself changes nothing but still requires the key to exist.
+fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
+    let (from, to) = (&args[1], &args[2]);
+    let now = ctx.now;
+    let db = ctx.db();
+    if db.entry(from, now).is_none() {
+        return Reply::error(err::NO_SUCH_KEY);
+    }
+    // Like Redis, look the destination up (expiring it if due) whether or not NX needs it.
+    let renamed = from != to && !(db.contains(to, now) && nx);
+    if renamed {
+        let entry = db.remove(from).expect("checked above");
+        db.insert(to.clone(), entry.value, entry.expire_at);
+    }
+    if nx {
+        Reply::Integer(renamed as i64)
+    } else {
+        Reply::Ok
+    }
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(try_copy(ctx, args))
+}
+
+fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let (from, to) = (&args[1], &args[2]);
+    let source = ctx.session.db;
+    let (mut target, mut replace) = (source, false);
+    let mut i = 3;
+    while i < args.len() {
+        if keyword(&args[i], "replace") {
+            replace = true;
+        } else if keyword(&args[i], "db") && i + 1 < args.len() {
+            i += 1;
+            target = db_index(ctx, &args[i])?;
+        } else {
+            return Err(Reply::error(err::SYNTAX));
+        }
+        i += 1;
+    }
+    if source == target && from == to {
+        return Err(Reply::error(keys_err::SAME_OBJECT));
+    }
+    let now = ctx.now;
+    let keyspace = ctx.keyspace();
+    let src = keyspace.db(source);
+    if src.get(from, now).is_none() {
+        return Ok(Reply::Integer(0));
+    }
+    let entry = src.peek(from).expect("checked above").clone();
+    let dst = keyspace.db(target);
+    if dst.contains(to, now) && !replace {
+        return Ok(Reply::Integer(0));
+    }
+    dst.insert(to.clone(), entry.value, entry.expire_at);
+    Ok(Reply::Integer(1))
+}
+
+/// MOVE key db
+fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(try_move(ctx, args))
+}
+
+fn try_move(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let key = &args[1];
+    let target = db_index(ctx, &args[2])?;
+    let source = ctx.session.db;
+    if source == target {
+        return Err(Reply::error(keys_err::SAME_OBJECT));
+    }
+    let now = ctx.now;
+    let (src, dst) = ctx.keyspace().two_dbs(source, target);
+    if src.entry(key, now).is_none() || dst.contains(key, now) {
+        return Ok(Reply::Integer(0));
+    }
+    let entry = src.remove(key).expect("checked above");
+    dst.insert(key.clone(), entry.value, entry.expire_at);
+    Ok(Reply::Integer(1))
+}
+
+/// A database number argument, checked as Redis's `getIntFromObjectOrReply` and `selectDb`.
+fn db_index(ctx: &mut Ctx, arg: &[u8]) -> Result<usize, Reply> {
+    let n = int_arg(arg)?;
+    let n = i32::try_from(n).map_err(|_| Reply::error(keys_err::NOT_INT32))?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < ctx.databases())
+        .ok_or(Reply::error(err::DB_INDEX))
+}
+
+/// OBJECT HELP
+fn object_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    const LINES: &[&str] = &[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(LINES.iter().copied().map(Reply::status).collect())
+}
+
+/// OBJECT ENCODING key
+fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    object_lookup(ctx, &args[2], |v| Reply::bulk(v.encoding()))
+}
+
+/// OBJECT REFCOUNT key: Redis shares one object among all small non-negative integers.
+fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    object_lookup(ctx, &args[2], |v| match v {
+        Value::Str(s) if v.encoding() == "int" => {
+            let shared = crate::number::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
+            Reply::Integer(if shared { i64::from(i32::MAX) } else { 1 })
+        }
+        Value::Str(_) => Reply::Integer(1),
+    })
+}
+
+/// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh.
+fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    object_lookup(ctx, &args[2], |_| Reply::Integer(0))
+}
+
+/// OBJECT FREQ key: only meaningful under an LFU eviction policy, which kvstore never has.
+fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    object_lookup(ctx, &args[2], |_| Reply::error(keys_err::NO_LFU))
+}
+
+/// The OBJECT subcommands' common part: nil for a missing key.
+fn object_lookup(ctx: &mut Ctx, key: &[u8], then: impl FnOnce(&Value) -> Reply) -> Reply {
+    let now = ctx.now;
+    ctx.db().get(key, now).map_or(Reply::Nil, then)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn condition(words: &[&str]) -> Result<ExpireCondition, Reply> {
+        ExpireCondition::parse(&args(words))
+    }
+
+    #[test]
+    fn expire_options_reject_what_redis_rejects() {
+        assert!(condition(&["nx", "NX"]).is_ok());
+        assert!(condition(&["xx", "gt"]).is_ok());
+        for bad in [&["nx", "xx"][..], &["gt", "nx"], &["NX", "lt"]] {
+            assert_eq!(condition(bad), Err(Reply::error(keys_err::NX_WITH_OTHERS)));
+        }
+        assert_eq!(
+            condition(&["gt", "lt"]),
+            Err(Reply::error(keys_err::GT_AND_LT))
+        );
+        assert_eq!(
+            condition(&["nx", "a\r\nb\0c"]),
+            Err(Reply::error("ERR Unsupported option a  b"))
+        );
+    }
+
+    #[test]
+    fn expire_options_treat_no_expiry_as_infinite() {
+        let c = |w: &[&str]| condition(w).unwrap();
+        assert!(c(&[]).allows(Some(5), 1));
+        assert!(c(&["nx"]).allows(None, 1));
+        assert!(!c(&["nx"]).allows(Some(5), 1));
+        assert!(!c(&["xx"]).allows(None, 1));
+        assert!(!c(&["gt"]).allows(None, 1));
+        assert!(!c(&["gt"]).allows(Some(5), 5));
+        assert!(c(&["gt"]).allows(Some(5), 6));
+        assert!(c(&["lt"]).allows(None, 1));
+        assert!(!c(&["lt"]).allows(Some(5), 5));
+        assert!(!c(&["xx", "lt"]).allows(None, 1));
+    }
+
+    #[test]
+    fn cursor_follows_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+0"), Some(0));
+        assert_eq!(parse_cursor(b"-0"), Some(0));
+        assert_eq!(parse_cursor(b"42"), Some(42));
+        assert_eq!(parse_cursor(b"42\0junk"), Some(42));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"0x1",
+            b"-",
+            b"+",
+            b"a",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scan_options_take_pairs_and_reject_leftovers() {
+        let a = args(&["MATCH", "k*", "count", "3", "TYPE", "string"]);
+        let o = ScanOptions::parse(&a).unwrap();
+        assert_eq!(o.count, 3);
+        assert_eq!(o.pattern, Some(&b"k*"[..]));
+        assert_eq!(o.type_name, Some(&b"string"[..]));
+        for bad in [
+            &["count", "0"][..],
+            &["match"],
+            &["count", "1", "x"],
+            &["x", "y"],
+        ] {
+            assert_eq!(
+                ScanOptions::parse(&args(bad)),
+                Err(Reply::error(err::SYNTAX))
+            );
+        }
+        assert_eq!(
+            ScanOptions::parse(&args(&["count", "x"])),
+            Err(Reply::error(err::NOT_INTEGER))
+        );
+    }
 }
