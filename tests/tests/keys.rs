@@ -370,7 +370,6 @@ fn keys_star_returns_every_key_like_redis() {
 }
 
 #[test]
-#[ignore = "needs the Redis-exact glob module; the placeholder glob.rs knows only * and literals"]
 fn keys_and_scan_match_glob_patterns_like_redis() {
     let Some((_servers, mut ours, mut theirs)) = loaded_pair() else {
         return;
