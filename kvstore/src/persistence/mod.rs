@@ -31,6 +31,9 @@ pub enum PersistError {
     Corrupt { db: u32, key: Bytes },
 }
 
+/// A changed key's current value and expiry, or `None` if it is gone.
+pub type KeyState = Option<(Value, Option<u64>)>;
+
 /// The state of changed keys in one database, ready to be written.
 #[derive(Debug, Default)]
 pub struct DbChanges {
@@ -38,7 +41,7 @@ pub struct DbChanges {
     /// Drop everything stored for this database before applying `entries`.
     pub cleared: bool,
     /// Each changed key with its current value and expiry, or `None` if it is gone.
-    pub entries: Vec<(Bytes, Option<(Value, Option<u64>)>)>,
+    pub entries: Vec<(Bytes, KeyState)>,
 }
 
 impl DbChanges {
