@@ -208,7 +208,7 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// CONFIG SET parameter value [parameter value ...]
 fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() % 2 == 1 {
-        return Reply::error("ERR wrong number of arguments for 'config|set' command");
+        return Reply::error(err::SYNTAX);
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
         .chunks(2)
