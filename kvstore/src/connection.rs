@@ -156,8 +156,12 @@ impl Connection {
                 Ok(Some(args)) => {
                     let reply = batch.execute(args);
                     executed += 1;
+                    if batch.effects().shutdown {
+                        // Like Redis, SHUTDOWN answers by closing the connection.
+                        break;
+                    }
                     reply.encode(batch.session().resp, &mut self.wbuf);
-                    if batch.effects().close || batch.effects().shutdown {
+                    if batch.effects().close {
                         break;
                     }
                 }

@@ -1,14 +1,60 @@
-//! Connection commands: PING, ECHO, SELECT, AUTH, HELLO, RESET, CLIENT.
+//! Connection commands: PING, ECHO, SELECT, AUTH, HELLO, RESET, QUIT and the CLIENT family.
+//!
+//! They read and change only the calling connection's [`Session`] (database, protocol version,
+//! authentication, name), except CLIENT LIST / KILL, which reach the other connections through
+//! the client registry. Replies and errors follow Redis 7.0.15's `networking.c` and `acl.c`;
+//! CLIENT SETINFO and CLIENT NO-TOUCH come from Redis 7.2 because current clients send them.
+
+use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{CommandSpec, Ctx};
+use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
+use crate::client::{fmt_addr, Session};
 use crate::protocol::Reply;
+
+/// Flags Redis gives the handshake commands, which must work before authentication.
+const HANDSHAKE: &[&str] = &[
+    "noscript",
+    "loading",
+    "stale",
+    "fast",
+    "no_auth",
+    "allow_busy",
+];
+/// Flags of most CLIENT subcommands.
+const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
+const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, &["fast"], ping),
-    CommandSpec::new("echo", 2, &["fast"], echo),
+    CommandSpec::new("echo", 2, &["loading", "stale", "fast"], echo),
+    CommandSpec::new("select", 2, &["loading", "stale", "fast"], select),
+    CommandSpec::new("auth", -2, HANDSHAKE, auth),
+    CommandSpec::new("hello", -1, HANDSHAKE, hello),
+    CommandSpec::new("reset", 1, HANDSHAKE, reset),
+    // Dispatch answers QUIT before looking commands up; the entry is for COMMAND INFO.
+    CommandSpec::new("quit", -1, HANDSHAKE, quit),
+    CommandSpec::new("client", -2, &[], client_help).with_subcommands(CLIENT),
 ];
+
+static CLIENT: &[CommandSpec] = &[
+    CommandSpec::new("client|id", 2, CLIENT_FLAGS, client_id),
+    CommandSpec::new("client|info", 2, CLIENT_FLAGS, client_info),
+    CommandSpec::new("client|list", -2, CLIENT_ADMIN, client_list),
+    CommandSpec::new("client|kill", -3, CLIENT_ADMIN, client_kill),
+    CommandSpec::new("client|setname", 3, CLIENT_FLAGS, client_setname),
+    CommandSpec::new("client|getname", 2, CLIENT_FLAGS, client_getname),
+    CommandSpec::new("client|setinfo", 4, CLIENT_FLAGS, client_setinfo),
+    CommandSpec::new("client|no-evict", 3, CLIENT_ADMIN, client_no_evict),
+    CommandSpec::new("client|no-touch", 3, CLIENT_FLAGS, client_no_touch),
+    CommandSpec::new("client|reply", 3, CLIENT_FLAGS, client_reply),
+    CommandSpec::new("client|help", 2, &["loading", "stale"], client_help),
+];
+
+const NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 /// PING [message]
 fn ping(_: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -22,4 +68,440 @@ fn ping(_: &mut Ctx, args: &[Bytes]) -> Reply {
 /// ECHO message
 fn echo(_: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Bulk(args[1].clone())
+}
+
+/// QUIT
+fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    ctx.effects.close = true;
+    Reply::Ok
+}
+
+/// SELECT index
+fn select(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply((|| {
+        // Redis reads the index as a C int.
+        let index = i32::try_from(int_arg(&args[1])?).map_err(|_| {
+            Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
+        })?;
+        if index < 0 || index as usize >= ctx.databases() {
+            return Err(Reply::error(err::DB_INDEX));
+        }
+        ctx.session.db = index as usize;
+        Ok(Reply::Ok)
+    })())
+}
+
+/// AUTH [username] password
+fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return Reply::error(err::SYNTAX);
+    }
+    let (user, pass) = if args.len() == 2 {
+        if password(ctx).is_none() {
+            return Reply::error(NO_PASSWORD);
+        }
+        (&b"default"[..], &args[1][..])
+    } else {
+        (&args[1][..], &args[2][..])
+    };
+    if authenticate(ctx, user, pass) {
+        Reply::Ok
+    } else {
+        Reply::error(err::WRONGPASS)
+    }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut version = None;
+    if let Some(arg) = args.get(1) {
+        let Some(v) = crate::number::parse_i64(arg) else {
+            return Reply::error("ERR Protocol version is not an integer or out of range");
+        };
+        if !(2..=3).contains(&v) {
+            return Reply::error("NOPROTO unsupported protocol version");
+        }
+        version = Some(v as u8);
+    }
+    let mut j = 2;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "auth") && more >= 2 {
+            if !authenticate(ctx, &args[j + 1], &args[j + 2]) {
+                return Reply::error(err::WRONGPASS);
+            }
+            j += 3;
+        } else if is(&args[j], "setname") && more >= 1 {
+            if let Err(e) = set_name(ctx.session, &args[j + 1]) {
+                return e;
+            }
+            j += 2;
+        } else {
+            return Reply::error(sanitize(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[j])
+            )));
+        }
+    }
+    if !ctx.session.authenticated {
+        return Reply::error(HELLO_NOAUTH);
+    }
+    if let Some(v) = version {
+        ctx.session.resp = v;
+    }
+    let text = |s: &'static str| Reply::bulk(s);
+    Reply::Map(vec![
+        (text("server"), text("redis")),
+        (text("version"), text(crate::config::REDIS_VERSION)),
+        (text("proto"), Reply::Integer(ctx.session.resp.into())),
+        (text("id"), Reply::Integer(ctx.session.id() as i64)),
+        (text("mode"), text("standalone")),
+        (text("role"), text("master")),
+        (text("modules"), Reply::Array(Vec::new())),
+    ])
+}
+
+/// RESET: back to the state of a new connection.
+fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    let authenticated = password(ctx).is_none();
+    let session = &mut *ctx.session;
+    session.db = 0;
+    session.resp = 2;
+    session.authenticated = authenticated;
+    session.name = None;
+    Reply::status("RESET")
+}
+
+/// The default user's password, if one is set (`requirepass ""` means none, as in Redis).
+fn password(ctx: &Ctx) -> Option<String> {
+    ctx.shared
+        .config
+        .read()
+        .requirepass
+        .clone()
+        .filter(|p| !p.is_empty())
+}
+
+/// Checks credentials as Redis's ACL does for its only user, `default`, and marks the session
+/// authenticated when they are right. Without a password every password is right.
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> bool {
+    let ok = user == b"default"
+        && password(ctx).map_or(true, |expected| same_secret(expected.as_bytes(), pass));
+    if ok {
+        ctx.session.authenticated = true;
+    }
+    ok
+}
+
+/// Compares in time independent of where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Client names and library attributes must survive CLIENT LIST's space-separated format.
+fn printable(value: &[u8]) -> bool {
+    value.iter().all(|b| (b'!'..=b'~').contains(b))
+}
+
+fn set_name(session: &mut Session, name: &Bytes) -> Result<(), Reply> {
+    if !printable(name) {
+        return Err(Reply::error(BAD_NAME));
+    }
+    session.name = (!name.is_empty()).then(|| name.clone());
+    Ok(())
+}
+
+/// CLIENT ID
+fn client_id(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.session.id() as i64)
+}
+
+/// CLIENT SETNAME name
+fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    match set_name(ctx.session, &args[2]) {
+        Ok(()) => Reply::Ok,
+        Err(e) => e,
+    }
+}
+
+/// CLIENT GETNAME
+fn client_getname(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::opt_bulk(ctx.session.name.clone())
+}
+
+/// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2)
+fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (attr, value) = (&args[2], &args[3]);
+    let slot = if is(attr, "lib-name") {
+        &mut ctx.session.lib_name
+    } else if is(attr, "lib-ver") {
+        &mut ctx.session.lib_ver
+    } else {
+        return Reply::error(sanitize(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    if !printable(value) {
+        return Reply::error(sanitize(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr)
+        )));
+    }
+    *slot = (!value.is_empty()).then(|| value.clone());
+    Reply::Ok
+}
+
+/// The client types CLIENT LIST / KILL filter on. Every kvstore connection is `normal`:
+/// there is no replication, and no connection is in subscriber mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Other,
+}
+
+fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
+    if is(arg, "normal") {
+        Ok(ClientType::Normal)
+    } else if ["slave", "replica", "pubsub", "master"]
+        .iter()
+        .any(|t| is(arg, t))
+    {
+        Ok(ClientType::Other)
+    } else {
+        Err(Reply::error(sanitize(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(arg)
+        ))))
+    }
+}
+
+/// CLIENT INFO
+fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    ctx.session.publish("client|info");
+    let mut line = ctx.session.handle.describe(Instant::now());
+    line.push('\n');
+    Reply::Verbatim(line.into())
+}
+
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id ...]
+fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply((|| {
+        let clients = ctx.shared.clients.all();
+        let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
+            match client_type(&args[3])? {
+                ClientType::Normal => clients,
+                ClientType::Other => Vec::new(),
+            }
+        } else if args.len() > 3 && is(&args[2], "id") {
+            let mut selected = Vec::new();
+            for arg in &args[3..] {
+                let id = crate::number::parse_i64(arg)
+                    .ok_or_else(|| Reply::error("ERR Invalid client ID"))?;
+                selected.extend(clients.iter().filter(|c| c.id as i64 == id).cloned());
+            }
+            selected
+        } else if args.len() == 2 {
+            clients
+        } else {
+            return Err(Reply::error(err::SYNTAX));
+        };
+        ctx.session.publish("client|list");
+        let now = Instant::now();
+        let mut out = String::new();
+        for client in selected {
+            out.push_str(&client.describe(now));
+            out.push('\n');
+        }
+        Ok(Reply::Verbatim(out.into()))
+    })())
+}
+
+/// CLIENT KILL ip:port, or CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port]
+/// [LADDR ip:port] [SKIPME yes|no] ...
+fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply((|| {
+        let mut filter = KillFilter {
+            skipme: true,
+            ..KillFilter::default()
+        };
+        let old_form = args.len() == 3;
+        if old_form {
+            filter.addr = Some(args[2].clone());
+            // With the old form a client may kill itself.
+            filter.skipme = false;
+        } else {
+            for pair in args[2..].chunks(2) {
+                let [option, value] = pair else {
+                    return Err(Reply::error(err::SYNTAX));
+                };
+                filter.parse(option, value)?;
+            }
+        }
+        let me = ctx.session.id();
+        let mut killed = 0;
+        for client in ctx.shared.clients.all() {
+            let addr_is = |want: &Option<Bytes>, addr| {
+                want.as_ref()
+                    .map_or(true, |w| w[..] == *fmt_addr(addr).as_bytes())
+            };
+            let selected = addr_is(&filter.addr, client.addr)
+                && addr_is(&filter.laddr, client.laddr)
+                && filter.kind != Some(ClientType::Other)
+                && filter.id.map_or(true, |id| client.id == id)
+                && !(filter.skipme && client.id == me);
+            if !selected {
+                continue;
+            }
+            if client.id == me {
+                ctx.effects.close = true;
+            } else {
+                client.kill();
+            }
+            killed += 1;
+        }
+        Ok(match (old_form, killed) {
+            (true, 0) => Reply::error("ERR No such client"),
+            (true, _) => Reply::Ok,
+            (false, n) => Reply::Integer(n),
+        })
+    })())
+}
+
+/// The filters of CLIENT KILL's option form.
+#[derive(Debug, Default)]
+struct KillFilter {
+    addr: Option<Bytes>,
+    laddr: Option<Bytes>,
+    id: Option<u64>,
+    kind: Option<ClientType>,
+    skipme: bool,
+}
+
+impl KillFilter {
+    fn parse(&mut self, option: &[u8], value: &Bytes) -> Result<(), Reply> {
+        if is(option, "id") {
+            let id = crate::number::parse_i64(value)
+                .filter(|id| *id >= 1)
+                .ok_or_else(|| Reply::error("ERR client-id should be greater than 0"))?;
+            self.id = Some(id as u64);
+        } else if is(option, "type") {
+            self.kind = Some(client_type(value)?);
+        } else if is(option, "addr") {
+            self.addr = Some(value.clone());
+        } else if is(option, "laddr") {
+            self.laddr = Some(value.clone());
+        } else if is(option, "user") {
+            // `default` is the only user, and every connection is authenticated as it.
+            if &value[..] != b"default" {
+                return Err(Reply::error(sanitize(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(value)
+                ))));
+            }
+        } else if is(option, "skipme") {
+            self.skipme = match () {
+                _ if is(value, "yes") => true,
+                _ if is(value, "no") => false,
+                _ => return Err(Reply::error(err::SYNTAX)),
+            };
+        } else {
+            return Err(Reply::error(err::SYNTAX));
+        }
+        Ok(())
+    }
+}
+
+/// `ON` / `OFF` switches that kvstore accepts but that change nothing: there is no eviction,
+/// and no LRU/LFU bookkeeping for NO-TOUCH to suspend.
+fn on_off(arg: &[u8]) -> Reply {
+    if is(arg, "on") || is(arg, "off") {
+        Reply::Ok
+    } else {
+        Reply::error(err::SYNTAX)
+    }
+}
+
+/// CLIENT NO-EVICT ON|OFF
+fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    on_off(&args[2])
+}
+
+/// CLIENT NO-TOUCH ON|OFF (Redis 7.2)
+fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    on_off(&args[2])
+}
+
+/// CLIENT REPLY ON. OFF and SKIP, which silence replies, are refused rather than ignored:
+/// a client that believes its replies are off would misread every reply after it.
+fn client_reply(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    if is(&args[2], "on") {
+        Reply::Ok
+    } else if is(&args[2], "off") || is(&args[2], "skip") {
+        Reply::error("ERR CLIENT REPLY OFF|SKIP is not supported by kvstore")
+    } else {
+        Reply::error(err::SYNTAX)
+    }
+}
+
+/// CLIENT HELP
+fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    help(
+        &args[0],
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "REPLY ON",
+            "    Replies are always on: OFF and SKIP are not supported.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    )
+}
+
+/// A HELP reply in Redis's layout (`addReplyHelp`): a header naming the command as the
+/// client typed it, the lines, and the HELP entry itself.
+pub(super) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
+    let mut out = Vec::with_capacity(lines.len() + 3);
+    out.push(Reply::Status(
+        format!(
+            "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            String::from_utf8_lossy(command).to_uppercase()
+        )
+        .into(),
+    ));
+    out.extend(lines.iter().map(|l| Reply::status(l)));
+    out.push(Reply::status("HELP"));
+    out.push(Reply::status("    Prints this help."));
+    Reply::Array(out)
 }

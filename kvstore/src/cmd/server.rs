@@ -1,17 +1,120 @@
-//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SAVE, CONFIG, COMMAND, SHUTDOWN, ...
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE, TIME, CONFIG,
+//! COMMAND and SHUTDOWN.
+//!
+//! Persistence commands map onto the group commit rather than onto RDB files: SAVE waits for
+//! an fsync, BGSAVE asks for one without waiting, LASTSAVE reports the last one. INFO prints
+//! Redis 7.0.15's sections and field names, with kvstore's own numbers where it has them and
+//! Redis's idle values (0, `ok`) for machinery it does not have (forks, replication, eviction),
+//! so that clients that parse INFO keep working. COMMAND answers with Redis's own metadata
+//! (see [`metadata`]).
+
+mod metadata;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::{CommandSpec, Ctx};
+use super::connection::help;
+use super::{err, is, lookup, sanitize, table, CommandSpec, Ctx};
 use crate::protocol::Reply;
+use crate::server::Shared;
+use metadata::CommandMeta;
+
+const CONFIG_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+const INTROSPECTION: &[&str] = &["loading", "stale"];
 
 pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("info", -1, &["loading", "stale"], info),
     CommandSpec::new("dbsize", 1, &["readonly", "fast"], dbsize),
+    CommandSpec::new("flushdb", -1, &["write"], flushdb),
     CommandSpec::new("flushall", -1, &["write"], flushall),
+    CommandSpec::new(
+        "save",
+        1,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        save,
+    ),
+    CommandSpec::new(
+        "bgsave",
+        -1,
+        &["admin", "noscript", "no_async_loading"],
+        bgsave,
+    ),
+    CommandSpec::new("lastsave", 1, &["loading", "stale", "fast"], lastsave),
+    CommandSpec::new("time", 1, &["loading", "stale", "fast"], time),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        &[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ],
+        shutdown,
+    ),
+    CommandSpec::new("config", -2, &[], config_help).with_subcommands(CONFIG),
+    CommandSpec::new("command", -1, INTROSPECTION, command_all).with_subcommands(COMMAND),
 ];
 
-/// FLUSHALL
-fn flushall(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+static CONFIG: &[CommandSpec] = &[
+    CommandSpec::new("config|get", -3, CONFIG_FLAGS, config_get),
+    CommandSpec::new("config|set", -4, CONFIG_FLAGS, config_set),
+    CommandSpec::new("config|resetstat", 2, CONFIG_FLAGS, config_resetstat),
+    CommandSpec::new("config|rewrite", 2, CONFIG_FLAGS, config_rewrite),
+    CommandSpec::new("config|help", 2, INTROSPECTION, config_help),
+];
+
+static COMMAND: &[CommandSpec] = &[
+    CommandSpec::new("command|count", 2, INTROSPECTION, command_count),
+    CommandSpec::new("command|list", -2, INTROSPECTION, command_list),
+    CommandSpec::new("command|info", -2, INTROSPECTION, command_info),
+    CommandSpec::new("command|docs", -2, INTROSPECTION, command_docs),
+    CommandSpec::new("command|getkeys", -4, INTROSPECTION, command_getkeys),
+    CommandSpec::new(
+        "command|getkeysandflags",
+        -4,
+        INTROSPECTION,
+        command_getkeysandflags,
+    ),
+    CommandSpec::new("command|help", 2, INTROSPECTION, command_help),
+];
+
+/// DBSIZE
+fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.db().len() as i64)
+}
+
+/// The optional ASYNC / SYNC argument of FLUSHDB and FLUSHALL. Both flush at once: freeing
+/// memory is not what makes a flush slow here.
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    match args.len() {
+        1 => true,
+        2 => is(&args[1], "async") || is(&args[1], "sync"),
+        _ => false,
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return Reply::error(err::SYNTAX);
+    }
+    ctx.db().clear();
+    Reply::Ok
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return Reply::error(err::SYNTAX);
+    }
     ctx.keyspace()
         .dbs_mut()
         .iter_mut()
@@ -19,7 +122,845 @@ fn flushall(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-/// DBSIZE
-fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.db().len() as i64)
+/// SAVE: the connection replies once everything written so far is fsynced.
+fn save(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    ctx.effects.save = true;
+    Reply::Ok
+}
+
+/// BGSAVE [SCHEDULE]: asks for an fsync of everything written so far, without waiting.
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
+        return Reply::error(err::SYNTAX);
+    }
+    let seq = ctx.keyspace().writes();
+    ctx.shared.commit.request(seq, true);
+    Reply::status("Background saving started")
+}
+
+/// LASTSAVE: when the data directory was last fsynced.
+fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.shared.commit.last_save() as i64)
+}
+
+/// TIME
+fn time(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string()),
+        Reply::bulk(now.subsec_micros().to_string()),
+    ])
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Every mode flushes to disk: kvstore's data
+/// directory plays the part of Redis's AOF, which NOSAVE does not skip either. The client gets
+/// no reply; it sees the connection close when the server exits.
+fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "save") {
+            save = true;
+        } else if is(arg, "now") || is(arg, "force") {
+            other = true;
+        } else if is(arg, "abort") {
+            abort = true;
+        } else {
+            return Reply::error(err::SYNTAX);
+        }
+    }
+    if (abort && (nosave || save || other)) || (nosave && save) {
+        return Reply::error(err::SYNTAX);
+    }
+    if abort {
+        // Shutdown never waits for anything (no replicas to catch up), so none is pending.
+        return Reply::error("ERR No shutdown in progress.");
+    }
+    ctx.effects.shutdown = true;
+    Reply::Ok
+}
+
+// ---------------------------------------------------------------------------------------
+// CONFIG
+
+/// CONFIG GET parameter [parameter ...]
+fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let config = ctx.shared.config.read();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pattern in &args[2..] {
+        for (name, value) in config.get(pattern) {
+            if !pairs.iter().any(|(n, _)| *n == name) {
+                pairs.push((name, value));
+            }
+        }
+    }
+    Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(n, v)| (Reply::bulk(n), Reply::bulk(v)))
+            .collect(),
+    )
+}
+
+/// CONFIG SET parameter value [parameter value ...]
+fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 1 {
+        return Reply::error(err::SYNTAX);
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
+        .chunks(2)
+        .map(|p| (p[0].to_vec(), p[1].to_vec()))
+        .collect();
+    let result = ctx.shared.config.write().set(&pairs);
+    match result {
+        Ok(changed) => {
+            tracing::info!(?changed, "CONFIG SET");
+            ctx.shared.config_changed();
+            Reply::Ok
+        }
+        Err(e) => Reply::error(sanitize(e)),
+    }
+}
+
+/// CONFIG RESETSTAT
+fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    let stats = &ctx.shared.stats;
+    for counter in [
+        &stats.connections_received,
+        &stats.commands_processed,
+        &stats.rejected_connections,
+        &stats.net_input_bytes,
+        &stats.net_output_bytes,
+    ] {
+        counter.store(0, Ordering::Relaxed);
+    }
+    ctx.keyspace().reset_stats();
+    Reply::Ok
+}
+
+/// CONFIG REWRITE. kvstore never writes its configuration file.
+fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    match config_file() {
+        None => Reply::error("ERR The server is running without a config file"),
+        Some(_) => Reply::error("ERR Rewriting config file: not supported by kvstore"),
+    }
+}
+
+/// CONFIG HELP
+fn config_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    help(
+        &args[0],
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    )
+}
+
+/// The configuration file the server was started with: like redis-server, the first
+/// argument when it is not an option.
+fn config_file() -> Option<PathBuf> {
+    static FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let first = std::env::args().nth(1)?;
+        if first.starts_with('-') {
+            return None;
+        }
+        Some(std::fs::canonicalize(&first).unwrap_or_else(|_| first.into()))
+    })
+    .clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// COMMAND
+
+/// Redis's order of command flags in COMMAND INFO.
+const FLAG_ORDER: &[&str] = &[
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+];
+
+fn meta(spec: &CommandSpec) -> Cow<'static, CommandMeta> {
+    metadata::lookup(spec.name).map_or_else(
+        || Cow::Owned(CommandMeta::fallback(spec.name, spec.flags)),
+        Cow::Borrowed,
+    )
+}
+
+/// A command, or `container|sub`, by the name a client gives (any case).
+fn find(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut parts = name.splitn(2, |b| *b == b'|');
+    let container = lookup(parts.next()?)?;
+    match parts.next() {
+        None => Some(container),
+        Some(sub) => subcommand(container, sub),
+    }
+}
+
+/// A container's subcommand by the name a client gives (any case).
+fn subcommand(container: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    container
+        .subcommands
+        .iter()
+        .find(|s| s.name.as_bytes()[container.name.len() + 1..].eq_ignore_ascii_case(name))
+}
+
+/// One command as COMMAND INFO describes it.
+fn describe(spec: &CommandSpec) -> Reply {
+    let meta = meta(spec);
+    let mut flags: Vec<&str> = spec.flags.to_vec();
+    flags.sort_by_key(|f| FLAG_ORDER.iter().position(|o| o == f));
+    let subcommands = if spec.subcommands.is_empty() {
+        Reply::Set(Vec::new())
+    } else {
+        Reply::Array(spec.subcommands.iter().map(describe).collect())
+    };
+    Reply::Array(vec![
+        Reply::bulk(spec.name),
+        Reply::Integer(spec.arity.into()),
+        Reply::Set(flags.into_iter().map(Reply::status).collect()),
+        Reply::Integer(spec.first_key.into()),
+        Reply::Integer(spec.last_key.into()),
+        Reply::Integer(spec.step.into()),
+        Reply::Set(meta.category_replies()),
+        Reply::Set(meta.tips.clone()),
+        Reply::Set(meta.key_specs.clone()),
+        subcommands,
+    ])
+}
+
+/// One command's COMMAND DOCS map.
+fn docs(spec: &CommandSpec) -> Reply {
+    let mut pairs = meta(spec).docs.clone();
+    if !spec.subcommands.is_empty() {
+        let subcommands = spec
+            .subcommands
+            .iter()
+            .map(|s| (Reply::bulk(s.name), docs(s)))
+            .collect();
+        pairs.push((Reply::bulk("subcommands"), Reply::Map(subcommands)));
+    }
+    Reply::Map(pairs)
+}
+
+/// COMMAND
+fn command_all(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Array(table().map(describe).collect())
+}
+
+/// COMMAND COUNT
+fn command_count(_: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Integer(table().count() as i64)
+}
+
+/// COMMAND INFO [command-name ...]
+fn command_info(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() == 2 {
+        return Reply::Array(table().map(describe).collect());
+    }
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|name| find(name).map_or(Reply::Nil, describe))
+            .collect(),
+    )
+}
+
+/// COMMAND DOCS [command-name ...]
+fn command_docs(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    let specs: Vec<&CommandSpec> = if args.len() == 2 {
+        table().collect()
+    } else {
+        args[2..].iter().filter_map(|name| find(name)).collect()
+    };
+    Reply::Map(
+        specs
+            .into_iter()
+            .map(|s| (Reply::bulk(s.name), docs(s)))
+            .collect(),
+    )
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+fn command_list(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    let keep: Box<dyn Fn(&CommandSpec) -> bool> = match args.len() {
+        2 => Box::new(|_| true),
+        5 if is(&args[2], "filterby") => {
+            let arg = args[4].clone();
+            if is(&args[3], "module") {
+                Box::new(|_| false)
+            } else if is(&args[3], "aclcat") {
+                Box::new(move |s| {
+                    meta(s)
+                        .categories
+                        .iter()
+                        .any(|c| c.as_bytes().eq_ignore_ascii_case(&arg))
+                })
+            } else if is(&args[3], "pattern") {
+                Box::new(move |s| crate::glob::glob_match(&arg, s.name.as_bytes(), true))
+            } else {
+                return Reply::error(err::SYNTAX);
+            }
+        }
+        _ => return Reply::error(err::SYNTAX),
+    };
+    let mut names = Vec::new();
+    for spec in table() {
+        for s in std::iter::once(spec).chain(spec.subcommands) {
+            if keep(s) {
+                names.push(Reply::bulk(s.name));
+            }
+        }
+    }
+    Reply::Array(names)
+}
+
+/// The keys of a full command line (`COMMAND GETKEYS` / `GETKEYSANDFLAGS`), each with its key
+/// spec's flags when Redis's metadata has them.
+fn command_keys(args: &[Bytes]) -> Result<Vec<(Bytes, Reply)>, Reply> {
+    let target = &args[2..];
+    let spec = lookup(&target[0]).and_then(|container| {
+        if container.subcommands.is_empty() || target.len() == 1 {
+            Some(container)
+        } else {
+            subcommand(container, &target[1])
+        }
+    });
+    let Some(spec) = spec else {
+        return Err(Reply::error("ERR Invalid command specified"));
+    };
+    let meta = meta(spec);
+    if spec.first_key == 0 && meta.key_specs.is_empty() {
+        return Err(Reply::error("ERR The command has no key arguments"));
+    }
+    let argc = target.len() as i32;
+    if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
+        return Err(Reply::error(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let found = if meta.key_specs.is_empty() {
+        legacy_keys(spec, target.len()).map(|keys| {
+            keys.into_iter()
+                .map(|i| (i, Reply::Set(Vec::new())))
+                .collect()
+        })
+    } else {
+        meta.find_keys(target).map(|keys| {
+            keys.into_iter()
+                .map(|(i, flags)| (i, Reply::Set(flags.to_vec())))
+                .collect::<Vec<_>>()
+        })
+    };
+    match found {
+        Some(keys) if !keys.is_empty() => Ok(keys
+            .into_iter()
+            .map(|(i, flags)| (target[i].clone(), flags))
+            .collect()),
+        _ if spec.flags.contains(&"no_mandatory_keys") => Ok(Vec::new()),
+        _ => Err(Reply::error("ERR Invalid arguments specified for command")),
+    }
+}
+
+/// Key positions from (first, last, step), for commands Redis's metadata does not cover.
+fn legacy_keys(spec: &CommandSpec, argc: usize) -> Option<Vec<usize>> {
+    let argc = argc as i32;
+    let first = spec.first_key;
+    let last = if spec.last_key < 0 {
+        argc + spec.last_key
+    } else {
+        spec.last_key
+    };
+    if first <= 0 || last >= argc || last < first {
+        return None;
+    }
+    Some(
+        (first..=last)
+            .step_by(spec.step.max(1) as usize)
+            .map(|i| i as usize)
+            .collect(),
+    )
+}
+
+/// COMMAND GETKEYS command [arg ...]
+fn command_getkeys(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    match command_keys(args) {
+        Ok(keys) => Reply::Array(keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect()),
+        Err(e) => e,
+    }
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+fn command_getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    match command_keys(args) {
+        Ok(keys) => Reply::Array(
+            keys.into_iter()
+                .map(|(k, flags)| Reply::Array(vec![Reply::Bulk(k), flags]))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+/// COMMAND HELP
+fn command_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    help(
+        &args[0],
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// INFO
+
+/// The sections `INFO` and `INFO default` print.
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Which sections an INFO call asked for.
+struct Sections {
+    all: bool,
+    names: Vec<String>,
+}
+
+impl Sections {
+    fn parse(args: &[Bytes]) -> Sections {
+        let mut sections = Sections {
+            all: false,
+            names: Vec::new(),
+        };
+        if args.is_empty() {
+            sections.add_defaults();
+        }
+        for arg in args {
+            if is(arg, "default") {
+                sections.add_defaults();
+            } else if is(arg, "all") || is(arg, "everything") {
+                sections.all = true;
+            } else {
+                sections
+                    .names
+                    .push(String::from_utf8_lossy(arg).to_ascii_lowercase());
+            }
+        }
+        sections
+    }
+
+    fn add_defaults(&mut self) {
+        self.names
+            .extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+
+    fn wants(&self, names: &[&str]) -> bool {
+        self.all || self.names.iter().any(|n| names.contains(&n.as_str()))
+    }
+}
+
+/// INFO [section ...]
+fn info(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let sections = Sections::parse(&args[1..]);
+    let mut out = String::new();
+    type Section = fn(&mut Ctx, &mut String);
+    let all: &[(&[&str], &str, Section)] = &[
+        (&["server"], "Server", server_section),
+        (&["clients"], "Clients", clients_section),
+        (&["memory"], "Memory", memory_section),
+        (&["persistence"], "Persistence", persistence_section),
+        (&["stats"], "Stats", stats_section),
+        (&["replication"], "Replication", replication_section),
+        (&["cpu"], "CPU", cpu_section),
+        (&["module_list", "modules"], "Modules", |_, _| {}),
+        (&["commandstats"], "Commandstats", |_, _| {}),
+        (&["errorstats"], "Errorstats", |_, _| {}),
+        (&["latencystats"], "Latencystats", |_, _| {}),
+        (&["cluster"], "Cluster", |_, out| {
+            field(out, "cluster_enabled", 0)
+        }),
+        (&["keyspace"], "Keyspace", keyspace_section),
+    ];
+    for (names, title, section) in all {
+        if sections.wants(names) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            out.push_str("# ");
+            out.push_str(title);
+            out.push_str("\r\n");
+            section(ctx, &mut out);
+        }
+    }
+    Reply::Verbatim(out.into())
+}
+
+/// Appends one `name:value` line.
+fn field(out: &mut String, name: &str, value: impl std::fmt::Display) {
+    use std::fmt::Write;
+    let _ = write!(out, "{name}:{value}\r\n");
+}
+
+fn server_section(ctx: &mut Ctx, out: &mut String) {
+    let shared: &Shared = ctx.shared;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let uptime = shared.started.elapsed().as_secs();
+    field(out, "redis_version", crate::config::REDIS_VERSION);
+    field(out, "redis_git_sha1", "00000000");
+    field(out, "redis_git_dirty", 0);
+    field(out, "redis_build_id", "0");
+    field(out, "redis_mode", "standalone");
+    field(out, "os", os_name());
+    field(out, "arch_bits", usize::BITS);
+    field(out, "monotonic_clock", "POSIX clock_gettime");
+    field(out, "multiplexing_api", "epoll");
+    field(out, "atomicvar_api", "c11-builtin");
+    field(out, "gcc_version", "0.0.0");
+    field(out, "process_id", std::process::id());
+    field(out, "process_supervised", "no");
+    field(out, "run_id", &shared.run_id);
+    field(out, "tcp_port", shared.port);
+    field(out, "server_time_usec", now.as_micros());
+    field(out, "uptime_in_seconds", uptime);
+    field(out, "uptime_in_days", uptime / 86400);
+    field(out, "hz", 10);
+    field(out, "configured_hz", 10);
+    // Redis's LRU clock: seconds, wrapping at 24 bits.
+    field(out, "lru_clock", now.as_secs() & ((1 << 24) - 1));
+    let exe = std::env::current_exe().unwrap_or_default();
+    field(out, "executable", exe.display());
+    let file = config_file().unwrap_or_default();
+    field(out, "config_file", file.display());
+    field(out, "io_threads_active", 0);
+    field(out, "kvstore_version", env!("CARGO_PKG_VERSION"));
+}
+
+/// `uname -srm`, read from /proc so no FFI is needed.
+fn os_name() -> String {
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} {} {}",
+        read("ostype"),
+        read("osrelease"),
+        std::env::consts::ARCH
+    )
+}
+
+fn clients_section(ctx: &mut Ctx, out: &mut String) {
+    field(out, "connected_clients", ctx.shared.clients.len());
+    field(out, "cluster_connections", 0);
+    field(out, "maxclients", ctx.shared.config.read().maxclients);
+    field(out, "client_recent_max_input_buffer", 0);
+    field(out, "client_recent_max_output_buffer", 0);
+    field(out, "blocked_clients", 0);
+    field(out, "tracking_clients", 0);
+    field(out, "clients_in_timeout_table", 0);
+}
+
+/// Highest resident size INFO has seen.
+static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+fn memory_section(_: &mut Ctx, out: &mut String) {
+    let used = resident_bytes();
+    let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let system = total_system_memory();
+    field(out, "used_memory", used);
+    field(out, "used_memory_human", human_bytes(used));
+    field(out, "used_memory_rss", used);
+    field(out, "used_memory_rss_human", human_bytes(used));
+    field(out, "used_memory_peak", peak);
+    field(out, "used_memory_peak_human", human_bytes(peak));
+    field(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+    );
+    field(out, "total_system_memory", system);
+    field(out, "total_system_memory_human", human_bytes(system));
+    field(out, "maxmemory", 0);
+    field(out, "maxmemory_human", "0B");
+    field(out, "maxmemory_policy", "noeviction");
+    field(out, "mem_fragmentation_ratio", "1.00");
+    field(out, "mem_allocator", "libc");
+    field(out, "active_defrag_running", 0);
+    field(out, "lazyfree_pending_objects", 0);
+    field(out, "lazyfreed_objects", 0);
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).unwrap_or(4096)
+}
+
+/// Resident set size, from /proc/self/statm.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * page_size())
+}
+
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    u64::try_from(pages).unwrap_or(0) * page_size()
+}
+
+/// Redis's `bytesToHuman`: `100B`, `1.49M`, `23.54G`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: &[(u64, &str)] = &[
+        (1 << 10, "K"),
+        (1 << 20, "M"),
+        (1 << 30, "G"),
+        (1 << 40, "T"),
+        (1 << 50, "P"),
+    ];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let (div, unit) = UNITS
+        .iter()
+        .rev()
+        .find(|(div, _)| n >= *div)
+        .copied()
+        .unwrap_or((1 << 10, "K"));
+    format!("{:.2}{unit}", n as f64 / div as f64)
+}
+
+fn persistence_section(ctx: &mut Ctx, out: &mut String) {
+    let writes = ctx.keyspace().writes();
+    let commit = &ctx.shared.commit;
+    let appendonly = ctx.shared.config.read().appendonly;
+    field(out, "loading", 0);
+    field(out, "async_loading", 0);
+    field(out, "current_cow_peak", 0);
+    field(out, "current_cow_size", 0);
+    field(out, "current_cow_size_age", 0);
+    field(out, "current_fork_perc", "0.00");
+    field(out, "current_save_keys_processed", 0);
+    field(out, "current_save_keys_total", 0);
+    field(
+        out,
+        "rdb_changes_since_last_save",
+        writes.saturating_sub(commit.durable()),
+    );
+    field(out, "rdb_bgsave_in_progress", 0);
+    field(out, "rdb_last_save_time", commit.last_save());
+    field(out, "rdb_last_bgsave_status", "ok");
+    field(out, "rdb_last_bgsave_time_sec", -1);
+    field(out, "rdb_current_bgsave_time_sec", -1);
+    field(out, "rdb_saves", commit.syncs());
+    field(out, "rdb_last_cow_size", 0);
+    field(out, "aof_enabled", u8::from(appendonly));
+    field(out, "aof_rewrite_in_progress", 0);
+    field(out, "aof_rewrite_scheduled", 0);
+    field(out, "aof_last_rewrite_time_sec", -1);
+    field(out, "aof_current_rewrite_time_sec", -1);
+    field(out, "aof_last_bgrewrite_status", "ok");
+    field(out, "aof_rewrites", 0);
+    field(out, "aof_last_write_status", "ok");
+    field(out, "module_fork_in_progress", 0);
+    field(out, "module_fork_last_cow_size", 0);
+    field(out, "kvstore_size_on_disk", commit.size_on_disk());
+}
+
+fn stats_section(ctx: &mut Ctx, out: &mut String) {
+    let keyspace = ctx.keyspace().stats();
+    let stats = &ctx.shared.stats;
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    field(
+        out,
+        "total_connections_received",
+        get(&stats.connections_received),
+    );
+    field(
+        out,
+        "total_commands_processed",
+        get(&stats.commands_processed),
+    );
+    field(out, "instantaneous_ops_per_sec", 0);
+    field(out, "total_net_input_bytes", get(&stats.net_input_bytes));
+    field(out, "total_net_output_bytes", get(&stats.net_output_bytes));
+    field(out, "total_net_repl_input_bytes", 0);
+    field(out, "total_net_repl_output_bytes", 0);
+    field(out, "instantaneous_input_kbps", "0.00");
+    field(out, "instantaneous_output_kbps", "0.00");
+    field(
+        out,
+        "rejected_connections",
+        get(&stats.rejected_connections),
+    );
+    field(out, "sync_full", 0);
+    field(out, "sync_partial_ok", 0);
+    field(out, "sync_partial_err", 0);
+    field(out, "expired_keys", keyspace.expired);
+    field(out, "expired_stale_perc", "0.00");
+    field(out, "expired_time_cap_reached_count", 0);
+    field(out, "evicted_keys", 0);
+    field(out, "evicted_clients", 0);
+    field(out, "keyspace_hits", keyspace.hits);
+    field(out, "keyspace_misses", keyspace.misses);
+    field(out, "pubsub_channels", 0);
+    field(out, "pubsub_patterns", 0);
+    field(out, "pubsubshard_channels", 0);
+    field(out, "latest_fork_usec", 0);
+    field(out, "total_forks", 0);
+    field(out, "migrate_cached_sockets", 0);
+    field(out, "tracking_total_keys", 0);
+    field(out, "tracking_total_items", 0);
+    field(out, "tracking_total_prefixes", 0);
+}
+
+fn replication_section(_: &mut Ctx, out: &mut String) {
+    static REPLID: OnceLock<String> = OnceLock::new();
+    let replid = REPLID.get_or_init(|| {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        (0..40)
+            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+            .collect()
+    });
+    field(out, "role", "master");
+    field(out, "connected_slaves", 0);
+    field(out, "master_failover_state", "no-failover");
+    field(out, "master_replid", replid);
+    field(out, "master_replid2", "0".repeat(40));
+    field(out, "master_repl_offset", 0);
+    field(out, "second_repl_offset", -1);
+    field(out, "repl_backlog_active", 0);
+    field(out, "repl_backlog_size", 1048576);
+    field(out, "repl_backlog_first_byte_offset", 0);
+    field(out, "repl_backlog_histlen", 0);
+}
+
+fn cpu_section(_: &mut Ctx, out: &mut String) {
+    let usage = |who| {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut ru) };
+        let secs = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
+        (secs(ru.ru_stime), secs(ru.ru_utime))
+    };
+    let (sys, user) = usage(libc::RUSAGE_SELF);
+    let (sys_children, user_children) = usage(libc::RUSAGE_CHILDREN);
+    field(out, "used_cpu_sys", sys);
+    field(out, "used_cpu_user", user);
+    field(out, "used_cpu_sys_children", sys_children);
+    field(out, "used_cpu_user_children", user_children);
+}
+
+fn keyspace_section(ctx: &mut Ctx, out: &mut String) {
+    for (i, db) in ctx.keyspace().dbs().iter().enumerate() {
+        if !db.is_empty() || db.expires_len() > 0 {
+            field(
+                out,
+                &format!("db{i}"),
+                format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_len()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The connection and server families declare what Redis 7.0.15 declares.
+    #[test]
+    fn specs_match_redis() {
+        let families = super::super::connection::COMMANDS.iter().chain(COMMANDS);
+        for spec in families.flat_map(|s| std::iter::once(s).chain(s.subcommands)) {
+            let Some(redis) = metadata::lookup(spec.name) else {
+                continue;
+            };
+            assert_eq!(spec.arity as i64, redis.arity, "arity of {}", spec.name);
+            let mut ours: Vec<&str> = spec.flags.to_vec();
+            ours.sort_by_key(|f| FLAG_ORDER.iter().position(|o| o == f));
+            assert_eq!(ours, redis.flags, "flags of {}", spec.name);
+            let keys = (
+                spec.first_key.into(),
+                spec.last_key.into(),
+                spec.step.into(),
+            );
+            assert_eq!(keys, redis.legacy_keys, "keys of {}", spec.name);
+        }
+    }
+
+    #[test]
+    fn human_bytes_like_redis() {
+        assert_eq!(human_bytes(100), "100B");
+        assert_eq!(human_bytes(1558568), "1.49M");
+        assert_eq!(human_bytes(25276510208), "23.54G");
+        assert_eq!(human_bytes(32768), "32.00K");
+    }
+
+    #[test]
+    fn info_sections() {
+        let s = Sections::parse(&[]);
+        assert!(s.wants(&["server"]) && s.wants(&["module_list"]) && !s.wants(&["commandstats"]));
+        let s = Sections::parse(&[Bytes::from("CLIENTS")]);
+        assert!(s.wants(&["clients"]) && !s.wants(&["server"]));
+        assert!(Sections::parse(&[Bytes::from("everything")]).wants(&["latencystats"]));
+    }
 }

@@ -117,6 +117,11 @@ impl GroupCommit {
         self.inner.last_save.load(Ordering::Relaxed)
     }
 
+    /// Keyspace write count written to the data directory so far (INFO persistence).
+    pub fn durable(&self) -> u64 {
+        *self.inner.durable.borrow()
+    }
+
     /// Number of fsyncs so far (INFO persistence).
     pub fn syncs(&self) -> u64 {
         self.inner.syncs.load(Ordering::Relaxed)
