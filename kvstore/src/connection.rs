@@ -8,11 +8,10 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::Session;
@@ -100,8 +99,8 @@ impl Connection {
         }
     }
 
-    /// Waits for input and appends it to the read buffer. Returns false on end of stream
-    /// (which is also how CLIENT KILL and shutdown end a connection) or idle timeout.
+    /// Waits for input and appends it to the read buffer. Returns false on end of stream,
+    /// which is also how CLIENT KILL, the idle `timeout` and shutdown end a connection.
     async fn read(&mut self) -> std::io::Result<bool> {
         if self.rbuf.is_empty() && self.parser.pending_bulk().is_none() && self.rbuf.capacity() > 0
         {
@@ -111,33 +110,35 @@ impl Connection {
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
-        let timeout = self.shared.limits.timeout_secs.load(Ordering::Relaxed);
-        let read = if timeout > 0 {
-            match tokio::time::timeout(
-                Duration::from_secs(timeout),
-                self.socket.read_buf(&mut self.rbuf),
-            )
-            .await
-            {
-                Ok(read) => read?,
-                Err(_) => return Ok(false),
+        let read = loop {
+            self.socket.readable().await?;
+            // Read inside `try_io` so that a short read (the socket is drained) also clears
+            // tokio's readiness: the next read then waits for epoll instead of first paying a
+            // syscall that returns EAGAIN, one syscall less per request-reply round trip.
+            // Readiness is cleared only if no event arrived since `try_io` sampled it, so data
+            // that lands after the read still wakes us.
+            let (socket, rbuf) = (&self.socket, &mut self.rbuf);
+            let mut read = None;
+            let outcome = socket.try_io(Interest::READABLE, || {
+                let n = socket.try_read_buf(rbuf)?;
+                read = Some(n);
+                if n > 0 && rbuf.len() < rbuf.capacity() {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
+                }
+            });
+            match (read, outcome) {
+                (Some(n), _) => break n,
+                (None, Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                (None, Err(e)) => return Err(e),
+                (None, Ok(())) => unreachable!("try_io succeeded without reading"),
             }
-        } else {
-            self.socket.read_buf(&mut self.rbuf).await?
         };
         self.shared
             .stats
             .net_input_bytes
             .fetch_add(read as u64, Ordering::Relaxed);
-        if read > 0 && self.rbuf.len() < self.rbuf.capacity() {
-            // A short read drained the socket. Tell tokio so, instead of letting the next
-            // read discover it with a syscall that returns EAGAIN: one syscall less per
-            // request-reply round trip. Safe with edge-triggered epoll: data arriving later
-            // raises a new readiness event.
-            let _ = self.socket.try_io(Interest::READABLE, || {
-                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-            });
-        }
         Ok(read > 0 && !self.session.handle.is_killed())
     }
 

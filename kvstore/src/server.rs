@@ -335,6 +335,23 @@ async fn expire_loop(shared: Arc<Shared>) {
         while expire_step(&shared) {
             tokio::task::yield_now().await;
         }
+        close_idle_clients(&shared);
+    }
+}
+
+/// Closes clients idle for longer than `timeout` (Redis's clientsCron does the same), so a
+/// change of `timeout` applies to connections already waiting too.
+fn close_idle_clients(shared: &Shared) {
+    let timeout = shared.limits.timeout_secs.load(Ordering::Relaxed);
+    if timeout == 0 {
+        return;
+    }
+    let now = Instant::now();
+    for client in shared.clients.all() {
+        let last_active = client.info.lock().last_active;
+        if now.duration_since(last_active).as_secs() >= timeout {
+            client.kill();
+        }
     }
 }
 
