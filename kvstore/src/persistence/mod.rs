@@ -82,6 +82,49 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Writes through sled batches of at most [`SmallBatches::SIZE`] operations.
+struct SmallBatches<'a> {
+    db: &'a sled::Db,
+    batch: sled::Batch,
+    len: usize,
+}
+
+impl<'a> SmallBatches<'a> {
+    const SIZE: usize = 32;
+
+    fn new(db: &'a sled::Db) -> Self {
+        SmallBatches {
+            db,
+            batch: sled::Batch::default(),
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), PersistError> {
+        self.batch.insert(key, value);
+        self.added()
+    }
+
+    fn remove(&mut self, key: impl Into<sled::IVec>) -> Result<(), PersistError> {
+        self.batch.remove(key);
+        self.added()
+    }
+
+    fn added(&mut self) -> Result<(), PersistError> {
+        self.len += 1;
+        if self.len == Self::SIZE {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), PersistError> {
+        self.len = 0;
+        self.db.apply_batch(std::mem::take(&mut self.batch))?;
+        Ok(())
+    }
+}
+
 /// What a start-up load found.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadStats {
@@ -98,7 +141,6 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(64 * 1024 * 1024)
-            .mode(sled::Mode::HighThroughput)
             .flush_every_ms(None)
             .open()
             .map_err(|source| match &source {
@@ -153,29 +195,32 @@ impl Store {
         Ok(stats)
     }
 
-    /// Writes a set of changes as one atomic sled batch (not yet fsynced).
+    /// Writes a set of changes (not yet fsynced).
+    ///
+    /// The changes go to sled in small batches: sled holds a whole batch, and more, in
+    /// memory while it applies it, and one batch per commit made a million-key load cost
+    /// gigabytes. A crash in the middle of a commit may therefore persist part of it; no
+    /// client was told that commit was durable, so nothing acknowledged under
+    /// `appendfsync always` is lost.
     pub fn write(&self, changes: &[DbChanges]) -> Result<(), PersistError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = SmallBatches::new(&self.db);
         for change in changes {
             if change.cleared {
-                // Removals of the old contents go first in the same batch, so a crash never
-                // leaves a half-emptied database.
-                for item in self.db.scan_prefix(layout::db_prefix(change.db)).keys() {
-                    batch.remove(item?);
+                for key in self.db.scan_prefix(layout::db_prefix(change.db)).keys() {
+                    batch.remove(key?)?;
                 }
             }
             for (key, state) in &change.entries {
                 let k = layout::encode_key(change.db, key);
                 match state {
                     Some((value, expire_at)) => {
-                        batch.insert(k, layout::encode_value(value, *expire_at))
+                        batch.insert(k, layout::encode_value(value, *expire_at))?
                     }
-                    None => batch.remove(k),
+                    None => batch.remove(k)?,
                 }
             }
         }
-        self.db.apply_batch(batch)?;
-        Ok(())
+        batch.finish()
     }
 
     /// Makes everything written so far durable (fsync).
