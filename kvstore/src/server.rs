@@ -301,14 +301,19 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
     }
 }
 
-/// Redis refuses non-loopback clients while protected mode is on and no password is set.
 fn denied_by_protected_mode(shared: &Shared, ip: IpAddr) -> bool {
     let config = shared.config.read();
+    protected_mode_denies(config.protected_mode, config.requirepass.is_some(), ip)
+}
+
+/// Redis refuses non-loopback clients while protected mode is on and no password is set
+/// (an IPv4 client on an IPv6 socket counts by its IPv4 address).
+fn protected_mode_denies(protected_mode: bool, has_password: bool, ip: IpAddr) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    config.protected_mode && config.requirepass.is_none() && !ip.is_loopback()
+    protected_mode && !has_password && !ip.is_loopback()
 }
 
 async fn reject(mut socket: TcpStream, message: &[u8]) {
@@ -379,4 +384,22 @@ fn run_id() -> String {
     (0..40)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("hex digit"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protected_mode_denies;
+
+    #[test]
+    fn protected_mode_refuses_only_remote_clients_without_a_password() {
+        let remote = "192.0.2.7".parse().unwrap();
+        let mapped_loopback = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(protected_mode_denies(true, false, remote));
+        assert!(!protected_mode_denies(true, true, remote));
+        assert!(!protected_mode_denies(false, false, remote));
+        assert!(!protected_mode_denies(true, false, "127.0.0.5".parse().unwrap()));
+        assert!(!protected_mode_denies(true, false, "::1".parse().unwrap()));
+        assert!(!protected_mode_denies(true, false, mapped_loopback));
+        assert!(protected_mode_denies(true, false, "2001:db8::1".parse().unwrap()));
+    }
 }
