@@ -397,9 +397,17 @@ mod tests {
         assert!(protected_mode_denies(true, false, remote));
         assert!(!protected_mode_denies(true, true, remote));
         assert!(!protected_mode_denies(false, false, remote));
-        assert!(!protected_mode_denies(true, false, "127.0.0.5".parse().unwrap()));
+        assert!(!protected_mode_denies(
+            true,
+            false,
+            "127.0.0.5".parse().unwrap()
+        ));
         assert!(!protected_mode_denies(true, false, "::1".parse().unwrap()));
         assert!(!protected_mode_denies(true, false, mapped_loopback));
-        assert!(protected_mode_denies(true, false, "2001:db8::1".parse().unwrap()));
+        assert!(protected_mode_denies(
+            true,
+            false,
+            "2001:db8::1".parse().unwrap()
+        ));
     }
 }

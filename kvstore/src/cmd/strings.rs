@@ -55,17 +55,17 @@ fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 /// Which of SET's and GETEX's shared options were given (Redis's `OBJ_SET_*` flags).
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 enum Expiry {
     /// No expiry option: SET clears the TTL, GETEX leaves it.
     #[default]
     Unset,
     KeepTtl,
     Persist,
-    /// Relative (EX/PX) or absolute (EXAT/PXAT) time, still in the client's unit.
+    /// Relative (EX/PX) or absolute (EXAT/PXAT) time, still the client's argument.
     At {
         unit_ms: i64,
-        value: i64,
+        value: Bytes,
         absolute: bool,
     },
 }
@@ -76,6 +76,20 @@ struct SetOptions {
     xx: bool,
     get: bool,
     expiry: Expiry,
+}
+
+impl SetOptions {
+    /// The absolute expiry time an EX/PX/EXAT/PXAT option asks for, validated as Redis does.
+    fn expire_at(&self, now: u64, command: &str) -> Result<Option<u64>, Reply> {
+        match &self.expiry {
+            Expiry::At {
+                unit_ms,
+                value,
+                absolute,
+            } => expire_at(value, *unit_ms, *absolute, now, command).map(Some),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Parses SET's (`for_set`) or GETEX's options, with Redis's rules for which combinations
@@ -125,7 +139,7 @@ fn parse_options(opts: &[Bytes], for_set: bool) -> Result<SetOptions, Reply> {
             // The value is validated later, after all options parsed, as Redis does.
             o.expiry = Expiry::At {
                 unit_ms,
-                value: i as i64 + 1,
+                value: opts[i + 1].clone(),
                 absolute,
             };
             i += 1;
@@ -166,20 +180,7 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[3..], true)?;
     let now = ctx.now;
-    let new_expiry = match o.expiry {
-        Expiry::At {
-            unit_ms,
-            value,
-            absolute,
-        } => Some(expire_at(
-            &args[3 + value as usize],
-            unit_ms,
-            absolute,
-            now,
-            "set",
-        )?),
-        _ => None,
-    };
+    let new_expiry = o.expire_at(now, "set")?;
     let db = ctx.db();
     let old = if o.get {
         read_str(db, &args[1], now)?.cloned()
@@ -194,7 +195,7 @@ fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             Reply::Nil
         });
     }
-    let expiry = if o.expiry == Expiry::KeepTtl {
+    let expiry = if matches!(o.expiry, Expiry::KeepTtl) {
         db.entry(&args[1], now).and_then(|e| e.expire_at)
     } else {
         new_expiry
@@ -279,20 +280,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[2..], false)?;
     let now = ctx.now;
-    let at = match o.expiry {
-        Expiry::At {
-            unit_ms,
-            value,
-            absolute,
-        } => Some(expire_at(
-            &args[2 + value as usize],
-            unit_ms,
-            absolute,
-            now,
-            "getex",
-        )?),
-        _ => None,
-    };
+    let at = o.expire_at(now, "getex")?;
     let db = ctx.db();
     let Some(value) = read_str(db, &args[1], now)?.cloned() else {
         return Ok(Reply::Nil);
