@@ -23,6 +23,8 @@ use crate::server::Shared;
 const READ_CHUNK: usize = 16 * 1024;
 /// A write buffer grown past this is released after use.
 const KEEP_WRITE_BUF: usize = 64 * 1024;
+/// A read buffer grown past this is released once empty.
+const KEEP_READ_BUF: usize = 64 * 1024;
 
 pub struct Connection {
     shared: Arc<Shared>,
@@ -102,9 +104,11 @@ impl Connection {
     /// Waits for input and appends it to the read buffer. Returns false on end of stream,
     /// which is also how CLIENT KILL, the idle `timeout` and shutdown end a connection.
     async fn read(&mut self) -> std::io::Result<bool> {
-        if self.rbuf.is_empty() && self.parser.pending_bulk().is_none() && self.rbuf.capacity() > 0
+        if self.rbuf.is_empty()
+            && self.parser.pending_bulk().is_none()
+            && self.rbuf.capacity() > KEEP_READ_BUF
         {
-            // Nothing half-read: an idle client should not pin a read buffer.
+            // Nothing half-read: give back a buffer a big request grew.
             self.rbuf = BytesMut::new();
         }
         if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {

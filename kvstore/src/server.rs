@@ -113,6 +113,13 @@ impl Server {
             format!("cannot create the data directory {}", config.dir.display())
         })?;
         let store = Store::open(&config.dir)?;
+        let replayed = store.replay_log()?;
+        if replayed > 0 {
+            tracing::info!(
+                commits = replayed,
+                "replayed the log left by an unclean shutdown"
+            );
+        }
         let mut keyspace = Keyspace::new(config.databases as usize);
         let loaded_at = Instant::now();
         let stats = store.load(&mut keyspace, now_ms())?;
@@ -130,7 +137,7 @@ impl Server {
         }
         let written = keyspace.writes();
         let keyspace = Arc::new(Mutex::new(keyspace));
-        let commit = GroupCommit::start(store, keyspace.clone(), durability(&config), written);
+        let commit = GroupCommit::start(store, keyspace.clone(), durability(&config), written)?;
 
         let mut listeners = Vec::new();
         for addr in &config.bind {

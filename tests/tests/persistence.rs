@@ -130,3 +130,61 @@ fn save_and_lastsave_report_durability() {
     let lastsave = conn.cmd(&["LASTSAVE"]);
     assert!(lastsave.starts_with(b":"), "{lastsave:?}");
 }
+
+fn log_segments(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("kvstore.wal.")
+        })
+        .count()
+}
+
+#[test]
+fn checkpoints_keep_the_log_short_and_a_clean_stop_leaves_none() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut conn = server.raw();
+    for round in 0..5 {
+        for i in 0..200 {
+            conn.cmd(&["SET", &format!("k{i}"), &round.to_string()]);
+        }
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    // One segment being written, at most one waiting for its checkpoint.
+    assert!(
+        log_segments(server.dir()) <= 2,
+        "log segments: {}",
+        log_segments(server.dir())
+    );
+    assert!(server.stop().success());
+    assert_eq!(
+        log_segments(server.dir()),
+        0,
+        "a clean shutdown checkpoints everything"
+    );
+    server.restart();
+    assert_eq!(get(&server, "k199"), b"$1\r\n4\r\n");
+}
+
+#[test]
+fn kill_9_right_after_acknowledged_writes_replays_the_log() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut conn = server.raw();
+    conn.cmd(&["SET", "before", "1"]);
+    conn.cmd(&["FLUSHALL"]);
+    for i in 0..50 {
+        conn.cmd(&["SET", &format!("k{i}"), &i.to_string()]);
+    }
+    conn.cmd(&["DEL", "k0"]);
+    // No pause: the checkpoint into sled has most likely not run, only the log has these.
+    server.kill9();
+    server.restart();
+    assert_eq!(get(&server, "before"), b"$-1\r\n");
+    assert_eq!(get(&server, "k0"), b"$-1\r\n");
+    assert_eq!(get(&server, "k49"), b"$2\r\n49\r\n");
+    assert_eq!(server.raw().cmd(&["DBSIZE"]), b":49\r\n");
+}

@@ -1,26 +1,34 @@
-//! Group commit: one background thread moves journaled changes into sled.
+//! Group commit: a background thread moves journaled changes to disk.
 //!
-//! Under `appendfsync always` a client whose batch wrote something waits, before it sees its
-//! replies, until a commit covering its writes has been fsynced. While one fsync runs, every
-//! other client's writes pile up and go out together in the next one, so throughput grows
-//! with the number of clients instead of being capped at one fsync per write.
+//! Each commit takes the keyspace's journal, appends the changed keys' states to the redo log
+//! ([`Wal`]) and syncs it as the policy says. Under `appendfsync always` a client whose batch
+//! wrote something waits, before it sees its replies, until a synced commit covers its writes;
+//! while one sync runs, every other client's writes pile up and go out together in the next
+//! one. About once a second the changes accumulated since the last checkpoint are handed to a
+//! second thread that writes them to sled, flushes sled, and deletes the log segments the
+//! checkpoint covers, so the log stays short and sled remains the store of record.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
 
-use super::{collect_changes, Store};
+use super::wal::{self, Wal};
+use super::{collect_changes, DbChanges, PersistError, Record, Store};
 use crate::keyspace::Keyspace;
 
-/// Changes are written to sled at least this often when nobody waits for them.
+/// Changes are committed at least this often when nobody waits for them.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
-/// Under `appendfsync no`, sled is still fsynced this often, as the kernel would flush dirty
-/// pages eventually.
+/// Under `appendfsync no`, the log is still synced this often, as the kernel would flush
+/// dirty pages eventually.
 const LAZY_SYNC_INTERVAL: Duration = Duration::from_secs(30);
+/// How often accumulated changes are checkpointed into sled.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// When acknowledged writes become durable (`appendfsync`, or `appendonly no`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +66,11 @@ struct Requests {
 
 struct Inner {
     store: Store,
+    dir: PathBuf,
+    /// A checkpoint is being written to sled.
+    checkpointing: AtomicBool,
+    /// A checkpoint failed: log segments are no longer deleted.
+    checkpoint_failed: AtomicBool,
     keyspace: Arc<Mutex<Keyspace>>,
     requests: Mutex<Requests>,
     wake: Condvar,
@@ -81,9 +94,14 @@ impl GroupCommit {
         keyspace: Arc<Mutex<Keyspace>>,
         policy: Durability,
         written: u64,
-    ) -> GroupCommit {
+    ) -> Result<GroupCommit, PersistError> {
+        let dir = store.dir().to_path_buf();
+        let wal = Wal::create(&dir)?;
         let inner = Arc::new(Inner {
             store,
+            dir,
+            checkpointing: AtomicBool::new(false),
+            checkpoint_failed: AtomicBool::new(false),
             keyspace,
             requests: Mutex::new(Requests::default()),
             wake: Condvar::new(),
@@ -95,12 +113,11 @@ impl GroupCommit {
         let worker = inner.clone();
         let thread = std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || worker.run())
-            .expect("spawn group-commit thread");
-        GroupCommit {
+            .spawn(move || worker.run(wal))?;
+        Ok(GroupCommit {
             inner,
             thread: Mutex::new(Some(thread)),
-        }
+        })
     }
 
     pub fn policy(&self) -> Durability {
@@ -169,55 +186,171 @@ impl GroupCommit {
 }
 
 impl Inner {
-    fn run(&self) {
+    fn run(self: Arc<Self>, mut wal: Wal) {
+        let (to_checkpointer, jobs) = mpsc::channel::<(Vec<DbChanges>, u64)>();
+        let checkpointer = {
+            let inner = self.clone();
+            std::thread::Builder::new()
+                .name("checkpoint".into())
+                .spawn(move || inner.checkpoint_loop(jobs))
+                .expect("spawn checkpoint thread")
+        };
+        let mut pending = Pending::default();
         let mut last_commit = Instant::now();
         let mut last_sync = Instant::now();
+        let mut last_checkpoint = Instant::now();
         let mut unsynced = false;
         loop {
-            let (shutdown, force) = {
-                let mut req = self.requests.lock();
-                loop {
-                    if req.shutdown || req.force_sync || req.wanted > *self.durable.borrow() {
-                        break;
-                    }
-                    let wait = COMMIT_INTERVAL.saturating_sub(last_commit.elapsed());
-                    if wait.is_zero() || self.wake.wait_for(&mut req, wait).timed_out() {
-                        break;
-                    }
-                }
-                (req.shutdown, std::mem::take(&mut req.force_sync))
-            };
+            let (shutdown, force) = self.wait_for_work(last_commit);
             let (seq, changes) = {
                 let mut ks = self.keyspace.lock();
                 (ks.writes(), collect_changes(&mut ks))
             };
             last_commit = Instant::now();
-            if changes.iter().any(|c| !c.is_empty()) {
-                if let Err(e) = self.store.write(&changes) {
-                    tracing::error!(error = %e, "writing to the data directory failed; will retry");
-                    continue;
+            let mut ok = true;
+            if !changes.is_empty() {
+                pending.merge(&changes);
+                if let Err(e) = wal.append(&changes) {
+                    tracing::error!(error = %e, "appending to the log failed; the next checkpoint still writes these changes to sled");
+                    ok = false;
                 }
                 unsynced = true;
             }
             let policy = Durability::from_u8(self.policy.load(Ordering::Relaxed));
-            let sync_due = policy != Durability::No || last_sync.elapsed() >= LAZY_SYNC_INTERVAL;
-            if unsynced && (force || shutdown || sync_due) {
-                if let Err(e) = self.store.sync() {
-                    tracing::error!(error = %e, "fsync of the data directory failed; will retry");
-                    continue;
+            let sync_due = match policy {
+                Durability::Always => true,
+                Durability::EverySec => last_sync.elapsed() >= COMMIT_INTERVAL,
+                Durability::No => last_sync.elapsed() >= LAZY_SYNC_INTERVAL,
+            };
+            if ok && unsynced && (force || shutdown || sync_due) {
+                match wal.sync() {
+                    Ok(()) => {
+                        unsynced = false;
+                        last_sync = Instant::now();
+                        self.syncs.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "syncing the log failed; will retry");
+                        ok = false;
+                    }
                 }
-                unsynced = false;
-                last_sync = Instant::now();
-                self.syncs.fetch_add(1, Ordering::Relaxed);
             }
-            if force || !unsynced {
+            if ok && (force || !unsynced) {
                 self.last_save.store(unix_secs(), Ordering::Relaxed);
             }
-            self.durable.send_replace(seq);
+            if ok {
+                self.durable.send_replace(seq);
+            }
+            let checkpoint_due = shutdown || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
+            if checkpoint_due && !pending.is_empty() && !self.checkpointing.load(Ordering::Acquire)
+            {
+                match wal.rotate() {
+                    Ok(segment) => {
+                        self.checkpointing.store(true, Ordering::Release);
+                        let _ = to_checkpointer.send((pending.take(), segment));
+                        last_checkpoint = Instant::now();
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "starting a new log segment failed; will retry")
+                    }
+                }
+            }
             if shutdown {
+                if !pending.is_empty() {
+                    // A checkpoint was still running; wait for it, then write the rest.
+                    while self.checkpointing.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    if let Ok(segment) = wal.rotate() {
+                        let _ = to_checkpointer.send((pending.take(), segment));
+                    }
+                }
+                drop(to_checkpointer);
+                let _ = checkpointer.join();
+                if pending.is_empty() && !self.checkpoint_failed.load(Ordering::Acquire) {
+                    // Everything reached sled; the fresh segment the last rotation opened is
+                    // empty. Leave a clean directory.
+                    drop(wal);
+                    if let Err(e) = wal::remove_through(&self.dir, u64::MAX) {
+                        tracing::warn!(error = %e, "removing the log at shutdown failed");
+                    }
+                }
                 return;
             }
         }
+    }
+
+    /// Blocks until a commit is due: a client waits for durability, SAVE, shutdown, or the
+    /// commit interval passed. Returns (shutdown, forced sync).
+    fn wait_for_work(&self, last_commit: Instant) -> (bool, bool) {
+        let mut req = self.requests.lock();
+        loop {
+            if req.shutdown || req.force_sync || req.wanted > *self.durable.borrow() {
+                break;
+            }
+            let wait = COMMIT_INTERVAL.saturating_sub(last_commit.elapsed());
+            if wait.is_zero() || self.wake.wait_for(&mut req, wait).timed_out() {
+                break;
+            }
+        }
+        (req.shutdown, std::mem::take(&mut req.force_sync))
+    }
+
+    /// Writes each checkpoint to sled, flushes sled, then deletes the log segments it covers.
+    /// After a failure nothing is deleted any more: the log keeps every change for recovery.
+    fn checkpoint_loop(&self, jobs: mpsc::Receiver<(Vec<DbChanges>, u64)>) {
+        for (changes, segment) in jobs {
+            let result = self.store.write(&changes).and_then(|()| self.store.sync());
+            match result {
+                Ok(()) if !self.checkpoint_failed.load(Ordering::Acquire) => {
+                    if let Err(e) = wal::remove_through(&self.dir, segment) {
+                        tracing::warn!(error = %e, "removing checkpointed log segments failed");
+                    }
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "writing a checkpoint to sled failed; the log keeps the changes");
+                    self.checkpoint_failed.store(true, Ordering::Release);
+                }
+            }
+            self.checkpointing.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Changes logged since the last checkpoint: the latest state of each key.
+#[derive(Default)]
+struct Pending {
+    dbs: BTreeMap<u32, (bool, HashMap<bytes::Bytes, Option<Record>>)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    fn merge(&mut self, changes: &[DbChanges]) {
+        for change in changes {
+            let (cleared, entries) = self.dbs.entry(change.db).or_default();
+            if change.cleared {
+                *cleared = true;
+                entries.clear();
+            }
+            for (key, state) in &change.entries {
+                entries.insert(key.clone(), state.clone());
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<DbChanges> {
+        std::mem::take(&mut self.dbs)
+            .into_iter()
+            .map(|(db, (cleared, entries))| DbChanges {
+                db,
+                cleared,
+                entries: entries.into_iter().collect(),
+            })
+            .collect()
     }
 }
 

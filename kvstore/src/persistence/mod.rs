@@ -9,6 +9,7 @@
 
 mod commit;
 mod layout;
+mod wal;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,8 @@ pub enum PersistError {
     Sled(#[from] sled::Error),
     #[error("corrupt record for key {key:?} in database {db}")]
     Corrupt { db: u32, key: Bytes },
+    #[error("log: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// A key's stored state: its value and absolute expiry time.
@@ -80,6 +83,7 @@ pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
+    dir: PathBuf,
 }
 
 /// Writes through sled batches of at most [`SmallBatches::SIZE`] operations.
@@ -155,11 +159,40 @@ impl Store {
                     source,
                 },
             })?;
-        Ok(Store { db, path })
+        Ok(Store {
+            db,
+            path,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The data directory (sled's database and the log segments).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Crash recovery: applies every log segment left in the data directory to sled, oldest
+    /// first, makes sled durable, and deletes the segments. Returns how many commits it
+    /// replayed. Replaying a commit sled already holds is harmless: records are key states.
+    pub fn replay_log(&self) -> Result<usize, PersistError> {
+        let segments = wal::segments(&self.dir)?;
+        let Some(&(last, _)) = segments.last() else {
+            return Ok(0);
+        };
+        let mut commits = 0;
+        for (_, path) in &segments {
+            for changes in wal::read_segment(path)? {
+                self.write(&changes)?;
+                commits += 1;
+            }
+        }
+        self.sync()?;
+        wal::remove_through(&self.dir, last)?;
+        Ok(commits)
     }
 
     /// Loads every stored key into `ks`; keys already due are deleted from disk instead.
