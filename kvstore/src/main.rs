@@ -42,7 +42,16 @@ fn main() -> ExitCode {
             config.save
         );
     }
+    // `io-threads` (Redis's knob, default 1) sets the worker threads that parse requests and
+    // do socket I/O; command execution stays serial under the keyspace lock either way.
+    let io_threads = config
+        .get(b"io-threads")
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1);
+    tracing::info!(io_threads, "starting the network threads");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads)
         .enable_all()
         .build()
     {

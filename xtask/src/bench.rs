@@ -224,7 +224,7 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
     writeln!(
         report,
         "Reference: `{}`. Machine: {} cores. `redis-benchmark -c 50`, median of {} rounds, \
-         order alternated every round; both with `appendonly yes`.\n",
+         order alternated every round; both with `appendonly yes` and the default `io-threads 1`.\n",
         String::from_utf8_lossy(&version.stdout).trim(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.rounds
