@@ -890,40 +890,6 @@ fn memtoull(s: &[u8]) -> Option<u64> {
     Some(val.wrapping_mul(mul))
 }
 
-/// Redis's strict `string2ll()`: optional `-`, no leading zeros, no spaces,
-/// no `+`, fits in `i64`, shorter than 21 bytes.
-fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match s.strip_prefix(b"-") {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        if v > 1u64 << 63 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
-
 /// C `strtoll(s, &end, base)`: returns the value (saturated on overflow, as
 /// with `ERANGE`), the index where parsing stopped (0 when there were no
 /// digits, like `end == s`) and whether it overflowed.
@@ -2396,7 +2362,7 @@ fn parse_numeric(s: &[u8], flags: u8) -> Result<i64, String> {
         }
     }
     if flags & PCT != 0 && s.len() > 1 && s.ends_with(b"%") {
-        if let Some(v) = string2ll(&s[..s.len() - 1]).filter(|v| *v >= 0) {
+        if let Some(v) = crate::number::parse_i64(&s[..s.len() - 1]).filter(|v| *v >= 0) {
             return Ok(-v); // percentages are stored negated
         }
     }
@@ -2407,7 +2373,7 @@ fn parse_numeric(s: &[u8], flags: u8) -> Result<i64, String> {
         }
     }
     if flags == 0 {
-        if let Some(v) = string2ll(s) {
+        if let Some(v) = crate::number::parse_i64(s) {
             return Ok(v);
         }
     }
@@ -3135,24 +3101,7 @@ mod tests {
     }
 
     #[test]
-    fn integer_parsing_is_strict() {
-        assert_eq!(string2ll(b"0"), Some(0));
-        assert_eq!(string2ll(b"-5"), Some(-5));
-        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            "",
-            "-",
-            "01",
-            "+1",
-            " 1",
-            "1 ",
-            "1.0",
-            "9223372036854775808",
-            "-0",
-        ] {
-            assert_eq!(string2ll(bad.as_bytes()), None, "{bad:?}");
-        }
+    fn c_strtoll_parses_like_c() {
         assert_eq!(c_strtoll(b"  +42x", 10), (42, 5, false));
         assert_eq!(c_strtoll(b"x", 10), (0, 0, false));
         assert_eq!(c_strtoll(b"0755", 8), (493, 4, false));
