@@ -47,12 +47,6 @@ pub struct DbChanges {
     pub entries: Vec<(Bytes, Option<Record>)>,
 }
 
-impl DbChanges {
-    pub fn is_empty(&self) -> bool {
-        !self.cleared && self.entries.is_empty()
-    }
-}
-
 /// Takes every database's journal and pairs each changed key with its current state.
 /// Called with the keyspace locked; cheap, since values are reference-counted.
 pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
@@ -82,7 +76,6 @@ pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
 /// The sled database in `dir`.
 pub struct Store {
     db: sled::Db,
-    path: PathBuf,
     dir: PathBuf,
 }
 
@@ -161,13 +154,8 @@ impl Store {
             })?;
         Ok(Store {
             db,
-            path,
             dir: dir.to_path_buf(),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The data directory (sled's database and the log segments).

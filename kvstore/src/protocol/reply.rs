@@ -55,10 +55,6 @@ impl Reply {
         data.map_or(Reply::Nil, Reply::Bulk)
     }
 
-    pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
-    }
-
     /// Appends the encoding of this reply for protocol version `resp` (2 or 3) to `out`.
     pub fn encode(&self, resp: u8, out: &mut BytesMut) {
         match self {
