@@ -4,6 +4,8 @@
 //! answers, comparing it byte for byte with Debian's `redis-server`, and stopping it (politely
 //! or with SIGKILL) is written once.
 
+pub mod compose;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
