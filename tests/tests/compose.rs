@@ -227,3 +227,48 @@ fn official_nginx_profile() {
 fn official_profile_swaps_both() {
     profile_works("official");
 }
+
+/// `cargo xtask stack-file` renders docker-compose.yml for `docker stack deploy`: Swarm's own
+/// parser (`docker stack config`) accepts it for every profile, with the services of that
+/// profile only.
+#[test]
+fn stack_file_is_valid_for_swarm() {
+    if !docker_available() {
+        return;
+    }
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&[], &["backend1", "backend2", "nginx", "redis"]),
+        (&["official-redis"], &["backend1", "backend2", "nginx", "redis-official"]),
+        (&["official-nginx"], &["backend1", "backend2", "nginx-official", "redis"]),
+        (&["official"], &["backend1", "backend2", "nginx-official", "redis-official"]),
+    ];
+    for (profiles, expected) in cases {
+        let mut render = std::process::Command::new(e2e::binary("xtask"));
+        render.arg("stack-file");
+        for p in profiles {
+            render.args(["--profile", p]);
+        }
+        let rendered = render.output().expect("xtask stack-file");
+        assert!(rendered.status.success(), "{rendered:?}");
+        let mut check = std::process::Command::new("docker")
+            .args(["stack", "config", "-c", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker stack config");
+        std::io::Write::write_all(&mut check.stdin.take().unwrap(), &rendered.stdout).unwrap();
+        let out = check.wait_with_output().unwrap();
+        assert!(out.status.success(), "{profiles:?}: {out:?}");
+        let config = String::from_utf8_lossy(&out.stdout);
+        let services: Vec<&str> = config
+            .lines()
+            .skip_while(|l| *l != "services:")
+            .skip(1)
+            .take_while(|l| l.starts_with(' ') || l.is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        assert_eq!(services, expected, "{profiles:?}:\n{config}");
+    }
+}

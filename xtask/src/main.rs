@@ -41,6 +41,12 @@ enum Task {
     },
     /// Benchmark against the reference servers; prints a table and can write BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Print docker-compose.yml as `docker stack deploy -c -` accepts it (Swarm has no profiles).
+    StackFile {
+        /// Profiles whose services to keep (default: kvstack).
+        #[arg(long = "profile")]
+        profiles: Vec<String>,
+    },
     /// Build the images offline: static binaries on the host, copied into FROM-scratch images.
     Images(images::ImagesArgs),
 }
@@ -50,6 +56,10 @@ fn main() -> Result<()> {
         Task::Test { args } => test(&args),
         Task::Up(args) => stack::up(args),
         Task::Down { args } => stack::down(&args),
+        Task::StackFile { profiles } => {
+            print!("{}", stack::stack_file(&profiles)?);
+            Ok(())
+        }
         Task::Bench(args) => bench::run(args),
         Task::Images(args) => images::run(args),
     }

@@ -9,10 +9,11 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use serde_norway::Value;
 
-use crate::{images, sh};
+use crate::{images, root, sh};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -81,6 +82,53 @@ pub fn up(args: UpArgs) -> Result<()> {
     }
     eprintln!("[xtask] the stack serves: curl http://localhost:{port}/");
     Ok(())
+}
+
+/// docker-compose.yml in the shape `docker stack deploy` accepts, for the given profiles
+/// (default `kvstack`): Swarm knows neither `profiles` nor `depends_on` conditions, so the
+/// services of other profiles are dropped and each `depends_on` becomes a plain list (Swarm
+/// ignores it anyway; health checks and restarts do that job there). Variables stay `${…}`:
+/// `docker stack deploy` substitutes them from the shell.
+pub fn stack_file(profiles: &[String]) -> Result<String> {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml"))?;
+    let mut doc: Value = serde_norway::from_str(&text)?;
+    // Merge keys nest (x-store merges x-service); each pass resolves one level.
+    while serde_norway::to_string(&doc)?.contains("<<:") {
+        doc.apply_merge()?;
+    }
+    let active: Vec<&str> = if profiles.is_empty() {
+        vec!["kvstack"]
+    } else {
+        profiles.iter().map(String::as_str).collect()
+    };
+    let services = doc
+        .get_mut("services")
+        .and_then(Value::as_mapping_mut)
+        .context("docker-compose.yml has no services")?;
+    services.retain(|_, service| match service.get("profiles") {
+        None => true,
+        Some(list) => list
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|p| p.as_str().is_some_and(|p| active.contains(&p))),
+    });
+    let names: Vec<Value> = services.keys().cloned().collect();
+    for service in services.values_mut() {
+        let Some(service) = service.as_mapping_mut() else {
+            continue;
+        };
+        service.remove("profiles");
+        if let Some(deps) = service.get("depends_on").and_then(Value::as_mapping) {
+            let list = deps.keys().filter(|k| names.contains(k)).cloned().collect();
+            service.insert("depends_on".into(), Value::Sequence(list));
+        }
+    }
+    // The x- anchors served their purpose; Swarm has no use for them.
+    if let Some(top) = doc.as_mapping_mut() {
+        top.retain(|k, _| !k.as_str().is_some_and(|k| k.starts_with("x-")));
+    }
+    Ok(serde_norway::to_string(&doc)?)
 }
 
 pub fn down(args: &[String]) -> Result<()> {
