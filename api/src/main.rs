@@ -3,6 +3,7 @@
 //! `api healthcheck` instead probes a running instance (the image has no curl).
 
 use std::future::IntoFuture;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,7 @@ fn main() -> Result<()> {
                 .with_env_filter(
                     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
                 )
+                .with_ansi(std::io::stdout().is_terminal())
                 .init();
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

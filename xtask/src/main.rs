@@ -3,6 +3,8 @@
 //! - `test`: build every binary, then run every test (what CI runs).
 //! - `run`: start the stack (for now kvstore; the compose stack once its images exist).
 //! - `bench kvstore`: redis-benchmark against kvstore and redis-server in the same run.
+//! - `bench api`: wrk against the api (on kvstore and on redis-server) and the original Flask
+//!   app in the same run.
 
 mod bench;
 
@@ -89,7 +91,21 @@ fn found(program: &str) -> bool {
 /// Installs what the tests need when it is missing: Debian packages through apt-get (as
 /// root), cargo-nextest through cargo. Does nothing on a machine that has everything.
 fn ensure_tools() -> Result<()> {
-    let mut missing: Vec<&str> = TOOLS
+    ensure_programs(TOOLS)?;
+    if !cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        sh(cargo().args(["install", "cargo-nextest", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages providing whichever of `tools` (program, package) are
+/// missing; a no-op when all are present.
+pub fn ensure_programs(tools: &[(&str, &str)]) -> Result<()> {
+    let mut missing: Vec<&str> = tools
         .iter()
         .filter(|(bin, _)| !found(bin))
         .map(|(_, pkg)| *pkg)
@@ -112,13 +128,6 @@ fn ensure_tools() -> Result<()> {
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
-    if !cargo()
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        sh(cargo().args(["install", "cargo-nextest", "--locked"]))?;
     }
     Ok(())
 }
