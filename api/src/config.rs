@@ -72,6 +72,12 @@ pub struct Config {
     #[arg(long, env = "CONTAINER_ID", value_name = "CONTAINER_ID")]
     pub container_id: Option<String>,
 
+    /// Longest wait for a client's request headers (slow or silent clients are closed), in
+    /// milliseconds; also how long an idle keep-alive connection is kept.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", value_name = "HTTP_HEADER_TIMEOUT_MS",
+          default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
+
     /// Longest wait for in-flight requests after SIGTERM before exiting anyway, in
     /// milliseconds.
     #[arg(
@@ -94,6 +100,10 @@ impl Config {
 
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.redis_reconnect_max_ms)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_header_timeout_ms)
     }
 
     pub fn shutdown_timeout(&self) -> Duration {
@@ -134,7 +144,7 @@ impl fmt::Display for Config {
             f,
             "REDIS_HOST={} REDIS_PORT={} REDIS_PASSWORD={} REDIS_DB={} \
              REDIS_CONNECT_TIMEOUT_MS={} REDIS_COMMAND_TIMEOUT_MS={} REDIS_RECONNECT_MAX_MS={} \
-             PORT={} BIND={} CONTAINER_ID={} SHUTDOWN_TIMEOUT_MS={}",
+             PORT={} BIND={} CONTAINER_ID={} HTTP_HEADER_TIMEOUT_MS={} SHUTDOWN_TIMEOUT_MS={}",
             self.redis_host,
             self.redis_port,
             if self.redis_password.is_some() {
@@ -149,6 +159,7 @@ impl fmt::Display for Config {
             self.port,
             self.bind,
             self.container_id.as_deref().unwrap_or("(hostname)"),
+            self.http_header_timeout_ms,
             self.shutdown_timeout_ms,
         )
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod flask_json;
 pub mod healthcheck;
 pub mod metrics;
+pub mod server;
 pub mod store;
 
 pub use app::{app, AppError, AppState};

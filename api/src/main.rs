@@ -2,14 +2,12 @@
 //!
 //! `api healthcheck` instead probes a running instance (the image has no curl).
 
-use std::future::IntoFuture;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use api::{app, AppState, Config, Metrics, Store, VisitStore};
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -83,33 +81,20 @@ async fn serve(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (BIND, PORT)", config.listen_addr()))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    // Small responses: send them now rather than wait for the client's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
 
+    let draining = api::server::serve(
+        listener,
+        app(state),
+        config.header_timeout(),
+        shutdown_signal(),
+    )
+    .await;
     let grace = config.shutdown_timeout();
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stopping_tx.send(());
-    });
-    let server = tokio::spawn(server.into_future());
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result.context("server task failed")?.context("server failed"),
-        _ = stopping_rx => {}
-    }
-    match tokio::time::timeout(grace, &mut server).await {
-        Ok(result) => result
-            .context("server task failed")?
-            .context("server failed")?,
-        Err(_) => tracing::warn!(
+    if tokio::time::timeout(grace, draining).await.is_err() {
+        tracing::warn!(
             timeout_ms = grace.as_millis() as u64,
             "requests still running after SHUTDOWN_TIMEOUT_MS; exiting anyway"
-        ),
+        );
     }
     tracing::info!("stopped");
     Ok(())

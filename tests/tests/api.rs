@@ -349,3 +349,31 @@ fn bad_configuration_stops_startup_naming_the_variable() {
         assert!(stderr.contains(var), "{var}={value}: {stderr}");
     }
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let api = Api::start(
+        "c-slow",
+        e2e::free_port(),
+        &[("HTTP_HEADER_TIMEOUT_MS", "200")],
+    );
+    let mut stream = std::net::TcpStream::connect(api.addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    std::io::Write::write_all(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n").expect("write");
+    // The server closes the connection (read returns) instead of waiting forever; a
+    // WouldBlock/TimedOut error here would mean it kept the connection open.
+    let mut rest = Vec::new();
+    let result = stream.read_to_end(&mut rest);
+    assert!(
+        result.is_ok()
+            || result
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{result:?}"
+    );
+    // Other clients are still served.
+    let raw = raw_http(&api.addr(), b"GET /healthz HTTP/1.0\r\n\r\n");
+    assert!(RawResponse::parse(&raw).status_line.contains(" 200 "));
+}
