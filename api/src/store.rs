@@ -97,7 +97,8 @@ struct Reconnect {
     generation: u64,
     failures: u32,
     retry_at: Option<Instant>,
-    last_error: String,
+    /// Repeated to the requests that arrive during the back-off delay.
+    last_error: Option<StoreError>,
 }
 
 impl Store {
@@ -133,9 +134,9 @@ impl Store {
         if let Some(live) = self.current.read().clone() {
             return Ok(live);
         }
-        if let Some(at) = state.retry_at {
+        if let (Some(at), Some(error)) = (state.retry_at, &state.last_error) {
             if Instant::now() < at {
-                return Err(StoreError::Unreachable(state.last_error.clone()));
+                return Err(error.clone());
             }
         }
         let config = AsyncConnectionConfig::new()
@@ -160,6 +161,7 @@ impl Store {
                 }
                 state.failures = 0;
                 state.retry_at = None;
+                state.last_error = None;
                 self.metrics.connected.set(1);
                 let live = (state.generation, conn);
                 *self.current.write() = Some(live.clone());
@@ -179,7 +181,7 @@ impl Store {
             .min(self.reconnect_max);
         state.failures = state.failures.saturating_add(1);
         state.retry_at = Some(Instant::now() + delay);
-        state.last_error = error.to_string();
+        state.last_error = Some(error.clone());
         tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to the store");
         Err(error)
     }

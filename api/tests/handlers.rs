@@ -187,6 +187,18 @@ async fn unreachable_real_store_is_a_503_not_a_hang() {
     assert!(text.contains("\"total_visits\":null"), "{text}");
     let ready = call(state.clone(), Method::GET, "/readyz").await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Within the back-off delay the same reason is repeated, not wrapped again.
+    let reason = text
+        .split("\"error\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(
+        body(ready).await,
+        format!("{{\"error\":\"{reason}\",\"status\":\"unavailable\"}}\n")
+    );
     let metrics = body(call(state, Method::GET, "/metrics").await).await;
     assert!(
         metrics.contains("store_errors_total{kind=\"unreachable\"} 2"),
