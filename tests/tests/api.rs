@@ -98,6 +98,12 @@ async fn thousand_concurrent_visits(flavor: Flavor) {
         .query(&mut store.client())
         .expect("GET total_visits");
     assert_eq!(stored, 1000);
+    // The requests were multiplexed: one store connection per api, plus this test's.
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut store.client())
+        .expect("CLIENT LIST");
+    assert!(clients.lines().count() <= 3, "{clients}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

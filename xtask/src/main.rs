@@ -111,25 +111,30 @@ pub fn ensure_programs(tools: &[(&str, &str)]) -> Result<()> {
         .map(|(_, pkg)| *pkg)
         .collect();
     missing.dedup();
-    if !missing.is_empty() {
-        let root_user = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root_user || !found("apt-get") {
-            bail!(
-                "missing tools; install the Debian packages: {}",
-                missing.join(" ")
-            );
-        }
-        eprintln!("[xtask] installing {}", missing.join(" "));
-        sh(Command::new("apt-get").args(["update", "-qq"]))?;
-        sh(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    apt_install(&missing)
+}
+
+/// Installs Debian packages with apt-get (as root); a no-op for an empty list.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root_user || !found("apt-get") {
+        bail!(
+            "missing tools; install the Debian packages: {}",
+            packages.join(" ")
+        );
+    }
+    eprintln!("[xtask] installing {}", packages.join(" "));
+    sh(Command::new("apt-get").args(["update", "-qq"]))?;
+    sh(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn test(args: &[String]) -> Result<()> {

@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use super::kvstore::{start as start_store, Flavor};
 use super::{free_port, median, write_section, BenchArgs};
-use crate::{cargo, ensure_programs, root, sh};
+use crate::{apt_install, cargo, ensure_programs, root, sh};
 
 /// An HTTP server under test, killed on drop.
 struct Running {
@@ -66,6 +66,15 @@ fn flask_python() -> Result<PathBuf> {
     let python = venv.join("bin/python");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
         eprintln!("[bench] creating {} (Flask, redis-py)", venv.display());
+        // Debian splits venv support out of python3.
+        let has_venv = Command::new("python3")
+            .args(["-c", "import ensurepip, venv"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_venv {
+            apt_install(&["python3-venv"])?;
+        }
         sh(Command::new("python3").arg("-m").arg("venv").arg(&venv))
             .context("python3 -m venv (apt-get install python3-venv)")?;
         sh(Command::new(&python)
