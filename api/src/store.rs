@@ -142,8 +142,10 @@ impl Store {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.connect_timeout)
             .set_response_timeout(self.command_timeout);
+        // TCP connect, then AUTH/SELECT/CLIENT SETINFO round trips.
+        let limit = self.connect_timeout + self.command_timeout;
         let attempt = tokio::time::timeout(
-            self.connect_timeout + self.command_timeout,
+            limit,
             self.client
                 .get_multiplexed_async_connection_with_config(&config),
         )
@@ -174,7 +176,7 @@ impl Store {
                 StoreError::Server(e.to_string())
             }
             Ok(Err(e)) => StoreError::Unreachable(e.to_string()),
-            Err(_) => StoreError::Timeout(self.connect_timeout.as_millis()),
+            Err(_) => StoreError::Timeout(limit.as_millis()),
         };
         let delay = BACKOFF_START
             .saturating_mul(1 << state.failures.min(16))

@@ -179,3 +179,64 @@ pub fn flask_visit_body(container_id: &str, visits: i64) -> String {
          \"message\":\"Halo dari Backend API!\",\"total_visits\":{visits}}}\n"
     )
 }
+
+/// A fake store that completes the connection handshake (`+OK` to everything, `+PONG` to
+/// PING) but never answers `INCR`: it holds an api request in flight for as long as the
+/// api's command timeout, and tells the test when that request reached the store.
+pub struct StallingStore {
+    pub port: u16,
+    incr_seen: std::sync::mpsc::Receiver<()>,
+}
+
+impl StallingStore {
+    pub fn start() -> StallingStore {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let tx = tx.clone();
+                std::thread::spawn(move || stall(stream, tx));
+            }
+        });
+        StallingStore {
+            port,
+            incr_seen: rx,
+        }
+    }
+
+    /// Waits until an `INCR` arrived (panics after 20 s).
+    pub fn wait_for_incr(&self) {
+        self.incr_seen
+            .recv_timeout(Duration::from_secs(20))
+            .expect("no INCR reached the store");
+    }
+}
+
+fn stall(mut stream: TcpStream, incr_seen: std::sync::mpsc::Sender<()>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(Some(len)) = crate::frame_len(&buf, 0) {
+            let frame: Vec<u8> = buf.drain(..len).collect();
+            let upper = frame.to_ascii_uppercase();
+            let reply: &[u8] = if upper.windows(6).any(|w| w == b"\r\nINCR") {
+                let _ = incr_seen.send(());
+                continue;
+            } else if upper.windows(6).any(|w| w == b"\r\nPING") {
+                b"+PONG\r\n"
+            } else {
+                b"+OK\r\n"
+            };
+            if stream.write_all(reply).is_err() {
+                return;
+            }
+        }
+    }
+}

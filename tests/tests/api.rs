@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::api::{flask_visit_body, raw_http, Api, RawResponse};
+use e2e::api::{flask_visit_body, raw_http, Api, RawResponse, StallingStore};
 use e2e::{binary, redis_available, Flavor, Server};
 
 /// Timeouts short enough that an outage shows within a second or two.
@@ -285,31 +284,28 @@ fn password_and_db_are_used_on_redis_server() {
     auth_and_db(Flavor::Redis);
 }
 
-/// A store that accepts and reads but never answers: the request stays in flight.
+/// SIGTERM while a request waits for the store: the request still gets its answer (a 503
+/// once the command times out) and the process exits 0.
 #[test]
 fn sigterm_finishes_the_request_in_flight_and_exits_0() {
-    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let store_port = silent.local_addr().expect("addr").port();
+    let store = StallingStore::start();
     let mut api = Api::start(
         "c-term",
-        store_port,
-        &[
-            ("REDIS_CONNECT_TIMEOUT_MS", "3000"),
-            ("REDIS_COMMAND_TIMEOUT_MS", "3000"),
-        ],
+        store.port,
+        &[("REDIS_COMMAND_TIMEOUT_MS", "2000")],
     );
     let addr = api.addr();
     let request = std::thread::spawn(move || raw_http(&addr, b"GET / HTTP/1.0\r\n\r\n"));
-    // The api's start-up PING may connect first; wait until some connection sent bytes,
-    // which a pending request's connection (or the PING's it waits on) will.
-    let (mut conn, _) = silent.accept().expect("the api connects to the store");
-    let mut buf = [0u8; 64];
-    let n = conn.read(&mut buf).expect("read");
-    assert!(n > 0);
+    store.wait_for_incr();
     api.terminate();
     let raw = request.join().expect("request thread");
     let response = RawResponse::parse(&raw);
     assert!(response.status_line.contains(" 503 "), "{raw:?}");
+    let body = String::from_utf8_lossy(&response.body);
+    assert!(
+        body.contains("\"error\":\"store did not answer within 2000 ms\""),
+        "{body}"
+    );
     let status = api
         .wait_exit(Duration::from_secs(20))
         .expect("api exits after SIGTERM");
