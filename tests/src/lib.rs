@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+pub mod api;
+
 /// The workspace's `target/<profile>` directory holding the binaries under test.
 pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("KVSTACK_BIN_DIR") {
@@ -117,8 +119,13 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        for _attempt in 0..5 {
-            let port = free_port();
+        self.spawn_on(None);
+    }
+
+    /// Starts the program on `fixed` (one attempt) or on a free port (retrying a lost race).
+    fn spawn_on(&mut self, fixed: Option<u16>) {
+        for _attempt in 0..if fixed.is_some() { 1 } else { 5 } {
+            let port = fixed.unwrap_or_else(free_port);
             let mut cmd = match self.flavor {
                 Flavor::Kvstore => Command::new(binary("kvstore")),
                 Flavor::Redis => {
@@ -177,6 +184,13 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill the server first");
         self.spawn();
+    }
+
+    /// Starts the same program again on the same data directory and the same port, as a
+    /// store coming back after an outage (clients reconnect to the address they know).
+    pub fn restart_same_port(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the server first");
+        self.spawn_on(Some(self.port));
     }
 
     /// Waits for the process to exit on its own (after SHUTDOWN).

@@ -5,6 +5,7 @@
 //! - `images`: the offline image build (static binaries into FROM-scratch images), and
 //!   stand-ins for the official images.
 //! - `bench <part>`: each part against its reference program in the same run.
+//!   (`bench api` also measures the original Flask app, from `xtask/original/`.)
 
 mod bench;
 mod images;
@@ -110,30 +111,7 @@ fn found(program: &str) -> bool {
 /// Installs what the tests need when it is missing: Debian packages through apt-get (as
 /// root), cargo-nextest through cargo. Does nothing on a machine that has everything.
 fn ensure_tools() -> Result<()> {
-    let mut missing: Vec<&str> = TOOLS
-        .iter()
-        .filter(|(bin, _)| !found(bin))
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    missing.dedup();
-    if !missing.is_empty() {
-        let root_user = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        if !root_user || !found("apt-get") {
-            bail!(
-                "missing tools; install the Debian packages: {}",
-                missing.join(" ")
-            );
-        }
-        eprintln!("[xtask] installing {}", missing.join(" "));
-        sh(Command::new("apt-get").args(["update", "-qq"]))?;
-        sh(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    ensure_programs(TOOLS)?;
     if !cargo()
         .args(["nextest", "--version"])
         .output()
@@ -142,6 +120,41 @@ fn ensure_tools() -> Result<()> {
         sh(cargo().args(["install", "cargo-nextest", "--locked"]))?;
     }
     Ok(())
+}
+
+/// Installs the Debian packages providing whichever of `tools` (program, package) are
+/// missing; a no-op when all are present.
+pub fn ensure_programs(tools: &[(&str, &str)]) -> Result<()> {
+    let mut missing: Vec<&str> = tools
+        .iter()
+        .filter(|(bin, _)| !found(bin))
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    missing.dedup();
+    apt_install(&missing)
+}
+
+/// Installs Debian packages with apt-get (as root); a no-op for an empty list.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root_user || !found("apt-get") {
+        bail!(
+            "missing tools; install the Debian packages: {}",
+            packages.join(" ")
+        );
+    }
+    eprintln!("[xtask] installing {}", packages.join(" "));
+    sh(Command::new("apt-get").args(["update", "-qq"]))?;
+    sh(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn test(args: &[String]) -> Result<()> {

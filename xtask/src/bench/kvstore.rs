@@ -16,14 +16,15 @@ use anyhow::{bail, Context, Result};
 use super::{free_port, median, write_section, BenchArgs};
 use crate::{cargo, root, sh};
 
+/// Which store a benchmark runs (shared with `bench api`).
 #[derive(Clone, Copy, PartialEq)]
-enum Flavor {
+pub(super) enum Flavor {
     Kvstore,
     Redis,
 }
 
 impl Flavor {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Flavor::Kvstore => "kvstore",
             Flavor::Redis => "redis-server",
@@ -32,9 +33,9 @@ impl Flavor {
 }
 
 /// A server started for one measurement, killed on drop.
-struct Running {
-    child: Child,
-    port: u16,
+pub(super) struct Running {
+    pub(super) child: Child,
+    pub(super) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -45,7 +46,8 @@ impl Drop for Running {
     }
 }
 
-fn start(flavor: Flavor, fsync: &str) -> Result<Running> {
+/// Starts a store with `appendonly yes` and the given `appendfsync`; returns once it answers.
+pub(super) fn start(flavor: Flavor, fsync: &str) -> Result<Running> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("kvbench-{}-", flavor.name()))
         .tempdir()?;

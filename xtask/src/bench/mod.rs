@@ -4,6 +4,7 @@
 //! `<!-- bench:<part> -->` and `<!-- /bench:<part> -->`, so parts can be re-run one at a time.
 //! No test asserts any of these numbers.
 
+mod api;
 mod kvstore;
 
 use std::net::TcpListener;
@@ -30,6 +31,12 @@ pub struct BenchArgs {
     /// A short run (1 round, small loads): checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
+    /// Seconds per wrk run (bench api).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections per wrk run (bench api).
+    #[arg(long, default_value_t = 50)]
+    connections: u32,
     /// Also write the results into BENCHMARKS.md (this part's section only).
     #[arg(long)]
     write: bool,
@@ -38,11 +45,13 @@ pub struct BenchArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum Target {
     Kvstore,
+    Api,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         Target::Kvstore => kvstore::run(args),
+        Target::Api => api::run(args),
     }
 }
 

@@ -1,0 +1,252 @@
+//! The visit counter in the Redis-protocol store, reached only over RESP.
+//!
+//! One [`redis::aio::MultiplexedConnection`] carries every request: concurrent `INCR`s are
+//! pipelined on it, so thousands of in-flight HTTP requests share one TCP connection and the
+//! store sees them in batches. Because it speaks plain RESP, kvstore and the official Redis
+//! image are interchangeable.
+//!
+//! Failure handling is the point of this module. Every wait is bounded (connect and command
+//! timeouts), a failure is an error value the handler turns into a 503, and a broken
+//! connection is dropped and re-established on demand: one request at a time tries to
+//! connect (the others fail fast instead of piling onto a dead store), and after a failed
+//! attempt the next one waits an exponentially growing delay, capped by
+//! `REDIS_RECONNECT_MAX_MS`. No restart is ever needed.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
+
+use crate::config::Config;
+
+/// The key the original counts visits in.
+pub const VISITS_KEY: &str = "total_visits";
+
+/// First delay after a failed connection attempt; doubles per further failure.
+const BACKOFF_START: Duration = Duration::from_millis(50);
+
+/// What the handlers need from a store; a trait so handler tests can run without one.
+pub trait VisitStore: Send + Sync + 'static {
+    /// `INCR total_visits`: the new count.
+    fn incr_visits(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// A round trip (`PING`), for readiness.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Why the store could not give an answer. The `Display` text is the short reason sent to
+/// clients in the 503 body's `error` key.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unreachable: {0}")]
+    Unreachable(String),
+    #[error("store did not answer within {0} ms")]
+    Timeout(u128),
+    #[error("store error: {0}")]
+    Server(String),
+}
+
+impl StoreError {
+    /// Metric label.
+    fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Unreachable(_) => "unreachable",
+            StoreError::Timeout(_) => "timeout",
+            StoreError::Server(_) => "server",
+        }
+    }
+}
+
+/// Store counters exported on `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct StoreMetrics {
+    /// Failed store operations by kind (`unreachable`, `timeout`, `server`).
+    pub errors: Family<ErrorLabel, Counter>,
+    /// Connections established after the first one.
+    pub reconnects: Counter,
+    /// 1 while a connection is believed healthy.
+    pub connected: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ErrorLabel {
+    pub kind: &'static str,
+}
+
+/// The store client: a lazily (re)established multiplexed connection.
+pub struct Store {
+    client: redis::Client,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    reconnect_max: Duration,
+    /// The live connection with its generation, so a failure only drops the connection that
+    /// failed, never a newer one another request just made.
+    current: RwLock<Option<(u64, MultiplexedConnection)>>,
+    /// Held by the one request that is connecting.
+    connecting: tokio::sync::Mutex<Reconnect>,
+    metrics: StoreMetrics,
+}
+
+/// Back-off state, guarded by `Store::connecting`.
+#[derive(Default)]
+struct Reconnect {
+    generation: u64,
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// Repeated to the requests that arrive during the back-off delay.
+    last_error: Option<StoreError>,
+}
+
+impl Store {
+    pub fn new(config: &Config, metrics: StoreMetrics) -> Result<Store, redis::RedisError> {
+        let info = ConnectionInfo {
+            addr: ConnectionAddr::Tcp(config.redis_host.clone(), config.redis_port),
+            redis: RedisConnectionInfo {
+                db: config.redis_db,
+                username: None,
+                password: config.redis_password.as_ref().map(|p| p.0.clone()),
+                ..Default::default()
+            },
+        };
+        Ok(Store {
+            client: redis::Client::open(info)?,
+            connect_timeout: config.connect_timeout(),
+            command_timeout: config.command_timeout(),
+            reconnect_max: config.reconnect_max(),
+            current: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(Reconnect::default()),
+            metrics,
+        })
+    }
+
+    /// The live connection, connecting first when there is none (unless a recent attempt
+    /// failed and the back-off delay has not passed).
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), StoreError> {
+        if let Some(live) = self.current.read().clone() {
+            return Ok(live);
+        }
+        let mut state = self.connecting.lock().await;
+        // Another request may have connected while this one waited for the lock.
+        if let Some(live) = self.current.read().clone() {
+            return Ok(live);
+        }
+        if let (Some(at), Some(error)) = (state.retry_at, &state.last_error) {
+            if Instant::now() < at {
+                return Err(error.clone());
+            }
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(self.connect_timeout)
+            .set_response_timeout(self.command_timeout);
+        // TCP connect, then AUTH/SELECT/CLIENT SETINFO round trips.
+        let limit = self.connect_timeout + self.command_timeout;
+        let attempt = tokio::time::timeout(
+            limit,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await;
+        let error = match attempt {
+            Ok(Ok(conn)) => {
+                state.generation += 1;
+                if state.generation > 1 {
+                    self.metrics.reconnects.inc();
+                }
+                if state.failures > 0 {
+                    tracing::info!(after_failures = state.failures, "store connection restored");
+                } else {
+                    tracing::debug!("connected to the store");
+                }
+                state.failures = 0;
+                state.retry_at = None;
+                state.last_error = None;
+                self.metrics.connected.set(1);
+                let live = (state.generation, conn);
+                *self.current.write() = Some(live.clone());
+                return Ok(live);
+            }
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::ResponseError
+                    || e.kind() == redis::ErrorKind::AuthenticationFailed =>
+            {
+                StoreError::Server(e.to_string())
+            }
+            Ok(Err(e)) => StoreError::Unreachable(e.to_string()),
+            Err(_) => StoreError::Timeout(limit.as_millis()),
+        };
+        let delay = BACKOFF_START
+            .saturating_mul(1 << state.failures.min(16))
+            .min(self.reconnect_max);
+        state.failures = state.failures.saturating_add(1);
+        state.retry_at = Some(Instant::now() + delay);
+        state.last_error = Some(error.clone());
+        tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to the store");
+        Err(error)
+    }
+
+    /// Forgets connection `generation` after it failed, so the next request reconnects.
+    fn drop_connection(&self, generation: u64) {
+        let mut current = self.current.write();
+        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *current = None;
+            self.metrics.connected.set(0);
+        }
+    }
+
+    /// Runs one command on the live connection with the command timeout.
+    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let result = self.run_inner(cmd).await;
+        if let Err(e) = &result {
+            self.metrics
+                .errors
+                .get_or_create(&ErrorLabel { kind: e.kind() })
+                .inc();
+        }
+        result
+    }
+
+    async fn run_inner<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let (generation, mut conn) = self.connection().await?;
+        match tokio::time::timeout(self.command_timeout, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            // A reply the store chose to send (WRONGTYPE, NOAUTH, LOADING...): the connection
+            // itself is fine.
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::ResponseError
+                    || e.kind() == redis::ErrorKind::TypeError
+                    || e.kind() == redis::ErrorKind::ExtensionError
+                    || e.kind() == redis::ErrorKind::BusyLoadingError =>
+            {
+                Err(StoreError::Server(e.to_string()))
+            }
+            Ok(Err(e)) if e.is_timeout() => {
+                self.drop_connection(generation);
+                Err(StoreError::Timeout(self.command_timeout.as_millis()))
+            }
+            Ok(Err(e)) => {
+                self.drop_connection(generation);
+                Err(StoreError::Unreachable(e.to_string()))
+            }
+            Err(_) => {
+                // A store that stopped answering: start over on a fresh connection rather
+                // than queue more requests behind the silent one.
+                self.drop_connection(generation);
+                Err(StoreError::Timeout(self.command_timeout.as_millis()))
+            }
+        }
+    }
+}
+
+impl VisitStore for Store {
+    async fn incr_visits(&self) -> Result<i64, StoreError> {
+        self.run(redis::cmd("INCR").arg(VISITS_KEY)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run::<String>(&redis::cmd("PING")).await.map(drop)
+    }
+}
