@@ -238,9 +238,18 @@ fn stack_file_is_valid_for_swarm() {
     }
     let cases: [(&[&str], &[&str]); 4] = [
         (&[], &["backend1", "backend2", "nginx", "redis"]),
-        (&["official-redis"], &["backend1", "backend2", "nginx", "redis-official"]),
-        (&["official-nginx"], &["backend1", "backend2", "nginx-official", "redis"]),
-        (&["official"], &["backend1", "backend2", "nginx-official", "redis-official"]),
+        (
+            &["official-redis"],
+            &["backend1", "backend2", "nginx", "redis-official"],
+        ),
+        (
+            &["official-nginx"],
+            &["backend1", "backend2", "nginx-official", "redis"],
+        ),
+        (
+            &["official"],
+            &["backend1", "backend2", "nginx-official", "redis-official"],
+        ),
     ];
     for (profiles, expected) in cases {
         let mut render = std::process::Command::new(e2e::binary("xtask"));
