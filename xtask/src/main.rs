@@ -3,6 +3,7 @@
 //! - `test`: build every binary, then run every test (what CI runs).
 //! - `run`: start the stack (for now kvstore; the compose stack once its images exist).
 //! - `bench kvstore`: redis-benchmark against kvstore and redis-server in the same run.
+//! - `bench proxy`: wrk through the proxy and through nginx in the same run.
 
 mod bench;
 
@@ -70,13 +71,18 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Programs the tests and benchmarks run, with the Debian package that provides each.
+/// Programs the tests run, with the Debian package that provides each (nginx-light: the
+/// proxy parity tests run configs/nginx.conf with Debian's nginx).
 const TOOLS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
     ("redis-benchmark", "redis-tools"),
     ("cmake", "cmake"),
+    ("nginx", "nginx-light"),
 ];
+
+/// Programs only the benchmarks need (installed by `bench`, not by `test`).
+pub const BENCH_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("nginx", "nginx-light")];
 
 fn found(program: &str) -> bool {
     Command::new("sh")
@@ -86,10 +92,9 @@ fn found(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs what the tests need when it is missing: Debian packages through apt-get (as
-/// root), cargo-nextest through cargo. Does nothing on a machine that has everything.
-fn ensure_tools() -> Result<()> {
-    let mut missing: Vec<&str> = TOOLS
+/// Installs the Debian packages of `tools` whose program is missing (apt-get, as root).
+pub fn install_packages(tools: &[(&str, &str)]) -> Result<()> {
+    let mut missing: Vec<&str> = tools
         .iter()
         .filter(|(bin, _)| !found(bin))
         .map(|(_, pkg)| *pkg)
@@ -113,6 +118,13 @@ fn ensure_tools() -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
+    Ok(())
+}
+
+/// Installs what the tests need when it is missing: Debian packages through apt-get (as
+/// root), cargo-nextest through cargo. Does nothing on a machine that has everything.
+fn ensure_tools() -> Result<()> {
+    install_packages(TOOLS)?;
     if !cargo()
         .args(["nextest", "--version"])
         .output()

@@ -5,6 +5,7 @@
 //! No test asserts any of these numbers.
 
 mod kvstore;
+mod proxy;
 
 use std::net::TcpListener;
 
@@ -27,6 +28,9 @@ pub struct BenchArgs {
     /// Keys loaded for the memory comparison.
     #[arg(long, default_value_t = 1_000_000)]
     memory_keys: u64,
+    /// Seconds per wrk run (proxy).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
     /// A short run (1 round, small loads): checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
@@ -38,11 +42,14 @@ pub struct BenchArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum Target {
     Kvstore,
+    /// wrk through the proxy and through nginx with the equivalent config.
+    Proxy,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         Target::Kvstore => kvstore::run(args),
+        Target::Proxy => proxy::run(args),
     }
 }
 
