@@ -209,7 +209,9 @@ pub struct Config {
     /// `proxy_next_upstream_tries` (0 = one per backend).
     pub max_tries: usize,
     pub work_stealing: bool,
+    /// SIGTERM: longest wait for in-flight requests (the proxy exits as soon as they end).
     pub shutdown_grace_secs: u64,
+    /// Then: how long pingora waits for its runtimes to stop.
     pub shutdown_timeout_secs: u64,
 }
 
@@ -354,8 +356,8 @@ impl Config {
             )?,
             max_tries: f.max_tries.unwrap_or(0),
             work_stealing: f.work_stealing.unwrap_or(true),
-            shutdown_grace_secs: f.shutdown_grace_secs.unwrap_or(0),
-            shutdown_timeout_secs: f.shutdown_timeout_secs.unwrap_or(5),
+            shutdown_grace_secs: f.shutdown_grace_secs.unwrap_or(5),
+            shutdown_timeout_secs: f.shutdown_timeout_secs.unwrap_or(1),
         })
     }
 }

@@ -17,6 +17,7 @@ use pingora_core::apps::{HttpServerApp, ServerApp};
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
 use tokio::sync::Semaphore;
 
 use crate::metrics;
@@ -24,16 +25,67 @@ use crate::metrics;
 /// Wraps an HTTP app (pingora's proxy) with per-connection limits.
 pub struct ClientLimits<A> {
     app: Arc<A>,
-    connections: Semaphore,
+    connections: Arc<Semaphore>,
     header_timeout_secs: u64,
 }
 
 impl<A> ClientLimits<A> {
-    pub fn new(app: A, max_connections: usize, header_timeout_secs: u64) -> Self {
+    pub fn new(app: A, connections: &Connections, header_timeout_secs: u64) -> Self {
         ClientLimits {
             app: Arc::new(app),
-            connections: Semaphore::new(max_connections),
+            connections: connections.permits.clone(),
             header_timeout_secs,
+        }
+    }
+}
+
+/// The open client connections: a semaphore with one permit per allowed connection.
+#[derive(Clone)]
+pub struct Connections {
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl Connections {
+    pub fn new(max: usize) -> Self {
+        Connections {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Client connections open right now.
+    pub fn open(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
+}
+
+/// Graceful shutdown that ends as soon as the proxy is drained.
+///
+/// On SIGTERM pingora stops accepting, closes idle keep-alive connections, and then sleeps
+/// for the whole grace period before it drops whatever still runs. This service watches
+/// the open connections during that period and exits the process as soon as none is left
+/// (in-flight requests finished), so `docker stop` takes as long as the slowest request,
+/// bounded by `shutdown_grace_secs`, instead of always the full grace period.
+pub struct Drain {
+    pub connections: Connections,
+}
+
+#[async_trait]
+impl BackgroundService for Drain {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        loop {
+            let open = self.connections.open();
+            if open == 0 {
+                tracing::info!("drained: no request in flight, exiting");
+                std::process::exit(0);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

@@ -276,12 +276,13 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         settings: Settings::from_config(&config),
     };
     let proxy = pingora_proxy::http_proxy(&server.configuration, balancer);
-    let app =
-        listener::ClientLimits::new(proxy, config.max_connections, config.client_header_timeout);
+    let connections = listener::Connections::new(config.max_connections);
+    let app = listener::ClientLimits::new(proxy, &connections, config.client_header_timeout);
     let mut service = Service::new("proxy".to_string(), app);
     service.add_tcp(&config.listen.to_string());
     server.add_service(service);
     server.add_service(background);
+    server.add_service(background_service("drain", listener::Drain { connections }));
 
     if let Some(admin) = config.admin_listen {
         let mut svc = Service::new(

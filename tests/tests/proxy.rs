@@ -324,6 +324,47 @@ fn bad_configuration_stops_startup_with_a_message() {
 }
 
 #[test]
+fn sigterm_drains_in_flight_requests() {
+    let a = Backend::start("alpha");
+    let mut proxy = Proxy::start(&a.addr(), "shutdown_grace_secs = 30");
+    let addr = proxy.addr();
+    // /slow takes 5 s at the backend; SIGTERM arrives while it is in flight.
+    let slow = std::thread::spawn(move || get(&addr, "/slow"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proxy
+        .metrics()
+        .contains("proxy_request_duration_seconds_count")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(proxy.stop().success());
+    let r = slow.join().unwrap().expect("in-flight request");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.backend(), "alpha");
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed() {
+    use std::io::{Read, Write};
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "keepalive_timeout_secs = 1");
+    let mut s = std::net::TcpStream::connect(proxy.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    // Returns Ok only when the proxy closes the idle connection (a timeout is an error).
+    s.read_to_end(&mut out)
+        .expect("the proxy closes the idle connection");
+    assert!(
+        out.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
 fn sigterm_exits_cleanly() {
     let a = Backend::start("alpha");
     let mut proxy = Proxy::start(&a.addr(), "");
