@@ -82,7 +82,8 @@ fn backend_addr(b: &Backend) -> Option<SocketAddr> {
     b.addr.as_inet().copied()
 }
 
-/// nginx's error pages, so a client (or a test) sees the same bodies from either proxy.
+/// nginx's error pages (less its `<hr><center>nginx</center>` line), so a client sees the
+/// same kind of page from either proxy.
 pub fn error_page(code: u16) -> Option<&'static str> {
     Some(match code {
         400 => "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n",
