@@ -310,6 +310,14 @@ impl Config {
                 Ok(v)
             }
         };
+        let server_header = f.server_header.unwrap_or("kvstack-proxy".into());
+        if http::HeaderValue::from_str(&server_header).is_err() {
+            return Err(ConfigError::Invalid {
+                name: "server_header",
+                value: server_header,
+                why: "not a valid header value",
+            });
+        }
         Ok(Config {
             upstreams,
             listen,
@@ -317,7 +325,7 @@ impl Config {
             admin_listen,
             access_log: over.access_log.or(f.access_log).unwrap_or(true),
             hosts_file: over.hosts_file.or(f.hosts_file),
-            server_header: f.server_header.unwrap_or("kvstack-proxy".into()),
+            server_header,
             resolve_interval: secs("resolve_interval_secs", f.resolve_interval_secs, 5.0)?,
             health_check: f.health_check.unwrap_or(CheckKind::Tcp),
             health_path,

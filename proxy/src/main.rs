@@ -109,8 +109,10 @@ fn main() -> ExitCode {
         None => {
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into()),
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                        "info,pingora_core=warn,pingora_proxy=warn,pingora_load_balancing=error"
+                            .into()
+                    }),
                 )
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

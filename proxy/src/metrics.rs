@@ -5,11 +5,14 @@
 //! `with_label_values`, which is a hash lookup, never an allocation of a new series after the
 //! first request per (upstream, status).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 
 use prometheus::{
     register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge_vec,
-    HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Histogram, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
 };
 
 /// Requests answered, by upstream address (`-` when none was reached) and status.
@@ -88,4 +91,41 @@ pub fn render() -> Vec<u8> {
     let encoder = prometheus::TextEncoder::new();
     let _ = encoder.encode(&prometheus::gather(), &mut out);
     out
+}
+
+/// The series one request touches, resolved once per upstream and worker thread: the hot
+/// path then does one thread-local lookup instead of formatting the address and hashing
+/// label values into the shared registry twice per request.
+#[derive(Clone)]
+struct UpstreamSeries {
+    label: String,
+    ok: IntCounter,
+    latency: Histogram,
+}
+
+thread_local! {
+    static SERIES: RefCell<HashMap<Option<SocketAddr>, UpstreamSeries>> = RefCell::new(HashMap::new());
+}
+
+/// Counts one answered request: `upstream` (`None`: none was reached), status, duration.
+pub fn observe_request(upstream: Option<SocketAddr>, status: u16, seconds: f64) {
+    SERIES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let series = cache.entry(upstream).or_insert_with(|| {
+            let label = upstream.map_or_else(|| "-".to_string(), |a| a.to_string());
+            UpstreamSeries {
+                ok: REQUESTS.with_label_values(&[&label, "200"]),
+                latency: LATENCY.with_label_values(&[&label]),
+                label,
+            }
+        });
+        if status == 200 {
+            series.ok.inc();
+        } else {
+            REQUESTS
+                .with_label_values(&[&series.label, &status.to_string()])
+                .inc();
+        }
+        series.latency.observe(seconds);
+    });
 }
