@@ -91,7 +91,8 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Programs the tests and benchmarks run, with the Debian package that provides each.
+/// Programs the tests run, with the Debian package that provides each (nginx-light: the
+/// proxy parity tests run configs/nginx.conf with Debian's nginx).
 const TOOLS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
@@ -99,6 +100,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("cmake", "cmake"),
     ("nginx", "nginx-light"),
 ];
+
+/// Programs only the benchmarks need (installed by `bench`, not by `test`).
+pub const BENCH_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("nginx", "nginx-light")];
 
 fn found(program: &str) -> bool {
     Command::new("sh")

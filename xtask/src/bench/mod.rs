@@ -6,6 +6,7 @@
 
 mod api;
 mod kvstore;
+mod proxy;
 
 use std::net::TcpListener;
 
@@ -28,6 +29,9 @@ pub struct BenchArgs {
     /// Keys loaded for the memory comparison.
     #[arg(long, default_value_t = 1_000_000)]
     memory_keys: u64,
+    /// Seconds per wrk run (proxy).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
     /// A short run (1 round, small loads): checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
@@ -46,12 +50,15 @@ pub struct BenchArgs {
 enum Target {
     Kvstore,
     Api,
+    /// wrk through the proxy and through nginx with the equivalent config.
+    Proxy,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         Target::Kvstore => kvstore::run(args),
         Target::Api => api::run(args),
+        Target::Proxy => proxy::run(args),
     }
 }
 
