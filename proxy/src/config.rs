@@ -161,6 +161,8 @@ pub struct Overrides {
     pub admin_listen: Option<String>,
     pub access_log: Option<bool>,
     pub hosts_file: Option<PathBuf>,
+    pub health_check: Option<CheckKind>,
+    pub health_path: Option<String>,
 }
 
 /// The proxy's whole configuration.
@@ -283,7 +285,7 @@ impl Config {
             "" | "off" => None,
             a => Some(addr("ADMIN_LISTEN", a)?),
         };
-        let health_path = f.health_path.unwrap_or("/".into());
+        let health_path = over.health_path.or(f.health_path).unwrap_or("/".into());
         if !health_path.starts_with('/') {
             return Err(ConfigError::Invalid {
                 name: "health_path",
@@ -327,7 +329,10 @@ impl Config {
             hosts_file: over.hosts_file.or(f.hosts_file),
             server_header,
             resolve_interval: secs("resolve_interval_secs", f.resolve_interval_secs, 5.0)?,
-            health_check: f.health_check.unwrap_or(CheckKind::Tcp),
+            health_check: over
+                .health_check
+                .or(f.health_check)
+                .unwrap_or(CheckKind::Tcp),
             health_path,
             health_interval: secs("health_interval_secs", f.health_interval_secs, 1.0)?,
             health_timeout: secs("health_timeout_secs", f.health_timeout_secs, 1.0)?,
@@ -427,6 +432,22 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.threads, 3);
+    }
+
+    #[test]
+    fn health_check_from_environment() {
+        let f: FileConfig = toml::from_str("health_check = \"tcp\"\nhealth_path = \"/\"").unwrap();
+        let c = Config::build(
+            f,
+            Overrides {
+                health_check: Some(CheckKind::Http),
+                health_path: Some("/readyz".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.health_check, CheckKind::Http);
+        assert_eq!(c.health_path, "/readyz");
     }
 
     #[test]

@@ -65,6 +65,12 @@ struct Cli {
     /// A hosts-format file consulted before DNS when resolving upstream names.
     #[arg(long, env = "HOSTS_FILE")]
     hosts_file: Option<PathBuf>,
+    /// Active health check: tcp (connect) or http (GET HEALTH_PATH, healthy on 200). Default tcp.
+    #[arg(long, env = "HEALTH_CHECK", value_parser = parse_check)]
+    health_check: Option<CheckKind>,
+    /// Path the http health check asks for. Default /.
+    #[arg(long, env = "HEALTH_PATH")]
+    health_path: Option<String>,
     /// Take over the listeners of a running proxy (graceful upgrade; send it SIGQUIT).
     #[arg(short, long)]
     upgrade: bool,
@@ -87,6 +93,14 @@ fn parse_switch(v: &str) -> Result<bool, String> {
     }
 }
 
+fn parse_check(v: &str) -> Result<CheckKind, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(CheckKind::Tcp),
+        "http" => Ok(CheckKind::Http),
+        _ => Err(format!("expected tcp or http, got {v:?}")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let over = Overrides {
@@ -96,6 +110,8 @@ fn main() -> ExitCode {
         admin_listen: cli.admin_listen.clone(),
         access_log: cli.access_log,
         hosts_file: cli.hosts_file.clone(),
+        health_check: cli.health_check,
+        health_path: cli.health_path.clone(),
     };
     let config = match Config::load(cli.config.as_deref(), over) {
         Ok(c) => c,

@@ -81,6 +81,7 @@ pub struct Stack {
     pub backend_ports: [u16; 2],
     pub store_port: u16,
     env: Vec<(String, String)>,
+    _nginx_conf: tempfile::TempDir,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -120,11 +121,21 @@ impl Stack {
             ("REDIS_IMAGE".into(), REDIS_STANDIN.into()),
             ("NGINX_IMAGE".into(), NGINX_STANDIN.into()),
         ];
+        // The nginx stand-in is Debian's nginx 1.22, which lacks the `resolve` server parameter
+        // (nginx >= 1.27.3, as in nginx:alpine): give it configs/nginx.conf without it.
+        let nginx_conf = tempfile::tempdir().expect("tempdir");
+        let conf = std::fs::read_to_string(workspace_root().join("configs/nginx.conf"))
+            .expect("configs/nginx.conf")
+            .replace(" resolve;", ";");
+        let conf_path = nginx_conf.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        env.push(("NGINX_CONF".into(), conf_path.display().to_string()));
         for (k, v) in vars {
             env.retain(|(key, _)| key != k);
             env.push((k.to_string(), v.to_string()));
         }
         Stack {
+            _nginx_conf: nginx_conf,
             project,
             lb_port,
             backend_ports: [b1, b2],
@@ -161,23 +172,41 @@ impl Stack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// `up -d` (plus `extra`), then waits for the first 200 through the load balancer; returns
-    /// how long that took from the start of `up`.
-    pub fn up(&self, extra: &[&str]) -> Duration {
+    /// `up -d` (plus `extra`), then waits for the first 200 through the load balancer (which
+    /// counts a visit: it is returned) and then for both backends to be ready (store reachable),
+    /// so what follows sees the whole stack. Also returns the time from `up` to that first 200.
+    pub fn up(&self, extra: &[&str]) -> (Duration, Visit) {
         let started = Instant::now();
         let mut args = vec!["up", "-d", "--no-build"];
         args.extend_from_slice(extra);
         self.compose(&args);
-        self.wait_for_200(Duration::from_secs(60));
-        started.elapsed()
+        let first = self.wait_for_200(Duration::from_secs(60));
+        let took = started.elapsed();
+        self.wait_for_backends(Duration::from_secs(60));
+        (took, first)
     }
 
-    /// Polls `GET /` on the load balancer until it answers 200.
-    pub fn wait_for_200(&self, timeout: Duration) {
+    /// Polls each backend's `/readyz` on its published port until both answer 200.
+    pub fn wait_for_backends(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        for port in self.backend_ports {
+            while !try_get(port, "/readyz").is_ok_and(|r| r.status == 200) {
+                assert!(
+                    Instant::now() < deadline,
+                    "backend on :{port} not ready within {timeout:?}\n{}",
+                    self.logs()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Polls `GET /` on the load balancer until it answers 200; returns that visit.
+    pub fn wait_for_200(&self, timeout: Duration) -> Visit {
         let deadline = Instant::now() + timeout;
         loop {
             match try_get(self.lb_port, "/") {
-                Ok(r) if r.status == 200 => return,
+                Ok(r) if r.status == 200 => return Visit::parse(&r.body),
                 other if Instant::now() > deadline => {
                     panic!(
                         "no 200 on :{} within {timeout:?} (last: {other:?})\n{}",

@@ -49,7 +49,7 @@ fn default_stack_balances_and_counts() {
         return;
     }
     let stack = Stack::new("kvstack", &[]);
-    let took = stack.up(&[]);
+    let (took, _) = stack.up(&[]);
     eprintln!("up -> first 200 on the load balancer: {took:?}");
     for image in ["kvstack/kvstore", "kvstack/api", "kvstack/proxy"] {
         eprintln!(
@@ -88,8 +88,8 @@ fn counter_survives_down_and_up() {
     stack.up(&[]);
     let before = assert_alternates(&stack, 4).last().unwrap().total_visits;
     stack.compose(&["down", "-t", "10"]);
-    stack.up(&[]);
-    assert_eq!(stack.visit().total_visits, before + 1);
+    let (_, first) = stack.up(&[]);
+    assert_eq!(first.total_visits, before + 1);
 }
 
 /// With `appendfsync always`, SIGKILL of the store loses no acknowledged visit.
@@ -108,8 +108,8 @@ fn killed_store_keeps_every_acknowledged_visit() {
         .expect("docker kill");
     assert!(kill.status.success(), "{kill:?}");
     stack.compose(&["start", "redis"]);
-    stack.wait_for_200(Duration::from_secs(60));
-    assert_eq!(stack.visit().total_visits, acknowledged + 1);
+    let first = stack.wait_for_200(Duration::from_secs(60));
+    assert_eq!(first.total_visits, acknowledged + 1);
 }
 
 /// `stop backend1` under concurrent load: no request fails, backend2 serves them all; after
@@ -168,6 +168,7 @@ fn stopping_a_backend_under_load_fails_no_request() {
         assert_eq!(stack.visit().container_id, backend2);
     }
     stack.compose(&["start", "backend1"]);
+    stack.wait_for_backends(Duration::from_secs(60));
     // The proxy's health check brings backend1 back; then the alternation is strict again.
     let deadline = Instant::now() + Duration::from_secs(30);
     while stack.visit().container_id == backend2 {
@@ -204,13 +205,13 @@ fn profile_works(profiles: &str) {
         return;
     }
     let stack = Stack::new(profiles, &[]);
-    let took = stack.up(&[]);
+    let (took, _) = stack.up(&[]);
     eprintln!("{profiles}: up -> first 200: {took:?}");
     let before = assert_alternates(&stack, 20).last().unwrap().total_visits;
     assert_eq!(stack.stored_visits(), before.to_string());
     stack.compose(&["down", "-t", "10"]);
-    stack.up(&[]);
-    assert_eq!(stack.visit().total_visits, before + 1);
+    let (_, first) = stack.up(&[]);
+    assert_eq!(first.total_visits, before + 1);
 }
 
 #[test]

@@ -150,6 +150,7 @@ pub fn standins() -> Result<()> {
     )?;
     redis.file("etc/group", "root:x:0:\nredis:x:1000:redis\n")?;
     redis.dir("data")?;
+    redis.tmp()?;
     redis.image(
         REDIS_STANDIN,
         r#"FROM scratch
@@ -229,6 +230,17 @@ impl Rootfs {
     /// An empty directory, relative to the build context.
     fn dir(&self, path: &str) -> Result<()> {
         Ok(std::fs::create_dir_all(self.0.join(path))?)
+    }
+
+    /// A world-writable, sticky /tmp, as the official images have.
+    fn tmp(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = self.0.join("rootfs/tmp");
+        std::fs::create_dir_all(&tmp)?;
+        Ok(std::fs::set_permissions(
+            tmp,
+            std::fs::Permissions::from_mode(0o1777),
+        )?)
     }
 
     fn file(&self, path: &str, text: &str) -> Result<()> {

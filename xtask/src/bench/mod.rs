@@ -29,13 +29,10 @@ pub struct BenchArgs {
     /// Keys loaded for the memory comparison.
     #[arg(long, default_value_t = 1_000_000)]
     memory_keys: u64,
-    /// Seconds per wrk run (proxy).
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
     /// A short run (1 round, small loads): checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
-    /// Seconds per wrk run (bench api).
+    /// Seconds per wrk run (bench api, bench proxy).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Concurrent connections per wrk run (bench api).
