@@ -183,7 +183,28 @@ impl Stack {
         let first = self.wait_for_200(Duration::from_secs(60));
         let took = started.elapsed();
         self.wait_for_backends(Duration::from_secs(60));
+        self.wait_for_rotation(Duration::from_secs(60));
         (took, first)
+    }
+
+    /// Waits until two consecutive visits through the load balancer reach different backends:
+    /// the proxy's health check has seen both ready.
+    pub fn wait_for_rotation(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut last = self.visit().container_id;
+        loop {
+            let next = self.visit().container_id;
+            if next != last {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {last} answers after {timeout:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+            last = next;
+        }
     }
 
     /// Polls each backend's `/readyz` on its published port until both answer 200.

@@ -189,6 +189,7 @@ CMD ["redis-server"]
     ] {
         nginx.dir(dir)?;
     }
+    nginx.tmp()?;
     std::os::unix::fs::symlink(
         "/dev/stdout",
         nginx.0.join("rootfs/var/log/nginx/access.log"),
@@ -275,6 +276,7 @@ impl Rootfs {
 
     fn image(&self, tag: &str, dockerfile: &str) -> Result<()> {
         eprintln!("[xtask] docker build -t {tag}");
-        docker_build(dockerfile, &self.0, &["-t", tag])
+        // No cache: the classic builder's cache key ignores empty directories (/tmp, /run).
+        docker_build(dockerfile, &self.0, &["--no-cache", "-t", tag])
     }
 }
