@@ -274,6 +274,12 @@ impl ProxyHttp for Balancer {
         Ok(())
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // A client that hung up or was cut off by a limit is not the proxy's error (nginx
+        // logs these at `info`); they still count in the metrics and the access log.
+        error.esource() == &ErrorSource::Downstream
+    }
+
     fn fail_to_connect(
         &self,
         _session: &mut Session,
