@@ -129,12 +129,9 @@ impl Balancer {
         if let Some(server) = &self.settings.server_header {
             let _ = resp.insert_header(http::header::SERVER, server.clone());
         }
-        if code >= 500 {
-            // Like nginx, keep the client connection after an upstream error page.
-        } else {
-            let _ = resp.insert_header("Connection", "close");
-            session.set_keepalive(None);
-        }
+        // pingora does not reuse a client connection after a failed proxy attempt; say so.
+        let _ = resp.insert_header("Connection", "close");
+        session.set_keepalive(None);
         let _ = session
             .write_response_header(Box::new(resp), body.is_empty())
             .await;
