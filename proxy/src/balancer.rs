@@ -129,12 +129,9 @@ impl Balancer {
         if let Some(server) = &self.settings.server_header {
             let _ = resp.insert_header(http::header::SERVER, server.clone());
         }
-        if code >= 500 {
-            // Like nginx, keep the client connection after an upstream error page.
-        } else {
-            let _ = resp.insert_header("Connection", "close");
-            session.set_keepalive(None);
-        }
+        // pingora does not reuse a client connection after a failed proxy attempt; say so.
+        let _ = resp.insert_header("Connection", "close");
+        session.set_keepalive(None);
         let _ = session
             .write_response_header(Box::new(resp), body.is_empty())
             .await;
@@ -272,6 +269,12 @@ impl ProxyHttp for Balancer {
             self.passive.succeeded(&addr);
         }
         Ok(())
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // A client that hung up or was cut off by a limit is not the proxy's error (nginx
+        // logs these at `info`); they still count in the metrics and the access log.
+        error.esource() == &ErrorSource::Downstream
     }
 
     fn fail_to_connect(

@@ -45,25 +45,25 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// TOML file with the remaining settings (see README.md).
-    #[arg(long, env = "PROXY_CONFIG")]
+    #[arg(long, global = true, env = "PROXY_CONFIG")]
     config: Option<PathBuf>,
     /// Upstreams: host:port[=weight], comma separated. Default backend1:5000,backend2:5000.
-    #[arg(long, env = "UPSTREAMS")]
+    #[arg(long, global = true, env = "UPSTREAMS")]
     upstreams: Option<String>,
     /// Client listener address. Default 0.0.0.0:80.
-    #[arg(long, env = "LISTEN")]
+    #[arg(long, global = true, env = "LISTEN")]
     listen: Option<String>,
     /// Worker threads. Default: number of cores.
-    #[arg(long, env = "THREADS")]
+    #[arg(long, global = true, env = "THREADS")]
     threads: Option<usize>,
     /// Admin listener (/metrics, /healthz); "off" disables. Default 127.0.0.1:9091.
-    #[arg(long, env = "ADMIN_LISTEN")]
+    #[arg(long, global = true, env = "ADMIN_LISTEN")]
     admin_listen: Option<String>,
     /// Access log on stdout: on/off. Default on.
-    #[arg(long, env = "ACCESS_LOG", value_parser = parse_switch)]
+    #[arg(long, global = true, env = "ACCESS_LOG", value_parser = parse_switch)]
     access_log: Option<bool>,
     /// A hosts-format file consulted before DNS when resolving upstream names.
-    #[arg(long, env = "HOSTS_FILE")]
+    #[arg(long, global = true, env = "HOSTS_FILE")]
     hosts_file: Option<PathBuf>,
     /// Active health check: tcp (connect) or http (GET HEALTH_PATH, healthy on 200). Default tcp.
     #[arg(long, env = "HEALTH_CHECK", value_parser = parse_check)]

@@ -114,6 +114,16 @@ fn twenty_requests_alternate_exactly() {
 }
 
 #[test]
+fn weights_share_requests_proportionally() {
+    let (a, b) = two_backends();
+    let proxy = Proxy::start(&format!("{}=2,{}", a.addr(), b.addr()), "");
+    let alpha = (0..30)
+        .filter(|_| get(&proxy.addr(), "/").unwrap().backend() == "alpha")
+        .count();
+    assert_eq!(alpha, 20, "alpha has weight 2 of 3");
+}
+
+#[test]
 fn killing_a_backend_under_load_loses_no_request() {
     let (a, mut b) = two_backends();
     let proxy = Proxy::start(&upstreams(&[&a, &b]), QUICK_RECOVERY);

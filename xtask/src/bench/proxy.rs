@@ -180,11 +180,42 @@ fn start_proxy(upstreams: [u16; 2], workers: usize) -> Result<Running> {
     })
 }
 
-/// One wrk measurement: (requests/s, p50 ms, p99 ms).
+/// One wrk measurement.
 struct Sample {
     rps: f64,
     p50: f64,
     p99: f64,
+    /// CPU time the load balancer spent per request, in microseconds: unlike req/s this
+    /// hardly depends on what else runs on the machine.
+    cpu_us: f64,
+}
+
+/// CPU time (user + system) of `pid` and its children (nginx's workers), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = |p: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|s| {
+                // Fields after the parenthesised command name; utime and stime are 14 and 15.
+                let rest = s.rsplit_once(')')?.1.to_string();
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0)
+    };
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    stat(&pid.to_string()) + children.split_whitespace().map(stat).sum::<u64>()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn parse_ms(v: &str) -> Option<f64> {
@@ -200,7 +231,9 @@ fn parse_ms(v: &str) -> Option<f64> {
     num.parse::<f64>().ok().map(|n| n * factor)
 }
 
-fn wrk(port: u16, connections: u32, seconds: u64) -> Result<Sample> {
+fn wrk(server: &Running, connections: u32, seconds: u64) -> Result<Sample> {
+    let port = server.port;
+    let cpu_before = cpu_ticks(server.child.id());
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -218,6 +251,11 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> Result<Sample> {
             .find_map(|l| l.strip_prefix(prefix))
             .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
     };
+    let cpu = (cpu_ticks(server.child.id()) - cpu_before) as f64 / ticks_per_second();
+    let requests: Option<f64> = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok());
     let rps = find("Requests/sec:").and_then(|v| v.parse().ok());
     let p50 = find("50%").and_then(|v| parse_ms(&v));
     let p99 = find("99%").and_then(|v| parse_ms(&v));
@@ -227,7 +265,13 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> Result<Sample> {
             if errors {
                 eprintln!("[bench] warning: wrk reported errors:\n{text}");
             }
-            Ok(Sample { rps, p50, p99 })
+            let cpu_us = requests.map_or(0.0, |n| cpu * 1e6 / n.max(1.0));
+            Ok(Sample {
+                rps,
+                p50,
+                p99,
+                cpu_us,
+            })
         }
         _ => bail!("cannot read wrk's output:\n{text}"),
     }
@@ -254,15 +298,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "Reference: `{}`. Machine: {} cores, shared by wrk (2 threads), the proxy under test and \
          the two backends (one nginx worker answering `return 200`). `wrk -d{seconds}s`, \
          keep-alive, median of {rounds} rounds, order alternated every round; access logs off; \
-         upstream keep-alive on both.\n",
+         upstream keep-alive on both. CPU µs/req: CPU time of the load balancer's processes \
+         per request (less sensitive to other load on the machine than req/s).\n",
         String::from_utf8_lossy(&version.stderr).trim(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     )?;
     writeln!(
         report,
-        "| workers | connections | proxy req/s | nginx req/s | ratio | proxy p50 | nginx p50 | proxy p99 | nginx p99 |"
+        "| workers | connections | proxy req/s | nginx req/s | ratio | proxy p50 | nginx p50 | proxy p99 | nginx p99 | proxy CPU µs/req | nginx CPU µs/req |"
     )?;
-    writeln!(report, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        report,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
     for workers in [1usize, 2] {
         for connections in [64u32, 256] {
             let mut ours = Vec::new();
@@ -284,8 +332,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                         Flavor::Nginx => start_nginx(ports, workers)?,
                     };
                     // Warm up connection pools, then measure.
-                    wrk(server.port, connections, 1)?;
-                    let s = wrk(server.port, connections, seconds)?;
+                    wrk(&server, connections, 1)?;
+                    let s = wrk(&server, connections, seconds)?;
                     match flavor {
                         Flavor::Proxy => ours.push(s),
                         Flavor::Nginx => theirs.push(s),
@@ -296,12 +344,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let (our_rps, their_rps) = (m(&ours, |s| s.rps), m(&theirs, |s| s.rps));
             writeln!(
                 report,
-                "| {workers} | {connections} | {our_rps:.0} | {their_rps:.0} | {:.2}x | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+                "| {workers} | {connections} | {our_rps:.0} | {their_rps:.0} | {:.2}x | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} | {:.1} |",
                 our_rps / their_rps,
                 m(&ours, |s| s.p50),
                 m(&theirs, |s| s.p50),
                 m(&ours, |s| s.p99),
                 m(&theirs, |s| s.p99),
+                m(&ours, |s| s.cpu_us),
+                m(&theirs, |s| s.cpu_us),
             )?;
         }
     }
