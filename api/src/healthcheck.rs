@@ -1,5 +1,6 @@
 //! `api healthcheck`: the Docker `HEALTHCHECK` probe for a `FROM scratch` image, which has no
-//! curl. It asks this process's own `/healthz` over loopback and exits 0 only on a `200`.
+//! curl. It asks this process's own `/healthz` (alive) or, with `--ready`, `/readyz` (the store
+//! answers too) over loopback and exits 0 only on a `200`.
 //!
 //! One HTTP/1.0 request and a status line is all it needs, so it uses blocking std sockets
 //! (no runtime to start), with a deadline on every step.
@@ -10,14 +11,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-/// Requests `GET /healthz` from `addr`; `Ok` when the status is 200.
-pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<()> {
+/// Requests `GET <path>` from `addr`; `Ok` when the status is 200.
+pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<()> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream
-        .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
         .context("cannot send the request")?;
     // The status line fits in the first bytes; the body is not needed.
     let mut head = [0u8; 64];
@@ -25,7 +26,7 @@ pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<()> {
     while len < head.len() {
         let n = stream
             .read(&mut head[len..])
-            .context("no answer from /healthz")?;
+            .with_context(|| format!("no answer from {path}"))?;
         if n == 0 {
             break;
         }
@@ -38,6 +39,6 @@ pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<()> {
     let line = line.lines().next().unwrap_or_default();
     match line.split(' ').nth(1) {
         Some("200") => Ok(()),
-        _ => bail!("/healthz answered {line:?}"),
+        _ => bail!("{path} answered {line:?}"),
     }
 }

@@ -32,15 +32,19 @@ enum Command {
         /// Longest wait for the answer, in milliseconds.
         #[arg(long, default_value_t = 3000)]
         timeout_ms: u64,
+        /// Ask /readyz instead: healthy only while the store answers too.
+        #[arg(long)]
+        ready: bool,
     },
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Healthcheck { timeout_ms }) => {
+        Some(Command::Healthcheck { timeout_ms, ready }) => {
             let addr = cli.config.local_addr();
-            if let Err(e) = api::healthcheck::probe(addr, Duration::from_millis(timeout_ms)) {
+            let path = if ready { "/readyz" } else { "/healthz" };
+            if let Err(e) = api::healthcheck::probe(addr, path, Duration::from_millis(timeout_ms)) {
                 eprintln!("unhealthy: {e:#}");
                 std::process::exit(1);
             }

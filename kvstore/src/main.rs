@@ -1,12 +1,20 @@
 //! `kvstore [CONFIG_FILE] [--OPTION VALUE ...]`: the same command line as `redis-server`.
+//! `kvstore healthcheck [PORT]`: exit 0 when the server on 127.0.0.1:PORT (default 6379)
+//! answers PING — the Docker `HEALTHCHECK` of a scratch image, which has no `redis-cli`.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use kvstore::config::{self, Invocation, LogLevel};
 use kvstore::server::Server;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("healthcheck") {
+        return healthcheck(args.get(1).map(String::as_str));
+    }
     let config = match config::parse_args(&args) {
         Ok(Invocation::Run(config)) => config,
         Ok(Invocation::Version) => {
@@ -105,5 +113,40 @@ fn init_tracing(level: LogLevel) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colours only on a terminal: `docker logs` and files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+}
+
+/// PINGs the local server. Any reply proves it is up and serving: `+PONG`, or `-NOAUTH` when
+/// a password is set; `-LOADING` and friends, a refused connection or silence do not.
+fn healthcheck(port: Option<&str>) -> ExitCode {
+    let port: u16 = match port.unwrap_or("6379").parse() {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("usage: kvstore healthcheck [PORT]");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let timeout = Duration::from_secs(2);
+    let reply = (|| -> std::io::Result<Vec<u8>> {
+        let mut conn = TcpStream::connect_timeout(&addr, timeout)?;
+        conn.set_read_timeout(Some(timeout))?;
+        conn.write_all(b"*1\r\n$4\r\nPING\r\n")?;
+        let mut buf = [0u8; 64];
+        let n = conn.read(&mut buf)?;
+        Ok(buf[..n].to_vec())
+    })();
+    match reply {
+        Ok(r) if r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH") => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("{addr}: {}", String::from_utf8_lossy(&r).trim_end());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -4,6 +4,8 @@
 //! answers, comparing it byte for byte with Debian's `redis-server`, and stopping it (politely
 //! or with SIGKILL) is written once.
 
+pub mod compose;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 pub mod api;
+pub mod http;
 
 /// The workspace's `target/<profile>` directory holding the binaries under test.
 pub fn bin_dir() -> PathBuf {
@@ -220,14 +223,17 @@ impl Drop for Server {
     }
 }
 
-fn unsafe_kill(pid: u32, signal: &str) {
+pub(crate) fn unsafe_kill(pid: u32, signal: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(pid.to_string())
         .status();
 }
 
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_timeout(
+    child: &mut Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {

@@ -316,17 +316,30 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
 fn healthcheck_subcommand_reports_liveness() {
     let port = e2e::free_port();
     let api = Api::start("c-health", port, FAST);
-    let run = |api_port: u16| {
+    let run_with = |api_port: u16, extra: &[&str]| {
         Command::new(binary("api"))
             .arg("healthcheck")
+            .args(extra)
             .env("PORT", api_port.to_string())
             .env("BIND", "127.0.0.1")
             .output()
             .expect("run api healthcheck")
     };
+    let run = |api_port: u16| run_with(api_port, &[]);
     // Alive even though no store listens on `port`: liveness is not readiness.
     let up = run(api.port);
     assert!(up.status.success(), "{up:?}");
+    // `--ready` (the compose file's check) asks /readyz: not ready without a store.
+    let ready = run_with(api.port, &["--ready"]);
+    assert_eq!(ready.status.code(), Some(1), "{ready:?}");
+    assert!(
+        String::from_utf8_lossy(&ready.stderr).contains("/readyz"),
+        "{ready:?}"
+    );
+    let store = Server::kvstore(&[]);
+    let with_store = Api::start("c-ready", store.port, FAST);
+    let ready = run_with(with_store.port, &["--ready"]);
+    assert!(ready.status.success(), "{ready:?}");
     drop(api);
     let down = run(e2e::free_port());
     assert_eq!(down.status.code(), Some(1), "{down:?}");

@@ -308,7 +308,7 @@ fn shutdown_exits_zero_and_keeps_data() {
     }
 }
 
-/// Awaits the config module: the placeholder answers CONFIG GET with nothing.
+/// CONFIG GET/SET replies and errors are Redis's own, byte for byte.
 #[test]
 fn config_get_set_match_redis() {
     let Some(d) = Differential::start(&["--save", ""]) else {
@@ -333,7 +333,7 @@ fn config_get_set_match_redis() {
     );
 }
 
-/// Awaits the config module: CONFIG SET must reach the cached limits.
+/// CONFIG SET timeout reaches the idle-client sweep at runtime.
 #[test]
 fn config_set_timeout_closes_idle_clients() {
     let server = Server::kvstore(&[]);
@@ -380,7 +380,7 @@ fn redis_cli_info_and_ping() {
     assert_eq!(redis_cli(&server, &["PING"], ""), "PONG\n");
 }
 
-/// Awaits the config module.
+/// redis-cli prints CONFIG GET save from the value given on the command line.
 #[test]
 fn redis_cli_config_get_save() {
     let server = Server::kvstore(&["--save", "900 1"]);
@@ -444,4 +444,22 @@ fn regenerate_command_metadata() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../kvstore/src/cmd/server/redis-7.0.15-commands.resp");
     std::fs::write(&path, data).expect("write metadata");
+}
+
+/// `kvstore healthcheck` is the image's Docker HEALTHCHECK: 0 while the server answers (with or
+/// without a password), non-zero once it is gone.
+#[test]
+fn healthcheck_subcommand_follows_the_server() {
+    let check = |port: u16| {
+        std::process::Command::new(e2e::binary("kvstore"))
+            .args(["healthcheck", &port.to_string()])
+            .output()
+            .expect("run kvstore healthcheck")
+    };
+    let mut server = Server::kvstore(&["--requirepass", "secret"]);
+    assert!(check(server.port).status.success());
+    server.stop();
+    let out = check(server.port);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
 }

@@ -1,12 +1,15 @@
 //! Project chores as `cargo xtask <task>`: one language, typed options, `--help`.
 //!
-//! - `test`: build every binary, then run every test (what CI runs).
-//! - `run`: start the stack (for now kvstore; the compose stack once its images exist).
-//! - `bench kvstore`: redis-benchmark against kvstore and redis-server in the same run.
-//! - `bench api`: wrk against the api (on kvstore and on redis-server) and the original Flask
-//!   app in the same run.
+//! - `up` / `down`: build the images offline and start (or stop) the compose stack.
+//! - `test`: build every binary and image, then run every test (what CI runs).
+//! - `images`: the offline image build (static binaries into FROM-scratch images), and
+//!   stand-ins for the official images.
+//! - `bench <part>`: each part against its reference program in the same run.
+//!   (`bench api` also measures the original Flask app, from `xtask/original/`.)
 
 mod bench;
+mod images;
+mod stack;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,21 +32,37 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Build in release mode and start kvstore in the foreground (data in ./data).
-    Run {
-        /// Extra kvstore options, redis-server style (e.g. --port 6380).
+    /// Build the images offline, start the stack (docker compose up -d), wait for the first 200.
+    Up(stack::UpArgs),
+    /// Stop the stack (docker compose down; the redis_data volume is kept).
+    Down {
+        /// Extra `down` arguments (e.g. -v to delete the data volume).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Benchmark against the reference servers; prints a table and can write BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Print docker-compose.yml as `docker stack deploy -c -` accepts it (Swarm has no profiles).
+    StackFile {
+        /// Profiles whose services to keep (default: kvstack).
+        #[arg(long = "profile")]
+        profiles: Vec<String>,
+    },
+    /// Build the images offline: static binaries on the host, copied into FROM-scratch images.
+    Images(images::ImagesArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Test { args } => test(&args),
-        Task::Run { args } => run(&args),
+        Task::Up(args) => stack::up(args),
+        Task::Down { args } => stack::down(&args),
+        Task::StackFile { profiles } => {
+            print!("{}", stack::stack_file(&profiles)?);
+            Ok(())
+        }
         Task::Bench(args) => bench::run(args),
+        Task::Images(args) => images::run(args),
     }
 }
 
@@ -72,13 +91,18 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Programs the tests and benchmarks run, with the Debian package that provides each.
+/// Programs the tests run, with the Debian package that provides each (nginx-light: the
+/// proxy parity tests run configs/nginx.conf with Debian's nginx).
 const TOOLS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
     ("redis-benchmark", "redis-tools"),
     ("cmake", "cmake"),
+    ("nginx", "nginx-light"),
 ];
+
+/// Programs only the benchmarks need (installed by `bench`, not by `test`).
+pub const BENCH_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("nginx", "nginx-light")];
 
 fn found(program: &str) -> bool {
     Command::new("sh")
@@ -140,17 +164,13 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
 fn test(args: &[String]) -> Result<()> {
     ensure_tools()?;
     sh(cargo().args(["build", "--workspace", "--bins"]))?;
+    if stack::docker_available() {
+        images::build(&images::CRATES, "latest")?;
+        images::standins()?;
+    } else {
+        eprintln!("[xtask] no Docker engine answers: images not built, compose tests will skip");
+    }
     sh(cargo()
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
-        .args(args))
-}
-
-fn run(args: &[String]) -> Result<()> {
-    sh(cargo().args(["build", "--release", "-p", "kvstore"]))?;
-    let data = root().join("data");
-    std::fs::create_dir_all(&data)?;
-    sh(Command::new(root().join("target/release/kvstore"))
-        .arg("--dir")
-        .arg(&data)
         .args(args))
 }

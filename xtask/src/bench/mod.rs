@@ -6,6 +6,7 @@
 
 mod api;
 mod kvstore;
+mod proxy;
 
 use std::net::TcpListener;
 
@@ -31,7 +32,7 @@ pub struct BenchArgs {
     /// A short run (1 round, small loads): checks the harness, not the speed.
     #[arg(long)]
     quick: bool,
-    /// Seconds per wrk run (bench api).
+    /// Seconds per wrk run (bench api, bench proxy).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Concurrent connections per wrk run (bench api).
@@ -46,12 +47,15 @@ pub struct BenchArgs {
 enum Target {
     Kvstore,
     Api,
+    /// wrk through the proxy and through nginx with the equivalent config.
+    Proxy,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.target {
         Target::Kvstore => kvstore::run(args),
         Target::Api => api::run(args),
+        Target::Proxy => proxy::run(args),
     }
 }
 

@@ -1,0 +1,94 @@
+//! The access log: nginx's `combined` format plus the upstream address and upstream time
+//! (`$upstream_addr $upstream_response_time`), one line per request on stdout.
+//!
+//! ```text
+//! 127.0.0.1 - - [25/Nov/2026:15:36:43 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.5.0" 127.0.0.1:5000 0.001
+//! ```
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pingora_proxy::Session;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `25/Nov/2026:15:36:43 +0000` (UTC) for a Unix time.
+pub fn time_local(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn header<'a>(session: &'a Session, name: &str) -> &'a str {
+    session
+        .req_header()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("-")
+}
+
+/// Writes one line for the request in `session`.
+pub fn write(session: &Session, status: u16, upstream: &str, upstream_time: Option<Duration>) {
+    let req = session.req_header();
+    let client = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut line = String::with_capacity(256);
+    let _ = write!(
+        line,
+        "{client} - - [{}] \"{} {} {:?}\" {status} {} \"{}\" \"{}\" {upstream} ",
+        time_local(now),
+        req.method,
+        req.uri,
+        req.version,
+        session.as_downstream().body_bytes_sent(),
+        header(session, "referer").escape_default(),
+        header(session, "user-agent").escape_default(),
+    );
+    match upstream_time {
+        Some(t) => {
+            let _ = write!(line, "{:.3}", t.as_secs_f64());
+        }
+        None => line.push('-'),
+    }
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nginx_time_format() {
+        assert_eq!(super::time_local(0), "01/Jan/1970:00:00:00 +0000");
+        assert_eq!(
+            super::time_local(1_795_621_003),
+            "25/Nov/2026:15:36:43 +0000"
+        );
+        assert_eq!(super::time_local(951_782_400), "29/Feb/2000:00:00:00 +0000");
+    }
+}

@@ -1,0 +1,315 @@
+//! `proxy`: the stack's load balancer, a drop-in for its `nginx:alpine` container.
+//!
+//! `main` only reads the configuration, builds the upstream set (discovery, active health
+//! checks) and the proxy service, and hands both to pingora's [`Server`], which owns threads,
+//! signals, graceful shutdown (SIGTERM) and graceful upgrade (SIGQUIT + `--upgrade`).
+
+mod access_log;
+mod admin;
+mod balancer;
+mod config;
+mod discovery;
+mod listener;
+mod metrics;
+mod passive;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use clap::{Parser, Subcommand};
+use pingora_core::apps::http_app::HttpServer;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
+use pingora_core::services::listening::Service;
+use pingora_http::RequestHeader;
+use pingora_load_balancing::health_check::{
+    HealthCheck, HealthObserve, HttpHealthCheck, TcpHealthCheck,
+};
+use pingora_load_balancing::{selection::RoundRobin, Backend, Backends, LoadBalancer};
+
+use crate::balancer::{Balancer, Settings};
+use crate::config::{CheckKind, Config, Overrides};
+use crate::passive::PassiveHealth;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "proxy",
+    version,
+    about = "Round-robin HTTP load balancer (pingora)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// TOML file with the remaining settings (see README.md).
+    #[arg(long, env = "PROXY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Upstreams: host:port[=weight], comma separated. Default backend1:5000,backend2:5000.
+    #[arg(long, env = "UPSTREAMS")]
+    upstreams: Option<String>,
+    /// Client listener address. Default 0.0.0.0:80.
+    #[arg(long, env = "LISTEN")]
+    listen: Option<String>,
+    /// Worker threads. Default: number of cores.
+    #[arg(long, env = "THREADS")]
+    threads: Option<usize>,
+    /// Admin listener (/metrics, /healthz); "off" disables. Default 127.0.0.1:9091.
+    #[arg(long, env = "ADMIN_LISTEN")]
+    admin_listen: Option<String>,
+    /// Access log on stdout: on/off. Default on.
+    #[arg(long, env = "ACCESS_LOG", value_parser = parse_switch)]
+    access_log: Option<bool>,
+    /// A hosts-format file consulted before DNS when resolving upstream names.
+    #[arg(long, env = "HOSTS_FILE")]
+    hosts_file: Option<PathBuf>,
+    /// Active health check: tcp (connect) or http (GET HEALTH_PATH, healthy on 200). Default tcp.
+    #[arg(long, env = "HEALTH_CHECK", value_parser = parse_check)]
+    health_check: Option<CheckKind>,
+    /// Path the http health check asks for. Default /.
+    #[arg(long, env = "HEALTH_PATH")]
+    health_path: Option<String>,
+    /// Take over the listeners of a running proxy (graceful upgrade; send it SIGQUIT).
+    #[arg(short, long)]
+    upgrade: bool,
+    /// Socket used to hand listeners over during a graceful upgrade.
+    #[arg(long, env = "UPGRADE_SOCK", default_value = "/tmp/proxy_upgrade.sock")]
+    upgrade_sock: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Exit 0 when the running proxy reports a usable upstream (for Docker HEALTHCHECK).
+    Healthcheck,
+}
+
+fn parse_switch(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("expected on or off, got {v:?}")),
+    }
+}
+
+fn parse_check(v: &str) -> Result<CheckKind, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(CheckKind::Tcp),
+        "http" => Ok(CheckKind::Http),
+        _ => Err(format!("expected tcp or http, got {v:?}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let over = Overrides {
+        upstreams: cli.upstreams.clone(),
+        listen: cli.listen.clone(),
+        threads: cli.threads,
+        admin_listen: cli.admin_listen.clone(),
+        access_log: cli.access_log,
+        hosts_file: cli.hosts_file.clone(),
+        health_check: cli.health_check,
+        health_path: cli.health_path.clone(),
+    };
+    let config = match Config::load(cli.config.as_deref(), over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proxy: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Some(Command::Healthcheck) => healthcheck(&config),
+        None => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                        "info,pingora_core=warn,pingora_proxy=warn,pingora_load_balancing=error"
+                            .into()
+                    }),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            if let Err(e) = serve(config, cli.upgrade, cli.upgrade_sock) {
+                tracing::error!("{e:#}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `proxy healthcheck`: GET /healthz on the admin listener, or (admin off) a TCP connect
+/// to the client listener. No shell or curl needed in a scratch image.
+fn healthcheck(config: &Config) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+    use std::time::Duration;
+    let local = |mut a: SocketAddr| {
+        if a.ip().is_unspecified() {
+            a.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        a
+    };
+    let timeout = Duration::from_secs(3);
+    let ok = match config.admin_listen {
+        Some(admin) => (|| -> std::io::Result<bool> {
+            let mut s = TcpStream::connect_timeout(&local(admin), timeout)?;
+            s.set_read_timeout(Some(timeout))?;
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+            // The status line is all we need; don't wait for the close.
+            let mut out = [0u8; 12];
+            s.read_exact(&mut out)?;
+            Ok(&out[9..12] == b"200")
+        })()
+        .unwrap_or(false),
+        None => TcpStream::connect_timeout(&local(config.listen), timeout).is_ok(),
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("proxy healthcheck: unhealthy");
+        ExitCode::FAILURE
+    }
+}
+
+/// Keeps the health gauge and passive marks in step with active checks.
+struct HealthWatch {
+    passive: Arc<PassiveHealth>,
+}
+
+#[async_trait]
+impl HealthObserve for HealthWatch {
+    async fn observe(&self, target: &Backend, healthy: bool) {
+        let label = target.addr.to_string();
+        metrics::UPSTREAM_HEALTHY
+            .with_label_values(&[&label])
+            .set(i64::from(healthy));
+        if healthy {
+            if let Some(addr) = target.addr.as_inet() {
+                self.passive.succeeded(addr);
+            }
+            tracing::info!(upstream = %label, "upstream healthy");
+        } else {
+            tracing::warn!(upstream = %label, "upstream unhealthy (active check)");
+        }
+    }
+}
+
+fn health_check(
+    config: &Config,
+    passive: Arc<PassiveHealth>,
+) -> Box<dyn HealthCheck + Send + Sync> {
+    let watch = Box::new(HealthWatch { passive });
+    match config.health_check {
+        CheckKind::Tcp => {
+            let mut hc = TcpHealthCheck::new();
+            hc.consecutive_success = config.health_rise;
+            hc.consecutive_failure = config.health_fall;
+            hc.peer_template.options.connection_timeout = Some(config.health_timeout);
+            hc.health_changed_callback = Some(watch);
+            hc
+        }
+        CheckKind::Http => {
+            let mut hc = HttpHealthCheck::new("localhost", false);
+            let mut req = RequestHeader::build("GET", config.health_path.as_bytes(), None)
+                .expect("validated path");
+            let _ = req.append_header("Host", "localhost");
+            let _ = req.append_header("User-Agent", "kvstack-proxy-healthcheck");
+            hc.req = req;
+            hc.consecutive_success = config.health_rise;
+            hc.consecutive_failure = config.health_fall;
+            hc.peer_template.options.connection_timeout = Some(config.health_timeout);
+            hc.peer_template.options.read_timeout = Some(config.health_timeout);
+            hc.health_changed_callback = Some(watch);
+            Box::new(hc)
+        }
+    }
+}
+
+fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
+    tracing::info!(
+        "proxy {} starting with {config:#?}",
+        env!("CARGO_PKG_VERSION")
+    );
+    metrics::init();
+
+    let conf = ServerConf {
+        threads: config.threads,
+        work_stealing: config.work_stealing,
+        upstream_keepalive_pool_size: config.upstream_keepalive,
+        grace_period_seconds: Some(config.shutdown_grace_secs),
+        graceful_shutdown_timeout_seconds: Some(config.shutdown_timeout_secs),
+        upgrade_sock,
+        pid_file: "/tmp/proxy.pid".into(),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let passive = Arc::new(PassiveHealth::new(config.max_fails, config.fail_timeout));
+    let discovery = Box::new(discovery::UpstreamSet::new(
+        config.upstreams.clone(),
+        config.hosts_file.clone(),
+    ));
+    let mut backends = Backends::new(discovery);
+    backends.set_health_check(health_check(&config, passive.clone()));
+    let mut lb = LoadBalancer::<RoundRobin>::from_backends(backends);
+    lb.update_frequency = Some(config.resolve_interval);
+    lb.health_check_frequency = Some(config.health_interval);
+    lb.parallel_health_check = true;
+    // Resolve once before accepting so the first requests have backends. A name that does
+    // not resolve yet is not fatal (unlike nginx): the next round picks it up.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("runtime")?;
+    if let Err(e) = rt.block_on(lb.update()) {
+        tracing::warn!(
+            "initial upstream resolution: {e}; retrying every {:?}",
+            config.resolve_interval
+        );
+    }
+    drop(rt);
+    for b in lb.backends().get_backend().iter() {
+        tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
+        metrics::UPSTREAM_HEALTHY
+            .with_label_values(&[&b.addr.to_string()])
+            .set(1);
+    }
+
+    let background = background_service("upstreams", lb);
+    let upstreams = background.task();
+
+    let balancer = Balancer {
+        upstreams: upstreams.clone(),
+        passive,
+        settings: Settings::from_config(&config),
+    };
+    let proxy = pingora_proxy::http_proxy(&server.configuration, balancer);
+    let connections = listener::Connections::new(config.max_connections);
+    let app = listener::ClientLimits::new(proxy, &connections, config.client_header_timeout);
+    let mut service = Service::new("proxy".to_string(), app);
+    service.add_tcp(&config.listen.to_string());
+    server.add_service(service);
+    server.add_service(background);
+    server.add_service(background_service("drain", listener::Drain { connections }));
+
+    if let Some(admin) = config.admin_listen {
+        let mut svc = Service::new(
+            "admin".to_string(),
+            HttpServer::new_app(admin::Admin { upstreams }),
+        );
+        svc.add_tcp(&admin.to_string());
+        server.add_service(svc);
+    }
+    tracing::info!(listen = %config.listen, "proxy ready");
+    server.run_forever();
+}

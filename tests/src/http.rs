@@ -1,0 +1,508 @@
+//! HTTP test support for the load balancer: small named backends, a plain HTTP/1.1 client,
+//! and launchers for the `proxy` binary and for Debian's nginx running `configs/nginx.conf`.
+//!
+//! Everything listens on loopback only. Backends are in-process (a tokio runtime each), so a
+//! test can kill one (every socket closes at once, like SIGKILL of a container) and start it
+//! again on the same address.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{binary, free_port, unsafe_kill, wait_timeout};
+
+/// A tiny HTTP/1.1 server that answers every request with its name on the first body line,
+/// then the request line and the request headers it received, one per line
+/// (`name: value`, names lowercased). `GET /slow` waits 5 s first.
+pub struct Backend {
+    pub name: String,
+    pub addr: SocketAddr,
+    served: Arc<AtomicU64>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Backend {
+    /// Starts on a free port of 127.0.0.1.
+    pub fn start(name: &str) -> Backend {
+        Backend::start_on(name, "127.0.0.1:0".parse().unwrap())
+    }
+
+    /// Starts on `addr` (port 0: any free port).
+    pub fn start_on(name: &str, addr: SocketAddr) -> Backend {
+        let mut b = Backend {
+            name: name.to_string(),
+            addr,
+            served: Arc::new(AtomicU64::new(0)),
+            rt: None,
+        };
+        b.spawn();
+        b
+    }
+
+    fn spawn(&mut self) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            // The port of a killed backend can take a moment to be bindable again.
+            match rt.block_on(tokio::net::TcpListener::bind(self.addr)) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("backend {} cannot bind {}: {e}", self.name, self.addr),
+            }
+        };
+        self.addr = listener.local_addr().expect("addr");
+        let name: Arc<str> = self.name.as_str().into();
+        let served = self.served.clone();
+        rt.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(serve_connection(stream, name.clone(), served.clone()));
+            }
+        });
+        self.rt = Some(rt);
+    }
+
+    /// `ip:port`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Requests answered so far (over all restarts).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Kills the backend: the listener and every open connection close at once.
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Starts the killed backend again on the same address.
+    pub fn restart(&mut self) {
+        assert!(self.rt.is_none(), "kill the backend first");
+        self.spawn();
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn serve_connection(
+    mut stream: tokio::net::TcpStream,
+    name: Arc<str>,
+    served: Arc<AtomicU64>,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let head_end = loop {
+            if let Some(p) = find(&buf, b"\r\n\r\n") {
+                break p + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        buf.drain(..head_end);
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or("").to_string();
+        let mut body = format!("{name}\n{request_line}\n");
+        let mut content_length = 0usize;
+        let mut close = request_line.ends_with("HTTP/1.0");
+        for line in lines.filter(|l| !l.is_empty()) {
+            let (k, v) = line.split_once(':').unwrap_or((line, ""));
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "content-length" {
+                content_length = v.parse().unwrap_or(0);
+            }
+            if k == "connection" {
+                close = v.eq_ignore_ascii_case("close");
+            }
+            body.push_str(&format!("{k}: {v}\n"));
+        }
+        while buf.len() < content_length {
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..content_length);
+        if request_line.starts_with("GET /slow") {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: test-backend\r\n{}\r\n{body}",
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        if stream.write_all(resp.as_bytes()).await.is_err() {
+            return;
+        }
+        served.fetch_add(1, Ordering::Relaxed);
+        if close {
+            return;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    /// Header names lowercased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first body line: the name of the backend that answered.
+    pub fn backend(&self) -> &str {
+        self.body.lines().next().unwrap_or("")
+    }
+
+    /// The value of a request header as the backend received it (its echo), if any.
+    pub fn echoed(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}: ");
+        self.body
+            .lines()
+            .skip(2)
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+}
+
+/// Parses a raw HTTP/1.x response (head and the whole body read to close).
+pub fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
+    let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
+    let end = find(raw, b"\r\n\r\n").ok_or_else(|| bad("no complete response head"))?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&raw[end + 4..]).into_owned(),
+    })
+}
+
+/// Sends raw bytes on a new connection and returns everything the server sends until it
+/// closes (or 10 s pass).
+pub fn raw_exchange(addr: &str, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request)?;
+    let mut out = Vec::new();
+    match s.read_to_end(&mut out) {
+        Ok(_) => Ok(out),
+        // A reset after the response was sent still counts as the response.
+        Err(_) if !out.is_empty() => Ok(out),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET path` on a new connection (`Connection: close`) with extra headers.
+pub fn get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    parse_response(&raw_exchange(addr, req.as_bytes())?)
+}
+
+/// `GET path` on a new connection.
+pub fn get(addr: &str, path: &str) -> std::io::Result<Response> {
+    get_with(addr, path, &[])
+}
+
+/// The `proxy` binary, started with a TOML config on free loopback ports.
+pub struct Proxy {
+    pub port: u16,
+    pub admin_port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `upstreams` (`UPSTREAMS` syntax) with extra TOML lines.
+    /// Waits until both listeners answer.
+    pub fn start(upstreams: &str, extra_toml: &str) -> Proxy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _attempt in 0..5 {
+            let (port, admin_port) = (free_port(), free_port());
+            let toml = format!(
+                "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n\
+                 threads = 2\nhealth_interval_secs = 0.2\n{extra_toml}\n"
+            );
+            let conf = dir.path().join("proxy.toml");
+            std::fs::write(&conf, toml).expect("write config");
+            let mut cmd = Command::new(binary("proxy"));
+            cmd.arg("--config")
+                .arg(&conf)
+                .env("UPSTREAMS", upstreams)
+                .env("UPGRADE_SOCK", dir.path().join("upgrade.sock"))
+                .env_remove("LISTEN")
+                .env_remove("THREADS")
+                .env_remove("ADMIN_LISTEN")
+                .env_remove("ACCESS_LOG")
+                .env_remove("HOSTS_FILE")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if std::env::var_os("KVSTACK_TEST_LOGS").is_some() {
+                cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            }
+            let mut child = cmd.spawn().expect("spawn proxy");
+            if wait_http(port, &mut child) && wait_http(admin_port, &mut child) {
+                return Proxy {
+                    port,
+                    admin_port,
+                    child: Some(child),
+                    dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("proxy did not start (run with KVSTACK_TEST_LOGS=1 to see its output)");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The temporary directory the proxy's files live in.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub fn metrics(&self) -> String {
+        get(&format!("127.0.0.1:{}", self.admin_port), "/metrics")
+            .expect("metrics")
+            .body
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("proxy running");
+        unsafe_kill(child.id(), "TERM");
+        wait_timeout(&mut child, Duration::from_secs(30))
+            .expect("proxy did not exit within 30 s of SIGTERM")
+    }
+
+    /// The running process (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until something on `port` answers an HTTP request (any status).
+fn wait_http(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = format!("127.0.0.1:{port}");
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if get(&addr, "/healthz").is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    false
+}
+
+/// True when Debian's nginx is installed; says why a test skips otherwise.
+pub fn nginx_available() -> bool {
+    let found = Command::new(nginx_path())
+        .arg("-v")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!(
+            "SKIP: nginx is not installed (apt-get install nginx-light); nginx parity test skipped"
+        );
+    }
+    found
+}
+
+fn nginx_path() -> PathBuf {
+    let sbin = PathBuf::from("/usr/sbin/nginx");
+    if sbin.exists() {
+        sbin
+    } else {
+        PathBuf::from("nginx")
+    }
+}
+
+/// The repository's `configs/nginx.conf`.
+pub fn nginx_conf_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .join("configs/nginx.conf")
+}
+
+/// `configs/nginx.conf` adapted to run unprivileged on test ports: the `server` lines of the
+/// upstream become `upstreams` (keeping their parameters, minus `resolve`, which Debian's
+/// nginx 1.22 lacks), `listen 80` becomes `127.0.0.1:port`, and pid / logs / temp files go to
+/// `dir`. Everything else is used as written.
+pub fn adapt_nginx_conf(
+    conf: &str,
+    upstreams: &[String],
+    port: u16,
+    dir: &std::path::Path,
+) -> String {
+    let d = dir.display();
+    let mut out = String::from("user root;\n");
+    let mut servers_done = false;
+    for line in conf.lines() {
+        let t = line.trim_start();
+        if t.starts_with("pid ") {
+            out.push_str(&format!("pid {d}/nginx.pid;\n"));
+        } else if t.starts_with("error_log ") {
+            out.push_str(&format!("error_log {d}/error.log warn;\n"));
+        } else if t.starts_with("access_log ") {
+            out.push_str(&format!("access_log {d}/access.log upstream;\n"));
+        } else if t.starts_with("listen ") {
+            out.push_str(&format!("listen 127.0.0.1:{port};\n"));
+        } else if t.starts_with("server ") && t.contains(":5000") {
+            if !servers_done {
+                let params: String = t
+                    .trim_end_matches(';')
+                    .split_whitespace()
+                    .skip(2)
+                    .filter(|w| *w != "resolve")
+                    .map(|w| format!(" {w}"))
+                    .collect();
+                for up in upstreams {
+                    out.push_str(&format!("server {up}{params};\n"));
+                }
+                servers_done = true;
+            }
+        } else if t.starts_with("http {") {
+            out.push_str(line);
+            out.push('\n');
+            for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+                out.push_str(&format!("{temp}_temp_path {d}/{temp};\n"));
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Debian's nginx running the adapted `configs/nginx.conf`.
+pub struct Nginx {
+    pub port: u16,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstreams` (`ip:port` each).
+    pub fn start(upstreams: &[String]) -> Nginx {
+        let template = std::fs::read_to_string(nginx_conf_path()).expect("configs/nginx.conf");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let conf = dir.path().join("nginx.conf");
+            std::fs::write(
+                &conf,
+                adapt_nginx_conf(&template, upstreams, port, dir.path()),
+            )
+            .expect("write nginx.conf");
+            let mut child = Command::new(nginx_path())
+                .arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .args(["-g", "daemon off;"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn nginx");
+            if wait_http(port, &mut child) {
+                return Nginx {
+                    port,
+                    child: Some(child),
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("nginx did not start with the adapted configs/nginx.conf");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGQUIT: graceful; SIGTERM would do too. Kill to be quick.
+            unsafe_kill(child.id(), "TERM");
+            if wait_timeout(&mut child, Duration::from_secs(5)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}

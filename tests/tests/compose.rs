@@ -1,0 +1,284 @@
+//! The whole stack under Docker Compose: docker-compose.yml with our images (the default) and
+//! with each profile that swaps in an official image (here: the stand-ins built from Debian's
+//! binaries, since no registry is reachable). Every test runs its own compose project on free
+//! loopback ports and removes it, volumes included, when it ends.
+//!
+//! These tests run one at a time (`.config/nextest.toml`): each starts five containers.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use e2e::compose::{docker_available, image_size, try_get, Stack, Visit};
+
+/// 20 visits through the load balancer: the container ids alternate strictly between two
+/// backends and the counter goes up by one each time.
+fn assert_alternates(stack: &Stack, visits: usize) -> Vec<Visit> {
+    let seen: Vec<Visit> = (0..visits).map(|_| stack.visit()).collect();
+    let ids: BTreeSet<&str> = seen.iter().map(|v| v.container_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "two backends answer: {seen:?}");
+    for pair in seen.windows(2) {
+        assert_ne!(pair[0].container_id, pair[1].container_id, "{seen:?}");
+        assert_eq!(pair[1].total_visits, pair[0].total_visits + 1, "{seen:?}");
+    }
+    seen
+}
+
+/// The backends' hostnames (what the api reports as container_id).
+fn backend_hostnames(stack: &Stack) -> BTreeSet<String> {
+    ["backend1", "backend2"]
+        .iter()
+        .map(|s| {
+            let id = stack.container(s);
+            let out = std::process::Command::new("docker")
+                .args(["inspect", "--format", "{{.Config.Hostname}}", &id])
+                .output()
+                .expect("docker inspect");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .collect()
+}
+
+/// The default stack, our three images only: strict alternation, the original's body bytes,
+/// the counter in the store agrees, and the backends (static binaries in scratch images)
+/// reached the store by its service name through Docker's DNS.
+#[test]
+fn default_stack_balances_and_counts() {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new("kvstack", &[]);
+    let (took, _) = stack.up(&[]);
+    eprintln!("up -> first 200 on the load balancer: {took:?}");
+    for image in ["kvstack/kvstore", "kvstack/api", "kvstack/proxy"] {
+        eprintln!(
+            "image {image}: {:.1} MB",
+            image_size(&format!("{image}:latest")) as f64 / 1e6
+        );
+    }
+    let seen = assert_alternates(&stack, 20);
+    let ids: BTreeSet<String> = seen.iter().map(|v| v.container_id.clone()).collect();
+    assert_eq!(ids, backend_hostnames(&stack));
+    let last = seen.last().unwrap().total_visits;
+    assert_eq!(stack.stored_visits(), last.to_string());
+    // Each backend also answers on its own published port, and the response carries the
+    // headers the original sends.
+    for port in stack.backend_ports {
+        let r = e2e::compose::get(port, "/");
+        assert_eq!(r.status, 200);
+        assert!(
+            r.head
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{}",
+            r.head
+        );
+        Visit::parse(&r.body);
+    }
+}
+
+/// `down` keeps the named volume; the next `up` continues the count.
+#[test]
+fn counter_survives_down_and_up() {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new("kvstack", &[]);
+    stack.up(&[]);
+    let before = assert_alternates(&stack, 4).last().unwrap().total_visits;
+    stack.compose(&["down", "-t", "10"]);
+    let (_, first) = stack.up(&[]);
+    assert_eq!(first.total_visits, before + 1);
+}
+
+/// With `appendfsync always`, SIGKILL of the store loses no acknowledged visit.
+#[test]
+fn killed_store_keeps_every_acknowledged_visit() {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new("kvstack", &[("REDIS_APPENDFSYNC", "always")]);
+    stack.up(&[]);
+    let acknowledged = assert_alternates(&stack, 10).last().unwrap().total_visits;
+    let store = stack.container("redis");
+    let kill = std::process::Command::new("docker")
+        .args(["kill", "--signal", "KILL", &store])
+        .output()
+        .expect("docker kill");
+    assert!(kill.status.success(), "{kill:?}");
+    stack.compose(&["start", "redis"]);
+    let first = stack.wait_for_200(Duration::from_secs(60));
+    assert_eq!(first.total_visits, acknowledged + 1);
+}
+
+/// `stop backend1` under concurrent load: no request fails, backend2 serves them all; after
+/// `start backend1` the alternation comes back.
+#[test]
+fn stopping_a_backend_under_load_fails_no_request() {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new("kvstack", &[]);
+    stack.up(&[]);
+    let hostnames = backend_hostnames(&stack);
+    let backend2 = {
+        let id = stack.container("backend2");
+        hostnames
+            .iter()
+            .find(|h| id.starts_with(h.as_str()))
+            .expect("backend2's hostname is its container id")
+            .clone()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let served = Arc::new(AtomicU64::new(0));
+    let port = stack.lb_port;
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, failures, served) = (stop.clone(), failures.clone(), served.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match try_get(port, "/") {
+                        Ok(r) if r.status == 200 => {
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => failures.lock().unwrap().push(format!("{other:?}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.compose(&["stop", "-t", "10", "backend1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(served.load(Ordering::Relaxed) > 0);
+    for _ in 0..10 {
+        assert_eq!(stack.visit().container_id, backend2);
+    }
+    stack.compose(&["start", "backend1"]);
+    stack.wait_for_backends(Duration::from_secs(60));
+    // The proxy's health check brings backend1 back; then the alternation is strict again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stack.visit().container_id == backend2 {
+        assert!(Instant::now() < deadline, "backend1 never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_alternates(&stack, 10);
+}
+
+/// `--scale backend=2` adds two backends without host ports; the proxy finds them by name.
+#[test]
+fn scaled_backends_join_the_rotation() {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new("kvstack,scale", &[]);
+    stack.up(&["--scale", "backend=2"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ids = BTreeSet::new();
+    while ids.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "only {ids:?} answered\n{}",
+            stack.logs()
+        );
+        ids.insert(stack.visit().container_id);
+    }
+}
+
+/// The checks that must hold whichever images run: alternation, and the count kept across
+/// `down` / `up` in the redis_data volume.
+fn profile_works(profiles: &str) {
+    if !docker_available() {
+        return;
+    }
+    let stack = Stack::new(profiles, &[]);
+    let (took, _) = stack.up(&[]);
+    eprintln!("{profiles}: up -> first 200: {took:?}");
+    let before = assert_alternates(&stack, 20).last().unwrap().total_visits;
+    assert_eq!(stack.stored_visits(), before.to_string());
+    stack.compose(&["down", "-t", "10"]);
+    let (_, first) = stack.up(&[]);
+    assert_eq!(first.total_visits, before + 1);
+}
+
+#[test]
+fn official_redis_profile() {
+    profile_works("official-redis");
+}
+
+#[test]
+fn official_nginx_profile() {
+    profile_works("official-nginx");
+}
+
+#[test]
+fn official_profile_swaps_both() {
+    profile_works("official");
+}
+
+/// `cargo xtask stack-file` renders docker-compose.yml for `docker stack deploy`: Swarm's own
+/// parser (`docker stack config`) accepts it for every profile, with the services of that
+/// profile only.
+#[test]
+fn stack_file_is_valid_for_swarm() {
+    if !docker_available() {
+        return;
+    }
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&[], &["backend1", "backend2", "nginx", "redis"]),
+        (
+            &["official-redis"],
+            &["backend1", "backend2", "nginx", "redis-official"],
+        ),
+        (
+            &["official-nginx"],
+            &["backend1", "backend2", "nginx-official", "redis"],
+        ),
+        (
+            &["official"],
+            &["backend1", "backend2", "nginx-official", "redis-official"],
+        ),
+    ];
+    for (profiles, expected) in cases {
+        let mut render = std::process::Command::new(e2e::binary("xtask"));
+        render.arg("stack-file");
+        for p in profiles {
+            render.args(["--profile", p]);
+        }
+        let rendered = render.output().expect("xtask stack-file");
+        assert!(rendered.status.success(), "{rendered:?}");
+        let mut check = std::process::Command::new("docker")
+            .args(["stack", "config", "-c", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker stack config");
+        std::io::Write::write_all(&mut check.stdin.take().unwrap(), &rendered.stdout).unwrap();
+        let out = check.wait_with_output().unwrap();
+        assert!(out.status.success(), "{profiles:?}: {out:?}");
+        let config = String::from_utf8_lossy(&out.stdout);
+        let services: Vec<&str> = config
+            .lines()
+            .skip_while(|l| *l != "services:")
+            .skip(1)
+            .take_while(|l| l.starts_with(' ') || l.is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        assert_eq!(services, expected, "{profiles:?}:\n{config}");
+    }
+}

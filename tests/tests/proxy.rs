@@ -1,0 +1,393 @@
+//! The load balancer (`proxy`) end to end: real binary, in-process named backends on
+//! loopback ports. The alternation and failover scenarios also run against Debian's nginx
+//! with `configs/nginx.conf`, so the two stay equivalent. No test asserts a timing; waits are
+//! bounded polls.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use e2e::http::{get, get_with, nginx_available, raw_exchange, Backend, Nginx, Proxy};
+
+/// Proxy settings that make the failure tests quick: a killed backend is found by the next
+/// health check (every 0.2 s) or the first failed request, and returns within a second.
+const QUICK_RECOVERY: &str = "fail_timeout_secs = 1";
+
+fn two_backends() -> (Backend, Backend) {
+    (Backend::start("alpha"), Backend::start("beta"))
+}
+
+fn upstreams(list: &[&Backend]) -> String {
+    list.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
+}
+
+/// 20 sequential requests alternate exactly between the two backends.
+fn check_alternation(addr: &str) {
+    let names: Vec<String> = (0..20)
+        .map(|i| {
+            let r = get(addr, "/").unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert_eq!(r.status, 200, "request {i}: {r:?}");
+            r.backend().to_string()
+        })
+        .collect();
+    for pair in names.windows(2) {
+        assert_ne!(pair[0], pair[1], "not alternating: {names:?}");
+    }
+    assert_eq!(
+        names.iter().filter(|n| *n == "alpha").count(),
+        10,
+        "{names:?}"
+    );
+}
+
+/// Runs concurrent clients, kills `victim` in the middle, and requires every request to
+/// succeed; then restarts it and waits until it gets traffic again.
+fn check_failover(addr: &str, victim: &mut Backend) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, done, failures, addr) = (
+                stop.clone(),
+                done.clone(),
+                failures.clone(),
+                addr.to_string(),
+            );
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    match get(&addr, "/") {
+                        Ok(r) if r.status == 200 => {}
+                        Ok(r) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("status {}", r.status)),
+                        Err(e) => failures.lock().unwrap().push(e.to_string()),
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let wait_for = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while done.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_for(300);
+    victim.kill();
+    let at_kill = done.load(Ordering::Relaxed);
+    wait_for(at_kill + 600);
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let total = done.load(Ordering::Relaxed);
+    let failures = failures.lock().unwrap();
+    assert!(total > at_kill, "no request ran after the kill");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+
+    victim.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        let r = get(addr, "/").expect("request after restart");
+        assert_eq!(r.status, 200);
+        seen = r.backend() == victim.name;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen, "{} got no traffic after its restart", victim.name);
+}
+
+#[test]
+fn twenty_requests_alternate_exactly() {
+    let (a, b) = two_backends();
+    let proxy = Proxy::start(&upstreams(&[&a, &b]), "");
+    check_alternation(&proxy.addr());
+}
+
+#[test]
+fn killing_a_backend_under_load_loses_no_request() {
+    let (a, mut b) = two_backends();
+    let proxy = Proxy::start(&upstreams(&[&a, &b]), QUICK_RECOVERY);
+    check_failover(&proxy.addr(), &mut b);
+    // Back to exact alternation once both are healthy.
+    check_alternation(&proxy.addr());
+    let metrics = proxy.metrics();
+    assert!(
+        metrics.contains("proxy_upstream_retries_total"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn no_upstream_reachable_gives_502() {
+    let mut a = Backend::start("alpha");
+    let addr = a.addr();
+    a.kill();
+    let proxy = Proxy::start(&addr, "");
+    for _ in 0..3 {
+        let r = get(&proxy.addr(), "/").unwrap();
+        assert_eq!(r.status, 502, "{r:?}");
+        assert!(r.body.contains("502 Bad Gateway"), "{r:?}");
+    }
+}
+
+#[test]
+fn upstream_timeout_gives_504() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "read_timeout_secs = 1");
+    let r = get(&proxy.addr(), "/slow").unwrap();
+    assert_eq!(r.status, 504, "{r:?}");
+    assert!(r.body.contains("504 Gateway Time-out"), "{r:?}");
+    assert_eq!(get(&proxy.addr(), "/").unwrap().status, 200);
+}
+
+#[test]
+fn forwarding_headers_reach_the_backend() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "server_header = \"kvstack-test\"");
+    let r = get_with(
+        &proxy.addr(),
+        "/path?q=1",
+        &[("X-Forwarded-For", "203.0.113.7"), ("User-Agent", "e2e")],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("GET /path?q=1 HTTP/1.1"), "{}", r.body);
+    assert_eq!(
+        r.echoed("host"),
+        Some(proxy.addr().as_str()),
+        "Host is preserved"
+    );
+    assert_eq!(r.echoed("x-real-ip"), Some("127.0.0.1"));
+    assert_eq!(r.echoed("x-forwarded-for"), Some("203.0.113.7, 127.0.0.1"));
+    assert_eq!(r.echoed("x-forwarded-proto"), Some("http"));
+    assert_eq!(r.echoed("user-agent"), Some("e2e"));
+    assert_eq!(r.header("server"), Some("kvstack-test"));
+}
+
+#[test]
+fn hostile_clients_are_cut_off_while_others_are_served() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(
+        &a.addr(),
+        "client_header_timeout_secs = 1\nclient_body_timeout_secs = 1\nmax_header_bytes = 8192",
+    );
+    let addr = proxy.addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let normal = {
+        let (stop, addr) = (stop.clone(), addr.clone());
+        std::thread::spawn(move || {
+            let mut ok = 0;
+            while !stop.load(Ordering::Relaxed) && ok < 100_000 {
+                let r = get(&addr, "/").expect("normal client");
+                assert_eq!(r.status, 200, "normal client: {r:?}");
+                ok += 1;
+            }
+            ok
+        })
+    };
+
+    // Slow headers: a partial head, then nothing. The proxy closes without a 200.
+    let slow = raw_exchange(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap_or_default();
+    let slow = String::from_utf8_lossy(&slow);
+    assert!(
+        slow.is_empty() || slow.starts_with("HTTP/1.1 408"),
+        "slow headers: {slow}"
+    );
+
+    // Oversized headers: 431 (nginx answers 400).
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let r = e2e::http::parse_response(&raw_exchange(&addr, big.as_bytes()).unwrap()).unwrap();
+    assert!(r.status == 431 || r.status == 400, "oversized: {r:?}");
+
+    // A garbage request line: 400.
+    let r =
+        e2e::http::parse_response(&raw_exchange(&addr, b"HELLO THERE\r\n\r\n").unwrap()).unwrap();
+    assert_eq!(r.status, 400, "garbage: {r:?}");
+
+    // A stalled body: 408, or a close.
+    let stalled = raw_exchange(
+        &addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+    )
+    .unwrap_or_default();
+    let stalled = String::from_utf8_lossy(&stalled);
+    assert!(
+        stalled.is_empty() || stalled.starts_with("HTTP/1.1 408"),
+        "stalled body: {stalled}"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let served = normal.join().expect("normal client never failed");
+    assert!(served > 0);
+}
+
+#[test]
+fn re_resolution_picks_up_a_new_backend() {
+    let a = Backend::start("alpha");
+    let port = a.addr.port();
+    // A second loopback address with the same port, as a scaled-up service would have.
+    let b = Backend::start_on("beta", format!("127.0.0.2:{port}").parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 api\n").unwrap();
+    let proxy = Proxy::start(
+        &format!("api:{port}"),
+        &format!(
+            "hosts_file = \"{}\"\nresolve_interval_secs = 0.2",
+            hosts.display()
+        ),
+    );
+    for _ in 0..4 {
+        assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
+    }
+    std::fs::write(&hosts, "127.0.0.1 api\n127.0.0.2 api\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        seen = get(&proxy.addr(), "/").unwrap().backend() == "beta";
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(seen, "the new address never got traffic");
+    assert!(b.served() > 0);
+}
+
+#[test]
+fn metrics_and_healthz() {
+    let mut a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "");
+    let admin = format!("127.0.0.1:{}", proxy.admin_port);
+    assert_eq!(get(&proxy.addr(), "/").unwrap().status, 200);
+    let m = proxy.metrics();
+    let series = format!(
+        "proxy_requests_total{{status=\"200\",upstream=\"{}\"}}",
+        a.addr()
+    );
+    assert!(m.contains(&series), "{series} missing from:\n{m}");
+    assert!(m.contains("proxy_upstream_healthy"), "{m}");
+    assert!(m.contains("proxy_request_duration_seconds_bucket"), "{m}");
+    assert_eq!(get(&admin, "/healthz").unwrap().status, 200);
+
+    a.kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&admin, "/healthz").unwrap().status != 503 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(&admin, "/healthz").unwrap().status, 503);
+}
+
+#[test]
+fn healthcheck_subcommand_reports_the_admin_view() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "");
+    let run = |admin: &str| {
+        std::process::Command::new(e2e::binary("proxy"))
+            .arg("healthcheck")
+            .env("ADMIN_LISTEN", admin)
+            .env("UPSTREAMS", a.addr())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(run(&format!("127.0.0.1:{}", proxy.admin_port)).success());
+    assert!(!run(&format!("127.0.0.1:{}", e2e::free_port())).success());
+}
+
+#[test]
+fn bad_configuration_stops_startup_with_a_message() {
+    for (var, value, message) in [
+        ("UPSTREAMS", "backend1", "invalid upstream"),
+        ("UPSTREAMS", "a:80=0", "invalid upstream"),
+        ("LISTEN", "nowhere", "invalid LISTEN"),
+        ("THREADS", "0", "invalid THREADS"),
+    ] {
+        let out = std::process::Command::new(e2e::binary("proxy"))
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(message), "{var}={value}: {stderr}");
+    }
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let a = Backend::start("alpha");
+    let mut proxy = Proxy::start(&a.addr(), "shutdown_grace_secs = 30");
+    let addr = proxy.addr();
+    // /slow takes 5 s at the backend; SIGTERM arrives while it is in flight.
+    let slow = std::thread::spawn(move || get(&addr, "/slow"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proxy
+        .metrics()
+        .contains("proxy_request_duration_seconds_count")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(proxy.stop().success());
+    let r = slow.join().unwrap().expect("in-flight request");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.backend(), "alpha");
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed() {
+    use std::io::{Read, Write};
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "keepalive_timeout_secs = 1");
+    let mut s = std::net::TcpStream::connect(proxy.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    // Returns Ok only when the proxy closes the idle connection (a timeout is an error).
+    s.read_to_end(&mut out)
+        .expect("the proxy closes the idle connection");
+    assert!(
+        out.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let a = Backend::start("alpha");
+    let mut proxy = Proxy::start(&a.addr(), "");
+    assert_eq!(get(&proxy.addr(), "/").unwrap().status, 200);
+    assert!(proxy.stop().success());
+}
+
+#[test]
+fn nginx_alternates_exactly() {
+    if !nginx_available() {
+        return;
+    }
+    let (a, b) = two_backends();
+    let nginx = Nginx::start(&[a.addr(), b.addr()]);
+    check_alternation(&nginx.addr());
+}
+
+#[test]
+fn nginx_loses_no_request_when_a_backend_dies() {
+    if !nginx_available() {
+        return;
+    }
+    let (a, mut b) = two_backends();
+    let nginx = Nginx::start(&[a.addr(), b.addr()]);
+    check_failover(&nginx.addr(), &mut b);
+}

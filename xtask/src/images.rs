@@ -1,0 +1,280 @@
+//! `cargo xtask images`: the offline image build, and stand-ins for the official images.
+//!
+//! - Our images: static release binaries are built on the host (glibc, `+crt-static`), copied
+//!   into `docker/bin/`, and `Dockerfile.multi` copies them into its `FROM scratch` targets
+//!   (`BINARIES=prebuilt`). No image is pulled, so this works without a registry.
+//! - Stand-ins (`--standins`): `redis:alpine` and `nginx:alpine` cannot be pulled here, so the
+//!   profile tests run images built from Debian's `redis-server` and `nginx` binaries, each
+//!   copied with the shared libraries `ldd` lists into a scratch image laid out like the
+//!   official one (port, `/data`, `/etc/nginx/nginx.conf`, user ids). Users with a registry use
+//!   the real images.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::{cargo, root, sh};
+
+/// Our three images, in build order; each is a `Dockerfile.multi` target of the same name.
+pub const CRATES: [&str; 3] = ["kvstore", "api", "proxy"];
+
+/// Tags of the stand-ins; pass them as `REDIS_IMAGE` / `NGINX_IMAGE` to compose.
+pub const REDIS_STANDIN: &str = "kvstack-standin/redis:alpine";
+pub const NGINX_STANDIN: &str = "kvstack-standin/nginx:alpine";
+
+#[derive(Args)]
+pub struct ImagesArgs {
+    /// Which images to build (default: kvstore api proxy).
+    #[arg(value_parser = CRATES)]
+    crates: Vec<String>,
+    /// Tag for our images (`kvstack/<crate>:<tag>`), as `KVSTACK_TAG` in docker-compose.yml.
+    #[arg(long, env = "KVSTACK_TAG", default_value = "latest")]
+    tag: String,
+    /// Also build the stand-ins for redis:alpine and nginx:alpine from Debian's binaries.
+    #[arg(long)]
+    standins: bool,
+}
+
+pub fn run(args: ImagesArgs) -> Result<()> {
+    let crates: Vec<&str> = if args.crates.is_empty() {
+        CRATES.to_vec()
+    } else {
+        args.crates.iter().map(String::as_str).collect()
+    };
+    build(&crates, &args.tag)?;
+    if args.standins {
+        standins()?;
+    }
+    Ok(())
+}
+
+/// The host's target triple: naming it with `--target` keeps `+crt-static` away from build
+/// scripts and proc-macros, which must stay dynamic.
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV printed no host triple")
+}
+
+/// Builds the static binaries, then one image per crate, with the classic builder or BuildKit
+/// (whichever `docker build` uses).
+pub fn build(crates: &[&str], tag: &str) -> Result<()> {
+    let triple = host_triple()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--locked", "--target", &triple])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        // Images ship stripped binaries (the size budget is 10 MB); host builds keep line tables.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "none")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    for c in crates {
+        cmd.args(["-p", c]);
+    }
+    sh(&mut cmd)?;
+    let bin = root().join("docker/bin");
+    for c in crates {
+        let from = root().join(format!("target/{triple}/release/{c}"));
+        let to = bin.join(c);
+        // Copy through a temporary name: the running stack may hold the old file open.
+        let tmp = bin.join(format!(".{c}.tmp"));
+        std::fs::copy(&from, &tmp).with_context(|| format!("copy {}", from.display()))?;
+        std::fs::rename(&tmp, &to)?;
+    }
+    let dockerfile = offline_dockerfile()?;
+    for c in crates {
+        eprintln!("[xtask] docker build --target {c} -t kvstack/{c}:{tag}");
+        docker_build(
+            &dockerfile,
+            &root(),
+            &[
+                "--build-arg",
+                "BINARIES=prebuilt",
+                "--target",
+                c,
+                "-t",
+                &format!("kvstack/{c}:{tag}"),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// `Dockerfile.multi` without its online build stage, which the classic builder would
+/// otherwise try to build (and pull `rust:…` for) even though no target needs it.
+fn offline_dockerfile() -> Result<String> {
+    let full = std::fs::read_to_string(root().join("Dockerfile.multi"))?;
+    let (begin, end) = (
+        "# --- online build: begin ---",
+        "# --- online build: end ---",
+    );
+    let (Some(a), Some(b)) = (full.find(begin), full.find(end)) else {
+        bail!("Dockerfile.multi lost its online build markers");
+    };
+    Ok(format!("{}{}", &full[..a], &full[b + end.len()..]))
+}
+
+/// `docker build -f - <context>` with the Dockerfile on stdin.
+fn docker_build(dockerfile: &str, context: &Path, args: &[&str]) -> Result<()> {
+    let mut child = Command::new("docker")
+        .arg("build")
+        .args(["-q", "-f", "-"])
+        .args(args)
+        .arg(context)
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("docker is not installed")?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(dockerfile.as_bytes())?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("docker build {} failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Builds the two stand-in images from the host's Debian packages.
+pub fn standins() -> Result<()> {
+    let redis = Rootfs::new()?;
+    redis.programs(&["/usr/bin/redis-server", "/usr/bin/redis-cli"])?;
+    // redis:alpine's user and group ids, so a redis_data volume moves between images.
+    redis.file(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/sbin/nologin\nredis:x:999:1000:redis:/data:/sbin/nologin\n",
+    )?;
+    redis.file("etc/group", "root:x:0:\nredis:x:1000:redis\n")?;
+    redis.dir("data")?;
+    redis.tmp()?;
+    redis.image(
+        REDIS_STANDIN,
+        r#"FROM scratch
+COPY rootfs/ /
+COPY --chown=999:1000 data/ /data/
+USER 999:1000
+WORKDIR /data
+VOLUME /data
+EXPOSE 6379
+CMD ["redis-server"]
+"#,
+    )?;
+
+    let nginx = Rootfs::new()?;
+    nginx.programs(&["/usr/sbin/nginx"])?;
+    nginx.copy("/etc/nginx/mime.types")?;
+    nginx.file(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/sbin/nologin\nnginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n\
+         nobody:x:65534:65534:nobody:/:/sbin/nologin\n",
+    )?;
+    nginx.file(
+        "etc/group",
+        "root:x:0:\nnginx:x:101:nginx\nnogroup:x:65534:\n",
+    )?;
+    nginx.file(
+        "etc/nginx/nginx.conf",
+        "events {}\nhttp { server { listen 80; return 200 'stand-in for nginx:alpine\\n'; } }\n",
+    )?;
+    // Debian's nginx keeps its temp files in /var/lib/nginx and writes its pid to /run; the
+    // official image sends the logs to the container's output.
+    for dir in [
+        "rootfs/var/lib/nginx/body",
+        "rootfs/run",
+        "rootfs/var/log/nginx",
+    ] {
+        nginx.dir(dir)?;
+    }
+    std::os::unix::fs::symlink(
+        "/dev/stdout",
+        nginx.0.join("rootfs/var/log/nginx/access.log"),
+    )?;
+    std::os::unix::fs::symlink(
+        "/dev/stderr",
+        nginx.0.join("rootfs/var/log/nginx/error.log"),
+    )?;
+    nginx.image(
+        NGINX_STANDIN,
+        r#"FROM scratch
+COPY rootfs/ /
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
+"#,
+    )
+}
+
+/// A build context whose `rootfs/` becomes an image's file system.
+struct Rootfs(PathBuf, #[allow(dead_code)] tempfile::TempDir);
+
+impl Rootfs {
+    fn new() -> Result<Rootfs> {
+        let dir = tempfile::Builder::new()
+            .prefix("kvstack-standin-")
+            .tempdir()?;
+        Ok(Rootfs(dir.path().to_path_buf(), dir))
+    }
+
+    /// Copies a host file to the same path under rootfs/.
+    fn copy(&self, host: &str) -> Result<()> {
+        let to = self.0.join("rootfs").join(host.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().expect("absolute path"))?;
+        std::fs::copy(host, &to).with_context(|| format!("{host} (is its package installed?)"))?;
+        Ok(())
+    }
+
+    /// An empty directory, relative to the build context.
+    fn dir(&self, path: &str) -> Result<()> {
+        Ok(std::fs::create_dir_all(self.0.join(path))?)
+    }
+
+    /// A world-writable, sticky /tmp, as the official images have.
+    fn tmp(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = self.0.join("rootfs/tmp");
+        std::fs::create_dir_all(&tmp)?;
+        Ok(std::fs::set_permissions(
+            tmp,
+            std::fs::Permissions::from_mode(0o1777),
+        )?)
+    }
+
+    fn file(&self, path: &str, text: &str) -> Result<()> {
+        let to = self.0.join("rootfs").join(path);
+        std::fs::create_dir_all(to.parent().expect("relative path"))?;
+        Ok(std::fs::write(to, text)?)
+    }
+
+    /// Copies programs with every shared library `ldd` says they load, the loader included.
+    fn programs(&self, programs: &[&str]) -> Result<()> {
+        for program in programs {
+            self.copy(program)?;
+            let out = Command::new("ldd").arg(program).output()?;
+            if !out.status.success() {
+                bail!("ldd {program} failed");
+            }
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                // "libssl.so.3 => /lib/x86_64-linux-gnu/libssl.so.3 (0x...)" or
+                // "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
+                let path = line
+                    .split("=>")
+                    .last()
+                    .and_then(|s| s.split_whitespace().next())
+                    .filter(|p| p.starts_with('/'));
+                if let Some(path) = path {
+                    self.copy(path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn image(&self, tag: &str, dockerfile: &str) -> Result<()> {
+        eprintln!("[xtask] docker build -t {tag}");
+        docker_build(dockerfile, &self.0, &["-t", tag])
+    }
+}
