@@ -12,9 +12,6 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
-use tracing::Level;
 
 use crate::flask_json::{self, Value};
 use crate::metrics::{self, Metrics};
@@ -68,20 +65,8 @@ pub fn app<S: VisitStore>(state: AppState<S>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
-            metrics::record,
+            metrics::observe,
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_request(())
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(LatencyUnit::Micros),
-                )
-                // 503s are logged once, with their reason, by `AppError`.
-                .on_failure(()),
-        )
         .with_state(state)
 }
 
@@ -107,7 +92,7 @@ impl IntoResponse for AppError {
                 container_id,
                 source,
             } => {
-                tracing::warn!(error = %source, "visit not counted");
+                tracing::warn!(container_id = %container_id, error = %source, "visit not counted");
                 let reason = source.to_string();
                 json(
                     StatusCode::SERVICE_UNAVAILABLE,

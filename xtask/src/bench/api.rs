@@ -54,6 +54,9 @@ struct Sample {
     p99_ms: f64,
     /// Non-2xx responses plus socket errors.
     errors: u64,
+    /// CPU time (user + system) the server process used per request: unlike req/s, it
+    /// hardly depends on what else the machine is doing.
+    cpu_us: f64,
 }
 
 /// A virtualenv under target/ with the original's requirements; reused while they are
@@ -138,6 +141,14 @@ fn get_root(port: u16) -> std::io::Result<String> {
         .to_string())
 }
 
+/// The 1-minute load average, as text (`?` where /proc is missing).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}
+
 /// Parses wrk's duration notation (`812.00us`, `1.20ms`, `2.01s`) into milliseconds.
 fn millis(text: &str) -> Option<f64> {
     let (number, factor) = if let Some(n) = text.strip_suffix("us") {
@@ -152,7 +163,25 @@ fn millis(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * factor)
 }
 
-fn wrk(port: u16, seconds: u64, connections: u32) -> Result<Sample> {
+/// CPU seconds (user + system) process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .context("unreadable /proc/<pid>/stat")
+    };
+    // /proc counts in USER_HZ ticks, 100 per second on Linux for every architecture.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+fn wrk(server: &Running, seconds: u64, connections: u32) -> Result<Sample> {
+    let port = server.port;
+    let cpu_before = cpu_seconds(server.child.id())?;
     let out = Command::new("wrk")
         .args(["-t", "2", "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "--latency"])
@@ -160,6 +189,7 @@ fn wrk(port: u16, seconds: u64, connections: u32) -> Result<Sample> {
         .stderr(Stdio::inherit())
         .output()
         .context("cannot run wrk")?;
+    let cpu = cpu_seconds(server.child.id())? - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |prefix: &str| {
         text.lines()
@@ -182,11 +212,17 @@ fn wrk(port: u16, seconds: u64, connections: u32) -> Result<Sample> {
                 .sum()
         })
         .unwrap_or(0);
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN);
     Ok(Sample {
         rps,
         p50_ms,
         p99_ms,
         errors: non_2xx + socket_errors,
+        cpu_us: cpu * 1e6 / requests,
     })
 }
 
@@ -208,6 +244,8 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
         .context("redis-server is not installed")?;
     let python_version = Command::new(&python).arg("--version").output()?;
 
+    // Other work on the machine skews every number; the report says how busy it was.
+    let load_before = load_average();
     let cases = [
         (App::Api, Flavor::Kvstore),
         (App::Api, Flavor::Redis),
@@ -231,12 +269,12 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
             );
             let store = start_store(flavor, "everysec")?;
             let server = start_app(app, store.port, &python)?;
-            wrk(server.port, 1, args.connections)?; // warm-up, discarded
-            samples[i].push(wrk(server.port, args.seconds, args.connections)?);
+            wrk(&server, 1, args.connections)?; // warm-up, discarded
+            samples[i].push(wrk(&server, args.seconds, args.connections)?);
         }
     }
 
-    let summary: Vec<(f64, f64, f64, u64)> = samples
+    let summary: Vec<(f64, f64, f64, u64, f64)> = samples
         .iter()
         .map(|s| {
             (
@@ -244,9 +282,11 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
                 median(s.iter().map(|x| x.p50_ms).collect()),
                 median(s.iter().map(|x| x.p99_ms).collect()),
                 s.iter().map(|x| x.errors).sum(),
+                median(s.iter().map(|x| x.cpu_us).collect()),
             )
         })
         .collect();
+    let load_after = load_average();
     let mut report = String::new();
     writeln!(report, "## api vs the original Flask app\n")?;
     writeln!(
@@ -255,7 +295,8 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
          changed every round, after a 1 s warm-up. Machine: {} cores shared by wrk, the server \
          and the store. api: release build, default settings (request logs on). Original: \
          `xtask/original/app.py` on Flask's own server ({}). Stores: kvstore and `{}`, both \
-         `appendonly yes`, `appendfsync everysec`.\n",
+         `appendonly yes`, `appendfsync everysec`. 1-minute load average before / after \
+         the run: {load_before} / {load_after}.\n",
         args.connections,
         args.seconds,
         args.rounds,
@@ -269,28 +310,32 @@ pub fn run(mut args: BenchArgs) -> Result<()> {
     )?;
     writeln!(
         report,
-        "| server | store | req/s | p50 ms | p99 ms | errors | vs original |"
+        "| server | store | req/s | p50 ms | p99 ms | errors | req/s vs original | server CPU µs/request | CPU vs original |"
     )?;
-    writeln!(report, "|---|---|---:|---:|---:|---:|---:|")?;
+    writeln!(report, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for (i, (app, flavor)) in cases.iter().enumerate() {
-        let (rps, p50, p99, errors) = summary[i];
+        let (rps, p50, p99, errors, cpu_us) = summary[i];
         let original = cases
             .iter()
             .position(|c| *c == (App::Flask, *flavor))
-            .map(|j| summary[j].0)
-            .unwrap_or(f64::NAN);
+            .map(|j| summary[j]);
+        let (original_rps, original_cpu) = original.map_or((f64::NAN, f64::NAN), |o| (o.0, o.4));
         writeln!(
             report,
-            "| {} | {} | {rps:.0} | {p50:.2} | {p99:.2} | {errors} | {:.1}x |",
+            "| {} | {} | {rps:.0} | {p50:.2} | {p99:.2} | {errors} | {:.1}x | {cpu_us:.1} | {:.1}x |",
             app.name(),
             flavor.name(),
-            rps / original
+            rps / original_rps,
+            original_cpu / cpu_us,
         )?;
     }
     writeln!(
         report,
         "\n`errors`: non-2xx responses plus wrk socket errors (connect, read, write, timeout), \
-         summed over rounds."
+         summed over rounds. `server CPU µs/request`: user + system CPU time of the server \
+         process (not the store's) during the measured run, divided by the requests wrk \
+         completed; it depends much less than req/s on other load on the machine. \
+         `CPU vs original`: how many times less CPU per request than the original."
     )?;
     println!("{report}");
     if args.write {
