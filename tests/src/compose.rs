@@ -5,12 +5,12 @@
 //! Docker engine is present). Without an engine the tests say so and skip; with an engine but
 //! without the images they fail, naming the command that builds them.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::http::Response;
 
 /// Tags `cargo xtask images --standins` gives the stand-ins for the official images.
 pub const REDIS_STANDIN: &str = "kvstack-standin/redis:alpine";
@@ -285,39 +285,9 @@ impl Drop for Stack {
     }
 }
 
-/// An HTTP response: status and body.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub head: String,
-    pub body: Vec<u8>,
-}
-
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), read to the end.
+/// `GET path` on 127.0.0.1:`port`, on a new connection.
 pub fn try_get(port: u16, path: &str) -> std::io::Result<Response> {
-    let mut conn = TcpStream::connect(("127.0.0.1", port))?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no header end: {raw:?}")))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
-    Ok(Response {
-        status,
-        head,
-        body: raw[split + 4..].to_vec(),
-    })
+    crate::http::get(&format!("127.0.0.1:{port}"), path)
 }
 
 pub fn get(port: u16, path: &str) -> Response {
@@ -334,8 +304,7 @@ pub struct Visit {
 impl Visit {
     /// Parses the body and checks it is byte for byte what the original Flask app sends for
     /// these values: compact JSON, sorted keys, one trailing newline.
-    pub fn parse(body: &[u8]) -> Visit {
-        let text = std::str::from_utf8(body).expect("utf-8 body");
+    pub fn parse(text: &str) -> Visit {
         let field = |name: &str| -> &str {
             let start = text
                 .find(&format!("\"{name}\":"))
@@ -352,15 +321,11 @@ impl Visit {
                 .parse()
                 .unwrap_or_else(|_| panic!("total_visits in {text}")),
         };
-        assert_eq!(text, visit.flask_body(), "body differs from the original's");
+        assert_eq!(
+            text,
+            crate::api::flask_visit_body(&visit.container_id, visit.total_visits as i64),
+            "body differs from the original's"
+        );
         visit
-    }
-
-    /// The original's body for these values.
-    pub fn flask_body(&self) -> String {
-        format!(
-            "{{\"container_id\":\"{}\",\"database_status\":\"Terhubung\",\"info\":\"Refresh halaman ini untuk melihat container_id berubah (Load Balancing)\",\"message\":\"Halo dari Backend API!\",\"total_visits\":{}}}\n",
-            self.container_id, self.total_visits
-        )
     }
 }
