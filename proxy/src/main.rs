@@ -245,7 +245,8 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let conf = ServerConf {
         threads: config.threads,
         work_stealing: config.work_stealing,
-        upstream_keepalive_pool_size: config.upstream_keepalive,
+        // nginx's `keepalive N` is per worker process; pingora has one pool for all threads.
+        upstream_keepalive_pool_size: config.upstream_keepalive * config.threads,
         grace_period_seconds: Some(config.shutdown_grace_secs),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_timeout_secs),
         upgrade_sock,
