@@ -204,7 +204,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// Client connections served at once; more are closed at accept.
     pub max_connections: usize,
-    /// Idle keep-alive connections kept to the upstreams (all upstreams together).
+    /// Idle keep-alive connections kept to the upstreams (all upstreams together), per
+    /// worker thread as nginx's `keepalive` is per worker process.
     pub upstream_keepalive: usize,
     pub upstream_idle_timeout: Duration,
     /// Attempts per request (first try + retries on other upstreams), as nginx

@@ -6,7 +6,6 @@
 //! first request per (upstream, status).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::LazyLock;
 
@@ -104,21 +103,28 @@ struct UpstreamSeries {
 }
 
 thread_local! {
-    static SERIES: RefCell<HashMap<Option<SocketAddr>, UpstreamSeries>> = RefCell::new(HashMap::new());
+    /// A handful of upstreams: a linear scan beats hashing the address.
+    static SERIES: RefCell<Vec<(Option<SocketAddr>, UpstreamSeries)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Counts one answered request: `upstream` (`None`: none was reached), status, duration.
 pub fn observe_request(upstream: Option<SocketAddr>, status: u16, seconds: f64) {
     SERIES.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let series = cache.entry(upstream).or_insert_with(|| {
-            let label = upstream.map_or_else(|| "-".to_string(), |a| a.to_string());
-            UpstreamSeries {
-                ok: REQUESTS.with_label_values(&[&label, "200"]),
-                latency: LATENCY.with_label_values(&[&label]),
-                label,
+        let i = match cache.iter().position(|(addr, _)| *addr == upstream) {
+            Some(i) => i,
+            None => {
+                let label = upstream.map_or_else(|| "-".to_string(), |a| a.to_string());
+                let series = UpstreamSeries {
+                    ok: REQUESTS.with_label_values(&[&label, "200"]),
+                    latency: LATENCY.with_label_values(&[&label]),
+                    label,
+                };
+                cache.push((upstream, series));
+                cache.len() - 1
             }
-        });
+        };
+        let series = &cache[i].1;
         if status == 200 {
             series.ok.inc();
         } else {
