@@ -10,7 +10,7 @@
 //!   the real images.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
@@ -192,11 +192,11 @@ CMD ["redis-server"]
     nginx.tmp()?;
     std::os::unix::fs::symlink(
         "/dev/stdout",
-        nginx.0.join("rootfs/var/log/nginx/access.log"),
+        nginx.0.path().join("rootfs/var/log/nginx/access.log"),
     )?;
     std::os::unix::fs::symlink(
         "/dev/stderr",
-        nginx.0.join("rootfs/var/log/nginx/error.log"),
+        nginx.0.path().join("rootfs/var/log/nginx/error.log"),
     )?;
     nginx.image(
         NGINX_STANDIN,
@@ -210,19 +210,23 @@ CMD ["nginx", "-g", "daemon off;"]
 }
 
 /// A build context whose `rootfs/` becomes an image's file system.
-struct Rootfs(PathBuf, #[allow(dead_code)] tempfile::TempDir);
+struct Rootfs(tempfile::TempDir);
 
 impl Rootfs {
     fn new() -> Result<Rootfs> {
         let dir = tempfile::Builder::new()
             .prefix("kvstack-standin-")
             .tempdir()?;
-        Ok(Rootfs(dir.path().to_path_buf(), dir))
+        Ok(Rootfs(dir))
     }
 
     /// Copies a host file to the same path under rootfs/.
     fn copy(&self, host: &str) -> Result<()> {
-        let to = self.0.join("rootfs").join(host.trim_start_matches('/'));
+        let to = self
+            .0
+            .path()
+            .join("rootfs")
+            .join(host.trim_start_matches('/'));
         std::fs::create_dir_all(to.parent().expect("absolute path"))?;
         std::fs::copy(host, &to).with_context(|| format!("{host} (is its package installed?)"))?;
         Ok(())
@@ -230,13 +234,13 @@ impl Rootfs {
 
     /// An empty directory, relative to the build context.
     fn dir(&self, path: &str) -> Result<()> {
-        Ok(std::fs::create_dir_all(self.0.join(path))?)
+        Ok(std::fs::create_dir_all(self.0.path().join(path))?)
     }
 
     /// A world-writable, sticky /tmp, as the official images have.
     fn tmp(&self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let tmp = self.0.join("rootfs/tmp");
+        let tmp = self.0.path().join("rootfs/tmp");
         std::fs::create_dir_all(&tmp)?;
         Ok(std::fs::set_permissions(
             tmp,
@@ -245,7 +249,7 @@ impl Rootfs {
     }
 
     fn file(&self, path: &str, text: &str) -> Result<()> {
-        let to = self.0.join("rootfs").join(path);
+        let to = self.0.path().join("rootfs").join(path);
         std::fs::create_dir_all(to.parent().expect("relative path"))?;
         Ok(std::fs::write(to, text)?)
     }
@@ -277,6 +281,6 @@ impl Rootfs {
     fn image(&self, tag: &str, dockerfile: &str) -> Result<()> {
         eprintln!("[xtask] docker build -t {tag}");
         // No cache: the classic builder's cache key ignores empty directories (/tmp, /run).
-        docker_build(dockerfile, &self.0, &["--no-cache", "-t", tag])
+        docker_build(dockerfile, self.0.path(), &["--no-cache", "-t", tag])
     }
 }
