@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::http::Response;
@@ -30,19 +31,22 @@ pub fn docker_available() -> bool {
     ok
 }
 
-/// `docker compose` (v2) when the plugin is there, else `docker-compose` (v1).
-fn compose_program() -> Vec<String> {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if v2 {
-        vec!["docker".into(), "compose".into()]
-    } else {
-        vec!["docker-compose".into()]
-    }
+/// `docker compose` (v2) when the plugin is there, else `docker-compose` (v1); asked once.
+fn compose_program() -> &'static [&'static str] {
+    static PROGRAM: OnceLock<&'static [&'static str]> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
+        let v2 = Command::new("docker")
+            .args(["compose", "version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if v2 {
+            &["docker", "compose"]
+        } else {
+            &["docker-compose"]
+        }
+    })
 }
 
 fn workspace_root() -> PathBuf {
@@ -147,7 +151,7 @@ impl Stack {
     /// Runs `docker compose -p <project> <args>`; returns its output whatever the status.
     pub fn compose_output(&self, args: &[&str]) -> Output {
         let program = compose_program();
-        let mut cmd = Command::new(&program[0]);
+        let mut cmd = Command::new(program[0]);
         cmd.args(&program[1..])
             .args(["-p", &self.project, "-f"])
             .arg(workspace_root().join("docker-compose.yml"))

@@ -93,8 +93,12 @@ pub fn stack_file(profiles: &[String]) -> Result<String> {
     let text = std::fs::read_to_string(root().join("docker-compose.yml"))?;
     let mut doc: Value = serde_norway::from_str(&text)?;
     // Merge keys nest (x-store merges x-service); each pass resolves one level.
-    while serde_norway::to_string(&doc)?.contains("<<:") {
+    loop {
+        let before = doc.clone();
         doc.apply_merge()?;
+        if doc == before {
+            break;
+        }
     }
     let active: Vec<&str> = if profiles.is_empty() {
         vec!["kvstack"]
