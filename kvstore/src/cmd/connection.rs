@@ -452,8 +452,8 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Reply::NilArray
     };
     let shared = ctx.shared;
-    let unblocked = u64::try_from(id)
-        .is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
     Reply::Integer(unblocked as i64)
 }
 
