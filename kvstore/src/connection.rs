@@ -178,6 +178,8 @@ impl Connection {
         {
             self.shared.commit.wait(release.writes).await;
         }
+        // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
+        self.session.handle.info.lock().last_active = std::time::Instant::now();
         release.reply.encode(self.session.resp, &mut self.wbuf);
         self.socket.write_all(&self.wbuf).await?;
         self.shared

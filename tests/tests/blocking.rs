@@ -293,3 +293,58 @@ fn concurrent_pushers_and_blocked_poppers_lose_and_duplicate_nothing() {
     let mut c = server.raw();
     assert_eq!(c.cmd(&["EXISTS", "q1", "q2"]), b":0\r\n");
 }
+
+#[test]
+fn client_kill_ends_a_blocked_client() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        let mut w = s.raw();
+        let id = text(w.cmd(&["CLIENT", "ID"]));
+        let id = id.trim_start_matches(':').trim_end().to_string();
+        send(&mut w, &["BRPOP", "l", "0"]);
+        wait_blocked(&mut ctl, 1);
+        let flags = text(ctl.cmd(&["CLIENT", "LIST", "ID", &id]));
+        let flags = flags.split(' ').find(|f| f.starts_with("flags=")).unwrap();
+        let mut t = vec![flags.to_string()];
+        t.push(text(ctl.cmd(&["CLIENT", "KILL", "ID", &id])));
+        t.push(text(w.read_to_close()));
+        wait_blocked(&mut ctl, 0);
+        t.push(text(ctl.cmd(&["RPUSH", "l", "a"])));
+        t
+    });
+}
+
+#[test]
+fn the_idle_timeout_spares_blocked_clients() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        ctl.cmd(&["CONFIG", "SET", "timeout", "1"]);
+        let mut w = s.raw();
+        send(&mut w, &["BLPOP", "l", "0"]);
+        wait_blocked(&mut ctl, 1);
+        // Long enough for an idle client to be closed (Redis checks every 100 ms or so).
+        std::thread::sleep(Duration::from_millis(2500));
+        let mut ctl = s.raw();
+        vec![
+            text(ctl.cmd(&["RPUSH", "l", "a"])),
+            text(w.read_reply().unwrap()),
+            text(w.cmd(&["PING"])),
+        ]
+    });
+}
+
+#[test]
+fn a_served_blmove_is_durable_before_its_reply_under_appendfsync_always() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut ctl = server.raw();
+    let mut w = server.raw();
+    send(&mut w, &["BLMOVE", "a", "b", "RIGHT", "LEFT", "0"]);
+    wait_blocked(&mut ctl, 1);
+    assert_eq!(ctl.cmd(&["RPUSH", "a", "x", "y"]), b":2\r\n");
+    assert_eq!(w.read_reply().unwrap(), b"$1\r\ny\r\n");
+    server.kill9();
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["LRANGE", "a", "0", "-1"]), b"*1\r\n$1\r\nx\r\n");
+    assert_eq!(c.cmd(&["LRANGE", "b", "0", "-1"]), b"*1\r\n$1\r\ny\r\n");
+}
