@@ -348,3 +348,29 @@ fn a_served_blmove_is_durable_before_its_reply_under_appendfsync_always() {
     assert_eq!(c.cmd(&["LRANGE", "a", "0", "-1"]), b"*1\r\n$1\r\nx\r\n");
     assert_eq!(c.cmd(&["LRANGE", "b", "0", "-1"]), b"*1\r\n$1\r\ny\r\n");
 }
+
+#[test]
+fn info_counts_blocked_clients_and_those_with_a_timeout() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        let mut forever = s.raw();
+        let mut timed = s.raw();
+        send(&mut forever, &["BLPOP", "l", "0"]);
+        wait_blocked(&mut ctl, 1);
+        send(&mut timed, &["BLMPOP", "100", "1", "l", "LEFT"]);
+        wait_blocked(&mut ctl, 2);
+        let counters = |ctl: &mut RawConn| -> String {
+            text(ctl.cmd(&["INFO", "clients"]))
+                .lines()
+                .filter(|l| l.starts_with("blocked_") || l.contains("timeout_table"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut t = vec![counters(&mut ctl)];
+        t.push(text(ctl.cmd(&["RPUSH", "l", "a", "b"])));
+        t.push(text(forever.read_reply().unwrap()));
+        t.push(text(timed.read_reply().unwrap()));
+        t.push(counters(&mut ctl));
+        t
+    });
+}

@@ -66,6 +66,8 @@ struct Waiter {
     args: Vec<Bytes>,
     retry: Retry,
     release: oneshot::Sender<Release>,
+    /// Blocked with a timeout (counted in INFO's `clients_in_timeout_table`).
+    timed: bool,
 }
 
 /// Every blocked client, by client id. Its lock is only taken with the keyspace lock held.
@@ -73,6 +75,7 @@ struct Waiter {
 pub struct BlockedClients {
     waiters: Mutex<HashMap<u64, Waiter>>,
     count: AtomicUsize,
+    timed: AtomicUsize,
 }
 
 impl std::fmt::Debug for BlockedClients {
@@ -89,6 +92,11 @@ impl BlockedClients {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How many of them wait with a timeout (INFO's `clients_in_timeout_table`).
+    pub fn timed(&self) -> usize {
+        self.timed.load(Ordering::Relaxed)
     }
 
     /// Takes client `id` out of the waiters and releases it with `reply`. False if it was
@@ -119,6 +127,9 @@ impl BlockedClients {
         }
         waiter.handle.set_blocked(false);
         self.count.fetch_sub(1, Ordering::Relaxed);
+        if waiter.timed {
+            self.timed.fetch_sub(1, Ordering::Relaxed);
+        }
         waiter.release
     }
 }
@@ -173,9 +184,13 @@ impl Ctx<'_, '_> {
                 args: args.to_vec(),
                 retry,
                 release: tx,
+                timed: timeout_ms > 0,
             },
         );
         blocked.count.fetch_add(1, Ordering::Relaxed);
+        if timeout_ms > 0 {
+            blocked.timed.fetch_add(1, Ordering::Relaxed);
+        }
         let deadline = (timeout_ms > 0)
             .then(|| Duration::from_millis(timeout_ms))
             .filter(|d| *d <= MAX_WAIT)
