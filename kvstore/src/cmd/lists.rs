@@ -193,7 +193,7 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, xx: bool) -> Reply {
             .iter()
             .for_each(|v| end.push(&mut list, own(v.clone())));
         let len = list.len();
-        db.insert(key.clone(), Value::List(list), None);
+        db.insert(key.clone(), Value::list(list), None);
         return Reply::Integer(len as i64);
     }
     let list = list_mut(db, key, now);
@@ -557,7 +557,7 @@ fn move_element(
     match db.value_mut(dst, now).and_then(Value::as_list_mut) {
         Some(target) => to.push(target, value.clone()),
         None => {
-            db.insert(dst.clone(), Value::List([value.clone()].into()), None);
+            db.insert(dst.clone(), Value::list([value.clone()].into()), None);
         }
     }
     delete_if_empty(db, src);

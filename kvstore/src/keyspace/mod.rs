@@ -11,6 +11,7 @@
 mod expiry;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -28,7 +29,9 @@ const COPY_BELOW: usize = 16 * 1024;
 pub enum Value {
     Str(Bytes),
     /// A list; never empty while stored (commands delete a key whose list they empty).
-    List(VecDeque<Bytes>),
+    /// Shared so that persistence snapshots it in O(1); a write after a snapshot that is still
+    /// in use copies it first.
+    List(Arc<VecDeque<Bytes>>),
 }
 
 impl Value {
@@ -56,11 +59,17 @@ impl Value {
         }
     }
 
+    /// The list payload for changing it (copied first if a snapshot still shares it).
     pub fn as_list_mut(&mut self) -> Option<&mut VecDeque<Bytes>> {
         match self {
-            Value::List(l) => Some(l),
+            Value::List(l) => Some(Arc::make_mut(l)),
             _ => None,
         }
+    }
+
+    /// A new list value.
+    pub fn list(items: VecDeque<Bytes>) -> Value {
+        Value::List(Arc::new(items))
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.

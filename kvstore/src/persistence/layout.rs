@@ -53,7 +53,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
         Value::Str(payload) => v.extend_from_slice(payload),
         Value::List(items) => {
             v.reserve(items.iter().map(|i| 4 + i.len()).sum());
-            for item in items {
+            for item in items.iter() {
                 v.extend_from_slice(&(item.len() as u32).to_be_bytes());
                 v.extend_from_slice(item);
             }
@@ -86,7 +86,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
     };
     match kind {
         TYPE_STRING => Some((Value::Str(Bytes::copy_from_slice(rest)), expire_at)),
-        TYPE_LIST => Some((Value::List(decode_items(rest)?), expire_at)),
+        TYPE_LIST => Some((Value::list(decode_items(rest)?), expire_at)),
         _ => None,
     }
 }
@@ -112,13 +112,13 @@ mod tests {
             .iter()
             .map(|s| Bytes::copy_from_slice(s.as_bytes()))
             .collect();
-        let v = Value::List(items);
+        let v = Value::list(items);
         assert_eq!(
             decode_value(&encode_value(&v, Some(7))),
             Some((v.clone(), Some(7)))
         );
         assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
-        let mut truncated = encode_value(&Value::List([Bytes::from("abc")].into()), None);
+        let mut truncated = encode_value(&Value::list([Bytes::from("abc")].into()), None);
         truncated.pop();
         assert_eq!(decode_value(&truncated), None);
     }
