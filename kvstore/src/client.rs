@@ -34,6 +34,8 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`; exempt from the idle timeout).
+    blocked: AtomicBool,
     /// Whether `fd` still belongs to this connection; guards the shutdown(2) in `kill`.
     socket_open: Mutex<bool>,
 }
@@ -56,6 +58,14 @@ impl ClientHandle {
         self.killed.load(Ordering::Acquire)
     }
 
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
     /// Called by the connection right before it closes its socket.
     pub fn socket_closing(&self) {
         *self.socket_open.lock() = false;
@@ -71,7 +81,7 @@ impl ClientHandle {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -81,6 +91,7 @@ impl ClientHandle {
             text(&info.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(info.last_active).as_secs(),
+            if self.is_blocked() { "b" } else { "N" },
             info.db,
             info.last_cmd,
             info.resp,
@@ -122,6 +133,7 @@ impl ClientRegistry {
                 last_active: now,
             }),
             killed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             socket_open: Mutex::new(true),
         });
         self.clients.lock().insert(id, handle.clone());

@@ -5,6 +5,10 @@
 //! clients get one segment back per segment they sent instead of stalling on delayed ACKs.
 //! Buffers are bounded by `client-query-buffer-limit` / `proto-max-bulk-len`, and an idle
 //! connection gives its read buffer back.
+//!
+//! A blocking command (BLPOP & co.) ends the batch: the replies so far are written, then the
+//! connection awaits its release, a timeout, or the end of the stream, still reading (and
+//! bounding) input meanwhile, and carries on with the commands that arrived in between.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use crate::client::Session;
+use crate::cmd::blocking::{Blocked, Release};
 use crate::cmd::{Batch, Effects};
 use crate::protocol::{Reply, RequestParser};
 use crate::server::Shared;
@@ -52,28 +57,26 @@ impl Connection {
         if let Err(e) = self.serve().await {
             tracing::debug!(client = id, "connection closed: {e}");
         }
+        if self.session.handle.is_blocked() {
+            let mut ks = self.shared.keyspace.lock();
+            self.shared.blocked.cancel(&mut ks, id);
+        }
         self.session.handle.socket_closing();
         self.shared.clients.unregister(id);
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
+        // After a blocking command, input that arrived meanwhile runs before reading more.
+        let mut resume = false;
         loop {
-            if !self.read().await? {
+            if !resume && !self.read().await? {
                 return Ok(());
             }
-            let limit = self
-                .shared
-                .limits
-                .client_query_buffer_limit
-                .load(Ordering::Relaxed);
-            if self.rbuf.len() as u64 > limit {
-                tracing::warn!(
-                    client = self.session.id(),
-                    "Closing client that reached max query buffer length"
-                );
+            resume = false;
+            if self.query_buffer_too_big() {
                 return Ok(());
             }
-            let effects = self.execute_batch();
+            let mut effects = self.execute_batch();
             if let Some(seq) = effects.wait_for_durable {
                 self.shared.commit.wait(seq).await;
             }
@@ -98,7 +101,93 @@ impl Connection {
             if effects.close || self.session.handle.is_killed() {
                 return Ok(());
             }
+            if let Some(blocked) = effects.block.take() {
+                if !self.wait_released(blocked).await? {
+                    return Ok(());
+                }
+                resume = true;
+            }
         }
+    }
+
+    fn query_buffer_too_big(&self) -> bool {
+        let limit = self
+            .shared
+            .limits
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed);
+        let too_big = self.rbuf.len() as u64 > limit;
+        if too_big {
+            tracing::warn!(
+                client = self.session.id(),
+                "Closing client that reached max query buffer length"
+            );
+        }
+        too_big
+    }
+
+    /// Waits, blocked, until the client is served, unblocked or timed out, and writes that
+    /// reply. Returns false when the connection must close (end of stream, input too big);
+    /// `run` then takes the client out of the waiters.
+    async fn wait_released(&mut self, blocked: Blocked) -> std::io::Result<bool> {
+        enum Event {
+            Released(Option<Release>),
+            TimedOut,
+            Input(std::io::Result<bool>),
+        }
+        let Blocked {
+            mut release,
+            deadline,
+        } = blocked;
+        let release = loop {
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = tokio::select! {
+                r = &mut release => Event::Released(r.ok()),
+                () = timer => Event::TimedOut,
+                input = self.read() => Event::Input(input),
+            };
+            match event {
+                Event::Released(Some(r)) => break r,
+                // The sender went away without a word: only if the server is stopping.
+                Event::Released(None) => return Ok(false),
+                Event::TimedOut => {
+                    let mut ks = self.shared.keyspace.lock();
+                    let id = self.session.id();
+                    self.shared.blocked.cancel(&mut ks, id);
+                    drop(ks);
+                    // Cancelled, or served just before: either way a release is waiting.
+                    match release.try_recv() {
+                        Ok(r) => break r,
+                        Err(_) => return Ok(false),
+                    }
+                }
+                Event::Input(input) => {
+                    if !input? || self.query_buffer_too_big() {
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        if release.writes > 0
+            && self.shared.commit.policy() == crate::persistence::Durability::Always
+        {
+            self.shared.commit.wait(release.writes).await;
+        }
+        // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
+        self.session.handle.info.lock().last_active = std::time::Instant::now();
+        release.reply.encode(self.session.resp, &mut self.wbuf);
+        self.socket.write_all(&self.wbuf).await?;
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.wbuf.clear();
+        Ok(true)
     }
 
     /// Waits for input and appends it to the read buffer. Returns false on end of stream,
@@ -161,6 +250,9 @@ impl Connection {
                 Ok(Some(args)) => {
                     let reply = batch.execute(args);
                     executed += 1;
+                    if batch.effects().block.is_some() {
+                        break;
+                    }
                     if batch.effects().shutdown {
                         // Like Redis, SHUTDOWN answers by closing the connection.
                         break;

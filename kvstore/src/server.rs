@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::client::{ClientRegistry, Session};
+use crate::cmd::blocking::BlockedClients;
 use crate::config::{AppendFsync, Config};
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
@@ -53,6 +54,8 @@ pub struct Shared {
     pub limits: Limits,
     pub clients: ClientRegistry,
     pub commit: GroupCommit,
+    /// Clients waiting in blocking commands.
+    pub blocked: BlockedClients,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -189,6 +192,7 @@ impl Server {
             limits,
             clients: ClientRegistry::default(),
             commit,
+            blocked: BlockedClients::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: now_ms() / 1000,
@@ -360,6 +364,9 @@ fn close_idle_clients(shared: &Shared) {
     }
     let now = Instant::now();
     for client in shared.clients.all() {
+        if client.is_blocked() {
+            continue;
+        }
         let last_active = client.info.lock().last_active;
         if now.duration_since(last_active).as_secs() >= timeout {
             client.kill();

@@ -49,6 +49,7 @@ static CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|no-evict", 3, CLIENT_ADMIN, client_no_evict),
     CommandSpec::new("client|no-touch", 3, CLIENT_FLAGS, client_no_touch),
     CommandSpec::new("client|reply", 3, CLIENT_FLAGS, client_reply),
+    CommandSpec::new("client|unblock", -3, CLIENT_ADMIN, client_unblock),
     CommandSpec::new("client|help", 2, &["loading", "stale"], client_help),
 ];
 
@@ -427,6 +428,40 @@ fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Reply {
     on_off(&args[2])
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: releases a client blocked in BLPOP & co. as
+/// if it timed out, or with an error. 1 if it was blocked.
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let with_error = match args.get(3) {
+        None => false,
+        Some(a) if is(c_str(a), "timeout") => false,
+        Some(a) if is(c_str(a), "error") => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let id = match int_arg(&args[2]) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    let released = if with_error {
+        Reply::error(super::blocking::UNBLOCKED)
+    } else {
+        Reply::NilArray
+    };
+    let shared = ctx.shared;
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
+    Reply::Integer(unblocked as i64)
+}
+
+/// The bytes a C string function sees: up to the first NUL.
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2)
 fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Reply {
     on_off(&args[2])
@@ -481,6 +516,8 @@ fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

@@ -435,8 +435,12 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let entry = src.peek(from).expect("checked above").clone();
     let dst = keyspace.db(target);
-    if dst.contains(to, now) && !replace {
-        return Ok(Reply::Integer(0));
+    if dst.contains(to, now) {
+        if !replace {
+            return Ok(Reply::Integer(0));
+        }
+        // Delete, then add, as Redis does: the new key wakes clients blocked on it.
+        dst.remove(to);
     }
     dst.insert(to.clone(), entry.value, entry.expire_at);
     Ok(Reply::Integer(1))
@@ -508,7 +512,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             let shared = crate::number::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
             Reply::Integer(if shared { i64::from(i32::MAX) } else { 1 })
         }
-        Value::Str(_) => Reply::Integer(1),
+        _ => Reply::Integer(1),
     })
 }
 

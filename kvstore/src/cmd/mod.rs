@@ -6,8 +6,10 @@
 //! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, then
 //! authentication, so clients see the same error for the same mistake.
 
+pub mod blocking;
 pub mod connection;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod strings;
 
@@ -112,6 +114,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(lists::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -135,6 +138,9 @@ pub struct Effects {
     pub save: bool,
     /// Under `appendfsync always`: the write count that must be durable before replying.
     pub wait_for_durable: Option<u64>,
+    /// The last command blocked (BLPOP & co.): execution stops there and the connection
+    /// awaits the release; the rest of its input waits too.
+    pub block: Option<blocking::Blocked>,
 }
 
 /// The commands of one read batch, executed under one acquisition of the keyspace lock.
@@ -214,7 +220,15 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now: now_ms(),
         };
-        (spec.handler)(&mut ctx, &args)
+        let reply = (spec.handler)(&mut ctx, &args);
+        // Like Redis's `handleClientsBlockedOnKeys` after each command: clients blocked on
+        // keys this command created are served before anything else runs.
+        if !self.shared.blocked.is_empty() {
+            if let Some(ks) = self.keyspace.as_mut() {
+                blocking::serve_ready(self.shared, ks);
+            }
+        }
+        reply
     }
 
     /// Releases the keyspace lock and reports what the connection must do next.

@@ -712,9 +712,9 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "maxclients", ctx.shared.config.read().maxclients);
     field(out, "client_recent_max_input_buffer", 0);
     field(out, "client_recent_max_output_buffer", 0);
-    field(out, "blocked_clients", 0);
+    field(out, "blocked_clients", ctx.shared.blocked.len());
     field(out, "tracking_clients", 0);
-    field(out, "clients_in_timeout_table", 0);
+    field(out, "clients_in_timeout_table", ctx.shared.blocked.timed());
 }
 
 /// Highest resident size INFO has seen.

@@ -10,7 +10,8 @@
 
 mod expiry;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
@@ -27,6 +28,10 @@ const COPY_BELOW: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
+    /// A list; never empty while stored (commands delete a key whose list they empty).
+    /// Shared so that persistence snapshots it in O(1); a write after a snapshot that is still
+    /// in use copies it first.
+    List(Arc<VecDeque<Bytes>>),
 }
 
 impl Value {
@@ -34,6 +39,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -41,7 +47,29 @@ impl Value {
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
+    }
+
+    /// The list payload, or `None` for another type.
+    pub fn as_list(&self) -> Option<&VecDeque<Bytes>> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The list payload for changing it (copied first if a snapshot still shares it).
+    pub fn as_list_mut(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        match self {
+            Value::List(l) => Some(Arc::make_mut(l)),
+            _ => None,
+        }
+    }
+
+    /// A new list value.
+    pub fn list(items: VecDeque<Bytes>) -> Value {
+        Value::List(Arc::new(items))
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
@@ -50,6 +78,8 @@ impl Value {
             Value::Str(s) if s.len() <= 20 && crate::number::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            // Redis 7.0 reports every list as a quicklist, however small.
+            Value::List(_) => "quicklist",
         }
     }
 }
@@ -91,6 +121,12 @@ pub struct Db {
     /// Count of writes ever applied, so callers can tell whether a batch wrote anything.
     writes: u64,
     pub stats: KeyspaceStats,
+    /// Clients blocked on each key (BLPOP & co.), by client id, first blocked first.
+    waiters: HashMap<Bytes, VecDeque<u64>, Hasher>,
+    /// Keys with waiters that were created since the blocked clients were last served, in
+    /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
+    ready: Vec<Bytes>,
+    ready_set: HashSet<Bytes, Hasher>,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -159,6 +195,7 @@ impl Db {
     pub fn insert(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) -> Option<Entry> {
         let value = match value {
             Value::Str(s) => Value::Str(own(s)),
+            other => other,
         };
         self.writes += 1;
         if let Some(entry) = self.map.get_mut(&key[..]) {
@@ -198,6 +235,7 @@ impl Db {
             self.expires.insert(at, key.clone());
         }
         self.journal.dirty.insert(key.clone());
+        self.signal_ready(&key);
         self.map.insert(
             key,
             Entry {
@@ -256,14 +294,55 @@ impl Db {
         true
     }
 
-    /// Deletes every key.
+    /// Deletes every key (blocked clients stay blocked).
     pub fn clear(&mut self) {
         let stats = self.stats;
         let writes = self.writes + 1;
+        let waiters = std::mem::take(&mut self.waiters);
         *self = Db::default();
         self.stats = stats;
         self.writes = writes;
+        self.waiters = waiters;
         self.journal.cleared = true;
+    }
+
+    /// Queues `key` for serving if clients are blocked on it. Like Redis's `dbAdd`, every
+    /// creation of a key signals; whoever serves checks the type.
+    fn signal_ready(&mut self, key: &Bytes) {
+        if !self.waiters.is_empty()
+            && self.waiters.contains_key(key)
+            && self.ready_set.insert(key.clone())
+        {
+            self.ready.push(key.clone());
+        }
+    }
+
+    /// Appends client `id` to the clients blocked on `key`.
+    pub fn add_waiter(&mut self, key: &Bytes, id: u64) {
+        self.waiters.entry(key.clone()).or_default().push_back(id);
+    }
+
+    /// Removes client `id` from the clients blocked on `key`.
+    pub fn remove_waiter(&mut self, key: &[u8], id: u64) {
+        if let Some(queue) = self.waiters.get_mut(key) {
+            queue.retain(|&w| w != id);
+            if queue.is_empty() {
+                self.waiters.remove(key);
+            }
+        }
+    }
+
+    /// The clients blocked on `key`, first blocked first.
+    pub fn waiters(&self, key: &[u8]) -> Vec<u64> {
+        self.waiters
+            .get(key)
+            .map_or_else(Vec::new, |q| q.iter().copied().collect())
+    }
+
+    /// Takes the keys signalled ready since the last call, in signalling order.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        self.ready_set.clear();
+        std::mem::take(&mut self.ready)
     }
 
     /// Deletes `key` if its time has come, as every access does (lazy expiry).

@@ -4,13 +4,19 @@
 //! followed by the Redis key. Value: a type tag, a flags byte, the absolute expiry time in
 //! Unix milliseconds when the flag says so, then the payload. Collection types will store one
 //! sled entry per element under the same prefix scheme, so a write costs in proportion to the
-//! change, never to the size of the value.
+//! change, never to the size of the value. Until then a list is one entry too: its elements
+//! as a sequence of (4-byte big-endian length, bytes).
+//!
+//! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
 use crate::keyspace::Value;
 
 const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
 const HAS_EXPIRY: u8 = 1;
 
 pub fn db_prefix(db: u32) -> [u8; 4] {
@@ -30,9 +36,12 @@ pub fn split_key(k: &[u8]) -> Option<(u32, &[u8])> {
 }
 
 pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
-    let Value::Str(payload) = value;
-    let mut v = Vec::with_capacity(10 + payload.len());
-    v.push(TYPE_STRING);
+    let mut v = Vec::new();
+    let kind = match value {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST,
+    };
+    v.push(kind);
     match expire_at {
         Some(at) => {
             v.push(HAS_EXPIRY);
@@ -40,8 +49,29 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
         }
         None => v.push(0),
     }
-    v.extend_from_slice(payload);
+    match value {
+        Value::Str(payload) => v.extend_from_slice(payload),
+        Value::List(items) => {
+            v.reserve(items.iter().map(|i| 4 + i.len()).sum());
+            for item in items.iter() {
+                v.extend_from_slice(&(item.len() as u32).to_be_bytes());
+                v.extend_from_slice(item);
+            }
+        }
+    }
     v
+}
+
+/// The elements of a length-prefixed sequence, or `None` if it is malformed.
+fn decode_items(mut rest: &[u8]) -> Option<VecDeque<Bytes>> {
+    let mut items = VecDeque::new();
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let item = rest.get(4..4 + len)?;
+        items.push_back(Bytes::copy_from_slice(item));
+        rest = &rest[4 + len..];
+    }
+    Some(items)
 }
 
 pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
@@ -56,6 +86,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
     };
     match kind {
         TYPE_STRING => Some((Value::Str(Bytes::copy_from_slice(rest)), expire_at)),
+        TYPE_LIST => Some((Value::list(decode_items(rest)?), expire_at)),
         _ => None,
     }
 }
@@ -73,5 +104,22 @@ mod tests {
         );
         assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
         assert_eq!(split_key(&encode_key(7, b"k")), Some((7, &b"k"[..])));
+    }
+
+    #[test]
+    fn list_round_trip() {
+        let items = ["a", "", "a longer element\r\n\0"]
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        let v = Value::list(items);
+        assert_eq!(
+            decode_value(&encode_value(&v, Some(7))),
+            Some((v.clone(), Some(7)))
+        );
+        assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
+        let mut truncated = encode_value(&Value::list([Bytes::from("abc")].into()), None);
+        truncated.pop();
+        assert_eq!(decode_value(&truncated), None);
     }
 }
