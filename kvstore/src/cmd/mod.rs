@@ -7,8 +7,10 @@
 //! authentication, so clients see the same error for the same mistake.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use std::borrow::Cow;
@@ -112,6 +114,8 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {

@@ -9,13 +9,19 @@
 //! to return every key that exists for the whole scan even while others come and go.
 
 mod expiry;
+pub mod hash;
+pub mod set;
+pub mod table;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
 
 pub use expiry::ExpiryIndex;
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -23,10 +29,14 @@ type Hasher = foldhash::fast::RandomState;
 /// small key does not keep a whole network buffer alive.
 const COPY_BELOW: usize = 16 * 1024;
 
-/// A value stored under a key.
+/// A value stored under a key. Collections are reference-counted so that persistence can
+/// take a snapshot of a key under the lock cheaply; writers copy on write
+/// (`Arc::make_mut`) only while such a snapshot is still alive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
+    Hash(Arc<Hash>),
+    Set(Arc<Set>),
 }
 
 impl Value {
@@ -34,6 +44,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -41,6 +53,23 @@ impl Value {
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The hash, or `None` for another type.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The set, or `None` for another type.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -50,6 +79,8 @@ impl Value {
             Value::Str(s) if s.len() <= 20 && crate::number::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
@@ -159,6 +190,7 @@ impl Db {
     pub fn insert(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) -> Option<Entry> {
         let value = match value {
             Value::Str(s) => Value::Str(own(s)),
+            other => other,
         };
         self.writes += 1;
         if let Some(entry) = self.map.get_mut(&key[..]) {
