@@ -50,6 +50,14 @@ mod set_err {
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 }
 
+/// Redis's `getPositiveLongFromObjectOrReply` with a message: one error for a bad integer
+/// and for a negative one.
+fn non_negative(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
+    crate::number::parse_i64(arg)
+        .filter(|&n| n >= 0)
+        .ok_or(Reply::error(msg))
+}
+
 /// The set at `key` for a read command (counts a keyspace hit or miss).
 fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Set>, Reply> {
     match db.get(key, now) {
@@ -230,10 +238,7 @@ fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         return Ok(Reply::Bulk(member));
     }
-    let count = int_arg(&args[2])?;
-    if count < 0 {
-        return Err(Reply::error(set_err::POSITIVE));
-    }
+    let count = non_negative(&args[2], set_err::POSITIVE)?;
     let count = count as u64;
     let db = ctx.db();
     let Some(set) = peek(db, key, now)? else {
@@ -476,7 +481,7 @@ fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let numkeys = int_arg(&args[1])?;
+    let numkeys = non_negative(&args[1], set_err::NUMKEYS)?;
     if numkeys < 1 {
         return Err(Reply::error(set_err::NUMKEYS));
     }
@@ -489,11 +494,7 @@ fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     while let [option, tail @ ..] = rest {
         match tail {
             [value, tail @ ..] if is(option, "limit") => {
-                let n = int_arg(value)?;
-                if n < 0 {
-                    return Err(Reply::error(set_err::LIMIT));
-                }
-                limit = n as usize;
+                limit = non_negative(value, set_err::LIMIT)? as usize;
                 rest = tail;
             }
             _ => return Err(Reply::error(err::SYNTAX)),
