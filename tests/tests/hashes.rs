@@ -500,3 +500,26 @@ fn hash_writes_survive_kill_9_under_appendfsync_always() {
     assert_eq!(conn.cmd(&["HGET", "h", "n"]), bulk("50"));
     assert_eq!(conn.cmd(&["HEXISTS", "h", "f0"]), b":0\r\n");
 }
+
+#[test]
+fn concurrent_writers_lose_no_update() {
+    let server = Server::kvstore(&[]);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let addr = server.addr();
+            std::thread::spawn(move || {
+                let mut conn = RawConn::connect(&addr);
+                for i in 0..200 {
+                    conn.cmd(&["HINCRBY", "h", "n", "1"]);
+                    conn.cmd(&["HSET", "h", &format!("t{t}-{i}"), "v"]);
+                    conn.cmd(&["SADD", "s", &format!("{t}-{i}")]);
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let mut conn = server.raw();
+    assert_eq!(conn.cmd(&["HGET", "h", "n"]), bulk("1600"));
+    assert_eq!(conn.cmd(&["HLEN", "h"]), b":1601\r\n");
+    assert_eq!(conn.cmd(&["SCARD", "s"]), b":1600\r\n");
+}

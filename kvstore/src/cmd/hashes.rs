@@ -50,9 +50,10 @@ mod hash_err {
     pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 }
 
-/// Random replies stop growing here: Redis would build an unbounded reply for an absurd
-/// negative count (until the client's output limit); kvstore refuses to allocate it.
-pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 24;
+/// Replies with repetitions (negative counts) stop growing here. Redis streams such a reply
+/// into the client's output buffer and would exhaust memory on an absurd count; kvstore
+/// builds the reply first, so it bounds it (about 2 million members).
+pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 21;
 
 /// The hash at `key` for a read command (counts a keyspace hit or miss).
 fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Hash>, Reply> {
