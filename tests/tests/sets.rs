@@ -483,3 +483,68 @@ fn set_writes_survive_kill_9_under_appendfsync_always() {
     assert_eq!(conn.cmd(&["SCARD", "u"]), b":99\r\n");
     assert_eq!(conn.cmd(&["SISMEMBER", "s", "0"]), b":0\r\n");
 }
+
+/// A small deterministic generator (xorshift), so a failing script can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn random_scripts_of_hash_and_set_commands_match_redis() {
+    let Some(d) = Differential::start(&[
+        "--set-max-intset-entries",
+        "6",
+        "--hash-max-listpack-entries",
+        "6",
+    ]) else {
+        return;
+    };
+    let mut rng = Lcg(0x9e37_79b9_7f4a_7c15);
+    let mut script = String::new();
+    for _ in 0..600 {
+        let key = |rng: &mut Lcg| ["s1", "s2", "s3", "h1", "h2"][rng.below(5) as usize];
+        let member = |rng: &mut Lcg| {
+            // Mostly integers (intset), sometimes a string (hashtable).
+            if rng.below(8) == 0 {
+                format!("m{}", rng.below(4))
+            } else {
+                format!("{}", rng.below(12) as i64 - 3)
+            }
+        };
+        let (a, b, c) = (key(&mut rng), key(&mut rng), key(&mut rng));
+        let (m, n) = (member(&mut rng), member(&mut rng));
+        let line = match rng.below(22) {
+            0 | 1 | 2 => format!("SADD {a} {m} {n}"),
+            3 | 4 => format!("SREM {a} {m} {n}"),
+            5 => format!("^ SMEMBERS {a}"),
+            6 => format!("^ SINTER {a} {b}"),
+            7 => format!("^ SUNION {a} {b} {c}"),
+            8 => format!("^ SDIFF {a} {b}"),
+            9 => format!("SINTERSTORE {a} {b} {c}"),
+            10 => format!("SUNIONSTORE {a} {b}"),
+            11 => format!("SDIFFSTORE {a} {b} {c}"),
+            12 => format!("SMOVE {a} {b} {m}"),
+            13 => format!("SMISMEMBER {a} {m} {n}"),
+            14 => format!("OBJECT ENCODING {a}"),
+            15 => format!("SINTERCARD 2 {a} {b}"),
+            16 | 17 => format!("HSET {a} f{m} {n}"),
+            18 => format!("HDEL {a} f{m} f{n}"),
+            19 => format!("HINCRBY {a} f{m} {n}"),
+            20 => format!("^^ HGETALL {a}"),
+            _ => format!("SCARD {a}"),
+        };
+        script.push_str(&line);
+        script.push('\n');
+        if rng.below(10) == 0 {
+            script.push_str(&format!("TYPE {a}\nEXISTS {a}\nHLEN {a}\n"));
+        }
+    }
+    d.check_both(&script);
+}

@@ -112,8 +112,24 @@ impl<V> SlotTable<V> {
         if self.index.is_empty() {
             self.slots = Vec::new();
             self.free = Vec::new();
+        } else {
+            self.shrink_if_sparse();
         }
         Some(value)
+    }
+
+    /// Gives memory back after mass deletions, as Redis resizes a dict that fell below a
+    /// tenth of its capacity. Only spare capacity goes: no live member changes slot.
+    fn shrink_if_sparse(&mut self) {
+        let len = self.index.len();
+        if self.index.capacity() > 64 && len * 10 < self.index.capacity() {
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index
+                .shrink_to(len * 2, |&j| hasher.hash_one(slot_key(slots, j)));
+        }
+        if self.slots.capacity() > 64 && self.slots.len() * 4 < self.slots.capacity() {
+            self.slots.shrink_to(self.slots.len() * 2);
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
