@@ -521,7 +521,7 @@ fn random_scripts_of_hash_and_set_commands_match_redis() {
         let (a, b, c) = (key(&mut rng), key(&mut rng), key(&mut rng));
         let (m, n) = (member(&mut rng), member(&mut rng));
         let line = match rng.below(22) {
-            0 | 1 | 2 => format!("SADD {a} {m} {n}"),
+            0..=2 => format!("SADD {a} {m} {n}"),
             3 | 4 => format!("SREM {a} {m} {n}"),
             5 => format!("^ SMEMBERS {a}"),
             6 => format!("^ SINTER {a} {b}"),
