@@ -369,6 +369,15 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
     } else if count as u64 >= hash.len() as u64 {
         hash.iter().for_each(|(f, v)| pair(f, v, &mut out));
+    } else if count as u64 * 3 <= hash.len() as u64 {
+        // A few of many: draw until enough distinct ones came up, O(count) as Redis does.
+        let mut seen = std::collections::HashSet::with_capacity(count as usize);
+        while seen.len() < count as usize {
+            let (f, v) = hash.random(&mut rng).expect("not empty");
+            if seen.insert(f.clone()) {
+                pair(f, v, &mut out);
+            }
+        }
     } else {
         let chosen = distinct_sample(hash.len(), count as usize, &mut rng);
         for (i, (f, v)) in hash.iter().enumerate() {

@@ -306,6 +306,13 @@ fn try_srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             .collect()
     } else if count as u64 >= set.len() as u64 {
         set.iter().map(Reply::Bulk).collect()
+    } else if count as u64 * 3 <= set.len() as u64 {
+        // A few of many: draw until enough distinct ones came up, O(count) as Redis does.
+        let mut seen = std::collections::HashSet::with_capacity(count as usize);
+        while seen.len() < count as usize {
+            seen.insert(set.random(&mut rng).expect("not empty"));
+        }
+        seen.into_iter().map(Reply::Bulk).collect()
     } else {
         let chosen = distinct_sample(set.len(), count as usize, &mut rng);
         set.iter()
