@@ -139,7 +139,7 @@ fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     reply(
         read(ctx.db(), &args[1], now)
-            .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).cloned()))),
+            .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).map(Bytes::copy_from_slice)))),
     )
 }
 
@@ -150,7 +150,7 @@ fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Reply::Array(
             args[2..]
                 .iter()
-                .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f).cloned())))
+                .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f).map(Bytes::copy_from_slice))))
                 .collect(),
         )
     }))
@@ -163,7 +163,7 @@ fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Reply::Map(
             h.into_iter()
                 .flat_map(Hash::iter)
-                .map(|(f, v)| (Reply::Bulk(f.clone()), Reply::Bulk(v.clone())))
+                .map(|(f, v)| (bulk(f), bulk(v)))
                 .collect(),
         )
     }))
@@ -176,7 +176,7 @@ fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
-                .map(|(f, _)| Reply::Bulk(f.clone()))
+                .map(|(f, _)| bulk(f))
                 .collect(),
         )
     }))
@@ -189,7 +189,7 @@ fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
-                .map(|(_, v)| Reply::Bulk(v.clone()))
+                .map(|(_, v)| bulk(v))
                 .collect(),
         )
     }))
@@ -251,7 +251,7 @@ fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let now = ctx.now;
     reply(
         read(ctx.db(), &args[1], now)
-            .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, Bytes::len) as i64)),
+            .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len) as i64)),
     )
 }
 
@@ -332,7 +332,7 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let hash = read(ctx.db(), &args[1], now)?;
         return Ok(Reply::opt_bulk(
             hash.and_then(|h| h.random(&mut rng))
-                .map(|(f, _)| f.clone()),
+                .map(|(f, _)| Bytes::copy_from_slice(f)),
         ));
     }
     let count = int_arg(&args[2])?;
@@ -349,15 +349,12 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let Some(hash) = read(ctx.db(), &args[1], now)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let pair = |f: &Bytes, v: &Bytes, out: &mut Vec<Reply>| match (with_values, resp3) {
-        (false, _) => out.push(Reply::Bulk(f.clone())),
-        (true, true) => out.push(Reply::Array(vec![
-            Reply::Bulk(f.clone()),
-            Reply::Bulk(v.clone()),
-        ])),
+    let pair = |f: &[u8], v: &[u8], out: &mut Vec<Reply>| match (with_values, resp3) {
+        (false, _) => out.push(bulk(f)),
+        (true, true) => out.push(Reply::Array(vec![bulk(f), bulk(v)])),
         (true, false) => {
-            out.push(Reply::Bulk(f.clone()));
-            out.push(Reply::Bulk(v.clone()));
+            out.push(bulk(f));
+            out.push(bulk(v));
         }
     };
     let mut out = Vec::new();
@@ -374,7 +371,7 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let mut seen = std::collections::HashSet::with_capacity(count as usize);
         while seen.len() < count as usize {
             let (f, v) = hash.random(&mut rng).expect("not empty");
-            if seen.insert(f.clone()) {
+            if seen.insert(f) {
                 pair(f, v, &mut out);
             }
         }
@@ -387,6 +384,11 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
     }
     Ok(Reply::Array(out))
+}
+
+/// A bulk reply holding a copy of `s`.
+fn bulk(s: &[u8]) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(s))
 }
 
 /// `count` distinct indices below `len` (count < len), sorted.
@@ -412,7 +414,7 @@ fn try_hscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let items = pairs
         .into_iter()
         .filter(|(f, _)| options.matches(f))
-        .flat_map(|(f, v)| [f.clone(), v.clone()])
+        .flat_map(|(f, v)| [Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)])
         .collect();
     Ok(scan_reply(next, items))
 }

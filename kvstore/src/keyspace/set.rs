@@ -18,7 +18,7 @@ const INTSET_HARD_MAX: usize = 1 << 30;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Set {
     Intset(Vec<i64>),
-    Table(SlotTable<()>),
+    Table(Box<SlotTable<()>>),
 }
 
 impl Set {
@@ -27,7 +27,7 @@ impl Set {
         if parse_i64(first).is_some() {
             Set::Intset(Vec::new())
         } else {
-            Set::Table(SlotTable::default())
+            Set::Table(Box::default())
         }
     }
 
@@ -111,7 +111,7 @@ impl Set {
             for n in v.iter() {
                 t.insert(int_bytes(*n), ());
             }
-            *self = Set::Table(t);
+            *self = Set::Table(Box::new(t));
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::keyspace::hash::Listpack;
 use crate::keyspace::table::SlotTable;
 use crate::keyspace::{Hash, Set, Value};
 
@@ -131,9 +132,10 @@ fn decode_hash(rest: &[u8]) -> Option<Hash> {
     // The count comes from disk: never trust it for an allocation.
     let cap = n.min(r.0.len() / 8);
     let hash = if encoding == ENC_SMALL {
-        let mut pairs = Vec::with_capacity(cap);
+        let mut pairs = Listpack::default();
         for _ in 0..n {
-            pairs.push((r.bytes()?, r.bytes()?));
+            let field = r.bytes()?;
+            pairs.push(&field, &r.bytes()?);
         }
         Hash::Listpack(pairs)
     } else {
@@ -142,7 +144,7 @@ fn decode_hash(rest: &[u8]) -> Option<Hash> {
             let field = r.bytes()?;
             t.insert(field, r.bytes()?);
         }
-        Hash::Table(t)
+        Hash::Table(Box::new(t))
     };
     r.0.is_empty().then_some(hash)
 }
@@ -163,7 +165,7 @@ fn decode_set(rest: &[u8]) -> Option<Set> {
         for _ in 0..n {
             t.insert(r.bytes()?, ());
         }
-        Set::Table(t)
+        Set::Table(Box::new(t))
     };
     r.0.is_empty().then_some(set)
 }
@@ -225,7 +227,7 @@ mod tests {
             Value::Hash(Arc::new(big)),
             Value::Set(Arc::new(ints)),
             Value::Set(Arc::new(strs)),
-            Value::Set(Arc::new(Set::Table(SlotTable::default()))),
+            Value::Set(Arc::new(Set::Table(Box::default()))),
         ] {
             for ttl in [None, Some(99)] {
                 let encoded = encode_value(&value, ttl);
