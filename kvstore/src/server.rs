@@ -45,6 +45,34 @@ pub struct Limits {
     pub proto_max_bulk_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub timeout_secs: AtomicU64,
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries`.
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+}
+
+impl Limits {
+    /// The thresholds of the hash encodings in force.
+    pub fn hash(&self) -> crate::keyspace::HashLimits {
+        crate::keyspace::HashLimits {
+            max_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            max_value: self.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// `set-max-intset-entries`.
+    pub fn intset(&self) -> usize {
+        self.set_max_intset_entries.load(Ordering::Relaxed) as usize
+    }
+}
+
+/// A numeric parameter without a typed `Config` field (the encoding thresholds).
+fn size_param(config: &Config, name: &str) -> u64 {
+    config
+        .get(name.as_bytes())
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// State shared by every connection.
@@ -88,6 +116,18 @@ impl Shared {
         self.limits
             .timeout_secs
             .store(config.timeout, Ordering::Relaxed);
+        self.limits.hash_max_listpack_entries.store(
+            size_param(&config, "hash-max-listpack-entries"),
+            Ordering::Relaxed,
+        );
+        self.limits.hash_max_listpack_value.store(
+            size_param(&config, "hash-max-listpack-value"),
+            Ordering::Relaxed,
+        );
+        self.limits.set_max_intset_entries.store(
+            size_param(&config, "set-max-intset-entries"),
+            Ordering::Relaxed,
+        );
         self.commit.set_policy(durability(&config));
     }
 }
@@ -185,6 +225,12 @@ impl Server {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             timeout_secs: AtomicU64::new(config.timeout),
+            hash_max_listpack_entries: AtomicU64::new(size_param(
+                &config,
+                "hash-max-listpack-entries",
+            )),
+            hash_max_listpack_value: AtomicU64::new(size_param(&config, "hash-max-listpack-value")),
+            set_max_intset_entries: AtomicU64::new(size_param(&config, "set-max-intset-entries")),
         };
         let shared = Arc::new(Shared {
             keyspace,

@@ -8,9 +8,11 @@
 
 pub mod blocking;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use std::borrow::Cow;
@@ -115,6 +117,8 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
         .chain(lists::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {

@@ -9,6 +9,9 @@
 //! to return every key that exists for the whole scan even while others come and go.
 
 mod expiry;
+pub mod hash;
+pub mod set;
+pub mod table;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use bytes::Bytes;
 use rand::Rng;
 
 pub use expiry::ExpiryIndex;
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -24,7 +29,9 @@ type Hasher = foldhash::fast::RandomState;
 /// small key does not keep a whole network buffer alive.
 const COPY_BELOW: usize = 16 * 1024;
 
-/// A value stored under a key.
+/// A value stored under a key. Collections are reference-counted so that persistence can
+/// take a snapshot of a key under the lock cheaply; writers copy on write
+/// (`Arc::make_mut`) only while such a snapshot is still alive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
@@ -32,6 +39,8 @@ pub enum Value {
     /// Shared so that persistence snapshots it in O(1); a write after a snapshot that is still
     /// in use copies it first.
     List(Arc<VecDeque<Bytes>>),
+    Hash(Arc<Hash>),
+    Set(Arc<Set>),
 }
 
 impl Value {
@@ -40,6 +49,8 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -47,6 +58,22 @@ impl Value {
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The hash, or `None` for another type.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The set, or `None` for another type.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
             _ => None,
         }
     }
@@ -80,6 +107,8 @@ impl Value {
             Value::Str(_) => "raw",
             // Redis 7.0 reports every list as a quicklist, however small.
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
