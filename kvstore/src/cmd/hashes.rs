@@ -73,12 +73,17 @@ fn check_write(db: &mut Db, key: &[u8], now: u64) -> Result<bool, Reply> {
 }
 
 /// The hash at `key` for a write, created empty when absent (`hashTypeLookupWriteOrCreate`).
-/// The caller must leave it non-empty.
-fn write<'d>(db: &'d mut Db, key: &Bytes, now: u64) -> Result<&'d mut Hash, Reply> {
+/// The caller must leave it non-empty, and change no field but `fields` (journaled).
+fn write<'d, 'a>(
+    db: &'d mut Db,
+    key: &Bytes,
+    now: u64,
+    fields: impl IntoIterator<Item = &'a Bytes>,
+) -> Result<&'d mut Hash, Reply> {
     if !check_write(db, key, now)? {
         db.insert(key.clone(), Value::Hash(Arc::default()), None);
     }
-    match db.value_mut(key, now) {
+    match db.value_mut_elements(key, now, fields) {
         Some(Value::Hash(h)) => Ok(Arc::make_mut(h)),
         _ => unreachable!("checked above"),
     }
@@ -94,7 +99,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let limits = ctx.shared.limits.hash();
     let now = ctx.now;
-    let hash = match write(ctx.db(), &args[1], now) {
+    let hash = match write(ctx.db(), &args[1], now, args[2..].iter().step_by(2)) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -126,7 +131,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if exists {
         return Reply::Integer(0);
     }
-    let hash = match write(db, &args[1], now) {
+    let hash = match write(db, &args[1], now, [&args[2]]) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -212,7 +217,7 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !present {
         return Reply::Integer(0);
     }
-    let hash = match write(db, key, now) {
+    let hash = match write(db, key, now, &args[2..]) {
         Ok(h) => h,
         Err(e) => return e,
     };
@@ -281,7 +286,7 @@ fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .checked_add(incr)
         .ok_or(Reply::error(hash_err::OVERFLOW))?;
     let text = Bytes::from(itoa::Buffer::new().format(value).to_owned());
-    write(db, &args[1], now)?.set(args[2].clone(), text, limits);
+    write(db, &args[1], now, [&args[2]])?.set(args[2].clone(), text, limits);
     Ok(Reply::Integer(value))
 }
 
@@ -315,7 +320,7 @@ fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Err(Reply::error(hash_err::RESULT_NAN));
     }
     let text = Bytes::from(sum.to_human_bytes());
-    write(db, &args[1], now)?.set(args[2].clone(), text.clone(), limits);
+    write(db, &args[1], now, [&args[2]])?.set(args[2].clone(), text.clone(), limits);
     Ok(Reply::Bulk(text))
 }
 

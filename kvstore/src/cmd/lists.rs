@@ -9,12 +9,13 @@
 //! that became ready, exactly as Redis's `serveClientBlockedOnList`.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::blocking::parse_timeout;
 use super::{err, int_arg, reply, CommandSpec, Ctx};
-use crate::keyspace::{own, Db, Value};
+use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
 const W: &[&str] = &["write"];
@@ -81,17 +82,26 @@ impl End {
         }
     }
 
-    fn pop(self, list: &mut VecDeque<Bytes>) -> Option<Bytes> {
+    fn pop(self, list: &mut List) -> Option<Bytes> {
         match self {
             End::Left => list.pop_front(),
             End::Right => list.pop_back(),
         }
     }
 
-    fn push(self, list: &mut VecDeque<Bytes>, value: Bytes) {
+    fn push(self, list: &mut List, value: Bytes) {
         match self {
             End::Left => list.push_front(value),
             End::Right => list.push_back(value),
+        }
+    }
+}
+
+impl From<End> for ListEnd {
+    fn from(end: End) -> ListEnd {
+        match end {
+            End::Left => ListEnd::Front,
+            End::Right => ListEnd::Back,
         }
     }
 }
@@ -130,6 +140,20 @@ fn list_mut<'d>(db: &'d mut Db, key: &[u8], now: u64) -> &'d mut VecDeque<Bytes>
         .expect("checked to be a list")
 }
 
+/// The list at `key`, which the caller checked exists, for `pushes` pushes and up to `pops`
+/// pops at `end` (journals only the element ids those touch).
+fn list_ends_mut<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: u64,
+    end: End,
+    pushes: usize,
+    pops: usize,
+) -> &'d mut List {
+    db.list_ends_mut(key, now, end.into(), pushes, pops)
+        .expect("checked to be a list")
+}
+
 /// Deletes `key` if its list is now empty, as every command that removes elements does.
 fn delete_if_empty(db: &mut Db, key: &[u8]) {
     if db
@@ -143,7 +167,7 @@ fn delete_if_empty(db: &mut Db, key: &[u8]) {
 
 /// Pops `count` elements (or as many as there are) from the list at `key`, which exists.
 fn pop_many(db: &mut Db, key: &[u8], end: End, count: usize, now: u64) -> Vec<Bytes> {
-    let list = list_mut(db, key, now);
+    let list = list_ends_mut(db, key, now, end, 0, count);
     let n = count.min(list.len());
     let popped = (0..n).filter_map(|_| end.pop(list)).collect();
     delete_if_empty(db, key);
@@ -188,15 +212,15 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, xx: bool) -> Reply {
         if xx {
             return Reply::Integer(0);
         }
-        let mut list = VecDeque::with_capacity(args.len() - 2);
+        let mut list = List::new(VecDeque::with_capacity(args.len() - 2));
         args[2..]
             .iter()
             .for_each(|v| end.push(&mut list, own(v.clone())));
         let len = list.len();
-        db.insert(key.clone(), Value::list(list), None);
+        db.insert(key.clone(), Value::List(Arc::new(list)), None);
         return Reply::Integer(len as i64);
     }
-    let list = list_mut(db, key, now);
+    let list = list_ends_mut(db, key, now, end, args.len() - 2, 0);
     args[2..]
         .iter()
         .for_each(|v| end.push(list, own(v.clone())));
@@ -434,13 +458,18 @@ fn try_ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !check_list(db, key, now)? {
         return Ok(Reply::Ok);
     }
-    let list = list_mut(db, key, now);
-    match clamp_range(start, end, list.len()) {
-        None => list.clear(),
-        Some((from, to)) => {
-            list.truncate(to + 1);
-            list.drain(..from);
-        }
+    let len = db.peek(key).and_then(|e| e.value.as_list()).map_or(0, VecDeque::len);
+    let Some((from, to)) = clamp_range(start, end, len) else {
+        db.remove(key);
+        return Ok(Reply::Ok);
+    };
+    // Trimming is popping from both ends: the remaining elements keep their ids.
+    let (front, back) = (from, len - 1 - to);
+    list_ends_mut(db, key, now, End::Left, 0, front);
+    let list = list_ends_mut(db, key, now, End::Right, 0, back);
+    list.items_mut().truncate(to + 1);
+    for _ in 0..front {
+        list.pop_front();
     }
     delete_if_empty(db, key);
     Ok(Reply::Ok)
@@ -548,13 +577,17 @@ fn move_element(
     now: u64,
 ) -> Result<Bytes, Reply> {
     check_list(db, dst, now)?;
-    let list = list_mut(db, src, now);
+    if src == dst {
+        // Journal both ends before either changes.
+        list_ends_mut(db, src, now, to, 1, 0);
+    }
+    let list = list_ends_mut(db, src, now, from, 0, 1);
     let value = from.pop(list).expect("lists are never empty");
     if src == dst {
         to.push(list, value.clone());
         return Ok(value);
     }
-    match db.value_mut(dst, now).and_then(Value::as_list_mut) {
+    match db.list_ends_mut(dst, now, to.into(), 1, 0) {
         Some(target) => to.push(target, value.clone()),
         None => {
             db.insert(dst.clone(), Value::list([value.clone()].into()), None);

@@ -78,9 +78,15 @@ fn peek<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Set>, Rep
     }
 }
 
-/// The set at `key` (which must exist and be a set), for a write.
-fn write<'d>(db: &'d mut Db, key: &[u8], now: u64) -> &'d mut Set {
-    match db.value_mut(key, now) {
+/// The set at `key` (which must exist and be a set), for a write that changes no member but
+/// `members` (journaled).
+fn write<'d, 'a>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: u64,
+    members: impl IntoIterator<Item = &'a Bytes>,
+) -> &'d mut Set {
+    match db.value_mut_elements(key, now, members) {
         Some(Value::Set(s)) => Arc::make_mut(s),
         _ => unreachable!("the caller checked the key"),
     }
@@ -108,7 +114,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             );
         }
     }
-    let set = write(db, key, now);
+    let set = write(db, key, now, &args[2..]);
     Reply::Integer(
         args[2..]
             .iter()
@@ -127,7 +133,7 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(Some(set)) if args[2..].iter().any(|m| set.contains(m)) => {}
         Ok(_) => return Reply::Integer(0),
     }
-    let set = write(db, key, now);
+    let set = write(db, key, now, &args[2..]);
     let mut deleted = 0;
     for member in &args[2..] {
         if set.remove(member) {
@@ -190,7 +196,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // Moving to the same set changes nothing; a missing member moves nowhere.
         return Reply::Integer(in_src as i64);
     }
-    let set = write(db, src, now);
+    let set = write(db, src, now, [member]);
     set.remove(member);
     if set.is_empty() {
         db.remove(src);
@@ -207,7 +213,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .and_then(|e| e.value.as_set())
         .is_some_and(|s| s.contains(member))
     {
-        write(db, dst, now).add(member.clone(), max);
+        write(db, dst, now, [member]).add(member.clone(), max);
     }
     Reply::Integer(1)
 }
@@ -227,11 +233,10 @@ fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     if args.len() == 2 {
         let db = ctx.db();
-        if peek(db, key, now)?.is_none() {
+        let Some(member) = peek(db, key, now)?.and_then(|s| s.random(&mut rng)) else {
             return Ok(Reply::Nil);
-        }
-        let set = write(db, key, now);
-        let member = set.random(&mut rng).expect("a stored set is not empty");
+        };
+        let set = write(db, key, now, [&member]);
         set.remove(&member);
         if set.is_empty() {
             db.remove(key);
@@ -255,15 +260,23 @@ fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(set_reply(&whole));
     }
     let remaining = size - count;
-    let set = write(db, key, now);
     let mut out = Vec::new();
     if remaining * 5 > count {
+        let set = write(db, key, now, []);
+        let mut popped = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let member = set.random(&mut rng).expect("not empty");
             set.remove(&member);
-            out.push(Reply::Bulk(member));
+            popped.push(member);
         }
+        db.touch_elements(key, &popped);
+        out.extend(popped.into_iter().map(Reply::Bulk));
     } else {
+        // The set is rebuilt (maybe in another encoding): journaled whole.
+        let Some(Value::Set(set)) = db.value_mut(key, now) else {
+            unreachable!("checked above")
+        };
+        let set = Arc::make_mut(set);
         // Move the members that stay into a new set and return the rest.
         let mut kept: Option<Set> = None;
         for _ in 0..remaining {

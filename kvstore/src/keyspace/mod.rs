@@ -10,6 +10,7 @@
 
 mod expiry;
 pub mod hash;
+pub mod list;
 pub mod set;
 pub mod table;
 
@@ -21,9 +22,13 @@ use rand::Rng;
 
 pub use expiry::ExpiryIndex;
 pub use hash::{Hash, HashLimits};
+pub use list::List;
 pub use set::Set;
 
 type Hasher = foldhash::fast::RandomState;
+
+/// Lists longer than this are persisted one element per entry; shorter ones as one value.
+const LIST_PACKED_MAX: usize = 128;
 
 /// Values shorter than this are copied out of the connection's read buffer when stored, so a
 /// small key does not keep a whole network buffer alive.
@@ -38,7 +43,7 @@ pub enum Value {
     /// A list; never empty while stored (commands delete a key whose list they empty).
     /// Shared so that persistence snapshots it in O(1); a write after a snapshot that is still
     /// in use copies it first.
-    List(Arc<VecDeque<Bytes>>),
+    List(Arc<List>),
     Hash(Arc<Hash>),
     Set(Arc<Set>),
 }
@@ -86,8 +91,17 @@ impl Value {
         }
     }
 
-    /// The list payload for changing it (copied first if a snapshot still shares it).
+    /// The list payload for an arbitrary edit (copied first if a snapshot still shares it).
+    /// Element ids shift: use it under a whole-key journal entry (`Db::value_mut`).
     pub fn as_list_mut(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        match self {
+            Value::List(l) => Some(Arc::make_mut(l).items_mut()),
+            _ => None,
+        }
+    }
+
+    /// The list for pushes and pops at its ends, which keep element ids.
+    pub fn as_list_ends_mut(&mut self) -> Option<&mut List> {
         match self {
             Value::List(l) => Some(Arc::make_mut(l)),
             _ => None,
@@ -96,7 +110,19 @@ impl Value {
 
     /// A new list value.
     pub fn list(items: VecDeque<Bytes>) -> Value {
-        Value::List(Arc::new(items))
+        Value::List(Arc::new(List::new(items)))
+    }
+
+    /// Whether persistence stores this value one element per entry: hashes and sets once
+    /// they left their compact encoding (for good, as in Redis), long lists. Compact values
+    /// are small and stay one entry, which keeps a small hash's field order for free.
+    pub fn per_element(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.len() > LIST_PACKED_MAX,
+            Value::Hash(h) => matches!(**h, Hash::Table(_)),
+            Value::Set(s) => matches!(**s, Set::Table(_)),
+        }
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
@@ -126,8 +152,45 @@ pub struct Entry {
 pub struct Journal {
     /// The database was emptied; persistence must drop everything it holds for it first.
     pub cleared: bool,
-    /// Keys written, deleted or expired since then.
-    pub dirty: HashSet<Bytes, Hasher>,
+    /// Keys written, deleted or expired since then, and how.
+    pub dirty: HashMap<Bytes, Touched, Hasher>,
+}
+
+/// How a journaled key changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Touched {
+    /// Anything may have changed (value, type, encoding, existence): persist the whole key.
+    Whole,
+    /// The key holds a per-element value ([`Value::per_element`]) that already did so when
+    /// persistence last wrote it, with the same type: only its expiry and these elements
+    /// may have changed.
+    Elements(Elements),
+}
+
+/// The elements of a per-element value that changed: hash fields or set members, and ranges
+/// of list element ids (half-open, each touched by pushes or pops at one end).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Elements {
+    pub members: HashSet<Bytes, Hasher>,
+    pub front: Option<(i64, i64)>,
+    pub back: Option<(i64, i64)>,
+}
+
+/// Widens a half-open id range to cover `from..to`.
+fn widen(range: &mut Option<(i64, i64)>, from: i64, to: i64) {
+    if from < to {
+        *range = Some(match *range {
+            Some((a, b)) => (a.min(from), b.max(to)),
+            None => (from, to),
+        });
+    }
+}
+
+/// One end of a list, for [`Db::list_ends_mut`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListEnd {
+    Front,
+    Back,
 }
 
 /// Counters `INFO stats` reports.
@@ -214,9 +277,89 @@ impl Db {
     pub fn value_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
         self.expire_if_due(key, now);
         let (k, _) = self.map.get_key_value(key)?;
-        self.journal.dirty.insert(k.clone());
+        self.journal.dirty.insert(k.clone(), Touched::Whole);
         self.writes += 1;
         self.map.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Mutable access to a collection whose change the caller describes element by element:
+    /// it names every hash field or set member it may change (more is harmless), before
+    /// changing anything. Keys not stored per element are journaled whole.
+    pub fn value_mut_elements<'a>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        members: impl IntoIterator<Item = &'a Bytes>,
+    ) -> Option<&mut Value> {
+        self.expire_if_due(key, now);
+        let (k, entry) = self.map.get_key_value(key)?;
+        self.writes += 1;
+        if let Some(elements) = Self::elements_entry(&mut self.journal, k, &entry.value) {
+            elements.members.extend(members.into_iter().cloned());
+        }
+        self.map.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Names more elements changed by the current command, after a `value_mut_elements`
+    /// call for the same key (SPOP picks its members while it changes the set).
+    pub fn touch_elements<'a>(&mut self, key: &[u8], members: impl IntoIterator<Item = &'a Bytes>) {
+        match self.journal.dirty.get_mut(key) {
+            Some(Touched::Elements(e)) => e.members.extend(members.into_iter().cloned()),
+            Some(Touched::Whole) => {}
+            None => {
+                if let Some((k, _)) = self.map.get_key_value(key) {
+                    self.journal.dirty.insert(k.clone(), Touched::Whole);
+                }
+            }
+        }
+    }
+
+    /// The list at `key` for `pushes` pushes and up to `pops` pops at `end`, in any order;
+    /// journals only the ids those can touch. `None` if absent or not a list.
+    pub fn list_ends_mut(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        end: ListEnd,
+        pushes: usize,
+        pops: usize,
+    ) -> Option<&mut List> {
+        self.expire_if_due(key, now);
+        let (k, entry) = self.map.get_key_value(key)?;
+        let Value::List(list) = &entry.value else {
+            return None;
+        };
+        self.writes += 1;
+        let (head, tail) = (list.head(), list.tail());
+        let (pushes, pops) = (pushes as i64, pops.min(list.len()) as i64);
+        if let Some(elements) = Self::elements_entry(&mut self.journal, k, &entry.value) {
+            match end {
+                ListEnd::Front => widen(&mut elements.front, head - pushes, head + pops),
+                ListEnd::Back => widen(&mut elements.back, tail - pops, tail + pushes),
+            }
+        }
+        self.map.get_mut(key)?.value.as_list_ends_mut()
+    }
+
+    /// The journal's element record for `key` (holding `value`, before the change), or
+    /// `None` when the key is, or now becomes, journaled whole.
+    fn elements_entry<'j>(
+        journal: &'j mut Journal,
+        key: &Bytes,
+        value: &Value,
+    ) -> Option<&'j mut Elements> {
+        let per_element = value.per_element();
+        let touched = journal.dirty.entry(key.clone()).or_insert_with(|| {
+            if per_element {
+                Touched::Elements(Elements::default())
+            } else {
+                Touched::Whole
+            }
+        });
+        match touched {
+            Touched::Elements(e) => Some(e),
+            Touched::Whole => None,
+        }
     }
 
     /// Stores `value` under `key` with the given expiry, replacing any previous entry, and
@@ -242,7 +385,7 @@ impl Db {
                     self.expires.insert(at, key.clone());
                 }
             }
-            self.journal.dirty.insert(key);
+            self.journal.dirty.insert(key, Touched::Whole);
             return Some(Entry {
                 value: old_value,
                 expire_at: old_expire,
@@ -263,7 +406,7 @@ impl Db {
         if let Some(at) = expire_at {
             self.expires.insert(at, key.clone());
         }
-        self.journal.dirty.insert(key.clone());
+        self.journal.dirty.insert(key.clone(), Touched::Whole);
         self.signal_ready(&key);
         self.map.insert(
             key,
@@ -291,7 +434,7 @@ impl Db {
             self.expires.remove(at, &key);
         }
         self.writes += 1;
-        self.journal.dirty.insert(key);
+        self.journal.dirty.insert(key, Touched::Whole);
         Some(entry)
     }
 
@@ -317,9 +460,11 @@ impl Db {
         if let Some(at) = expire_at {
             self.expires.insert(at, k.clone());
         }
-        self.map.get_mut(key).expect("present").expire_at = expire_at;
+        let entry = self.map.get_mut(key).expect("present");
+        entry.expire_at = expire_at;
         self.writes += 1;
-        self.journal.dirty.insert(k);
+        // A per-element value's expiry lives in its meta entry: no element changed.
+        Self::elements_entry(&mut self.journal, &k, &entry.value);
         true
     }
 

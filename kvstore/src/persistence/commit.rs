@@ -19,7 +19,7 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
 
 use super::wal::{self, Wal};
-use super::{collect_changes, DbChanges, PersistError, Record, Store};
+use super::{collect_changes, DbChanges, KeyState, PersistError, Record, Store};
 use crate::keyspace::Keyspace;
 
 /// Changes are committed at least this often when nobody waits for them.
@@ -321,7 +321,16 @@ impl Inner {
 /// Changes logged since the last checkpoint: the latest state of each key.
 #[derive(Default)]
 struct Pending {
-    dbs: BTreeMap<u32, (bool, HashMap<bytes::Bytes, Option<Record>>)>,
+    dbs: BTreeMap<u32, (bool, HashMap<bytes::Bytes, PendingKey>)>,
+}
+
+/// A key's changes since the last checkpoint: a whole state (if any) followed by element
+/// changes made since it (the latest state of each element).
+#[derive(Default)]
+struct PendingKey {
+    whole: Option<Option<Record>>,
+    meta: Option<Vec<u8>>,
+    elements: HashMap<bytes::Bytes, Option<bytes::Bytes>>,
 }
 
 impl Pending {
@@ -337,7 +346,19 @@ impl Pending {
                 entries.clear();
             }
             for (key, state) in &change.entries {
-                entries.insert(key.clone(), state.clone());
+                let pending = entries.entry(key.clone()).or_default();
+                match state {
+                    KeyState::Whole(whole) => {
+                        *pending = PendingKey {
+                            whole: Some(whole.clone()),
+                            ..PendingKey::default()
+                        }
+                    }
+                    KeyState::Elements { meta, elements } => {
+                        pending.meta = Some(meta.clone());
+                        pending.elements.extend(elements.iter().cloned());
+                    }
+                }
             }
         }
     }
@@ -348,7 +369,19 @@ impl Pending {
             .map(|(db, (cleared, entries))| DbChanges {
                 db,
                 cleared,
-                entries: entries.into_iter().collect(),
+                entries: entries
+                    .into_iter()
+                    .flat_map(|(key, pending)| {
+                        let whole = pending
+                            .whole
+                            .map(|whole| (key.clone(), KeyState::Whole(whole)));
+                        let elements = pending.meta.map(|meta| {
+                            let elements = pending.elements.into_iter().collect();
+                            (key, KeyState::Elements { meta, elements })
+                        });
+                        whole.into_iter().chain(elements)
+                    })
+                    .collect(),
             })
             .collect()
     }

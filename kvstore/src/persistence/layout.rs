@@ -1,11 +1,20 @@
-//! The on-disk layout: one sled entry per key.
+//! The on-disk layout: a meta entry per key, plus an entry per element for big collections.
 //!
-//! Key: the database number (4 bytes, big-endian, so each database is one contiguous range)
-//! followed by the Redis key. Value: a type tag, a flags byte, the absolute expiry time in
-//! Unix milliseconds when the flag says so, then the payload. Collection types will store one
-//! sled entry per element under the same prefix scheme, so a write costs in proportion to the
-//! change, never to the size of the value. Until then a list is one entry too: its elements
-//! as a sequence of (4-byte big-endian length, bytes).
+//! Main tree. Key: the database number (4 bytes, big-endian, so each database is one
+//! contiguous range) followed by the Redis key. Value: a type tag, a flags byte, the absolute
+//! expiry time in Unix milliseconds when the flag says so, a list's first element id when
+//! the flag says so, then the payload. Strings and compact collections (a listpack hash, an
+//! intset, a list of at most 128 elements) are whole there: a list its elements as a sequence
+//! of (4-byte big-endian length, bytes); a hash or set its encoding, a count and
+//! length-prefixed members, so a restart restores order and encoding.
+//!
+//! A value stored per element ([`Value::per_element`]: hashtable hashes and sets, long lists)
+//! has only its header in the main tree (flag [`PER_ELEMENT`]); each element is an entry of
+//! the elements tree keyed `db | key length (4, BE) | key | element id`, so a prefix scan
+//! finds every element of a key and a change to one element rewrites one entry. The id of a
+//! hash field or set member is itself (the entry holds the field's value, or nothing); a list
+//! element's id is its stable `i64` ([`crate::keyspace::List`]) encoded to sort as a number,
+//! and the entry holds the element.
 //!
 //! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
 
@@ -17,7 +26,7 @@ use bytes::Bytes;
 
 use crate::keyspace::hash::Listpack;
 use crate::keyspace::table::SlotTable;
-use crate::keyspace::{Hash, Set, Value};
+use crate::keyspace::{Elements, Hash, List, Set, Value};
 
 // Type tags follow Redis's OBJ_* numbering.
 const TYPE_STRING: u8 = 0;
@@ -25,6 +34,10 @@ const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_HASH: u8 = 4;
 const HAS_EXPIRY: u8 = 1;
+/// The value's elements are entries of the elements tree; the header has no payload.
+const PER_ELEMENT: u8 = 2;
+/// A list's first element id follows the expiry (absent: 0, as data written before ids).
+const HAS_HEAD: u8 = 4;
 
 /// Collection payloads start with the encoding, so a restart restores OBJECT ENCODING too.
 const ENC_SMALL: u8 = 0;
@@ -46,25 +59,55 @@ pub fn split_key(k: &[u8]) -> Option<(u32, &[u8])> {
     Some((db, &k[4..]))
 }
 
-pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
-    let (kind, size) = match value {
-        Value::Str(s) => (TYPE_STRING, s.len()),
-        Value::Hash(h) => (
-            TYPE_HASH,
-            5 + h.iter().map(|(f, v)| 8 + f.len() + v.len()).sum::<usize>(),
-        ),
-        Value::Set(s) => (TYPE_SET, 5 + s.len() * 12),
-        Value::List(items) => (TYPE_LIST, items.iter().map(|i| 4 + i.len()).sum()),
-    };
-    let mut v = Vec::with_capacity(10 + size);
-    v.push(kind);
-    match expire_at {
-        Some(at) => {
-            v.push(HAS_EXPIRY);
-            v.extend_from_slice(&at.to_be_bytes());
-        }
-        None => v.push(0),
+fn type_tag(value: &Value) -> u8 {
+    match value {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST,
+        Value::Set(_) => TYPE_SET,
+        Value::Hash(_) => TYPE_HASH,
     }
+}
+
+/// Type tag, flags, expiry and (lists) head id.
+fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_element: bool) {
+    v.push(type_tag(value));
+    let mut flags = if per_element { PER_ELEMENT } else { 0 };
+    if expire_at.is_some() {
+        flags |= HAS_EXPIRY;
+    }
+    let head = match value {
+        Value::List(l) if l.head() != 0 => Some(l.head()),
+        _ => None,
+    };
+    if head.is_some() {
+        flags |= HAS_HEAD;
+    }
+    v.push(flags);
+    if let Some(at) = expire_at {
+        v.extend_from_slice(&at.to_be_bytes());
+    }
+    if let Some(head) = head {
+        v.extend_from_slice(&head.to_be_bytes());
+    }
+}
+
+/// The main-tree entry of a value stored per element: its header alone.
+pub fn encode_meta(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(18);
+    put_header(&mut v, value, expire_at, true);
+    v
+}
+
+/// A value whole (the main-tree entry of a compact value; log records of any value).
+pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
+    let size = match value {
+        Value::Str(s) => s.len(),
+        Value::Hash(h) => 5 + h.iter().map(|(f, v)| 8 + f.len() + v.len()).sum::<usize>(),
+        Value::Set(s) => 5 + s.len() * 12,
+        Value::List(items) => items.iter().map(|i| 4 + i.len()).sum(),
+    };
+    let mut v = Vec::with_capacity(18 + size);
+    put_header(&mut v, value, expire_at, false);
     match value {
         Value::Str(payload) => v.extend_from_slice(payload),
         Value::List(items) => {
@@ -195,23 +238,156 @@ fn decode_set(rest: &[u8]) -> Option<Set> {
     r.0.is_empty().then_some(set)
 }
 
-pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
-    let (&kind, rest) = v.split_first()?;
-    let (&flags, mut rest) = rest.split_first()?;
-    let expire_at = if flags & HAS_EXPIRY != 0 {
-        let at = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-        rest = &rest[8..];
-        Some(at)
-    } else {
-        None
+/// A main-tree entry's header.
+pub struct Header<'a> {
+    kind: u8,
+    pub per_element: bool,
+    pub expire_at: Option<u64>,
+    head: i64,
+    payload: &'a [u8],
+}
+
+pub fn decode_header(v: &[u8]) -> Option<Header<'_>> {
+    let mut r = Reader(v);
+    let kind = r.u8()?;
+    let flags = r.u8()?;
+    let expire_at = match flags & HAS_EXPIRY {
+        0 => None,
+        _ => Some(r.i64()? as u64),
     };
-    match kind {
-        TYPE_STRING => Some((Value::Str(Bytes::copy_from_slice(rest)), expire_at)),
-        TYPE_LIST => Some((Value::list(decode_items(rest)?), expire_at)),
-        TYPE_HASH => Some((Value::Hash(Arc::new(decode_hash(rest)?)), expire_at)),
-        TYPE_SET => Some((Value::Set(Arc::new(decode_set(rest)?)), expire_at)),
-        _ => None,
+    let head = match flags & HAS_HEAD {
+        0 => 0,
+        _ => r.i64()?,
+    };
+    Some(Header {
+        kind,
+        per_element: flags & PER_ELEMENT != 0,
+        expire_at,
+        head,
+        payload: r.0,
+    })
+}
+
+/// Decodes a whole value (not a per-element header).
+pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
+    let h = decode_header(v)?;
+    if h.per_element {
+        return None;
     }
+    let rest = h.payload;
+    let value = match h.kind {
+        TYPE_STRING => Value::Str(Bytes::copy_from_slice(rest)),
+        TYPE_LIST => Value::List(Arc::new(List::with_head(h.head, decode_items(rest)?))),
+        TYPE_HASH => Value::Hash(Arc::new(decode_hash(rest)?)),
+        TYPE_SET => Value::Set(Arc::new(decode_set(rest)?)),
+        _ => return None,
+    };
+    Some((value, h.expire_at))
+}
+
+/// The prefix of every element entry of `key`.
+pub fn element_prefix(db: u32, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len() + 16);
+    k.extend_from_slice(&db_prefix(db));
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// The elements-tree key of element `id` of `key`.
+pub fn element_key(db: u32, key: &[u8], id: &[u8]) -> Vec<u8> {
+    let mut k = element_prefix(db, key);
+    k.extend_from_slice(id);
+    k
+}
+
+/// A list element id as bytes that sort like the number.
+fn list_id(id: i64) -> Bytes {
+    Bytes::copy_from_slice(&((id as u64) ^ (1 << 63)).to_be_bytes())
+}
+
+fn parse_list_id(b: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63)) as i64)
+}
+
+/// Every element of a per-element value: (id, entry value).
+pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> {
+    match value {
+        Value::Hash(h) => Box::new(
+            h.iter()
+                .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))),
+        ),
+        Value::Set(s) => Box::new(s.iter().map(|m| (m, Bytes::new()))),
+        Value::List(l) => Box::new(
+            l.iter()
+                .enumerate()
+                .map(|(i, item)| (list_id(l.head() + i as i64), item.clone())),
+        ),
+        Value::Str(_) => Box::new(std::iter::empty()),
+    }
+}
+
+/// The current state of the changed elements of a per-element value: each id with its entry
+/// value, or `None` if the element is gone. Costs in proportion to `changed`.
+pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<Bytes>)> {
+    match value {
+        Value::Hash(h) => changed
+            .members
+            .iter()
+            .map(|f| (f.clone(), h.get(f).map(Bytes::copy_from_slice)))
+            .collect(),
+        Value::Set(s) => changed
+            .members
+            .iter()
+            .map(|m| (m.clone(), s.contains(m).then(Bytes::new)))
+            .collect(),
+        Value::List(l) => [changed.front, changed.back]
+            .into_iter()
+            .flatten()
+            .flat_map(|(from, to)| from..to)
+            .map(|id| (list_id(id), l.by_id(id).cloned()))
+            .collect(),
+        Value::Str(_) => Vec::new(),
+    }
+}
+
+/// Rebuilds a per-element value from its header and its elements-tree entries (id without
+/// the key prefix, entry value), in key order.
+pub fn rebuild<'a>(
+    header: &Header<'_>,
+    elements: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Option<Value> {
+    Some(match header.kind {
+        TYPE_HASH => {
+            let mut t = SlotTable::default();
+            for (f, v) in elements {
+                t.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
+            }
+            Value::Hash(Arc::new(Hash::Table(Box::new(t))))
+        }
+        TYPE_SET => {
+            let mut t = SlotTable::default();
+            for (m, _) in elements {
+                t.insert(Bytes::copy_from_slice(m), ());
+            }
+            Value::Set(Arc::new(Set::Table(Box::new(t))))
+        }
+        TYPE_LIST => {
+            let mut items = VecDeque::new();
+            let mut head = None;
+            for (id, item) in elements {
+                let id = parse_list_id(id)?;
+                // Ids are consecutive by construction; a gap means a damaged store.
+                if head.is_some_and(|h: i64| h + items.len() as i64 != id) {
+                    return None;
+                }
+                head.get_or_insert(id);
+                items.push_back(Bytes::copy_from_slice(item));
+            }
+            Value::List(Arc::new(List::with_head(head?, items)))
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

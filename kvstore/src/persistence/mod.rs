@@ -5,7 +5,8 @@
 //! takes the journal, copies the current state of those keys under the keyspace lock, and
 //! writes them to sled as one batch outside it. Many clients' writes therefore share one
 //! sled batch and one fsync, and a key written a thousand times between two commits costs
-//! one disk write.
+//! one disk write. A big collection whose elements changed costs the changed elements only
+//! (see `layout.rs`), never a copy of the whole value.
 
 mod commit;
 mod layout;
@@ -17,7 +18,7 @@ use bytes::Bytes;
 
 pub use commit::{Durability, GroupCommit};
 
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::{Keyspace, Touched, Value};
 
 /// Failures opening or writing the store; all are fatal to the server.
 #[derive(Debug, thiserror::Error)]
@@ -37,18 +38,32 @@ pub enum PersistError {
 /// A key's stored state: its value and absolute expiry time.
 pub type Record = (Value, Option<u64>);
 
+/// The new state of one changed key: a *state*, so applying it twice is harmless.
+#[derive(Debug, Clone)]
+pub enum KeyState {
+    /// The key's value and expiry, or `None` if it is gone; replaces everything stored for it.
+    Whole(Option<Record>),
+    /// A value stored per element: its new header (`layout::encode_meta`) and the changed
+    /// elements, each with its entry value or `None` if gone. Other elements are unchanged.
+    Elements {
+        meta: Vec<u8>,
+        elements: Vec<(Bytes, Option<Bytes>)>,
+    },
+}
+
 /// The state of changed keys in one database, ready to be written.
 #[derive(Debug, Default)]
 pub struct DbChanges {
     pub db: u32,
     /// Drop everything stored for this database before applying `entries`.
     pub cleared: bool,
-    /// Each changed key with its current value and expiry, or `None` if it is gone.
-    pub entries: Vec<(Bytes, Option<Record>)>,
+    /// Each changed key with its new state, applied in order.
+    pub entries: Vec<(Bytes, KeyState)>,
 }
 
 /// Takes every database's journal and pairs each changed key with its current state.
-/// Called with the keyspace locked; cheap, since values are reference-counted.
+/// Called with the keyspace locked; cheap: whole values are reference-counted, and a value
+/// whose elements changed costs the changed elements.
 pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
     let mut out = Vec::new();
     for (index, db) in ks.dbs_mut().iter_mut().enumerate() {
@@ -59,8 +74,18 @@ pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
         let entries = journal
             .dirty
             .into_iter()
-            .map(|key| {
-                let state = db.peek(&key).map(|e| (e.value.clone(), e.expire_at));
+            .map(|(key, touched)| {
+                let entry = db.peek(&key);
+                let state = match (touched, entry) {
+                    // Still stored per element (a list may have shrunk since): else whole.
+                    (Touched::Elements(changed), Some(e)) if e.value.per_element() => {
+                        KeyState::Elements {
+                            meta: layout::encode_meta(&e.value, e.expire_at),
+                            elements: layout::element_states(&e.value, &changed),
+                        }
+                    }
+                    (_, entry) => KeyState::Whole(entry.map(|e| (e.value.clone(), e.expire_at))),
+                };
                 (key, state)
             })
             .collect();
@@ -73,15 +98,16 @@ pub fn collect_changes(ks: &mut Keyspace) -> Vec<DbChanges> {
     out
 }
 
-/// The sled database in `dir`.
+/// The sled database in `dir`: meta entries in the default tree, elements in `elements`.
 pub struct Store {
     db: sled::Db,
+    elements: sled::Tree,
     dir: PathBuf,
 }
 
 /// Writes through sled batches of at most [`SmallBatches::SIZE`] operations.
 struct SmallBatches<'a> {
-    db: &'a sled::Db,
+    db: &'a sled::Tree,
     batch: sled::Batch,
     len: usize,
 }
@@ -89,7 +115,7 @@ struct SmallBatches<'a> {
 impl<'a> SmallBatches<'a> {
     const SIZE: usize = 32;
 
-    fn new(db: &'a sled::Db) -> Self {
+    fn new(db: &'a sled::Tree) -> Self {
         SmallBatches {
             db,
             batch: sled::Batch::default(),
@@ -152,8 +178,10 @@ impl Store {
                     source,
                 },
             })?;
+        let elements = db.open_tree("elements")?;
         Ok(Store {
             db,
+            elements,
             dir: dir.to_path_buf(),
         })
     }
@@ -187,32 +215,54 @@ impl Store {
     pub fn load(&self, ks: &mut Keyspace, now: u64) -> Result<LoadStats, PersistError> {
         let mut stats = LoadStats::default();
         let databases = ks.dbs().len() as u32;
-        let mut due = sled::Batch::default();
+        let mut due = SmallBatches::new(&self.db);
+        let mut due_elements = SmallBatches::new(&self.elements);
         for item in self.db.iter() {
             let (k, v) = item?;
             let (db, key) = layout::split_key(&k).ok_or(PersistError::Corrupt {
                 db: 0,
                 key: Bytes::copy_from_slice(&k),
             })?;
-            let (value, expire_at) =
-                layout::decode_value(&v).ok_or_else(|| PersistError::Corrupt {
-                    db,
-                    key: Bytes::copy_from_slice(key),
-                })?;
+            let corrupt = || PersistError::Corrupt {
+                db,
+                key: Bytes::copy_from_slice(key),
+            };
+            let header = layout::decode_header(&v).ok_or_else(corrupt)?;
             if db >= databases {
                 stats.out_of_range += 1;
                 continue;
             }
+            let expire_at = header.expire_at;
             if expire_at.is_some_and(|at| at <= now) {
-                due.remove(k);
+                if header.per_element {
+                    for ek in self.elements.scan_prefix(layout::element_prefix(db, key)).keys() {
+                        due_elements.remove(ek?)?;
+                    }
+                }
+                due.remove(k)?;
                 stats.expired += 1;
                 continue;
             }
+            let value = if header.per_element {
+                let prefix = layout::element_prefix(db, key);
+                let entries = self
+                    .elements
+                    .scan_prefix(&prefix)
+                    .collect::<Result<Vec<_>, _>>()?;
+                layout::rebuild(
+                    &header,
+                    entries.iter().map(|(ek, ev)| (&ek[prefix.len()..], &ev[..])),
+                )
+            } else {
+                layout::decode_value(&v).map(|(value, _)| value)
+            }
+            .ok_or_else(corrupt)?;
             ks.db(db as usize)
                 .load(Bytes::copy_from_slice(key), value, expire_at);
             stats.keys += 1;
         }
-        self.db.apply_batch(due)?;
+        due.finish()?;
+        due_elements.finish()?;
         Ok(stats)
     }
 
@@ -225,23 +275,53 @@ impl Store {
     /// `appendfsync always` is lost.
     pub fn write(&self, changes: &[DbChanges]) -> Result<(), PersistError> {
         let mut batch = SmallBatches::new(&self.db);
+        let mut elements = SmallBatches::new(&self.elements);
         for change in changes {
+            let db = change.db;
             if change.cleared {
-                for key in self.db.scan_prefix(layout::db_prefix(change.db)).keys() {
+                for key in self.db.scan_prefix(layout::db_prefix(db)).keys() {
                     batch.remove(key?)?;
+                }
+                for key in self.elements.scan_prefix(layout::db_prefix(db)).keys() {
+                    elements.remove(key?)?;
                 }
             }
             for (key, state) in &change.entries {
-                let k = layout::encode_key(change.db, key);
+                let k = layout::encode_key(db, key);
                 match state {
-                    Some((value, expire_at)) => {
-                        batch.insert(k, layout::encode_value(value, *expire_at))?
+                    KeyState::Whole(whole) => {
+                        // Whatever the key held before goes, its elements included.
+                        for ek in self.elements.scan_prefix(layout::element_prefix(db, key)).keys() {
+                            elements.remove(ek?)?;
+                        }
+                        match whole {
+                            None => batch.remove(k)?,
+                            Some((value, expire_at)) if value.per_element() => {
+                                batch.insert(k, layout::encode_meta(value, *expire_at))?;
+                                for (id, item) in layout::elements(value) {
+                                    elements.insert(layout::element_key(db, key, &id), item.to_vec())?;
+                                }
+                            }
+                            Some((value, expire_at)) => {
+                                batch.insert(k, layout::encode_value(value, *expire_at))?
+                            }
+                        }
                     }
-                    None => batch.remove(k)?,
+                    KeyState::Elements { meta, elements: changed } => {
+                        batch.insert(k, meta.clone())?;
+                        for (id, item) in changed {
+                            let ek = layout::element_key(db, key, id);
+                            match item {
+                                Some(item) => elements.insert(ek, item.to_vec())?,
+                                None => elements.remove(ek)?,
+                            }
+                        }
+                    }
                 }
             }
         }
-        batch.finish()
+        batch.finish()?;
+        elements.finish()
     }
 
     /// Makes everything written so far durable (fsync).

@@ -8,7 +8,9 @@
 //!
 //! Segments are `kvstore.wal.<n>` files in the data directory. A record is
 //! `[payload length u32][crc32 u32][payload]`; a torn or corrupt record ends the replay of
-//! its segment (it was never acknowledged: acknowledgement follows the sync).
+//! its segment (it was never acknowledged: acknowledgement follows the sync). In a payload,
+//! each key's state is tagged: absent, whole value (`layout::encode_value`), or a per-element
+//! value's header and changed elements, so an HSET on a big hash logs one field.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -16,9 +18,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::{layout, DbChanges};
+use super::{layout, DbChanges, KeyState};
 
 const PREFIX: &str = "kvstore.wal.";
+
+// Key state tags.
+const ABSENT: u8 = 0;
+const WHOLE: u8 = 1;
+const ELEMENTS: u8 = 2;
 
 /// The segment being appended to.
 pub struct Wal {
@@ -148,11 +155,26 @@ fn encode_changes(change: &DbChanges, out: &mut Vec<u8>) {
     for (key, state) in &change.entries {
         put_bytes(out, key);
         match state {
-            Some((value, expire_at)) => {
-                out.push(1);
+            KeyState::Whole(Some((value, expire_at))) => {
+                out.push(WHOLE);
                 put_bytes(out, &layout::encode_value(value, *expire_at));
             }
-            None => out.push(0),
+            KeyState::Whole(None) => out.push(ABSENT),
+            KeyState::Elements { meta, elements } => {
+                out.push(ELEMENTS);
+                put_bytes(out, meta);
+                out.extend_from_slice(&(elements.len() as u32).to_le_bytes());
+                for (id, item) in elements {
+                    put_bytes(out, id);
+                    match item {
+                        Some(item) => {
+                            out.push(1);
+                            put_bytes(out, item);
+                        }
+                        None => out.push(0),
+                    }
+                }
+            }
         }
     }
 }
@@ -188,8 +210,23 @@ fn decode_record(payload: &[u8]) -> Option<Vec<DbChanges>> {
         for _ in 0..n {
             let key = Bytes::copy_from_slice(r.bytes()?);
             let state = match r.take(1)?[0] {
-                0 => None,
-                _ => Some(layout::decode_value(r.bytes()?)?),
+                ABSENT => KeyState::Whole(None),
+                WHOLE => KeyState::Whole(Some(layout::decode_value(r.bytes()?)?)),
+                ELEMENTS => {
+                    let meta = r.bytes()?.to_vec();
+                    let n = r.u32()? as usize;
+                    let mut elements = Vec::with_capacity(n.min(1024));
+                    for _ in 0..n {
+                        let id = Bytes::copy_from_slice(r.bytes()?);
+                        let item = match r.take(1)?[0] {
+                            0 => None,
+                            _ => Some(Bytes::copy_from_slice(r.bytes()?)),
+                        };
+                        elements.push((id, item));
+                    }
+                    KeyState::Elements { meta, elements }
+                }
+                _ => return None,
             };
             entries.push((key, state));
         }
@@ -213,8 +250,17 @@ mod tests {
             cleared: false,
             entries: vec![(
                 Bytes::copy_from_slice(key.as_bytes()),
-                value.map(|v| (Value::Str(Bytes::copy_from_slice(v.as_bytes())), Some(7))),
+                KeyState::Whole(
+                    value.map(|v| (Value::Str(Bytes::copy_from_slice(v.as_bytes())), Some(7))),
+                ),
             )],
+        }
+    }
+
+    fn whole(state: &KeyState) -> Option<&crate::persistence::Record> {
+        match state {
+            KeyState::Whole(w) => w.as_ref(),
+            KeyState::Elements { .. } => panic!("not whole"),
         }
     }
 
@@ -225,6 +271,20 @@ mod tests {
         wal.append(&[change("a", Some("1"))]).unwrap();
         wal.append(&[
             change("a", None),
+            DbChanges {
+                db: 1,
+                cleared: false,
+                entries: vec![(
+                    Bytes::from("h"),
+                    KeyState::Elements {
+                        meta: vec![4, 2],
+                        elements: vec![
+                            (Bytes::from("f"), Some(Bytes::from("v"))),
+                            (Bytes::from("g"), None),
+                        ],
+                    },
+                )],
+            },
             DbChanges {
                 db: 0,
                 cleared: true,
@@ -239,9 +299,15 @@ mod tests {
         f.write_all(&[200, 0, 0, 0, 1, 2]).unwrap();
         let records = read_segment(&path).unwrap();
         assert_eq!(records.len(), 2);
-        assert_eq!(records[0][0].entries[0].1.as_ref().unwrap().1, Some(7));
-        assert!(records[1][0].entries[0].1.is_none());
-        assert!(records[1][1].cleared);
+        assert_eq!(whole(&records[0][0].entries[0].1).unwrap().1, Some(7));
+        assert!(whole(&records[1][0].entries[0].1).is_none());
+        let KeyState::Elements { meta, elements } = &records[1][1].entries[0].1 else {
+            panic!("elements expected");
+        };
+        assert_eq!(meta, &[4, 2]);
+        assert_eq!(elements[0], (Bytes::from("f"), Some(Bytes::from("v"))));
+        assert_eq!(elements[1], (Bytes::from("g"), None));
+        assert!(records[1][2].cleared);
     }
 
     #[test]
