@@ -458,7 +458,10 @@ fn try_ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !check_list(db, key, now)? {
         return Ok(Reply::Ok);
     }
-    let len = db.peek(key).and_then(|e| e.value.as_list()).map_or(0, VecDeque::len);
+    let len = db
+        .peek(key)
+        .and_then(|e| e.value.as_list())
+        .map_or(0, VecDeque::len);
     let Some((from, to)) = clamp_range(start, end, len) else {
         db.remove(key);
         return Ok(Reply::Ok);

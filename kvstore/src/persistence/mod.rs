@@ -235,7 +235,11 @@ impl Store {
             let expire_at = header.expire_at;
             if expire_at.is_some_and(|at| at <= now) {
                 if header.per_element {
-                    for ek in self.elements.scan_prefix(layout::element_prefix(db, key)).keys() {
+                    for ek in self
+                        .elements
+                        .scan_prefix(layout::element_prefix(db, key))
+                        .keys()
+                    {
                         due_elements.remove(ek?)?;
                     }
                 }
@@ -251,7 +255,9 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?;
                 layout::rebuild(
                     &header,
-                    entries.iter().map(|(ek, ev)| (&ek[prefix.len()..], &ev[..])),
+                    entries
+                        .iter()
+                        .map(|(ek, ev)| (&ek[prefix.len()..], &ev[..])),
                 )
             } else {
                 layout::decode_value(&v).map(|(value, _)| value)
@@ -291,7 +297,11 @@ impl Store {
                 match state {
                     KeyState::Whole(whole) => {
                         // Whatever the key held before goes, its elements included.
-                        for ek in self.elements.scan_prefix(layout::element_prefix(db, key)).keys() {
+                        for ek in self
+                            .elements
+                            .scan_prefix(layout::element_prefix(db, key))
+                            .keys()
+                        {
                             elements.remove(ek?)?;
                         }
                         match whole {
@@ -299,7 +309,8 @@ impl Store {
                             Some((value, expire_at)) if value.per_element() => {
                                 batch.insert(k, layout::encode_meta(value, *expire_at))?;
                                 for (id, item) in layout::elements(value) {
-                                    elements.insert(layout::element_key(db, key, &id), item.to_vec())?;
+                                    elements
+                                        .insert(layout::element_key(db, key, &id), item.to_vec())?;
                                 }
                             }
                             Some((value, expire_at)) => {
@@ -307,7 +318,10 @@ impl Store {
                             }
                         }
                     }
-                    KeyState::Elements { meta, elements: changed } => {
+                    KeyState::Elements {
+                        meta,
+                        elements: changed,
+                    } => {
                         batch.insert(k, meta.clone())?;
                         for (id, item) in changed {
                             let ek = layout::element_key(db, key, id);
