@@ -3,7 +3,7 @@
 //! Each connection owns its [`Session`]; a shared [`ClientHandle`] mirrors the fields other
 //! connections may read, refreshed once per batch of commands rather than per command.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +11,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+
+use crate::cmd::CommandSpec;
+use crate::pubsub::Outbox;
 
 /// The fields of a client that CLIENT LIST / CLIENT INFO report.
 #[derive(Debug, Clone)]
@@ -151,7 +154,7 @@ impl ClientRegistry {
 }
 
 /// Per-connection state that commands read and change (the selected database, the protocol
-/// version, authentication).
+/// version, authentication, a transaction being queued, watched keys, subscriptions).
 #[derive(Debug)]
 pub struct Session {
     pub handle: Arc<ClientHandle>,
@@ -161,6 +164,35 @@ pub struct Session {
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
+    /// Between MULTI and EXEC/DISCARD (and while EXEC runs the queue).
+    pub multi: Option<Transaction>,
+    /// Keys under WATCH: database, key, version seen at WATCH.
+    pub watched: Vec<(usize, Bytes, u64)>,
+    pub subscriptions: Subscriptions,
+}
+
+/// A transaction being queued (MULTI) or executed (EXEC).
+#[derive(Debug, Default)]
+pub struct Transaction {
+    pub queue: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// A connection's channel and pattern subscriptions, and the queue its messages arrive in.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    /// Created at the first subscription; kept afterwards so queued messages still leave.
+    pub outbox: Option<Arc<Outbox>>,
+}
+
+impl Subscriptions {
+    /// The count SUBSCRIBE and friends report.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
 }
 
 impl Session {
@@ -173,11 +205,25 @@ impl Session {
             name: None,
             lib_name: None,
             lib_ver: None,
+            multi: None,
+            watched: Vec::new(),
+            subscriptions: Subscriptions::default(),
         }
     }
 
     pub fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// Inside MULTI or running EXEC's queue: blocking commands must answer at once, as in
+    /// Redis, where a transaction never blocks.
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
+    pub fn in_subscribed_mode(&self) -> bool {
+        self.resp == 2 && self.subscriptions.count() > 0
     }
 
     /// Publishes the session's fields for CLIENT LIST.

@@ -5,6 +5,10 @@
 //! clients get one segment back per segment they sent instead of stalling on delayed ACKs.
 //! Buffers are bounded by `client-query-buffer-limit` / `proto-max-bulk-len`, and an idle
 //! connection gives its read buffer back.
+//!
+//! A subscribed connection also waits on its [`Outbox`]: published messages are written out
+//! as the socket takes them, and a command's reply follows the messages queued before it
+//! ran, as in Redis's single output buffer.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +21,7 @@ use tokio::net::TcpStream;
 use crate::client::Session;
 use crate::cmd::{Batch, Effects};
 use crate::protocol::{Reply, RequestParser};
+use crate::pubsub::Outbox;
 use crate::server::Shared;
 
 /// Read size; a bigger buffer is reserved only for a bulk that needs it.
@@ -25,6 +30,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_WRITE_BUF: usize = 64 * 1024;
 /// A read buffer grown past this is released once empty.
 const KEEP_READ_BUF: usize = 64 * 1024;
+/// Pub/sub messages taken from the outbox per write.
+const OUTBOX_CHUNK: usize = 64 * 1024;
 
 pub struct Connection {
     shared: Arc<Shared>,
@@ -53,7 +60,55 @@ impl Connection {
             tracing::debug!(client = id, "connection closed: {e}");
         }
         self.session.handle.socket_closing();
+        self.forget_client_state();
         self.shared.clients.unregister(id);
+    }
+
+    /// Removes what other clients could still see of this one: subscriptions and watches.
+    fn forget_client_state(&mut self) {
+        if self.session.subscriptions.count() > 0 {
+            crate::cmd::pubsub::forget_subscriptions(
+                &mut self.shared.pubsub.lock(),
+                &mut self.session,
+            );
+        }
+        if !self.session.watched.is_empty() {
+            let mut ks = self.shared.keyspace.lock();
+            crate::cmd::transactions::unwatch_all(&mut ks, &mut self.session);
+        }
+    }
+
+    /// Writes out queued pub/sub messages until none is left. Fails (ending the connection)
+    /// once the outbox was closed for going over its limit.
+    async fn flush_outbox(&mut self, outbox: &Outbox) -> std::io::Result<()> {
+        loop {
+            if !outbox.drain_into(&mut self.wbuf, OUTBOX_CHUNK) {
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
+            if self.wbuf.is_empty() {
+                return Ok(());
+            }
+            // A subscriber that stopped reading may block this write for ever: give up as
+            // soon as the publisher closes the outbox.
+            tokio::select! {
+                written = self.socket.write_all(&self.wbuf) => written?,
+                _ = wait_closed(outbox) => {
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+            }
+            self.wrote_wbuf();
+        }
+    }
+
+    fn wrote_wbuf(&mut self) {
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.wbuf.clear();
+        if self.wbuf.capacity() > KEEP_WRITE_BUF {
+            self.wbuf = BytesMut::new();
+        }
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
@@ -83,14 +138,10 @@ impl Connection {
             }
             if !self.wbuf.is_empty() {
                 self.socket.write_all(&self.wbuf).await?;
-                self.shared
-                    .stats
-                    .net_output_bytes
-                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
-                self.wbuf.clear();
-                if self.wbuf.capacity() > KEEP_WRITE_BUF {
-                    self.wbuf = BytesMut::new();
-                }
+                self.wrote_wbuf();
+            }
+            if let Some(outbox) = &self.session.subscriptions.outbox {
+                outbox.set_resp(self.session.resp);
             }
             if effects.shutdown {
                 self.shared.request_shutdown();
@@ -115,7 +166,18 @@ impl Connection {
             self.rbuf.reserve(READ_CHUNK);
         }
         let read = loop {
-            self.socket.readable().await?;
+            match self.session.subscriptions.outbox.clone() {
+                None => self.socket.readable().await?,
+                Some(outbox) => {
+                    tokio::select! {
+                        ready = self.socket.readable() => ready?,
+                        _ = outbox.ready() => {
+                            self.flush_outbox(&outbox).await?;
+                            continue;
+                        }
+                    }
+                }
+            }
             // Read inside `try_io` so that a short read (the socket is drained) also clears
             // tokio's readiness: the next read then waits for epoll instead of first paying a
             // syscall that returns EAGAIN, one syscall less per request-reply round trip.
@@ -165,6 +227,10 @@ impl Connection {
                         // Like Redis, SHUTDOWN answers by closing the connection.
                         break;
                     }
+                    if let Some(outbox) = &batch.session().subscriptions.outbox {
+                        // Messages published before this reply was made go out before it.
+                        outbox.drain_into(&mut self.wbuf, usize::MAX);
+                    }
                     reply.encode(batch.session().resp, &mut self.wbuf);
                     if batch.effects().close {
                         break;
@@ -188,5 +254,12 @@ impl Connection {
             .commands_processed
             .fetch_add(executed, Ordering::Relaxed);
         batch.finish()
+    }
+}
+
+/// Resolves once `outbox` is closed (checked at each of its wake-ups).
+async fn wait_closed(outbox: &Outbox) {
+    while !outbox.is_closed() {
+        outbox.ready().await;
     }
 }

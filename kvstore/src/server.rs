@@ -20,6 +20,7 @@ use crate::config::{AppendFsync, Config};
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
 use crate::persistence::{Durability, GroupCommit, Store};
+use crate::pubsub::{OutputLimit, Registry};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
@@ -44,6 +45,8 @@ pub struct Limits {
     pub proto_max_bulk_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub timeout_secs: AtomicU64,
+    /// `client-output-buffer-limit pubsub`.
+    pub pubsub_output: Mutex<OutputLimit>,
 }
 
 /// State shared by every connection.
@@ -52,6 +55,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     pub limits: Limits,
     pub clients: ClientRegistry,
+    /// Channel and pattern subscriptions.
+    pub pubsub: Mutex<Registry>,
     pub commit: GroupCommit,
     pub stats: Stats,
     pub started: Instant,
@@ -85,7 +90,26 @@ impl Shared {
         self.limits
             .timeout_secs
             .store(config.timeout, Ordering::Relaxed);
+        *self.limits.pubsub_output.lock() = pubsub_output_limit(&config);
         self.commit.set_policy(durability(&config));
+    }
+}
+
+/// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
+pub fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    let text = config
+        .get(b"client-output-buffer-limit")
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
+    OutputLimit {
+        hard: number(1).unwrap_or(32 << 20),
+        soft: number(2).unwrap_or(8 << 20),
+        soft_secs: number(3).unwrap_or(60),
     }
 }
 
@@ -182,12 +206,14 @@ impl Server {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             timeout_secs: AtomicU64::new(config.timeout),
+            pubsub_output: Mutex::new(pubsub_output_limit(&config)),
         };
         let shared = Arc::new(Shared {
             keyspace,
             config: RwLock::new(config),
             limits,
             clients: ClientRegistry::default(),
+            pubsub: Mutex::new(Registry::default()),
             commit,
             stats: Stats::default(),
             started: Instant::now(),

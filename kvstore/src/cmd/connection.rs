@@ -57,7 +57,12 @@ const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already 
 const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 /// PING [message]
-fn ping(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.session.in_subscribed_mode() && args.len() <= 2 {
+        // A RESP2 subscriber gets a push-shaped answer.
+        let message = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(message)]);
+    }
     match args.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(args[1].clone()),
@@ -163,6 +168,9 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// RESET: back to the state of a new connection.
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    ctx.session.multi = None;
+    super::transactions::forget_watches(ctx);
+    super::pubsub::forget_subscriptions(&mut ctx.shared.pubsub.lock(), ctx.session);
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;

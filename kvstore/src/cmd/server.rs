@@ -926,10 +926,15 @@ fn keyspace_section(ctx: &mut Ctx, out: &mut String) {
 mod tests {
     use super::*;
 
-    /// The connection and server families declare what Redis 7.0.15 declares.
+    /// The connection, server, transaction and pub/sub families declare what Redis 7.0.15
+    /// declares.
     #[test]
     fn specs_match_redis() {
-        let families = super::super::connection::COMMANDS.iter().chain(COMMANDS);
+        let families = super::super::connection::COMMANDS
+            .iter()
+            .chain(COMMANDS)
+            .chain(super::super::transactions::COMMANDS)
+            .chain(super::super::pubsub::COMMANDS);
         for spec in families.flat_map(|s| std::iter::once(s).chain(s.subcommands)) {
             let Some(redis) = metadata::lookup(spec.name) else {
                 continue;

@@ -79,6 +79,13 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
+/// A key some client WATCHes: how many watch it, and a version every change bumps.
+#[derive(Debug, Default)]
+struct Watched {
+    watchers: u32,
+    version: u64,
+}
+
 /// One numbered database (`SELECT n`).
 #[derive(Debug, Default)]
 pub struct Db {
@@ -90,6 +97,9 @@ pub struct Db {
     journal: Journal,
     /// Count of writes ever applied, so callers can tell whether a batch wrote anything.
     writes: u64,
+    /// Keys under WATCH (empty unless a client watches): every write path bumps the version,
+    /// which is how EXEC learns that a watched key changed.
+    watched: HashMap<Bytes, Watched, Hasher>,
     pub stats: KeyspaceStats,
 }
 
@@ -151,6 +161,7 @@ impl Db {
         let (k, _) = self.map.get_key_value(key)?;
         self.journal.dirty.insert(k.clone());
         self.writes += 1;
+        self.touch(key);
         self.map.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -161,6 +172,7 @@ impl Db {
             Value::Str(s) => Value::Str(own(s)),
         };
         self.writes += 1;
+        self.touch(&key);
         if let Some(entry) = self.map.get_mut(&key[..]) {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
@@ -224,6 +236,7 @@ impl Db {
             self.expires.remove(at, &key);
         }
         self.writes += 1;
+        self.touch(&key);
         self.journal.dirty.insert(key);
         Some(entry)
     }
@@ -252,18 +265,77 @@ impl Db {
         }
         self.map.get_mut(key).expect("present").expire_at = expire_at;
         self.writes += 1;
+        self.touch(key);
         self.journal.dirty.insert(k);
         true
     }
 
-    /// Deletes every key.
+    /// Deletes every key. Like Redis 7.0, this touches the watched keys that existed.
     pub fn clear(&mut self) {
         let stats = self.stats;
         let writes = self.writes + 1;
+        let mut watched = std::mem::take(&mut self.watched);
+        for (key, w) in watched.iter_mut() {
+            if self.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
         *self = Db::default();
         self.stats = stats;
         self.writes = writes;
+        self.watched = watched;
         self.journal.cleared = true;
+    }
+
+    /// Starts watching `key` for one more client and returns its current version. A key
+    /// whose time has come is deleted first, so "expired since WATCH" means expired later.
+    pub fn watch(&mut self, key: &[u8], now: u64) -> u64 {
+        self.expire_if_due(key, now);
+        match self.watched.get_mut(key) {
+            Some(w) => {
+                w.watchers += 1;
+                w.version
+            }
+            None => {
+                let w = Watched {
+                    watchers: 1,
+                    version: 0,
+                };
+                self.watched.insert(Bytes::copy_from_slice(key), w);
+                0
+            }
+        }
+    }
+
+    /// One client stops watching `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether a key watched at `version` is unchanged and still live at `now` (EXEC's check:
+    /// a watched key that expired since WATCH counts as changed even before it is deleted).
+    pub fn watch_holds(&self, key: &[u8], version: u64, now: u64) -> bool {
+        let unchanged = self.watched.get(key).is_some_and(|w| w.version == version);
+        let expired = self
+            .map
+            .get(key)
+            .and_then(|e| e.expire_at)
+            .is_some_and(|at| at <= now);
+        unchanged && !expired
+    }
+
+    /// Records a change of `key` for the clients watching it.
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(key) {
+                w.version += 1;
+            }
+        }
     }
 
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
@@ -477,6 +549,26 @@ mod tests {
         assert!(db.take_journal().dirty.is_empty());
         db.clear();
         assert!(db.take_journal().cleared);
+    }
+
+    #[test]
+    fn watch_sees_writes_expiry_and_flushes() {
+        let mut db = Db::default();
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 0));
+        db.insert(Bytes::from("a"), s("1"), Some(100));
+        assert!(!db.watch_holds(b"a", v, 0));
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 99));
+        assert!(!db.watch_holds(b"a", v, 100), "expired since WATCH");
+        let w = db.watch(b"missing", 0);
+        db.clear();
+        assert!(!db.watch_holds(b"a", v, 0), "FLUSHDB touches existing keys");
+        assert!(db.watch_holds(b"missing", w, 0), "but not absent ones");
+        db.unwatch(b"missing");
+        db.unwatch(b"a");
+        db.unwatch(b"a");
+        assert!(db.watched.is_empty());
     }
 
     #[test]
