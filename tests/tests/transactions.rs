@@ -356,7 +356,10 @@ fn exec_writes_survive_kill_9_under_appendfsync_always() {
     server.kill9();
     server.restart();
     let mut conn = server.raw();
-    assert_eq!(conn.cmd(&["MGET", "a", "b"]), b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    assert_eq!(
+        conn.cmd(&["MGET", "a", "b"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
     let ttl = conn.cmd(&["TTL", "b"]);
     let ttl: i64 = String::from_utf8_lossy(&ttl[1..]).trim().parse().unwrap();
     assert!((900..=1000).contains(&ttl), "TTL kept: {ttl}");

@@ -22,7 +22,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe),
     CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe),
     CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe),
-    CommandSpec::new("publish", 3, &["pubsub", "loading", "stale", "fast"], publish),
+    CommandSpec::new(
+        "publish",
+        3,
+        &["pubsub", "loading", "stale", "fast"],
+        publish,
+    ),
     CommandSpec::new("pubsub", -2, &[], pubsub_help).with_subcommands(PUBSUB),
 ];
 

@@ -22,7 +22,12 @@ const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, FLAGS, multi),
-    CommandSpec::new("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], exec),
+    CommandSpec::new(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        exec,
+    ),
     CommandSpec::new("discard", 1, FLAGS, discard),
     CommandSpec::new("watch", -2, FLAGS, watch).keys(1, -1, 1),
     CommandSpec::new("unwatch", 1, FLAGS, unwatch),
