@@ -25,6 +25,18 @@ pub struct ClientInfo {
     pub resp: u8,
     pub last_cmd: String,
     pub last_active: Instant,
+    /// Channel and pattern subscriptions.
+    pub sub: usize,
+    pub psub: usize,
+    /// Commands queued since MULTI, -1 outside MULTI.
+    pub multi: i64,
+}
+
+impl ClientInfo {
+    /// Subscribed to anything: CLIENT LIST / KILL's type `pubsub`.
+    pub fn is_pubsub(&self) -> bool {
+        self.sub + self.psub > 0
+    }
 }
 
 /// A connection as the rest of the server sees it.
@@ -67,6 +79,16 @@ impl ClientHandle {
     /// One CLIENT LIST line (without the newline), in Redis 7's field order.
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
+        let mut flags = String::new();
+        if info.is_pubsub() {
+            flags.push('P');
+        }
+        if info.multi >= 0 {
+            flags.push('x');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let text = |b: &Option<Bytes>| {
             b.as_deref()
                 .map(String::from_utf8_lossy)
@@ -74,7 +96,7 @@ impl ClientHandle {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -84,7 +106,11 @@ impl ClientHandle {
             text(&info.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(info.last_active).as_secs(),
+            flags,
             info.db,
+            info.sub,
+            info.psub,
+            info.multi,
             info.last_cmd,
             info.resp,
             text(&info.lib_name),
@@ -123,6 +149,9 @@ impl ClientRegistry {
                 resp: 2,
                 last_cmd: "NULL".into(),
                 last_active: now,
+                sub: 0,
+                psub: 0,
+                multi: -1,
             }),
             killed: AtomicBool::new(false),
             socket_open: Mutex::new(true),
@@ -232,6 +261,9 @@ impl Session {
         info.db = self.db;
         info.resp = self.resp;
         info.last_active = Instant::now();
+        info.sub = self.subscriptions.channels.len();
+        info.psub = self.subscriptions.patterns.len();
+        info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
         if info.last_cmd != last_cmd {
             info.last_cmd = last_cmd.to_owned();
         }

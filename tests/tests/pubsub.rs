@@ -265,3 +265,47 @@ fn a_slow_subscriber_is_disconnected_at_the_output_buffer_limit() {
         }
     }
 }
+
+/// The fields of a CLIENT LIST line that describe subscriptions and transactions.
+fn state_fields(line: &str) -> String {
+    line.split(' ')
+        .filter(|f| {
+            ["flags=", "sub=", "psub=", "multi="]
+                .iter()
+                .any(|p| f.starts_with(p))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn client_list_shows_subscribers_and_transactions_like_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    same_on_both(&d, |server| {
+        let mut log = Vec::new();
+        let mut sub = server.raw();
+        say(&mut log, &mut sub, "SUBSCRIBE a b", 2);
+        say(&mut log, &mut sub, "PSUBSCRIBE c*", 1);
+        let mut tx = server.raw();
+        say(&mut log, &mut tx, "MULTI", 1);
+        say(&mut log, &mut tx, "SET k v", 1);
+        say(&mut log, &mut tx, "GET k", 1);
+        let mut admin = server.raw();
+        for kind in ["pubsub", "normal"] {
+            let reply = admin.cmd(&["CLIENT", "LIST", "TYPE", kind]);
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            let mut lines: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("id="))
+                .map(state_fields)
+                .collect();
+            lines.sort();
+            log.push(format!("{kind}: {lines:?}"));
+        }
+        say(&mut log, &mut admin, "CLIENT KILL TYPE pubsub", 1);
+        say(&mut log, &mut tx, "EXEC", 1);
+        log
+    });
+}

@@ -260,21 +260,31 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-/// The client types CLIENT LIST / KILL filter on. Every kvstore connection is `normal`:
-/// there is no replication, and no connection is in subscriber mode.
+/// The client types CLIENT LIST / KILL filter on. A kvstore connection is `pubsub` while
+/// subscribed, `normal` otherwise: there is no replication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
+    Pubsub,
     Other,
+}
+
+impl ClientType {
+    fn matches(self, client: &crate::client::ClientHandle) -> bool {
+        match self {
+            ClientType::Normal => !client.info.lock().is_pubsub(),
+            ClientType::Pubsub => client.info.lock().is_pubsub(),
+            ClientType::Other => false,
+        }
+    }
 }
 
 fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
     if is(arg, "normal") {
         Ok(ClientType::Normal)
-    } else if ["slave", "replica", "pubsub", "master"]
-        .iter()
-        .any(|t| is(arg, t))
-    {
+    } else if is(arg, "pubsub") {
+        Ok(ClientType::Pubsub)
+    } else if ["slave", "replica", "master"].iter().any(|t| is(arg, t)) {
         Ok(ClientType::Other)
     } else {
         Err(Reply::error(sanitize(format!(
@@ -296,11 +306,10 @@ fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
 fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply((|| {
         let clients = ctx.shared.clients.all();
+        ctx.session.publish("client|list");
         let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
-            match client_type(&args[3])? {
-                ClientType::Normal => clients,
-                ClientType::Other => Vec::new(),
-            }
+            let kind = client_type(&args[3])?;
+            clients.into_iter().filter(|c| kind.matches(c)).collect()
         } else if args.len() > 3 && is(&args[2], "id") {
             let mut selected = Vec::new();
             for arg in &args[3..] {
@@ -314,7 +323,6 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         } else {
             return Err(Reply::error(err::SYNTAX));
         };
-        ctx.session.publish("client|list");
         let now = Instant::now();
         let mut out = String::new();
         for client in selected {
@@ -355,7 +363,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             };
             let selected = addr_is(&filter.addr, client.addr)
                 && addr_is(&filter.laddr, client.laddr)
-                && filter.kind != Some(ClientType::Other)
+                && filter.kind.map_or(true, |k| k.matches(&client))
                 && filter.id.map_or(true, |id| client.id == id)
                 && !(filter.skipme && client.id == me);
             if !selected {

@@ -187,6 +187,7 @@ impl<'a> Batch<'a> {
         };
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
+                self.last_cmd = spec.name;
                 tx.queue.push((spec, args));
                 return Reply::status("QUEUED");
             }
