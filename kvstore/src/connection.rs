@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::client::Session;
+use crate::client::{ClientHandle, Session};
 use crate::cmd::{Batch, Effects};
 use crate::protocol::{Reply, RequestParser};
 use crate::pubsub::Outbox;
@@ -32,6 +32,8 @@ const KEEP_WRITE_BUF: usize = 64 * 1024;
 const KEEP_READ_BUF: usize = 64 * 1024;
 /// Pub/sub messages taken from the outbox per write.
 const OUTBOX_CHUNK: usize = 64 * 1024;
+/// How often a write stuck on a subscriber checks whether the client was killed.
+const STUCK_WRITE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub struct Connection {
     shared: Arc<Shared>,
@@ -92,7 +94,7 @@ impl Connection {
             // soon as the publisher closes the outbox.
             tokio::select! {
                 written = self.socket.write_all(&self.wbuf) => written?,
-                _ = wait_closed(outbox) => {
+                _ = wait_closed(outbox, &self.session.handle) => {
                     return Err(std::io::ErrorKind::ConnectionAborted.into());
                 }
             }
@@ -257,9 +259,14 @@ impl Connection {
     }
 }
 
-/// Resolves once `outbox` is closed (checked at each of its wake-ups).
-async fn wait_closed(outbox: &Outbox) {
-    while !outbox.is_closed() {
-        outbox.ready().await;
+/// Resolves once `outbox` is closed, or its client killed (CLIENT KILL, shutdown), while a
+/// write is stuck on a subscriber that does not read. Kills do not wake the outbox, so this
+/// also looks every [`STUCK_WRITE_CHECK`].
+async fn wait_closed(outbox: &Outbox, handle: &ClientHandle) {
+    while !outbox.is_closed() && !handle.is_killed() {
+        tokio::select! {
+            _ = outbox.ready() => {}
+            _ = tokio::time::sleep(STUCK_WRITE_CHECK) => {}
+        }
     }
 }

@@ -386,8 +386,12 @@ fn close_idle_clients(shared: &Shared) {
     }
     let now = Instant::now();
     for client in shared.clients.all() {
-        let last_active = client.info.lock().last_active;
-        if now.duration_since(last_active).as_secs() >= timeout {
+        let (last_active, subscribed) = {
+            let info = client.info.lock();
+            (info.last_active, info.is_pubsub())
+        };
+        // Like Redis, subscribers are never idle: they wait for messages.
+        if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
             client.kill();
         }
     }

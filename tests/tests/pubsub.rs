@@ -309,3 +309,55 @@ fn client_list_shows_subscribers_and_transactions_like_redis() {
         log
     });
 }
+
+/// Subscribers wait for messages: the idle `timeout` does not close them (it does close
+/// other clients).
+#[test]
+fn idle_timeout_spares_subscribers() {
+    let Some(d) = Differential::start(&["--timeout", "1"]) else {
+        return;
+    };
+    same_on_both(&d, |server| {
+        let mut log = Vec::new();
+        let mut sub = server.raw();
+        say(&mut log, &mut sub, "SUBSCRIBE news", 1);
+        let mut idle = server.raw();
+        sleep(Duration::from_millis(2500));
+        say(&mut log, &mut server.raw(), "PUBLISH news still-here", 1);
+        hear(&mut log, &mut sub, 1);
+        log.push(format!("idle: {:?}", idle.try_cmd(&["PING"]).is_err()));
+        log
+    });
+}
+
+/// CLIENT KILL reaches a subscriber whose socket is full (its connection is stuck writing).
+#[test]
+fn client_kill_ends_a_subscriber_stuck_on_a_full_socket() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    for server in [&d.ours, &d.reference] {
+        let mut slow = server.raw();
+        slow.cmd(&["SUBSCRIBE", "flood"]);
+        let mut publisher = server.raw();
+        let payload = "x".repeat(64 * 1024);
+        // 24 MiB: more than the sockets hold, less than the default 32mb limit.
+        for _ in 0..384 {
+            assert_eq!(publisher.cmd(&["PUBLISH", "flood", &payload]), b":1\r\n");
+        }
+        assert_eq!(
+            publisher.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]),
+            b":1\r\n"
+        );
+        let mut waited = 0;
+        while publisher.cmd(&["PUBSUB", "NUMSUB", "flood"]) != b"*2\r\n$5\r\nflood\r\n:0\r\n" {
+            waited += 1;
+            assert!(
+                waited < 1000,
+                "{:?} kept the killed subscriber",
+                server.flavor
+            );
+            sleep(Duration::from_millis(10));
+        }
+    }
+}

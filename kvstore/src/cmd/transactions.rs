@@ -10,6 +10,8 @@
 //! key bumps it (whoever makes the change, expiry and FLUSHDB/FLUSHALL included), and EXEC
 //! fails with a null reply when a version moved or a watched key has expired since.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 
 use super::{CommandSpec, Ctx};
@@ -120,9 +122,13 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error("ERR WATCH inside MULTI is not allowed");
     }
     let (db, now) = (ctx.session.db, ctx.now);
+    // A set, not a scan per key: WATCH with many keys stays linear.
+    let mut seen: HashSet<Bytes> = (ctx.session.watched.iter())
+        .filter(|(d, _, _)| *d == db)
+        .map(|(_, k, _)| k.clone())
+        .collect();
     for key in &args[1..] {
-        let watched = &ctx.session.watched;
-        if watched.iter().any(|(d, k, _)| *d == db && k == key) {
+        if !seen.insert(key.clone()) {
             continue;
         }
         let version = ctx.keyspace().db(db).watch(key, now);
