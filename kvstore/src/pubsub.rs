@@ -86,6 +86,10 @@ impl Outbox {
             out.extend_from_slice(&chunk);
         }
         pending.bytes -= moved as u64;
+        if pending.bytes == 0 {
+            // Caught up: a later burst starts the soft-limit clock afresh.
+            pending.soft_since = None;
+        }
         true
     }
 
@@ -233,4 +237,114 @@ fn encode(resp: u8, pattern: Option<&[u8]>, channel: &[u8], message: &[u8]) -> B
     let mut out = BytesMut::with_capacity(message.len() + channel.len() + 64);
     Reply::Push(items).encode(resp, &mut out);
     out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::client::ClientRegistry;
+
+    fn outbox(clients: &ClientRegistry, resp: u8) -> Arc<Outbox> {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        Outbox::new(clients.register(addr, addr, -1), resp)
+    }
+
+    const UNLIMITED: OutputLimit = OutputLimit {
+        hard: 0,
+        soft: 0,
+        soft_secs: 0,
+    };
+
+    fn drained(outbox: &Outbox) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        assert!(outbox.drain_into(&mut out, usize::MAX));
+        out.to_vec()
+    }
+
+    #[test]
+    fn publish_reaches_channels_then_patterns_in_each_protocol() {
+        let clients = ClientRegistry::default();
+        let (a, b) = (outbox(&clients, 2), outbox(&clients, 3));
+        let mut registry = Registry::default();
+        registry.subscribe(Bytes::from("news"), &a);
+        registry.subscribe(Bytes::from("news"), &b);
+        registry.psubscribe(Bytes::from("n*"), &b);
+        assert_eq!(registry.publish(b"news", b"hi", UNLIMITED), 3);
+        assert_eq!(registry.publish(b"other", b"hi", UNLIMITED), 0);
+        assert_eq!(
+            drained(&a),
+            b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+        );
+        assert_eq!(
+            drained(&b),
+            &b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n\
+               >4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"[..]
+        );
+        registry.unsubscribe(b"news", &a);
+        registry.punsubscribe(b"n*", &b);
+        assert_eq!(registry.numsub(b"news"), 1);
+        assert_eq!(registry.numpat(), 0);
+        assert_eq!(registry.channels(Some(b"x*")), Vec::<Bytes>::new());
+    }
+
+    #[test]
+    fn a_subscriber_over_the_hard_limit_is_closed_not_waited_for() {
+        let clients = ClientRegistry::default();
+        let slow = outbox(&clients, 2);
+        let mut registry = Registry::default();
+        registry.subscribe(Bytes::from("c"), &slow);
+        let limit = OutputLimit {
+            hard: 1000,
+            soft: 0,
+            soft_secs: 0,
+        };
+        let message = [b'x'; 300];
+        for _ in 0..3 {
+            registry.publish(b"c", &message, limit);
+            assert!(!slow.is_closed());
+        }
+        registry.publish(b"c", &message, limit);
+        assert!(slow.is_closed());
+        assert!(!slow.drain_into(&mut BytesMut::new(), usize::MAX));
+    }
+
+    #[test]
+    fn the_soft_limit_needs_to_last() {
+        let clients = ClientRegistry::default();
+        let slow = outbox(&clients, 2);
+        let limit = OutputLimit {
+            hard: 0,
+            soft: 10,
+            soft_secs: 1,
+        };
+        let start = Instant::now();
+        slow.push(Bytes::from_static(&[b'x'; 20]), limit, start);
+        slow.push(
+            Bytes::from_static(b"x"),
+            limit,
+            start + Duration::from_secs(1),
+        );
+        assert!(!slow.is_closed(), "one second is not more than one second");
+        drained(&slow);
+        // Back under the limit: the clock starts again.
+        slow.push(
+            Bytes::from_static(&[b'x'; 20]),
+            limit,
+            start + Duration::from_secs(5),
+        );
+        slow.push(
+            Bytes::from_static(b"x"),
+            limit,
+            start + Duration::from_secs(6),
+        );
+        assert!(!slow.is_closed());
+        slow.push(
+            Bytes::from_static(b"x"),
+            limit,
+            start + Duration::from_secs(7),
+        );
+        assert!(slow.is_closed());
+    }
 }

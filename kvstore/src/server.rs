@@ -425,7 +425,25 @@ fn run_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::protected_mode_denies;
+    use super::{protected_mode_denies, pubsub_output_limit};
+    use crate::config::Config;
+    use crate::pubsub::OutputLimit;
+
+    #[test]
+    fn pubsub_output_limit_reads_the_pubsub_class() {
+        let default = Config::from_config_text(b"").unwrap();
+        let limit = |hard, soft, soft_secs| OutputLimit {
+            hard,
+            soft,
+            soft_secs,
+        };
+        assert_eq!(pubsub_output_limit(&default), limit(32 << 20, 8 << 20, 60));
+        let set = Config::from_config_text(b"client-output-buffer-limit pubsub 1mb 512kb 1\n");
+        assert_eq!(
+            pubsub_output_limit(&set.unwrap()),
+            limit(1 << 20, 512 << 10, 1)
+        );
+    }
 
     #[test]
     fn protected_mode_refuses_only_remote_clients_without_a_password() {
