@@ -104,6 +104,12 @@ fn multi_channel_subscriptions_and_self_publish_match_redis() {
                 say(&mut log, &mut conn, "PUBLISH xa hello", 2);
                 say(&mut log, &mut conn, "PUBLISH nobody hello", 1);
                 say(&mut log, &mut conn, "GET a", 1);
+                // Inside EXEC, Redis 7.0 writes the push inside the array, before the reply
+                // of the command that published it.
+                say(&mut log, &mut conn, "MULTI", 1);
+                say(&mut log, &mut conn, "PUBLISH a inside", 1);
+                say(&mut log, &mut conn, "PING", 1);
+                say(&mut log, &mut conn, "EXEC", 2);
             }
             say(&mut log, &mut conn, "UNSUBSCRIBE", 1);
             say(&mut log, &mut conn, "PUNSUBSCRIBE", 1);

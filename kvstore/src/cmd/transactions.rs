@@ -98,13 +98,32 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     }
     // Queued commands see `in_multi()`, so blocking ones answer at once.
     ctx.session.multi = Some(Transaction::default());
+    // Like Redis, messages a subscriber receives meanwhile (it may publish to itself in
+    // RESP3) go out where they arrive: before the array, or before the reply of the
+    // command that published them.
+    let before = pushed(ctx.session);
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
-        replies.push((spec.handler)(ctx, &args));
+        let reply = (spec.handler)(ctx, &args);
+        replies.push(match pushed(ctx.session) {
+            Some(messages) => Reply::Frames(vec![messages, reply]),
+            None => reply,
+        });
     }
     ctx.session.multi = None;
-    Reply::Array(replies)
+    match before {
+        Some(messages) => Reply::Frames(vec![messages, Reply::Array(replies)]),
+        None => Reply::Array(replies),
+    }
+}
+
+/// Pub/sub messages waiting for this client, already encoded.
+fn pushed(session: &Session) -> Option<Reply> {
+    let outbox = session.subscriptions.outbox.as_ref()?;
+    let mut messages = bytes::BytesMut::new();
+    outbox.drain_into(&mut messages, usize::MAX);
+    (!messages.is_empty()).then(|| Reply::Encoded(messages.freeze()))
 }
 
 /// DISCARD

@@ -39,6 +39,8 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Several replies to one command, sent one after the other (SUBSCRIBE a b).
     Frames(Vec<Reply>),
+    /// Frames already encoded for this connection (pub/sub messages inside EXEC's reply).
+    Encoded(Bytes),
 }
 
 impl Reply {
@@ -112,6 +114,7 @@ impl Reply {
                 items.iter().for_each(|item| item.encode(resp, out));
             }
             Reply::Frames(replies) => replies.iter().for_each(|r| r.encode(resp, out)),
+            Reply::Encoded(bytes) => out.put_slice(bytes),
         }
     }
 }
