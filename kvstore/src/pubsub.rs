@@ -207,6 +207,11 @@ impl Registry {
         self.channels.get(channel).map_or(0, Vec::len)
     }
 
+    /// Number of channels with a subscriber (INFO's `pubsub_channels`).
+    pub fn numchannels(&self) -> usize {
+        self.channels.len()
+    }
+
     /// Number of distinct patterns subscribed to.
     pub fn numpat(&self) -> usize {
         self.patterns.len()

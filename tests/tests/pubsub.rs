@@ -367,3 +367,24 @@ fn client_kill_ends_a_subscriber_stuck_on_a_full_socket() {
         }
     }
 }
+
+#[test]
+fn info_counts_channels_and_patterns() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    same_on_both(&d, |server| {
+        let mut sub = server.raw();
+        let mut log = Vec::new();
+        say(&mut log, &mut sub, "SUBSCRIBE a b", 2);
+        say(&mut log, &mut sub, "PSUBSCRIBE c* d*", 2);
+        let info = server.raw().cmd(&["INFO", "stats"]);
+        let info = String::from_utf8_lossy(&info).into_owned();
+        log.extend(
+            info.lines()
+                .filter(|l| l.starts_with("pubsub"))
+                .map(str::to_owned),
+        );
+        log
+    });
+}

@@ -861,8 +861,12 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);
-    field(out, "pubsub_channels", 0);
-    field(out, "pubsub_patterns", 0);
+    let (channels, patterns) = {
+        let registry = ctx.shared.pubsub.lock();
+        (registry.numchannels(), registry.numpat())
+    };
+    field(out, "pubsub_channels", channels);
+    field(out, "pubsub_patterns", patterns);
     field(out, "pubsubshard_channels", 0);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
