@@ -388,3 +388,61 @@ fn info_counts_channels_and_patterns() {
         log
     });
 }
+
+/// Concurrent publishers: every subscriber, by channel or by pattern, sees every message
+/// once and all of them in the same order.
+#[test]
+fn concurrent_publishers_reach_every_subscriber_in_one_order() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    for server in [&d.ours, &d.reference] {
+        let mut subscribers = Vec::new();
+        for (i, command) in ["SUBSCRIBE", "SUBSCRIBE", "PSUBSCRIBE"].iter().enumerate() {
+            let mut conn = if i == 1 { resp3(server) } else { server.raw() };
+            let target = if *command == "PSUBSCRIBE" {
+                "ev*"
+            } else {
+                "events"
+            };
+            conn.cmd(&[command, target]);
+            subscribers.push(std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while seen.len() < 4 * 250 {
+                    let frame = conn.read_reply().expect("message");
+                    let text = String::from_utf8_lossy(&frame).into_owned();
+                    let payload = text.lines().last().unwrap().to_owned();
+                    seen.push(payload);
+                }
+                seen
+            }));
+        }
+        let publishers: Vec<_> = (0..4)
+            .map(|p| {
+                let mut conn = server.raw();
+                std::thread::spawn(move || {
+                    for i in 0..250 {
+                        let reply = conn.cmd(&["PUBLISH", "events", &format!("{p}-{i}")]);
+                        assert_eq!(reply, b":3\r\n");
+                    }
+                })
+            })
+            .collect();
+        publishers.into_iter().for_each(|p| p.join().unwrap());
+        let seen: Vec<Vec<String>> = subscribers.into_iter().map(|s| s.join().unwrap()).collect();
+        let mut distinct = seen[0].clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 1000, "{:?}", server.flavor);
+        assert!(seen.iter().all(|s| *s == seen[0]), "{:?}", server.flavor);
+        // Each publisher's own messages stay in its order.
+        for p in 0..4 {
+            let mine: Vec<&String> = seen[0]
+                .iter()
+                .filter(|m| m.starts_with(&format!("{p}-")))
+                .collect();
+            let expected: Vec<String> = (0..250).map(|i| format!("{p}-{i}")).collect();
+            assert!(mine.iter().zip(&expected).all(|(a, b)| *a == b));
+        }
+    }
+}

@@ -364,3 +364,49 @@ fn exec_writes_survive_kill_9_under_appendfsync_always() {
     let ttl: i64 = String::from_utf8_lossy(&ttl[1..]).trim().parse().unwrap();
     assert!((900..=1000).contains(&ttl), "TTL kept: {ttl}");
 }
+
+/// Optimistic locking as clients use it: WATCH, read, MULTI, write, EXEC, retry on a null
+/// reply. No increment may be lost, on either server.
+#[test]
+fn watch_retry_loops_lose_no_increment() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    for server in [&d.ours, &d.reference] {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let mut conn = server.raw();
+                std::thread::spawn(move || {
+                    let mut retries = 0;
+                    for _ in 0..100 {
+                        loop {
+                            conn.cmd(&["WATCH", "counter"]);
+                            let value = conn.cmd(&["GET", "counter"]);
+                            let n: u64 = String::from_utf8_lossy(&value)
+                                .lines()
+                                .nth(1)
+                                .map_or(0, |l| l.parse().unwrap());
+                            conn.cmd(&["MULTI"]);
+                            conn.cmd(&["SET", "counter", &(n + 1).to_string()]);
+                            match conn.cmd(&["EXEC"]).as_slice() {
+                                b"*1\r\n+OK\r\n" => break,
+                                b"*-1\r\n" => retries += 1,
+                                other => panic!("EXEC: {}", String::from_utf8_lossy(other)),
+                            }
+                        }
+                    }
+                    retries
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(
+            server.raw().cmd(&["GET", "counter"]),
+            b"$3\r\n400\r\n",
+            "{:?}",
+            server.flavor
+        );
+    }
+}
