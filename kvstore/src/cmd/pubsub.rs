@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::connection::help;
-use super::{CommandSpec, Ctx};
+use super::{sanitize, CommandSpec, Ctx};
 use crate::client::{Session, Subscriptions};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
@@ -35,6 +35,13 @@ static PUBSUB: &[CommandSpec] = &[
     CommandSpec::new("pubsub|channels", -2, PUBSUB_FLAGS, pubsub_channels),
     CommandSpec::new("pubsub|numsub", -2, PUBSUB_FLAGS, pubsub_numsub),
     CommandSpec::new("pubsub|numpat", 2, PUBSUB_FLAGS, pubsub_numpat),
+    CommandSpec::new(
+        "pubsub|shardchannels",
+        -2,
+        PUBSUB_FLAGS,
+        pubsub_shardchannels,
+    ),
+    CommandSpec::new("pubsub|shardnumsub", -2, PUBSUB_FLAGS, pubsub_shardnumsub),
     CommandSpec::new("pubsub|help", 2, &["loading", "stale"], pubsub_help),
 ];
 
@@ -186,13 +193,33 @@ fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Integer(receivers as i64)
 }
 
-/// PUBSUB CHANNELS [pattern]
-fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    if args.len() > 3 {
-        return Reply::error(format!(
+/// The error of (SHARD)CHANNELS with more than a pattern.
+fn too_many_args(args: &[Bytes]) -> Option<Reply> {
+    (args.len() > 3).then(|| {
+        Reply::error(sanitize(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             String::from_utf8_lossy(&args[1])
-        ));
+        )))
+    })
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]: kvstore has no shard channels (no cluster).
+fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    too_many_args(args).unwrap_or(Reply::Array(Vec::new()))
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...]
+fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    let pairs = args[2..]
+        .iter()
+        .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)]);
+    Reply::Array(pairs.collect())
+}
+
+/// PUBSUB CHANNELS [pattern]
+fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if let Some(error) = too_many_args(args) {
+        return error;
     }
     let channels = ctx
         .shared
