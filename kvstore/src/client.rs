@@ -244,6 +244,14 @@ impl Session {
         self.handle.id
     }
 
+    /// Switches the protocol version; messages published from now on are framed for it.
+    pub fn set_resp(&mut self, resp: u8) {
+        self.resp = resp;
+        if let Some(outbox) = &self.subscriptions.outbox {
+            outbox.set_resp(resp);
+        }
+    }
+
     /// Inside MULTI or running EXEC's queue: blocking commands must answer at once, as in
     /// Redis, where a transaction never blocks.
     pub fn in_multi(&self) -> bool {

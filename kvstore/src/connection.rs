@@ -142,9 +142,6 @@ impl Connection {
                 self.socket.write_all(&self.wbuf).await?;
                 self.wrote_wbuf();
             }
-            if let Some(outbox) = &self.session.subscriptions.outbox {
-                outbox.set_resp(self.session.resp);
-            }
             if effects.shutdown {
                 self.shared.request_shutdown();
             }

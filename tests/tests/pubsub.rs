@@ -468,3 +468,29 @@ fn command_info_and_docs_match_redis() {
     script.push_str("COMMAND GETKEYS WATCH a b c\n");
     d.check_both(&script);
 }
+
+/// HELLO switches the framing of the messages published after it.
+#[test]
+fn messages_follow_the_subscribers_protocol_switches() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    same_on_both(&d, |server| {
+        let mut log = Vec::new();
+        let mut sub = resp3(server);
+        let mut publisher = server.raw();
+        say(&mut log, &mut sub, "SUBSCRIBE ch", 1);
+        say(&mut log, &mut publisher, "PUBLISH ch one", 1);
+        hear(&mut log, &mut sub, 1);
+        say(&mut log, &mut sub, "HELLO 2", 1);
+        say(&mut log, &mut publisher, "PUBLISH ch two", 1);
+        hear(&mut log, &mut sub, 1);
+        say(&mut log, &mut sub, "PING", 1);
+        say(&mut log, &mut sub, "RESET", 1);
+        say(&mut log, &mut publisher, "PUBLISH ch three", 1);
+        say(&mut log, &mut sub, "PING", 1);
+        // Drop the HELLO maps' client ids: they differ between servers.
+        log.retain(|l| !l.starts_with("HELLO"));
+        log
+    });
+}

@@ -152,7 +152,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(HELLO_NOAUTH);
     }
     if let Some(v) = version {
-        ctx.session.resp = v;
+        ctx.session.set_resp(v);
     }
     let text = |s: &'static str| Reply::bulk(s);
     Reply::Map(vec![
@@ -174,7 +174,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;
-    session.resp = 2;
+    session.set_resp(2);
     session.authenticated = authenticated;
     session.name = None;
     Reply::status("RESET")
