@@ -162,34 +162,25 @@ impl Registry {
     /// and returns how many deliveries were made (PUBLISH's reply).
     pub fn publish(&self, channel: &[u8], message: &[u8], limit: OutputLimit) -> usize {
         let now = Instant::now();
-        let mut frames: [Option<Bytes>; 2] = [None, None];
-        let mut frame_for = |outbox: &Outbox, pattern: Option<&[u8]>| {
-            let resp = outbox.resp.load(Ordering::Relaxed);
-            let slot = &mut frames[usize::from(resp >= 3)];
-            slot.get_or_insert_with(|| encode(resp, pattern, channel, message))
-                .clone()
-        };
         let mut receivers = 0;
-        if let Some(subscribers) = self.channels.get(channel) {
-            for outbox in subscribers {
-                outbox.push(frame_for(outbox, None), limit, now);
-            }
-            receivers += subscribers.len();
-        }
-        for (pattern, subscribers) in &self.patterns {
-            if !crate::glob::glob_match(pattern, channel, false) {
-                continue;
-            }
-            // pmessage frames name the pattern: encode per pattern.
+        let mut deliver = |subscribers: &[Arc<Outbox>], pattern: Option<&[u8]>| {
+            // Encoded at most once per protocol version.
             let mut frames: [Option<Bytes>; 2] = [None, None];
             for outbox in subscribers {
                 let resp = outbox.resp.load(Ordering::Relaxed);
                 let frame = frames[usize::from(resp >= 3)]
-                    .get_or_insert_with(|| encode(resp, Some(pattern), channel, message))
-                    .clone();
-                outbox.push(frame, limit, now);
+                    .get_or_insert_with(|| encode(resp, pattern, channel, message));
+                outbox.push(frame.clone(), limit, now);
             }
             receivers += subscribers.len();
+        };
+        if let Some(subscribers) = self.channels.get(channel) {
+            deliver(subscribers, None);
+        }
+        for (pattern, subscribers) in &self.patterns {
+            if crate::glob::glob_match(pattern, channel, false) {
+                deliver(subscribers, Some(pattern));
+            }
         }
         receivers
     }
