@@ -410,3 +410,98 @@ fn watch_retry_loops_lose_no_increment() {
         );
     }
 }
+
+#[test]
+fn swapdb_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        SWAPDB
+        SWAPDB 0
+        SWAPDB a 1
+        SWAPDB 0 b
+        SWAPDB a b
+        SWAPDB 0 16
+        SWAPDB -1 0
+        SWAPDB 0 2147483648
+        SWAPDB 0 0
+        SET a 1
+        SET t 2 EX 100
+        SELECT 1
+        SET b 3
+        SWAPDB 0 1
+        KEYS *
+        GET a
+        TTL t
+        SELECT 0
+        GET b
+        DBSIZE
+        MULTI
+        SWAPDB 0 1
+        GET a
+        EXEC
+        "#,
+    );
+}
+
+#[test]
+fn swapdb_fails_exec_for_watched_keys_on_either_side() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    same_on_both(&d, |server| {
+        let (mut a, mut b) = (server.raw(), server.raw());
+        let mut log = Vec::new();
+        // Watched in db 0, present only in db 1 before the swap.
+        say(&mut log, &mut b, "SELECT 1");
+        say(&mut log, &mut b, "SET k there");
+        say(&mut log, &mut a, "WATCH k");
+        say(&mut log, &mut b, "SWAPDB 0 1");
+        say(&mut log, &mut a, "MULTI");
+        say(&mut log, &mut a, "GET k");
+        say(&mut log, &mut a, "EXEC");
+        // Absent on both sides: untouched.
+        say(&mut log, &mut a, "WATCH nowhere");
+        say(&mut log, &mut b, "SWAPDB 0 1");
+        say(&mut log, &mut a, "MULTI");
+        say(&mut log, &mut a, "GET k");
+        say(&mut log, &mut a, "EXEC");
+        // Swapping two other databases leaves db 0 alone.
+        say(&mut log, &mut a, "WATCH k");
+        say(&mut log, &mut b, "SWAPDB 2 3");
+        say(&mut log, &mut a, "MULTI");
+        say(&mut log, &mut a, "GET k");
+        say(&mut log, &mut a, "EXEC");
+        log
+    });
+}
+
+#[test]
+fn swapdb_survives_restart_and_kill_9() {
+    let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut conn = server.raw();
+    conn.cmd(&["SET", "zero", "0"]);
+    conn.cmd(&["SET", "ttl", "t", "EX", "1000"]);
+    conn.cmd(&["SELECT", "1"]);
+    conn.cmd(&["SET", "one", "1"]);
+    assert_eq!(conn.cmd(&["SWAPDB", "0", "1"]), b"+OK\r\n");
+    server.kill9();
+    server.restart();
+    let mut conn = server.raw();
+    assert_eq!(conn.cmd(&["KEYS", "*"]), b"*1\r\n$3\r\none\r\n");
+    conn.cmd(&["SELECT", "1"]);
+    assert_eq!(
+        conn.cmd(&["MGET", "zero", "ttl", "one"]),
+        b"*3\r\n$1\r\n0\r\n$1\r\nt\r\n$-1\r\n"
+    );
+    assert!(conn.cmd(&["TTL", "ttl"]).starts_with(b":"));
+    assert_eq!(conn.cmd(&["SWAPDB", "1", "0"]), b"+OK\r\n");
+    server.stop();
+    server.restart();
+    let mut conn = server.raw();
+    assert_eq!(conn.cmd(&["DBSIZE"]), b":2\r\n");
+    conn.cmd(&["SELECT", "1"]);
+    assert_eq!(conn.cmd(&["KEYS", "*"]), b"*1\r\n$3\r\none\r\n");
+}

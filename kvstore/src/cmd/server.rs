@@ -1,4 +1,4 @@
-//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE, TIME, CONFIG,
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SAVE, BGSAVE, LASTSAVE, TIME, CONFIG,
 //! COMMAND and SHUTDOWN.
 //!
 //! Persistence commands map onto the group commit rather than onto RDB files: SAVE waits for
@@ -32,6 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("dbsize", 1, &["readonly", "fast"], dbsize),
     CommandSpec::new("flushdb", -1, &["write"], flushdb),
     CommandSpec::new("flushall", -1, &["write"], flushall),
+    CommandSpec::new("swapdb", 3, &["write", "fast"], swapdb),
     CommandSpec::new(
         "save",
         1,
@@ -119,6 +120,26 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .dbs_mut()
         .iter_mut()
         .for_each(|db| db.clear());
+    Reply::Ok
+}
+
+/// SWAPDB index1 index2
+fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // Redis reads both indexes as C ints, each with its own error.
+    let index = |arg: &[u8], which: &str| {
+        crate::number::parse_i64(arg)
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| Reply::error(format!("ERR invalid {which} DB index")))
+    };
+    let (a, b) = match (index(&args[1], "first"), index(&args[2], "second")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let databases = ctx.databases() as i32;
+    if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
+        return Reply::error(err::DB_INDEX);
+    }
+    ctx.keyspace().swap(a as usize, b as usize);
     Reply::Ok
 }
 

@@ -338,6 +338,30 @@ impl Db {
         }
     }
 
+    /// Exchanges the keys of two databases (SWAPDB). Watches, statistics and counters stay
+    /// with their database; watched keys present on either side count as changed, as in
+    /// Redis 7.0. Persistence rewrites both databases.
+    fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.slots, &mut other.slots);
+        std::mem::swap(&mut self.free, &mut other.free);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        self.swapped_with(other);
+        other.swapped_with(self);
+    }
+
+    /// One side of [`Db::swap_contents`], once the contents moved.
+    fn swapped_with(&mut self, peer: &Db) {
+        for (key, w) in self.watched.iter_mut() {
+            if self.map.contains_key(key) || peer.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
+        self.journal.cleared = true;
+        self.journal.dirty = self.map.keys().cloned().collect();
+        self.writes += 1;
+    }
+
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
     fn expire_if_due(&mut self, key: &[u8], now: u64) {
         if self.expires.is_empty() {
@@ -460,6 +484,14 @@ impl Keyspace {
         }
     }
 
+    /// SWAPDB: exchanges the keys of two databases.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a != b {
+            let (x, y) = self.two_dbs(a, b);
+            x.swap_contents(y);
+        }
+    }
+
     pub fn dbs(&self) -> &[Db] {
         &self.dbs
     }
@@ -569,6 +601,26 @@ mod tests {
         db.unwatch(b"a");
         db.unwatch(b"a");
         assert!(db.watched.is_empty());
+    }
+
+    #[test]
+    fn swap_moves_keys_and_journals_both_databases() {
+        let mut ks = Keyspace::new(3);
+        ks.db(0).insert(Bytes::from("a"), s("1"), Some(u64::MAX));
+        let watched = ks.db(1).watch(b"a", 0);
+        let untouched = ks.db(2).watch(b"a", 0);
+        ks.db(0).take_journal();
+        ks.swap(0, 1);
+        assert!(ks.db(0).is_empty());
+        assert_eq!(ks.db(1).expires_len(), 1);
+        assert!(ks.db(1).get(b"a", 0).is_some());
+        assert!(!ks.db(1).watch_holds(b"a", watched, 0));
+        assert!(ks.db(2).watch_holds(b"a", untouched, 0));
+        for (db, keys) in [(0, 0), (1, 1)] {
+            let journal = ks.db(db).take_journal();
+            assert!(journal.cleared);
+            assert_eq!(journal.dirty.len(), keys);
+        }
     }
 
     #[test]
