@@ -1,5 +1,5 @@
-//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SAVE, BGSAVE, LASTSAVE, TIME, CONFIG,
-//! COMMAND and SHUTDOWN.
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SAVE, BGSAVE, LASTSAVE, TIME,
+//! CONFIG, COMMAND and SHUTDOWN.
 //!
 //! Persistence commands map onto the group commit rather than onto RDB files: SAVE waits for
 //! an fsync, BGSAVE asks for one without waiting, LASTSAVE reports the last one. INFO prints
