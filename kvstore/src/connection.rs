@@ -9,6 +9,10 @@
 //! A blocking command (BLPOP & co.) ends the batch: the replies so far are written, then the
 //! connection awaits its release, a timeout, or the end of the stream, still reading (and
 //! bounding) input meanwhile, and carries on with the commands that arrived in between.
+//!
+//! A subscribed connection also waits on its [`Outbox`]: published messages are written out
+//! as the socket takes them, and a command's reply follows the messages queued before it
+//! ran, as in Redis's single output buffer.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,10 +22,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::client::Session;
+use crate::client::{ClientHandle, Session};
 use crate::cmd::blocking::{Blocked, Release};
 use crate::cmd::{Batch, Effects};
 use crate::protocol::{Reply, RequestParser};
+use crate::pubsub::Outbox;
 use crate::server::Shared;
 
 /// Read size; a bigger buffer is reserved only for a bulk that needs it.
@@ -30,6 +35,10 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_WRITE_BUF: usize = 64 * 1024;
 /// A read buffer grown past this is released once empty.
 const KEEP_READ_BUF: usize = 64 * 1024;
+/// Pub/sub messages taken from the outbox per write.
+const OUTBOX_CHUNK: usize = 64 * 1024;
+/// How often a write stuck on a subscriber checks whether the client was killed.
+const STUCK_WRITE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub struct Connection {
     shared: Arc<Shared>,
@@ -62,7 +71,55 @@ impl Connection {
             self.shared.blocked.cancel(&mut ks, id);
         }
         self.session.handle.socket_closing();
+        self.forget_client_state();
         self.shared.clients.unregister(id);
+    }
+
+    /// Removes what other clients could still see of this one: subscriptions and watches.
+    fn forget_client_state(&mut self) {
+        if self.session.subscriptions.count() > 0 {
+            crate::cmd::pubsub::forget_subscriptions(
+                &mut self.shared.pubsub.lock(),
+                &mut self.session,
+            );
+        }
+        if !self.session.watched.is_empty() {
+            let mut ks = self.shared.keyspace.lock();
+            crate::cmd::transactions::unwatch_all(&mut ks, &mut self.session);
+        }
+    }
+
+    /// Writes out queued pub/sub messages until none is left. Fails (ending the connection)
+    /// once the outbox was closed for going over its limit.
+    async fn flush_outbox(&mut self, outbox: &Outbox) -> std::io::Result<()> {
+        loop {
+            if !outbox.drain_into(&mut self.wbuf, OUTBOX_CHUNK) {
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
+            if self.wbuf.is_empty() {
+                return Ok(());
+            }
+            // A subscriber that stopped reading may block this write for ever: give up as
+            // soon as the publisher closes the outbox.
+            tokio::select! {
+                written = self.socket.write_all(&self.wbuf) => written?,
+                _ = wait_closed(outbox, &self.session.handle) => {
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+            }
+            self.wrote_wbuf();
+        }
+    }
+
+    fn wrote_wbuf(&mut self) {
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.wbuf.clear();
+        if self.wbuf.capacity() > KEEP_WRITE_BUF {
+            self.wbuf = BytesMut::new();
+        }
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
@@ -86,14 +143,7 @@ impl Connection {
             }
             if !self.wbuf.is_empty() {
                 self.socket.write_all(&self.wbuf).await?;
-                self.shared
-                    .stats
-                    .net_output_bytes
-                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
-                self.wbuf.clear();
-                if self.wbuf.capacity() > KEEP_WRITE_BUF {
-                    self.wbuf = BytesMut::new();
-                }
+                self.wrote_wbuf();
             }
             if effects.shutdown {
                 self.shared.request_shutdown();
@@ -204,7 +254,18 @@ impl Connection {
             self.rbuf.reserve(READ_CHUNK);
         }
         let read = loop {
-            self.socket.readable().await?;
+            match self.session.subscriptions.outbox.clone() {
+                None => self.socket.readable().await?,
+                Some(outbox) => {
+                    tokio::select! {
+                        ready = self.socket.readable() => ready?,
+                        _ = outbox.ready() => {
+                            self.flush_outbox(&outbox).await?;
+                            continue;
+                        }
+                    }
+                }
+            }
             // Read inside `try_io` so that a short read (the socket is drained) also clears
             // tokio's readiness: the next read then waits for epoll instead of first paying a
             // syscall that returns EAGAIN, one syscall less per request-reply round trip.
@@ -257,6 +318,10 @@ impl Connection {
                         // Like Redis, SHUTDOWN answers by closing the connection.
                         break;
                     }
+                    if let Some(outbox) = &batch.session().subscriptions.outbox {
+                        // Messages published before this reply was made go out before it.
+                        outbox.drain_into(&mut self.wbuf, usize::MAX);
+                    }
                     reply.encode(batch.session().resp, &mut self.wbuf);
                     if batch.effects().close {
                         break;
@@ -280,5 +345,17 @@ impl Connection {
             .commands_processed
             .fetch_add(executed, Ordering::Relaxed);
         batch.finish()
+    }
+}
+
+/// Resolves once `outbox` is closed, or its client killed (CLIENT KILL, shutdown), while a
+/// write is stuck on a subscriber that does not read. Kills do not wake the outbox, so this
+/// also looks every [`STUCK_WRITE_CHECK`].
+async fn wait_closed(outbox: &Outbox, handle: &ClientHandle) {
+    while !outbox.is_closed() && !handle.is_killed() {
+        tokio::select! {
+            _ = outbox.ready() => {}
+            _ = tokio::time::sleep(STUCK_WRITE_CHECK) => {}
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::config::{AppendFsync, Config};
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
 use crate::persistence::{Durability, GroupCommit, Store};
+use crate::pubsub::{OutputLimit, Registry};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
@@ -49,6 +50,8 @@ pub struct Limits {
     pub hash_max_listpack_entries: AtomicU64,
     pub hash_max_listpack_value: AtomicU64,
     pub set_max_intset_entries: AtomicU64,
+    /// `client-output-buffer-limit pubsub`.
+    pub pubsub_output: Mutex<OutputLimit>,
 }
 
 impl Limits {
@@ -81,6 +84,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     pub limits: Limits,
     pub clients: ClientRegistry,
+    /// Channel and pattern subscriptions.
+    pub pubsub: Mutex<Registry>,
     pub commit: GroupCommit,
     /// Clients waiting in blocking commands.
     pub blocked: BlockedClients,
@@ -128,7 +133,26 @@ impl Shared {
             size_param(&config, "set-max-intset-entries"),
             Ordering::Relaxed,
         );
+        *self.limits.pubsub_output.lock() = pubsub_output_limit(&config);
         self.commit.set_policy(durability(&config));
+    }
+}
+
+/// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
+pub fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    let text = config
+        .get(b"client-output-buffer-limit")
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
+    OutputLimit {
+        hard: number(1).unwrap_or(32 << 20),
+        soft: number(2).unwrap_or(8 << 20),
+        soft_secs: number(3).unwrap_or(60),
     }
 }
 
@@ -231,12 +255,14 @@ impl Server {
             )),
             hash_max_listpack_value: AtomicU64::new(size_param(&config, "hash-max-listpack-value")),
             set_max_intset_entries: AtomicU64::new(size_param(&config, "set-max-intset-entries")),
+            pubsub_output: Mutex::new(pubsub_output_limit(&config)),
         };
         let shared = Arc::new(Shared {
             keyspace,
             config: RwLock::new(config),
             limits,
             clients: ClientRegistry::default(),
+            pubsub: Mutex::new(Registry::default()),
             commit,
             blocked: BlockedClients::default(),
             stats: Stats::default(),
@@ -413,8 +439,12 @@ fn close_idle_clients(shared: &Shared) {
         if client.is_blocked() {
             continue;
         }
-        let last_active = client.info.lock().last_active;
-        if now.duration_since(last_active).as_secs() >= timeout {
+        let (last_active, subscribed) = {
+            let info = client.info.lock();
+            (info.last_active, info.is_pubsub())
+        };
+        // Like Redis, subscribers are never idle: they wait for messages.
+        if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
             client.kill();
         }
     }
@@ -448,7 +478,25 @@ fn run_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::protected_mode_denies;
+    use super::{protected_mode_denies, pubsub_output_limit};
+    use crate::config::Config;
+    use crate::pubsub::OutputLimit;
+
+    #[test]
+    fn pubsub_output_limit_reads_the_pubsub_class() {
+        let default = Config::from_config_text(b"").unwrap();
+        let limit = |hard, soft, soft_secs| OutputLimit {
+            hard,
+            soft,
+            soft_secs,
+        };
+        assert_eq!(pubsub_output_limit(&default), limit(32 << 20, 8 << 20, 60));
+        let set = Config::from_config_text(b"client-output-buffer-limit pubsub 1mb 512kb 1\n");
+        assert_eq!(
+            pubsub_output_limit(&set.unwrap()),
+            limit(1 << 20, 512 << 10, 1)
+        );
+    }
 
     #[test]
     fn protected_mode_refuses_only_remote_clients_without_a_password() {

@@ -144,9 +144,9 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64, Reply> {
 
 impl Ctx<'_, '_> {
     /// Whether this command runs inside MULTI/EXEC, where blocking commands do not block
-    /// but answer as if they timed out. (The transactions code sets this; false until then.)
+    /// but answer as if they timed out.
     pub fn in_multi(&self) -> bool {
-        false
+        self.session.in_multi()
     }
 
     /// Blocks the calling client on `keys` (all in its selected database) for `timeout_ms`

@@ -11,9 +11,11 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -119,6 +121,8 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
+        .chain(transactions::COMMANDS)
+        .chain(pubsub::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -181,39 +185,22 @@ impl<'a> Batch<'a> {
         &mut self.effects
     }
 
-    /// Runs one command and returns its reply.
+    /// Runs one command (or queues it inside MULTI) and returns its reply.
     pub fn execute(&mut self, args: Vec<Bytes>) -> Reply {
-        let name = &args[0];
-        if name.eq_ignore_ascii_case(b"quit") {
+        if args[0].eq_ignore_ascii_case(b"quit") {
             self.effects.close = true;
             return Reply::Ok;
         }
-        let Some(mut spec) = lookup(name) else {
-            return unknown_command(&args);
+        let spec = match self.check(&args) {
+            Ok(spec) => spec,
+            Err((spec, error)) => return transactions::refuse(self.session, spec, error),
         };
-        if !spec.subcommands.is_empty() && args.len() >= 2 {
-            match spec.subcommands.iter().find(|s| {
-                let sub = &s.name[spec.name.len() + 1..];
-                sub.as_bytes().eq_ignore_ascii_case(&args[1])
-            }) {
-                Some(sub) => spec = sub,
-                None => {
-                    return Reply::error(sanitize(format!(
-                        "ERR unknown subcommand '{}'. Try {} HELP.",
-                        truncated(&args[1], 128),
-                        spec.name.to_ascii_uppercase()
-                    )))
-                }
+        if let Some(tx) = &mut self.session.multi {
+            if !transactions::runs_inside_multi(spec) {
+                self.last_cmd = spec.name;
+                tx.queue.push((spec, args));
+                return Reply::status("QUEUED");
             }
-        }
-        if !spec.arity_ok(args.len()) {
-            return Reply::error(format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
-        }
-        if !self.session.authenticated && !spec.has_flag("no_auth") {
-            return Reply::error(err::NOAUTH);
         }
         self.last_cmd = spec.name;
         let mut ctx = Ctx {
@@ -233,6 +220,53 @@ impl<'a> Batch<'a> {
             }
         }
         reply
+    }
+
+    /// Redis's checks before running or queuing a command, in its order: lookup, arity,
+    /// authentication, MULTI-compatibility, subscribed mode. A refusal carries the command
+    /// it refused, when known.
+    #[allow(clippy::type_complexity)]
+    fn check(
+        &self,
+        args: &[Bytes],
+    ) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, Reply)> {
+        let name = &args[0];
+        let Some(mut spec) = lookup(name) else {
+            return Err((None, unknown_command(args)));
+        };
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            match spec.subcommands.iter().find(|s| {
+                let sub = &s.name[spec.name.len() + 1..];
+                sub.as_bytes().eq_ignore_ascii_case(&args[1])
+            }) {
+                Some(sub) => spec = sub,
+                None => {
+                    let error = Reply::error(sanitize(format!(
+                        "ERR unknown subcommand '{}'. Try {} HELP.",
+                        truncated(&args[1], 128),
+                        spec.name.to_ascii_uppercase()
+                    )));
+                    return Err((None, error));
+                }
+            }
+        }
+        if !spec.arity_ok(args.len()) {
+            let error = Reply::error(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+            return Err((Some(spec), error));
+        }
+        if !self.session.authenticated && !spec.has_flag("no_auth") {
+            return Err((Some(spec), Reply::error(err::NOAUTH)));
+        }
+        if self.session.multi.is_some() && spec.has_flag("no_multi") {
+            return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
+        }
+        if self.session.in_subscribed_mode() && !pubsub::allowed_when_subscribed(spec) {
+            return Err((Some(spec), pubsub::subscribed_mode_error(spec)));
+        }
+        Ok(spec)
     }
 
     /// Releases the keyspace lock and reports what the connection must do next.

@@ -201,6 +201,13 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
+/// A key some client WATCHes: how many watch it, and a version every change bumps.
+#[derive(Debug, Default)]
+struct Watched {
+    watchers: u32,
+    version: u64,
+}
+
 /// One numbered database (`SELECT n`).
 #[derive(Debug, Default)]
 pub struct Db {
@@ -212,6 +219,9 @@ pub struct Db {
     journal: Journal,
     /// Count of writes ever applied, so callers can tell whether a batch wrote anything.
     writes: u64,
+    /// Keys under WATCH (empty unless a client watches): every write path bumps the version,
+    /// which is how EXEC learns that a watched key changed.
+    watched: HashMap<Bytes, Watched, Hasher>,
     pub stats: KeyspaceStats,
     /// Clients blocked on each key (BLPOP & co.), by client id, first blocked first.
     waiters: HashMap<Bytes, VecDeque<u64>, Hasher>,
@@ -279,6 +289,7 @@ impl Db {
         let (k, _) = self.map.get_key_value(key)?;
         self.journal.dirty.insert(k.clone(), Touched::Whole);
         self.writes += 1;
+        self.touch(key);
         self.map.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -297,6 +308,7 @@ impl Db {
         if let Some(elements) = Self::elements_entry(&mut self.journal, k, &entry.value) {
             elements.members.extend(members.into_iter().cloned());
         }
+        self.touch(key);
         self.map.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -338,6 +350,7 @@ impl Db {
                 ListEnd::Back => widen(&mut elements.back, tail - pops, tail + pushes),
             }
         }
+        self.touch(key);
         self.map.get_mut(key)?.value.as_list_ends_mut()
     }
 
@@ -370,6 +383,7 @@ impl Db {
             other => other,
         };
         self.writes += 1;
+        self.touch(&key);
         if let Some(entry) = self.map.get_mut(&key[..]) {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
@@ -434,6 +448,7 @@ impl Db {
             self.expires.remove(at, &key);
         }
         self.writes += 1;
+        self.touch(&key);
         self.journal.dirty.insert(key, Touched::Whole);
         Some(entry)
     }
@@ -465,18 +480,27 @@ impl Db {
         self.writes += 1;
         // A per-element value's expiry lives in its meta entry: no element changed.
         Self::elements_entry(&mut self.journal, &k, &entry.value);
+        self.touch(key);
         true
     }
 
-    /// Deletes every key (blocked clients stay blocked).
+    /// Deletes every key. Blocked clients stay blocked; like Redis 7.0, the watched keys that
+    /// existed count as changed.
     pub fn clear(&mut self) {
         let stats = self.stats;
         let writes = self.writes + 1;
         let waiters = std::mem::take(&mut self.waiters);
+        let mut watched = std::mem::take(&mut self.watched);
+        for (key, w) in watched.iter_mut() {
+            if self.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
         *self = Db::default();
         self.stats = stats;
         self.writes = writes;
         self.waiters = waiters;
+        self.watched = watched;
         self.journal.cleared = true;
     }
 
@@ -506,6 +530,26 @@ impl Db {
         }
     }
 
+    /// Starts watching `key` for one more client and returns its current version. A key
+    /// whose time has come is deleted first, so "expired since WATCH" means expired later.
+    pub fn watch(&mut self, key: &[u8], now: u64) -> u64 {
+        self.expire_if_due(key, now);
+        match self.watched.get_mut(key) {
+            Some(w) => {
+                w.watchers += 1;
+                w.version
+            }
+            None => {
+                let w = Watched {
+                    watchers: 1,
+                    version: 0,
+                };
+                self.watched.insert(Bytes::copy_from_slice(key), w);
+                0
+            }
+        }
+    }
+
     /// The clients blocked on `key`, first blocked first.
     pub fn waiters(&self, key: &[u8]) -> Vec<u64> {
         self.waiters
@@ -517,6 +561,77 @@ impl Db {
     pub fn take_ready(&mut self) -> Vec<Bytes> {
         self.ready_set.clear();
         std::mem::take(&mut self.ready)
+    }
+
+    /// One client stops watching `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether a key watched at `version` is unchanged and still live at `now` (EXEC's check:
+    /// a watched key that expired since WATCH counts as changed even before it is deleted).
+    pub fn watch_holds(&self, key: &[u8], version: u64, now: u64) -> bool {
+        let unchanged = self.watched.get(key).is_some_and(|w| w.version == version);
+        let expired = self
+            .map
+            .get(key)
+            .and_then(|e| e.expire_at)
+            .is_some_and(|at| at <= now);
+        unchanged && !expired
+    }
+
+    /// Records a change of `key` for the clients watching it.
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(key) {
+                w.version += 1;
+            }
+        }
+    }
+
+    /// Exchanges the keys of two databases (SWAPDB). Watches, statistics and counters stay
+    /// with their database; watched keys present on either side count as changed, as in
+    /// Redis 7.0. Persistence rewrites both databases.
+    fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.slots, &mut other.slots);
+        std::mem::swap(&mut self.free, &mut other.free);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        self.swapped_with(other);
+        other.swapped_with(self);
+    }
+
+    /// One side of [`Db::swap_contents`], once the contents moved.
+    fn swapped_with(&mut self, peer: &Db) {
+        for (key, w) in self.watched.iter_mut() {
+            if self.map.contains_key(key) || peer.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
+        self.journal.cleared = true;
+        self.journal.dirty = self
+            .map
+            .keys()
+            .map(|k| (k.clone(), Touched::Whole))
+            .collect();
+        self.writes += 1;
+        // Like Redis's SWAPDB: clients blocked on a key the swap brought in are served.
+        if !self.waiters.is_empty() {
+            let ready: Vec<Bytes> = self
+                .waiters
+                .keys()
+                .filter(|k| self.map.contains_key(*k))
+                .cloned()
+                .collect();
+            for key in &ready {
+                self.signal_ready(key);
+            }
+        }
     }
 
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
@@ -641,6 +756,14 @@ impl Keyspace {
         }
     }
 
+    /// SWAPDB: exchanges the keys of two databases.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a != b {
+            let (x, y) = self.two_dbs(a, b);
+            x.swap_contents(y);
+        }
+    }
+
     pub fn dbs(&self) -> &[Db] {
         &self.dbs
     }
@@ -730,6 +853,46 @@ mod tests {
         assert!(db.take_journal().dirty.is_empty());
         db.clear();
         assert!(db.take_journal().cleared);
+    }
+
+    #[test]
+    fn watch_sees_writes_expiry_and_flushes() {
+        let mut db = Db::default();
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 0));
+        db.insert(Bytes::from("a"), s("1"), Some(100));
+        assert!(!db.watch_holds(b"a", v, 0));
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 99));
+        assert!(!db.watch_holds(b"a", v, 100), "expired since WATCH");
+        let w = db.watch(b"missing", 0);
+        db.clear();
+        assert!(!db.watch_holds(b"a", v, 0), "FLUSHDB touches existing keys");
+        assert!(db.watch_holds(b"missing", w, 0), "but not absent ones");
+        db.unwatch(b"missing");
+        db.unwatch(b"a");
+        db.unwatch(b"a");
+        assert!(db.watched.is_empty());
+    }
+
+    #[test]
+    fn swap_moves_keys_and_journals_both_databases() {
+        let mut ks = Keyspace::new(3);
+        ks.db(0).insert(Bytes::from("a"), s("1"), Some(u64::MAX));
+        let watched = ks.db(1).watch(b"a", 0);
+        let untouched = ks.db(2).watch(b"a", 0);
+        ks.db(0).take_journal();
+        ks.swap(0, 1);
+        assert!(ks.db(0).is_empty());
+        assert_eq!(ks.db(1).expires_len(), 1);
+        assert!(ks.db(1).get(b"a", 0).is_some());
+        assert!(!ks.db(1).watch_holds(b"a", watched, 0));
+        assert!(ks.db(2).watch_holds(b"a", untouched, 0));
+        for (db, keys) in [(0, 0), (1, 1)] {
+            let journal = ks.db(db).take_journal();
+            assert!(journal.cleared);
+            assert_eq!(journal.dirty.len(), keys);
+        }
     }
 
     #[test]

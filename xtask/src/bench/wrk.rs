@@ -21,7 +21,7 @@ done = function(summary, latency, requests)
   io.write(string.format("KVBENCH duration_us %d\n", summary.duration))
   io.write(string.format("KVBENCH errors %d\n",
     e.connect + e.read + e.write + e.status + e.timeout))
-  for _, p in ipairs({PERCENTILES}) do
+  for _, p in ipairs({ PERCENTILES }) do
     io.write(string.format("KVBENCH p %s %d\n", p, latency:percentile(p)))
   end
 end
@@ -45,7 +45,7 @@ fn hook() -> Result<PathBuf> {
     let path = crate::root().join("target/kvbench-wrk-hook.lua");
     let list: Vec<String> = PERCENTILES.iter().map(|p| p.to_string()).collect();
     std::fs::create_dir_all(path.parent().expect("target/"))?;
-    std::fs::write(&path, HOOK.replace("{PERCENTILES}", &list.join(", ")))?;
+    std::fs::write(&path, HOOK.replace(" PERCENTILES ", &list.join(", ")))?;
     Ok(path)
 }
 
