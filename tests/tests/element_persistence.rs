@@ -368,3 +368,24 @@ fn one_element_change_to_a_big_collection_logs_a_few_bytes() {
     );
     assert!(bytes > 1_000_000, "LINSERT logged {bytes} bytes");
 }
+
+#[test]
+fn element_writes_to_big_collections_invalidate_watch() {
+    let server = Server::kvstore(&[]);
+    let mut conn = server.raw();
+    load_big(&mut conn, 300);
+    for write in [
+        &["HSET", "hash", "f", "v"][..],
+        &["SADD", "set", "m"],
+        &["LPUSH", "list", "x"],
+        &["RPOP", "list"],
+        &["LTRIM", "list", "1", "-1"],
+    ] {
+        let key = write[1];
+        assert_eq!(conn.cmd(&["WATCH", key]), b"+OK\r\n");
+        server.raw().cmd(write);
+        conn.cmd(&["MULTI"]);
+        conn.cmd(&["PING"]);
+        assert_eq!(conn.cmd(&["EXEC"]), b"*-1\r\n", "{write:?}");
+    }
+}

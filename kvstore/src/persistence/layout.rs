@@ -417,6 +417,12 @@ mod tests {
             Some((v.clone(), Some(7)))
         );
         assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
+        let moved = Value::List(Arc::new(List::with_head(-7, [Bytes::from("x")].into())));
+        assert_eq!(
+            decode_value(&encode_value(&moved, Some(3))),
+            Some((moved.clone(), Some(3))),
+            "the head id is kept"
+        );
         let mut truncated = encode_value(&Value::list([Bytes::from("abc")].into()), None);
         truncated.pop();
         assert_eq!(decode_value(&truncated), None);

@@ -349,3 +349,146 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::keyspace::{Hash, HashLimits, ListEnd, Set};
+
+    const LIMITS: HashLimits = HashLimits {
+        max_entries: 4,
+        max_value: 64,
+    };
+
+    fn b(s: impl Into<String>) -> Bytes {
+        Bytes::from(s.into())
+    }
+
+    /// Commits what `ks` journaled since the last call into `store`, as the group commit does.
+    fn commit(ks: &mut Keyspace, store: &Store) -> Vec<(Bytes, KeyState)> {
+        let changes = collect_changes(ks);
+        store.write(&changes).unwrap();
+        changes.into_iter().flat_map(|c| c.entries).collect()
+    }
+
+    fn reloaded(store: &Store) -> Keyspace {
+        let mut ks = Keyspace::new(2);
+        store.load(&mut ks, 0).unwrap();
+        ks
+    }
+
+    fn assert_same(a: &mut Keyspace, b: &mut Keyspace) {
+        for db in 0..2 {
+            let mut keys = a.db(db).keys(0);
+            keys.sort();
+            let mut other = b.db(db).keys(0);
+            other.sort();
+            assert_eq!(keys, other);
+            for key in keys {
+                let (x, y) = (a.db(db).peek(&key).unwrap(), b.db(db).peek(&key).unwrap());
+                assert_eq!(x.value, y.value, "{key:?}");
+                assert_eq!(x.value.encoding(), y.value.encoding(), "{key:?}");
+                assert_eq!(x.expire_at, y.expire_at, "{key:?}");
+                if let (Value::List(l), Value::List(m)) = (&x.value, &y.value) {
+                    assert_eq!(l.head(), m.head(), "{key:?}: list ids");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn element_changes_reach_sled_and_load_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut ks = Keyspace::new(2);
+        let db = ks.db(1);
+        let mut hash = Hash::default();
+        let mut set = Set::new();
+        for i in 0..50 {
+            hash.set(b(format!("f{i}")), b(format!("v{i}")), LIMITS);
+            set.add(b(format!("m{i}")), 512);
+        }
+        let mut small = Hash::default();
+        small.set(b("z"), b("1"), LIMITS);
+        small.set(b("a"), b("2"), LIMITS);
+        db.insert(b("hash"), Value::Hash(Arc::new(hash)), Some(5_000));
+        db.insert(b("set"), Value::Set(Arc::new(set)), None);
+        db.insert(b("small"), Value::Hash(Arc::new(small)), None);
+        db.insert(
+            b("list"),
+            Value::list((0..200).map(|i| b(format!("e{i}"))).collect()),
+            None,
+        );
+        db.insert(b("str"), Value::Str(b("s")), None);
+        commit(&mut ks, &store);
+        assert_same(&mut ks, &mut reloaded(&store));
+
+        let db = ks.db(1);
+        let (f1, f2, m3) = (b("f1"), b("f2"), b("m3"));
+        let Some(Value::Hash(h)) = db.value_mut_elements(b"hash", 0, [&f1, &f2]) else {
+            panic!()
+        };
+        let h = Arc::make_mut(h);
+        h.set(f1.clone(), b("changed"), LIMITS);
+        h.remove(&f2);
+        let Some(Value::Set(s)) = db.value_mut_elements(b"set", 0, [&m3]) else {
+            panic!()
+        };
+        Arc::make_mut(s).remove(&m3);
+        for _ in 0..3 {
+            db.list_ends_mut(b"list", 0, ListEnd::Front, 1, 0)
+                .unwrap()
+                .push_front(b("new"));
+        }
+        db.list_ends_mut(b"list", 0, ListEnd::Back, 0, 5).unwrap();
+        let list = db.list_ends_mut(b"list", 0, ListEnd::Front, 0, 1).unwrap();
+        list.pop_front();
+        for _ in 0..5 {
+            list.pop_back();
+        }
+        db.set_expire(b"set", Some(9_000), 0);
+        let logged = commit(&mut ks, &store);
+        assert_eq!(logged.len(), 3);
+        for (key, state) in &logged {
+            let KeyState::Elements { elements, .. } = state else {
+                panic!("{key:?} logged whole")
+            };
+            // The list: 3 pushed, 1 popped at the head, 5 popped at the tail.
+            assert!(elements.len() <= 9, "{key:?}: {elements:?}");
+        }
+        assert_same(&mut ks, &mut reloaded(&store));
+
+        // A whole-key change after element changes in the same window supersedes them.
+        let db = ks.db(1);
+        let f9 = b("f9");
+        db.value_mut_elements(b"hash", 0, [&f9]);
+        db.insert(b("hash"), Value::Str(b("now a string")), None);
+        db.delete(b"set", 0);
+        commit(&mut ks, &store);
+        let mut back = reloaded(&store);
+        assert_same(&mut ks, &mut back);
+        assert_eq!(
+            store
+                .elements
+                .scan_prefix(layout::element_prefix(1, b"set"))
+                .count(),
+            0
+        );
+        assert_eq!(
+            store
+                .elements
+                .scan_prefix(layout::element_prefix(1, b"hash"))
+                .count(),
+            0
+        );
+        assert_eq!(
+            store
+                .elements
+                .scan_prefix(layout::element_prefix(1, b"list"))
+                .count(),
+            197
+        );
+    }
+}
