@@ -355,6 +355,7 @@ fn one_element_change_to_a_big_collection_logs_a_few_bytes() {
         &["RPOP", "list"],
         &["LMOVE", "list", "list", "LEFT", "RIGHT"],
         &["LTRIM", "list", "1", "-2"],
+        &["LSET", "list", "5000", "replaced"],
         &["EXPIRE", "hash", "1000"],
     ] {
         let bytes = logged_bytes(&server, &mut conn, cmd);

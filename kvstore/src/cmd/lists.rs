@@ -359,7 +359,7 @@ fn try_lset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .and_then(|e| e.value.as_list())
         .map_or(0, VecDeque::len);
     let i = position(index, len).ok_or(Reply::error(list_err::INDEX_OUT_OF_RANGE))?;
-    list_mut(db, key, now)[i] = own(args[3].clone());
+    *db.list_element_mut(key, now, i).expect("checked") = own(args[3].clone());
     Ok(Reply::Ok)
 }
 

@@ -167,13 +167,15 @@ pub enum Touched {
     Elements(Elements),
 }
 
-/// The elements of a per-element value that changed: hash fields or set members, and ranges
-/// of list element ids (half-open, each touched by pushes or pops at one end).
+/// The elements of a per-element value that changed: hash fields or set members; list
+/// element ids in two half-open ranges (each touched by pushes or pops at one end) and
+/// one by one (LSET).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Elements {
     pub members: HashSet<Bytes, Hasher>,
     pub front: Option<(i64, i64)>,
     pub back: Option<(i64, i64)>,
+    pub ids: Vec<i64>,
 }
 
 /// Widens a half-open id range to cover `from..to`.
@@ -352,6 +354,31 @@ impl Db {
         }
         self.touch(key);
         self.map.get_mut(key)?.value.as_list_ends_mut()
+    }
+
+    /// The element at `index` of the list at `key`, for replacing it in place (LSET):
+    /// journals that element only. `None` if absent, not a list, or out of range.
+    pub fn list_element_mut(&mut self, key: &[u8], now: u64, index: usize) -> Option<&mut Bytes> {
+        self.expire_if_due(key, now);
+        let (k, entry) = self.map.get_key_value(key)?;
+        let Value::List(list) = &entry.value else {
+            return None;
+        };
+        if index >= list.len() {
+            return None;
+        }
+        let id = list.head() + index as i64;
+        self.writes += 1;
+        if let Some(elements) = Self::elements_entry(&mut self.journal, k, &entry.value) {
+            elements.ids.push(id);
+        }
+        self.touch(key);
+        self.map
+            .get_mut(key)?
+            .value
+            .as_list_ends_mut()?
+            .items_mut()
+            .get_mut(index)
     }
 
     /// The journal's element record for `key` (holding `value`, before the change), or

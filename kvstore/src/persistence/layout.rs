@@ -345,6 +345,7 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .into_iter()
             .flatten()
             .flat_map(|(from, to)| from..to)
+            .chain(changed.ids.iter().copied())
             .map(|id| (list_id(id), l.by_id(id).cloned()))
             .collect(),
         Value::Str(_) => Vec::new(),
