@@ -352,40 +352,45 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
     }
 }
 
-/// Rebuilds a per-element value from its header and its elements-tree entries (id without
-/// the key prefix, entry value), in key order.
-pub fn rebuild<'a>(
+/// Rebuilds a per-element value from its header and its elements-tree entries in key order
+/// (entry key, whose first `prefix_len` bytes are the key's prefix, and entry value).
+pub fn rebuild<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     header: &Header<'_>,
-    elements: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    prefix_len: usize,
+    entries: impl Iterator<Item = (K, V)>,
 ) -> Option<Value> {
+    let mut elements = entries.map(|(k, v)| {
+        let id = Bytes::copy_from_slice(k.as_ref().get(prefix_len..).unwrap_or_default());
+        (id, Bytes::copy_from_slice(v.as_ref()))
+    });
     Some(match header.kind {
         TYPE_HASH => {
             let mut t = SlotTable::default();
-            for (f, v) in elements {
-                t.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
-            }
+            elements.for_each(|(f, v)| {
+                t.insert(f, v);
+            });
             Value::Hash(Arc::new(Hash::Table(Box::new(t))))
         }
         TYPE_SET => {
             let mut t = SlotTable::default();
-            for (m, _) in elements {
-                t.insert(Bytes::copy_from_slice(m), ());
-            }
+            elements.for_each(|(m, _)| {
+                t.insert(m, ());
+            });
             Value::Set(Arc::new(Set::Table(Box::new(t))))
         }
         TYPE_LIST => {
             let mut items = VecDeque::new();
-            let mut head = None;
+            let (first, item) = elements.next()?;
+            let head = parse_list_id(&first)?;
+            items.push_back(item);
             for (id, item) in elements {
-                let id = parse_list_id(id)?;
                 // Ids are consecutive by construction; a gap means a damaged store.
-                if head.is_some_and(|h: i64| h + items.len() as i64 != id) {
+                if parse_list_id(&id)? != head + items.len() as i64 {
                     return None;
                 }
-                head.get_or_insert(id);
-                items.push_back(Bytes::copy_from_slice(item));
+                items.push_back(item);
             }
-            Value::List(Arc::new(List::with_head(head?, items)))
+            Value::List(Arc::new(List::with_head(head, items)))
         }
         _ => return None,
     })

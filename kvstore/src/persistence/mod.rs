@@ -248,17 +248,18 @@ impl Store {
                 continue;
             }
             let value = if header.per_element {
+                // Streamed: a million-element value is never held twice.
                 let prefix = layout::element_prefix(db, key);
+                let mut failed = None;
                 let entries = self
                     .elements
                     .scan_prefix(&prefix)
-                    .collect::<Result<Vec<_>, _>>()?;
-                layout::rebuild(
-                    &header,
-                    entries
-                        .iter()
-                        .map(|(ek, ev)| (&ek[prefix.len()..], &ev[..])),
-                )
+                    .map_while(|r| r.map_err(|e| failed = Some(e)).ok());
+                let value = layout::rebuild(&header, prefix.len(), entries);
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                value
             } else {
                 layout::decode_value(&v).map(|(value, _)| value)
             }
