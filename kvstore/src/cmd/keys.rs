@@ -331,7 +331,7 @@ impl<'a> ScanOptions<'a> {
 /// Parses a SCAN cursor as Redis does with C's `strtoul`: an optional sign (a negative value
 /// wraps around), decimal digits, nothing after them; no leading space; the text ends at the
 /// first NUL, so an empty cursor is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let text = c_str(arg);
     if text.is_empty() {
         return Some(0);
@@ -356,7 +356,7 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 
 /// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
 /// NUL, so `nx\0junk` is NX.
-fn keyword(arg: &[u8], keyword: &str) -> bool {
+pub(crate) fn keyword(arg: &[u8], keyword: &str) -> bool {
     is(c_str(arg), keyword)
 }
 
@@ -508,7 +508,7 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             let shared = crate::number::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
             Reply::Integer(if shared { i64::from(i32::MAX) } else { 1 })
         }
-        Value::Str(_) => Reply::Integer(1),
+        _ => Reply::Integer(1),
     })
 }
 

@@ -9,13 +9,16 @@
 //! to return every key that exists for the whole scan even while others come and go.
 
 mod expiry;
+pub mod zset;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
 
 pub use expiry::ExpiryIndex;
+pub use zset::ZSet;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -27,6 +30,8 @@ const COPY_BELOW: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
+    /// Shared so that persistence can copy it cheaply; writers go through `Arc::make_mut`.
+    ZSet(Arc<ZSet>),
 }
 
 impl Value {
@@ -34,6 +39,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -41,6 +47,23 @@ impl Value {
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sorted set payload, or `None` for another type.
+    pub fn as_zset(&self) -> Option<&ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// The sorted set payload for writing (copied first if persistence still holds it).
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(Arc::make_mut(z)),
+            _ => None,
         }
     }
 
@@ -50,6 +73,7 @@ impl Value {
             Value::Str(s) if s.len() <= 20 && crate::number::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
@@ -159,6 +183,7 @@ impl Db {
     pub fn insert(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) -> Option<Entry> {
         let value = match value {
             Value::Str(s) => Value::Str(own(s)),
+            other => other,
         };
         self.writes += 1;
         if let Some(entry) = self.map.get_mut(&key[..]) {
