@@ -120,7 +120,11 @@ fn write<'d>(db: &'d mut Db, key: &[u8], now: u64) -> &'d mut ZSet {
 
 /// Deletes `key` if its sorted set became empty, as Redis deletes empty aggregates.
 fn delete_if_empty(db: &mut Db, key: &[u8]) {
-    if db.peek(key).and_then(|e| e.value.as_zset()).is_some_and(ZSet::is_empty) {
+    if db
+        .peek(key)
+        .and_then(|e| e.value.as_zset())
+        .is_some_and(ZSet::is_empty)
+    {
         db.remove(key);
     }
 }
@@ -200,8 +204,20 @@ impl ScoreRange {
 
     /// The ranks `lo..hi` of the members in range.
     fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let lo = z.partition_point(|x| if self.min_ex { x.0 <= self.min } else { x.0 < self.min });
-        let hi = z.partition_point(|x| if self.max_ex { x.0 < self.max } else { x.0 <= self.max });
+        let lo = z.partition_point(|x| {
+            if self.min_ex {
+                x.0 <= self.min
+            } else {
+                x.0 < self.min
+            }
+        });
+        let hi = z.partition_point(|x| {
+            if self.max_ex {
+                x.0 < self.max
+            } else {
+                x.0 <= self.max
+            }
+        });
         (lo, hi.max(lo))
     }
 }
@@ -499,7 +515,13 @@ fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, Some(&args[1]), RangeBy::Auto, None))
+    reply(zrange_generic(
+        ctx,
+        args,
+        Some(&args[1]),
+        RangeBy::Auto,
+        None,
+    ))
 }
 
 /// ZREVRANGE key start stop [WITHSCORES]
@@ -607,7 +629,11 @@ fn zrange_generic(
                 Parsed::Rank(..) => unreachable!(),
             };
             // A negative offset walks off the end in Redis; a negative limit means no limit.
-            let skip = if offset < 0 { usize::MAX } else { offset as usize };
+            let skip = if offset < 0 {
+                usize::MAX
+            } else {
+                offset as usize
+            };
             let available = (hi - lo).saturating_sub(skip);
             let count = if limit < 0 {
                 available
@@ -674,7 +700,10 @@ fn remove_range(
     if !exists_for_write(db, key, now)? {
         return Ok(Reply::Integer(0));
     }
-    let z = db.peek(key).and_then(|e| e.value.as_zset()).expect("checked");
+    let z = db
+        .peek(key)
+        .and_then(|e| e.value.as_zset())
+        .expect("checked");
     let (lo, hi) = ranks(z);
     if lo >= hi {
         return Ok(Reply::Integer(0));
@@ -900,12 +929,26 @@ impl Aggregate {
 
 /// ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
 fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zunion", None, SetOp::Union, false))
+    reply(set_operation(
+        ctx,
+        args,
+        "zunion",
+        None,
+        SetOp::Union,
+        false,
+    ))
 }
 
 /// ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
 fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zinter", None, SetOp::Inter, false))
+    reply(set_operation(
+        ctx,
+        args,
+        "zinter",
+        None,
+        SetOp::Inter,
+        false,
+    ))
 }
 
 /// ZDIFF numkeys key [key ...] [WITHSCORES]
@@ -915,22 +958,50 @@ fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
 fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zunionstore", Some(&args[1]), SetOp::Union, false))
+    reply(set_operation(
+        ctx,
+        args,
+        "zunionstore",
+        Some(&args[1]),
+        SetOp::Union,
+        false,
+    ))
 }
 
 /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
 fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zinterstore", Some(&args[1]), SetOp::Inter, false))
+    reply(set_operation(
+        ctx,
+        args,
+        "zinterstore",
+        Some(&args[1]),
+        SetOp::Inter,
+        false,
+    ))
 }
 
 /// ZDIFFSTORE destination numkeys key [key ...]
 fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zdiffstore", Some(&args[1]), SetOp::Diff, false))
+    reply(set_operation(
+        ctx,
+        args,
+        "zdiffstore",
+        Some(&args[1]),
+        SetOp::Diff,
+        false,
+    ))
 }
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
 fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zintercard", None, SetOp::Inter, true))
+    reply(set_operation(
+        ctx,
+        args,
+        "zintercard",
+        None,
+        SetOp::Inter,
+        true,
+    ))
 }
 
 /// Redis's `zunionInterDiffGenericCommand`.
@@ -1066,10 +1137,7 @@ fn set_operation(
                     }
                 }
             }
-            result = order
-                .into_iter()
-                .map(|m| (acc[&m[..]], m))
-                .collect();
+            result = order.into_iter().map(|m| (acc[&m[..]], m)).collect();
         }
         SetOp::Diff => {
             if let (Some(first), _) = inputs[0] {
@@ -1144,7 +1212,8 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(items_reply(picks.into_iter(), withscores, resp));
     }
     if count >= size as u64 {
-        return Ok(items_reply(z.iter(), withscores, resp));
+        // The whole set, highest first: Redis's set-operation iterator walks backwards.
+        return Ok(items_reply(z.iter_rev_from(size - 1), withscores, resp));
     }
     let picks = rand::seq::index::sample(&mut rng, size, count as usize);
     Ok(items_reply(
@@ -1246,7 +1315,16 @@ mod tests {
 
     #[test]
     fn score_cursor_preserves_order() {
-        let scores = [f64::NEG_INFINITY, -1e300, -1.0, -0.0, 0.0, 1e-300, 2.5, f64::INFINITY];
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            2.5,
+            f64::INFINITY,
+        ];
         for pair in scores.windows(2) {
             assert!(score_cursor(pair[0]) <= score_cursor(pair[1]), "{pair:?}");
             assert_ne!(score_cursor(pair[0]), 0);

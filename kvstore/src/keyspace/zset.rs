@@ -148,7 +148,10 @@ impl ZSet {
     /// 0-based rank of a member in ascending order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         let score = self.score(member)?;
-        Some(self.order.partition_point(|x| cmp_item(x, score, member).is_lt()))
+        Some(
+            self.order
+                .partition_point(|x| cmp_item(x, score, member).is_lt()),
+        )
     }
 
     /// The item at a rank (ascending).

@@ -36,7 +36,10 @@ pub fn split_key(k: &[u8]) -> Option<(u32, &[u8])> {
 pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let (kind, payload_len) = match value {
         Value::Str(s) => (TYPE_STRING, s.len()),
-        Value::ZSet(z) => (TYPE_ZSET, 1 + z.iter().map(|(_, m)| 12 + m.len()).sum::<usize>()),
+        Value::ZSet(z) => (
+            TYPE_ZSET,
+            1 + z.iter().map(|(_, m)| 12 + m.len()).sum::<usize>(),
+        ),
     };
     let mut v = Vec::with_capacity(10 + payload_len);
     v.push(kind);
@@ -127,6 +130,11 @@ mod tests {
         let (back, _) = decode_value(&encode_value(&big, None)).unwrap();
         assert_eq!(back, big);
         assert_eq!(back.encoding(), "skiplist");
-        assert!(back.as_zset().unwrap().score(b"m").unwrap().is_sign_negative());
+        assert!(back
+            .as_zset()
+            .unwrap()
+            .score(b"m")
+            .unwrap()
+            .is_sign_negative());
     }
 }
