@@ -807,3 +807,35 @@ fn concurrent_writers_each_see_their_own_members() {
     assert_eq!(all.len(), 20);
     assert!(all.chunks(2).all(|p| p[1] == "80"), "{all:?}");
 }
+
+/// Every sorted set command describes itself (arity, flags, key positions, key specs, docs)
+/// exactly as Redis 7.0.15's does, and COMMAND GETKEYS finds the same keys.
+#[test]
+fn command_info_and_getkeys_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let names = "zadd zincrby zrem zcard zcount zlexcount zscore zmscore zrank zrevrank zrange \
+                 zrangestore zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange \
+                 zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zmpop zunion \
+                 zinter zdiff zunionstore zinterstore zdiffstore zintercard zrandmember zscan";
+    let mut script = String::new();
+    for name in names.split_whitespace() {
+        script.push_str(&format!("COMMAND INFO {name}\nCOMMAND DOCS {name}\n"));
+    }
+    script.push_str(
+        r#"
+        COMMAND GETKEYS zadd k 1 a
+        COMMAND GETKEYS zrangestore dst src 0 -1
+        COMMAND GETKEYS zunion 2 a b WEIGHTS 1 2
+        COMMAND GETKEYS zunionstore dst 3 a b c
+        COMMAND GETKEYS zinterstore dst 1 a
+        COMMAND GETKEYS zdiff 2 a b
+        COMMAND GETKEYS zintercard 2 a b LIMIT 1
+        COMMAND GETKEYS zmpop 2 a b MIN COUNT 2
+        COMMAND GETKEYSANDFLAGS zunionstore dst 2 a b
+        COMMAND GETKEYSANDFLAGS zmpop 1 a MAX
+        "#,
+    );
+    d.check_both(&script);
+}

@@ -338,7 +338,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
     if nx && xx {
         return Err(Reply::error(zerr::XX_AND_NX));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(Reply::error(zerr::GT_LT_NX));
     }
     if incr && pairs.len() > 2 {
