@@ -44,6 +44,9 @@ pub struct Limits {
     pub proto_max_bulk_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub timeout_secs: AtomicU64,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
 }
 
 /// State shared by every connection.
@@ -85,8 +88,21 @@ impl Shared {
         self.limits
             .timeout_secs
             .store(config.timeout, Ordering::Relaxed);
+        self.limits.zset_max_listpack_entries.store(
+            config_size(&config, "zset-max-listpack-entries"),
+            Ordering::Relaxed,
+        );
+        self.limits.zset_max_listpack_value.store(
+            config_size(&config, "zset-max-listpack-value"),
+            Ordering::Relaxed,
+        );
         self.commit.set_policy(durability(&config));
     }
+}
+
+/// A size parameter of the generic configuration table (never negative there).
+fn config_size(config: &Config, name: &str) -> u64 {
+    config.number(name).map_or(0, |n| n.max(0) as u64)
 }
 
 /// Maps `appendonly` / `appendfsync` onto when sled is fsynced. With `appendonly no` kvstore
@@ -182,6 +198,14 @@ impl Server {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             timeout_secs: AtomicU64::new(config.timeout),
+            zset_max_listpack_entries: AtomicU64::new(config_size(
+                &config,
+                "zset-max-listpack-entries",
+            )),
+            zset_max_listpack_value: AtomicU64::new(config_size(
+                &config,
+                "zset-max-listpack-value",
+            )),
         };
         let shared = Arc::new(Shared {
             keyspace,

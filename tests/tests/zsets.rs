@@ -839,3 +839,41 @@ fn command_info_and_getkeys_match_redis() {
     );
     d.check_both(&script);
 }
+
+#[test]
+fn encoding_thresholds_follow_config_set() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        CONFIG SET zset-max-listpack-entries 2
+        ZADD z 1 a 2 b
+        OBJECT ENCODING z
+        ZADD z 3 c
+        OBJECT ENCODING z
+        ZREM z c
+        OBJECT ENCODING z
+        CONFIG SET zset-max-listpack-value 1
+        ZADD y 1 ab
+        OBJECT ENCODING y
+        ZADD y2 1 a
+        OBJECT ENCODING y2
+        ZUNIONSTORE d 1 y2
+        OBJECT ENCODING d
+        ZUNIONSTORE d 1 y
+        OBJECT ENCODING d
+        ZRANGESTORE d z 0 0
+        OBJECT ENCODING d
+        CONFIG SET zset-max-ziplist-entries 0
+        ZADD e 1 a
+        OBJECT ENCODING e
+        ZRANGESTORE d z 0 0
+        OBJECT ENCODING d
+        ZRANGESTORE d z 0 0 BYSCORE
+        OBJECT ENCODING d
+        CONFIG SET zset-max-listpack-entries 128
+        CONFIG SET zset-max-listpack-value 64
+        "#,
+    );
+}

@@ -8,6 +8,7 @@
 //! `string2d` ([`number::parse_f64`]). Keys left empty are deleted.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use rand::Rng;
 use super::keys::{keyword, parse_cursor};
 use super::{err, int_arg, reply, CommandSpec, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::zset::{Item, ZSet};
+use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Value};
 use crate::number;
 use crate::protocol::Reply;
@@ -93,6 +94,16 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 24;
 // Lookups and replies
 // ---------------------------------------------------------------------------
 
+/// The current `zset-max-listpack-*` settings.
+fn limits(ctx: &Ctx) -> ListpackLimits {
+    let l = &ctx.shared.limits;
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    ListpackLimits {
+        entries: size(l.zset_max_listpack_entries.load(Ordering::Relaxed)),
+        value: size(l.zset_max_listpack_value.load(Ordering::Relaxed)),
+    }
+}
+
 /// The sorted set at `key` for a read command (counts a hit or miss).
 fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d ZSet>, Reply> {
     match db.get(key, now) {
@@ -131,12 +142,12 @@ fn delete_if_empty(db: &mut Db, key: &[u8]) {
 
 /// Stores a command's result set at `dst` (dropping any TTL) or deletes `dst` when the result is
 /// empty; replies with the result's size.
-fn store(db: &mut Db, dst: &Bytes, items: Vec<Item>, now: u64) -> Reply {
+fn store(db: &mut Db, dst: &Bytes, items: Vec<Item>, limits: ListpackLimits, now: u64) -> Reply {
     if items.is_empty() {
         db.delete(dst, now);
         return Reply::Integer(0);
     }
-    let z = ZSet::from_items(items);
+    let z = ZSet::from_items(items, limits);
     let len = z.len() as i64;
     db.insert(dst.clone(), Value::ZSet(Arc::new(z)), None);
     Reply::Integer(len)
@@ -350,13 +361,13 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
         .collect::<Result<Vec<f64>, Reply>>()?;
 
     let key = &args[1];
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, limits(ctx));
     let db = ctx.db();
     if !exists_for_write(db, key, now)? {
         if xx {
             return Ok(if incr { Reply::Nil } else { Reply::Integer(0) });
         }
-        let z = ZSet::for_first_member(pairs[1].len());
+        let z = ZSet::for_first_member(pairs[1].len(), limits);
         db.insert(key.clone(), Value::ZSet(Arc::new(z)), None);
     }
     let z = write(db, key, now);
@@ -377,13 +388,13 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
                 processed += 1;
                 last = score;
                 if score != current {
-                    z.insert(member.clone(), score);
+                    z.insert(member.clone(), score, limits);
                     updated += 1;
                 }
             }
             None if xx => {}
             None => {
-                z.insert(member.clone(), score);
+                z.insert(member.clone(), score, limits);
                 added += 1;
                 processed += 1;
                 last = score;
@@ -607,11 +618,11 @@ fn zrange_generic(
         _ => Parsed::Rank(int_arg(lo_arg)?, int_arg(hi_arg)?),
     };
 
-    let (now, resp) = (ctx.now, ctx.session.resp);
+    let (now, resp, limits) = (ctx.now, ctx.session.resp, limits(ctx));
     let db = ctx.db();
     let Some(z) = read(db, &args[src], now)? else {
         return Ok(match dst {
-            Some(dst) => store(db, dst, Vec::new(), now),
+            Some(dst) => store(db, dst, Vec::new(), limits, now),
             None => Reply::Array(Vec::new()),
         });
     };
@@ -657,7 +668,7 @@ fn zrange_generic(
     match dst {
         Some(dst) => {
             let items: Vec<Item> = items.cloned().collect();
-            Ok(store(db, dst, items, now))
+            Ok(store(db, dst, items, limits, now))
         }
         None => Ok(items_reply(items, withscores, resp)),
     }
@@ -1025,7 +1036,7 @@ fn set_operation(
     }
     let setnum = setnum as usize;
     let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
-    let (now, resp) = (ctx.now, ctx.session.resp);
+    let (now, resp, limits) = (ctx.now, ctx.session.resp, limits(ctx));
     let db = ctx.db();
     // Look every key up first (expiring, counting hits, checking types) as Redis does before
     // parsing the options, then borrow them all at once.
@@ -1155,7 +1166,7 @@ fn set_operation(
     drop(inputs);
 
     if let Some(dst) = dst {
-        return Ok(store(db, dst, result, now));
+        return Ok(store(db, dst, result, limits, now));
     }
     if cardinality_only {
         return Ok(Reply::Integer(cardinality as i64));

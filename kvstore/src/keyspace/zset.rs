@@ -19,10 +19,22 @@ use bytes::Bytes;
 
 type Hasher = foldhash::fast::RandomState;
 
-/// Redis's default `zset-max-listpack-entries`.
-pub const MAX_LISTPACK_ENTRIES: usize = 128;
-/// Redis's default `zset-max-listpack-value`.
-pub const MAX_LISTPACK_VALUE: usize = 64;
+/// The `listpack` encoding's limits (`zset-max-listpack-entries` / `-value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListpackLimits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+impl Default for ListpackLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        ListpackLimits {
+            entries: 128,
+            value: 64,
+        }
+    }
+}
 
 /// One member with its score, in the order of the set.
 pub type Item = (f64, Bytes);
@@ -51,22 +63,21 @@ impl PartialEq for ZSet {
 
 impl ZSet {
     /// An empty set whose encoding is chosen as ZADD does from its first member's length.
-    pub fn for_first_member(member_len: usize) -> ZSet {
+    pub fn for_first_member(member_len: usize, limits: ListpackLimits) -> ZSet {
         ZSet {
-            listpack: member_len <= MAX_LISTPACK_VALUE,
+            listpack: limits.entries > 0 && member_len <= limits.value,
             ..ZSet::default()
         }
     }
 
     /// Builds a set from items in any order, with the encoding Redis gives a set a command
     /// creates whole (`zsetConvertToListpackIfNeeded`).
-    pub fn from_items(items: impl IntoIterator<Item = Item>) -> ZSet {
+    pub fn from_items(items: impl IntoIterator<Item = Item>, limits: ListpackLimits) -> ZSet {
         let mut z = ZSet::default();
         for (score, member) in items {
-            z.insert(member, score);
+            z.insert(member, score, limits);
         }
-        z.listpack = z.len() <= MAX_LISTPACK_ENTRIES
-            && z.scores.keys().all(|m| m.len() <= MAX_LISTPACK_VALUE);
+        z.listpack = z.len() <= limits.entries && z.scores.keys().all(|m| m.len() <= limits.value);
         if z.listpack {
             z.normalize_zeros();
         }
@@ -110,11 +121,11 @@ impl ZSet {
 
     /// Sets a member's score, adding the member if new. Converts to `skiplist` as Redis's
     /// `zsetAdd` does before adding a member that does not fit a listpack.
-    pub fn insert(&mut self, member: Bytes, mut score: f64) {
+    pub fn insert(&mut self, member: Bytes, mut score: f64, limits: ListpackLimits) {
         debug_assert!(!score.is_nan());
         if self.listpack
             && !self.scores.contains_key(&member)
-            && (self.len() + 1 > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE)
+            && (self.len() + 1 > limits.entries || member.len() > limits.value)
         {
             self.listpack = false;
         }
@@ -208,7 +219,8 @@ impl ZSet {
             .collect();
         for m in zeros {
             self.remove(&m);
-            self.insert(m, 0.0);
+            self.scores.insert(m.clone(), 0.0);
+            self.order.insert((0.0, m));
         }
     }
 }
@@ -448,7 +460,7 @@ mod tests {
             let score = f64::from(rng.gen_range(-50..50));
             match rng.gen_range(0..10) {
                 0..=5 => {
-                    z.insert(m.clone(), score);
+                    z.insert(m.clone(), score, ListpackLimits::default());
                     model.retain(|(_, x)| *x != m);
                     model.push((score, m));
                 }
@@ -489,17 +501,23 @@ mod tests {
 
     #[test]
     fn encoding_follows_redis_thresholds() {
-        let mut z = ZSet::for_first_member(1);
+        let limits = ListpackLimits::default();
+        let mut z = ZSet::for_first_member(1, limits);
         for i in 0..128 {
-            z.insert(b(format!("{i}")), -0.0);
+            z.insert(b(format!("{i}")), -0.0, limits);
         }
         assert_eq!(z.encoding(), "listpack");
         assert!(z.score(b"1").unwrap().is_sign_positive());
-        z.insert(b("x".repeat(65)), 1.0);
+        z.insert(b("x".repeat(65)), 1.0, limits);
         assert_eq!(z.encoding(), "skiplist");
-        z.insert(b("neg".into()), -0.0);
+        z.insert(b("neg".into()), -0.0, limits);
         assert!(z.score(b"neg").unwrap().is_sign_negative());
-        let small = ZSet::from_items(z.iter().take(3).cloned());
+        let small = ZSet::from_items(z.iter().take(3).cloned(), limits);
         assert_eq!(small.encoding(), "listpack");
+        let none = ListpackLimits {
+            entries: 0,
+            value: 64,
+        };
+        assert_eq!(ZSet::for_first_member(1, none).encoding(), "skiplist");
     }
 }

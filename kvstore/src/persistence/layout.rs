@@ -101,6 +101,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::zset::ListpackLimits;
 
     #[test]
     fn round_trip() {
@@ -115,9 +116,10 @@ mod tests {
 
     #[test]
     fn zset_round_trip_keeps_order_scores_and_encoding() {
-        let mut z = ZSet::for_first_member(1);
+        let limits = ListpackLimits::default();
+        let mut z = ZSet::for_first_member(1, limits);
         for (s, m) in [(1.5, "b"), (-0.0, "a"), (f64::INFINITY, ""), (1.5, "a\0c")] {
-            z.insert(Bytes::copy_from_slice(m.as_bytes()), s);
+            z.insert(Bytes::copy_from_slice(m.as_bytes()), s, limits);
         }
         let v = Value::ZSet(Arc::new(z));
         assert_eq!(
@@ -125,7 +127,7 @@ mod tests {
             Some((v.clone(), Some(9)))
         );
         let mut big = ZSet::default();
-        big.insert(Bytes::from_static(b"m"), -0.0);
+        big.insert(Bytes::from_static(b"m"), -0.0, limits);
         let big = Value::ZSet(Arc::new(big));
         let (back, _) = decode_value(&encode_value(&big, None)).unwrap();
         assert_eq!(back, big);
