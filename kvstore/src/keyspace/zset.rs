@@ -381,13 +381,10 @@ impl Ranked {
             }
             self.rebuild();
         } else {
-            self.rebuild_or_add(c, len);
+            // Bring the tree's count for chunk `c` up to date.
+            let counted = self.prefix(c + 1) - self.prefix(c);
+            self.add(c, len as isize - counted as isize);
         }
-    }
-
-    fn rebuild_or_add(&mut self, c: usize, len: usize) {
-        let before = self.prefix(c + 1) - self.prefix(c);
-        self.add(c, len as isize - before as isize);
     }
 
     /// Removes ranks `start..end` (valid, non-empty).
