@@ -1032,3 +1032,42 @@ fn random_command_sequences_match_redis() {
     script.push_str("ZRANGE big 0 -1 WITHSCORES\nZRANGE a 0 -1 WITHSCORES\nZRANGE l 0 -1\nOBJECT ENCODING big\n");
     d.check_both(&script);
 }
+
+#[test]
+fn zrangestore_options_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        ZADD z 1 a 2 b 3 c 4 d
+        ZADD l 0 a 0 b 0 c 0 d
+        ZRANGESTORE d z 0 -1
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z 0 1 REV
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z (1 +inf BYSCORE LIMIT 1 5
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z +inf -inf BYSCORE REV LIMIT 0 2
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d l [b + BYLEX
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d l + [c BYLEX REV LIMIT 1 1
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z 0 -1 WITHSCORES
+        ZRANGESTORE d z 0 -1 LIMIT 0 1
+        ZRANGESTORE d z 0 -1 LIMIT 0 -1
+        ZRANGESTORE d z 5 10
+        EXISTS d
+        ZRANGESTORE d nokey 0 -1
+        SET d v
+        EXPIRE d 100
+        ZRANGESTORE d z 0 0
+        TYPE d
+        TTL d
+        ZRANGESTORE z z 1 2
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGESTORE d z 0
+        "#,
+    );
+}
