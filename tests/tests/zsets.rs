@@ -1071,3 +1071,28 @@ fn zrangestore_options_match_redis() {
         "#,
     );
 }
+
+#[test]
+fn expired_sorted_sets_are_gone_for_every_command() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check(
+        2,
+        "ZADD z 1 a\nPEXPIRE z 1\nZADD y 1 a\nPEXPIRE y 1\nZADD x 1 a\nPEXPIRE x 1",
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    d.check(
+        2,
+        r#"
+        ZADD z XX 2 a
+        EXISTS z
+        ZCARD y
+        ZUNIONSTORE out 2 x y
+        EXISTS out
+        ZADD z 3 b
+        ZRANGE z 0 -1 WITHSCORES
+        TTL z
+        "#,
+    );
+}
