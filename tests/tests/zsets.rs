@@ -923,7 +923,35 @@ fn random_command_sequences_match_redis() {
             let n = if key == "big" { 200 } else { 8 };
             format!("m{}", rng.next(n))
         };
-        let line = match rng.next(22) {
+        let line = match rng.next(27) {
+            // Only `l` is sure to stay listpack-encoded, where ZSCAN's order is Redis's.
+            22 => format!("ZSCAN l 0 {}", rng.pick(&["", "MATCH m1*", "COUNT 1"])),
+            23 => format!(
+                "ZRANDMEMBER {} {}",
+                rng.pick(&["a", "b", "nokey"]),
+                rng.pick(&["100", "100 WITHSCORES", "0", "-0"])
+            ),
+            24 => format!(
+                "ZINTERCARD 2 {key} {} {}",
+                rng.pick(&keys),
+                rng.pick(&["", "LIMIT 1", "LIMIT 0"])
+            ),
+            25 => format!(
+                "{} {key} {} {} {} {}",
+                rng.pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]),
+                rng.pick(&bounds),
+                rng.pick(&bounds),
+                rng.pick(&["", "WITHSCORES"]),
+                rng.pick(&["", "LIMIT 1 2"])
+            ),
+            26 => format!(
+                "ZADD {key} {} {}",
+                rng.pick(&scores),
+                rng.pick(&[
+                    "long-member-name-that-is-longer-than-sixty-four-bytes-xxxxxxxxxxxx",
+                    "m1"
+                ])
+            ),
             0..=4 => {
                 let opts = ["", "NX", "XX", "GT", "LT", "CH", "XX CH", "GT CH", "INCR"];
                 let mut line = format!("ZADD {key} {}", rng.pick(&opts));
