@@ -1237,9 +1237,8 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 ///
 /// A listpack-encoded set comes back whole with cursor 0, as in Redis. A larger one is walked
-/// in score order: the cursor is the last score returned (as an order-preserving integer), and
-/// each call ends after the last member sharing a score, so every member present for the
-/// whole scan whose score did not change is returned exactly once.
+/// through its slot table ([`ZSet::scan`]): every member present for the whole scan is
+/// returned exactly once, whatever happens to its score.
 fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply(try_zscan(ctx, args))
 }
@@ -1273,34 +1272,23 @@ fn try_zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !rest.is_empty() {
         return Err(Reply::error(err::SYNTAX));
     }
-    let (next, items): (u64, Vec<&Item>) = if z.is_listpack() {
-        (0, z.iter().collect())
+    let (next, items): (u64, Vec<(&Bytes, f64)>) = if z.is_listpack() {
+        (0, z.iter().map(|(s, m)| (m, *s)).collect())
     } else {
-        let start = if cursor == 0 {
-            0
-        } else {
-            z.partition_point(|x| score_cursor(x.0) <= cursor)
-        };
-        let mut items: Vec<&Item> = z.iter_from(start).take(count).collect();
-        if let Some(&&(last, _)) = items.last() {
-            let more = z
-                .iter_from(start + items.len())
-                .take_while(|x| x.0 == last)
-                .collect::<Vec<_>>();
-            items.extend(more);
-        }
-        let end = start + items.len();
-        match items.last() {
-            Some((last, _)) if end < z.len() => (score_cursor(*last), items),
-            _ => (0, items),
-        }
+        let cursor = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let (next, members) = z.scan(cursor, count);
+        let items = members
+            .into_iter()
+            .map(|m| (m, z.score(m).expect("member")))
+            .collect();
+        (next as u64, items)
     };
     let matches = |m: &[u8]| pattern.map_or(true, |p| &p[..] == b"*" || glob_match(p, m, false));
     let mut out = Vec::new();
-    for (score, member) in items {
+    for (member, score) in items {
         if matches(member) {
             out.push(Reply::Bulk(member.clone()));
-            out.push(Reply::bulk(number::format_double(*score)));
+            out.push(Reply::bulk(number::format_double(score)));
         }
     }
     Ok(Reply::Array(vec![
@@ -1309,39 +1297,9 @@ fn try_zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     ]))
 }
 
-/// Maps a score to an integer in the same order (with -0 = 0), never 0 for a real score.
-fn score_cursor(score: f64) -> u64 {
-    let score = if score == 0.0 { 0.0 } else { score };
-    let bits = score.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn score_cursor_preserves_order() {
-        let scores = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -1.0,
-            -0.0,
-            0.0,
-            1e-300,
-            2.5,
-            f64::INFINITY,
-        ];
-        for pair in scores.windows(2) {
-            assert!(score_cursor(pair[0]) <= score_cursor(pair[1]), "{pair:?}");
-            assert_ne!(score_cursor(pair[0]), 0);
-        }
-        assert_eq!(score_cursor(-0.0), score_cursor(0.0));
-    }
 
     #[test]
     fn ranges_parse_like_redis() {

@@ -50,7 +50,12 @@ pub fn cmp_item(a: &Item, score: f64, member: &[u8]) -> Ordering {
 /// A sorted set.
 #[derive(Debug, Clone, Default)]
 pub struct ZSet {
-    scores: HashMap<Bytes, f64, Hasher>,
+    /// Member → (score, slot).
+    scores: HashMap<Bytes, (f64, u32), Hasher>,
+    /// Slot table for ZSCAN: a member keeps its slot while it lives, whatever its score does,
+    /// so a cursor (a slot index) returns every member present for the whole scan.
+    slots: Vec<Option<Bytes>>,
+    free: Vec<u32>,
     order: Ranked,
     listpack: bool,
 }
@@ -86,9 +91,16 @@ impl ZSet {
 
     /// A set loaded from disk: items already in order, encoding as it was.
     pub fn from_sorted(items: Vec<Item>, listpack: bool) -> ZSet {
-        let scores = items.iter().map(|(s, m)| (m.clone(), *s)).collect();
+        let scores = items
+            .iter()
+            .enumerate()
+            .map(|(i, (s, m))| (m.clone(), (*s, i as u32)))
+            .collect();
+        let slots = items.iter().map(|(_, m)| Some(m.clone())).collect();
         ZSet {
             scores,
+            slots,
+            free: Vec::new(),
             order: Ranked::from_sorted(items),
             listpack,
         }
@@ -116,7 +128,7 @@ impl ZSet {
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        self.scores.get(member).map(|e| e.0)
     }
 
     /// Sets a member's score, adding the member if new. Converts to `skiplist` as Redis's
@@ -134,26 +146,66 @@ impl ZSet {
         }
         match self.scores.get_mut(&member) {
             Some(old) => {
-                let previous = std::mem::replace(old, score);
+                let previous = std::mem::replace(&mut old.0, score);
                 if previous.to_bits() == score.to_bits() {
                     return;
                 }
                 let member = self.order.remove(previous, &member).expect("indexed").1;
                 self.order.insert((score, member));
             }
-            None => {
-                let member = crate::keyspace::own(member);
-                self.scores.insert(member.clone(), score);
-                self.order.insert((score, member));
-            }
+            None => self.add_member(crate::keyspace::own(member), score),
         }
+    }
+
+    /// Adds a member known to be absent.
+    fn add_member(&mut self, member: Bytes, score: f64) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(member.clone());
+                slot
+            }
+            None => {
+                self.slots.push(Some(member.clone()));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.scores.insert(member.clone(), (score, slot));
+        self.order.insert((score, member));
+    }
+
+    /// Drops a member from the map and the slot table (not from the order).
+    fn forget(&mut self, member: &[u8]) -> Option<f64> {
+        let (score, slot) = self.scores.remove(member)?;
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        if self.scores.is_empty() {
+            self.slots.clear();
+            self.free.clear();
+        }
+        Some(score)
     }
 
     /// Removes a member, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let score = self.scores.remove(member)?;
+        let score = self.forget(member)?;
         self.order.remove(score, member);
         Some(score)
+    }
+
+    /// One step of ZSCAN over a large set: visits slots from `cursor` until `count` members
+    /// were seen (or ten times as many slots, as Redis bounds a sparse table's work). Returns
+    /// the next cursor (0 when done) and the members seen.
+    pub fn scan(&self, cursor: usize, count: usize) -> (usize, Vec<&Bytes>) {
+        let mut seen = Vec::with_capacity(count.min(1024));
+        let budget = count.saturating_mul(10);
+        let mut i = cursor;
+        while i < self.slots.len() && seen.len() < count && i - cursor < budget {
+            if let Some(m) = &self.slots[i] {
+                seen.push(m);
+            }
+            i += 1;
+        }
+        (if i >= self.slots.len() { 0 } else { i }, seen)
     }
 
     /// 0-based rank of a member in ascending order.
@@ -197,7 +249,7 @@ impl ZSet {
         }
         let removed = self.order.drain(start, end);
         for (_, m) in &removed {
-            self.scores.remove(m);
+            self.forget(m);
         }
         removed.len()
     }
@@ -214,13 +266,12 @@ impl ZSet {
         let zeros: Vec<Bytes> = self
             .scores
             .iter()
-            .filter(|(_, s)| **s == 0.0 && s.is_sign_negative())
+            .filter(|(_, (s, _))| *s == 0.0 && s.is_sign_negative())
             .map(|(m, _)| m.clone())
             .collect();
         for m in zeros {
             self.remove(&m);
-            self.scores.insert(m.clone(), 0.0);
-            self.order.insert((0.0, m));
+            self.add_member(m, 0.0);
         }
     }
 }
@@ -494,6 +545,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn scan_returns_members_present_throughout_once_despite_score_changes() {
+        let limits = ListpackLimits::default();
+        let mut z = ZSet::default();
+        for i in 0..1000 {
+            z.insert(b(format!("m{i}")), f64::from(i), limits);
+        }
+        let mut seen = HashMap::<Bytes, usize>::new();
+        let (mut cursor, mut round) = (0, 0);
+        loop {
+            let (next, members) = z.scan(cursor, 10);
+            for m in members {
+                *seen.entry(m.clone()).or_default() += 1;
+            }
+            // Churn: move scores around, delete some members, add others.
+            z.insert(b(format!("m{}", 999 - round)), -f64::from(round), limits);
+            z.remove(format!("m{}", 2 * round + 1).as_bytes());
+            z.insert(b(format!("new{round}")), 0.5, limits);
+            round += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert!(round > 50, "a scan of many calls");
+        for i in (0..1000).step_by(2) {
+            assert_eq!(seen.get(format!("m{i}").as_bytes()), Some(&1), "m{i}");
+        }
+        assert!(seen.values().all(|&n| n == 1));
     }
 
     #[test]
