@@ -132,6 +132,7 @@ fn negative_zero_differs_between_encodings_as_in_redis() {
         return;
     };
     let big = zadd_many("big", 200, 1.0);
+    let long = "l".repeat(65);
     d.check_both(&format!(
         r#"
         ZADD small -0 a
@@ -146,6 +147,17 @@ fn negative_zero_differs_between_encodings_as_in_redis() {
         ZRANGESTORE dst big -0 0 BYSCORE
         ZSCORE dst neg
         OBJECT ENCODING dst
+        ZADD mixed 0 {long} -0 m2 0 m3
+        ZRANGE mixed 0 -1 WITHSCORES
+        ZRANGESTORE rev mixed 0 -0 BYSCORE REV
+        ZRANGE rev 0 -1 WITHSCORES
+        ZRANGESTORE fwd mixed -0 0 BYSCORE
+        ZRANGE fwd 0 -1 WITHSCORES
+        ZRANGESTORE fwd mixed 0 -1 REV
+        ZRANGE fwd 0 -1 WITHSCORES
+        ZUNIONSTORE u 1 mixed
+        ZRANGE u 0 -1 WITHSCORES
+        ZUNION 1 mixed WEIGHTS -1 WITHSCORES
         "#
     ));
 }

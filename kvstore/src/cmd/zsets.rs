@@ -142,12 +142,11 @@ fn delete_if_empty(db: &mut Db, key: &[u8]) {
 
 /// Stores a command's result set at `dst` (dropping any TTL) or deletes `dst` when the result is
 /// empty; replies with the result's size.
-fn store(db: &mut Db, dst: &Bytes, items: Vec<Item>, limits: ListpackLimits, now: u64) -> Reply {
-    if items.is_empty() {
+fn store(db: &mut Db, dst: &Bytes, z: ZSet, now: u64) -> Reply {
+    if z.is_empty() {
         db.delete(dst, now);
         return Reply::Integer(0);
     }
-    let z = ZSet::from_items(items, limits);
     let len = z.len() as i64;
     db.insert(dst.clone(), Value::ZSet(Arc::new(z)), None);
     Reply::Integer(len)
@@ -622,43 +621,19 @@ fn zrange_generic(
     let db = ctx.db();
     let Some(z) = read(db, &args[src], now)? else {
         return Ok(match dst {
-            Some(dst) => store(db, dst, Vec::new(), limits, now),
+            Some(dst) => store(db, dst, ZSet::default(), now),
             None => Reply::Array(Vec::new()),
         });
     };
     // The result as a rank interval plus direction.
-    let (first, count) = match parsed {
-        Parsed::Rank(start, end) => match rank_range(start, end, z.len()) {
+    let (first, count) = match &parsed {
+        &Parsed::Rank(start, end) => match rank_range(start, end, z.len()) {
             None => (0, 0),
             Some((s, e)) if reverse => (z.len() - 1 - s, e - s + 1),
             Some((s, e)) => (s, e - s + 1),
         },
-        Parsed::Score(_) | Parsed::Lex(_) => {
-            let (lo, hi) = match &parsed {
-                Parsed::Score(r) => r.ranks(z),
-                Parsed::Lex(r) => r.ranks(z),
-                Parsed::Rank(..) => unreachable!(),
-            };
-            // A negative offset walks off the end in Redis; a negative limit means no limit.
-            let skip = if offset < 0 {
-                usize::MAX
-            } else {
-                offset as usize
-            };
-            let available = (hi - lo).saturating_sub(skip);
-            let count = if limit < 0 {
-                available
-            } else {
-                available.min(limit as usize)
-            };
-            if count == 0 {
-                (0, 0)
-            } else if reverse {
-                (hi - 1 - skip, count)
-            } else {
-                (lo + skip, count)
-            }
-        }
+        Parsed::Score(r) => with_limit(r.ranks(z), offset, limit, reverse),
+        Parsed::Lex(r) => with_limit(r.ranks(z), offset, limit, reverse),
     };
     let items: Box<dyn Iterator<Item = &Item>> = match (count, reverse) {
         (0, _) => Box::new(std::iter::empty()),
@@ -667,21 +642,41 @@ fn zrange_generic(
     };
     match dst {
         Some(dst) => {
-            let items: Vec<Item> = items.cloned().collect();
-            Ok(store(db, dst, items, limits, now))
+            // Redis adds the results one by one to a listpack, unless a rank range is known
+            // to be too long for one.
+            let listpack = match parsed {
+                Parsed::Rank(..) => count <= limits.entries,
+                _ => true,
+            };
+            let z = ZSet::from_adds(items.cloned().collect::<Vec<_>>(), listpack, limits);
+            Ok(store(db, dst, z, now))
         }
         None => Ok(items_reply(items, withscores, resp)),
     }
 }
 
+/// The first rank and the count of a BYSCORE / BYLEX result whose members have the ranks
+/// `lo..hi`, after LIMIT: a negative offset walks off the end in Redis (nothing), a negative
+/// count means no limit. Reversed, the first rank is the highest.
+fn with_limit((lo, hi): (usize, usize), offset: i64, limit: i64, reverse: bool) -> (usize, usize) {
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let available = (hi - lo).saturating_sub(skip);
+    let count = usize::try_from(limit).map_or(available, |l| available.min(l));
+    match (count, reverse) {
+        (0, _) => (0, 0),
+        (_, true) => (hi - 1 - skip, count),
+        (_, false) => (lo + skip, count),
+    }
+}
+
 /// ZREMRANGEBYRANK key start stop
 fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply((|| {
-        let (start, end) = (int_arg(&args[2])?, int_arg(&args[3])?);
+    let ranks = int_arg(&args[2]).and_then(|start| Ok((start, int_arg(&args[3])?)));
+    reply(ranks.and_then(|(start, end)| {
         remove_range(ctx, &args[1], |z| {
             rank_range(start, end, z.len()).map_or((0, 0), |(s, e)| (s, e + 1))
         })
-    })())
+    }))
 }
 
 /// ZREMRANGEBYSCORE key min max
@@ -1166,7 +1161,7 @@ fn set_operation(
     drop(inputs);
 
     if let Some(dst) = dst {
-        return Ok(store(db, dst, result, limits, now));
+        return Ok(store(db, dst, ZSet::from_items(result, limits), now));
     }
     if cardinality_only {
         return Ok(Reply::Integer(cardinality as i64));

@@ -89,6 +89,24 @@ impl ZSet {
         z
     }
 
+    /// Builds a set by adding `items` one by one to a set that starts `listpack`-encoded or
+    /// not, as ZRANGESTORE does: members added while it is still a listpack get the listpack's
+    /// `-0` → `0`, later ones keep their sign.
+    pub fn from_adds(
+        items: impl IntoIterator<Item = Item>,
+        listpack: bool,
+        limits: ListpackLimits,
+    ) -> ZSet {
+        let mut z = ZSet {
+            listpack,
+            ..ZSet::default()
+        };
+        for (score, member) in items {
+            z.insert(member, score, limits);
+        }
+        z
+    }
+
     /// A set loaded from disk: items already in order, encoding as it was.
     pub fn from_sorted(items: Vec<Item>, listpack: bool) -> ZSet {
         let scores = items
