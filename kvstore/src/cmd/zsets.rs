@@ -273,20 +273,105 @@ impl LexRange {
         }
     }
 
+    /// Redis's `zslLexValueGteMin`.
+    fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Inclusive(v) => m >= &v[..],
+            LexBound::Exclusive(v) => m > &v[..],
+        }
+    }
+
+    /// Redis's `zslLexValueLteMax`.
+    fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Inclusive(v) => m <= &v[..],
+            LexBound::Exclusive(v) => m < &v[..],
+        }
+    }
+
+    /// Ranges that can hold nothing: min above max, or equal with an exclusive end
+    /// (`-` and `+` count as exclusive, as in Redis).
+    fn always_empty(&self) -> bool {
+        fn key(b: &LexBound) -> (u8, &[u8], bool) {
+            match b {
+                LexBound::Min => (0, &[], true),
+                LexBound::Max => (2, &[], true),
+                LexBound::Inclusive(v) => (1, v, false),
+                LexBound::Exclusive(v) => (1, v, true),
+            }
+        }
+        let (a, b) = (key(&self.min), key(&self.max));
+        match (a.0, a.1).cmp(&(b.0, b.1)) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => a.2 || b.2,
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
+    /// Where a listpack-encoded set's walk starts, as `zzlFirstInLexRange` (or, `reverse`,
+    /// `zzlLastInLexRange`) finds it. The walk is what defines the result when scores differ.
+    fn listpack_start(&self, z: &ZSet, reverse: bool) -> Option<usize> {
+        let (first, last) = (z.get(0)?, z.get(z.len() - 1)?);
+        if self.always_empty() || !self.gte_min(&last.1) || !self.lte_max(&first.1) {
+            return None;
+        }
+        if reverse {
+            let (r, item) = (0..z.len())
+                .rev()
+                .zip(z.iter_rev_from(z.len() - 1))
+                .find(|(_, x)| self.lte_max(&x.1))?;
+            self.gte_min(&item.1).then_some(r)
+        } else {
+            let (r, item) = z.iter().enumerate().find(|(_, x)| self.gte_min(&x.1))?;
+            self.lte_max(&item.1).then_some(r)
+        }
+    }
+
+    /// The ranks `lo..hi` of the members in range, walking forwards from the first one.
     fn ranks(&self, z: &ZSet) -> (usize, usize) {
-        let lo = z.partition_point(|(_, m)| match &self.min {
-            LexBound::Min => false,
-            LexBound::Max => true,
-            LexBound::Inclusive(v) => m < v,
-            LexBound::Exclusive(v) => m <= v,
-        });
-        let hi = z.partition_point(|(_, m)| match &self.max {
-            LexBound::Min => false,
-            LexBound::Max => true,
-            LexBound::Inclusive(v) => m <= v,
-            LexBound::Exclusive(v) => m < v,
-        });
+        if z.is_listpack() {
+            return self.listpack_start(z, false).map_or((0, 0), |lo| {
+                let n = z.iter_from(lo).take_while(|x| self.lte_max(&x.1)).count();
+                (lo, lo + n)
+            });
+        }
+        let lo = z.partition_point(|(_, m)| !self.gte_min(m));
+        let hi = z.partition_point(|(_, m)| self.lte_max(m));
         (lo, hi.max(lo))
+    }
+
+    /// ZRANGE BYLEX with LIMIT on a listpack-encoded set, walked as Redis walks it: from the
+    /// start, skip `offset` members unchecked, then take members while in range.
+    fn listpack_walk(&self, z: &ZSet, offset: i64, limit: i64, reverse: bool) -> (usize, usize) {
+        let Some(start) = self.listpack_start(z, reverse) else {
+            return (0, 0);
+        };
+        let Ok(offset) = usize::try_from(offset) else {
+            return (0, 0);
+        };
+        let first = if reverse {
+            start.checked_sub(offset)
+        } else {
+            Some(start + offset).filter(|&r| r < z.len())
+        };
+        let Some(first) = first else { return (0, 0) };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let count = if reverse {
+            z.iter_rev_from(first)
+                .take(limit)
+                .take_while(|x| self.gte_min(&x.1))
+                .count()
+        } else {
+            z.iter_from(first)
+                .take(limit)
+                .take_while(|x| self.lte_max(&x.1))
+                .count()
+        };
+        (first, count)
     }
 }
 
@@ -633,6 +718,7 @@ fn zrange_generic(
             Some((s, e)) => (s, e - s + 1),
         },
         Parsed::Score(r) => with_limit(r.ranks(z), offset, limit, reverse),
+        Parsed::Lex(r) if z.is_listpack() => r.listpack_walk(z, offset, limit, reverse),
         Parsed::Lex(r) => with_limit(r.ranks(z), offset, limit, reverse),
     };
     let items: Box<dyn Iterator<Item = &Item>> = match (count, reverse) {
