@@ -507,6 +507,14 @@ fn try_zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !exists_for_write(db, key, now)? {
         return Ok(Reply::Integer(0));
     }
+    let present = |m: &Bytes| {
+        db.peek(key)
+            .and_then(|e| e.value.as_zset())
+            .is_some_and(|z| z.score(m).is_some())
+    };
+    if !args[2..].iter().any(present) {
+        return Ok(Reply::Integer(0)); // nothing to write
+    }
     let z = write(db, key, now);
     let mut deleted = 0;
     for member in &args[2..] {
