@@ -138,5 +138,9 @@ mod tests {
             .score(b"m")
             .unwrap()
             .is_sign_negative());
+        let bytes = encode_value(&v, None);
+        for cut in [bytes.len() - 1, bytes.len() - 3, 2] {
+            assert_eq!(decode_value(&bytes[..cut]), None, "truncated at {cut}");
+        }
     }
 }
