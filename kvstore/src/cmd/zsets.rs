@@ -88,7 +88,7 @@ mod zerr {
 
 /// ZRANDMEMBER with a negative count repeats members; Redis streams any number of them, kvstore
 /// builds the reply in memory, so it refuses more than this many.
-const MAX_RANDOM_REPEATS: u64 = 1 << 24;
+const MAX_RANDOM_REPEATS: u64 = 1 << 20;
 
 // ---------------------------------------------------------------------------
 // Lookups and replies
