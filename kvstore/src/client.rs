@@ -3,7 +3,7 @@
 //! Each connection owns its [`Session`]; a shared [`ClientHandle`] mirrors the fields other
 //! connections may read, refreshed once per batch of commands rather than per command.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +11,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+
+use crate::cmd::CommandSpec;
+use crate::pubsub::Outbox;
 
 /// The fields of a client that CLIENT LIST / CLIENT INFO report.
 #[derive(Debug, Clone)]
@@ -22,6 +25,18 @@ pub struct ClientInfo {
     pub resp: u8,
     pub last_cmd: String,
     pub last_active: Instant,
+    /// Channel and pattern subscriptions.
+    pub sub: usize,
+    pub psub: usize,
+    /// Commands queued since MULTI, -1 outside MULTI.
+    pub multi: i64,
+}
+
+impl ClientInfo {
+    /// Subscribed to anything: CLIENT LIST / KILL's type `pubsub`.
+    pub fn is_pubsub(&self) -> bool {
+        self.sub + self.psub > 0
+    }
 }
 
 /// A connection as the rest of the server sees it.
@@ -34,6 +49,8 @@ pub struct ClientHandle {
     pub created: Instant,
     pub info: Mutex<ClientInfo>,
     killed: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`; exempt from the idle timeout).
+    blocked: AtomicBool,
     /// Whether `fd` still belongs to this connection; guards the shutdown(2) in `kill`.
     socket_open: Mutex<bool>,
 }
@@ -56,6 +73,14 @@ impl ClientHandle {
         self.killed.load(Ordering::Acquire)
     }
 
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
     /// Called by the connection right before it closes its socket.
     pub fn socket_closing(&self) {
         *self.socket_open.lock() = false;
@@ -64,6 +89,19 @@ impl ClientHandle {
     /// One CLIENT LIST line (without the newline), in Redis 7's field order.
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
+        let mut flags = String::new();
+        if info.is_pubsub() {
+            flags.push('P');
+        }
+        if info.multi >= 0 {
+            flags.push('x');
+        }
+        if self.is_blocked() {
+            flags.push('b');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let text = |b: &Option<Bytes>| {
             b.as_deref()
                 .map(String::from_utf8_lossy)
@@ -71,7 +109,7 @@ impl ClientHandle {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -81,7 +119,11 @@ impl ClientHandle {
             text(&info.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(info.last_active).as_secs(),
+            flags,
             info.db,
+            info.sub,
+            info.psub,
+            info.multi,
             info.last_cmd,
             info.resp,
             text(&info.lib_name),
@@ -120,8 +162,12 @@ impl ClientRegistry {
                 resp: 2,
                 last_cmd: "NULL".into(),
                 last_active: now,
+                sub: 0,
+                psub: 0,
+                multi: -1,
             }),
             killed: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             socket_open: Mutex::new(true),
         });
         self.clients.lock().insert(id, handle.clone());
@@ -151,7 +197,7 @@ impl ClientRegistry {
 }
 
 /// Per-connection state that commands read and change (the selected database, the protocol
-/// version, authentication).
+/// version, authentication, a transaction being queued, watched keys, subscriptions).
 #[derive(Debug)]
 pub struct Session {
     pub handle: Arc<ClientHandle>,
@@ -161,6 +207,35 @@ pub struct Session {
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
+    /// Between MULTI and EXEC/DISCARD (and while EXEC runs the queue).
+    pub multi: Option<Transaction>,
+    /// Keys under WATCH: database, key, version seen at WATCH.
+    pub watched: Vec<(usize, Bytes, u64)>,
+    pub subscriptions: Subscriptions,
+}
+
+/// A transaction being queued (MULTI) or executed (EXEC).
+#[derive(Debug, Default)]
+pub struct Transaction {
+    pub queue: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// A connection's channel and pattern subscriptions, and the queue its messages arrive in.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    /// Created at the first subscription; kept afterwards so queued messages still leave.
+    pub outbox: Option<Arc<Outbox>>,
+}
+
+impl Subscriptions {
+    /// The count SUBSCRIBE and friends report.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
 }
 
 impl Session {
@@ -173,11 +248,33 @@ impl Session {
             name: None,
             lib_name: None,
             lib_ver: None,
+            multi: None,
+            watched: Vec::new(),
+            subscriptions: Subscriptions::default(),
         }
     }
 
     pub fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// Switches the protocol version; messages published from now on are framed for it.
+    pub fn set_resp(&mut self, resp: u8) {
+        self.resp = resp;
+        if let Some(outbox) = &self.subscriptions.outbox {
+            outbox.set_resp(resp);
+        }
+    }
+
+    /// Inside MULTI or running EXEC's queue: blocking commands must answer at once, as in
+    /// Redis, where a transaction never blocks.
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
+    pub fn in_subscribed_mode(&self) -> bool {
+        self.resp == 2 && self.subscriptions.count() > 0
     }
 
     /// Publishes the session's fields for CLIENT LIST.
@@ -186,6 +283,9 @@ impl Session {
         info.db = self.db;
         info.resp = self.resp;
         info.last_active = Instant::now();
+        info.sub = self.subscriptions.channels.len();
+        info.psub = self.subscriptions.patterns.len();
+        info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
         if info.last_cmd != last_cmd {
             info.last_cmd = last_cmd.to_owned();
         }

@@ -1772,15 +1772,6 @@ impl Config {
         &self.others[def_index(name)]
     }
 
-    /// The value of a numeric parameter kvstore keeps in its generic table (encoding
-    /// thresholds such as `zset-max-listpack-entries`); `None` for other kinds.
-    pub fn number(&self, name: &str) -> Option<i64> {
-        match self.other(name) {
-            Val::Num(n) => Some(*n),
-            _ => None,
-        }
-    }
-
     /// `updateHZ()`: `hz` is a hint, out-of-range values are capped.
     fn clamp_hz(&mut self) {
         let idx = def_index("hz");

@@ -5,6 +5,14 @@
 //! clients get one segment back per segment they sent instead of stalling on delayed ACKs.
 //! Buffers are bounded by `client-query-buffer-limit` / `proto-max-bulk-len`, and an idle
 //! connection gives its read buffer back.
+//!
+//! A blocking command (BLPOP & co.) ends the batch: the replies so far are written, then the
+//! connection awaits its release, a timeout, or the end of the stream, still reading (and
+//! bounding) input meanwhile, and carries on with the commands that arrived in between.
+//!
+//! A subscribed connection also waits on its [`Outbox`]: published messages are written out
+//! as the socket takes them, and a command's reply follows the messages queued before it
+//! ran, as in Redis's single output buffer.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,9 +22,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::client::Session;
+use crate::client::{ClientHandle, Session};
+use crate::cmd::blocking::{Blocked, Release};
 use crate::cmd::{Batch, Effects};
 use crate::protocol::{Reply, RequestParser};
+use crate::pubsub::Outbox;
 use crate::server::Shared;
 
 /// Read size; a bigger buffer is reserved only for a bulk that needs it.
@@ -25,6 +35,10 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_WRITE_BUF: usize = 64 * 1024;
 /// A read buffer grown past this is released once empty.
 const KEEP_READ_BUF: usize = 64 * 1024;
+/// Pub/sub messages taken from the outbox per write.
+const OUTBOX_CHUNK: usize = 64 * 1024;
+/// How often a write stuck on a subscriber checks whether the client was killed.
+const STUCK_WRITE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub struct Connection {
     shared: Arc<Shared>,
@@ -52,28 +66,74 @@ impl Connection {
         if let Err(e) = self.serve().await {
             tracing::debug!(client = id, "connection closed: {e}");
         }
+        if self.session.handle.is_blocked() {
+            let mut ks = self.shared.keyspace.lock();
+            self.shared.blocked.cancel(&mut ks, id);
+        }
         self.session.handle.socket_closing();
+        self.forget_client_state();
         self.shared.clients.unregister(id);
     }
 
-    async fn serve(&mut self) -> std::io::Result<()> {
+    /// Removes what other clients could still see of this one: subscriptions and watches.
+    fn forget_client_state(&mut self) {
+        if self.session.subscriptions.count() > 0 {
+            crate::cmd::pubsub::forget_subscriptions(
+                &mut self.shared.pubsub.lock(),
+                &mut self.session,
+            );
+        }
+        if !self.session.watched.is_empty() {
+            let mut ks = self.shared.keyspace.lock();
+            crate::cmd::transactions::unwatch_all(&mut ks, &mut self.session);
+        }
+    }
+
+    /// Writes out queued pub/sub messages until none is left. Fails (ending the connection)
+    /// once the outbox was closed for going over its limit.
+    async fn flush_outbox(&mut self, outbox: &Outbox) -> std::io::Result<()> {
         loop {
-            if !self.read().await? {
+            if !outbox.drain_into(&mut self.wbuf, OUTBOX_CHUNK) {
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
+            if self.wbuf.is_empty() {
                 return Ok(());
             }
-            let limit = self
-                .shared
-                .limits
-                .client_query_buffer_limit
-                .load(Ordering::Relaxed);
-            if self.rbuf.len() as u64 > limit {
-                tracing::warn!(
-                    client = self.session.id(),
-                    "Closing client that reached max query buffer length"
-                );
+            // A subscriber that stopped reading may block this write for ever: give up as
+            // soon as the publisher closes the outbox.
+            tokio::select! {
+                written = self.socket.write_all(&self.wbuf) => written?,
+                _ = wait_closed(outbox, &self.session.handle) => {
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+            }
+            self.wrote_wbuf();
+        }
+    }
+
+    fn wrote_wbuf(&mut self) {
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.wbuf.clear();
+        if self.wbuf.capacity() > KEEP_WRITE_BUF {
+            self.wbuf = BytesMut::new();
+        }
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        // After a blocking command, input that arrived meanwhile runs before reading more.
+        let mut resume = false;
+        loop {
+            if !resume && !self.read().await? {
                 return Ok(());
             }
-            let effects = self.execute_batch();
+            resume = false;
+            if self.query_buffer_too_big() {
+                return Ok(());
+            }
+            let mut effects = self.execute_batch();
             if let Some(seq) = effects.wait_for_durable {
                 self.shared.commit.wait(seq).await;
             }
@@ -83,14 +143,7 @@ impl Connection {
             }
             if !self.wbuf.is_empty() {
                 self.socket.write_all(&self.wbuf).await?;
-                self.shared
-                    .stats
-                    .net_output_bytes
-                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
-                self.wbuf.clear();
-                if self.wbuf.capacity() > KEEP_WRITE_BUF {
-                    self.wbuf = BytesMut::new();
-                }
+                self.wrote_wbuf();
             }
             if effects.shutdown {
                 self.shared.request_shutdown();
@@ -98,7 +151,93 @@ impl Connection {
             if effects.close || self.session.handle.is_killed() {
                 return Ok(());
             }
+            if let Some(blocked) = effects.block.take() {
+                if !self.wait_released(blocked).await? {
+                    return Ok(());
+                }
+                resume = true;
+            }
         }
+    }
+
+    fn query_buffer_too_big(&self) -> bool {
+        let limit = self
+            .shared
+            .limits
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed);
+        let too_big = self.rbuf.len() as u64 > limit;
+        if too_big {
+            tracing::warn!(
+                client = self.session.id(),
+                "Closing client that reached max query buffer length"
+            );
+        }
+        too_big
+    }
+
+    /// Waits, blocked, until the client is served, unblocked or timed out, and writes that
+    /// reply. Returns false when the connection must close (end of stream, input too big);
+    /// `run` then takes the client out of the waiters.
+    async fn wait_released(&mut self, blocked: Blocked) -> std::io::Result<bool> {
+        enum Event {
+            Released(Option<Release>),
+            TimedOut,
+            Input(std::io::Result<bool>),
+        }
+        let Blocked {
+            mut release,
+            deadline,
+        } = blocked;
+        let release = loop {
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let event = tokio::select! {
+                r = &mut release => Event::Released(r.ok()),
+                () = timer => Event::TimedOut,
+                input = self.read() => Event::Input(input),
+            };
+            match event {
+                Event::Released(Some(r)) => break r,
+                // The sender went away without a word: only if the server is stopping.
+                Event::Released(None) => return Ok(false),
+                Event::TimedOut => {
+                    let mut ks = self.shared.keyspace.lock();
+                    let id = self.session.id();
+                    self.shared.blocked.cancel(&mut ks, id);
+                    drop(ks);
+                    // Cancelled, or served just before: either way a release is waiting.
+                    match release.try_recv() {
+                        Ok(r) => break r,
+                        Err(_) => return Ok(false),
+                    }
+                }
+                Event::Input(input) => {
+                    if !input? || self.query_buffer_too_big() {
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        if release.writes > 0
+            && self.shared.commit.policy() == crate::persistence::Durability::Always
+        {
+            self.shared.commit.wait(release.writes).await;
+        }
+        // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
+        self.session.handle.info.lock().last_active = std::time::Instant::now();
+        release.reply.encode(self.session.resp, &mut self.wbuf);
+        self.socket.write_all(&self.wbuf).await?;
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.wbuf.clear();
+        Ok(true)
     }
 
     /// Waits for input and appends it to the read buffer. Returns false on end of stream,
@@ -115,7 +254,18 @@ impl Connection {
             self.rbuf.reserve(READ_CHUNK);
         }
         let read = loop {
-            self.socket.readable().await?;
+            match self.session.subscriptions.outbox.clone() {
+                None => self.socket.readable().await?,
+                Some(outbox) => {
+                    tokio::select! {
+                        ready = self.socket.readable() => ready?,
+                        _ = outbox.ready() => {
+                            self.flush_outbox(&outbox).await?;
+                            continue;
+                        }
+                    }
+                }
+            }
             // Read inside `try_io` so that a short read (the socket is drained) also clears
             // tokio's readiness: the next read then waits for epoll instead of first paying a
             // syscall that returns EAGAIN, one syscall less per request-reply round trip.
@@ -161,9 +311,16 @@ impl Connection {
                 Ok(Some(args)) => {
                     let reply = batch.execute(args);
                     executed += 1;
+                    if batch.effects().block.is_some() {
+                        break;
+                    }
                     if batch.effects().shutdown {
                         // Like Redis, SHUTDOWN answers by closing the connection.
                         break;
+                    }
+                    if let Some(outbox) = &batch.session().subscriptions.outbox {
+                        // Messages published before this reply was made go out before it.
+                        outbox.drain_into(&mut self.wbuf, usize::MAX);
                     }
                     reply.encode(batch.session().resp, &mut self.wbuf);
                     if batch.effects().close {
@@ -188,5 +345,17 @@ impl Connection {
             .commands_processed
             .fetch_add(executed, Ordering::Relaxed);
         batch.finish()
+    }
+}
+
+/// Resolves once `outbox` is closed, or its client killed (CLIENT KILL, shutdown), while a
+/// write is stuck on a subscriber that does not read. Kills do not wake the outbox, so this
+/// also looks every [`STUCK_WRITE_CHECK`].
+async fn wait_closed(outbox: &Outbox, handle: &ClientHandle) {
+    while !outbox.is_closed() && !handle.is_killed() {
+        tokio::select! {
+            _ = outbox.ready() => {}
+            _ = tokio::time::sleep(STUCK_WRITE_CHECK) => {}
+        }
     }
 }

@@ -13,4 +13,5 @@ pub mod keyspace;
 pub mod number;
 pub mod persistence;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;

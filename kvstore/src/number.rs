@@ -466,6 +466,61 @@ impl LongDouble {
         matches!(self.0, Repr::Nan)
     }
 
+    /// `(long long) ceill(self * factor)` as x86-64 computes it: the product rounded to the
+    /// 64-bit mantissa (ties to even), then the ceiling; a result outside `i64` (or an
+    /// infinity or NaN) converts to `i64::MIN`, the x87 "integer indefinite". Redis turns
+    /// timeouts in seconds into milliseconds this way.
+    pub fn mul_ceil_i64(self, factor: u32) -> i64 {
+        let (neg, mant, exp) = match self.0 {
+            Repr::Finite { neg, mant, exp } => (neg, mant, exp),
+            _ => return i64::MIN,
+        };
+        let mut p = u128::from(mant) * u128::from(factor);
+        if p == 0 {
+            return 0;
+        }
+        let mut exp = i64::from(exp);
+        let bits = 128 - p.leading_zeros();
+        if bits > 64 {
+            let shift = bits - 64;
+            let rem = p & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            p >>= shift;
+            if rem > half || (rem == half && p & 1 == 1) {
+                p += 1;
+            }
+            exp += i64::from(shift);
+        }
+        // |value| = p * 2^exp; split into integer part and "has a fraction".
+        let (int, frac) = if exp >= 0 {
+            if exp > 64 {
+                return i64::MIN;
+            }
+            match p
+                .checked_shl(exp as u32)
+                .filter(|v| v.leading_zeros() >= exp as u32)
+            {
+                Some(v) => (v, false),
+                None => return i64::MIN,
+            }
+        } else if exp <= -128 {
+            (0, true)
+        } else {
+            let s = (-exp) as u32;
+            (p >> s, p & ((1u128 << s) - 1) != 0)
+        };
+        let magnitude = if neg { int } else { int + u128::from(frac) };
+        if neg {
+            if magnitude > 1u128 << 63 {
+                i64::MIN
+            } else {
+                (magnitude as i128).wrapping_neg() as i64
+            }
+        } else {
+            i64::try_from(magnitude).unwrap_or(i64::MIN)
+        }
+    }
+
     /// `ld2string(..., LD_STR_HUMAN)`: `%.17Lf`, trailing zeros and then a
     /// trailing dot removed, `-0` turned into `0`; `inf`/`-inf` for
     /// infinities. (NaN prints `-nan`, as glibc prints the x87 default NaN;

@@ -16,10 +16,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::client::{ClientRegistry, Session};
+use crate::cmd::blocking::BlockedClients;
 use crate::config::{AppendFsync, Config};
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
 use crate::persistence::{Durability, GroupCommit, Store};
+use crate::pubsub::{OutputLimit, Registry};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
@@ -44,9 +46,47 @@ pub struct Limits {
     pub proto_max_bulk_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub timeout_secs: AtomicU64,
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries`.
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
     /// `zset-max-listpack-entries` / `zset-max-listpack-value`.
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    /// `client-output-buffer-limit pubsub`.
+    pub pubsub_output: Mutex<OutputLimit>,
+}
+
+impl Limits {
+    /// The thresholds of the hash encodings in force.
+    pub fn hash(&self) -> crate::keyspace::HashLimits {
+        crate::keyspace::HashLimits {
+            max_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            max_value: self.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// `set-max-intset-entries`.
+    pub fn intset(&self) -> usize {
+        self.set_max_intset_entries.load(Ordering::Relaxed) as usize
+    }
+
+    /// The thresholds of the sorted set encodings in force.
+    pub fn zset(&self) -> crate::keyspace::zset::ListpackLimits {
+        crate::keyspace::zset::ListpackLimits {
+            entries: self.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            value: self.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
+    }
+}
+
+/// A numeric parameter without a typed `Config` field (the encoding thresholds).
+fn size_param(config: &Config, name: &str) -> u64 {
+    config
+        .get(name.as_bytes())
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// State shared by every connection.
@@ -55,7 +95,11 @@ pub struct Shared {
     pub config: RwLock<Config>,
     pub limits: Limits,
     pub clients: ClientRegistry,
+    /// Channel and pattern subscriptions.
+    pub pubsub: Mutex<Registry>,
     pub commit: GroupCommit,
+    /// Clients waiting in blocking commands.
+    pub blocked: BlockedClients,
     pub stats: Stats,
     pub started: Instant,
     pub started_unix: u64,
@@ -88,21 +132,47 @@ impl Shared {
         self.limits
             .timeout_secs
             .store(config.timeout, Ordering::Relaxed);
+        self.limits.hash_max_listpack_entries.store(
+            size_param(&config, "hash-max-listpack-entries"),
+            Ordering::Relaxed,
+        );
+        self.limits.hash_max_listpack_value.store(
+            size_param(&config, "hash-max-listpack-value"),
+            Ordering::Relaxed,
+        );
+        self.limits.set_max_intset_entries.store(
+            size_param(&config, "set-max-intset-entries"),
+            Ordering::Relaxed,
+        );
+        *self.limits.pubsub_output.lock() = pubsub_output_limit(&config);
         self.limits.zset_max_listpack_entries.store(
-            config_size(&config, "zset-max-listpack-entries"),
+            size_param(&config, "zset-max-listpack-entries"),
             Ordering::Relaxed,
         );
         self.limits.zset_max_listpack_value.store(
-            config_size(&config, "zset-max-listpack-value"),
+            size_param(&config, "zset-max-listpack-value"),
             Ordering::Relaxed,
         );
         self.commit.set_policy(durability(&config));
     }
 }
 
-/// A size parameter of the generic configuration table (never negative there).
-fn config_size(config: &Config, name: &str) -> u64 {
-    config.number(name).map_or(0, |n| n.max(0) as u64)
+/// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
+pub fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    let text = config
+        .get(b"client-output-buffer-limit")
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
+    OutputLimit {
+        hard: number(1).unwrap_or(32 << 20),
+        soft: number(2).unwrap_or(8 << 20),
+        soft_secs: number(3).unwrap_or(60),
+    }
 }
 
 /// Maps `appendonly` / `appendfsync` onto when sled is fsynced. With `appendonly no` kvstore
@@ -198,21 +268,27 @@ impl Server {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             timeout_secs: AtomicU64::new(config.timeout),
-            zset_max_listpack_entries: AtomicU64::new(config_size(
+            zset_max_listpack_entries: AtomicU64::new(size_param(
                 &config,
                 "zset-max-listpack-entries",
             )),
-            zset_max_listpack_value: AtomicU64::new(config_size(
+            zset_max_listpack_value: AtomicU64::new(size_param(&config, "zset-max-listpack-value")),
+            hash_max_listpack_entries: AtomicU64::new(size_param(
                 &config,
-                "zset-max-listpack-value",
+                "hash-max-listpack-entries",
             )),
+            hash_max_listpack_value: AtomicU64::new(size_param(&config, "hash-max-listpack-value")),
+            set_max_intset_entries: AtomicU64::new(size_param(&config, "set-max-intset-entries")),
+            pubsub_output: Mutex::new(pubsub_output_limit(&config)),
         };
         let shared = Arc::new(Shared {
             keyspace,
             config: RwLock::new(config),
             limits,
             clients: ClientRegistry::default(),
+            pubsub: Mutex::new(Registry::default()),
             commit,
+            blocked: BlockedClients::default(),
             stats: Stats::default(),
             started: Instant::now(),
             started_unix: now_ms() / 1000,
@@ -384,8 +460,15 @@ fn close_idle_clients(shared: &Shared) {
     }
     let now = Instant::now();
     for client in shared.clients.all() {
-        let last_active = client.info.lock().last_active;
-        if now.duration_since(last_active).as_secs() >= timeout {
+        if client.is_blocked() {
+            continue;
+        }
+        let (last_active, subscribed) = {
+            let info = client.info.lock();
+            (info.last_active, info.is_pubsub())
+        };
+        // Like Redis, subscribers are never idle: they wait for messages.
+        if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
             client.kill();
         }
     }
@@ -419,7 +502,25 @@ fn run_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::protected_mode_denies;
+    use super::{protected_mode_denies, pubsub_output_limit};
+    use crate::config::Config;
+    use crate::pubsub::OutputLimit;
+
+    #[test]
+    fn pubsub_output_limit_reads_the_pubsub_class() {
+        let default = Config::from_config_text(b"").unwrap();
+        let limit = |hard, soft, soft_secs| OutputLimit {
+            hard,
+            soft,
+            soft_secs,
+        };
+        assert_eq!(pubsub_output_limit(&default), limit(32 << 20, 8 << 20, 60));
+        let set = Config::from_config_text(b"client-output-buffer-limit pubsub 1mb 512kb 1\n");
+        assert_eq!(
+            pubsub_output_limit(&set.unwrap()),
+            limit(1 << 20, 512 << 10, 1)
+        );
+    }
 
     #[test]
     fn protected_mode_refuses_only_remote_clients_without_a_password() {

@@ -395,6 +395,48 @@ pub fn frame_len(buf: &[u8], at: usize) -> Result<Option<usize>, String> {
     }
 }
 
+/// The raw frames of the elements of an aggregate reply (a map's keys and values in turn);
+/// empty for anything else.
+pub fn elements(reply: &[u8]) -> Vec<Vec<u8>> {
+    let Some(eol) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return Vec::new();
+    };
+    let count: i64 = match (
+        reply[0],
+        std::str::from_utf8(&reply[1..eol]).map(str::parse),
+    ) {
+        (b'*' | b'~' | b'>', Ok(Ok(n))) => n,
+        (b'%', Ok(Ok(n))) => 2 * n,
+        _ => return Vec::new(),
+    };
+    let mut pos = eol + 2;
+    (0..count.max(0))
+        .map(|_| {
+            let len = frame_len(reply, pos)
+                .ok()
+                .flatten()
+                .expect("complete frame");
+            pos += len;
+            reply[pos - len..pos].to_vec()
+        })
+        .collect()
+}
+
+/// `reply` with its top-level elements sorted in groups of `group` (2: field-value pairs),
+/// for comparing collections whose order is unspecified.
+pub fn sorted_reply(reply: &[u8], group: usize) -> Vec<u8> {
+    let items = elements(reply);
+    if items.is_empty() {
+        return reply.to_vec();
+    }
+    let mut groups: Vec<Vec<u8>> = items.chunks(group).map(|c| c.concat()).collect();
+    groups.sort();
+    let header_end = reply.windows(2).position(|w| w == b"\r\n").expect("header") + 2;
+    let mut out = reply[..header_end].to_vec();
+    groups.iter().for_each(|g| out.extend_from_slice(g));
+    out
+}
+
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -456,6 +498,9 @@ impl Differential {
     /// Runs `script` (one command per line, `#` comments, blank lines ignored) on one fresh
     /// connection per server, using protocol `resp` (2 or 3), and asserts identical replies.
     /// Lines starting with `~` are run on both but their replies are not compared (e.g. TIME).
+    /// Lines starting with `^` compare the reply's elements as an unordered collection, `^^`
+    /// as unordered pairs (for replies whose order Redis leaves unspecified: hashtable-encoded
+    /// hashes and sets).
     pub fn check(&self, resp: u8, script: &str) {
         let mut ours = self.ours.raw();
         let mut theirs = self.reference.raw();
@@ -472,10 +517,19 @@ impl Differential {
                 Some(rest) => (false, rest.trim()),
                 None => (true, line),
             };
+            let (group, line) = if let Some(rest) = line.strip_prefix("^^") {
+                (2, rest.trim())
+            } else if let Some(rest) = line.strip_prefix('^') {
+                (1, rest.trim())
+            } else {
+                (0, line)
+            };
             let args = words(line);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let a = ours.cmd(&args);
-            let b = theirs.cmd(&args);
+            let (mut a, mut b) = (ours.cmd(&args), theirs.cmd(&args));
+            if group > 0 {
+                (a, b) = (sorted_reply(&a, group), sorted_reply(&b, group));
+            }
             if compare {
                 assert_eq!(
                     String::from_utf8_lossy(&a),

@@ -285,6 +285,11 @@ fn requirepass_blocks_everything_but_the_handshake() {
                     "{name}: {reply}"
                 )
             }
+            // Redis words a refused EXEC as the transaction's end.
+            "exec" => assert_eq!(
+                reply,
+                "-EXECABORT Transaction discarded because of: NOAUTH Authentication required.\r\n"
+            ),
             // A container with subcommands: the subcommands are checked one by one.
             _ if arity == -2 && names.iter().any(|n| n.starts_with(&format!("{name}|"))) => {}
             _ => assert_eq!(reply, "-NOAUTH Authentication required.\r\n", "{args:?}"),

@@ -1169,3 +1169,37 @@ fn lex_ranges_over_mixed_scores_follow_the_listpack_walk() {
     script.push_str("ZREMRANGEBYLEX z [c [e\nZRANGE z 0 -1 WITHSCORES\n");
     d.check_both(&script);
 }
+
+/// ZUNION / ZINTER / ZDIFF (and their STORE forms) take plain sets too, every member scored 1.
+#[test]
+fn set_operations_accept_plain_sets() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        ZADD z 1 a 2 b 3 c 4 1
+        SADD ints 1 2 3
+        SADD strs a c x
+        ZUNION 3 z ints strs WITHSCORES
+        ZUNION 2 z strs WEIGHTS 2 5 AGGREGATE MAX WITHSCORES
+        ZINTER 2 z strs WITHSCORES
+        ZINTER 2 strs z AGGREGATE MIN WITHSCORES
+        ZINTER 2 ints ints WEIGHTS 1 2 WITHSCORES
+        ZDIFF 2 strs z WITHSCORES
+        ZDIFF 2 z ints WITHSCORES
+        ZINTERCARD 2 strs z
+        ZUNIONSTORE out 2 ints strs
+        ZRANGE out 0 -1 WITHSCORES
+        OBJECT ENCODING out
+        ZINTERSTORE out 2 strs z WEIGHTS 0.5 1
+        ZRANGE out 0 -1 WITHSCORES
+        ZDIFFSTORE out 1 ints
+        ZRANGE out 0 -1 WITHSCORES
+        LPUSH list a
+        ZUNION 2 z list
+        HSET h a 1
+        ZINTER 2 h z
+        "#,
+    );
+}

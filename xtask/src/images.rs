@@ -61,23 +61,39 @@ fn host_triple() -> Result<String> {
         .context("rustc -vV printed no host triple")
 }
 
-/// Builds the static binaries, then one image per crate, with the classic builder or BuildKit
-/// (whichever `docker build` uses).
-pub fn build(crates: &[&str], tag: &str) -> Result<()> {
-    let triple = host_triple()?;
+/// Where `build_binaries` puts the static release binaries.
+pub fn release_dir() -> Result<std::path::PathBuf> {
+    Ok(root().join(format!("target/{}/release", host_triple()?)))
+}
+
+/// Builds the static release binaries of `crates` (the images ship them; the benchmarks run
+/// them, so one build serves both).
+pub fn build_binaries(crates: &[&str]) -> Result<()> {
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--locked", "--target", &triple])
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        // Images ship stripped binaries (the size budget is 10 MB); host builds keep line tables.
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "none")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        &host_triple()?,
+    ])
+    .env("RUSTFLAGS", "-C target-feature=+crt-static")
+    // Images ship stripped binaries (the size budget is 10 MB).
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "none")
+    .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
     for c in crates {
         cmd.args(["-p", c]);
     }
-    sh(&mut cmd)?;
+    sh(&mut cmd)
+}
+
+/// Builds the static binaries, then one image per crate, with the classic builder or BuildKit
+/// (whichever `docker build` uses).
+pub fn build(crates: &[&str], tag: &str) -> Result<()> {
+    build_binaries(crates)?;
     let bin = root().join("docker/bin");
     for c in crates {
-        let from = root().join(format!("target/{triple}/release/{c}"));
+        let from = release_dir()?.join(c);
         let to = bin.join(c);
         // Copy through a temporary name: the running stack may hold the old file open.
         let tmp = bin.join(format!(".{c}.tmp"));

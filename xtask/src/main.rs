@@ -99,10 +99,18 @@ const TOOLS: &[(&str, &str)] = &[
     ("redis-benchmark", "redis-tools"),
     ("cmake", "cmake"),
     ("nginx", "nginx-light"),
+    // The benchmark harness's --quick test.
+    ("wrk", "wrk"),
 ];
 
-/// Programs only the benchmarks need (installed by `bench`, not by `test`).
-pub const BENCH_TOOLS: &[(&str, &str)] = &[("wrk", "wrk"), ("nginx", "nginx-light")];
+/// Programs the benchmarks need (installed by `bench`, not by `test`).
+pub const BENCH_TOOLS: &[(&str, &str)] = &[
+    ("wrk", "wrk"),
+    ("nginx", "nginx-light"),
+    ("redis-server", "redis-server"),
+    ("redis-cli", "redis-tools"),
+    ("redis-benchmark", "redis-tools"),
+];
 
 fn found(program: &str) -> bool {
     Command::new("sh")

@@ -39,7 +39,7 @@ pub fn docker_available() -> bool {
 }
 
 /// `docker compose` when the v2 plugin is there, else `docker-compose` (v1).
-fn compose() -> Command {
+pub fn compose() -> Command {
     let v2 = Command::new("docker")
         .args(["compose", "version"])
         .stdout(Stdio::null())
@@ -139,7 +139,7 @@ pub fn down(args: &[String]) -> Result<()> {
     sh(compose().arg("down").args(args))
 }
 
-fn answers_200(port: u16) -> bool {
+pub fn answers_200(port: u16) -> bool {
     let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };

@@ -49,6 +49,7 @@ static CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|no-evict", 3, CLIENT_ADMIN, client_no_evict),
     CommandSpec::new("client|no-touch", 3, CLIENT_FLAGS, client_no_touch),
     CommandSpec::new("client|reply", 3, CLIENT_FLAGS, client_reply),
+    CommandSpec::new("client|unblock", -3, CLIENT_ADMIN, client_unblock),
     CommandSpec::new("client|help", 2, &["loading", "stale"], client_help),
 ];
 
@@ -57,7 +58,12 @@ const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already 
 const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 /// PING [message]
-fn ping(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.session.in_subscribed_mode() && args.len() <= 2 {
+        // A RESP2 subscriber gets a push-shaped answer.
+        let message = args.get(1).cloned().unwrap_or_default();
+        return Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(message)]);
+    }
     match args.len() {
         1 => Reply::status("PONG"),
         2 => Reply::Bulk(args[1].clone()),
@@ -147,7 +153,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(HELLO_NOAUTH);
     }
     if let Some(v) = version {
-        ctx.session.resp = v;
+        ctx.session.set_resp(v);
     }
     let text = |s: &'static str| Reply::bulk(s);
     Reply::Map(vec![
@@ -163,10 +169,13 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// RESET: back to the state of a new connection.
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    ctx.session.multi = None;
+    super::transactions::forget_watches(ctx);
+    super::pubsub::forget_subscriptions(&mut ctx.shared.pubsub.lock(), ctx.session);
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;
-    session.resp = 2;
+    session.set_resp(2);
     session.authenticated = authenticated;
     session.name = None;
     Reply::status("RESET")
@@ -252,21 +261,31 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-/// The client types CLIENT LIST / KILL filter on. Every kvstore connection is `normal`:
-/// there is no replication, and no connection is in subscriber mode.
+/// The client types CLIENT LIST / KILL filter on. A kvstore connection is `pubsub` while
+/// subscribed, `normal` otherwise: there is no replication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
+    Pubsub,
     Other,
+}
+
+impl ClientType {
+    fn matches(self, client: &crate::client::ClientHandle) -> bool {
+        match self {
+            ClientType::Normal => !client.info.lock().is_pubsub(),
+            ClientType::Pubsub => client.info.lock().is_pubsub(),
+            ClientType::Other => false,
+        }
+    }
 }
 
 fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
     if is(arg, "normal") {
         Ok(ClientType::Normal)
-    } else if ["slave", "replica", "pubsub", "master"]
-        .iter()
-        .any(|t| is(arg, t))
-    {
+    } else if is(arg, "pubsub") {
+        Ok(ClientType::Pubsub)
+    } else if ["slave", "replica", "master"].iter().any(|t| is(arg, t)) {
         Ok(ClientType::Other)
     } else {
         Err(Reply::error(sanitize(format!(
@@ -288,11 +307,10 @@ fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
 fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply((|| {
         let clients = ctx.shared.clients.all();
+        ctx.session.publish("client|list");
         let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
-            match client_type(&args[3])? {
-                ClientType::Normal => clients,
-                ClientType::Other => Vec::new(),
-            }
+            let kind = client_type(&args[3])?;
+            clients.into_iter().filter(|c| kind.matches(c)).collect()
         } else if args.len() > 3 && is(&args[2], "id") {
             let mut selected = Vec::new();
             for arg in &args[3..] {
@@ -306,7 +324,6 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         } else {
             return Err(Reply::error(err::SYNTAX));
         };
-        ctx.session.publish("client|list");
         let now = Instant::now();
         let mut out = String::new();
         for client in selected {
@@ -347,7 +364,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             };
             let selected = addr_is(&filter.addr, client.addr)
                 && addr_is(&filter.laddr, client.laddr)
-                && filter.kind != Some(ClientType::Other)
+                && filter.kind.map_or(true, |k| k.matches(&client))
                 && filter.id.map_or(true, |id| client.id == id)
                 && !(filter.skipme && client.id == me);
             if !selected {
@@ -427,6 +444,40 @@ fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Reply {
     on_off(&args[2])
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: releases a client blocked in BLPOP & co. as
+/// if it timed out, or with an error. 1 if it was blocked.
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return Reply::error(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        );
+    }
+    let with_error = match args.get(3) {
+        None => false,
+        Some(a) if is(c_str(a), "timeout") => false,
+        Some(a) if is(c_str(a), "error") => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let id = match int_arg(&args[2]) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    let released = if with_error {
+        Reply::error(super::blocking::UNBLOCKED)
+    } else {
+        Reply::NilArray
+    };
+    let shared = ctx.shared;
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
+    Reply::Integer(unblocked as i64)
+}
+
+/// The bytes a C string function sees: up to the first NUL.
+fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2)
 fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Reply {
     on_off(&args[2])
@@ -481,6 +532,8 @@ fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

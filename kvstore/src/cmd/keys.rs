@@ -268,8 +268,8 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let cursor = parse_cursor(&args[1]).ok_or(Reply::error(keys_err::INVALID_CURSOR))?;
-    let options = ScanOptions::parse(&args[2..])?;
+    let cursor = scan_cursor(&args[1])?;
+    let options = ScanOptions::parse(&args[2..], true)?;
     let now = ctx.now;
     let db = ctx.db();
     let (next, mut keys) = db.scan(cursor, options.count, now);
@@ -282,22 +282,34 @@ fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             c_str(wanted).eq_ignore_ascii_case(name.as_bytes())
         });
     }
-    Ok(Reply::Array(vec![
+    Ok(scan_reply(next, keys))
+}
+
+/// The reply of every SCAN-like command: the next cursor (as a bulk string) and the items.
+pub(super) fn scan_reply(next: u64, items: Vec<Bytes>) -> Reply {
+    Reply::Array(vec![
         Reply::Bulk(Bytes::from(next.to_string())),
-        Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
-    ]))
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
+    ])
+}
+
+/// A SCAN / HSCAN / SSCAN cursor argument, or Redis's error for it.
+pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
+    parse_cursor(arg).ok_or(Reply::error(keys_err::INVALID_CURSOR))
 }
 
 /// The options of SCAN, each allowed any number of times (the last one wins).
 #[derive(Debug, PartialEq)]
-struct ScanOptions<'a> {
-    count: usize,
-    pattern: Option<&'a [u8]>,
-    type_name: Option<&'a [u8]>,
+pub(super) struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
 }
 
 impl<'a> ScanOptions<'a> {
-    fn parse(args: &'a [Bytes]) -> Result<ScanOptions<'a>, Reply> {
+    /// Parses the options; TYPE only for SCAN (`allow_type`), as Redis's
+    /// `scanGenericCommand` accepts it only without a key.
+    pub fn parse(args: &'a [Bytes], allow_type: bool) -> Result<ScanOptions<'a>, Reply> {
         let mut options = ScanOptions {
             count: 10,
             pattern: None,
@@ -313,7 +325,7 @@ impl<'a> ScanOptions<'a> {
                 options.count = count as usize;
             } else if keyword(option, "match") {
                 options.pattern = Some(value);
-            } else if keyword(option, "type") {
+            } else if allow_type && keyword(option, "type") {
                 options.type_name = Some(value);
             } else {
                 return Err(Reply::error(err::SYNTAX));
@@ -326,12 +338,20 @@ impl<'a> ScanOptions<'a> {
             Err(Reply::error(err::SYNTAX))
         }
     }
+
+    /// Whether an item passes MATCH.
+    pub fn matches(&self, item: &[u8]) -> bool {
+        match self.pattern {
+            Some(p) => p[..] == b"*"[..] || glob_match(p, item, false),
+            None => true,
+        }
+    }
 }
 
 /// Parses a SCAN cursor as Redis does with C's `strtoul`: an optional sign (a negative value
 /// wraps around), decimal digits, nothing after them; no leading space; the text ends at the
 /// first NUL, so an empty cursor is 0.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let text = c_str(arg);
     if text.is_empty() {
         return Some(0);
@@ -356,7 +376,7 @@ pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
 
 /// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
 /// NUL, so `nx\0junk` is NX.
-pub(crate) fn keyword(arg: &[u8], keyword: &str) -> bool {
+pub(super) fn keyword(arg: &[u8], keyword: &str) -> bool {
     is(c_str(arg), keyword)
 }
 
@@ -435,8 +455,12 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let entry = src.peek(from).expect("checked above").clone();
     let dst = keyspace.db(target);
-    if dst.contains(to, now) && !replace {
-        return Ok(Reply::Integer(0));
+    if dst.contains(to, now) {
+        if !replace {
+            return Ok(Reply::Integer(0));
+        }
+        // Delete, then add, as Redis does: the new key wakes clients blocked on it.
+        dst.remove(to);
     }
     dst.insert(to.clone(), entry.value, entry.expire_at);
     Ok(Reply::Integer(1))
@@ -600,7 +624,7 @@ mod tests {
     #[test]
     fn scan_options_take_pairs_and_reject_leftovers() {
         let a = args(&["MATCH", "k*", "count", "3", "TYPE", "string"]);
-        let o = ScanOptions::parse(&a).unwrap();
+        let o = ScanOptions::parse(&a, true).unwrap();
         assert_eq!(o.count, 3);
         assert_eq!(o.pattern, Some(&b"k*"[..]));
         assert_eq!(o.type_name, Some(&b"string"[..]));
@@ -611,12 +635,12 @@ mod tests {
             &["x", "y"],
         ] {
             assert_eq!(
-                ScanOptions::parse(&args(bad)),
+                ScanOptions::parse(&args(bad), true),
                 Err(Reply::error(err::SYNTAX))
             );
         }
         assert_eq!(
-            ScanOptions::parse(&args(&["count", "x"])),
+            ScanOptions::parse(&args(&["count", "x"]), true),
             Err(Reply::error(err::NOT_INTEGER))
         );
     }

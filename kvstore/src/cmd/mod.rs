@@ -6,10 +6,16 @@
 //! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, then
 //! authentication, so clients see the same error for the same mistake.
 
+pub mod blocking;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::borrow::Cow;
@@ -113,7 +119,12 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(server::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(lists::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(transactions::COMMANDS)
+        .chain(pubsub::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -137,6 +148,9 @@ pub struct Effects {
     pub save: bool,
     /// Under `appendfsync always`: the write count that must be durable before replying.
     pub wait_for_durable: Option<u64>,
+    /// The last command blocked (BLPOP & co.): execution stops there and the connection
+    /// awaits the release; the rest of its input waits too.
+    pub block: Option<blocking::Blocked>,
 }
 
 /// The commands of one read batch, executed under one acquisition of the keyspace lock.
@@ -173,39 +187,22 @@ impl<'a> Batch<'a> {
         &mut self.effects
     }
 
-    /// Runs one command and returns its reply.
+    /// Runs one command (or queues it inside MULTI) and returns its reply.
     pub fn execute(&mut self, args: Vec<Bytes>) -> Reply {
-        let name = &args[0];
-        if name.eq_ignore_ascii_case(b"quit") {
+        if args[0].eq_ignore_ascii_case(b"quit") {
             self.effects.close = true;
             return Reply::Ok;
         }
-        let Some(mut spec) = lookup(name) else {
-            return unknown_command(&args);
+        let spec = match self.check(&args) {
+            Ok(spec) => spec,
+            Err((spec, error)) => return transactions::refuse(self.session, spec, error),
         };
-        if !spec.subcommands.is_empty() && args.len() >= 2 {
-            match spec.subcommands.iter().find(|s| {
-                let sub = &s.name[spec.name.len() + 1..];
-                sub.as_bytes().eq_ignore_ascii_case(&args[1])
-            }) {
-                Some(sub) => spec = sub,
-                None => {
-                    return Reply::error(sanitize(format!(
-                        "ERR unknown subcommand '{}'. Try {} HELP.",
-                        truncated(&args[1], 128),
-                        spec.name.to_ascii_uppercase()
-                    )))
-                }
+        if let Some(tx) = &mut self.session.multi {
+            if !transactions::runs_inside_multi(spec) {
+                self.last_cmd = spec.name;
+                tx.queue.push((spec, args));
+                return Reply::status("QUEUED");
             }
-        }
-        if !spec.arity_ok(args.len()) {
-            return Reply::error(format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
-        }
-        if !self.session.authenticated && !spec.has_flag("no_auth") {
-            return Reply::error(err::NOAUTH);
         }
         self.last_cmd = spec.name;
         let mut ctx = Ctx {
@@ -216,7 +213,62 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now: now_ms(),
         };
-        (spec.handler)(&mut ctx, &args)
+        let reply = (spec.handler)(&mut ctx, &args);
+        // Like Redis's `handleClientsBlockedOnKeys` after each command: clients blocked on
+        // keys this command created are served before anything else runs.
+        if !self.shared.blocked.is_empty() {
+            if let Some(ks) = self.keyspace.as_mut() {
+                blocking::serve_ready(self.shared, ks);
+            }
+        }
+        reply
+    }
+
+    /// Redis's checks before running or queuing a command, in its order: lookup, arity,
+    /// authentication, MULTI-compatibility, subscribed mode. A refusal carries the command
+    /// it refused, when known.
+    #[allow(clippy::type_complexity)]
+    fn check(
+        &self,
+        args: &[Bytes],
+    ) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, Reply)> {
+        let name = &args[0];
+        let Some(mut spec) = lookup(name) else {
+            return Err((None, unknown_command(args)));
+        };
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            match spec.subcommands.iter().find(|s| {
+                let sub = &s.name[spec.name.len() + 1..];
+                sub.as_bytes().eq_ignore_ascii_case(&args[1])
+            }) {
+                Some(sub) => spec = sub,
+                None => {
+                    let error = Reply::error(sanitize(format!(
+                        "ERR unknown subcommand '{}'. Try {} HELP.",
+                        truncated(&args[1], 128),
+                        spec.name.to_ascii_uppercase()
+                    )));
+                    return Err((None, error));
+                }
+            }
+        }
+        if !spec.arity_ok(args.len()) {
+            let error = Reply::error(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+            return Err((Some(spec), error));
+        }
+        if !self.session.authenticated && !spec.has_flag("no_auth") {
+            return Err((Some(spec), Reply::error(err::NOAUTH)));
+        }
+        if self.session.multi.is_some() && spec.has_flag("no_multi") {
+            return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
+        }
+        if self.session.in_subscribed_mode() && !pubsub::allowed_when_subscribed(spec) {
+            return Err((Some(spec), pubsub::subscribed_mode_error(spec)));
+        }
+        Ok(spec)
     }
 
     /// Releases the keyspace lock and reports what the connection must do next.

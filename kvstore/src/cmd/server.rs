@@ -1,5 +1,5 @@
-//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SAVE, BGSAVE, LASTSAVE, TIME, CONFIG,
-//! COMMAND and SHUTDOWN.
+//! Server commands: INFO, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, SAVE, BGSAVE, LASTSAVE, TIME,
+//! CONFIG, COMMAND and SHUTDOWN.
 //!
 //! Persistence commands map onto the group commit rather than onto RDB files: SAVE waits for
 //! an fsync, BGSAVE asks for one without waiting, LASTSAVE reports the last one. INFO prints
@@ -32,6 +32,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("dbsize", 1, &["readonly", "fast"], dbsize),
     CommandSpec::new("flushdb", -1, &["write"], flushdb),
     CommandSpec::new("flushall", -1, &["write"], flushall),
+    CommandSpec::new("swapdb", 3, &["write", "fast"], swapdb),
     CommandSpec::new(
         "save",
         1,
@@ -119,6 +120,26 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .dbs_mut()
         .iter_mut()
         .for_each(|db| db.clear());
+    Reply::Ok
+}
+
+/// SWAPDB index1 index2
+fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // Redis reads both indexes as C ints, each with its own error.
+    let index = |arg: &[u8], which: &str| {
+        crate::number::parse_i64(arg)
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| Reply::error(format!("ERR invalid {which} DB index")))
+    };
+    let (a, b) = match (index(&args[1], "first"), index(&args[2], "second")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let databases = ctx.databases() as i32;
+    if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
+        return Reply::error(err::DB_INDEX);
+    }
+    ctx.keyspace().swap(a as usize, b as usize);
     Reply::Ok
 }
 
@@ -712,9 +733,9 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "maxclients", ctx.shared.config.read().maxclients);
     field(out, "client_recent_max_input_buffer", 0);
     field(out, "client_recent_max_output_buffer", 0);
-    field(out, "blocked_clients", 0);
+    field(out, "blocked_clients", ctx.shared.blocked.len());
     field(out, "tracking_clients", 0);
-    field(out, "clients_in_timeout_table", 0);
+    field(out, "clients_in_timeout_table", ctx.shared.blocked.timed());
 }
 
 /// Highest resident size INFO has seen.
@@ -861,8 +882,12 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);
-    field(out, "pubsub_channels", 0);
-    field(out, "pubsub_patterns", 0);
+    let (channels, patterns) = {
+        let registry = ctx.shared.pubsub.lock();
+        (registry.numchannels(), registry.numpat())
+    };
+    field(out, "pubsub_channels", channels);
+    field(out, "pubsub_patterns", patterns);
     field(out, "pubsubshard_channels", 0);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
@@ -926,10 +951,16 @@ fn keyspace_section(ctx: &mut Ctx, out: &mut String) {
 mod tests {
     use super::*;
 
-    /// The connection and server families declare what Redis 7.0.15 declares.
+    /// The connection, server, transaction and pub/sub families declare what Redis 7.0.15
+    /// declares.
     #[test]
     fn specs_match_redis() {
-        let families = super::super::connection::COMMANDS.iter().chain(COMMANDS);
+        let families = super::super::connection::COMMANDS
+            .iter()
+            .chain(COMMANDS)
+            .chain(super::super::transactions::COMMANDS)
+            .chain(super::super::pubsub::COMMANDS)
+            .chain(super::super::zsets::COMMANDS);
         for spec in families.flat_map(|s| std::iter::once(s).chain(s.subcommands)) {
             let Some(redis) = metadata::lookup(spec.name) else {
                 continue;

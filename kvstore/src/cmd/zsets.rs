@@ -8,17 +8,15 @@
 //! `string2d` ([`number::parse_f64`]). Keys left empty are deleted.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
 
-use super::keys::{keyword, parse_cursor};
+use super::keys::{keyword, scan_cursor, scan_reply, ScanOptions};
 use super::{err, int_arg, reply, CommandSpec, Ctx};
-use crate::glob::glob_match;
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, Set, Value};
 use crate::number;
 use crate::protocol::Reply;
 
@@ -96,12 +94,7 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 20;
 
 /// The current `zset-max-listpack-*` settings.
 fn limits(ctx: &Ctx) -> ListpackLimits {
-    let l = &ctx.shared.limits;
-    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    ListpackLimits {
-        entries: size(l.zset_max_listpack_entries.load(Ordering::Relaxed)),
-        value: size(l.zset_max_listpack_value.load(Ordering::Relaxed)),
-    }
+    ctx.shared.limits.zset()
 }
 
 /// The sorted set at `key` for a read command (counts a hit or miss).
@@ -957,13 +950,12 @@ fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 // ZUNION, ZINTER, ZDIFF and their STORE forms, ZINTERCARD
 // ---------------------------------------------------------------------------
 
-/// What a set operation reads from one input key. Sorted sets give their scores; plain sets
-/// (when the set type lands) give every member the score 1: implement this for the set value
-/// and add its arm to [`source`].
+/// What a set operation reads from one input key: sorted sets give their scores, plain sets
+/// give every member the score 1, as Redis's `zuiNext` / `zuiFind` do.
 trait ScoredMembers {
     fn len(&self) -> usize;
     fn score(&self, member: &[u8]) -> Option<f64>;
-    fn scored(&self) -> Box<dyn Iterator<Item = (f64, &Bytes)> + '_>;
+    fn scored(&self) -> Box<dyn Iterator<Item = (f64, Bytes)> + '_>;
 }
 
 impl ScoredMembers for ZSet {
@@ -975,8 +967,22 @@ impl ScoredMembers for ZSet {
         ZSet::score(self, member)
     }
 
-    fn scored(&self) -> Box<dyn Iterator<Item = (f64, &Bytes)> + '_> {
-        Box::new(self.iter().map(|(s, m)| (*s, m)))
+    fn scored(&self) -> Box<dyn Iterator<Item = (f64, Bytes)> + '_> {
+        Box::new(self.iter().map(|(s, m)| (*s, m.clone())))
+    }
+}
+
+impl ScoredMembers for Set {
+    fn len(&self) -> usize {
+        Set::len(self)
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.contains(member).then_some(1.0)
+    }
+
+    fn scored(&self) -> Box<dyn Iterator<Item = (f64, Bytes)> + '_> {
+        Box::new(self.iter().map(|m| (1.0, m)))
     }
 }
 
@@ -985,6 +991,7 @@ fn source(value: Option<&Value>) -> Result<Option<&dyn ScoredMembers>, Reply> {
     match value {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(&**z)),
+        Some(Value::Set(s)) => Ok(Some(&**s)),
         Some(_) => Err(Reply::error(err::WRONGTYPE)),
     }
 }
@@ -1199,7 +1206,7 @@ fn set_operation(
                     for &(other, w) in &inputs[1..] {
                         let value = match other {
                             Some(o) if same(o, first) => score0 * w,
-                            Some(o) => match o.score(member) {
+                            Some(o) => match o.score(&member) {
                                 Some(v) => v * w,
                                 None => continue 'members,
                             },
@@ -1213,7 +1220,7 @@ fn set_operation(
                             break;
                         }
                     } else {
-                        result.push((score, member.clone()));
+                        result.push((score, member));
                     }
                 }
             }
@@ -1231,8 +1238,8 @@ fn set_operation(
                     match acc.get_mut(&member[..]) {
                         Some(existing) => aggregate.apply(existing, score),
                         None => {
-                            acc.insert(member.clone(), score);
                             order.push(member.clone());
+                            acc.insert(member, score);
                         }
                     }
                 }
@@ -1244,9 +1251,9 @@ fn set_operation(
                 for (s, member) in first.scored() {
                     let elsewhere = inputs[1..]
                         .iter()
-                        .any(|(o, _)| o.is_some_and(|o| o.score(member).is_some()));
+                        .any(|(o, _)| o.is_some_and(|o| o.score(&member).is_some()));
                     if !elsewhere {
-                        result.push((s, member.clone()));
+                        result.push((s, member));
                     }
                 }
             }
@@ -1333,57 +1340,29 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let cursor = parse_cursor(&args[2]).ok_or(Reply::error("ERR invalid cursor"))?;
+    let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(z) = read(ctx.db(), &args[1], now)? else {
-        return Ok(Reply::Array(vec![
-            Reply::bulk("0"),
-            Reply::Array(Vec::new()),
-        ]));
+        return Ok(scan_reply(0, Vec::new()));
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&Bytes> = None;
-    let mut rest = &args[3..];
-    while let [opt, value, tail @ ..] = rest {
-        if keyword(opt, "count") {
-            let n = int_arg(value)?;
-            if n < 1 {
-                return Err(Reply::error(err::SYNTAX));
-            }
-            count = n as usize;
-        } else if keyword(opt, "match") {
-            pattern = Some(value);
-        } else {
-            return Err(Reply::error(err::SYNTAX));
-        }
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        return Err(Reply::error(err::SYNTAX));
-    }
+    let options = ScanOptions::parse(&args[3..], false)?;
     let (next, items): (u64, Vec<(&Bytes, f64)>) = if z.is_listpack() {
         (0, z.iter().map(|(s, m)| (m, *s)).collect())
     } else {
         let cursor = usize::try_from(cursor).unwrap_or(usize::MAX);
-        let (next, members) = z.scan(cursor, count);
+        let (next, members) = z.scan(cursor, options.count);
         let items = members
             .into_iter()
             .map(|m| (m, z.score(m).expect("member")))
             .collect();
         (next as u64, items)
     };
-    let matches = |m: &[u8]| pattern.map_or(true, |p| &p[..] == b"*" || glob_match(p, m, false));
-    let mut out = Vec::new();
-    for (member, score) in items {
-        if matches(member) {
-            out.push(Reply::Bulk(member.clone()));
-            out.push(Reply::bulk(number::format_double(score)));
-        }
-    }
-    Ok(Reply::Array(vec![
-        Reply::bulk(next.to_string()),
-        Reply::Array(out),
-    ]))
+    let items = items
+        .into_iter()
+        .filter(|(m, _)| options.matches(m))
+        .flat_map(|(m, score)| [m.clone(), Bytes::from(number::format_double(score))])
+        .collect();
+    Ok(scan_reply(next, items))
 }
 
 #[cfg(test)]

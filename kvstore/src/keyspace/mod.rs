@@ -9,15 +9,20 @@
 //! to return every key that exists for the whole scan even while others come and go.
 
 mod expiry;
+pub mod hash;
+pub mod set;
+pub mod table;
 pub mod zset;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use rand::Rng;
 
 pub use expiry::ExpiryIndex;
+pub use hash::{Hash, HashLimits};
+pub use set::Set;
 pub use zset::ZSet;
 
 type Hasher = foldhash::fast::RandomState;
@@ -26,11 +31,19 @@ type Hasher = foldhash::fast::RandomState;
 /// small key does not keep a whole network buffer alive.
 const COPY_BELOW: usize = 16 * 1024;
 
-/// A value stored under a key.
+/// A value stored under a key. Collections are reference-counted so that persistence can
+/// take a snapshot of a key under the lock cheaply; writers copy on write
+/// (`Arc::make_mut`) only while such a snapshot is still alive.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Bytes),
-    /// Shared so that persistence can copy it cheaply; writers go through `Arc::make_mut`.
+    /// A list; never empty while stored (commands delete a key whose list they empty).
+    /// Shared so that persistence snapshots it in O(1); a write after a snapshot that is still
+    /// in use copies it first.
+    List(Arc<VecDeque<Bytes>>),
+    Hash(Arc<Hash>),
+    Set(Arc<Set>),
+    /// A sorted set; never empty while stored. Shared like the other collections.
     ZSet(Arc<ZSet>),
 }
 
@@ -39,6 +52,9 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
         }
     }
@@ -67,12 +83,53 @@ impl Value {
         }
     }
 
+    /// The hash, or `None` for another type.
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The set, or `None` for another type.
+    pub fn as_set(&self) -> Option<&Set> {
+        match self {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The list payload, or `None` for another type.
+    pub fn as_list(&self) -> Option<&VecDeque<Bytes>> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The list payload for changing it (copied first if a snapshot still shares it).
+    pub fn as_list_mut(&mut self) -> Option<&mut VecDeque<Bytes>> {
+        match self {
+            Value::List(l) => Some(Arc::make_mut(l)),
+            _ => None,
+        }
+    }
+
+    /// A new list value.
+    pub fn list(items: VecDeque<Bytes>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) if s.len() <= 20 && crate::number::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            // Redis 7.0 reports every list as a quicklist, however small.
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
         }
     }
@@ -103,6 +160,13 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
+/// A key some client WATCHes: how many watch it, and a version every change bumps.
+#[derive(Debug, Default)]
+struct Watched {
+    watchers: u32,
+    version: u64,
+}
+
 /// One numbered database (`SELECT n`).
 #[derive(Debug, Default)]
 pub struct Db {
@@ -114,7 +178,16 @@ pub struct Db {
     journal: Journal,
     /// Count of writes ever applied, so callers can tell whether a batch wrote anything.
     writes: u64,
+    /// Keys under WATCH (empty unless a client watches): every write path bumps the version,
+    /// which is how EXEC learns that a watched key changed.
+    watched: HashMap<Bytes, Watched, Hasher>,
     pub stats: KeyspaceStats,
+    /// Clients blocked on each key (BLPOP & co.), by client id, first blocked first.
+    waiters: HashMap<Bytes, VecDeque<u64>, Hasher>,
+    /// Keys with waiters that were created since the blocked clients were last served, in
+    /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
+    ready: Vec<Bytes>,
+    ready_set: HashSet<Bytes, Hasher>,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -175,6 +248,7 @@ impl Db {
         let (k, _) = self.map.get_key_value(key)?;
         self.journal.dirty.insert(k.clone());
         self.writes += 1;
+        self.touch(key);
         self.map.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -186,6 +260,7 @@ impl Db {
             other => other,
         };
         self.writes += 1;
+        self.touch(&key);
         if let Some(entry) = self.map.get_mut(&key[..]) {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
@@ -223,6 +298,7 @@ impl Db {
             self.expires.insert(at, key.clone());
         }
         self.journal.dirty.insert(key.clone());
+        self.signal_ready(&key);
         self.map.insert(
             key,
             Entry {
@@ -249,6 +325,7 @@ impl Db {
             self.expires.remove(at, &key);
         }
         self.writes += 1;
+        self.touch(&key);
         self.journal.dirty.insert(key);
         Some(entry)
     }
@@ -277,18 +354,155 @@ impl Db {
         }
         self.map.get_mut(key).expect("present").expire_at = expire_at;
         self.writes += 1;
+        self.touch(key);
         self.journal.dirty.insert(k);
         true
     }
 
-    /// Deletes every key.
+    /// Deletes every key. Blocked clients stay blocked; like Redis 7.0, the watched keys that
+    /// existed count as changed.
     pub fn clear(&mut self) {
         let stats = self.stats;
         let writes = self.writes + 1;
+        let waiters = std::mem::take(&mut self.waiters);
+        let mut watched = std::mem::take(&mut self.watched);
+        for (key, w) in watched.iter_mut() {
+            if self.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
         *self = Db::default();
         self.stats = stats;
         self.writes = writes;
+        self.waiters = waiters;
+        self.watched = watched;
         self.journal.cleared = true;
+    }
+
+    /// Queues `key` for serving if clients are blocked on it. Like Redis's `dbAdd`, every
+    /// creation of a key signals; whoever serves checks the type.
+    fn signal_ready(&mut self, key: &Bytes) {
+        if !self.waiters.is_empty()
+            && self.waiters.contains_key(key)
+            && self.ready_set.insert(key.clone())
+        {
+            self.ready.push(key.clone());
+        }
+    }
+
+    /// Appends client `id` to the clients blocked on `key`.
+    pub fn add_waiter(&mut self, key: &Bytes, id: u64) {
+        self.waiters.entry(key.clone()).or_default().push_back(id);
+    }
+
+    /// Removes client `id` from the clients blocked on `key`.
+    pub fn remove_waiter(&mut self, key: &[u8], id: u64) {
+        if let Some(queue) = self.waiters.get_mut(key) {
+            queue.retain(|&w| w != id);
+            if queue.is_empty() {
+                self.waiters.remove(key);
+            }
+        }
+    }
+
+    /// Starts watching `key` for one more client and returns its current version. A key
+    /// whose time has come is deleted first, so "expired since WATCH" means expired later.
+    pub fn watch(&mut self, key: &[u8], now: u64) -> u64 {
+        self.expire_if_due(key, now);
+        match self.watched.get_mut(key) {
+            Some(w) => {
+                w.watchers += 1;
+                w.version
+            }
+            None => {
+                let w = Watched {
+                    watchers: 1,
+                    version: 0,
+                };
+                self.watched.insert(Bytes::copy_from_slice(key), w);
+                0
+            }
+        }
+    }
+
+    /// The clients blocked on `key`, first blocked first.
+    pub fn waiters(&self, key: &[u8]) -> Vec<u64> {
+        self.waiters
+            .get(key)
+            .map_or_else(Vec::new, |q| q.iter().copied().collect())
+    }
+
+    /// Takes the keys signalled ready since the last call, in signalling order.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        self.ready_set.clear();
+        std::mem::take(&mut self.ready)
+    }
+
+    /// One client stops watching `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether a key watched at `version` is unchanged and still live at `now` (EXEC's check:
+    /// a watched key that expired since WATCH counts as changed even before it is deleted).
+    pub fn watch_holds(&self, key: &[u8], version: u64, now: u64) -> bool {
+        let unchanged = self.watched.get(key).is_some_and(|w| w.version == version);
+        let expired = self
+            .map
+            .get(key)
+            .and_then(|e| e.expire_at)
+            .is_some_and(|at| at <= now);
+        unchanged && !expired
+    }
+
+    /// Records a change of `key` for the clients watching it.
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(key) {
+                w.version += 1;
+            }
+        }
+    }
+
+    /// Exchanges the keys of two databases (SWAPDB). Watches, statistics and counters stay
+    /// with their database; watched keys present on either side count as changed, as in
+    /// Redis 7.0. Persistence rewrites both databases.
+    fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.slots, &mut other.slots);
+        std::mem::swap(&mut self.free, &mut other.free);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        self.swapped_with(other);
+        other.swapped_with(self);
+    }
+
+    /// One side of [`Db::swap_contents`], once the contents moved.
+    fn swapped_with(&mut self, peer: &Db) {
+        for (key, w) in self.watched.iter_mut() {
+            if self.map.contains_key(key) || peer.map.contains_key(key) {
+                w.version += 1;
+            }
+        }
+        self.journal.cleared = true;
+        self.journal.dirty = self.map.keys().cloned().collect();
+        self.writes += 1;
+        // Like Redis's SWAPDB: clients blocked on a key the swap brought in are served.
+        if !self.waiters.is_empty() {
+            let ready: Vec<Bytes> = self
+                .waiters
+                .keys()
+                .filter(|k| self.map.contains_key(*k))
+                .cloned()
+                .collect();
+            for key in &ready {
+                self.signal_ready(key);
+            }
+        }
     }
 
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
@@ -413,6 +627,14 @@ impl Keyspace {
         }
     }
 
+    /// SWAPDB: exchanges the keys of two databases.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a != b {
+            let (x, y) = self.two_dbs(a, b);
+            x.swap_contents(y);
+        }
+    }
+
     pub fn dbs(&self) -> &[Db] {
         &self.dbs
     }
@@ -502,6 +724,46 @@ mod tests {
         assert!(db.take_journal().dirty.is_empty());
         db.clear();
         assert!(db.take_journal().cleared);
+    }
+
+    #[test]
+    fn watch_sees_writes_expiry_and_flushes() {
+        let mut db = Db::default();
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 0));
+        db.insert(Bytes::from("a"), s("1"), Some(100));
+        assert!(!db.watch_holds(b"a", v, 0));
+        let v = db.watch(b"a", 0);
+        assert!(db.watch_holds(b"a", v, 99));
+        assert!(!db.watch_holds(b"a", v, 100), "expired since WATCH");
+        let w = db.watch(b"missing", 0);
+        db.clear();
+        assert!(!db.watch_holds(b"a", v, 0), "FLUSHDB touches existing keys");
+        assert!(db.watch_holds(b"missing", w, 0), "but not absent ones");
+        db.unwatch(b"missing");
+        db.unwatch(b"a");
+        db.unwatch(b"a");
+        assert!(db.watched.is_empty());
+    }
+
+    #[test]
+    fn swap_moves_keys_and_journals_both_databases() {
+        let mut ks = Keyspace::new(3);
+        ks.db(0).insert(Bytes::from("a"), s("1"), Some(u64::MAX));
+        let watched = ks.db(1).watch(b"a", 0);
+        let untouched = ks.db(2).watch(b"a", 0);
+        ks.db(0).take_journal();
+        ks.swap(0, 1);
+        assert!(ks.db(0).is_empty());
+        assert_eq!(ks.db(1).expires_len(), 1);
+        assert!(ks.db(1).get(b"a", 0).is_some());
+        assert!(!ks.db(1).watch_holds(b"a", watched, 0));
+        assert!(ks.db(2).watch_holds(b"a", untouched, 0));
+        for (db, keys) in [(0, 0), (1, 1)] {
+            let journal = ks.db(db).take_journal();
+            assert!(journal.cleared);
+            assert_eq!(journal.dirty.len(), keys);
+        }
     }
 
     #[test]

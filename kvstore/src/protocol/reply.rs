@@ -35,6 +35,12 @@ pub enum Reply {
     Bool(bool),
     /// A verbatim `txt` string in RESP3 (INFO, CLIENT LIST), a bulk string in RESP2.
     Verbatim(Bytes),
+    /// An out-of-band push (pub/sub): `>` in RESP3, an array in RESP2.
+    Push(Vec<Reply>),
+    /// Several replies to one command, sent one after the other (SUBSCRIBE a b).
+    Frames(Vec<Reply>),
+    /// Frames already encoded for this connection (pub/sub messages inside EXEC's reply).
+    Encoded(Bytes),
 }
 
 impl Reply {
@@ -103,6 +109,12 @@ impl Reply {
                 out.put_slice(b"\r\n");
             }
             Reply::Verbatim(data) => bulk(out, data),
+            Reply::Push(items) => {
+                integer(out, if resp >= 3 { b'>' } else { b'*' }, items.len() as i64);
+                items.iter().for_each(|item| item.encode(resp, out));
+            }
+            Reply::Frames(replies) => replies.iter().for_each(|r| r.encode(resp, out)),
+            Reply::Encoded(bytes) => out.put_slice(bytes),
         }
     }
 }
@@ -161,5 +173,8 @@ mod tests {
             enc(&Reply::Verbatim(Bytes::from("x")), 3),
             b"=5\r\ntxt:x\r\n"
         );
+        let push = Reply::Push(vec![Reply::bulk("a"), Reply::Nil]);
+        assert_eq!(enc(&push, 2), b"*2\r\n$1\r\na\r\n$-1\r\n");
+        assert_eq!(enc(&push, 3), b">2\r\n$1\r\na\r\n_\r\n");
     }
 }

@@ -1,0 +1,266 @@
+//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//!
+//! The registry of subscriptions and the delivery queues are in [`crate::pubsub`]; this file
+//! keeps a connection's own view ([`Subscriptions`]) and the registry in step and builds
+//! Redis's confirmation frames: pushes in RESP3, arrays in RESP2, one per channel.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::connection::help;
+use super::{sanitize, CommandSpec, Ctx};
+use crate::client::{Session, Subscriptions};
+use crate::protocol::Reply;
+use crate::pubsub::{Outbox, Registry};
+
+const SUBSCRIBE_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PUBSUB_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, SUBSCRIBE_FLAGS, subscribe),
+    CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe),
+    CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe),
+    CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe),
+    CommandSpec::new(
+        "publish",
+        3,
+        &["pubsub", "loading", "stale", "fast"],
+        publish,
+    ),
+    CommandSpec::new("pubsub", -2, &[], pubsub_help).with_subcommands(PUBSUB),
+];
+
+static PUBSUB: &[CommandSpec] = &[
+    CommandSpec::new("pubsub|channels", -2, PUBSUB_FLAGS, pubsub_channels),
+    CommandSpec::new("pubsub|numsub", -2, PUBSUB_FLAGS, pubsub_numsub),
+    CommandSpec::new("pubsub|numpat", 2, PUBSUB_FLAGS, pubsub_numpat),
+    CommandSpec::new(
+        "pubsub|shardchannels",
+        -2,
+        PUBSUB_FLAGS,
+        pubsub_shardchannels,
+    ),
+    CommandSpec::new("pubsub|shardnumsub", -2, PUBSUB_FLAGS, pubsub_shardnumsub),
+    CommandSpec::new("pubsub|help", 2, &["loading", "stale"], pubsub_help),
+];
+
+/// The commands a RESP2 subscriber may still send (Redis's list in `processCommand`).
+pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+    )
+}
+
+/// The error for any other command in that state.
+pub fn subscribed_mode_error(spec: &CommandSpec) -> Reply {
+    Reply::error(format!(
+        "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        spec.name
+    ))
+}
+
+fn confirmation(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(kind),
+        Reply::opt_bulk(name),
+        Reply::Integer(count as i64),
+    ])
+}
+
+/// The connection's outbox, created on its first subscription.
+fn outbox(session: &mut Session) -> Arc<Outbox> {
+    let (handle, resp) = (session.handle.clone(), session.resp);
+    session
+        .subscriptions
+        .outbox
+        .get_or_insert_with(|| Outbox::new(handle, resp))
+        .clone()
+}
+
+/// Which of the two kinds of subscription a command deals with.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn names(self, subs: &mut Subscriptions) -> &mut std::collections::HashSet<Bytes> {
+        match self {
+            Kind::Channel => &mut subs.channels,
+            Kind::Pattern => &mut subs.patterns,
+        }
+    }
+
+    fn add(self, registry: &mut Registry, name: Bytes, outbox: &Arc<Outbox>) {
+        match self {
+            Kind::Channel => registry.subscribe(name, outbox),
+            Kind::Pattern => registry.psubscribe(name, outbox),
+        }
+    }
+
+    fn remove(self, registry: &mut Registry, name: &[u8], outbox: &Arc<Outbox>) {
+        match self {
+            Kind::Channel => registry.unsubscribe(name, outbox),
+            Kind::Pattern => registry.punsubscribe(name, outbox),
+        }
+    }
+}
+
+fn add(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Reply {
+    let outbox = outbox(ctx.session);
+    let mut registry = ctx.shared.pubsub.lock();
+    let subs = &mut ctx.session.subscriptions;
+    let frames = args[1..]
+        .iter()
+        .map(|name| {
+            if !kind.names(subs).contains(name) {
+                let name = Bytes::copy_from_slice(name);
+                kind.names(subs).insert(name.clone());
+                kind.add(&mut registry, name, &outbox);
+            }
+            confirmation(reply, Some(name.clone()), subs.count())
+        })
+        .collect();
+    Reply::Frames(frames)
+}
+
+fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Reply {
+    let subs = &mut ctx.session.subscriptions;
+    let names: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        kind.names(subs).iter().cloned().collect()
+    };
+    if names.is_empty() {
+        return confirmation(reply, None, subs.count());
+    }
+    let mut registry = ctx.shared.pubsub.lock();
+    let frames = names
+        .into_iter()
+        .map(|name| {
+            if kind.names(subs).remove(&name) {
+                if let Some(outbox) = &subs.outbox {
+                    kind.remove(&mut registry, &name, outbox);
+                }
+            }
+            confirmation(reply, Some(name), subs.count())
+        })
+        .collect();
+    Reply::Frames(frames)
+}
+
+/// SUBSCRIBE channel [channel ...]
+fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    add(ctx, args, Kind::Channel, "subscribe")
+}
+
+/// UNSUBSCRIBE [channel ...]
+fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    remove(ctx, args, Kind::Channel, "unsubscribe")
+}
+
+/// PSUBSCRIBE pattern [pattern ...]
+fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    add(ctx, args, Kind::Pattern, "psubscribe")
+}
+
+/// PUNSUBSCRIBE [pattern ...]
+fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    remove(ctx, args, Kind::Pattern, "punsubscribe")
+}
+
+/// Ends every subscription of a session without replying (RESET, disconnect).
+pub fn forget_subscriptions(registry: &mut Registry, session: &mut Session) {
+    let subs = &mut session.subscriptions;
+    let Some(outbox) = &subs.outbox else {
+        return;
+    };
+    for name in subs.channels.drain() {
+        registry.unsubscribe(&name, outbox);
+    }
+    for name in subs.patterns.drain() {
+        registry.punsubscribe(&name, outbox);
+    }
+}
+
+/// PUBLISH channel message
+fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let limit = *ctx.shared.limits.pubsub_output.lock();
+    let receivers = ctx.shared.pubsub.lock().publish(&args[1], &args[2], limit);
+    Reply::Integer(receivers as i64)
+}
+
+/// The error of (SHARD)CHANNELS with more than a pattern.
+fn too_many_args(args: &[Bytes]) -> Option<Reply> {
+    (args.len() > 3).then(|| {
+        Reply::error(sanitize(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&args[1])
+        )))
+    })
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]: kvstore has no shard channels (no cluster).
+fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    too_many_args(args).unwrap_or(Reply::Array(Vec::new()))
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...]
+fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    let pairs = args[2..]
+        .iter()
+        .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)]);
+    Reply::Array(pairs.collect())
+}
+
+/// PUBSUB CHANNELS [pattern]
+fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if let Some(error) = too_many_args(args) {
+        return error;
+    }
+    let channels = ctx
+        .shared
+        .pubsub
+        .lock()
+        .channels(args.get(2).map(|p| &p[..]));
+    Reply::Array(channels.into_iter().map(Reply::Bulk).collect())
+}
+
+/// PUBSUB NUMSUB [channel ...]
+fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let registry = ctx.shared.pubsub.lock();
+    let mut out = Vec::with_capacity(2 * (args.len() - 2));
+    for channel in &args[2..] {
+        out.push(Reply::Bulk(channel.clone()));
+        out.push(Reply::Integer(registry.numsub(channel) as i64));
+    }
+    Reply::Array(out)
+}
+
+/// PUBSUB NUMPAT
+fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    Reply::Integer(ctx.shared.pubsub.lock().numpat() as i64)
+}
+
+/// PUBSUB HELP
+fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    help(
+        &args[0],
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    )
+}

@@ -1,0 +1,184 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH.
+//!
+//! MULTI makes dispatch queue commands (after the checks that can refuse them; a refusal
+//! marks the transaction aborted, so EXEC answers EXECABORT). EXEC runs the queue inside the
+//! one command, hence under the keyspace lock its batch holds: nothing else runs in between,
+//! whichever read batches the queued commands arrived in, and under `appendfsync always` the
+//! batch's usual wait makes the writes durable before the reply leaves.
+//!
+//! WATCH records each key's version in its [`Db`](crate::keyspace::Db); every change to the
+//! key bumps it (whoever makes the change, expiry and FLUSHDB/FLUSHALL included), and EXEC
+//! fails with a null reply when a version moved or a watched key has expired since.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use super::{CommandSpec, Ctx};
+use crate::client::{Session, Transaction};
+use crate::keyspace::Keyspace;
+use crate::protocol::Reply;
+use crate::server::now_ms;
+
+const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("multi", 1, FLAGS, multi),
+    CommandSpec::new(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        exec,
+    ),
+    CommandSpec::new("discard", 1, FLAGS, discard),
+    CommandSpec::new("watch", -2, FLAGS, watch).keys(1, -1, 1),
+    CommandSpec::new("unwatch", 1, FLAGS, unwatch),
+];
+
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+
+/// Commands that run at once even inside MULTI (Redis's list in `processCommand`).
+pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// What dispatch answers when it refuses a command: inside MULTI the refusal aborts the
+/// transaction, and a refused EXEC discards it with the reason.
+pub fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -> Reply {
+    if let Some(tx) = &mut session.multi {
+        tx.aborted = true;
+    }
+    match (spec, &error) {
+        (Some(spec), Reply::Error(msg)) if spec.name == "exec" => {
+            session.multi = None;
+            let reason = msg.strip_prefix("ERR ").unwrap_or(msg);
+            Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {reason}"
+            ))
+        }
+        _ => error,
+    }
+}
+
+/// MULTI
+fn multi(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    if ctx.session.multi.is_some() {
+        return Reply::error("ERR MULTI calls can not be nested");
+    }
+    ctx.session.multi = Some(Transaction::default());
+    Reply::Ok
+}
+
+/// EXEC
+fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    let Some(tx) = ctx.session.multi.take() else {
+        return Reply::error("ERR EXEC without MULTI");
+    };
+    let now = ctx.now;
+    let mut watched = std::mem::take(&mut ctx.session.watched);
+    let watch_failed = !watched.is_empty() && {
+        let ks = ctx.keyspace();
+        let failed = watched
+            .iter()
+            .any(|(db, key, version)| !ks.db(*db).watch_holds(key, *version, now));
+        for (db, key, _) in watched.drain(..) {
+            ks.db(db).unwatch(&key);
+        }
+        failed
+    };
+    if tx.aborted {
+        return Reply::error(EXECABORT);
+    }
+    if watch_failed {
+        return Reply::NilArray;
+    }
+    // Queued commands see `in_multi()`, so blocking ones answer at once.
+    ctx.session.multi = Some(Transaction::default());
+    // Like Redis, messages a subscriber receives meanwhile (it may publish to itself in
+    // RESP3) go out where they arrive: before the array, or before the reply of the
+    // command that published them.
+    let before = pushed(ctx.session);
+    let mut replies = Vec::with_capacity(tx.queue.len());
+    for (spec, args) in tx.queue {
+        ctx.now = now_ms();
+        let reply = (spec.handler)(ctx, &args);
+        replies.push(match pushed(ctx.session) {
+            Some(messages) => Reply::Frames(vec![messages, reply]),
+            None => reply,
+        });
+    }
+    ctx.session.multi = None;
+    match before {
+        Some(messages) => Reply::Frames(vec![messages, Reply::Array(replies)]),
+        None => Reply::Array(replies),
+    }
+}
+
+/// Pub/sub messages waiting for this client, already encoded.
+fn pushed(session: &Session) -> Option<Reply> {
+    let outbox = session.subscriptions.outbox.as_ref()?;
+    let mut messages = bytes::BytesMut::new();
+    outbox.drain_into(&mut messages, usize::MAX);
+    (!messages.is_empty()).then(|| Reply::Encoded(messages.freeze()))
+}
+
+/// DISCARD
+fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    if ctx.session.multi.take().is_none() {
+        return Reply::error("ERR DISCARD without MULTI");
+    }
+    forget_watches(ctx);
+    Reply::Ok
+}
+
+/// WATCH key [key ...]
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.session.multi.is_some() {
+        return Reply::error("ERR WATCH inside MULTI is not allowed");
+    }
+    let (db, now) = (ctx.session.db, ctx.now);
+    // A set, not a scan per key: WATCH with many keys stays linear.
+    let mut seen: HashSet<Bytes> = (ctx.session.watched.iter())
+        .filter(|(d, _, _)| *d == db)
+        .map(|(_, k, _)| k.clone())
+        .collect();
+    for key in &args[1..] {
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let version = ctx.keyspace().db(db).watch(key, now);
+        ctx.session
+            .watched
+            .push((db, Bytes::copy_from_slice(key), version));
+    }
+    Reply::Ok
+}
+
+/// UNWATCH
+fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    forget_watches(ctx);
+    Reply::Ok
+}
+
+/// Drops the client's watches (UNWATCH, DISCARD, RESET).
+pub fn forget_watches(ctx: &mut Ctx) {
+    if ctx.session.watched.is_empty() {
+        return;
+    }
+    let mut watched = std::mem::take(&mut ctx.session.watched);
+    let ks = ctx.keyspace();
+    for (db, key, _) in watched.drain(..) {
+        ks.db(db).unwatch(&key);
+    }
+}
+
+/// Drops every watch of `session` (also when its connection ends).
+pub fn unwatch_all(ks: &mut Keyspace, session: &mut Session) {
+    for (db, key, _) in session.watched.drain(..) {
+        ks.db(db).unwatch(&key);
+    }
+}
