@@ -2,9 +2,9 @@
 //! commands and ZSCAN of large sets are checked by their properties.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use e2e::{Differential, RawConn, Server};
+use e2e::{redis_available, Differential, RawConn, Server};
 
 /// A script line adding `n` members `m0..` with scores `0..` (times `scale`) to `key`.
 fn zadd_many(key: &str, n: usize, scale: f64) -> String {
@@ -838,7 +838,8 @@ fn command_info_and_getkeys_match_redis() {
     let names = "zadd zincrby zrem zcard zcount zlexcount zscore zmscore zrank zrevrank zrange \
                  zrangestore zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange \
                  zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zmpop zunion \
-                 zinter zdiff zunionstore zinterstore zdiffstore zintercard zrandmember zscan";
+                 zinter zdiff zunionstore zinterstore zdiffstore zintercard zrandmember zscan \
+                 bzpopmin bzpopmax bzmpop";
     let mut script = String::new();
     for name in names.split_whitespace() {
         script.push_str(&format!("COMMAND INFO {name}\nCOMMAND DOCS {name}\n"));
@@ -855,6 +856,8 @@ fn command_info_and_getkeys_match_redis() {
         COMMAND GETKEYS zmpop 2 a b MIN COUNT 2
         COMMAND GETKEYSANDFLAGS zunionstore dst 2 a b
         COMMAND GETKEYSANDFLAGS zmpop 1 a MAX
+        COMMAND GETKEYS bzpopmin a b 0
+        COMMAND GETKEYS bzmpop 0 2 a b MIN COUNT 1
         "#,
     );
     d.check_both(&script);
@@ -1202,4 +1205,135 @@ fn set_operations_accept_plain_sets() {
         ZINTER 2 h z
         "#,
     );
+}
+
+// ---------------------------------------------------------------------------
+// Blocking pops: scenarios run against both servers, transcripts compared. Clients wait for
+// each other through INFO's `blocked_clients`, never through sleeps.
+// ---------------------------------------------------------------------------
+
+fn text(reply: Vec<u8>) -> String {
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// Sends a command without reading its reply (the client is about to block).
+fn send(c: &mut RawConn, args: &[&str]) {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    c.send(&e2e::encode_command(&args));
+}
+
+/// Waits until the server reports exactly `n` blocked clients.
+fn wait_blocked(ctl: &mut RawConn, n: usize) {
+    let wanted = format!("blocked_clients:{n}\r\n");
+    let started = Instant::now();
+    loop {
+        let info = text(ctl.cmd(&["INFO", "clients"]));
+        if info.contains(&wanted) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never reached {n} blocked clients: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Runs `scenario` against both servers and compares the transcripts.
+fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
+    if !redis_available() {
+        return;
+    }
+    let ours = scenario(&Server::kvstore(&[]));
+    let theirs = scenario(&Server::redis(&[]));
+    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
+}
+
+#[test]
+fn blocking_pops_without_waiting_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        ZADD z 1 a 2 b 3 c
+        BZPOPMIN z 0
+        BZPOPMAX nokey z 0
+        BZPOPMIN nokey 0.01
+        BZPOPMAX nokey other 0.001
+        BZMPOP 0.01 1 nokey MIN
+        BZMPOP 0 2 nokey z MIN COUNT 5
+        EXISTS z
+        BZPOPMIN z -1
+        BZPOPMIN z x
+        BZPOPMIN z
+        BZMPOP x 1 z MIN
+        BZMPOP -1 1 z MIN
+        BZMPOP 0 0 z MIN
+        BZMPOP 0 1 z
+        BZMPOP 0 1 z MIN COUNT 0
+        SET s v
+        BZPOPMIN nokey s 0
+        BZMPOP 0 2 nokey s MAX
+        ZADD z 1 a
+        MULTI
+        BZPOPMIN nokey 0
+        BZMPOP 0 1 nokey MIN
+        BZPOPMAX z 0
+        EXEC
+        "#,
+    );
+}
+
+#[test]
+fn bzpop_waiters_are_served_in_order_by_any_write_that_fills_the_key() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        let mut waiters: Vec<RawConn> = (0..4).map(|_| s.raw()).collect();
+        send(&mut waiters[0], &["BZPOPMIN", "z", "0"]);
+        wait_blocked(&mut ctl, 1);
+        send(&mut waiters[1], &["BZPOPMAX", "other", "z", "0"]);
+        wait_blocked(&mut ctl, 2);
+        waiters[2].cmd(&["HELLO", "3"]);
+        send(
+            &mut waiters[2],
+            &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "2"],
+        );
+        wait_blocked(&mut ctl, 3);
+        send(&mut waiters[3], &["BZPOPMIN", "z", "0"]);
+        wait_blocked(&mut ctl, 4);
+        let mut t = vec![text(ctl.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]))];
+        t.push(text(waiters[0].read_reply().unwrap()));
+        t.push(text(waiters[1].read_reply().unwrap()));
+        t.push(text(waiters[2].read_reply().unwrap()));
+        wait_blocked(&mut ctl, 1);
+        t.push(text(ctl.cmd(&["EXISTS", "z"])));
+        ctl.cmd(&["ZADD", "src", "5", "x", "6", "y"]);
+        t.push(text(ctl.cmd(&["ZUNIONSTORE", "z", "1", "src"])));
+        t.push(text(waiters[3].read_reply().unwrap()));
+        t.push(text(ctl.cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])));
+        t
+    });
+}
+
+#[test]
+fn bzpop_waiters_ignore_other_types_and_time_out_with_null() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        let mut w = s.raw();
+        send(&mut w, &["BZPOPMIN", "k", "0"]);
+        wait_blocked(&mut ctl, 1);
+        let mut t = vec![text(ctl.cmd(&["RPUSH", "k", "list"]))];
+        wait_blocked(&mut ctl, 1);
+        t.push(text(ctl.cmd(&["DEL", "k"])));
+        t.push(text(ctl.cmd(&["ZADD", "src", "1", "m"])));
+        t.push(text(ctl.cmd(&["RENAME", "src", "k"])));
+        t.push(text(w.read_reply().unwrap()));
+        for resp in ["2", "3"] {
+            w.cmd(&["HELLO", resp]);
+            t.push(text(w.cmd(&["BZPOPMAX", "missing", "0.01"])));
+            t.push(text(w.cmd(&["BZMPOP", "0.01", "1", "missing", "MIN"])));
+        }
+        t
+    });
 }

@@ -1,6 +1,8 @@
 //! Sorted set commands: ZADD and friends, the range family (ZRANGE with BYSCORE / BYLEX / REV /
-//! LIMIT and its older spellings, ZRANGESTORE, ZREMRANGEBY*), pops, ZUNION / ZINTER / ZDIFF and
-//! their STORE forms, ZRANDMEMBER and ZSCAN, following Redis 7.0.15's `t_zset.c`.
+//! LIMIT and its older spellings, ZRANGESTORE, ZREMRANGEBY*), pops (blocking ones through
+//! `blocking.rs`, with [`zpop`] as their retry), ZUNION / ZINTER / ZDIFF and their STORE forms
+//! (plain sets count as members scored 1), ZRANDMEMBER and ZSCAN, following Redis 7.0.15's
+//! `t_zset.c`.
 //!
 //! Argument checks run in Redis's order (options, then ranges, then the key lookup and its type
 //! check), because that order decides which error a client sees. Score ranges are read with C's
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::blocking::parse_timeout;
 use super::keys::{keyword, scan_cursor, scan_reply, ScanOptions};
 use super::{err, int_arg, reply, CommandSpec, Ctx};
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
@@ -27,6 +30,7 @@ const R: &[&str] = &["readonly"];
 const RF: &[&str] = &["readonly", "fast"];
 const RM: &[&str] = &["readonly", "movablekeys"];
 const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
+const WBF: &[&str] = &["write", "noscript", "blocking", "fast"];
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zadd", -4, WDF, zadd).keys(1, 1, 1),
@@ -52,6 +56,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zpopmin", -2, WF, zpopmin).keys(1, 1, 1),
     CommandSpec::new("zpopmax", -2, WF, zpopmax).keys(1, 1, 1),
     CommandSpec::new("zmpop", -4, &["write", "movablekeys"], zmpop),
+    CommandSpec::new("bzpopmin", -3, WBF, bzpopmin).keys(1, -2, 1),
+    CommandSpec::new("bzpopmax", -3, WBF, bzpopmax).keys(1, -2, 1),
+    CommandSpec::new("bzmpop", -5, &["write", "blocking", "movablekeys"], bzmpop),
     CommandSpec::new("zunion", -3, RM, zunion),
     CommandSpec::new("zinter", -3, RM, zinter),
     CommandSpec::new("zdiff", -3, RM, zdiff),
@@ -905,45 +912,127 @@ fn pop_command(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Result<Reply, Reply>
     Ok(popped.unwrap_or(Reply::Array(Vec::new())))
 }
 
+/// The arguments of ZMPOP / BZMPOP after the timeout: `numkeys key [key ...] MIN|MAX
+/// [COUNT count]`, checked in Redis's order.
+struct MultiPop<'a> {
+    keys: &'a [Bytes],
+    max: bool,
+    count: usize,
+}
+
+impl<'a> MultiPop<'a> {
+    /// Parses `args` whose `numkeys` is at `numkeys_idx`.
+    fn parse(args: &'a [Bytes], numkeys_idx: usize) -> Result<MultiPop<'a>, Reply> {
+        let numkeys = ranged_int(&args[numkeys_idx], 1, i64::MAX, zerr::NUMKEYS)? as u64;
+        let where_idx = match (numkeys_idx as u64 + 1).checked_add(numkeys) {
+            Some(i) if i < args.len() as u64 => i as usize,
+            _ => return Err(Reply::error(err::SYNTAX)),
+        };
+        let max = if keyword(&args[where_idx], "min") {
+            false
+        } else if keyword(&args[where_idx], "max") {
+            true
+        } else {
+            return Err(Reply::error(err::SYNTAX));
+        };
+        let mut count = None;
+        let mut j = where_idx + 1;
+        while j < args.len() {
+            if count.is_none() && keyword(&args[j], "count") && j + 1 < args.len() {
+                count = Some(ranged_int(&args[j + 1], 1, i64::MAX, zerr::COUNT)? as usize);
+                j += 2;
+            } else {
+                return Err(Reply::error(err::SYNTAX));
+            }
+        }
+        Ok(MultiPop {
+            keys: &args[numkeys_idx + 1..where_idx],
+            max,
+            count: count.unwrap_or(1),
+        })
+    }
+}
+
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply(try_zmpop(ctx, args))
 }
 
 fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let numkeys = ranged_int(&args[1], 1, i64::MAX, zerr::NUMKEYS)? as u64;
-    let where_idx = match 2u64.checked_add(numkeys) {
-        Some(i) if i < args.len() as u64 => i as usize,
-        _ => return Err(Reply::error(err::SYNTAX)),
-    };
-    let max = if keyword(&args[where_idx], "min") {
-        false
-    } else if keyword(&args[where_idx], "max") {
-        true
-    } else {
-        return Err(Reply::error(err::SYNTAX));
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && keyword(&args[j], "count") && j + 1 < args.len() {
-            count = Some(ranged_int(&args[j + 1], 1, i64::MAX, zerr::COUNT)? as usize);
-            j += 2;
-        } else {
-            return Err(Reply::error(err::SYNTAX));
-        }
-    }
+    let mpop = MultiPop::parse(args, 1)?;
     let now = ctx.now;
-    let keys = &args[2..where_idx];
     let popped = zpop(
         ctx.db(),
-        keys,
-        max,
-        count.unwrap_or(1),
+        mpop.keys,
+        mpop.max,
+        mpop.count,
         PopShape::KeyPairs,
         now,
     )?;
     Ok(popped.unwrap_or(Reply::NilArray))
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(blocking_pop(ctx, args))
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(blocking_pop(ctx, args))
+}
+
+/// BZPOPMIN / BZPOPMAX: the timeout is checked first, then the keys in order; with nothing to
+/// pop the client blocks (inside MULTI it gets the timeout's null at once).
+fn blocking_pop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    let (now, max) = (ctx.now, is_max(&args[0]));
+    if let Some(reply) = zpop(ctx.db(), keys, max, 1, PopShape::KeyFlat, now)? {
+        return Ok(reply);
+    }
+    if ctx.in_multi() {
+        return Ok(Reply::NilArray);
+    }
+    Ok(ctx.block(keys, timeout, args, serve_blocking_pop))
+}
+
+/// Whether a BZPOP* command pops the highest scores.
+fn is_max(command: &[u8]) -> bool {
+    command.eq_ignore_ascii_case(b"bzpopmax")
+}
+
+/// Serves a blocked BZPOPMIN / BZPOPMAX from `key`; a key of another type keeps it waiting.
+fn serve_blocking_pop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply> {
+    let keys = std::slice::from_ref(key);
+    zpop(db, keys, is_max(&args[0]), 1, PopShape::KeyFlat, now).ok()?
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the timeout is checked after
+/// the rest, as in Redis.
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    reply(try_bzmpop(ctx, args))
+}
+
+fn try_bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let mpop = MultiPop::parse(args, 2)?;
+    let timeout = parse_timeout(&args[1])?;
+    let now = ctx.now;
+    let shape = PopShape::KeyPairs;
+    if let Some(reply) = zpop(ctx.db(), mpop.keys, mpop.max, mpop.count, shape, now)? {
+        return Ok(reply);
+    }
+    if ctx.in_multi() {
+        return Ok(Reply::NilArray);
+    }
+    Ok(ctx.block(mpop.keys, timeout, args, serve_blocking_mpop))
+}
+
+/// Serves a blocked BZMPOP from `key`.
+fn serve_blocking_mpop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply> {
+    let mpop = MultiPop::parse(args, 2).ok()?;
+    let keys = std::slice::from_ref(key);
+    zpop(db, keys, mpop.max, mpop.count, PopShape::KeyPairs, now).ok()?
 }
 
 // ---------------------------------------------------------------------------
