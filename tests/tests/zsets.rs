@@ -1337,3 +1337,38 @@ fn bzpop_waiters_ignore_other_types_and_time_out_with_null() {
         t
     });
 }
+
+/// WATCH sees every sorted set write from another client, and only real changes: a ZADD or
+/// ZREM that changes nothing does not abort the transaction, as in Redis.
+#[test]
+fn watch_sees_sorted_set_changes_and_only_changes() {
+    same_as_redis(|s| {
+        let mut c = s.raw();
+        let mut other = s.raw();
+        let mut t = vec![text(c.cmd(&["ZADD", "z", "1", "a", "2", "b"]))];
+        let attempts: [&[&str]; 9] = [
+            &["ZADD", "z", "1", "a"],
+            &["ZADD", "z", "NX", "5", "a"],
+            &["ZADD", "z", "XX", "5", "nope"],
+            &["ZADD", "z", "GT", "0", "a"],
+            &["ZREM", "z", "nope"],
+            &["ZREMRANGEBYSCORE", "z", "10", "20"],
+            &["ZADD", "z", "CH", "3", "a"],
+            &["ZPOPMIN", "z"],
+            &["ZUNIONSTORE", "z", "1", "z"],
+        ];
+        for write in attempts {
+            t.push(text(c.cmd(&["WATCH", "z"])));
+            t.push(text(other.cmd(write)));
+            t.push(text(c.cmd(&["MULTI"])));
+            t.push(text(c.cmd(&["ZCARD", "z"])));
+            t.push(text(c.cmd(&["EXEC"])));
+        }
+        t.push(text(c.cmd(&["MULTI"])));
+        t.push(text(c.cmd(&["ZADD", "z", "9", "q"])));
+        t.push(text(c.cmd(&["ZADD", "z", "x", "q"])));
+        t.push(text(c.cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])));
+        t.push(text(c.cmd(&["EXEC"])));
+        t
+    });
+}

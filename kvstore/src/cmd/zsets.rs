@@ -447,24 +447,32 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
     let key = &args[1];
     let (now, limits) = (ctx.now, limits(ctx));
     let db = ctx.db();
-    if !exists_for_write(db, key, now)? {
-        if xx {
-            return Ok(if incr { Reply::Nil } else { Reply::Integer(0) });
-        }
-        let z = ZSet::for_first_member(pairs[1].len(), limits);
-        db.insert(key.clone(), Value::ZSet(Arc::new(z)), None);
+    let exists = exists_for_write(db, key, now)?;
+    if !exists && xx {
+        return Ok(if incr { Reply::Nil } else { Reply::Integer(0) });
     }
-    let z = write(db, key, now);
+    // Plan on the current state first, so that a ZADD that changes nothing writes nothing
+    // (WATCH and persistence see no change, as in Redis); `planned` holds this command's
+    // earlier changes for members given twice.
+    let view = db.peek(key).and_then(|e| e.value.as_zset());
+    let mut planned: HashMap<&[u8], f64> = HashMap::new();
+    let mut changes: Vec<(&Bytes, f64)> = Vec::new();
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
+    let mut nan = false;
     for (&score, pair) in scores.iter().zip(pairs.chunks(2)) {
         let member = &pair[1];
-        match z.score(member) {
+        let current = planned
+            .get(&member[..])
+            .copied()
+            .or_else(|| view.and_then(|z| z.score(member)));
+        match current {
             Some(_) if nx => {}
             Some(current) => {
                 let score = if incr { score + current } else { score };
                 if score.is_nan() {
-                    return Err(Reply::error(zerr::NAN));
+                    nan = true; // what came before stays done, as in Redis
+                    break;
                 }
                 if (lt && score >= current) || (gt && score <= current) {
                     continue;
@@ -472,18 +480,33 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
                 processed += 1;
                 last = score;
                 if score != current {
-                    z.insert(member.clone(), score, limits);
+                    changes.push((member, score));
+                    planned.insert(member, score);
                     updated += 1;
                 }
             }
             None if xx => {}
             None => {
-                z.insert(member.clone(), score, limits);
+                changes.push((member, score));
+                planned.insert(member, score);
                 added += 1;
                 processed += 1;
                 last = score;
             }
         }
+    }
+    if !changes.is_empty() {
+        if !exists {
+            let z = ZSet::for_first_member(pairs[1].len(), limits);
+            db.insert(key.clone(), Value::ZSet(Arc::new(z)), None);
+        }
+        let z = write(db, key, now);
+        for (member, score) in changes {
+            z.insert(member.clone(), score, limits);
+        }
+    }
+    if nan {
+        return Err(Reply::error(zerr::NAN));
     }
     Ok(if incr {
         if processed > 0 {
