@@ -23,6 +23,8 @@ use crate::keyspace::{Db, Set, Value};
 use crate::number;
 use crate::protocol::Reply;
 
+type Hasher = foldhash::fast::RandomState;
+
 const W: &[&str] = &["write"];
 const WF: &[&str] = &["write", "fast"];
 const WDF: &[&str] = &["write", "denyoom", "fast"];
@@ -455,7 +457,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
     // (WATCH and persistence see no change, as in Redis); `planned` holds this command's
     // earlier changes for members given twice.
     let view = db.peek(key).and_then(|e| e.value.as_zset());
-    let mut planned: HashMap<&[u8], f64> = HashMap::new();
+    let mut planned: HashMap<&[u8], f64, Hasher> = HashMap::default();
     let mut changes: Vec<(&Bytes, f64)> = Vec::new();
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
@@ -1338,8 +1340,10 @@ fn set_operation(
             }
         }
         SetOp::Union => {
-            let mut acc: HashMap<Bytes, f64> = HashMap::new();
-            let mut order: Vec<Bytes> = Vec::new();
+            // At least as large as the largest input (the last one, inputs are sorted).
+            let largest = inputs.last().map_or(0, |(s, _)| len(s));
+            let mut acc: HashMap<Bytes, f64, Hasher> =
+                HashMap::with_capacity_and_hasher(largest, Hasher::default());
             for &(input, w) in &inputs {
                 let Some(input) = input else { continue };
                 for (s, member) in input.scored() {
@@ -1350,13 +1354,12 @@ fn set_operation(
                     match acc.get_mut(&member[..]) {
                         Some(existing) => aggregate.apply(existing, score),
                         None => {
-                            order.push(member.clone());
                             acc.insert(member, score);
                         }
                     }
                 }
             }
-            result = order.into_iter().map(|m| (acc[&m[..]], m)).collect();
+            result = acc.into_iter().map(|(m, s)| (s, m)).collect();
         }
         SetOp::Diff => {
             if let (Some(first), _) = inputs[0] {
