@@ -196,6 +196,51 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
 }
 
+/// Parses a sorted-set range bound like Redis's `zslParseRange`: plain C `strtod` that must
+/// read up to the end of the C string. Unlike [`parse_f64`] it skips leading whitespace,
+/// stops at a NUL byte, gives `inf`/`0` on overflow/underflow instead of failing, and reads
+/// the empty string as 0 (strtod converts nothing and leaves the end pointer on the NUL).
+/// NaN is rejected, as Redis rejects it after the call.
+pub fn parse_strtod(s: &[u8]) -> Option<f64> {
+    let s = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    let start = s
+        .iter()
+        .position(|&c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
+    let s = &s[start..];
+    match scan(s)? {
+        Scanned::Inf { neg } => Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }),
+        Scanned::Dec { neg, .. } => {
+            let digits = usize::from(matches!(s[0], b'+' | b'-'));
+            let v: f64 = std::str::from_utf8(&s[digits..]).ok()?.parse().ok()?;
+            Some(if neg { -v } else { v })
+        }
+        Scanned::Hex {
+            neg,
+            int,
+            frac,
+            exp,
+        } => {
+            let v = match hex_to_float(int, frac, exp, &F64) {
+                Rounded::Zero(_) => 0.0,
+                Rounded::Inf => f64::INFINITY,
+                Rounded::Finite(mant, exp) => f64::from_bits(if mant < 1 << 52 {
+                    mant
+                } else {
+                    (((exp + 1075) as u64) << 52) | (mant & ((1 << 52) - 1))
+                }),
+            };
+            Some(if neg { -v } else { v })
+        }
+    }
+}
+
 /// Formats a double the way `addReplyDouble` does: `inf`, `-inf`, or C's
 /// `%.17g` (`0.10000000000000001`, `1e+20`, `1.0000000000000001e-05`, `-0`).
 ///
@@ -1040,6 +1085,20 @@ impl Big {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strtod_range_bounds_follow_c() {
+        assert_eq!(parse_strtod(b""), Some(0.0));
+        assert_eq!(parse_strtod(b"  "), None);
+        assert_eq!(parse_strtod(b" 1.5"), Some(1.5));
+        assert_eq!(parse_strtod(b"1 "), None);
+        assert_eq!(parse_strtod(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_strtod(b"-1e-400"), Some(-0.0));
+        assert_eq!(parse_strtod(b"2\0junk"), Some(2.0));
+        assert_eq!(parse_strtod(b"0x10"), Some(16.0));
+        assert_eq!(parse_strtod(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_strtod(b"nan"), None);
+    }
 
     /// `INCRBYFLOAT key incr` on a key holding `current`, as replied by
     /// redis-server 7.0.15 (the bulk reply is also the new stored value).

@@ -50,6 +50,9 @@ pub struct Limits {
     pub hash_max_listpack_entries: AtomicU64,
     pub hash_max_listpack_value: AtomicU64,
     pub set_max_intset_entries: AtomicU64,
+    /// `zset-max-listpack-entries` / `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pub pubsub_output: Mutex<OutputLimit>,
 }
@@ -66,6 +69,14 @@ impl Limits {
     /// `set-max-intset-entries`.
     pub fn intset(&self) -> usize {
         self.set_max_intset_entries.load(Ordering::Relaxed) as usize
+    }
+
+    /// The thresholds of the sorted set encodings in force.
+    pub fn zset(&self) -> crate::keyspace::zset::ListpackLimits {
+        crate::keyspace::zset::ListpackLimits {
+            entries: self.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            value: self.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
     }
 }
 
@@ -134,6 +145,14 @@ impl Shared {
             Ordering::Relaxed,
         );
         *self.limits.pubsub_output.lock() = pubsub_output_limit(&config);
+        self.limits.zset_max_listpack_entries.store(
+            size_param(&config, "zset-max-listpack-entries"),
+            Ordering::Relaxed,
+        );
+        self.limits.zset_max_listpack_value.store(
+            size_param(&config, "zset-max-listpack-value"),
+            Ordering::Relaxed,
+        );
         self.commit.set_policy(durability(&config));
     }
 }
@@ -249,6 +268,11 @@ impl Server {
             proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(config.client_query_buffer_limit),
             timeout_secs: AtomicU64::new(config.timeout),
+            zset_max_listpack_entries: AtomicU64::new(size_param(
+                &config,
+                "zset-max-listpack-entries",
+            )),
+            zset_max_listpack_value: AtomicU64::new(size_param(&config, "zset-max-listpack-value")),
             hash_max_listpack_entries: AtomicU64::new(size_param(
                 &config,
                 "hash-max-listpack-entries",

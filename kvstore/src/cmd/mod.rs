@@ -16,6 +16,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -121,6 +122,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
+        .chain(zsets::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(pubsub::COMMANDS)
 }

@@ -959,7 +959,8 @@ mod tests {
             .iter()
             .chain(COMMANDS)
             .chain(super::super::transactions::COMMANDS)
-            .chain(super::super::pubsub::COMMANDS);
+            .chain(super::super::pubsub::COMMANDS)
+            .chain(super::super::zsets::COMMANDS);
         for spec in families.flat_map(|s| std::iter::once(s).chain(s.subcommands)) {
             let Some(redis) = metadata::lookup(spec.name) else {
                 continue;

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod list;
 pub mod set;
 pub mod table;
+pub mod zset;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use expiry::ExpiryIndex;
 pub use hash::{Hash, HashLimits};
 pub use list::List;
 pub use set::Set;
+pub use zset::ZSet;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -46,6 +48,8 @@ pub enum Value {
     List(Arc<List>),
     Hash(Arc<Hash>),
     Set(Arc<Set>),
+    /// A sorted set; never empty while stored. Shared like the other collections.
+    ZSet(Arc<ZSet>),
 }
 
 impl Value {
@@ -56,6 +60,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -63,6 +68,22 @@ impl Value {
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sorted set payload, or `None` for another type.
+    pub fn as_zset(&self) -> Option<&ZSet> {
+        match self {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    /// The sorted set payload for writing (copied first if persistence still holds it).
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Value::ZSet(z) => Some(Arc::make_mut(z)),
             _ => None,
         }
     }
@@ -113,8 +134,8 @@ impl Value {
         Value::List(Arc::new(List::new(items)))
     }
 
-    /// Whether persistence stores this value one element per entry: hashes and sets once
-    /// they left their compact encoding (for good, as in Redis), long lists. Compact values
+    /// Whether persistence stores this value one element per entry: hashes, sets and sorted
+    /// sets once they left their compact encoding (for good, as in Redis), long lists. Compact values
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
@@ -122,6 +143,7 @@ impl Value {
             Value::List(l) => l.len() > LIST_PACKED_MAX,
             Value::Hash(h) => matches!(**h, Hash::Table(_)),
             Value::Set(s) => matches!(**s, Set::Table(_)),
+            Value::ZSet(z) => !z.is_listpack(),
         }
     }
 
@@ -135,6 +157,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

@@ -19,19 +19,20 @@
 //! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
 
 use std::collections::VecDeque;
-
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::keyspace::hash::Listpack;
 use crate::keyspace::table::SlotTable;
-use crate::keyspace::{Elements, Hash, List, Set, Value};
+use crate::keyspace::zset::cmp_item;
+use crate::keyspace::{Elements, Hash, List, Set, Value, ZSet};
 
 // Type tags follow Redis's OBJ_* numbering.
 const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
+const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
 const HAS_EXPIRY: u8 = 1;
 /// The value's elements are entries of the elements tree; the header has no payload.
@@ -65,6 +66,7 @@ fn type_tag(value: &Value) -> u8 {
         Value::List(_) => TYPE_LIST,
         Value::Set(_) => TYPE_SET,
         Value::Hash(_) => TYPE_HASH,
+        Value::ZSet(_) => TYPE_ZSET,
     }
 }
 
@@ -105,6 +107,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
         Value::Hash(h) => 5 + h.iter().map(|(f, v)| 8 + f.len() + v.len()).sum::<usize>(),
         Value::Set(s) => 5 + s.len() * 12,
         Value::List(items) => items.iter().map(|i| 4 + i.len()).sum(),
+        Value::ZSet(z) => 1 + z.iter().map(|(_, m)| 12 + m.len()).sum::<usize>(),
     };
     let mut v = Vec::with_capacity(18 + size);
     put_header(&mut v, value, expire_at, false);
@@ -144,8 +147,37 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
                 t.iter().for_each(|(m, _)| put_str(&mut v, m));
             }
         },
+        Value::ZSet(z) => encode_zset(z, &mut v),
     }
     v
+}
+
+/// A sorted set as a whole: the encoding flag, then each (score, member) in order as the
+/// score's IEEE bits (8 bytes) and the member length-prefixed (4 bytes), all big-endian.
+fn encode_zset(z: &ZSet, out: &mut Vec<u8>) {
+    out.push(if z.is_listpack() {
+        ENC_SMALL
+    } else {
+        ENC_TABLE
+    });
+    for (score, member) in z.iter() {
+        out.extend_from_slice(&score.to_bits().to_be_bytes());
+        out.extend_from_slice(&(member.len() as u32).to_be_bytes());
+        out.extend_from_slice(member);
+    }
+}
+
+fn decode_zset(payload: &[u8]) -> Option<ZSet> {
+    let (&listpack, mut rest) = payload.split_first()?;
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        let score = f64::from_bits(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?));
+        let len = u32::from_be_bytes(rest.get(8..12)?.try_into().ok()?) as usize;
+        let member = rest.get(12..12 + len)?;
+        items.push((score, Bytes::copy_from_slice(member)));
+        rest = &rest[12 + len..];
+    }
+    Some(ZSet::from_sorted(items, listpack == ENC_SMALL))
 }
 
 /// The elements of a length-prefixed sequence, or `None` if it is malformed.
@@ -280,6 +312,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
         TYPE_LIST => Value::List(Arc::new(List::with_head(h.head, decode_items(rest)?))),
         TYPE_HASH => Value::Hash(Arc::new(decode_hash(rest)?)),
         TYPE_SET => Value::Set(Arc::new(decode_set(rest)?)),
+        TYPE_ZSET => Value::ZSet(Arc::new(decode_zset(rest)?)),
         _ => return None,
     };
     Some((value, h.expire_at))
@@ -323,8 +356,14 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
                 .enumerate()
                 .map(|(i, item)| (list_id(l.head() + i as i64), item.clone())),
         ),
+        Value::ZSet(z) => Box::new(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
         Value::Str(_) => Box::new(std::iter::empty()),
     }
+}
+
+/// A sorted set member's entry value: its score's IEEE bits, big-endian.
+fn score_bytes(score: f64) -> Bytes {
+    Bytes::copy_from_slice(&score.to_bits().to_be_bytes())
 }
 
 /// The current state of the changed elements of a per-element value: each id with its entry
@@ -347,6 +386,11 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .flat_map(|(from, to)| from..to)
             .chain(changed.ids.iter().copied())
             .map(|id| (list_id(id), l.by_id(id).cloned()))
+            .collect(),
+        Value::ZSet(z) => changed
+            .members
+            .iter()
+            .map(|m| (m.clone(), z.score(m).map(score_bytes)))
             .collect(),
         Value::Str(_) => Vec::new(),
     }
@@ -392,6 +436,16 @@ pub fn rebuild<K: AsRef<[u8]>, V: AsRef<[u8]>>(
             }
             Value::List(Arc::new(List::with_head(head, items)))
         }
+        TYPE_ZSET => {
+            let mut items = Vec::new();
+            for (member, score) in elements {
+                let bits = u64::from_be_bytes(score[..].try_into().ok()?);
+                items.push((f64::from_bits(bits), member));
+            }
+            // Entries come in member order; the set is in (score, member) order.
+            items.sort_by(|a, b| cmp_item(a, b.0, &b.1));
+            Value::ZSet(Arc::new(ZSet::from_sorted(items, false)))
+        }
         _ => return None,
     })
 }
@@ -399,6 +453,7 @@ pub fn rebuild<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::zset::ListpackLimits;
 
     #[test]
     fn round_trip() {
@@ -409,6 +464,36 @@ mod tests {
         );
         assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
         assert_eq!(split_key(&encode_key(7, b"k")), Some((7, &b"k"[..])));
+    }
+
+    #[test]
+    fn zset_round_trip_keeps_order_scores_and_encoding() {
+        let limits = ListpackLimits::default();
+        let mut z = ZSet::for_first_member(1, limits);
+        for (s, m) in [(1.5, "b"), (-0.0, "a"), (f64::INFINITY, ""), (1.5, "a\0c")] {
+            z.insert(Bytes::copy_from_slice(m.as_bytes()), s, limits);
+        }
+        let v = Value::ZSet(Arc::new(z));
+        assert_eq!(
+            decode_value(&encode_value(&v, Some(9))),
+            Some((v.clone(), Some(9)))
+        );
+        let mut big = ZSet::default();
+        big.insert(Bytes::from_static(b"m"), -0.0, limits);
+        let big = Value::ZSet(Arc::new(big));
+        let (back, _) = decode_value(&encode_value(&big, None)).unwrap();
+        assert_eq!(back, big);
+        assert_eq!(back.encoding(), "skiplist");
+        assert!(back
+            .as_zset()
+            .unwrap()
+            .score(b"m")
+            .unwrap()
+            .is_sign_negative());
+        let bytes = encode_value(&v, None);
+        for cut in [bytes.len() - 1, bytes.len() - 3, 2] {
+            assert_eq!(decode_value(&bytes[..cut]), None, "truncated at {cut}");
+        }
     }
 
     #[test]
