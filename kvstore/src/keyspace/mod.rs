@@ -769,6 +769,11 @@ impl Db {
         self.map.get(key)
     }
 
+    /// Journals a key whole without counting a write (a loaded key persistence must rewrite).
+    pub fn journal_whole(&mut self, key: Bytes) {
+        self.journal.dirty.insert(key, Touched::Whole);
+    }
+
     /// Inserts a key loaded from disk without journaling it.
     pub fn load(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
         self.insert(key, value, expire_at);

@@ -264,8 +264,15 @@ impl Store {
                 layout::decode_value(&v).map(|(value, _)| value)
             }
             .ok_or_else(corrupt)?;
-            ks.db(db as usize)
-                .load(Bytes::copy_from_slice(key), value, expire_at);
+            // A big collection found whole (written before per-element storage) must be
+            // rewritten per element before any element-level change is logged for it.
+            let rewrite = !header.per_element && value.per_element();
+            let key = Bytes::copy_from_slice(key);
+            let target = ks.db(db as usize);
+            target.load(key.clone(), value, expire_at);
+            if rewrite {
+                target.journal_whole(key);
+            }
             stats.keys += 1;
         }
         due.finish()?;
@@ -491,5 +498,31 @@ mod tests {
                 .count(),
             197
         );
+    }
+
+    #[test]
+    fn a_big_collection_stored_whole_is_rewritten_per_element_before_element_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut hash = Hash::default();
+        for i in 0..10 {
+            hash.set(b(format!("f{i}")), b("v"), LIMITS);
+        }
+        let value = Value::Hash(Arc::new(hash));
+        // As written before per-element storage existed: one whole entry.
+        store
+            .db
+            .insert(
+                layout::encode_key(0, b"old"),
+                layout::encode_value(&value, None),
+            )
+            .unwrap();
+        let mut ks = reloaded(&store);
+        let f0 = b("f0");
+        ks.db(0).value_mut_elements(b"old", 0, [&f0]);
+        commit(&mut ks, &store);
+        let mut back = reloaded(&store);
+        assert_same(&mut ks, &mut back);
+        assert_eq!(back.db(0).peek(b"old").unwrap().value, value);
     }
 }
