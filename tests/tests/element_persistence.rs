@@ -31,10 +31,12 @@ fn args(line: String) -> Vec<String> {
 /// than 128), compact ones, and one of each kind that crosses its threshold later.
 fn setup() -> Vec<Vec<String>> {
     let mut cmds = Vec::new();
+    for i in 0..400 {
+        cmds.push(args(format!("RPUSH l:big e{i}")));
+    }
     for i in 0..200 {
         cmds.push(args(format!("HSET h:big f{i} v{i}")));
         cmds.push(args(format!("SADD s:big m{i}")));
-        cmds.push(args(format!("RPUSH l:big e{i}")));
         cmds.push(args(format!("ZADD z:big {} m{i}", i % 17)));
     }
     for i in 0..100 {
@@ -54,13 +56,18 @@ fn setup() -> Vec<Vec<String>> {
     cmds
 }
 
-/// Random element-level writes (and a few whole-key ones) on those keys.
-fn writes(rng: &mut Rng, n: usize) -> Vec<Vec<String>> {
+/// Random element-level writes on those keys, and with `whole` a few that rewrite a whole
+/// key (which would hide a lost element change that came before them).
+fn writes(rng: &mut Rng, n: usize, whole: bool) -> Vec<Vec<String>> {
     (0..n)
         .map(|_| {
             let r = rng.next() % 1000;
             let f = rng.below(260);
-            args(match rng.below(40) {
+            let op = match rng.below(40) {
+                21 | 22 if !whole => 13,
+                op => op,
+            };
+            args(match op {
                 0 => format!("HSET h:big f{f} w{r}"),
                 1 => format!("HDEL h:big f{f} f{}", f + 1),
                 2 => format!("HINCRBY h:big n{} {r}", f % 4),
@@ -79,7 +86,7 @@ fn writes(rng: &mut Rng, n: usize) -> Vec<Vec<String>> {
                 15 => "LMOVE l:big l:big LEFT RIGHT".into(),
                 16 => "RPOPLPUSH l:big l:other".into(),
                 17 => format!("LSET l:big {} s{r}", f % 50),
-                18 => "LTRIM l:big 1 240".into(),
+                18 => "LTRIM l:big 1 440".into(),
                 19 => format!("RPUSH l:grow g{r}"),
                 20 => "LPOP l:grow 3".into(),
                 21 => format!("LINSERT l:big BEFORE e{f} i{r}"),
@@ -174,7 +181,11 @@ fn every_type_comes_back_exactly_after_kill_9_and_restart_as_in_redis() {
     let mut ours = Server::kvstore(ALWAYS);
     let mut theirs = Server::redis(ALWAYS);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let phases = [setup(), writes(&mut rng, 600), writes(&mut rng, 600)];
+    let phases = [
+        setup(),
+        writes(&mut rng, 600, true),
+        writes(&mut rng, 600, false),
+    ];
     for (i, phase) in phases.iter().enumerate() {
         let seed = 7 + i as u64;
         let a = run(&mut ours.raw(), phase, &mut Rng(seed));
@@ -190,6 +201,12 @@ fn every_type_comes_back_exactly_after_kill_9_and_restart_as_in_redis() {
     }
     let expected = dump(&mut theirs.raw());
     assert_eq!(dump(&mut ours.raw()), expected, "before the crash");
+    let len = text(&ours.raw().cmd(&["LLEN", "l:big"]));
+    let len: usize = len.trim_start_matches(':').trim_end().parse().unwrap();
+    assert!(
+        len > 128,
+        "l:big stays long enough to be stored per element: {len}"
+    );
     for server in [&mut ours, &mut theirs] {
         server.kill9();
         server.restart();
@@ -197,7 +214,7 @@ fn every_type_comes_back_exactly_after_kill_9_and_restart_as_in_redis() {
     assert_eq!(dump(&mut theirs.raw()), expected, "redis after kill -9");
     assert_eq!(dump(&mut ours.raw()), expected, "after kill -9");
     // Changes on top of a replayed log, then a clean restart from sled alone.
-    let more = writes(&mut rng, 300);
+    let more = writes(&mut rng, 300, false);
     let a = run(&mut ours.raw(), &more, &mut Rng(99));
     let b = run(&mut theirs.raw(), &more, &mut Rng(99));
     assert_eq!(a, b);
