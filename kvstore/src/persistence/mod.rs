@@ -363,7 +363,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::keyspace::{Hash, HashLimits, ListEnd, Set};
+    use crate::keyspace::zset::ListpackLimits;
+    use crate::keyspace::{Hash, HashLimits, ListEnd, Set, ZSet};
 
     const LIMITS: HashLimits = HashLimits {
         max_entries: 4,
@@ -430,6 +431,16 @@ mod tests {
             None,
         );
         db.insert(b("str"), Value::Str(b("s")), None);
+        let mut zset = ZSet::default();
+        for i in 0..50 {
+            zset.insert(
+                b(format!("z{i}")),
+                f64::from(i % 7),
+                ListpackLimits::default(),
+            );
+        }
+        zset.insert(b("negative zero"), -0.0, ListpackLimits::default());
+        db.insert(b("zset"), Value::ZSet(Arc::new(zset)), Some(7_000));
         commit(&mut ks, &store);
         assert_same(&mut ks, &mut reloaded(&store));
 
@@ -457,8 +468,15 @@ mod tests {
             list.pop_back();
         }
         db.set_expire(b"set", Some(9_000), 0);
+        let (z1, z2) = (b("z1"), b("z2"));
+        let z = db
+            .value_mut_elements(b"zset", 0, [&z1, &z2])
+            .and_then(Value::as_zset_mut)
+            .unwrap();
+        z.insert(z1.clone(), -3.5, ListpackLimits::default());
+        z.remove(&z2);
         let logged = commit(&mut ks, &store);
-        assert_eq!(logged.len(), 3);
+        assert_eq!(logged.len(), 4);
         for (key, state) in &logged {
             let KeyState::Elements { elements, .. } = state else {
                 panic!("{key:?} logged whole")
