@@ -103,16 +103,7 @@ pub fn bars(
         root.draw(&Text::new(name.clone(), (x - 8, y), style.clone()))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    finish(&root, &mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// Lines with points over a logarithmic x axis (sizes, connection counts).
@@ -181,16 +172,7 @@ pub fn lines(
             .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Latency (ms, log scale) by percentile, the percentile axis in "nines": x = -log10(1 - p),
@@ -248,16 +230,24 @@ pub fn latency(path: &Path, title: &str, series: &[Series]) -> Result<()> {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
+    finish(&root, &mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// Draws the legend at `position` and writes the file.
+fn finish<'a, CT: CoordTranslate>(
+    root: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))
         .draw()
         .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    root.present().map_err(err)
 }
 
 /// 1234567 → "1.2M", 45000 → "45k", 0.5 → "0.5".
