@@ -548,3 +548,32 @@ impl Differential {
         }
     }
 }
+
+/// A reply as text (for transcripts and messages).
+pub fn text(reply: Vec<u8>) -> String {
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// Sends a command without reading its reply (the client is about to block).
+pub fn send_command(c: &mut RawConn, args: &[&str]) {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    c.send(&encode_command(&args));
+}
+
+/// Waits until the server reports exactly `n` blocked clients (INFO's `blocked_clients`):
+/// how blocking scenarios order their clients without sleeping.
+pub fn wait_blocked(ctl: &mut RawConn, n: usize) {
+    let wanted = format!("blocked_clients:{n}\r\n");
+    let started = std::time::Instant::now();
+    loop {
+        let info = text(ctl.cmd(&["INFO", "clients"]));
+        if info.contains(&wanted) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never reached {n} blocked clients: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -3,39 +3,12 @@
 //! other through INFO's `blocked_clients`, never through sleeps.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{redis_available, RawConn, Server};
+use e2e::{redis_available, send_command, text, wait_blocked, RawConn, Server};
 
 /// Replies as text, in the order the scenario read them.
 type Transcript = Vec<String>;
-
-fn text(reply: Vec<u8>) -> String {
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
-/// Sends a command without reading its reply (the client is about to block).
-fn send(c: &mut RawConn, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    c.send(&e2e::encode_command(&args));
-}
-
-/// Waits until the server reports exactly `n` blocked clients.
-fn wait_blocked(ctl: &mut RawConn, n: usize) {
-    let wanted = format!("blocked_clients:{n}\r\n");
-    let started = Instant::now();
-    loop {
-        let info = text(ctl.cmd(&["INFO", "clients"]));
-        if info.contains(&wanted) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never reached {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Runs `scenario` against both servers and compares the transcripts.
 fn same_as_redis(scenario: fn(&Server) -> Transcript) {
@@ -53,7 +26,7 @@ fn waiters_are_served_first_come_first_served() {
         let mut ctl = s.raw();
         let mut waiters: Vec<RawConn> = (0..3).map(|_| s.raw()).collect();
         for (i, w) in waiters.iter_mut().enumerate() {
-            send(w, &["BLPOP", "l", "0"]);
+            send_command(w, &["BLPOP", "l", "0"]);
             wait_blocked(&mut ctl, i + 1);
         }
         let mut t = vec![text(ctl.cmd(&["RPUSH", "l", "a", "b"]))];
@@ -73,7 +46,7 @@ fn a_push_serves_waiters_before_the_pushers_next_command() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut w = s.raw();
-        send(&mut w, &["BRPOP", "l", "0"]);
+        send_command(&mut w, &["BRPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
         ctl.send(b"*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$1\r\na\r\n*2\r\n$4\r\nLPOP\r\n$1\r\nl\r\n");
         vec![
@@ -105,11 +78,11 @@ fn the_first_key_to_get_data_serves_a_multi_key_waiter() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut w = s.raw();
-        send(&mut w, &["BLPOP", "a", "b", "c", "0"]);
+        send_command(&mut w, &["BLPOP", "a", "b", "c", "0"]);
         wait_blocked(&mut ctl, 1);
         let mut t = vec![text(ctl.cmd(&["RPUSH", "c", "1"]))];
         t.push(text(w.read_reply().unwrap()));
-        send(
+        send_command(
             &mut w,
             &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"],
         );
@@ -147,7 +120,7 @@ fn a_client_that_disconnects_while_blocked_is_forgotten() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut w = s.raw();
-        send(&mut w, &["BLPOP", "l", "0"]);
+        send_command(&mut w, &["BLPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
         drop(w);
         wait_blocked(&mut ctl, 0);
@@ -166,16 +139,16 @@ fn client_unblock_releases_with_a_timeout_or_an_error() {
         let id = text(w.cmd(&["CLIENT", "ID"]));
         let id = id.trim_start_matches(':').trim_end().to_string();
         let mut t = vec![text(ctl.cmd(&["CLIENT", "UNBLOCK", &id]))];
-        send(&mut w, &["BLPOP", "l", "0"]);
+        send_command(&mut w, &["BLPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
         t.push(text(ctl.cmd(&["CLIENT", "UNBLOCK", &id, "TIMEOUT"])));
         t.push(text(w.read_reply().unwrap()));
-        send(&mut w, &["BLMOVE", "l", "m", "LEFT", "LEFT", "0"]);
+        send_command(&mut w, &["BLMOVE", "l", "m", "LEFT", "LEFT", "0"]);
         wait_blocked(&mut ctl, 1);
         t.push(text(ctl.cmd(&["CLIENT", "UNBLOCK", &id, "error"])));
         t.push(text(w.read_reply().unwrap()));
         w.cmd(&["HELLO", "3"]);
-        send(&mut w, &["BLMPOP", "0", "1", "l", "LEFT"]);
+        send_command(&mut w, &["BLMPOP", "0", "1", "l", "LEFT"]);
         wait_blocked(&mut ctl, 1);
         t.push(text(ctl.cmd(&["CLIENT", "UNBLOCK", &id])));
         t.push(text(w.read_reply().unwrap()));
@@ -194,11 +167,11 @@ fn blmove_chains_serve_the_clients_blocked_on_its_destination() {
         let mut first = s.raw();
         let mut second = s.raw();
         let mut third = s.raw();
-        send(&mut first, &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"]);
+        send_command(&mut first, &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"]);
         wait_blocked(&mut ctl, 1);
-        send(&mut second, &["BRPOPLPUSH", "b", "c", "0"]);
+        send_command(&mut second, &["BRPOPLPUSH", "b", "c", "0"]);
         wait_blocked(&mut ctl, 2);
-        send(&mut third, &["BLPOP", "c", "0"]);
+        send_command(&mut third, &["BLPOP", "c", "0"]);
         wait_blocked(&mut ctl, 3);
         vec![
             text(ctl.cmd(&["RPUSH", "a", "x", "y"])),
@@ -217,7 +190,7 @@ fn waiters_ignore_keys_of_other_types_and_other_databases() {
         let mut ctl = s.raw();
         let mut w = s.raw();
         let mut t = vec![text(w.cmd(&["SELECT", "1"]))];
-        send(&mut w, &["BLPOP", "k", "0"]);
+        send_command(&mut w, &["BLPOP", "k", "0"]);
         wait_blocked(&mut ctl, 1);
         t.push(text(ctl.cmd(&["RPUSH", "k", "db0"])));
         t.push(text(ctl.cmd(&["SELECT", "1"])));
@@ -239,7 +212,7 @@ fn a_blocked_blmove_whose_destination_became_another_type_gets_wrongtype() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut w = s.raw();
-        send(&mut w, &["BLMOVE", "a", "dst", "LEFT", "RIGHT", "0"]);
+        send_command(&mut w, &["BLMOVE", "a", "dst", "LEFT", "RIGHT", "0"]);
         wait_blocked(&mut ctl, 1);
         vec![
             text(ctl.cmd(&["SET", "dst", "string"])),
@@ -301,7 +274,7 @@ fn client_kill_ends_a_blocked_client() {
         let mut w = s.raw();
         let id = text(w.cmd(&["CLIENT", "ID"]));
         let id = id.trim_start_matches(':').trim_end().to_string();
-        send(&mut w, &["BRPOP", "l", "0"]);
+        send_command(&mut w, &["BRPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
         let flags = text(ctl.cmd(&["CLIENT", "LIST", "ID", &id]));
         let flags = flags.split(' ').find(|f| f.starts_with("flags=")).unwrap();
@@ -320,7 +293,7 @@ fn the_idle_timeout_spares_blocked_clients() {
         let mut ctl = s.raw();
         ctl.cmd(&["CONFIG", "SET", "timeout", "1"]);
         let mut w = s.raw();
-        send(&mut w, &["BLPOP", "l", "0"]);
+        send_command(&mut w, &["BLPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
         // Long enough for an idle client to be closed (Redis checks every 100 ms or so).
         std::thread::sleep(Duration::from_millis(2500));
@@ -338,7 +311,7 @@ fn a_served_blmove_is_durable_before_its_reply_under_appendfsync_always() {
     let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
     let mut ctl = server.raw();
     let mut w = server.raw();
-    send(&mut w, &["BLMOVE", "a", "b", "RIGHT", "LEFT", "0"]);
+    send_command(&mut w, &["BLMOVE", "a", "b", "RIGHT", "LEFT", "0"]);
     wait_blocked(&mut ctl, 1);
     assert_eq!(ctl.cmd(&["RPUSH", "a", "x", "y"]), b":2\r\n");
     assert_eq!(w.read_reply().unwrap(), b"$1\r\ny\r\n");
@@ -355,9 +328,9 @@ fn info_counts_blocked_clients_and_those_with_a_timeout() {
         let mut ctl = s.raw();
         let mut forever = s.raw();
         let mut timed = s.raw();
-        send(&mut forever, &["BLPOP", "l", "0"]);
+        send_command(&mut forever, &["BLPOP", "l", "0"]);
         wait_blocked(&mut ctl, 1);
-        send(&mut timed, &["BLMPOP", "100", "1", "l", "LEFT"]);
+        send_command(&mut timed, &["BLMPOP", "100", "1", "l", "LEFT"]);
         wait_blocked(&mut ctl, 2);
         let counters = |ctl: &mut RawConn| -> String {
             text(ctl.cmd(&["INFO", "clients"]))

@@ -2,9 +2,9 @@
 //! commands and ZSCAN of large sets are checked by their properties.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{redis_available, Differential, RawConn, Server};
+use e2e::{redis_available, send_command, text, wait_blocked, Differential, RawConn, Server};
 
 /// A script line adding `n` members `m0..` with scores `0..` (times `scale`) to `key`.
 fn zadd_many(key: &str, n: usize, scale: f64) -> String {
@@ -1212,33 +1212,6 @@ fn set_operations_accept_plain_sets() {
 // each other through INFO's `blocked_clients`, never through sleeps.
 // ---------------------------------------------------------------------------
 
-fn text(reply: Vec<u8>) -> String {
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
-/// Sends a command without reading its reply (the client is about to block).
-fn send(c: &mut RawConn, args: &[&str]) {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    c.send(&e2e::encode_command(&args));
-}
-
-/// Waits until the server reports exactly `n` blocked clients.
-fn wait_blocked(ctl: &mut RawConn, n: usize) {
-    let wanted = format!("blocked_clients:{n}\r\n");
-    let started = Instant::now();
-    loop {
-        let info = text(ctl.cmd(&["INFO", "clients"]));
-        if info.contains(&wanted) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never reached {n} blocked clients: {info}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 /// Runs `scenario` against both servers and compares the transcripts.
 fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
     if !redis_available() {
@@ -1290,17 +1263,17 @@ fn bzpop_waiters_are_served_in_order_by_any_write_that_fills_the_key() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut waiters: Vec<RawConn> = (0..4).map(|_| s.raw()).collect();
-        send(&mut waiters[0], &["BZPOPMIN", "z", "0"]);
+        send_command(&mut waiters[0], &["BZPOPMIN", "z", "0"]);
         wait_blocked(&mut ctl, 1);
-        send(&mut waiters[1], &["BZPOPMAX", "other", "z", "0"]);
+        send_command(&mut waiters[1], &["BZPOPMAX", "other", "z", "0"]);
         wait_blocked(&mut ctl, 2);
         waiters[2].cmd(&["HELLO", "3"]);
-        send(
+        send_command(
             &mut waiters[2],
             &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "2"],
         );
         wait_blocked(&mut ctl, 3);
-        send(&mut waiters[3], &["BZPOPMIN", "z", "0"]);
+        send_command(&mut waiters[3], &["BZPOPMIN", "z", "0"]);
         wait_blocked(&mut ctl, 4);
         let mut t = vec![text(ctl.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]))];
         t.push(text(waiters[0].read_reply().unwrap()));
@@ -1321,7 +1294,7 @@ fn bzpop_waiters_ignore_other_types_and_time_out_with_null() {
     same_as_redis(|s| {
         let mut ctl = s.raw();
         let mut w = s.raw();
-        send(&mut w, &["BZPOPMIN", "k", "0"]);
+        send_command(&mut w, &["BZPOPMIN", "k", "0"]);
         wait_blocked(&mut ctl, 1);
         let mut t = vec![text(ctl.cmd(&["RPUSH", "k", "list"]))];
         wait_blocked(&mut ctl, 1);

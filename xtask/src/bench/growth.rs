@@ -334,7 +334,8 @@ pub fn run(plan: &Plan) -> Result<String> {
         report,
         "\n### One collection growing\n\nOne key grown through `redis-cli --pipe` to each size; \
          then `redis-benchmark -P 16` adds new elements (write) and reads random existing ones \
-         (read). A flat kvstore curve is the point: a write costs the same in a collection of \
+         (read; for the list, `LINDEX` of the middle element: random indexes are not \
+         expressible in redis-benchmark). A flat kvstore curve is the point: a write costs the same in a collection of \
          10 and of a million elements.\n"
     )?;
     writeln!(
