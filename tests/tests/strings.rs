@@ -189,6 +189,23 @@ fn ranges_and_append_match_redis() {
         SET n 12
         APPEND n 3
         INCR n
+        # APPEND and SETRANGE leave a string in the raw encoding, whatever its content; a new
+        # key written by APPEND is encoded like SET's; COPY keeps the encoding.
+        OBJECT ENCODING a
+        OBJECT ENCODING b
+        SET s 0
+        APPEND s 1
+        OBJECT ENCODING s
+        COPY s s2
+        OBJECT ENCODING s2
+        APPEND fresh 12
+        OBJECT ENCODING fresh
+        APPEND fresh2 hello
+        OBJECT ENCODING fresh2
+        SETRANGE s3 0 7
+        OBJECT ENCODING s3
+        INCR s
+        OBJECT ENCODING s
         "#,
     );
 }

@@ -433,7 +433,7 @@ fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     joined.extend_from_slice(&args[2]);
     let len = joined.len();
     ctx.db()
-        .update(args[1].clone(), Value::Str(joined.freeze()), now);
+        .update(args[1].clone(), Value::RawStr(joined.freeze()), now);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -503,6 +503,6 @@ fn setrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     out[offset..offset + value.len()].copy_from_slice(value);
     let len = out.len();
     ctx.db()
-        .update(args[1].clone(), Value::Str(out.freeze()), now);
+        .update(args[1].clone(), Value::RawStr(out.freeze()), now);
     Ok(Reply::Integer(len as i64))
 }

@@ -50,13 +50,17 @@ pub enum Value {
     Set(Arc<Set>),
     /// A sorted set; never empty while stored. Shared like the other collections.
     ZSet(Arc<ZSet>),
+    /// A string that Redis keeps in its `raw` encoding whatever its content: APPEND and
+    /// SETRANGE write one (Redis's `dbUnshareStringValue`). Everything but OBJECT ENCODING
+    /// treats it as [`Value::Str`].
+    RawStr(Bytes),
 }
 
 impl Value {
     /// The name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) => "string",
+            Value::Str(_) | Value::RawStr(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -67,7 +71,7 @@ impl Value {
     /// The string payload, or `None` for another type (the caller replies WRONGTYPE).
     pub fn as_str(&self) -> Option<&Bytes> {
         match self {
-            Value::Str(s) => Some(s),
+            Value::Str(s) | Value::RawStr(s) => Some(s),
             _ => None,
         }
     }
@@ -139,7 +143,7 @@ impl Value {
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::RawStr(_) => false,
             Value::List(l) => l.len() > LIST_PACKED_MAX,
             Value::Hash(h) => matches!(**h, Hash::Table(_)),
             Value::Set(s) => matches!(**s, Set::Table(_)),
@@ -152,7 +156,7 @@ impl Value {
         match self {
             Value::Str(s) if s.len() <= 20 && crate::number::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
+            Value::Str(_) | Value::RawStr(_) => "raw",
             // Redis 7.0 reports every list as a quicklist, however small.
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
@@ -430,6 +434,7 @@ impl Db {
     pub fn insert(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) -> Option<Entry> {
         let value = match value {
             Value::Str(s) => Value::Str(own(s)),
+            Value::RawStr(s) => Value::RawStr(own(s)),
             other => other,
         };
         self.writes += 1;

@@ -34,6 +34,9 @@ const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
+/// Not an RDB type: a string kept in Redis's `raw` encoding (written by APPEND / SETRANGE), so
+/// OBJECT ENCODING says the same after a restart, as Redis's AOF replay would.
+const TYPE_RAW_STRING: u8 = 200;
 const HAS_EXPIRY: u8 = 1;
 /// The value's elements are entries of the elements tree; the header has no payload.
 const PER_ELEMENT: u8 = 2;
@@ -63,6 +66,7 @@ pub fn split_key(k: &[u8]) -> Option<(u32, &[u8])> {
 fn type_tag(value: &Value) -> u8 {
     match value {
         Value::Str(_) => TYPE_STRING,
+        Value::RawStr(_) => TYPE_RAW_STRING,
         Value::List(_) => TYPE_LIST,
         Value::Set(_) => TYPE_SET,
         Value::Hash(_) => TYPE_HASH,
@@ -103,7 +107,7 @@ pub fn encode_meta(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
 /// A value whole (the main-tree entry of a compact value; log records of any value).
 pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let size = match value {
-        Value::Str(s) => s.len(),
+        Value::Str(s) | Value::RawStr(s) => s.len(),
         Value::Hash(h) => 5 + h.iter().map(|(f, v)| 8 + f.len() + v.len()).sum::<usize>(),
         Value::Set(s) => 5 + s.len() * 12,
         Value::List(items) => items.iter().map(|i| 4 + i.len()).sum(),
@@ -112,7 +116,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let mut v = Vec::with_capacity(18 + size);
     put_header(&mut v, value, expire_at, false);
     match value {
-        Value::Str(payload) => v.extend_from_slice(payload),
+        Value::Str(payload) | Value::RawStr(payload) => v.extend_from_slice(payload),
         Value::List(items) => {
             for item in items.iter() {
                 v.extend_from_slice(&(item.len() as u32).to_be_bytes());
@@ -309,6 +313,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
     let rest = h.payload;
     let value = match h.kind {
         TYPE_STRING => Value::Str(Bytes::copy_from_slice(rest)),
+        TYPE_RAW_STRING => Value::RawStr(Bytes::copy_from_slice(rest)),
         TYPE_LIST => Value::List(Arc::new(List::with_head(h.head, decode_items(rest)?))),
         TYPE_HASH => Value::Hash(Arc::new(decode_hash(rest)?)),
         TYPE_SET => Value::Set(Arc::new(decode_set(rest)?)),
@@ -357,7 +362,7 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
                 .map(|(i, item)| (list_id(l.head() + i as i64), item.clone())),
         ),
         Value::ZSet(z) => Box::new(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
-        Value::Str(_) => Box::new(std::iter::empty()),
+        Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
     }
 }
 
@@ -392,7 +397,7 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .iter()
             .map(|m| (m.clone(), z.score(m).map(score_bytes)))
             .collect(),
-        Value::Str(_) => Vec::new(),
+        Value::Str(_) | Value::RawStr(_) => Vec::new(),
     }
 }
 
@@ -463,6 +468,9 @@ mod tests {
             Some((v.clone(), Some(42)))
         );
         assert_eq!(decode_value(&encode_value(&v, None)), Some((v, None)));
+        let raw = Value::RawStr(Bytes::from_static(b"12"));
+        let (back, _) = decode_value(&encode_value(&raw, None)).expect("decodes");
+        assert_eq!((back.encoding(), back.as_str()), ("raw", raw.as_str()));
         assert_eq!(split_key(&encode_key(7, b"k")), Some((7, &b"k"[..])));
     }
 
