@@ -231,7 +231,12 @@ pub fn run(plan: &Plan) -> Result<String> {
          rows; the slowest is {worst}. {}\n\
          At pipeline 1 both servers spend most of their time in system calls (one read and one \
          write per request), so ratios near 1.0 are the expected result; at pipeline 16 the \
-         per-command cost shows.",
+         per-command cost shows. Where kvstore is behind, on the collection rows, the cost is \
+         durability's: every element pushed or added is its own sled entry, which the \
+         background checkpoint thread inserts into sled's B-tree (Redis appends the command to \
+         its AOF); on two cores that thread takes CPU from the server and from the next test of \
+         the same redis-benchmark run (SADD at pipeline 16 adds one member again and again, a \
+         no-op, yet slows while the previous LPUSH's 10^6 elements are checkpointed).",
         summary.len(),
         if not_run > 0 {
             format!("{not_run} of the suite's {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len())
