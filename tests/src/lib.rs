@@ -577,3 +577,15 @@ pub fn wait_blocked(ctl: &mut RawConn, n: usize) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// Runs a multi-connection `scenario` (returning the replies it read, as text) against
+/// kvstore and against redis-server, and asserts identical transcripts. Skips when
+/// redis-server is not installed.
+pub fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
+    if !redis_available() {
+        return;
+    }
+    let ours = scenario(&Server::kvstore(&[]));
+    let theirs = scenario(&Server::redis(&[]));
+    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
+}

@@ -5,20 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use e2e::{redis_available, send_command, text, wait_blocked, RawConn, Server};
-
-/// Replies as text, in the order the scenario read them.
-type Transcript = Vec<String>;
-
-/// Runs `scenario` against both servers and compares the transcripts.
-fn same_as_redis(scenario: fn(&Server) -> Transcript) {
-    if !redis_available() {
-        return;
-    }
-    let ours = scenario(&Server::kvstore(&[]));
-    let theirs = scenario(&Server::redis(&[]));
-    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
-}
+use e2e::{same_as_redis, send_command, text, wait_blocked, RawConn, Server};
 
 #[test]
 fn waiters_are_served_first_come_first_served() {

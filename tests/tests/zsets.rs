@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use e2e::{redis_available, send_command, text, wait_blocked, Differential, RawConn, Server};
+use e2e::{same_as_redis, send_command, text, wait_blocked, Differential, RawConn, Server};
 
 /// A script line adding `n` members `m0..` with scores `0..` (times `scale`) to `key`.
 fn zadd_many(key: &str, n: usize, scale: f64) -> String {
@@ -1211,16 +1211,6 @@ fn set_operations_accept_plain_sets() {
 // Blocking pops: scenarios run against both servers, transcripts compared. Clients wait for
 // each other through INFO's `blocked_clients`, never through sleeps.
 // ---------------------------------------------------------------------------
-
-/// Runs `scenario` against both servers and compares the transcripts.
-fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
-    if !redis_available() {
-        return;
-    }
-    let ours = scenario(&Server::kvstore(&[]));
-    let theirs = scenario(&Server::redis(&[]));
-    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
-}
 
 #[test]
 fn blocking_pops_without_waiting_match_redis() {
