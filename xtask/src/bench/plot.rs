@@ -197,6 +197,8 @@ pub fn latency(path: &Path, title: &str, series: &[Series]) -> Result<()> {
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
+        // Room for the last label, "p99.99", right of the plot.
+        .margin_right(40)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(0.0..4.0, (y_min..y_max).log_scale())
