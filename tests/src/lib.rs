@@ -540,6 +540,14 @@ impl Differential {
         }
     }
 
+    /// Runs a multi-connection `scenario` (returning the replies it read, as text) against
+    /// kvstore and against redis-server, and asserts identical transcripts.
+    pub fn same_transcripts(&self, scenario: impl Fn(&Server) -> Vec<String>) {
+        let ours = scenario(&self.ours);
+        let theirs = scenario(&self.reference);
+        assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
+    }
+
     /// [`Differential::check`] in RESP2 and in RESP3, flushing both servers in between.
     pub fn check_both(&self, script: &str) {
         for resp in [2, 3] {
@@ -578,14 +586,10 @@ pub fn wait_blocked(ctl: &mut RawConn, n: usize) {
     }
 }
 
-/// Runs a multi-connection `scenario` (returning the replies it read, as text) against
-/// kvstore and against redis-server, and asserts identical transcripts. Skips when
-/// redis-server is not installed.
+/// Runs a multi-connection `scenario` on fresh servers: [`Differential::same_transcripts`].
+/// Skips when redis-server is not installed.
 pub fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
-    if !redis_available() {
-        return;
+    if let Some(d) = Differential::start(&[]) {
+        d.same_transcripts(scenario);
     }
-    let ours = scenario(&Server::kvstore(&[]));
-    let theirs = scenario(&Server::redis(&[]));
-    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
 }

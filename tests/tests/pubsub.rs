@@ -9,13 +9,6 @@ use std::time::Duration;
 
 use e2e::{Differential, RawConn, Server};
 
-/// Runs `scenario` against both servers and asserts the transcripts it returns are identical.
-fn same_on_both(d: &Differential, scenario: impl Fn(&Server) -> Vec<String>) {
-    let ours = scenario(&d.ours);
-    let theirs = scenario(&d.reference);
-    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
-}
-
 /// Sends one command, reads `frames` replies, and records the exchange.
 fn say(log: &mut Vec<String>, conn: &mut RawConn, line: &str, frames: usize) {
     let args = e2e::words(line);
@@ -91,7 +84,7 @@ fn multi_channel_subscriptions_and_self_publish_match_redis() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         for mut conn in [server.raw(), resp3(server)] {
             say(&mut log, &mut conn, "SUBSCRIBE a b a", 3);
@@ -148,7 +141,7 @@ fn pubsub_introspection_matches_redis() {
         PUBLISH ch msg extra
         "#,
     );
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         let mut subs: Vec<RawConn> = (0..3).map(|_| server.raw()).collect();
         say(&mut log, &mut subs[0], "SUBSCRIBE news sport", 2);
@@ -190,7 +183,7 @@ fn every_subscriber_and_pattern_gets_the_messages_in_order() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         let mut channel = server.raw();
         let mut pattern = server.raw();
@@ -293,7 +286,7 @@ fn client_list_shows_subscribers_and_transactions_like_redis() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         let mut sub = server.raw();
         say(&mut log, &mut sub, "SUBSCRIBE a b", 2);
@@ -326,7 +319,7 @@ fn idle_timeout_spares_subscribers() {
     let Some(d) = Differential::start(&["--timeout", "1"]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         let mut sub = server.raw();
         say(&mut log, &mut sub, "SUBSCRIBE news", 1);
@@ -374,7 +367,7 @@ fn info_counts_channels_and_patterns() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut sub = server.raw();
         let mut log = Vec::new();
         say(&mut log, &mut sub, "SUBSCRIBE a b", 2);
@@ -472,7 +465,7 @@ fn messages_follow_the_subscribers_protocol_switches() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let mut log = Vec::new();
         let mut sub = resp3(server);
         let mut publisher = server.raw();

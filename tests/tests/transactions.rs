@@ -9,13 +9,6 @@ use std::time::Duration;
 
 use e2e::{Differential, RawConn, Server};
 
-/// Runs `scenario` against both servers and asserts the transcripts it returns are identical.
-fn same_on_both(d: &Differential, scenario: impl Fn(&Server) -> Vec<String>) {
-    let ours = scenario(&d.ours);
-    let theirs = scenario(&d.reference);
-    assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
-}
-
 /// Sends one command and records the exchange.
 fn say(log: &mut Vec<String>, conn: &mut RawConn, line: &str) {
     let args = e2e::words(line);
@@ -183,7 +176,7 @@ fn a_write_from_another_client_fails_exec() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let (mut a, mut b) = (server.raw(), server.raw());
         let mut log = Vec::new();
         say(&mut log, &mut a, "SET k 1");
@@ -238,7 +231,7 @@ fn flushes_fail_exec_only_for_watched_keys_that_existed() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let (mut a, mut b) = (server.raw(), server.raw());
         let mut log = Vec::new();
         for flush in ["FLUSHALL", "FLUSHDB"] {
@@ -271,7 +264,7 @@ fn a_watched_key_that_expires_fails_exec() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let (mut a, mut b) = (server.raw(), server.raw());
         let mut log = Vec::new();
         // Expired by the time EXEC runs, deleted or not.
@@ -451,7 +444,7 @@ fn swapdb_fails_exec_for_watched_keys_on_either_side() {
     let Some(d) = Differential::start(&[]) else {
         return;
     };
-    same_on_both(&d, |server| {
+    d.same_transcripts(|server| {
         let (mut a, mut b) = (server.raw(), server.raw());
         let mut log = Vec::new();
         // Watched in db 0, present only in db 1 before the swap.
