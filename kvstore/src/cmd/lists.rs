@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::blocking::parse_timeout;
-use super::{err, int_arg, reply, CommandSpec, Ctx};
+use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
@@ -59,8 +59,6 @@ mod list_err {
     pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
     pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
     pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
-    pub const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
 }
 
 /// Which end of a list an operation works on (Redis's `LIST_HEAD` / `LIST_TAIL`).
@@ -104,12 +102,6 @@ impl From<End> for ListEnd {
             End::Right => ListEnd::Back,
         }
     }
-}
-
-/// Case-insensitive keyword comparison of an argument up to its first NUL (C's `strcasecmp`).
-fn c_is(arg: &[u8], keyword: &str) -> bool {
-    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
-    text.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
 /// The list at `key` for a read command (counts a keyspace hit or miss).
@@ -600,56 +592,16 @@ fn move_element(
     Ok(value)
 }
 
-/// The parsed tail of LMPOP / BLMPOP: `numkeys key... LEFT|RIGHT [COUNT count]`.
-struct MultiPop<'a> {
-    keys: &'a [Bytes],
-    end: End,
-    count: usize,
-}
-
-impl<'a> MultiPop<'a> {
-    /// Parses from `args[at]` (numkeys) on, in Redis's order and with its errors.
-    fn parse(args: &'a [Bytes], at: usize) -> Result<MultiPop<'a>, Reply> {
-        let numkeys = crate::number::parse_i64(&args[at])
-            .filter(|n| *n >= 1)
-            .ok_or(Reply::error(list_err::NUMKEYS))?;
-        let end_at = usize::try_from(numkeys)
-            .ok()
-            .and_then(|n| n.checked_add(at + 1))
-            .filter(|i| *i < args.len())
-            .ok_or(Reply::error(err::SYNTAX))?;
-        let end = End::parse(&args[end_at])?;
-        let mut count = None;
-        let mut i = end_at + 1;
-        while i < args.len() {
-            if count.is_none() && c_is(&args[i], "count") && i + 1 < args.len() {
-                let n = crate::number::parse_i64(&args[i + 1])
-                    .filter(|n| *n >= 1)
-                    .ok_or(Reply::error(list_err::COUNT_POSITIVE))?;
-                count = Some(n as usize);
-                i += 2;
-            } else {
-                return Err(Reply::error(err::SYNTAX));
-            }
-        }
-        Ok(MultiPop {
-            keys: &args[at + 1..end_at],
-            end,
-            count: count.unwrap_or(1),
-        })
-    }
-}
-
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply(try_lmpop(ctx, args))
 }
 
 fn try_lmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let mpop = MultiPop::parse(args, 1)?;
+    let mpop = MultiPop::parse(args, 1, End::parse)?;
     let now = ctx.now;
     let db = ctx.db();
-    Ok(first_pop(db, mpop.keys, mpop.end, Some(mpop.count), now)?.unwrap_or(Reply::NilArray))
+    Ok(first_pop(db, mpop.keys, mpop.side, Some(mpop.count), now)?.unwrap_or(Reply::NilArray))
 }
 
 /// Pops from the first of `keys` holding a list: `[key, element]`, or with a count
@@ -727,10 +679,10 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let mpop = MultiPop::parse(args, 2)?;
+    let mpop = MultiPop::parse(args, 2, End::parse)?;
     let timeout = parse_timeout(&args[1])?;
     let now = ctx.now;
-    if let Some(reply) = first_pop(ctx.db(), mpop.keys, mpop.end, Some(mpop.count), now)? {
+    if let Some(reply) = first_pop(ctx.db(), mpop.keys, mpop.side, Some(mpop.count), now)? {
         return Ok(reply);
     }
     if ctx.in_multi() {
@@ -741,8 +693,8 @@ fn try_blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// Serves a blocked BLMPOP from `key`.
 fn serve_blocking_mpop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply> {
-    let mpop = MultiPop::parse(args, 2).ok()?;
-    holds_list(db, key, now).then(|| pop_reply(db, key, mpop.end, Some(mpop.count), now))
+    let mpop = MultiPop::parse(args, 2, End::parse).ok()?;
+    holds_list(db, key, now).then(|| pop_reply(db, key, mpop.side, Some(mpop.count), now))
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout

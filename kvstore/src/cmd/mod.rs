@@ -366,6 +366,59 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
+/// Case-insensitive keyword comparison of an argument up to its first NUL (C's `strcasecmp`).
+pub fn c_is(arg: &[u8], keyword: &str) -> bool {
+    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
+    text.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// The shared tail of LMPOP / BLMPOP / ZMPOP / BZMPOP: `numkeys key... SIDE [COUNT count]`,
+/// checked in Redis's order with its errors; `side` reads LEFT|RIGHT or MIN|MAX.
+pub struct MultiPop<'a, S> {
+    pub keys: &'a [Bytes],
+    pub side: S,
+    pub count: usize,
+}
+
+impl<'a, S> MultiPop<'a, S> {
+    /// Parses from `args[at]` (numkeys) on.
+    pub fn parse(
+        args: &'a [Bytes],
+        at: usize,
+        side: fn(&[u8]) -> Result<S, Reply>,
+    ) -> Result<MultiPop<'a, S>, Reply> {
+        const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+        const COUNT: &str = "ERR count should be greater than 0";
+        let numkeys = crate::number::parse_i64(&args[at])
+            .filter(|n| *n >= 1)
+            .ok_or(Reply::error(NUMKEYS))?;
+        let side_at = usize::try_from(numkeys)
+            .ok()
+            .and_then(|n| n.checked_add(at + 1))
+            .filter(|i| *i < args.len())
+            .ok_or(Reply::error(err::SYNTAX))?;
+        let side = side(&args[side_at])?;
+        let mut count = None;
+        let mut i = side_at + 1;
+        while i < args.len() {
+            if count.is_none() && c_is(&args[i], "count") && i + 1 < args.len() {
+                let n = crate::number::parse_i64(&args[i + 1])
+                    .filter(|n| *n >= 1)
+                    .ok_or(Reply::error(COUNT))?;
+                count = Some(n as usize);
+                i += 2;
+            } else {
+                return Err(Reply::error(err::SYNTAX));
+            }
+        }
+        Ok(MultiPop {
+            keys: &args[at + 1..side_at],
+            side,
+            count: count.unwrap_or(1),
+        })
+    }
+}
+
 /// Lets handlers use `?` on `Result<_, Reply>`.
 pub fn reply(result: Result<Reply, Reply>) -> Reply {
     result.unwrap_or_else(|e| e)

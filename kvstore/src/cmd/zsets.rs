@@ -17,7 +17,7 @@ use rand::Rng;
 
 use super::blocking::parse_timeout;
 use super::keys::{keyword, scan_cursor, scan_reply, ScanOptions};
-use super::{err, int_arg, reply, CommandSpec, Ctx};
+use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Set, Value};
 use crate::number;
@@ -87,8 +87,6 @@ mod zerr {
     pub const WEIGHT: &str = "ERR weight value is not a float";
     pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
     pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
-    pub const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    pub const COUNT: &str = "ERR count should be greater than 0";
     pub const OUT_OF_RANGE: &str = "ERR value is out of range";
     pub const RANDMEMBER_COUNT: &str = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 }
@@ -949,44 +947,14 @@ fn pop_command(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Result<Reply, Reply>
     Ok(popped.unwrap_or(Reply::Array(Vec::new())))
 }
 
-/// The arguments of ZMPOP / BZMPOP after the timeout: `numkeys key [key ...] MIN|MAX
-/// [COUNT count]`, checked in Redis's order.
-struct MultiPop<'a> {
-    keys: &'a [Bytes],
-    max: bool,
-    count: usize,
-}
-
-impl<'a> MultiPop<'a> {
-    /// Parses `args` whose `numkeys` is at `numkeys_idx`.
-    fn parse(args: &'a [Bytes], numkeys_idx: usize) -> Result<MultiPop<'a>, Reply> {
-        let numkeys = ranged_int(&args[numkeys_idx], 1, i64::MAX, zerr::NUMKEYS)? as u64;
-        let where_idx = match (numkeys_idx as u64 + 1).checked_add(numkeys) {
-            Some(i) if i < args.len() as u64 => i as usize,
-            _ => return Err(Reply::error(err::SYNTAX)),
-        };
-        let max = if keyword(&args[where_idx], "min") {
-            false
-        } else if keyword(&args[where_idx], "max") {
-            true
-        } else {
-            return Err(Reply::error(err::SYNTAX));
-        };
-        let mut count = None;
-        let mut j = where_idx + 1;
-        while j < args.len() {
-            if count.is_none() && keyword(&args[j], "count") && j + 1 < args.len() {
-                count = Some(ranged_int(&args[j + 1], 1, i64::MAX, zerr::COUNT)? as usize);
-                j += 2;
-            } else {
-                return Err(Reply::error(err::SYNTAX));
-            }
-        }
-        Ok(MultiPop {
-            keys: &args[numkeys_idx + 1..where_idx],
-            max,
-            count: count.unwrap_or(1),
-        })
+/// MIN or MAX (true), as ZMPOP / BZMPOP name the end to pop from.
+fn min_or_max(arg: &[u8]) -> Result<bool, Reply> {
+    if c_is(arg, "min") {
+        Ok(false)
+    } else if c_is(arg, "max") {
+        Ok(true)
+    } else {
+        Err(Reply::error(err::SYNTAX))
     }
 }
 
@@ -996,12 +964,12 @@ fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let mpop = MultiPop::parse(args, 1)?;
+    let mpop = MultiPop::parse(args, 1, min_or_max)?;
     let now = ctx.now;
     let popped = zpop(
         ctx.db(),
         mpop.keys,
-        mpop.max,
+        mpop.side,
         mpop.count,
         PopShape::KeyPairs,
         now,
@@ -1052,11 +1020,11 @@ fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let mpop = MultiPop::parse(args, 2)?;
+    let mpop = MultiPop::parse(args, 2, min_or_max)?;
     let timeout = parse_timeout(&args[1])?;
     let now = ctx.now;
     let shape = PopShape::KeyPairs;
-    if let Some(reply) = zpop(ctx.db(), mpop.keys, mpop.max, mpop.count, shape, now)? {
+    if let Some(reply) = zpop(ctx.db(), mpop.keys, mpop.side, mpop.count, shape, now)? {
         return Ok(reply);
     }
     if ctx.in_multi() {
@@ -1067,9 +1035,9 @@ fn try_bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// Serves a blocked BZMPOP from `key`.
 fn serve_blocking_mpop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply> {
-    let mpop = MultiPop::parse(args, 2).ok()?;
+    let mpop = MultiPop::parse(args, 2, min_or_max).ok()?;
     let keys = std::slice::from_ref(key);
-    zpop(db, keys, mpop.max, mpop.count, PopShape::KeyPairs, now).ok()?
+    zpop(db, keys, mpop.side, mpop.count, PopShape::KeyPairs, now).ok()?
 }
 
 // ---------------------------------------------------------------------------
