@@ -682,6 +682,8 @@ const USED: &[&str] = &[
     "pidfile",
     "dbfilename",
     "appendfilename",
+    "io-threads",
+    "disable-thp",
 ];
 
 /// Maximum `bind` addresses (`CONFIG_BINDADDR_MAX`).

@@ -307,7 +307,7 @@ fn try_lrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     Ok(match clamp_range(start, end, list.len()) {
         None => Reply::Array(Vec::new()),
-        Some((from, to)) => bulks(list.range(from..=to).cloned()),
+        Some((from, to)) => Reply::bulk_array(list.range(from..=to)),
     })
 }
 

@@ -209,11 +209,11 @@ impl Inner {
             last_commit = Instant::now();
             let mut ok = true;
             if !changes.is_empty() {
-                pending.merge(&changes);
                 if let Err(e) = wal.append(&changes) {
                     tracing::error!(error = %e, "appending to the log failed; the next checkpoint still writes these changes to sled");
                     ok = false;
                 }
+                pending.merge(changes);
                 unsynced = true;
             }
             let policy = Durability::from_u8(self.policy.load(Ordering::Relaxed));
@@ -338,25 +338,25 @@ impl Pending {
         self.dbs.is_empty()
     }
 
-    fn merge(&mut self, changes: &[DbChanges]) {
+    fn merge(&mut self, changes: Vec<DbChanges>) {
         for change in changes {
             let (cleared, entries) = self.dbs.entry(change.db).or_default();
             if change.cleared {
                 *cleared = true;
                 entries.clear();
             }
-            for (key, state) in &change.entries {
-                let pending = entries.entry(key.clone()).or_default();
+            for (key, state) in change.entries {
+                let pending = entries.entry(key).or_default();
                 match state {
                     KeyState::Whole(whole) => {
                         *pending = PendingKey {
-                            whole: Some(whole.clone()),
+                            whole: Some(whole),
                             ..PendingKey::default()
                         }
                     }
                     KeyState::Elements { meta, elements } => {
-                        pending.meta = Some(meta.clone());
-                        pending.elements.extend(elements.iter().cloned());
+                        pending.meta = Some(meta);
+                        pending.elements.extend(elements);
                     }
                 }
             }

@@ -12,9 +12,16 @@
 //! has only its header in the main tree (flag [`PER_ELEMENT`]); each element is an entry of
 //! the elements tree keyed `db | key length (4, BE) | key | element id`, so a prefix scan
 //! finds every element of a key and a change to one element rewrites one entry. The id of a
-//! hash field or set member is itself (the entry holds the field's value, or nothing); a list
-//! element's id is its stable `i64` ([`crate::keyspace::List`]) encoded to sort as a number,
-//! and the entry holds the element.
+//! hash field or set member is itself (the entry holds the field's value, or nothing).
+//!
+//! A long list is stored in chunks instead (flag [`CHUNKED`]): a list element has a stable
+//! `i64` id ([`crate::keyspace::List`]), and the elements with ids `128 c .. 128 c + 127`
+//! share one entry whose id is `c` encoded to sort as a number; it holds each present
+//! element as (offset in the chunk, length, bytes). Pushes and pops only ever touch the end
+//! chunks, so a checkpoint after a million LPUSHes writes about 8,000 entries, not a million
+//! (sled's per-entry cost is what bounds list write throughput otherwise). Lists written
+//! one entry per element by earlier versions (no [`CHUNKED`] flag) still load, and are
+//! rewritten in chunks by the first commit.
 //!
 //! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
 
@@ -42,6 +49,12 @@ const HAS_EXPIRY: u8 = 1;
 const PER_ELEMENT: u8 = 2;
 /// A list's first element id follows the expiry (absent: 0, as data written before ids).
 const HAS_HEAD: u8 = 4;
+/// A per-element list whose elements are grouped in chunks of [`LIST_CHUNK`] ids; its
+/// length follows the head id, so the header alone says which ids are live.
+const CHUNKED: u8 = 8;
+
+/// Ids per list chunk (a power of two: the chunk of id `i` is `i >> 7`, its offset `i & 127`).
+const LIST_CHUNK: i64 = 128;
 
 /// Collection payloads start with the encoding, so a restart restores OBJECT ENCODING too.
 const ENC_SMALL: u8 = 0;
@@ -85,6 +98,13 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
         Value::List(l) if l.head() != 0 => Some(l.head()),
         _ => None,
     };
+    let chunked_len = match value {
+        Value::List(l) if per_element => Some(l.len() as u64),
+        _ => None,
+    };
+    if chunked_len.is_some() {
+        flags |= CHUNKED;
+    }
     if head.is_some() {
         flags |= HAS_HEAD;
     }
@@ -94,6 +114,9 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
     }
     if let Some(head) = head {
         v.extend_from_slice(&head.to_be_bytes());
+    }
+    if let Some(len) = chunked_len {
+        v.extend_from_slice(&len.to_be_bytes());
     }
 }
 
@@ -278,9 +301,29 @@ fn decode_set(rest: &[u8]) -> Option<Set> {
 pub struct Header<'a> {
     kind: u8,
     pub per_element: bool,
+    /// A per-element list stored in chunks (else one entry per element, as before chunks).
+    pub chunked: bool,
+    /// A chunked list's length (its live ids are `head .. head + len`).
+    len: u64,
     pub expire_at: Option<u64>,
     head: i64,
     payload: &'a [u8],
+}
+
+impl Header<'_> {
+    /// The live ids of a chunked list, `head .. tail`.
+    pub fn list_ids(&self) -> Option<std::ops::Range<i64>> {
+        let tail = self.head.checked_add(i64::try_from(self.len).ok()?)?;
+        self.chunked.then_some(self.head..tail)
+    }
+
+    /// Whether `value`, loaded from this entry, is stored in an older layout than the one a
+    /// commit would write now (a big collection whole, a long list one entry per element), so
+    /// it must be rewritten whole before any element-level change is written for it.
+    pub fn outdated(&self, value: &Value) -> bool {
+        let list = matches!(value, Value::List(_));
+        (!self.per_element && value.per_element()) || (self.per_element && list && !self.chunked)
+    }
 }
 
 pub fn decode_header(v: &[u8]) -> Option<Header<'_>> {
@@ -295,9 +338,15 @@ pub fn decode_header(v: &[u8]) -> Option<Header<'_>> {
         0 => 0,
         _ => r.i64()?,
     };
+    let len = match flags & CHUNKED {
+        0 => 0,
+        _ => r.i64()? as u64,
+    };
     Some(Header {
         kind,
         per_element: flags & PER_ELEMENT != 0,
+        chunked: flags & CHUNKED != 0,
+        len,
         expire_at,
         head,
         payload: r.0,
@@ -356,14 +405,152 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
                 .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))),
         ),
         Value::Set(s) => Box::new(s.iter().map(|m| (m, Bytes::new()))),
-        Value::List(l) => Box::new(
-            l.iter()
-                .enumerate()
-                .map(|(i, item)| (list_id(l.head() + i as i64), item.clone())),
-        ),
+        Value::List(l) => {
+            // One entry per chunk: the run of consecutive elements that share a chunk number.
+            let mut index = 0;
+            Box::new(std::iter::from_fn(move || {
+                l.get(index)?;
+                let (chunk, _) = chunk_of(l.head() + index as i64);
+                let mut entry = Vec::new();
+                while let Some(item) = l.get(index) {
+                    let (c, offset) = chunk_of(l.head() + index as i64);
+                    if c != chunk {
+                        break;
+                    }
+                    put_chunk_item(&mut entry, offset, item);
+                    index += 1;
+                }
+                Some((list_id(chunk), Bytes::from(entry)))
+            }))
+        }
         Value::ZSet(z) => Box::new(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
         Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
     }
+}
+
+/// The chunk holding list element `id`, and the element's offset in it.
+fn chunk_of(id: i64) -> (i64, u8) {
+    (id.div_euclid(LIST_CHUNK), id.rem_euclid(LIST_CHUNK) as u8)
+}
+
+fn put_chunk_item(entry: &mut Vec<u8>, offset: u8, item: &[u8]) {
+    entry.push(offset);
+    put_str(entry, item);
+}
+
+/// A chunk's elements, (offset, bytes) in offset order, or `None` if it is malformed.
+fn decode_chunk(entry: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+    let mut r = Reader(entry);
+    let mut items = Vec::new();
+    while !r.0.is_empty() {
+        let offset = r.u8()?;
+        let len = r.u32()?;
+        let item = r.take(len)?;
+        if items.last().is_some_and(|&(last, _)| last >= offset) || i64::from(offset) >= LIST_CHUNK
+        {
+            return None;
+        }
+        items.push((offset, item));
+    }
+    Some(items)
+}
+
+/// The new states of a chunk's changed elements: (offset in the chunk, element or `None`).
+pub type ChunkChanges = Vec<(u8, Option<Bytes>)>;
+
+/// What a commit does to the chunks of a list stored in chunks: rewrite some (merge their
+/// changes into what is stored, then drop whatever lies outside the live ids) and delete
+/// others outside the live ids altogether.
+#[derive(Debug, Default, PartialEq)]
+pub struct ChunkPlan {
+    /// Chunk entry id and the changes to merge into it, in id order.
+    pub rewrite: Vec<(Bytes, ChunkChanges)>,
+    pub delete: Vec<Bytes>,
+}
+
+/// Plans a chunked list's commit from the live ids stored before (`old`, from the stored
+/// header), the live ids now (`new`), and the changed elements (as [`element_states`] gives
+/// them: only elements that are there). The chunks at both ends of the live ids are always
+/// rewritten, so pops that end inside a chunk trim it; chunks of the old ids beyond the
+/// new ends are deleted without being read.
+pub fn plan_list_chunks(
+    old: Option<std::ops::Range<i64>>,
+    new: std::ops::Range<i64>,
+    changed: &[(Bytes, Option<Bytes>)],
+) -> Option<ChunkPlan> {
+    let chunks_of = |ids: &std::ops::Range<i64>| {
+        (!ids.is_empty()).then(|| chunk_of(ids.start).0..=chunk_of(ids.end - 1).0)
+    };
+    let live = chunks_of(&new);
+    let mut ids = changed
+        .iter()
+        .map(|(id, item)| Some((parse_list_id(id)?, item)))
+        .collect::<Option<Vec<_>>>()?;
+    ids.retain(|(id, _)| new.contains(id));
+    // Stable: should an id come twice, its later state stays later.
+    ids.sort_by_key(|&(id, _)| id);
+    let mut rewrite: Vec<(i64, ChunkChanges)> = Vec::new();
+    for (id, item) in ids {
+        let (chunk, offset) = chunk_of(id);
+        match rewrite.last_mut() {
+            Some((c, changes)) if *c == chunk => changes.push((offset, item.clone())),
+            _ => rewrite.push((chunk, vec![(offset, item.clone())])),
+        }
+    }
+    if let Some(live) = &live {
+        for end in [*live.start(), *live.end()] {
+            if let Err(at) = rewrite.binary_search_by_key(&end, |(c, _)| *c) {
+                rewrite.insert(at, (end, Vec::new()));
+            }
+        }
+    }
+    let delete = chunks_of(&old.unwrap_or(0..0))
+        .into_iter()
+        .flatten()
+        .filter(|c| !live.as_ref().is_some_and(|live| live.contains(c)))
+        .map(list_id)
+        .collect();
+    Some(ChunkPlan {
+        rewrite: rewrite
+            .into_iter()
+            .map(|(chunk, changes)| (list_id(chunk), changes))
+            .collect(),
+        delete,
+    })
+}
+
+/// A chunk entry with `changes` applied, keeping only the elements whose ids are in `live`;
+/// `None` if none is left, `Err(())` if the chunk id or the stored entry is malformed.
+pub fn merge_chunk(
+    chunk: &[u8],
+    stored: Option<&[u8]>,
+    changes: &[(u8, Option<Bytes>)],
+    live: &std::ops::Range<i64>,
+) -> Result<Option<Vec<u8>>, ()> {
+    let base = parse_list_id(chunk)
+        .and_then(|c| c.checked_mul(LIST_CHUNK))
+        .ok_or(())?;
+    let mut slots: Vec<Option<&[u8]>> = vec![None; LIST_CHUNK as usize];
+    for (offset, item) in stored
+        .map(decode_chunk)
+        .unwrap_or(Some(Vec::new()))
+        .ok_or(())?
+    {
+        slots[usize::from(offset)] = Some(item);
+    }
+    for (offset, item) in changes {
+        slots[usize::from(*offset)] = item.as_deref();
+    }
+    let mut entry = Vec::new();
+    for (offset, item) in slots.iter().enumerate() {
+        match item {
+            Some(item) if live.contains(&(base + offset as i64)) => {
+                put_chunk_item(&mut entry, offset as u8, item)
+            }
+            _ => {}
+        }
+    }
+    Ok((!entry.is_empty()).then_some(entry))
 }
 
 /// A sorted set member's entry value: its score's IEEE bits, big-endian.
@@ -385,12 +572,14 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .iter()
             .map(|m| (m.clone(), s.contains(m).then(Bytes::new)))
             .collect(),
+        // Only elements still there: the header's live range says which ids are gone, so
+        // popping a million elements logs nothing per element.
         Value::List(l) => [changed.front, changed.back]
             .into_iter()
             .flatten()
-            .flat_map(|(from, to)| from..to)
+            .flat_map(|(from, to)| from.max(l.head())..to.min(l.tail()))
             .chain(changed.ids.iter().copied())
-            .map(|id| (list_id(id), l.by_id(id).cloned()))
+            .filter_map(|id| Some((list_id(id), Some(l.by_id(id)?.clone()))))
             .collect(),
         Value::ZSet(z) => changed
             .members
@@ -426,6 +615,27 @@ pub fn rebuild<K: AsRef<[u8]>, V: AsRef<[u8]>>(
                 t.insert(m, ());
             });
             Value::Set(Arc::new(Set::Table(Box::new(t))))
+        }
+        TYPE_LIST if header.chunked => {
+            let mut items = VecDeque::new();
+            let mut head = None;
+            for (chunk, entry) in elements {
+                let base = parse_list_id(&chunk)?.checked_mul(LIST_CHUNK)?;
+                for (offset, item) in decode_chunk(&entry)? {
+                    let id = base + i64::from(offset);
+                    let head = *head.get_or_insert(id);
+                    // Ids are consecutive by construction; a gap means a damaged store.
+                    if id != head + items.len() as i64 {
+                        return None;
+                    }
+                    items.push_back(Bytes::copy_from_slice(item));
+                }
+            }
+            let ids = header.list_ids()?;
+            if head? != ids.start || items.len() as i64 != ids.end - ids.start {
+                return None;
+            }
+            Value::List(Arc::new(List::with_head(ids.start, items)))
         }
         TYPE_LIST => {
             let mut items = VecDeque::new();

@@ -39,7 +39,8 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Several replies to one command, sent one after the other (SUBSCRIBE a b).
     Frames(Vec<Reply>),
-    /// Frames already encoded for this connection (pub/sub messages inside EXEC's reply).
+    /// Frames already encoded for this connection (pub/sub messages inside EXEC's reply), or
+    /// bytes that are the same in RESP2 and RESP3 ([`Reply::bulk_array`]).
     Encoded(Bytes),
 }
 
@@ -50,6 +51,27 @@ impl Reply {
 
     pub fn status(msg: &'static str) -> Reply {
         Reply::Status(Cow::Borrowed(msg))
+    }
+
+    /// An array of bulk strings (the same bytes in RESP2 and RESP3). Small elements are
+    /// encoded right away: one buffer instead of a `Reply` and a shared reference per
+    /// element, which is most of LRANGE's cost; big ones are shared, not copied twice.
+    pub fn bulk_array<'a, I>(items: I) -> Reply
+    where
+        I: IntoIterator<Item = &'a Bytes>,
+        I::IntoIter: ExactSizeIterator + Clone,
+    {
+        /// Past this many bytes of elements, sharing them beats copying them twice.
+        const ENCODE_UP_TO: usize = 64 * 1024;
+        let items = items.into_iter();
+        let size: usize = items.clone().map(|item| item.len() + 16).sum();
+        if size > ENCODE_UP_TO {
+            return Reply::Array(items.cloned().map(Reply::Bulk).collect());
+        }
+        let mut out = BytesMut::with_capacity(size + 16);
+        integer(&mut out, b'*', items.len() as i64);
+        items.for_each(|item| bulk(&mut out, item));
+        Reply::Encoded(out.freeze())
     }
 
     pub fn bulk(data: impl Into<Bytes>) -> Reply {
