@@ -33,6 +33,10 @@ fn protocol_errors_match_redis_byte_for_byte_and_close() {
         b"*1\r\n$536870913\r\n",
         b"*3000000000\r\n",
         b"PING\r\n*0\r\n*-1\r\n\r\nPING\r\n*1\r\n$3\r\nfoo\r\n*1\r\n$-5\r\n",
+        // An empty line where a bulk header belongs (this once aborted the server).
+        b"*1\r\n\r\n",
+        b"*2\r\n$3\r\nGET\r\n\r\n",
+        b"*1\r\n\nPING\r\n",
     ];
     for case in cases {
         let a = exchange_until_close(&ours, case);
@@ -152,6 +156,22 @@ fn garbage_and_half_frames_do_not_hurt_other_clients() {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             *b = seed as u8;
+        }
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        let _ = stream.write_all(&junk);
+    }
+    // Clients that send RESP-shaped junk: headers, lengths and line ends in random order,
+    // which reaches the parser's inner states where random bytes rarely get.
+    const PIECES: &[&[u8]] = &[
+        b"*", b"$", b"\r\n", b"\r", b"\n", b"1", b"3", b"-1", b"0", b"x", b"PING", b" ",
+    ];
+    for _ in 0..200 {
+        let mut junk = b"*".to_vec();
+        for _ in 0..12 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            junk.extend_from_slice(PIECES[seed as usize % PIECES.len()]);
         }
         let mut stream = TcpStream::connect(server.addr()).unwrap();
         let _ = stream.write_all(&junk);

@@ -190,8 +190,9 @@ pub enum Touched {
     Whole,
     /// The key holds a per-element value ([`Value::per_element`]) that already did so when
     /// persistence last wrote it, with the same type: only its expiry and these elements
-    /// may have changed.
-    Elements(Elements),
+    /// may have changed. Boxed: most journaled keys are whole, and a journal entry per key
+    /// written since the last commit is a peak of memory under bulk loads.
+    Elements(Box<Elements>),
 }
 
 /// The elements of a per-element value that changed: hash fields or set members; list
@@ -418,7 +419,7 @@ impl Db {
         let per_element = value.per_element();
         let touched = journal.dirty.entry(key.clone()).or_insert_with(|| {
             if per_element {
-                Touched::Elements(Elements::default())
+                Touched::Elements(Box::default())
             } else {
                 Touched::Whole
             }

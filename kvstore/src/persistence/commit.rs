@@ -325,13 +325,15 @@ struct Pending {
 }
 
 /// A key's changes since the last checkpoint: a whole state (if any) followed by element
-/// changes made since it (the latest state of each element).
+/// changes made since it (the latest header and the latest state of each element; boxed,
+/// as most keys change whole and a bulk load holds one of these per key).
 #[derive(Default)]
 struct PendingKey {
     whole: Option<Option<Record>>,
-    meta: Option<Vec<u8>>,
-    elements: HashMap<bytes::Bytes, Option<bytes::Bytes>>,
+    elements: Option<Box<PendingElements>>,
 }
+
+type PendingElements = (Vec<u8>, HashMap<bytes::Bytes, Option<bytes::Bytes>>);
 
 impl Pending {
     fn is_empty(&self) -> bool {
@@ -355,8 +357,9 @@ impl Pending {
                         }
                     }
                     KeyState::Elements { meta, elements } => {
-                        pending.meta = Some(meta);
-                        pending.elements.extend(elements);
+                        let pending = pending.elements.get_or_insert_with(Box::default);
+                        pending.0 = meta;
+                        pending.1.extend(elements);
                     }
                 }
             }
@@ -375,8 +378,9 @@ impl Pending {
                         let whole = pending
                             .whole
                             .map(|whole| (key.clone(), KeyState::Whole(whole)));
-                        let elements = pending.meta.map(|meta| {
-                            let elements = pending.elements.into_iter().collect();
+                        let elements = pending.elements.map(|changes| {
+                            let (meta, elements) = *changes;
+                            let elements = elements.into_iter().collect();
                             (key, KeyState::Elements { meta, elements })
                         });
                         whole.into_iter().chain(elements)

@@ -31,7 +31,8 @@ pub enum ProtocolError {
     UnauthenticatedMultibulkLength,
     #[error("ERR Protocol error: unauthenticated bulk length")]
     UnauthenticatedBulkLength,
-    #[error("ERR Protocol error: expected '$', got '{}'", char::from(*.0))]
+    /// Redis's error replies turn line breaks into spaces.
+    #[error("ERR Protocol error: expected '$', got '{}'", char::from(match *.0 { b'\r' | b'\n' => b' ', c => c }))]
     ExpectedDollar(u8),
     #[error("ERR Protocol error: unbalanced quotes in request")]
     UnbalancedQuotes,
@@ -75,10 +76,11 @@ impl RequestParser {
                         Some(args) => return Ok(Some(args)),
                     }
                 }
-                let Some(line) = header_line(buf, ProtocolError::TooBigMultibulkCount)? else {
+                let Some((_, count)) = header_line(buf, ProtocolError::TooBigMultibulkCount)?
+                else {
                     return Ok(None);
                 };
-                let count = crate::number::parse_i64(&line[1..])
+                let count = count
                     .filter(|&n| n <= i32::MAX as i64)
                     .ok_or(ProtocolError::InvalidMultibulkLength)?;
                 if !authenticated && count > 10 {
@@ -95,13 +97,14 @@ impl RequestParser {
                 let len = match self.bulk_len {
                     Some(len) => len,
                     None => {
-                        let Some(line) = header_line(buf, ProtocolError::TooBigBulkCount)? else {
+                        let Some((kind, len)) = header_line(buf, ProtocolError::TooBigBulkCount)?
+                        else {
                             return Ok(None);
                         };
-                        if line[0] != b'$' {
-                            return Err(ProtocolError::ExpectedDollar(line[0]));
+                        if kind != b'$' {
+                            return Err(ProtocolError::ExpectedDollar(kind));
                         }
-                        let len = crate::number::parse_i64(&line[1..])
+                        let len = len
                             .filter(|&n| n >= 0 && n as u64 <= max_bulk_len)
                             .ok_or(ProtocolError::InvalidBulkLength)?;
                         if !authenticated && len > 16384 {
@@ -129,13 +132,18 @@ impl RequestParser {
     }
 }
 
-/// Splits a complete `\r\n`-terminated header line (without the terminator) off `buf`.
-fn header_line(buf: &mut BytesMut, too_big: ProtocolError) -> Result<Option<Bytes>, ProtocolError> {
+/// Consumes a complete `\r\n`-terminated header line from `buf`: its first byte and the
+/// number after it (`None` if that is not one). Parsed in place: a header needs no `Bytes`.
+fn header_line(
+    buf: &mut BytesMut,
+    too_big: ProtocolError,
+) -> Result<Option<(u8, Option<i64>)>, ProtocolError> {
     match memchr(b'\r', buf) {
         Some(cr) if cr + 1 < buf.len() => {
-            let line = buf.split_to(cr).freeze();
-            buf.advance(2);
-            Ok(Some(line))
+            let number = buf.get(1..cr).and_then(crate::number::parse_i64);
+            let header = (buf[0], number);
+            buf.advance(cr + 2);
+            Ok(Some(header))
         }
         Some(_) => Ok(None),
         None if buf.len() > INLINE_MAX => Err(too_big),
