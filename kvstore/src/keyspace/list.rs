@@ -2,9 +2,9 @@
 //!
 //! The element at index `i` has id `head + i`. Pushing at the head lowers `head`, popping
 //! there raises it, and the tail's ids follow from the length, so an element pushed or
-//! popped at either end keeps its id while it lives. Persistence stores a long list one
-//! element per entry, keyed by that id, which is what makes LPUSH / RPOP on a million-element
-//! list cost one entry on disk. Edits in the middle go through [`List::items_mut`]; they
+//! popped at either end keeps its id while it lives. Persistence stores a long list in chunks
+//! of consecutive ids, which is what makes LPUSH / RPOP on a million-element list cost a
+//! fraction of one entry on disk. Edits in the middle go through [`List::items_mut`]; they
 //! renumber elements, so the caller journals the whole key.
 
 use std::collections::VecDeque;

@@ -571,16 +571,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn list_chunks_follow_pushes_and_pops_at_both_ends() {
+    /// A fresh store, and a keyspace whose database 0 holds the list `l` of `n` elements.
+    fn store_and_list(n: usize) -> (tempfile::TempDir, Store, Keyspace) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let mut ks = Keyspace::new(2);
-        ks.db(0).insert(
-            b("l"),
-            Value::list((0..300).map(|i| b(format!("e{i}"))).collect()),
-            None,
-        );
+        let items = (0..n).map(|i| b(format!("e{i}"))).collect();
+        ks.db(0).insert(b("l"), Value::list(items), None);
+        (dir, store, ks)
+    }
+
+    #[test]
+    fn list_chunks_follow_pushes_and_pops_at_both_ends() {
+        let (_dir, store, mut ks) = store_and_list(300);
         commit(&mut ks, &store);
         for round in 0..5 {
             let db = ks.db(0);
@@ -618,14 +621,7 @@ mod tests {
     fn replaying_list_commits_over_newer_state_ends_in_the_newest() {
         // Crash recovery replays every log segment, some of which a checkpoint that was cut
         // short already wrote: list states must converge whatever sled held.
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let mut ks = Keyspace::new(2);
-        ks.db(0).insert(
-            b("l"),
-            Value::list((0..400).map(|i| b(format!("e{i}"))).collect()),
-            None,
-        );
+        let (_dir, store, mut ks) = store_and_list(400);
         let mut commits = vec![collect_changes(&mut ks)];
         for round in 0..4 {
             let db = ks.db(0);

@@ -230,13 +230,14 @@ pub fn run(plan: &Plan) -> Result<String> {
         "**Reading:** kvstore is at least as fast as redis-server on {at_least} of {} measured \
          rows; the slowest is {worst}. {}\n\
          At pipeline 1 both servers spend most of their time in system calls (one read and one \
-         write per request), so ratios near 1.0 are the expected result; at pipeline 16 the \
-         per-command cost shows. Where kvstore is behind, on the collection rows, the cost is \
-         durability's: every element pushed or added is its own sled entry, which the \
-         background checkpoint thread inserts into sled's B-tree (Redis appends the command to \
-         its AOF); on two cores that thread takes CPU from the server and from the next test of \
-         the same redis-benchmark run (SADD at pipeline 16 adds one member again and again, a \
-         no-op, yet slows while the previous LPUSH's 10^6 elements are checkpointed).",
+         write per request; a profile of kvstore serving GETs shows 85% of its time in the \
+         kernel), so ratios near 1.0 are the expected result; at pipeline 16 the per-command \
+         cost shows. Where kvstore is behind: under `appendfsync always` at pipeline 1, a \
+         write waits for the group-commit thread's fdatasync, and measured here each sync \
+         covered only about 6 of the 50 clients' writes (about 2,400 syncs per second), where \
+         Redis fsyncs once per event-loop pass for every client that wrote; LRANGE at \
+         pipeline 1 and PING_MBULK are not explained yet (the same system calls per request \
+         as Redis under strace).",
         summary.len(),
         if not_run > 0 {
             format!("{not_run} of the suite's {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len())
