@@ -307,7 +307,8 @@ pub struct Ctx<'b, 'a> {
     keyspace: &'b mut Option<MutexGuard<'a, Keyspace>>,
     writes_at_lock: &'b mut u64,
     pub effects: &'b mut Effects,
-    /// Unix milliseconds at the start of this command (Redis caches the time per command too).
+    /// Unix milliseconds at the start of this command, or of the `fast` command just before it
+    /// in the same batch (Redis caches the time per command too).
     pub now: u64,
 }
 
