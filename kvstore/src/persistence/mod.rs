@@ -332,10 +332,14 @@ impl Store {
                         meta,
                         elements: changed,
                     } => {
-                        let live = layout::decode_header(meta).and_then(|h| h.list_ids());
-                        if let Some(live) = live {
-                            let lists = (&mut batch, &mut elements);
-                            self.write_list_chunks(db, key, k, meta, live, changed, lists)?;
+                        if self.write_list_chunks(
+                            db,
+                            key,
+                            meta,
+                            changed,
+                            &mut batch,
+                            &mut elements,
+                        )? {
                             continue;
                         }
                         batch.insert(k, meta.clone())?;
@@ -354,19 +358,22 @@ impl Store {
         elements.finish()
     }
 
-    /// Applies a chunked list's new header and changed elements: chunks holding changes or
-    /// ending the live ids are read, merged and trimmed; chunks the list left are deleted.
-    #[allow(clippy::too_many_arguments)]
+    /// If `meta` is a chunked list's header, applies it and the changed elements: chunks
+    /// holding changes or ending the live ids are read, merged and trimmed; chunks the list
+    /// left are deleted. Returns whether it was one.
     fn write_list_chunks(
         &self,
         db: u32,
         key: &Bytes,
-        k: Vec<u8>,
         meta: &[u8],
-        live: std::ops::Range<i64>,
         changed: &[(Bytes, Option<Bytes>)],
-        (batch, elements): (&mut SmallBatches<'_>, &mut SmallBatches<'_>),
-    ) -> Result<(), PersistError> {
+        batch: &mut SmallBatches<'_>,
+        elements: &mut SmallBatches<'_>,
+    ) -> Result<bool, PersistError> {
+        let Some(live) = layout::decode_header(meta).and_then(|h| h.list_ids()) else {
+            return Ok(false);
+        };
+        let k = layout::encode_key(db, key);
         let corrupt = || PersistError::Corrupt {
             db,
             key: key.clone(),
@@ -394,7 +401,7 @@ impl Store {
                 None => elements.remove(ek)?,
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes everything written so far durable (fsync).
@@ -581,25 +588,42 @@ mod tests {
         (dir, store, ks)
     }
 
+    /// Pops `pops` elements of list `l` at one end, then pushes `items` at `push_at`.
+    fn pop_then_push(
+        ks: &mut Keyspace,
+        pop_at: ListEnd,
+        pops: usize,
+        push_at: ListEnd,
+        items: Vec<Bytes>,
+    ) {
+        let db = ks.db(0);
+        let list = db.list_ends_mut(b"l", 0, pop_at, 0, pops).unwrap();
+        for _ in 0..pops {
+            match pop_at {
+                ListEnd::Front => list.pop_front(),
+                ListEnd::Back => list.pop_back(),
+            };
+        }
+        let list = db.list_ends_mut(b"l", 0, push_at, items.len(), 0).unwrap();
+        for item in items {
+            match push_at {
+                ListEnd::Front => list.push_front(item),
+                ListEnd::Back => list.push_back(item),
+            }
+        }
+    }
+
     #[test]
     fn list_chunks_follow_pushes_and_pops_at_both_ends() {
         let (_dir, store, mut ks) = store_and_list(300);
         commit(&mut ks, &store);
         for round in 0..5 {
-            let db = ks.db(0);
             // Pops empty whole chunks at one end while pushes open new ones at the other.
-            let list = db.list_ends_mut(b"l", 0, ListEnd::Front, 0, 100).unwrap();
-            for _ in 0..100 {
-                list.pop_front();
-            }
-            let list = db.list_ends_mut(b"l", 0, ListEnd::Back, 150, 0).unwrap();
-            for i in 0..150 {
-                list.push_back(b(format!("r{round}.{i}")));
-            }
+            let pushed = (0..150).map(|i| b(format!("r{round}.{i}"))).collect();
+            pop_then_push(&mut ks, ListEnd::Front, 100, ListEnd::Back, pushed);
             if round % 2 == 1 {
-                let list = db.list_ends_mut(b"l", 0, ListEnd::Front, 2, 0).unwrap();
-                list.push_front(b(""));
-                list.push_front(b("front\r\n"));
+                let pushed = vec![b(""), b("front\r\n")];
+                pop_then_push(&mut ks, ListEnd::Front, 0, ListEnd::Front, pushed);
             }
             commit(&mut ks, &store);
             assert_same(&mut ks, &mut reloaded(&store));
@@ -624,15 +648,8 @@ mod tests {
         let (_dir, store, mut ks) = store_and_list(400);
         let mut commits = vec![collect_changes(&mut ks)];
         for round in 0..4 {
-            let db = ks.db(0);
-            let list = db.list_ends_mut(b"l", 0, ListEnd::Back, 0, 130).unwrap();
-            for _ in 0..130 {
-                list.pop_back();
-            }
-            let list = db.list_ends_mut(b"l", 0, ListEnd::Front, 140, 0).unwrap();
-            for i in 0..140 {
-                list.push_front(b(format!("f{round}.{i}")));
-            }
+            let pushed = (0..140).map(|i| b(format!("f{round}.{i}"))).collect();
+            pop_then_push(&mut ks, ListEnd::Back, 130, ListEnd::Front, pushed);
             commits.push(collect_changes(&mut ks));
         }
         for start in 0..commits.len() {
