@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pingora_proxy::Session;
+use std::net::SocketAddr;
+
+use crate::http1::LogFields;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -38,39 +40,50 @@ pub fn time_local(unix: u64) -> String {
     )
 }
 
-fn header<'a>(session: &'a Session, name: &str) -> &'a str {
-    session
-        .req_header()
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or("-")
+/// One request as the access log shows it.
+pub struct Entry<'a> {
+    /// The client's address as text.
+    pub client: &'a [u8],
+    pub request: &'a LogFields,
+    pub status: u16,
+    /// Response body bytes sent to the client.
+    pub body_bytes: u64,
+    pub upstream: Option<SocketAddr>,
+    pub upstream_time: Option<Duration>,
 }
 
-/// Writes one line for the request in `session`.
-pub fn write(session: &Session, status: u16, upstream: &str, upstream_time: Option<Duration>) {
-    let req = session.req_header();
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+fn or_dash(v: &str) -> &str {
+    if v.is_empty() {
+        "-"
+    } else {
+        v
+    }
+}
+
+/// Writes one line for `e`.
+pub fn write(e: &Entry) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut line = String::with_capacity(256);
     let _ = write!(
         line,
-        "{client} - - [{}] \"{} {} {:?}\" {status} {} \"{}\" \"{}\" {upstream} ",
+        "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\" ",
+        String::from_utf8_lossy(e.client),
         time_local(now),
-        req.method,
-        req.uri,
-        req.version,
-        session.as_downstream().body_bytes_sent(),
-        header(session, "referer").escape_default(),
-        header(session, "user-agent").escape_default(),
+        e.request.request_line.escape_default(),
+        e.status,
+        e.body_bytes,
+        or_dash(&e.request.referer).escape_default(),
+        or_dash(&e.request.user_agent).escape_default(),
     );
-    match upstream_time {
+    match e.upstream {
+        Some(a) => {
+            let _ = write!(line, "{a} ");
+        }
+        None => line.push_str("- "),
+    }
+    match e.upstream_time {
         Some(t) => {
             let _ = write!(line, "{:.3}", t.as_secs_f64());
         }

@@ -143,6 +143,7 @@ pub struct FileConfig {
     pub client_body_timeout_secs: Option<f64>,
     pub keepalive_timeout_secs: Option<u64>,
     pub max_header_bytes: Option<usize>,
+    pub client_max_body_size: Option<u64>,
     pub max_connections: Option<usize>,
     pub upstream_keepalive: Option<usize>,
     pub upstream_idle_timeout_secs: Option<f64>,
@@ -202,6 +203,8 @@ pub struct Config {
     pub keepalive_timeout: u64,
     /// Largest request head (request line + headers) accepted.
     pub max_header_bytes: usize,
+    /// Largest request body accepted (nginx's `client_max_body_size`; 413 beyond it).
+    pub client_max_body_size: u64,
     /// Client connections served at once; more are closed at accept.
     pub max_connections: usize,
     /// Idle keep-alive connections kept to the upstreams (all upstreams together), per
@@ -361,6 +364,7 @@ impl Config {
             )?,
             keepalive_timeout: f.keepalive_timeout_secs.unwrap_or(75),
             max_header_bytes,
+            client_max_body_size: f.client_max_body_size.unwrap_or(1024 * 1024),
             max_connections: positive("max_connections", f.max_connections.unwrap_or(10_000))?,
             upstream_keepalive: f.upstream_keepalive.unwrap_or(128),
             upstream_idle_timeout: secs(

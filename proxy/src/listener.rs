@@ -1,43 +1,13 @@
-//! The client side of the proxy listener: what pingora's generic HTTP/1 loop does, plus the
-//! limits that keep hostile clients from hurting others.
-//!
-//! - At most `max_connections` client connections are served at once; further ones are
-//!   closed at accept (nginx's `worker_connections` behaves the same way).
-//! - The first request head must arrive within `client_header_timeout` (pingora reads the
-//!   head under the connection's keep-alive timeout, so that is what is set here); later
-//!   heads within the keep-alive timeout that [`crate::balancer`] sets per request.
-//! - Request bodies and header sizes are bounded in [`crate::balancer`].
-//!
-//! Only HTTP/1.x is served (as nginx without `http2 on`): no h2c preface sniffing.
+//! Client connection limits and draining: at most `max_connections` client connections are
+//! served at once (further ones are closed at accept, as nginx's `worker_connections`), and
+//! on SIGTERM the process exits as soon as the last one is done.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pingora_core::apps::{HttpServerApp, ServerApp};
-use pingora_core::protocols::http::ServerSession;
-use pingora_core::protocols::Stream;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use tokio::sync::Semaphore;
-
-use crate::metrics;
-
-/// Wraps an HTTP app (pingora's proxy) with per-connection limits.
-pub struct ClientLimits<A> {
-    app: Arc<A>,
-    connections: Arc<Semaphore>,
-    header_timeout_secs: u64,
-}
-
-impl<A> ClientLimits<A> {
-    pub fn new(app: A, connections: &Connections, header_timeout_secs: u64) -> Self {
-        ClientLimits {
-            app: Arc::new(app),
-            connections: connections.permits.clone(),
-            header_timeout_secs,
-        }
-    }
-}
 
 /// The open client connections: a semaphore with one permit per allowed connection.
 #[derive(Clone)]
@@ -52,6 +22,11 @@ impl Connections {
             permits: Arc::new(Semaphore::new(max)),
             max,
         }
+    }
+
+    /// The permits, one taken per client connection while it is served.
+    pub fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
     }
 
     /// Client connections open right now.
@@ -87,41 +62,5 @@ impl BackgroundService for Drain {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-    }
-}
-
-#[async_trait]
-impl<A> ServerApp for ClientLimits<A>
-where
-    A: HttpServerApp + Send + Sync + 'static,
-{
-    async fn process_new(
-        self: &Arc<Self>,
-        stream: Stream,
-        shutdown: &ShutdownWatch,
-    ) -> Option<Stream> {
-        let Ok(_permit) = self.connections.try_acquire() else {
-            metrics::CONNECTIONS_REFUSED.inc();
-            return None;
-        };
-        let mut session = ServerSession::new_http1(stream);
-        if *shutdown.borrow() {
-            session.set_keepalive(None);
-        } else {
-            session.set_keepalive(Some(self.header_timeout_secs));
-        }
-        let mut result = self.app.process_new_http(session, shutdown).await;
-        while let Some((stream, settings)) = result.map(|r| r.consume()) {
-            let mut session = ServerSession::new_http1(stream);
-            if let Some(settings) = settings {
-                settings.apply_to_session(&mut session);
-            }
-            result = self.app.process_new_http(session, shutdown).await;
-        }
-        None
-    }
-
-    async fn cleanup(&self) {
-        self.app.http_cleanup().await;
     }
 }

@@ -9,9 +9,12 @@ mod admin;
 mod balancer;
 mod config;
 mod discovery;
+mod forward;
+mod http1;
 mod listener;
 mod metrics;
 mod passive;
+mod pool;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -131,8 +134,7 @@ fn main() -> ExitCode {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                        "info,pingora_core=warn,pingora_proxy=warn,pingora_load_balancing=error"
-                            .into()
+                        "info,pingora_core=warn,pingora_load_balancing=error".into()
                     }),
                 )
                 .with_writer(std::io::stderr)
@@ -245,17 +247,10 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let conf = ServerConf {
         threads: config.threads,
         work_stealing: config.work_stealing,
-        // nginx's `keepalive N` is per worker process; pingora has one pool for all threads.
-        upstream_keepalive_pool_size: config.upstream_keepalive * config.threads,
         grace_period_seconds: Some(config.shutdown_grace_secs),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_timeout_secs),
         upgrade_sock,
         pid_file: "/tmp/proxy.pid".into(),
-        // Every request arms three long timers (keep-alive wait, upstream read, pooled
-        // connection idle) that are almost always cancelled: tokio's timer wheel does that
-        // for less than pingora's shared fast-timeout map (callgrind: -2k instructions per
-        // request) and frees them on cancel instead of keeping them until their deadline.
-        fast_timeout_to_tokio_threshold_seconds: Some(0),
         ..ServerConf::default()
     };
     let opt = Opt {
@@ -304,13 +299,21 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         passive,
         settings: Settings::from_config(&config),
     };
-    let proxy = pingora_proxy::http_proxy(&server.configuration, balancer);
+    // nginx's `keepalive N` is per worker process; here one pool serves all threads.
+    let pool = Arc::new(pool::Pool::new(
+        config.upstream_keepalive * config.threads,
+        config.upstream_idle_timeout,
+    ));
     let connections = listener::Connections::new(config.max_connections);
-    let app = listener::ClientLimits::new(proxy, &connections, config.client_header_timeout);
+    let app = forward::Forwarder::new(balancer, pool.clone(), &connections);
     let mut service = Service::new("proxy".to_string(), app);
     service.add_tcp(&config.listen.to_string());
     server.add_service(service);
     server.add_service(background);
+    server.add_service(background_service(
+        "upstream pool",
+        forward::PoolSweeper(pool),
+    ));
     server.add_service(background_service("drain", listener::Drain { connections }));
 
     if let Some(admin) = config.admin_listen {

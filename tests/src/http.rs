@@ -128,6 +128,7 @@ async fn serve_connection(
         let request_line = lines.next().unwrap_or("").to_string();
         let mut body = format!("{name}\n{request_line}\n");
         let mut content_length = 0usize;
+        let mut chunked = false;
         let mut close = request_line.ends_with("HTTP/1.0");
         for line in lines.filter(|l| !l.is_empty()) {
             let (k, v) = line.split_once(':').unwrap_or((line, ""));
@@ -135,27 +136,66 @@ async fn serve_connection(
             if k == "content-length" {
                 content_length = v.parse().unwrap_or(0);
             }
+            if k == "transfer-encoding" {
+                chunked = v.eq_ignore_ascii_case("chunked");
+            }
             if k == "connection" {
                 close = v.eq_ignore_ascii_case("close");
             }
             body.push_str(&format!("{k}: {v}\n"));
         }
-        while buf.len() < content_length {
-            let mut chunk = [0u8; 8192];
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        let request_body = if chunked {
+            match read_chunked(&mut stream, &mut buf).await {
+                Some(b) => b,
+                None => return,
             }
-        }
-        buf.drain(..content_length);
+        } else {
+            if !fill(&mut stream, &mut buf, content_length).await {
+                return;
+            }
+            buf.drain(..content_length).collect()
+        };
+        body.push_str(&format!(
+            "body-length: {}\nbody-sum: {:016x}\n",
+            request_body.len(),
+            fnv1a(&request_body)
+        ));
         if request_line.starts_with("GET /slow") {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: test-backend\r\n{}\r\n{body}",
-            body.len(),
-            if close { "Connection: close\r\n" } else { "" }
-        );
+        if request_line.starts_with("GET /big") {
+            // A body longer than any buffer on the way: the echo, then a known pattern.
+            let mut i = 0u32;
+            while body.len() < BIG_BODY {
+                body.push_str(&format!("{i:07}\n"));
+                i += 1;
+            }
+            body.truncate(BIG_BODY);
+        }
+        let extra = if close { "Connection: close\r\n" } else { "" };
+        let resp = if request_line.starts_with("GET /chunked") {
+            // The echo in three chunks, with an extension and a trailer.
+            let third = body.len() / 3;
+            let (a, rest) = body.split_at(third);
+            let (b, c) = rest.split_at(third);
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nServer: test-backend\r\n{extra}\r\n\
+                 {:x}\r\n{a}\r\n{:x};ext=1\r\n{b}\r\n{:x}\r\n{c}\r\n0\r\nX-Trailer: t\r\n\r\n",
+                a.len(),
+                b.len(),
+                c.len()
+            )
+        } else {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: test-backend\r\n{extra}\r\n",
+                body.len()
+            );
+            if request_line.starts_with("HEAD ") {
+                head
+            } else {
+                head + &body
+            }
+        };
         if stream.write_all(resp.as_bytes()).await.is_err() {
             return;
         }
@@ -163,6 +203,68 @@ async fn serve_connection(
         if close {
             return;
         }
+    }
+}
+
+/// Length of `GET /big`'s body.
+pub const BIG_BODY: usize = 300_000;
+
+/// FNV-1a, the checksum the test backend reports for a request body (`body-sum`).
+pub fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Reads until `buf` holds at least `n` bytes; false when the peer closed first.
+async fn fill(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, n: usize) -> bool {
+    while buf.len() < n {
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+    }
+    true
+}
+
+/// Reads and decodes a chunked body (trailers skipped); `None` when it is malformed or cut.
+async fn read_chunked(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = loop {
+            if let Some(p) = find(buf, b"\r\n") {
+                break p;
+            }
+            if !fill(stream, buf, buf.len() + 1).await {
+                return None;
+            }
+        };
+        let line = String::from_utf8_lossy(&buf[..line_end]).into_owned();
+        buf.drain(..line_end + 2);
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            // Trailers up to the blank line.
+            loop {
+                let end = loop {
+                    if let Some(p) = find(buf, b"\r\n") {
+                        break p;
+                    }
+                    if !fill(stream, buf, buf.len() + 1).await {
+                        return None;
+                    }
+                };
+                buf.drain(..end + 2);
+                if end == 0 {
+                    return Some(body);
+                }
+            }
+        }
+        if !fill(stream, buf, size + 2).await {
+            return None;
+        }
+        body.extend_from_slice(&buf[..size]);
+        buf.drain(..size + 2);
     }
 }
 

@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::http::{get, get_with, nginx_available, raw_exchange, Backend, Nginx, Proxy};
+use e2e::http::{
+    fnv1a, get, get_with, nginx_available, parse_response, raw_exchange, Backend, Nginx, Proxy,
+    BIG_BODY,
+};
 
 /// Proxy settings that make the failure tests quick: a killed backend is found by the next
 /// health check (every 0.2 s) or the first failed request, and returns within a second.
@@ -104,6 +107,134 @@ fn check_failover(addr: &str, victim: &mut Backend) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(seen, "{} got no traffic after its restart", victim.name);
+}
+
+/// Decodes a chunked body (trailers dropped).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk line");
+        let line = std::str::from_utf8(&raw[..line_end]).unwrap();
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        assert_eq!(&raw[size..size + 2], b"\r\n", "chunk end");
+        raw = &raw[size + 2..];
+    }
+}
+
+/// Sends `request` and returns the parsed response (read until the server closes).
+fn exchange(addr: &str, request: &[u8]) -> e2e::http::Response {
+    parse_response(&raw_exchange(addr, request).unwrap()).unwrap()
+}
+
+/// Request and response bodies in every framing real clients use, HEAD, pipelining, and the
+/// requests nginx refuses — with the same statuses from the proxy and from nginx.
+fn check_framing(addr: &str) {
+    // Request bodies with a length: one held in memory, one long enough to be streamed.
+    for size in [5usize, 200_000] {
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let mut req = format!(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {size}\r\n\r\n"
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        let r = exchange(addr, &req);
+        assert_eq!(r.status, 200, "{size}-byte body: {r:?}");
+        assert_eq!(r.echoed("body-length"), Some(size.to_string().as_str()));
+        let sum = format!("{:016x}", fnv1a(&body));
+        assert_eq!(r.echoed("body-sum"), Some(sum.as_str()), "{size}-byte body");
+    }
+    // A chunked request body arrives whole (nginx de-chunks it, the proxy passes it on).
+    let r = exchange(
+        addr,
+        b"POST /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n\
+          5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let sum = format!("{:016x}", fnv1a(b"hello world"));
+    assert_eq!(r.echoed("body-sum"), Some(sum.as_str()), "{r:?}");
+
+    // A chunked response, decoded, is the backend's whole echo.
+    let raw = raw_exchange(
+        addr,
+        b"GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let r = parse_response(&raw).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"), "{r:?}");
+    let body = String::from_utf8(dechunk(r.body.as_bytes())).unwrap();
+    assert!(body.contains("GET /chunked HTTP/1.1\n"), "{body}");
+    assert!(body.contains("body-length: 0\n"), "{body}");
+
+    // A response longer than any buffer on the way arrives whole.
+    let r = exchange(
+        addr,
+        b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), BIG_BODY);
+
+    // HEAD (no body despite Content-Length) and GETs pipelined on one connection: three
+    // responses, in order, alternating between the backends.
+    let raw = raw_exchange(
+        addr,
+        b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let heads: Vec<_> = text.match_indices("HTTP/1.1 200 OK\r\n").collect();
+    assert_eq!(heads.len(), 3, "{text}");
+    let (second, third) = (&text[heads[1].0..heads[2].0], &text[heads[2].0..]);
+    let second = parse_response(second.as_bytes()).unwrap();
+    let third = parse_response(third.as_bytes()).unwrap();
+    assert!(second.body.contains("GET / HTTP/1.1"), "{text}");
+    assert_ne!(second.backend(), third.backend(), "{text}");
+
+    // Requests nginx refuses, refused with nginx's statuses.
+    for (request, status) in [
+        (&b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"[..], 400),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2000000\r\n\r\n",
+            413,
+        ),
+    ] {
+        let r = exchange(addr, request);
+        assert_eq!(r.status, status, "{}: {r:?}", String::from_utf8_lossy(request));
+    }
+}
+
+#[test]
+fn bodies_heads_and_pipelining_are_relayed_as_nginx_does() {
+    let (a, b) = two_backends();
+    let proxy = Proxy::start(&upstreams(&[&a, &b]), "");
+    check_framing(&proxy.addr());
+}
+
+#[test]
+fn nginx_relays_bodies_heads_and_pipelining() {
+    if !nginx_available() {
+        return;
+    }
+    let (a, b) = two_backends();
+    let nginx = Nginx::start(&[a.addr(), b.addr()]);
+    check_framing(&nginx.addr());
 }
 
 #[test]

@@ -1,0 +1,652 @@
+//! The request path: one task per client connection reads a request, sends it to the
+//! upstream the [`Balancer`] picks, and relays the response, over and over while the client
+//! keeps the connection open.
+//!
+//! Why not pingora-proxy's `ProxyHttp` loop: it is built for caching, HTTP/2, upgrades and
+//! subrequests, and spends about 50,000 instructions per request on that machinery (two
+//! channels and a task join per request, header maps cloned and rebuilt, a task spawned per
+//! pooled connection); measured with callgrind, that made the proxy half as fast as nginx.
+//! This loop does what nginx's `proxy_pass` does with configs/nginx.conf and no more: heads
+//! are parsed with httparse and rewritten in one pass ([`crate::http1`]), bodies are copied
+//! through without decoding, and each direction is one write per read. pingora still owns the
+//! process: listeners, worker threads, signals, graceful shutdown and upgrade, and the
+//! upstream set with discovery and health checks (pingora-load-balancing).
+//!
+//! Invariants:
+//! - A request whose attempt failed before any byte of the response reached the client is
+//!   sent to another upstream when that is safe: always after a connect failure (the
+//!   backend never saw it), and for idempotent methods with a body held in memory after any
+//!   other failure (nginx's `proxy_next_upstream error timeout`). The failed backend is
+//!   marked (passive health). With nothing left to try the client gets nginx's 502 (504 on a
+//!   timeout).
+//! - After a response has started, an upstream failure closes the client connection: the
+//!   client sees a truncated response, never a second one.
+//! - Every client-controlled buffer is bounded: the head by `max_header_bytes`, a body held
+//!   for retries by [`HELD_BODY`], the whole body by `client_max_body_size`; every wait has
+//!   a timeout (head, body, upstream connect/read/send).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::{Buf, BytesMut};
+use pingora_core::apps::ServerApp;
+use pingora_core::protocols::Stream;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
+
+use crate::access_log;
+use crate::balancer::{error_page, push_ip, Balancer};
+use crate::http1::{self, BodyEnd, Framing, Refusal, Request};
+use crate::listener::Connections;
+use crate::metrics;
+use crate::pool::Pool;
+
+/// Request bodies up to this size are read completely before the request is sent, so a
+/// failed attempt can be retried on another upstream; larger ones are streamed.
+const HELD_BODY: usize = 64 * 1024;
+/// Longest upstream response head accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// Read buffer sizes: most heads fit the first read.
+const CLIENT_READ: usize = 4096;
+const UPSTREAM_READ: usize = 16 * 1024;
+
+/// The proxy service: what pingora's listener hands each accepted client connection to.
+pub struct Forwarder {
+    balancer: Balancer,
+    pool: Arc<Pool>,
+    connections: Arc<Semaphore>,
+}
+
+impl Forwarder {
+    pub fn new(balancer: Balancer, pool: Arc<Pool>, connections: &Connections) -> Self {
+        Forwarder {
+            balancer,
+            pool,
+            connections: connections.permits(),
+        }
+    }
+}
+
+#[async_trait]
+impl ServerApp for Forwarder {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let Ok(_permit) = self.connections.try_acquire() else {
+            metrics::CONNECTIONS_REFUSED.inc();
+            return None;
+        };
+        let mut client_ip = Vec::with_capacity(15);
+        if let Some(ip) = stream
+            .get_socket_digest()
+            .and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()))
+        {
+            push_ip(&mut client_ip, ip);
+        }
+        let mut conn = Client {
+            app: self,
+            stream,
+            client_ip,
+            shutdown: shutdown.clone(),
+            buf: BytesMut::with_capacity(CLIENT_READ),
+            up_head: Vec::with_capacity(512),
+            down_head: Vec::with_capacity(512),
+            ubuf: BytesMut::new(),
+        };
+        conn.serve().await;
+        None
+    }
+}
+
+/// Closes idle upstream connections that timed out or that their upstream closed.
+pub struct PoolSweeper(pub Arc<Pool>);
+
+#[async_trait]
+impl BackgroundService for PoolSweeper {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.0.sweep(),
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Why an attempt on one upstream failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Connecting failed: the upstream never saw the request.
+    Connect,
+    /// A connect, send or read took too long.
+    Timeout,
+    /// The connection broke, or the upstream sent something that is not HTTP.
+    Broken,
+}
+
+impl Failure {
+    fn status(self) -> u16 {
+        match self {
+            Failure::Timeout => 504,
+            Failure::Connect | Failure::Broken => 502,
+        }
+    }
+}
+
+/// How an attempt ended.
+enum Attempt {
+    /// The response was relayed; `keep_alive`: the client connection stays open.
+    Relayed {
+        status: u16,
+        body_bytes: u64,
+        keep_alive: bool,
+    },
+    /// Nothing reached the client; `reused`: the connection came from the pool.
+    Failed { failure: Failure, reused: bool },
+    /// The client went away, or the response broke after it started: close.
+    Broken { status: u16, body_bytes: u64 },
+}
+
+/// One client connection and its buffers, reused for every request on it.
+struct Client<'a> {
+    app: &'a Forwarder,
+    stream: Stream,
+    client_ip: Vec<u8>,
+    shutdown: ShutdownWatch,
+    /// Bytes read from the client and not yet used (a pipelined request may follow).
+    buf: BytesMut,
+    /// The head (and held body) to send upstream.
+    up_head: Vec<u8>,
+    /// The head (and first body bytes) to send to the client.
+    down_head: Vec<u8>,
+    /// Bytes read from the upstream.
+    ubuf: BytesMut,
+}
+
+async fn read_some<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut BytesMut,
+    size: usize,
+    limit: Duration,
+) -> Result<usize, Failure> {
+    if buf.capacity() - buf.len() < size / 4 {
+        buf.reserve(size);
+    }
+    match timeout(limit, r.read_buf(buf)).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(_)) => Err(Failure::Broken),
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+async fn write_all<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    data: &[u8],
+    limit: Duration,
+) -> Result<(), Failure> {
+    match timeout(limit, async {
+        w.write_all(data).await?;
+        w.flush().await
+    })
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(Failure::Broken),
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+impl Client<'_> {
+    async fn serve(&mut self) {
+        let settings = &self.app.balancer.settings;
+        let mut wait = settings.client_header_timeout;
+        loop {
+            let req = match self.read_request(wait).await {
+                Ok(Some(req)) => req,
+                Ok(None) => return,
+                Err(refusal) => {
+                    self.refuse(refusal.status(), None).await;
+                    return;
+                }
+            };
+            let start = Instant::now();
+            let keep_alive =
+                req.keep_alive && settings.keepalive.is_some() && !*self.shutdown.borrow();
+            let Some(keep_alive) = self.exchange(&req, keep_alive, start).await else {
+                return;
+            };
+            if !keep_alive {
+                return;
+            }
+            wait = settings.keepalive.unwrap_or_default();
+        }
+    }
+
+    /// Reads the next request head within `wait`; `Ok(None)`: the client closed, timed out
+    /// or the server is shutting down, and nothing is to be answered.
+    async fn read_request(&mut self, wait: Duration) -> Result<Option<Request>, Refusal> {
+        let settings = &self.app.balancer.settings;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(req) = http1::parse_request(
+                    &self.buf,
+                    &self.client_ip,
+                    settings.access_log,
+                    &mut self.up_head,
+                )? {
+                    return Ok(Some(req));
+                }
+            }
+            if self.buf.len() >= settings.max_header_bytes {
+                return Err(Refusal::HeadTooLarge);
+            }
+            if self.buf.capacity() - self.buf.len() < CLIENT_READ / 4 {
+                self.buf.reserve(CLIENT_READ);
+            }
+            tokio::select! {
+                read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)) => {
+                    match read {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => return Ok(None),
+                    }
+                }
+                _ = self.shutdown.changed(), if self.buf.is_empty() => return Ok(None),
+            }
+        }
+    }
+
+    /// Answers `req`; `None`: the connection must be closed.
+    async fn exchange(&mut self, req: &Request, keep_alive: bool, start: Instant) -> Option<bool> {
+        let settings = &self.app.balancer.settings;
+        self.buf.advance(req.head_len);
+        let mut body = BodyEnd::new(req.framing);
+        if let Framing::Length(n) = req.framing {
+            if n > settings.client_max_body_size {
+                self.refuse(413, Some((req, start))).await;
+                return None;
+            }
+        }
+        // Hold the body (or its first HELD_BODY bytes) after the head in `up_head`.
+        let mut rest = None;
+        if let Some(mut end) = body.take() {
+            match self.hold_body(&mut end, req).await {
+                Ok(None) => {}
+                Ok(Some(seen)) => rest = Some((end, seen)),
+                Err(status) => {
+                    if status != 0 {
+                        self.refuse(status, Some((req, start))).await;
+                    }
+                    return None;
+                }
+            }
+        }
+        let held_all = rest.is_none();
+
+        let balancer = &self.app.balancer;
+        let mut failed: Vec<SocketAddr> = Vec::new();
+        let mut last = Failure::Connect;
+        let mut retried_stale = false;
+        while let Some(addr) = balancer.select(&failed) {
+            let upstream_start = Instant::now();
+            let outcome = self
+                .attempt(addr, req, keep_alive, &mut rest, retried_stale)
+                .await;
+            match outcome {
+                Attempt::Relayed {
+                    status,
+                    body_bytes,
+                    keep_alive,
+                } => {
+                    balancer.passive.succeeded(&addr);
+                    self.finish(req, status, body_bytes, Some(addr), start, upstream_start);
+                    return Some(keep_alive);
+                }
+                Attempt::Broken { status, body_bytes } => {
+                    self.finish(req, status, body_bytes, Some(addr), start, upstream_start);
+                    return None;
+                }
+                Attempt::Failed { failure, reused } => {
+                    // A connect failure leaves even a streamed body untouched.
+                    let replayable = failure == Failure::Connect || (held_all && req.idempotent);
+                    // A pooled connection the upstream had just closed: try a fresh one once
+                    // without blaming the upstream (nginx gives cached connections the same
+                    // extra try).
+                    if reused && failure == Failure::Broken && replayable && !retried_stale {
+                        retried_stale = true;
+                        continue;
+                    }
+                    last = failure;
+                    let more = balancer.attempt_failed(addr, &mut failed);
+                    if !(more && replayable) {
+                        break;
+                    }
+                    metrics::RETRIES.inc();
+                }
+            }
+        }
+        self.refuse(last.status(), Some((req, start))).await;
+        None
+    }
+
+    /// Reads the body into `up_head` after the head: all of it (`None`), or, when it is
+    /// longer than [`HELD_BODY`], a first part (`Some(bytes read so far)`).
+    /// `Err(status)`: answer `status` and close (0: just close).
+    async fn hold_body(&mut self, end: &mut BodyEnd, req: &Request) -> Result<Option<u64>, u16> {
+        let settings = &self.app.balancer.settings;
+        if req.expect_continue && self.buf.is_empty() {
+            write_all(
+                &mut self.stream,
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                settings.send_timeout,
+            )
+            .await
+            .map_err(|_| 0u16)?;
+        }
+        let mut total: u64 = 0;
+        loop {
+            match end.advance(&self.buf) {
+                Ok(Some(n)) => {
+                    self.up_head.extend_from_slice(&self.buf[..n]);
+                    self.buf.advance(n);
+                    return Ok(None);
+                }
+                Ok(None) => {
+                    total += self.buf.len() as u64;
+                    if total > settings.client_max_body_size {
+                        return Err(413);
+                    }
+                    self.up_head.extend_from_slice(&self.buf);
+                    self.buf.clear();
+                }
+                Err(_) => return Err(400),
+            }
+            if total > HELD_BODY as u64 {
+                return Ok(Some(total));
+            }
+            match read_some(
+                &mut self.stream,
+                &mut self.buf,
+                CLIENT_READ,
+                settings.client_body_timeout,
+            )
+            .await
+            {
+                Ok(n) if n > 0 => {}
+                Ok(_) | Err(Failure::Broken) | Err(Failure::Connect) => return Err(0),
+                Err(Failure::Timeout) => return Err(408),
+            }
+        }
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
+        match timeout(
+            self.app.balancer.settings.connect_timeout,
+            TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+            Ok(Err(_)) => Err(Failure::Connect),
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
+    /// One attempt on `addr`: send the request, relay the response.
+    async fn attempt(
+        &mut self,
+        addr: SocketAddr,
+        req: &Request,
+        keep_alive: bool,
+        rest: &mut Option<(BodyEnd, u64)>,
+        fresh: bool,
+    ) -> Attempt {
+        let settings = &self.app.balancer.settings;
+        let pooled = if fresh {
+            None
+        } else {
+            self.app.pool.take(addr)
+        };
+        let reused = pooled.is_some();
+        let mut up = match pooled {
+            Some(s) => s,
+            None => match self.connect(addr).await {
+                Ok(s) => s,
+                Err(failure) => return Attempt::Failed { failure, reused },
+            },
+        };
+        let failed = |failure| Attempt::Failed { failure, reused };
+        if let Err(f) = write_all(&mut up, &self.up_head, settings.send_timeout).await {
+            return failed(f);
+        }
+        if let Some((end, seen)) = rest.as_mut() {
+            if let Err(f) = self.stream_body(&mut up, end, *seen).await {
+                return match f {
+                    // The client stalled or left mid-body.
+                    None => Attempt::Broken {
+                        status: 408,
+                        body_bytes: 0,
+                    },
+                    Some(f) => Attempt::Failed {
+                        failure: f,
+                        reused: false,
+                    },
+                };
+            }
+        }
+
+        // The response head, skipping interim (1xx) responses.
+        self.ubuf.clear();
+        let mut keep_alive = keep_alive;
+        let resp = loop {
+            match http1::parse_response(
+                &self.ubuf,
+                req.head_method,
+                &settings.server_header,
+                &mut keep_alive,
+                &mut self.down_head,
+            ) {
+                Ok(Some(r)) if r.status < 200 => {
+                    self.ubuf.advance(r.head_len);
+                    continue;
+                }
+                Ok(Some(r)) => break r,
+                Ok(None) if self.ubuf.len() < MAX_RESPONSE_HEAD => {}
+                Ok(None) | Err(()) => return failed(Failure::Broken),
+            }
+            match read_some(
+                &mut up,
+                &mut self.ubuf,
+                UPSTREAM_READ,
+                settings.read_timeout,
+            )
+            .await
+            {
+                Ok(n) if n > 0 => {}
+                Ok(_) => return failed(Failure::Broken),
+                Err(f) => return failed(f),
+            }
+        };
+        self.ubuf.advance(resp.head_len);
+
+        // The head goes out with whatever body bytes came with it.
+        let mut body = BodyEnd::new(resp.framing);
+        let mut done = body.is_none();
+        let mut body_bytes = 0u64;
+        let mut leftover = false;
+        if let Some(end) = body.as_mut() {
+            match end.advance(&self.ubuf) {
+                Ok(Some(n)) => {
+                    done = true;
+                    leftover = n < self.ubuf.len();
+                    self.down_head.extend_from_slice(&self.ubuf[..n]);
+                    body_bytes += n as u64;
+                }
+                Ok(None) => {
+                    self.down_head.extend_from_slice(&self.ubuf);
+                    body_bytes += self.ubuf.len() as u64;
+                }
+                Err(_) => return failed(Failure::Broken),
+            }
+            self.ubuf.clear();
+        }
+        let status = resp.status;
+        if write_all(&mut self.stream, &self.down_head, settings.send_timeout)
+            .await
+            .is_err()
+        {
+            return Attempt::Broken {
+                status,
+                body_bytes: 0,
+            };
+        }
+        let abort = |body_bytes| Attempt::Broken { status, body_bytes };
+        while !done {
+            let end = body.as_mut().expect("a body is being relayed");
+            let n = match read_some(
+                &mut up,
+                &mut self.ubuf,
+                UPSTREAM_READ,
+                settings.read_timeout,
+            )
+            .await
+            {
+                Ok(n) => n,
+                Err(_) => return abort(body_bytes),
+            };
+            if n == 0 {
+                if matches!(end, BodyEnd::UntilClose) {
+                    break;
+                }
+                return abort(body_bytes);
+            }
+            let take = match end.advance(&self.ubuf) {
+                Ok(Some(k)) => {
+                    done = true;
+                    leftover = k < self.ubuf.len();
+                    k
+                }
+                Ok(None) => self.ubuf.len(),
+                Err(_) => return abort(body_bytes),
+            };
+            if write_all(&mut self.stream, &self.ubuf[..take], settings.send_timeout)
+                .await
+                .is_err()
+            {
+                return abort(body_bytes);
+            }
+            body_bytes += take as u64;
+            self.ubuf.clear();
+        }
+        if resp.reusable && !leftover {
+            self.app.pool.put(addr, up);
+        }
+        Attempt::Relayed {
+            status,
+            body_bytes,
+            keep_alive,
+        }
+    }
+
+    /// Copies the rest of a long request body from the client to the upstream.
+    /// `Err(None)`: the client failed; `Err(Some(_))`: the upstream did.
+    async fn stream_body(
+        &mut self,
+        up: &mut TcpStream,
+        end: &mut BodyEnd,
+        seen: u64,
+    ) -> Result<(), Option<Failure>> {
+        let settings = &self.app.balancer.settings;
+        let mut total = seen;
+        loop {
+            match read_some(
+                &mut self.stream,
+                &mut self.buf,
+                CLIENT_READ,
+                settings.client_body_timeout,
+            )
+            .await
+            {
+                Ok(n) if n > 0 => {}
+                _ => return Err(None),
+            }
+            let (take, finished) = match end.advance(&self.buf) {
+                Ok(Some(k)) => (k, true),
+                Ok(None) => (self.buf.len(), false),
+                Err(_) => return Err(None),
+            };
+            total += take as u64;
+            if total > settings.client_max_body_size {
+                return Err(None);
+            }
+            write_all(up, &self.buf[..take], settings.send_timeout)
+                .await
+                .map_err(Some)?;
+            self.buf.advance(take);
+            if finished {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends nginx's page for `status` with `Connection: close`, and logs the request if
+    /// it got that far.
+    async fn refuse(&mut self, status: u16, req: Option<(&Request, Instant)>) {
+        let settings = &self.app.balancer.settings;
+        let (reason, page) = error_page(status);
+        let mut head = Vec::with_capacity(256 + page.len());
+        head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+        if !settings.server_header.is_empty() {
+            head.extend_from_slice(b"Server: ");
+            head.extend_from_slice(&settings.server_header);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(
+            format!(
+                "Content-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            )
+            .as_bytes(),
+        );
+        if let Some((req, start)) = req {
+            self.finish(req, status, page.len() as u64, None, start, start);
+        }
+        // The connection closes next either way.
+        let _ = write_all(&mut self.stream, &head, settings.send_timeout).await;
+    }
+
+    /// Metrics and the access log line for a finished request.
+    fn finish(
+        &self,
+        req: &Request,
+        status: u16,
+        body_bytes: u64,
+        upstream: Option<SocketAddr>,
+        start: Instant,
+        upstream_start: Instant,
+    ) {
+        metrics::observe_request(upstream, status, start.elapsed().as_secs_f64());
+        if let Some(fields) = &req.log {
+            access_log::write(&access_log::Entry {
+                client: &self.client_ip,
+                request: fields,
+                status,
+                body_bytes,
+                upstream,
+                upstream_time: upstream.map(|_| upstream_start.elapsed()),
+            });
+        }
+    }
+}

@@ -1,0 +1,667 @@
+//! HTTP/1.x heads and body framing, as the forwarding loop ([`crate::forward`]) needs them:
+//! parse a head with `httparse` and write the head to forward in the same pass, and find where
+//! a body ends without copying it.
+//!
+//! What goes upstream is what nginx's `proxy_pass` sends with configs/nginx.conf: the request
+//! line with `HTTP/1.1`, the client's headers (Host kept) minus the hop-by-hop ones
+//! (`Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`, `Expect`) and the
+//! forwarding headers this proxy sets itself, then `X-Real-IP`, `X-Forwarded-For` (appended
+//! to the client's) and `X-Forwarded-Proto`. What goes back to the client is the upstream's
+//! status line and headers minus the hop-by-hop ones, with `Server` replaced when one is
+//! configured and `Connection` saying whether the connection stays open.
+//!
+//! Requests are refused as nginx refuses them: 400 for a malformed head, an HTTP/1.1 request
+//! without `Host`, both `Content-Length` and `Transfer-Encoding`, or conflicting lengths; 501
+//! for a transfer coding other than `chunked`; 431 for a head over the size limit (nginx says
+//! 400 there). (A body over `client_max_body_size` gets 413 from [`crate::forward`].)
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (a request without length, HEAD's response, 1xx/204/304).
+    Empty,
+    Length(u64),
+    Chunked,
+    /// A response without length: the body ends when the upstream closes.
+    UntilClose,
+}
+
+/// A request refused before it is forwarded, with the status the client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    BadRequest,
+    HeadTooLarge,
+    NotImplemented,
+}
+
+impl Refusal {
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::BadRequest => 400,
+            Refusal::HeadTooLarge => 431,
+            Refusal::NotImplemented => 501,
+        }
+    }
+}
+
+/// Headers per head; more is a malformed (or hostile) request.
+const MAX_HEADERS: usize = 128;
+
+/// What the forwarding loop needs to know about a request whose upstream head was written.
+#[derive(Debug)]
+pub struct Request {
+    /// Bytes of the client's head (request line, headers, blank line).
+    pub head_len: usize,
+    pub framing: Framing,
+    /// The client wants the connection kept open after the response.
+    pub keep_alive: bool,
+    /// The client waits for `100 Continue` before it sends the body.
+    pub expect_continue: bool,
+    /// nginx's rule for `proxy_next_upstream`: everything but POST, LOCK and PATCH may be
+    /// sent to a second upstream after the first one failed.
+    pub idempotent: bool,
+    pub head_method: bool,
+    /// Request line fields and headers for the access log, filled only when asked for.
+    pub log: Option<LogFields>,
+}
+
+/// The parts of a request that nginx's `combined` log format shows.
+#[derive(Debug, Default)]
+pub struct LogFields {
+    pub request_line: String,
+    pub referer: String,
+    pub user_agent: String,
+}
+
+/// Names this proxy never forwards in either direction (hop-by-hop), plus the forwarding
+/// headers it sets itself.
+fn dropped_request_header(name: &str) -> bool {
+    const DROPPED: [&str; 9] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+        "expect",
+        "x-real-ip",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+    ];
+    DROPPED.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
+fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Parses the request head at the start of `buf` and writes the head to send upstream into
+/// `out`. `Ok(None)`: the head is not complete yet.
+pub fn parse_request(
+    buf: &[u8],
+    client_ip: &[u8],
+    want_log: bool,
+    out: &mut Vec<u8>,
+) -> Result<Option<Request>, Refusal> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Refusal::HeadTooLarge),
+        Err(_) => return Err(Refusal::BadRequest),
+    };
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(Refusal::BadRequest);
+    };
+    out.clear();
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+
+    let mut keep_alive = minor == 1;
+    let mut host = false;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut expect_continue = false;
+    let mut forwarded_for: &[u8] = b"";
+    let mut log = want_log.then(LogFields::default);
+    for h in req.headers.iter() {
+        let (name, value) = (h.name, h.value);
+        if name.eq_ignore_ascii_case("host") {
+            if host {
+                return Err(Refusal::BadRequest);
+            }
+            host = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n = parse_length(value).ok_or(Refusal::BadRequest)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Refusal::BadRequest);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.trim_ascii().eq_ignore_ascii_case(b"chunked") || chunked {
+                return Err(Refusal::NotImplemented);
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            if has_token(value, "close") {
+                keep_alive = false;
+            } else if has_token(value, "keep-alive") {
+                keep_alive = true;
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            forwarded_for = value;
+        }
+        if let Some(log) = log.as_mut() {
+            if name.eq_ignore_ascii_case("referer") {
+                log.referer = String::from_utf8_lossy(value).into_owned();
+            } else if name.eq_ignore_ascii_case("user-agent") {
+                log.user_agent = String::from_utf8_lossy(value).into_owned();
+            }
+        }
+        if !dropped_request_header(name) {
+            put_header(out, name.as_bytes(), value);
+        }
+    }
+    if minor == 1 && !host {
+        return Err(Refusal::BadRequest);
+    }
+    let framing = match (length, chunked) {
+        (Some(_), true) => return Err(Refusal::BadRequest),
+        (Some(0), false) | (None, false) => Framing::Empty,
+        (Some(n), false) => Framing::Length(n),
+        (None, true) => Framing::Chunked,
+    };
+    put_header(out, b"X-Real-IP", client_ip);
+    out.extend_from_slice(b"X-Forwarded-For: ");
+    if !forwarded_for.is_empty() {
+        out.extend_from_slice(forwarded_for);
+        out.extend_from_slice(b", ");
+    }
+    out.extend_from_slice(client_ip);
+    out.extend_from_slice(b"\r\nX-Forwarded-Proto: http\r\n\r\n");
+    if let Some(log) = log.as_mut() {
+        log.request_line = format!("{method} {target} HTTP/1.{minor}");
+    }
+    Ok(Some(Request {
+        head_len,
+        framing,
+        keep_alive,
+        expect_continue,
+        idempotent: !matches!(method, "POST" | "LOCK" | "PATCH"),
+        head_method: method == "HEAD",
+        log,
+    }))
+}
+
+/// What the forwarding loop needs to know about a response whose client head was written.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head_len: usize,
+    pub framing: Framing,
+    /// The upstream connection may carry another request after this response.
+    pub reusable: bool,
+}
+
+/// Parses the response head at the start of `buf`. For an interim (1xx) response the head is
+/// consumed and nothing is written: the caller reads the next head. Otherwise the head to
+/// send to the client goes into `out`, with `Server: server` when `server` is not empty and
+/// `Connection: keep-alive` or `close` as `keep_alive` says (forced to close when the body
+/// is delimited by the upstream closing).
+pub fn parse_response(
+    buf: &[u8],
+    head_request: bool,
+    server: &[u8],
+    keep_alive: &mut bool,
+    out: &mut Vec<u8>,
+) -> Result<Option<Response>, ()> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let (Some(status), Some(minor)) = (resp.code, resp.version) else {
+        return Err(());
+    };
+    let mut reusable = minor == 1;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    out.clear();
+    if (100..200).contains(&status) {
+        // 101 would switch protocols, which this proxy never asks for (no Upgrade upstream).
+        if status == 101 {
+            return Err(());
+        }
+        return Ok(Some(Response {
+            status,
+            head_len,
+            framing: Framing::Empty,
+            reusable,
+        }));
+    }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    // httparse accepts exactly three digits.
+    out.extend_from_slice(&[
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]);
+    out.push(b' ');
+    out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in resp.headers.iter() {
+        let (name, value) = (h.name, h.value);
+        if name.eq_ignore_ascii_case("connection") {
+            if has_token(value, "close") {
+                reusable = false;
+            } else if has_token(value, "keep-alive") {
+                reusable = true;
+            }
+            continue;
+        }
+        if name.eq_ignore_ascii_case("keep-alive")
+            || name.eq_ignore_ascii_case("proxy-connection")
+            || (!server.is_empty() && name.eq_ignore_ascii_case("server"))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = parse_length(value).ok_or(())?;
+            if length.is_some_and(|l| l != n) {
+                return Err(());
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = has_token(value, "chunked");
+        }
+        put_header(out, name.as_bytes(), value);
+    }
+    let framing = if head_request || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        if n == 0 {
+            Framing::Empty
+        } else {
+            Framing::Length(n)
+        }
+    } else {
+        reusable = false;
+        Framing::UntilClose
+    };
+    if framing == Framing::UntilClose {
+        *keep_alive = false;
+    }
+    if !server.is_empty() {
+        put_header(out, b"Server", server);
+    }
+    out.extend_from_slice(if *keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    Ok(Some(Response {
+        status,
+        head_len,
+        framing,
+        reusable,
+    }))
+}
+
+/// Finds where a body ends in the bytes that follow its head, chunk by chunk, without
+/// copying or decoding it: a chunked body is forwarded as it came.
+#[derive(Debug)]
+pub enum BodyEnd {
+    Length(u64),
+    Chunked(Chunks),
+    UntilClose,
+}
+
+/// Longest chunk-size line (size plus extensions) and trailer section accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+const MAX_TRAILERS: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// Hex digits of a chunk size.
+    Size,
+    /// Chunk extensions, up to the line end.
+    Extension,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    /// At the start of a trailer line (or the final blank line).
+    TrailerStart,
+    Trailer,
+    FinalLf,
+    Done,
+}
+
+#[derive(Debug)]
+pub struct Chunks {
+    state: ChunkState,
+    size: u64,
+    digits: usize,
+    line: usize,
+    trailers: usize,
+}
+
+/// The body is malformed (a chunk-size line that is not one, or over a limit).
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadBody;
+
+impl BodyEnd {
+    /// `None` for a message without body.
+    pub fn new(framing: Framing) -> Option<BodyEnd> {
+        match framing {
+            Framing::Empty => None,
+            Framing::Length(n) => Some(BodyEnd::Length(n)),
+            Framing::Chunked => Some(BodyEnd::Chunked(Chunks {
+                state: ChunkState::Size,
+                size: 0,
+                digits: 0,
+                line: 0,
+                trailers: 0,
+            })),
+            Framing::UntilClose => Some(BodyEnd::UntilClose),
+        }
+    }
+
+    /// Consumes `data`, the next bytes of the body. `Some(n)`: the body ended after the
+    /// first `n` bytes of `data`; `None`: all of `data` is body and more follows.
+    pub fn advance(&mut self, data: &[u8]) -> Result<Option<usize>, BadBody> {
+        match self {
+            BodyEnd::Length(left) => {
+                if (data.len() as u64) < *left {
+                    *left -= data.len() as u64;
+                    Ok(None)
+                } else {
+                    let n = *left as usize;
+                    *left = 0;
+                    Ok(Some(n))
+                }
+            }
+            BodyEnd::Chunked(chunks) => chunks.advance(data),
+            BodyEnd::UntilClose => Ok(None),
+        }
+    }
+}
+
+impl Chunks {
+    fn advance(&mut self, data: &[u8]) -> Result<Option<usize>, BadBody> {
+        use ChunkState::*;
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match self.state {
+                Size => match (b as char).to_digit(16) {
+                    Some(d) if self.digits < 15 => {
+                        self.size = self.size * 16 + u64::from(d);
+                        self.digits += 1;
+                        self.line += 1;
+                    }
+                    _ if self.digits == 0 => return Err(BadBody),
+                    Some(_) => return Err(BadBody),
+                    None => {
+                        self.state = Extension;
+                        continue;
+                    }
+                },
+                Extension => match b {
+                    b'\r' => self.state = SizeLf,
+                    b'\n' => self.chunk_started(),
+                    _ => {
+                        self.line += 1;
+                        if self.line > MAX_CHUNK_LINE {
+                            return Err(BadBody);
+                        }
+                    }
+                },
+                SizeLf => {
+                    if b != b'\n' {
+                        return Err(BadBody);
+                    }
+                    self.chunk_started();
+                }
+                Data => {
+                    let take = (self.size as usize).min(data.len() - i);
+                    self.size -= take as u64;
+                    i += take;
+                    if self.size == 0 {
+                        self.state = DataCr;
+                    }
+                    continue;
+                }
+                DataCr => match b {
+                    b'\r' => self.state = DataLf,
+                    b'\n' => self.state = Size,
+                    _ => return Err(BadBody),
+                },
+                DataLf => {
+                    if b != b'\n' {
+                        return Err(BadBody);
+                    }
+                    self.state = Size;
+                }
+                TrailerStart => match b {
+                    b'\r' => self.state = FinalLf,
+                    b'\n' => {
+                        self.state = Done;
+                        return Ok(Some(i + 1));
+                    }
+                    _ => self.state = Trailer,
+                },
+                Trailer => {
+                    self.trailers += 1;
+                    if self.trailers > MAX_TRAILERS {
+                        return Err(BadBody);
+                    }
+                    if b == b'\n' {
+                        self.state = TrailerStart;
+                    }
+                }
+                FinalLf => {
+                    if b != b'\n' {
+                        return Err(BadBody);
+                    }
+                    self.state = Done;
+                    return Ok(Some(i + 1));
+                }
+                Done => return Ok(Some(i)),
+            }
+            i += 1;
+        }
+        Ok(if self.state == Done { Some(i) } else { None })
+    }
+
+    /// The chunk-size line ended: data follows, or the trailers after the last chunk.
+    fn chunk_started(&mut self) {
+        self.state = if self.size == 0 {
+            ChunkState::TrailerStart
+        } else {
+            ChunkState::Data
+        };
+        self.digits = 0;
+        self.line = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(head: &str) -> Result<(Request, String), Refusal> {
+        let mut out = Vec::new();
+        let r = parse_request(head.as_bytes(), b"10.0.0.9", true, &mut out)?.expect("complete");
+        Ok((r, String::from_utf8(out).unwrap()))
+    }
+
+    #[test]
+    fn upstream_head_is_what_nginx_sends() {
+        let input = "GET /a?b=1 HTTP/1.1\r\nHost: example\r\nConnection: keep-alive\r\nX-Forwarded-For: 1.2.3.4\r\nX-Real-IP: spoofed\r\nUser-Agent: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello";
+        let (r, out) = request(input).unwrap();
+        assert_eq!(
+            out,
+            "GET /a?b=1 HTTP/1.1\r\nHost: example\r\nUser-Agent: t\r\nContent-Length: 5\r\n\
+             X-Real-IP: 10.0.0.9\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.9\r\nX-Forwarded-Proto: http\r\n\r\n"
+        );
+        assert_eq!(r.framing, Framing::Length(5));
+        assert!(r.keep_alive && r.expect_continue && r.idempotent);
+        assert_eq!(r.head_len, input.len() - "hello".len());
+        let log = r.log.unwrap();
+        assert_eq!(log.request_line, "GET /a?b=1 HTTP/1.1");
+        assert_eq!(log.user_agent, "t");
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let ka = |h: &str| request(h).unwrap().0.keep_alive;
+        assert!(ka("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!ka(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!ka("GET / HTTP/1.0\r\n\r\n"));
+        assert!(ka("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn requests_are_refused_as_nginx_refuses_them() {
+        let refused = |h: &str| request(h).unwrap_err();
+        assert_eq!(refused("HELLO THERE\r\n\r\n"), Refusal::BadRequest);
+        assert_eq!(refused("GET / HTTP/1.1\r\n\r\n"), Refusal::BadRequest);
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Refusal::BadRequest
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Refusal::BadRequest
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
+            Refusal::BadRequest
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Refusal::NotImplemented
+        );
+        let many: String = (0..200).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            refused(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
+            Refusal::HeadTooLarge
+        );
+        let mut out = Vec::new();
+        assert!(
+            parse_request(b"GET / HTTP/1.1\r\nHost:", b"", false, &mut out)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    fn response(head: &str, head_request: bool, keep_alive: bool) -> (Response, String, bool) {
+        let mut out = Vec::new();
+        let mut ka = keep_alive;
+        let r = parse_response(head.as_bytes(), head_request, b"kvstack", &mut ka, &mut out)
+            .unwrap()
+            .unwrap();
+        (r, String::from_utf8(out).unwrap(), ka)
+    }
+
+    #[test]
+    fn client_head_replaces_server_and_connection() {
+        let input = "HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabc";
+        let (r, out, ka) = response(input, false, true);
+        assert_eq!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: kvstack\r\nConnection: keep-alive\r\n\r\n"
+        );
+        assert_eq!(
+            (r.status, r.framing, r.reusable, ka),
+            (200, Framing::Length(3), true, true)
+        );
+        assert_eq!(r.head_len, input.len() - "abc".len());
+    }
+
+    #[test]
+    fn response_framing() {
+        let framing = |h: &str, head| response(h, head, true).0.framing;
+        assert_eq!(
+            framing("HTTP/1.1 204 No Content\r\n\r\n", false),
+            Framing::Empty
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true),
+            Framing::Empty
+        );
+        assert_eq!(
+            framing(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false
+            ),
+            Framing::Chunked
+        );
+        let (r, out, ka) = response("HTTP/1.0 200 OK\r\n\r\n", false, true);
+        assert_eq!(
+            (r.framing, r.reusable, ka),
+            (Framing::UntilClose, false, false)
+        );
+        assert!(out.ends_with("Connection: close\r\n\r\n"), "{out}");
+        let (r, out, _) = response("HTTP/1.1 100 Continue\r\n\r\n", false, true);
+        assert_eq!((r.status, out.as_str()), (100, ""));
+    }
+
+    #[test]
+    fn chunked_end_is_found_across_reads() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        let end = body.len() - 4;
+        for split in 0..body.len() {
+            let mut b = BodyEnd::new(Framing::Chunked).unwrap();
+            let got = match b.advance(&body[..split]).unwrap() {
+                Some(n) => n,
+                None => split + b.advance(&body[split..]).unwrap().unwrap(),
+            };
+            assert_eq!(got, end, "split at {split}");
+        }
+        let mut b = BodyEnd::new(Framing::Chunked).unwrap();
+        assert_eq!(b.advance(b"0\r\n\r\n").unwrap(), Some(5));
+        let mut b = BodyEnd::new(Framing::Chunked).unwrap();
+        assert_eq!(b.advance(b"zz\r\n"), Err(BadBody));
+        let mut b = BodyEnd::new(Framing::Chunked).unwrap();
+        assert_eq!(b.advance(b"1\r\nab"), Err(BadBody));
+        let mut b = BodyEnd::new(Framing::Chunked).unwrap();
+        assert_eq!(b.advance(b"ffffffffffffffffff\r\n"), Err(BadBody));
+    }
+
+    #[test]
+    fn length_end() {
+        let mut b = BodyEnd::new(Framing::Length(5)).unwrap();
+        assert_eq!(b.advance(b"abc").unwrap(), None);
+        assert_eq!(b.advance(b"defg").unwrap(), Some(2));
+        assert!(BodyEnd::new(Framing::Empty).is_none());
+    }
+}

@@ -1,0 +1,191 @@
+//! Idle keep-alive connections to the upstreams, as nginx's `keepalive N` in an `upstream`
+//! block: after a complete response the connection is parked here, and the next request to
+//! the same address takes it back instead of connecting again.
+//!
+//! Invariants:
+//! - At most `max` connections are idle at once, all upstreams together; a connection
+//!   returned to a full pool is closed.
+//! - A connection handed out has been idle less than `idle_timeout` and has neither been
+//!   closed by the upstream nor received unexpected bytes. The check costs no system call
+//!   for a healthy connection: the last read of a response returned less than the buffer,
+//!   which clears tokio's readiness, so `try_read` answers `WouldBlock` from its own state
+//!   unless the reactor has since seen the socket become readable (a FIN or stray data).
+//! - Takes are last in, first out: the connection used most recently is reused first, and
+//!   [`Pool::sweep`] closes the ones that have idled too long.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+}
+
+/// Idle connections by upstream address. A list searched in order: there are a handful of
+/// upstreams, and hashing a `SocketAddr` with SipHash cost more than the search.
+#[derive(Default)]
+struct Parked {
+    by_addr: Vec<(SocketAddr, Vec<Idle>)>,
+    total: usize,
+}
+
+impl Parked {
+    fn list(&mut self, addr: SocketAddr) -> Option<&mut Vec<Idle>> {
+        self.by_addr
+            .iter_mut()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, list)| list)
+    }
+}
+
+pub struct Pool {
+    parked: Mutex<Parked>,
+    max: usize,
+    idle_timeout: Duration,
+}
+
+/// True while the upstream has neither closed the idle connection nor written to it.
+fn quiet(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == ErrorKind::WouldBlock)
+}
+
+impl Pool {
+    pub fn new(max: usize, idle_timeout: Duration) -> Self {
+        Pool {
+            parked: Mutex::new(Parked::default()),
+            max,
+            idle_timeout,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Parked> {
+        self.parked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle connection to `addr` that can carry a request, if one is parked.
+    pub fn take(&self, addr: SocketAddr) -> Option<TcpStream> {
+        loop {
+            let idle = {
+                let mut parked = self.lock();
+                let idle = parked.list(addr)?.pop()?;
+                parked.total -= 1;
+                idle
+            };
+            // A stale connection is dropped here, outside the lock, and the next one tried.
+            if idle.since.elapsed() < self.idle_timeout && quiet(&idle.stream) {
+                return Some(idle.stream);
+            }
+        }
+    }
+
+    /// Parks a connection whose last response was read completely.
+    pub fn put(&self, addr: SocketAddr, stream: TcpStream) {
+        let mut parked = self.lock();
+        if parked.total >= self.max {
+            drop(parked);
+            return;
+        }
+        parked.total += 1;
+        let idle = Idle {
+            stream,
+            since: Instant::now(),
+        };
+        match parked.list(addr) {
+            Some(list) => list.push(idle),
+            None => parked.by_addr.push((addr, vec![idle])),
+        }
+    }
+
+    /// Closes connections idle for `idle_timeout` or closed by their upstream.
+    pub fn sweep(&self) {
+        let mut stale = Vec::new();
+        {
+            let mut parked = self.lock();
+            for (_, list) in parked.by_addr.iter_mut() {
+                let mut i = 0;
+                while i < list.len() {
+                    if list[i].since.elapsed() >= self.idle_timeout || !quiet(&list[i].stream) {
+                        stale.push(list.swap_remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            parked.by_addr.retain(|(_, list)| !list.is_empty());
+            parked.total -= stale.len();
+        }
+        drop(stale);
+    }
+
+    /// Idle connections right now.
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.lock().total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    async fn pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn reuses_quiet_connections_and_drops_closed_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Pool::new(2, Duration::from_secs(60));
+
+        let (a, _a_server) = pair(&listener).await;
+        pool.put(addr, a);
+        assert!(pool.take(addr).is_some(), "a quiet connection is reused");
+        assert!(pool.take(addr).is_none());
+
+        let (b, b_server) = pair(&listener).await;
+        pool.put(addr, b);
+        drop(b_server);
+        // Let the reactor see the FIN.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            pool.take(addr).is_none(),
+            "a connection the upstream closed"
+        );
+
+        let (c, mut c_server) = pair(&listener).await;
+        pool.put(addr, c);
+        c_server.write_all(b"junk").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pool.sweep();
+        assert_eq!(pool.idle(), 0, "stray bytes make a connection unusable");
+    }
+
+    #[tokio::test]
+    async fn holds_at_most_max_and_expires_idle_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Pool::new(2, Duration::from_millis(100));
+        let mut servers = Vec::new();
+        for _ in 0..3 {
+            let (c, s) = pair(&listener).await;
+            servers.push(s);
+            pool.put(addr, c);
+        }
+        assert_eq!(pool.idle(), 2);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        pool.sweep();
+        assert_eq!(pool.idle(), 0);
+    }
+}
