@@ -154,10 +154,8 @@ pub fn run(plan: &Plan) -> Result<String> {
     writeln!(
         report,
         "**Reading:** through Docker's published port our images serve {} of the official \
-         line-up's requests per second (stand-ins for the official images, see above); the \
-         profiles that use our proxy are held back by it (see the proxy section), the ones \
-         that use kvstore are not. Docker's userland proxy and bridge add the same cost to \
-         every profile.\n",
+         line-up's requests per second (stand-ins for the official images, see above). \
+         Docker's userland proxy and bridge add the same cost to every profile.\n",
         ratio(m(0, |s| s.1.rps), m(official, |s| s.1.rps))
     )?;
     writeln!(

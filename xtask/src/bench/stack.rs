@@ -89,10 +89,7 @@ pub fn run(plan: &Plan) -> Result<String> {
         m(original, |s| s.cpu_us) / m(0, |s| s.cpu_us),
         match m(0, |s| s.rps) / m(1, |s| s.rps) {
             r if r >= 1.0 => format!("{r:.2}x less than ours"),
-            r => format!(
-                "{:.2}x more than ours (the proxy is the slower part; see its section)",
-                1.0 / r
-            ),
+            r => format!("{:.2}x more than ours", 1.0 / r),
         }
     )?;
     writeln!(
