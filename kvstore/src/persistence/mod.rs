@@ -5,8 +5,8 @@
 //! takes the journal, copies the current state of those keys under the keyspace lock, and
 //! writes them to sled as one batch outside it. Many clients' writes therefore share one
 //! sled batch and one fsync, and a key written a thousand times between two commits costs
-//! one disk write. A big collection whose elements changed costs the changed elements only
-//! (see `layout.rs`), never a copy of the whole value.
+//! one disk write. A big collection whose elements changed costs the buckets (or list chunks)
+//! holding the changed elements (see `layout.rs`), never a copy of the whole value.
 
 mod commit;
 mod layout;
