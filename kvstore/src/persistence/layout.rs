@@ -950,6 +950,39 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_splits_into_half_full_pieces_keyed_by_their_first_hash() {
+        let ids: Vec<Bytes> = (0..300).map(|i| Bytes::from(format!("e{i}"))).collect();
+        let item = Some(Bytes::from_static(b"v"));
+        let mut changes: Vec<BucketChange<'_>> =
+            ids.iter().map(|id| (element_hash(id), id, &item)).collect();
+        changes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let pieces = merge_bucket(7, None, &changes).unwrap();
+        assert_eq!(pieces[0].0, 7, "the first piece keeps the bucket's id");
+        let mut seen = 0;
+        for (i, (start, entry)) in pieces.iter().enumerate() {
+            let items = decode_bucket(entry.as_deref().unwrap()).unwrap();
+            assert!((1..=BUCKET_MAX_ELEMENTS / 2 + 1).contains(&items.len()));
+            if i > 0 {
+                assert_eq!(*start, items[0].0);
+            }
+            seen += items.len();
+        }
+        assert_eq!(seen, 300);
+        // A bucket left empty is deleted: its range joins the previous bucket's.
+        let gone = None;
+        let stored = pieces[0].1.clone().unwrap();
+        let first = decode_bucket(&stored).unwrap().len();
+        let removals: Vec<BucketChange<'_>> = changes[..first]
+            .iter()
+            .map(|&(h, id, _)| (h, id, &gone))
+            .collect();
+        assert_eq!(
+            merge_bucket(7, Some(&stored), &removals).unwrap(),
+            vec![(7, None)]
+        );
+    }
+
+    #[test]
     fn list_round_trip() {
         let items = ["a", "", "a longer element\r\n\0"]
             .iter()
