@@ -11,8 +11,23 @@
 //! A value stored per element ([`Value::per_element`]: hashtable hashes and sets, long lists)
 //! has only its header in the main tree (flag [`PER_ELEMENT`]); each element is an entry of
 //! the elements tree keyed `db | key length (4, BE) | key | element id`, so a prefix scan
-//! finds every element of a key and a change to one element rewrites one entry. The id of a
-//! hash field or set member is itself (the entry holds the field's value, or nothing).
+//! finds every element of a key.
+//!
+//! Hash fields, set members and sorted-set members are grouped in buckets by a stable 64-bit
+//! hash of the element (flag [`BUCKETED`]): the bucket entries' ids are hash values (8 bytes,
+//! big-endian), and the entry with id `s` holds, in (hash, element) order, every element
+//! whose hash lies between `s` and the next entry's id — each as the length-prefixed element
+//! and its entry value (a field's value, a member's score bits, nothing for a set). Nothing
+//! else records the partition: a commit finds an element's bucket as the entry with the
+//! greatest id at most its hash, merges the changes into it, and splits it (each piece keyed
+//! by its first element's hash, the first keeping the bucket's id, all in one atomic sled
+//! batch) once it holds more than [`BUCKET_MAX_ELEMENTS`] elements or [`BUCKET_MAX_BYTES`]
+//! bytes. A change to one element rewrites one bucket of at most a few KiB; a commit of
+//! many changes to one big collection writes each touched bucket once, which is what keeps
+//! a million-element hash's write cost flat (sled's cost per entry written dominates, not
+//! its size). Hashes, sets and sorted sets written one entry per element by earlier
+//! versions (no [`BUCKETED`] flag) still load, and are rewritten in buckets by the first
+//! commit.
 //!
 //! A long list is stored in chunks instead (flag [`CHUNKED`]): a list element has a stable
 //! `i64` id ([`crate::keyspace::List`]), and the elements with ids `128 c .. 128 c + 127`
@@ -52,6 +67,13 @@ const HAS_HEAD: u8 = 4;
 /// A per-element list whose elements are grouped in chunks of [`LIST_CHUNK`] ids; its
 /// length follows the head id, so the header alone says which ids are live.
 const CHUNKED: u8 = 8;
+
+/// A per-element hash, set or sorted set whose elements are grouped in hash buckets.
+const BUCKETED: u8 = 16;
+/// A bucket holding more elements than this is split.
+const BUCKET_MAX_ELEMENTS: usize = 128;
+/// A bucket whose entry is longer than this is split (when its elements' hashes differ).
+const BUCKET_MAX_BYTES: usize = 4096;
 
 /// Ids per list chunk (a power of two: the chunk of id `i` is `i >> 7`, its offset `i & 127`).
 const LIST_CHUNK: i64 = 128;
@@ -104,6 +126,8 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
     };
     if chunked_len.is_some() {
         flags |= CHUNKED;
+    } else if per_element {
+        flags |= BUCKETED;
     }
     if head.is_some() {
         flags |= HAS_HEAD;
@@ -303,6 +327,9 @@ pub struct Header<'a> {
     pub per_element: bool,
     /// A per-element list stored in chunks (else one entry per element, as before chunks).
     pub chunked: bool,
+    /// A per-element hash, set or sorted set stored in hash buckets (else one entry per
+    /// element, as before buckets).
+    pub bucketed: bool,
     /// A chunked list's length (its live ids are `head .. head + len`).
     len: u64,
     pub expire_at: Option<u64>,
@@ -318,11 +345,13 @@ impl Header<'_> {
     }
 
     /// Whether `value`, loaded from this entry, is stored in an older layout than the one a
-    /// commit would write now (a big collection whole, a long list one entry per element), so
+    /// commit would write now (a big collection whole, or one entry per element), so
     /// it must be rewritten whole before any element-level change is written for it.
     pub fn outdated(&self, value: &Value) -> bool {
         let list = matches!(value, Value::List(_));
-        (!self.per_element && value.per_element()) || (self.per_element && list && !self.chunked)
+        (!self.per_element && value.per_element())
+            || (self.per_element && list && !self.chunked)
+            || (self.per_element && !list && !self.bucketed)
     }
 }
 
@@ -346,6 +375,7 @@ pub fn decode_header(v: &[u8]) -> Option<Header<'_>> {
         kind,
         per_element: flags & PER_ELEMENT != 0,
         chunked: flags & CHUNKED != 0,
+        bucketed: flags & BUCKETED != 0,
         len,
         expire_at,
         head,
@@ -400,11 +430,11 @@ fn parse_list_id(b: &[u8]) -> Option<i64> {
 /// Every element of a per-element value: (id, entry value).
 pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> {
     match value {
-        Value::Hash(h) => Box::new(
+        Value::Hash(h) => buckets(
             h.iter()
                 .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))),
         ),
-        Value::Set(s) => Box::new(s.iter().map(|m| (m, Bytes::new()))),
+        Value::Set(s) => buckets(s.iter().map(|m| (m, Bytes::new()))),
         Value::List(l) => {
             // One entry per chunk: the run of consecutive elements that share a chunk number.
             let mut index = 0;
@@ -423,9 +453,184 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
                 Some((list_id(chunk), Bytes::from(entry)))
             }))
         }
-        Value::ZSet(z) => Box::new(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
+        Value::ZSet(z) => buckets(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
         Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
     }
+}
+
+/// Every element as (entry id, entry value) grouped in buckets: (bucket id, bucket entry).
+fn buckets(
+    elements: impl Iterator<Item = (Bytes, Bytes)>,
+) -> Box<dyn Iterator<Item = (Bytes, Bytes)>> {
+    let mut elements: Vec<(u64, Bytes, Option<Bytes>)> = elements
+        .map(|(id, item)| (element_hash(&id), id, Some(item)))
+        .collect();
+    elements.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let changes: Vec<BucketChange<'_>> = elements.iter().map(|(h, id, v)| (*h, id, v)).collect();
+    let pieces = merge_bucket(0, None, &changes).unwrap_or_default();
+    Box::new(
+        pieces
+            .into_iter()
+            .filter_map(|(start, entry)| Some((bucket_id(start), Bytes::from(entry?)))),
+    )
+}
+
+/// The stable 64-bit hash that places an element in its bucket (FNV-1a, then MurmurHash3's
+/// finalizer to spread FNV's low-entropy high bits). Part of the on-disk layout: never change.
+pub fn element_hash(id: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in id {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The entry id of the bucket starting at hash `start`.
+pub fn bucket_id(start: u64) -> Bytes {
+    Bytes::copy_from_slice(&start.to_be_bytes())
+}
+
+pub fn parse_bucket_id(id: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(id.try_into().ok()?))
+}
+
+/// A stored element in a bucket: (hash, element, entry value).
+type BucketItem<'a> = (u64, &'a [u8], &'a [u8]);
+
+/// Reads a bucket entry's (element, entry value) pairs one by one.
+pub struct BucketReader<'a>(Reader<'a>);
+
+impl<'a> BucketReader<'a> {
+    pub fn new(entry: &'a [u8]) -> Self {
+        BucketReader(Reader(entry))
+    }
+
+    /// The next element, `Ok(None)` at the end, `Err(())` if the entry is malformed.
+    pub fn next_element(&mut self) -> Result<Option<[&'a [u8]; 2]>, ()> {
+        if self.0 .0.is_empty() {
+            return Ok(None);
+        }
+        let mut element = || {
+            let len = self.0.u32()?;
+            let id = self.0.take(len)?;
+            let len = self.0.u32()?;
+            Some([id, self.0.take(len)?])
+        };
+        element().map(Some).ok_or(())
+    }
+}
+
+/// A bucket's elements as (hash, element, entry value), in (hash, element) order, or `None`
+/// if the entry is malformed.
+fn decode_bucket(entry: &[u8]) -> Option<Vec<BucketItem<'_>>> {
+    let mut r = BucketReader::new(entry);
+    let mut items = Vec::new();
+    while let Some([id, item]) = r.next_element().ok()? {
+        items.push((element_hash(id), id, item));
+    }
+    Some(items)
+}
+
+/// A bucket entry to write: (bucket id, entry, or `None` to delete it).
+pub type BucketWrite = (u64, Option<Vec<u8>>);
+
+/// One element's new state for [`merge_bucket`]: (its hash, the element, entry value or
+/// `None` if gone).
+pub type BucketChange<'a> = (u64, &'a Bytes, &'a Option<Bytes>);
+
+/// The bucket starting at `start` (stored as `stored`) with `changes` applied, all of whose
+/// hashes lie in the bucket's range, sorted by (hash, element). Returns the entries to write:
+/// first the bucket's own (`None`: delete it, its range joins the previous bucket's), then,
+/// if it had to be split, the other pieces keyed by their first hash; these must be written
+/// in one atomic batch, or a crash between them would lose the elements moved. `Err(())` if
+/// the stored entry is malformed.
+pub fn merge_bucket(
+    start: u64,
+    stored: Option<&[u8]>,
+    changes: &[BucketChange<'_>],
+) -> Result<Vec<BucketWrite>, ()> {
+    let stored = match stored {
+        Some(entry) => decode_bucket(entry).ok_or(())?,
+        None => Vec::new(),
+    };
+    // Merge two sorted runs; a change replaces the stored element it names.
+    let mut merged: Vec<BucketItem<'_>> = Vec::with_capacity(stored.len() + changes.len());
+    let mut old = stored.into_iter().peekable();
+    for &(h, id, item) in changes {
+        while let Some(&(oh, oid, _)) = old.peek() {
+            if (oh, oid) < (h, &id[..]) {
+                merged.extend(old.next());
+            } else {
+                break;
+            }
+        }
+        if old
+            .peek()
+            .is_some_and(|&(oh, oid, _)| (oh, oid) == (h, &id[..]))
+        {
+            old.next();
+        }
+        // The same element twice in `changes`: its later state wins.
+        if merged
+            .last()
+            .is_some_and(|&(mh, mid, _)| (mh, mid) == (h, &id[..]))
+        {
+            merged.pop();
+        }
+        if let Some(item) = item {
+            merged.push((h, id, item));
+        }
+    }
+    merged.extend(old);
+    let size = |items: &[BucketItem<'_>]| {
+        items
+            .iter()
+            .map(|(_, id, item)| 8 + id.len() + item.len())
+            .sum::<usize>()
+    };
+    let bytes = size(&merged);
+    if merged.is_empty() {
+        return Ok(vec![(start, None)]);
+    }
+    // Pieces about half full, so the next inserts fit; never cut between equal hashes.
+    let pieces = merged
+        .len()
+        .div_ceil(BUCKET_MAX_ELEMENTS / 2)
+        .max(bytes.div_ceil(BUCKET_MAX_BYTES / 2));
+    let split = merged.len() > BUCKET_MAX_ELEMENTS || bytes > BUCKET_MAX_BYTES;
+    let mut cuts = vec![0];
+    if split {
+        for k in 1..pieces {
+            let mut at = (k * merged.len() / pieces).max(cuts[cuts.len() - 1] + 1);
+            while at < merged.len() && merged[at].0 == merged[at - 1].0 {
+                at += 1;
+            }
+            if at < merged.len() {
+                cuts.push(at);
+            }
+        }
+        cuts.dedup();
+    }
+    cuts.push(merged.len());
+    Ok(cuts
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let items = &merged[w[0]..w[1]];
+            let mut entry = Vec::with_capacity(size(items));
+            for (_, id, item) in items {
+                put_str(&mut entry, id);
+                put_str(&mut entry, item);
+            }
+            let key = if i == 0 { start } else { items[0].0 };
+            (key, Some(entry))
+        })
+        .collect())
 }
 
 /// The chunk holding list element `id`, and the element's offset in it.
@@ -597,10 +802,40 @@ pub fn rebuild<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     prefix_len: usize,
     entries: impl Iterator<Item = (K, V)>,
 ) -> Option<Value> {
-    let mut elements = entries.map(|(k, v)| {
-        let id = Bytes::copy_from_slice(k.as_ref().get(prefix_len..).unwrap_or_default());
-        (id, Bytes::copy_from_slice(v.as_ref()))
-    });
+    let mut malformed = false;
+    let mut elements: Box<dyn Iterator<Item = (Bytes, Bytes)>> = if header.bucketed {
+        let malformed = &mut malformed;
+        Box::new(
+            entries
+                .map_while(move |(_, bucket)| {
+                    let items = decode_bucket(bucket.as_ref()).map(|items| {
+                        items
+                            .into_iter()
+                            .map(|(_, id, item)| {
+                                (Bytes::copy_from_slice(id), Bytes::copy_from_slice(item))
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                    *malformed |= items.is_none();
+                    items
+                })
+                .flatten(),
+        )
+    } else {
+        Box::new(entries.map(|(k, v)| {
+            let id = Bytes::copy_from_slice(k.as_ref().get(prefix_len..).unwrap_or_default());
+            (id, Bytes::copy_from_slice(v.as_ref()))
+        }))
+    };
+    let value = rebuild_elements(header, &mut elements);
+    drop(elements);
+    value.filter(|_| !malformed)
+}
+
+fn rebuild_elements(
+    header: &Header<'_>,
+    elements: &mut dyn Iterator<Item = (Bytes, Bytes)>,
+) -> Option<Value> {
     Some(match header.kind {
         TYPE_HASH => {
             let mut t = SlotTable::default();
@@ -712,6 +947,39 @@ mod tests {
         for cut in [bytes.len() - 1, bytes.len() - 3, 2] {
             assert_eq!(decode_value(&bytes[..cut]), None, "truncated at {cut}");
         }
+    }
+
+    #[test]
+    fn a_bucket_splits_into_half_full_pieces_keyed_by_their_first_hash() {
+        let ids: Vec<Bytes> = (0..300).map(|i| Bytes::from(format!("e{i}"))).collect();
+        let item = Some(Bytes::from_static(b"v"));
+        let mut changes: Vec<BucketChange<'_>> =
+            ids.iter().map(|id| (element_hash(id), id, &item)).collect();
+        changes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let pieces = merge_bucket(7, None, &changes).unwrap();
+        assert_eq!(pieces[0].0, 7, "the first piece keeps the bucket's id");
+        let mut seen = 0;
+        for (i, (start, entry)) in pieces.iter().enumerate() {
+            let items = decode_bucket(entry.as_deref().unwrap()).unwrap();
+            assert!((1..=BUCKET_MAX_ELEMENTS / 2 + 1).contains(&items.len()));
+            if i > 0 {
+                assert_eq!(*start, items[0].0);
+            }
+            seen += items.len();
+        }
+        assert_eq!(seen, 300);
+        // A bucket left empty is deleted: its range joins the previous bucket's.
+        let gone = None;
+        let stored = pieces[0].1.clone().unwrap();
+        let first = decode_bucket(&stored).unwrap().len();
+        let removals: Vec<BucketChange<'_>> = changes[..first]
+            .iter()
+            .map(|&(h, id, _)| (h, id, &gone))
+            .collect();
+        assert_eq!(
+            merge_bucket(7, Some(&stored), &removals).unwrap(),
+            vec![(7, None)]
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! takes the journal, copies the current state of those keys under the keyspace lock, and
 //! writes them to sled as one batch outside it. Many clients' writes therefore share one
 //! sled batch and one fsync, and a key written a thousand times between two commits costs
-//! one disk write. A big collection whose elements changed costs the changed elements only
-//! (see `layout.rs`), never a copy of the whole value.
+//! one disk write. A big collection whose elements changed costs the buckets (or list chunks)
+//! holding the changed elements (see `layout.rs`), never a copy of the whole value.
 
 mod commit;
 mod layout;
@@ -138,6 +138,23 @@ impl<'a> SmallBatches<'a> {
         if self.len == Self::SIZE {
             self.finish()?;
         }
+        Ok(())
+    }
+
+    /// Applies `ops` in one sled batch of their own, atomically whatever their number.
+    fn apply_together(
+        &mut self,
+        ops: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<(), PersistError> {
+        self.finish()?;
+        let mut batch = sled::Batch::default();
+        for (key, value) in ops {
+            match value {
+                Some(value) => batch.insert(key, value),
+                None => batch.remove(key),
+            }
+        }
+        self.db.apply_batch(batch)?;
         Ok(())
     }
 
@@ -339,6 +356,13 @@ impl Store {
                             changed,
                             &mut batch,
                             &mut elements,
+                        )? || self.write_buckets(
+                            db,
+                            key,
+                            meta,
+                            changed,
+                            &mut batch,
+                            &mut elements,
                         )? {
                             continue;
                         }
@@ -400,6 +424,90 @@ impl Store {
                 Some(entry) => elements.insert(ek, entry)?,
                 None => elements.remove(ek)?,
             }
+        }
+        Ok(true)
+    }
+
+    /// If `meta` is a bucketed hash's, set's or sorted set's header, applies it and the
+    /// changed elements: each bucket holding changes is read once, merged, split if it grew
+    /// too big (its pieces in one atomic batch), and written once. Returns whether it was one.
+    fn write_buckets(
+        &self,
+        db: u32,
+        key: &Bytes,
+        meta: &[u8],
+        changed: &[(Bytes, Option<Bytes>)],
+        batch: &mut SmallBatches<'_>,
+        elements: &mut SmallBatches<'_>,
+    ) -> Result<bool, PersistError> {
+        if !layout::decode_header(meta).is_some_and(|h| h.bucketed) {
+            return Ok(false);
+        }
+        let corrupt = || PersistError::Corrupt {
+            db,
+            key: key.clone(),
+        };
+        // What is read below must reflect this write's earlier operations.
+        batch.finish()?;
+        elements.finish()?;
+        batch.insert(layout::encode_key(db, key), meta.to_vec())?;
+        let prefix = layout::element_prefix(db, key);
+        let bucket_key = |start: u64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&start.to_be_bytes());
+            k
+        };
+        let mut changes: Vec<layout::BucketChange<'_>> = changed
+            .iter()
+            .map(|(id, item)| (layout::element_hash(id), id, item))
+            .collect();
+        // Stable: should an element come twice, its later state stays later.
+        changes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut at = 0;
+        while let Some(&(hash, _, _)) = changes.get(at) {
+            // The bucket holding `hash` is the entry with the greatest start at most `hash`;
+            // without one, a new bucket starts at `hash`. It ends where the next one starts.
+            let (start, stored) = match self
+                .elements
+                .range(bucket_key(0)..=bucket_key(hash))
+                .next_back()
+                .transpose()?
+            {
+                Some((k, v)) => (
+                    layout::parse_bucket_id(&k[prefix.len()..]).ok_or_else(corrupt)?,
+                    Some(v),
+                ),
+                None => (hash, None),
+            };
+            let end = match hash.checked_add(1) {
+                Some(next) => self
+                    .elements
+                    .range(bucket_key(next)..=bucket_key(u64::MAX))
+                    .next()
+                    .transpose()?
+                    .map(|(k, _)| layout::parse_bucket_id(&k[prefix.len()..]).ok_or_else(corrupt))
+                    .transpose()?,
+                None => None,
+            };
+            let stop =
+                at + changes[at..].partition_point(|&(h, _, _)| end.map_or(true, |end| h < end));
+            let writes = layout::merge_bucket(start, stored.as_deref(), &changes[at..stop])
+                .map_err(|()| corrupt())?;
+            let split = writes.len() > 1;
+            let writes = writes
+                .into_iter()
+                .map(|(start, entry)| (bucket_key(start), entry));
+            if split {
+                elements.apply_together(writes)?;
+            } else {
+                for (k, entry) in writes {
+                    match entry {
+                        Some(entry) => elements.insert(k, entry)?,
+                        None => elements.remove(k)?,
+                    }
+                }
+            }
+            at = stop;
         }
         Ok(true)
     }
@@ -699,6 +807,202 @@ mod tests {
                 .count(),
             3,
             "ids -3..=197 in the chunks -1, 0 and 1, and no entry per element"
+        );
+    }
+
+    /// A fresh store, and a keyspace whose database 0 holds the hash `h`, the set `s` and
+    /// the sorted set `z`, each of `n` elements.
+    fn store_and_collections(n: usize) -> (tempfile::TempDir, Store, Keyspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut ks = Keyspace::new(2);
+        let (mut hash, mut set, mut zset) = (Hash::default(), Set::new(), ZSet::default());
+        for i in 0..n {
+            hash.set(b(format!("f{i}")), b(format!("v{i}")), LIMITS);
+            set.add(b(format!("m{i}")), 512);
+            zset.insert(b(format!("z{i}")), i as f64, ListpackLimits::default());
+        }
+        let db = ks.db(0);
+        db.insert(b("h"), Value::Hash(Arc::new(hash)), None);
+        db.insert(b("s"), Value::Set(Arc::new(set)), None);
+        db.insert(b("z"), Value::ZSet(Arc::new(zset)), None);
+        (dir, store, ks)
+    }
+
+    /// Round `round` of element changes to `h`, `s` and `z`: `adds` new elements (some
+    /// with long values, so buckets split by size too), and the removal and change of every
+    /// `step`-th element of the first `n`.
+    fn change_collections(ks: &mut Keyspace, round: usize, n: usize, adds: usize, step: usize) {
+        let db = ks.db(0);
+        for i in 0..adds {
+            let (f, m, z) = (
+                b(format!("new{round}.{i}")),
+                b(format!("m{round}.{i}")),
+                b(format!("z{round}.{i}")),
+            );
+            let value = if i % 50 == 0 {
+                "x".repeat(3000)
+            } else {
+                format!("{i}")
+            };
+            let Some(Value::Hash(h)) = db.value_mut_elements(b"h", 0, [&f]) else {
+                panic!()
+            };
+            Arc::make_mut(h).set(f.clone(), b(value), LIMITS);
+            let Some(Value::Set(s)) = db.value_mut_elements(b"s", 0, [&m]) else {
+                panic!()
+            };
+            Arc::make_mut(s).add(m.clone(), 512);
+            let zs = db
+                .value_mut_elements(b"z", 0, [&z])
+                .and_then(Value::as_zset_mut)
+                .unwrap();
+            zs.insert(z.clone(), -(i as f64), ListpackLimits::default());
+        }
+        for i in (round % step..n).step_by(step) {
+            let (f, m, z) = (b(format!("f{i}")), b(format!("m{i}")), b(format!("z{i}")));
+            let Some(Value::Hash(h)) = db.value_mut_elements(b"h", 0, [&f]) else {
+                panic!()
+            };
+            let h = Arc::make_mut(h);
+            if i % 2 == 0 {
+                h.remove(&f);
+            } else {
+                h.set(f.clone(), b(format!("r{round}")), LIMITS);
+            }
+            let Some(Value::Set(s)) = db.value_mut_elements(b"s", 0, [&m]) else {
+                panic!()
+            };
+            Arc::make_mut(s).remove(&m);
+            let zs = db
+                .value_mut_elements(b"z", 0, [&z])
+                .and_then(Value::as_zset_mut)
+                .unwrap();
+            zs.insert(z.clone(), round as f64 + 0.5, ListpackLimits::default());
+        }
+    }
+
+    /// Checks the bucket invariant of `key` in database 0: entries in id order, each
+    /// element in the entry with the greatest id at most its hash; returns the entry count.
+    fn buckets_of(store: &Store, key: &[u8]) -> usize {
+        let prefix = layout::element_prefix(0, key);
+        let mut count = 0;
+        let mut last_end = None;
+        for entry in store.elements.scan_prefix(&prefix) {
+            let (k, v) = entry.unwrap();
+            let start = layout::parse_bucket_id(&k[prefix.len()..]).unwrap();
+            let mut r = layout::BucketReader::new(&v);
+            while let Some([id, _]) = r.next_element().unwrap() {
+                let hash = layout::element_hash(id);
+                assert!(hash >= start, "{key:?}: element below its bucket");
+                assert!(
+                    last_end.map_or(true, |end| hash > end),
+                    "{key:?}: out of order"
+                );
+                last_end = Some(hash);
+            }
+            count += 1;
+        }
+        count
+    }
+
+    #[test]
+    fn buckets_split_merge_and_load_back_exactly() {
+        let n = 2_000;
+        let (_dir, store, mut ks) = store_and_collections(n);
+        commit(&mut ks, &store);
+        assert_same(&mut ks, &mut reloaded(&store));
+        for key in [b"h", b"s", b"z"] {
+            let buckets = buckets_of(&store, key);
+            assert!(
+                (n / 128..=n / 32).contains(&buckets),
+                "{key:?}: {buckets} buckets"
+            );
+        }
+        for round in 0..4 {
+            change_collections(&mut ks, round, n, 700, 3);
+            let logged = commit(&mut ks, &store);
+            assert!(logged
+                .iter()
+                .all(|(_, s)| matches!(s, KeyState::Elements { .. })));
+            assert_same(&mut ks, &mut reloaded(&store));
+            for key in [b"h", b"s", b"z"] {
+                buckets_of(&store, key);
+            }
+        }
+        // Emptied buckets go: remove nearly everything from the set.
+        let db = ks.db(0);
+        let members: Vec<Bytes> = match &db.peek(b"s").unwrap().value {
+            Value::Set(s) => s.iter().skip(3).collect(),
+            _ => panic!(),
+        };
+        let Some(Value::Set(s)) = db.value_mut_elements(b"s", 0, &members) else {
+            panic!()
+        };
+        let s = Arc::make_mut(s);
+        members.iter().for_each(|m| {
+            s.remove(m);
+        });
+        commit(&mut ks, &store);
+        assert_same(&mut ks, &mut reloaded(&store));
+        assert!(buckets_of(&store, b"s") <= 3);
+    }
+
+    #[test]
+    fn replaying_bucket_commits_over_newer_state_ends_in_the_newest() {
+        // As for lists: a checkpoint cut short may have written later commits already.
+        let n = 600;
+        let (_dir, store, mut ks) = store_and_collections(n);
+        let mut commits = vec![collect_changes(&mut ks)];
+        for round in 0..4 {
+            change_collections(&mut ks, round, n, 300, 4);
+            commits.push(collect_changes(&mut ks));
+        }
+        for start in 0..commits.len() {
+            for commit in &commits {
+                store.write(commit).unwrap();
+            }
+            for commit in &commits[start..] {
+                store.write(commit).unwrap();
+            }
+            assert_same(&mut ks, &mut reloaded(&store));
+        }
+    }
+
+    #[test]
+    fn a_hash_stored_one_entry_per_element_loads_and_is_rewritten_in_buckets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // The layout before buckets: a header with the per-element flag alone, one entry per
+        // field keyed by the field, holding its value.
+        store
+            .db
+            .insert(layout::encode_key(0, b"old"), vec![4, 2])
+            .unwrap();
+        let mut hash = Hash::default();
+        for i in 0..300 {
+            let (f, v) = (format!("f{i}"), format!("v{i}"));
+            store
+                .elements
+                .insert(layout::element_key(0, b"old", f.as_bytes()), v.as_bytes())
+                .unwrap();
+            hash.set(b(f), b(v), LIMITS);
+        }
+        let mut ks = reloaded(&store);
+        assert_eq!(
+            ks.db(0).peek(b"old").unwrap().value,
+            Value::Hash(Arc::new(hash))
+        );
+        let f0 = b("f0");
+        let Some(Value::Hash(h)) = ks.db(0).value_mut_elements(b"old", 0, [&f0]) else {
+            panic!()
+        };
+        Arc::make_mut(h).remove(&f0);
+        commit(&mut ks, &store);
+        assert_same(&mut ks, &mut reloaded(&store));
+        assert!(
+            buckets_of(&store, b"old") < 10,
+            "buckets, no entry per field"
         );
     }
 

@@ -107,6 +107,23 @@ pub fn cpu_seconds(pids: &[u32]) -> f64 {
     ticks as f64 / 100.0
 }
 
+/// Waits until `pid` is idle — at most one CPU tick (10 ms) over each of two consecutive
+/// half seconds — or `limit` has passed; returns how long it waited. After a bulk load a
+/// store may still be persisting it (kvstore's checkpoint into sled, Redis's AOF fsync):
+/// measuring then would charge the load to the next test.
+pub fn wait_idle(pid: u32, limit: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    let mut last = cpu_seconds(&[pid]);
+    let mut quiet = 0;
+    while quiet < 2 && started.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = cpu_seconds(&[pid]);
+        quiet = if now - last <= 0.011 { quiet + 1 } else { 0 };
+        last = now;
+    }
+    started.elapsed()
+}
+
 /// Resident memory of a process in bytes.
 pub fn rss(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
