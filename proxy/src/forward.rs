@@ -373,19 +373,18 @@ impl Client<'_> {
             if total > HELD_BODY as u64 {
                 return Ok(Some(total));
             }
-            match read_some(
-                &mut self.stream,
-                &mut self.buf,
-                CLIENT_READ,
-                settings.client_body_timeout,
-            )
-            .await
-            {
+            match self.read_body().await {
                 Ok(n) if n > 0 => {}
-                Ok(_) | Err(Failure::Broken) | Err(Failure::Connect) => return Err(0),
                 Err(Failure::Timeout) => return Err(408),
+                _ => return Err(0),
             }
         }
+    }
+
+    /// Reads more of the request body into `buf`; `Ok(0)`: the client closed.
+    async fn read_body(&mut self) -> Result<usize, Failure> {
+        let limit = self.app.balancer.settings.client_body_timeout;
+        read_some(&mut self.stream, &mut self.buf, CLIENT_READ, limit).await
     }
 
     async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
@@ -571,14 +570,7 @@ impl Client<'_> {
         let settings = &self.app.balancer.settings;
         let mut total = seen;
         loop {
-            match read_some(
-                &mut self.stream,
-                &mut self.buf,
-                CLIENT_READ,
-                settings.client_body_timeout,
-            )
-            .await
-            {
+            match self.read_body().await {
                 Ok(n) if n > 0 => {}
                 _ => return Err(None),
             }

@@ -721,6 +721,20 @@ mod tests {
         }
     }
 
+    /// Crash recovery: after every commit reached sled, replaying any suffix of them from the
+    /// redo log must end in the newest state.
+    fn assert_replays_converge(store: &Store, ks: &mut Keyspace, commits: &[Vec<DbChanges>]) {
+        for start in 0..commits.len() {
+            for commit in commits {
+                store.write(commit).unwrap();
+            }
+            for commit in &commits[start..] {
+                store.write(commit).unwrap();
+            }
+            assert_same(ks, &mut reloaded(store));
+        }
+    }
+
     #[test]
     fn list_chunks_follow_pushes_and_pops_at_both_ends() {
         let (_dir, store, mut ks) = store_and_list(300);
@@ -760,15 +774,7 @@ mod tests {
             pop_then_push(&mut ks, ListEnd::Back, 130, ListEnd::Front, pushed);
             commits.push(collect_changes(&mut ks));
         }
-        for start in 0..commits.len() {
-            for commit in &commits {
-                store.write(commit).unwrap();
-            }
-            for commit in &commits[start..] {
-                store.write(commit).unwrap();
-            }
-            assert_same(&mut ks, &mut reloaded(&store));
-        }
+        assert_replays_converge(&store, &mut ks, &commits);
     }
 
     #[test]
@@ -958,15 +964,7 @@ mod tests {
             change_collections(&mut ks, round, n, 300, 4);
             commits.push(collect_changes(&mut ks));
         }
-        for start in 0..commits.len() {
-            for commit in &commits {
-                store.write(commit).unwrap();
-            }
-            for commit in &commits[start..] {
-                store.write(commit).unwrap();
-            }
-            assert_same(&mut ks, &mut reloaded(&store));
-        }
+        assert_replays_converge(&store, &mut ks, &commits);
     }
 
     #[test]
