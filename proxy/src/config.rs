@@ -196,7 +196,7 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub send_timeout: Duration,
-    /// Whole seconds: pingora's header read timeout has second granularity.
+    /// Whole seconds, for the whole head of a connection's first request.
     pub client_header_timeout: u64,
     pub client_body_timeout: Duration,
     /// Idle keep-alive timeout for client connections, seconds (0: no keep-alive).
