@@ -318,9 +318,9 @@ impl Client<'_> {
                 Attempt::Failed { failure, reused } => {
                     // A connect failure leaves even a streamed body untouched.
                     let replayable = failure == Failure::Connect || (held_all && req.idempotent);
-                    // A pooled connection the upstream had just closed: try a fresh one once
-                    // without blaming the upstream (nginx gives cached connections the same
-                    // extra try).
+                    // A pooled connection the upstream had just closed: one more try, on a
+                    // fresh connection to the next upstream in the rotation, without blaming
+                    // this one (nginx gives cached connections the same extra try).
                     if reused && failure == Failure::Broken && replayable && !retried_stale {
                         retried_stale = true;
                         continue;
