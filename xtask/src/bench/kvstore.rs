@@ -233,14 +233,16 @@ pub fn run(plan: &Plan) -> Result<String> {
          write per request; a profile of kvstore serving GETs shows 85% of its time in the \
          kernel), so ratios near 1.0 are the expected result; at pipeline 16 the per-command \
          cost shows. Where kvstore is behind: under `appendfsync always` at pipeline 1, a \
-         write waits for the group-commit thread's fdatasync: measured with perf stat, a \
-         kvstore sync covered 12–16 of the 50 clients' writes against Redis's ~31 per \
-         event-loop fsync, and a write cost 15–20 µs of CPU against Redis's 11–14 µs (each \
-         fdatasync costs 50–60 µs of CPU in the committing thread; waiting longer to gather \
-         more clients was tried and left the disk idle). LRANGE at pipeline 1, PING_MBULK, \
-         and (on the AMD machine of the 2026-11-26 run, not on the Intel one before) the \
-         pipeline-16 rows of commands that write nothing are not explained yet (the same \
-         system calls per request as Redis under strace).",
+         write waits for the group-commit thread's fdatasync. Before each sync that thread \
+         waits up to half a sync's time for the clients the last sync released (measured with \
+         perf stat on SET: a sync covers 27 of the 50 clients, 16 without the wait; Redis's \
+         event-loop fsync ~30), but a write still costs more CPU than in Redis (25 µs against \
+         22 µs), most of it in the kernel: kvstore's network thread serves each client's next \
+         request as it arrives, sleeping and waking about 7 times per sync, where Redis, \
+         blocked in fdatasync meanwhile, reads them all after one epoll_wait. Other \
+         pipeline-1 rows near 1.0 move either way from run to run (their spreads overlap); \
+         an earlier run on another AMD machine had the pipeline-16 rows of commands that \
+         write nothing at 0.87x–0.96x, unexplained, which this machine does not show.",
         summary.len(),
         if not_run > 0 {
             format!("{not_run} of the suite's {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len())
