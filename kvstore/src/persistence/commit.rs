@@ -128,7 +128,7 @@ impl GroupCommit {
     }
 
     pub fn policy(&self) -> Durability {
-        Durability::from_u8(self.inner.policy.load(Ordering::Relaxed))
+        self.inner.policy()
     }
 
     pub fn set_policy(&self, policy: Durability) {
@@ -196,6 +196,10 @@ impl GroupCommit {
 }
 
 impl Inner {
+    fn policy(&self) -> Durability {
+        Durability::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
     fn run(self: Arc<Self>, mut wal: Wal) {
         let (to_checkpointer, jobs) = mpsc::channel::<(Vec<DbChanges>, u64)>();
         let checkpointer = {
@@ -214,8 +218,7 @@ impl Inner {
         let mut last_batch = 0;
         let mut sync_time = Duration::ZERO;
         loop {
-            let policy = Durability::from_u8(self.policy.load(Ordering::Relaxed));
-            let gather = (policy == Durability::Always && last_batch > 1)
+            let gather = (self.policy() == Durability::Always && last_batch > 1)
                 .then(|| (last_batch, (sync_time / 2).min(MAX_GATHER)));
             let (shutdown, force, batch) = self.wait_for_work(last_commit, gather);
             let (seq, changes) = {
@@ -232,7 +235,8 @@ impl Inner {
                 pending.merge(changes);
                 unsynced = true;
             }
-            let sync_due = match policy {
+            // Read after the wait: a CONFIG SET during it applies to this commit.
+            let sync_due = match self.policy() {
                 Durability::Always => true,
                 Durability::EverySec => last_sync.elapsed() >= COMMIT_INTERVAL,
                 Durability::No => last_sync.elapsed() >= LAZY_SYNC_INTERVAL,
