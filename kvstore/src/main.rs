@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kvstore::config::{self, Invocation, LogLevel};
 use kvstore::server::Server;
@@ -73,7 +73,6 @@ fn main() -> ExitCode {
     tracing::info!(io_threads, "starting the network threads");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads)
-        .on_thread_park(spin_before_sleeping)
         .enable_all()
         .build()
     {
@@ -89,25 +88,6 @@ fn main() -> ExitCode {
             tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// How long a network thread keeps running after its last task before it sleeps in
-/// `epoll_wait`.
-const IDLE_SPIN: Duration = Duration::from_micros(20);
-
-/// Runs before a network thread sleeps: it first spins for [`IDLE_SPIN`], so that requests
-/// arriving meanwhile find it awake. A sleeping thread makes every client write pay for
-/// waking it (a context switch on each side): redis-benchmark at pipeline 1, whose single
-/// thread is then the bottleneck, got 0.83–0.96× redis-server's ops/s on PING, GET and
-/// LRANGE, with kvstore sleeping 0.4 times per request against redis-server's 0.06 (which is
-/// busier, so it rarely finds nothing to do) and using less CPU per request than it. With
-/// the spin: 1.04–1.2× on the same rows, same run. An idle server spins once per wake-up
-/// (its timers), 20 µs every 100 ms.
-fn spin_before_sleeping() {
-    let started = Instant::now();
-    while started.elapsed() < IDLE_SPIN {
-        std::hint::spin_loop();
     }
 }
 
