@@ -232,17 +232,19 @@ pub fn run(plan: &Plan) -> Result<String> {
          At pipeline 1 both servers spend most of their time in system calls (one read and one \
          write per request; a profile of kvstore serving GETs shows 85% of its time in the \
          kernel), so ratios near 1.0 are the expected result; at pipeline 16 the per-command \
-         cost shows. Where kvstore is behind: under `appendfsync always` at pipeline 1, a \
-         write waits for the group-commit thread's fdatasync. Before each sync that thread \
-         waits up to half a sync's time for the clients the last sync released (measured with \
-         perf stat on SET: a sync covers 27 of the 50 clients, 16 without the wait; Redis's \
-         event-loop fsync ~30), but a write still costs more CPU than in Redis (25 µs against \
-         22 µs), most of it in the kernel: kvstore's network thread serves each client's next \
-         request as it arrives, sleeping and waking about 7 times per sync, where Redis, \
-         blocked in fdatasync meanwhile, reads them all after one epoll_wait. Other \
-         pipeline-1 rows near 1.0 move either way from run to run (their spreads overlap); \
-         an earlier run on another AMD machine had the pipeline-16 rows of commands that \
-         write nothing at 0.87x–0.96x, unexplained, which this machine does not show.",
+         cost shows. Under `appendfsync always`, the first client waiting for a sync leads \
+         it on its own network thread after letting the other ready clients write (as \
+         Redis's event loop fsyncs once per loop), so one fdatasync covers about 30 of the 50 \
+         clients without threads waking each other (a separate commit thread had made these \
+         writes 0.77x–0.88x). Where pipeline-1 rows are still behind (on an Intel Xeon \
+         machine: PING, GET and LRANGE at 0.83x–0.96x, in both policies), kvstore uses less \
+         CPU per request than redis-server but sleeps in epoll_wait 0.4 times per request \
+         against Redis's 0.06, and every client write to a sleeping server pays for waking \
+         it, which holds back redis-benchmark's single thread; a spin before sleeping fixed \
+         that at 50 clients but cost throughput and CPU at 4–10 (it cannot see a request \
+         arrive), so it was not kept. Rows near 1.0 move either way from run to run (compare \
+         the spreads); an earlier run on an AMD machine had the pipeline-16 rows of commands \
+         that write nothing at 0.87x–0.96x, unexplained, which later runs did not show.",
         summary.len(),
         if not_run > 0 {
             format!("{not_run} of the suite's {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len())
