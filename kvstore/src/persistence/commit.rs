@@ -397,18 +397,19 @@ impl Inner {
     /// At shutdown, after the last commit: writes what is left to sled, stops the checkpoint
     /// thread, and leaves a clean directory when everything reached sled.
     fn finish(&self, mut log: parking_lot::MutexGuard<'_, Log>) {
-        if !log.pending.is_empty() {
-            // A checkpoint was still running; wait for it, then write the rest.
+        let wait_for_checkpoint = || {
             while self.checkpointing.load(Ordering::Acquire) {
                 std::thread::sleep(Duration::from_millis(5));
             }
+        };
+        if !log.pending.is_empty() {
+            // A checkpoint was still running; wait for it, then write the rest.
+            wait_for_checkpoint();
             self.hand_over_checkpoint(&mut log);
         }
         // Dropping the sender ends the checkpoint thread once it wrote everything.
         log.to_checkpointer = None;
-        while self.checkpointing.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_checkpoint();
         if log.pending.is_empty() && !self.checkpoint_failed.load(Ordering::Acquire) {
             // Everything reached sled; the fresh segment the last rotation opened is empty.
             if let Err(e) = wal::remove_through(&self.dir, u64::MAX) {

@@ -5,8 +5,9 @@
 //! takes the journal, copies the current state of those keys under the keyspace lock, and
 //! appends them to a redo log outside it; a checkpoint moves them to sled about once a
 //! second. Many clients' writes therefore share one log append and one fsync, and a key
-//! written a thousand times between two checkpoints costs one sled write. A big collection whose elements changed costs the buckets (or list chunks)
-//! holding the changed elements (see `layout.rs`), never a copy of the whole value.
+//! written a thousand times between two checkpoints costs one sled write. A big collection
+//! whose elements changed costs the buckets (or list chunks) holding the changed elements
+//! (see `layout.rs`), never a copy of the whole value.
 
 mod commit;
 mod layout;
