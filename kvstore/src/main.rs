@@ -73,6 +73,7 @@ fn main() -> ExitCode {
     tracing::info!(io_threads, "starting the network threads");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads)
+        .on_thread_unpark(kvstore::busy_poll::unparked)
         .enable_all()
         .build()
     {

@@ -321,6 +321,12 @@ impl Server {
             tasks.spawn(accept_loop(shared.clone(), listener, maxclients.clone()));
         }
         tasks.spawn(expire_loop(shared.clone()));
+        if let Some(budget) = crate::busy_poll::budget() {
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                crate::busy_poll::poller(&shared.stats.commands_processed, budget).await
+            });
+        }
         tokio::pin!(stop);
         let mut shutdown = shared.shutdown_requested();
         tokio::select! {
