@@ -214,6 +214,8 @@ pub struct Config {
     /// Attempts per request (first try + retries on other upstreams), as nginx
     /// `proxy_next_upstream_tries` (0 = one per backend).
     pub max_tries: usize,
+    /// One work-stealing runtime for all threads instead of one single-threaded runtime per
+    /// thread (nginx's worker processes; the default).
     pub work_stealing: bool,
     /// SIGTERM: longest wait for in-flight requests (the proxy exits as soon as they end).
     pub shutdown_grace_secs: u64,
@@ -373,7 +375,7 @@ impl Config {
                 60.0,
             )?,
             max_tries: f.max_tries.unwrap_or(0),
-            work_stealing: f.work_stealing.unwrap_or(true),
+            work_stealing: f.work_stealing.unwrap_or(false),
             shutdown_grace_secs: f.shutdown_grace_secs.unwrap_or(5),
             shutdown_timeout_secs: f.shutdown_timeout_secs.unwrap_or(1),
         })

@@ -45,7 +45,7 @@ use crate::balancer::{error_page, push_ip, Balancer};
 use crate::http1::{self, BodyEnd, Framing, Refusal, Request};
 use crate::listener::Connections;
 use crate::metrics;
-use crate::pool::Pool;
+use crate::pool::Pools;
 
 /// Request bodies up to this size are read completely before the request is sent, so a
 /// failed attempt can be retried on another upstream; larger ones are streamed.
@@ -59,15 +59,15 @@ const UPSTREAM_READ: usize = 16 * 1024;
 /// The proxy service: what pingora's listener hands each accepted client connection to.
 pub struct Forwarder {
     balancer: Balancer,
-    pool: Arc<Pool>,
+    pools: Arc<Pools>,
     connections: Arc<Semaphore>,
 }
 
 impl Forwarder {
-    pub fn new(balancer: Balancer, pool: Arc<Pool>, connections: &Connections) -> Self {
+    pub fn new(balancer: Balancer, pools: Arc<Pools>, connections: &Connections) -> Self {
         Forwarder {
             balancer,
-            pool,
+            pools,
             connections: connections.permits(),
         }
     }
@@ -91,6 +91,9 @@ impl ServerApp for Forwarder {
         {
             push_ip(&mut client_ip, ip);
         }
+        let Ok(stream) = adopt(stream) else {
+            return None;
+        };
         let mut conn = Client {
             app: self,
             stream,
@@ -106,8 +109,21 @@ impl ServerApp for Forwarder {
     }
 }
 
+/// Moves an accepted connection to the reactor of the runtime this task runs on.
+///
+/// pingora accepts on one runtime and, with its no-steal runtimes, spawns the connection on a
+/// random other one, whose thread would then be woken through the accepting thread for every
+/// read. A duplicate of the socket registered here keeps each connection's I/O on one thread.
+fn adopt(stream: Stream) -> std::io::Result<TcpStream> {
+    use std::os::fd::BorrowedFd;
+    // SAFETY: `id()` is the socket `stream` owns, open until `stream` is dropped below.
+    let socket = unsafe { BorrowedFd::borrow_raw(stream.id()) }.try_clone_to_owned()?;
+    drop(stream);
+    TcpStream::from_std(std::net::TcpStream::from(socket))
+}
+
 /// Closes idle upstream connections that timed out or that their upstream closed.
-pub struct PoolSweeper(pub Arc<Pool>);
+pub struct PoolSweeper(pub Arc<Pools>);
 
 #[async_trait]
 impl BackgroundService for PoolSweeper {
@@ -159,7 +175,7 @@ enum Attempt {
 /// One client connection and its buffers, reused for every request on it.
 struct Client<'a> {
     app: &'a Forwarder,
-    stream: Stream,
+    stream: TcpStream,
     client_ip: Vec<u8>,
     shutdown: ShutdownWatch,
     /// Bytes read from the client and not yet used (a pipelined request may follow).
@@ -416,7 +432,7 @@ impl Client<'_> {
         let pooled = if fresh {
             None
         } else {
-            self.app.pool.take(addr)
+            self.app.pools.local().take(addr)
         };
         let reused = pooled.is_some();
         let mut up = match pooled {
@@ -550,7 +566,7 @@ impl Client<'_> {
             self.ubuf.clear();
         }
         if resp.reusable && !leftover {
-            self.app.pool.put(addr, up);
+            self.app.pools.local().put(addr, up);
         }
         Attempt::Relayed {
             status,

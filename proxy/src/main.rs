@@ -299,9 +299,10 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         passive,
         settings: Settings::from_config(&config),
     };
-    // nginx's `keepalive N` is per worker process; here one pool serves all threads.
-    let pool = Arc::new(pool::Pool::new(
-        config.upstream_keepalive * config.threads,
+    // nginx's `keepalive N` is per worker process; here it is per worker thread.
+    let pool = Arc::new(pool::Pools::new(
+        config.threads,
+        config.upstream_keepalive,
         config.upstream_idle_timeout,
     ));
     let connections = listener::Connections::new(config.max_connections);

@@ -15,6 +15,7 @@
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,41 @@ pub struct Pool {
     parked: Mutex<Parked>,
     max: usize,
     idle_timeout: Duration,
+}
+
+/// One [`Pool`] per worker thread, as nginx keeps one per worker process: a connection is
+/// reused by the thread whose reactor it is registered with, so its readiness never has to
+/// cross threads.
+pub struct Pools {
+    shards: Box<[Pool]>,
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard, assigned on first use.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Pools {
+    /// `threads` pools of at most `max` idle connections each.
+    pub fn new(threads: usize, max: usize, idle_timeout: Duration) -> Self {
+        Pools {
+            shards: (0..threads.max(1))
+                .map(|_| Pool::new(max, idle_timeout))
+                .collect(),
+        }
+    }
+
+    /// The calling thread's pool.
+    pub fn local(&self) -> &Pool {
+        &self.shards[SHARD.with(|s| *s) % self.shards.len()]
+    }
+
+    /// [`Pool::sweep`] on every thread's pool.
+    pub fn sweep(&self) {
+        self.shards.iter().for_each(Pool::sweep);
+    }
 }
 
 /// True while the upstream has neither closed the idle connection nor written to it.
