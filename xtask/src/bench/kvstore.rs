@@ -236,13 +236,16 @@ pub fn run(plan: &Plan) -> Result<String> {
          it on its own network thread after letting the other ready clients write (as \
          Redis's event loop fsyncs once per loop), so one fdatasync covers about 30 of the 50 \
          clients without threads waking each other (a separate commit thread had made these \
-         writes 0.77x–0.88x). Where pipeline-1 rows are still behind (on an Intel Xeon \
-         machine: PING, GET and LRANGE at 0.83x–0.96x, in both policies), kvstore uses less \
-         CPU per request than redis-server but sleeps in epoll_wait 0.4 times per request \
-         against Redis's 0.06, and every client write to a sleeping server pays for waking \
-         it, which holds back redis-benchmark's single thread; a spin before sleeping fixed \
-         that at 50 clients but cost throughput and CPU at 4–10 (it cannot see a request \
-         arrive), so it was not kept. Rows near 1.0 move either way from run to run (compare \
+         writes 0.77x–0.88x). At pipeline 1 a server that runs out of work between requests \
+         sleeps in epoll_wait and every client write must wake it, which holds back \
+         redis-benchmark's single thread: kvstore used less CPU per request than redis-server \
+         but slept 0.4 times per request against Redis's 0.06 (PING, GET and LRANGE were at \
+         0.83x–0.96x on an Intel Xeon machine). After a wake-up kvstore now keeps polling its \
+         sockets through tokio's reactor (zero-timeout epoll_wait) until 50 µs pass without a \
+         command (`KVSTORE_BUSY_POLL_US`), so it stays awake while load lasts and sees each \
+         request as it arrives. Measured by hand with fewer clients (GET, AMD EPYC): 1 client \
+         1.5x-1.8x redis-server, 4 clients 1.15x-1.2x, 10 clients within the noise, for a \
+         quarter to a third more CPU per request. Rows near 1.0 move either way from run to run (compare \
          the spreads); an earlier run on an AMD machine had the pipeline-16 rows of commands \
          that write nothing at 0.87x–0.96x, unexplained, which later runs did not show.",
         summary.len(),
