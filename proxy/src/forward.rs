@@ -91,8 +91,12 @@ impl ServerApp for Forwarder {
         {
             push_ip(&mut client_ip, ip);
         }
-        let Ok(stream) = adopt(stream) else {
-            return None;
+        let stream = match adopt(stream) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("cannot take over a client connection: {e}");
+                return None;
+            }
         };
         let mut conn = Client {
             app: self,
@@ -111,12 +115,15 @@ impl ServerApp for Forwarder {
 
 /// Moves an accepted connection to the reactor of the runtime this task runs on.
 ///
-/// pingora accepts on one runtime and, with its no-steal runtimes, spawns the connection on a
-/// random other one, whose thread would then be woken through the accepting thread for every
-/// read. A duplicate of the socket registered here keeps each connection's I/O on one thread.
+/// pingora accepts on one runtime and, with its no-steal runtimes, spawns each connection on
+/// a runtime picked at random; left there, every readiness event of the connection would be
+/// received by the accepting thread and handed over to the serving one. A duplicate of the
+/// socket registered here keeps each connection's I/O on the thread that serves it.
 fn adopt(stream: Stream) -> std::io::Result<TcpStream> {
     use std::os::fd::BorrowedFd;
-    // SAFETY: `id()` is the socket `stream` owns, open until `stream` is dropped below.
+    // SAFETY: the service listens on TCP only (`add_tcp`), so `stream` is pingora's l4 stream,
+    // whose `id()` is the socket it owns; the socket stays open until `stream` is dropped, after
+    // the duplicate was made.
     let socket = unsafe { BorrowedFd::borrow_raw(stream.id()) }.try_clone_to_owned()?;
     drop(stream);
     TcpStream::from_std(std::net::TcpStream::from(socket))
