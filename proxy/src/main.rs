@@ -300,20 +300,20 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         settings: Settings::from_config(&config),
     };
     // nginx's `keepalive N` is per worker process; here it is per worker thread.
-    let pool = Arc::new(pool::Pools::new(
+    let pools = Arc::new(pool::Pools::new(
         config.threads,
         config.upstream_keepalive,
         config.upstream_idle_timeout,
     ));
     let connections = listener::Connections::new(config.max_connections);
-    let app = forward::Forwarder::new(balancer, pool.clone(), &connections);
+    let app = forward::Forwarder::new(balancer, pools.clone(), &connections);
     let mut service = Service::new("proxy".to_string(), app);
     service.add_tcp(&config.listen.to_string());
     server.add_service(service);
     server.add_service(background);
     server.add_service(background_service(
         "upstream pool",
-        forward::PoolSweeper(pool),
+        forward::PoolSweeper(pools),
     ));
     server.add_service(background_service("drain", listener::Drain { connections }));
 
