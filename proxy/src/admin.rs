@@ -11,18 +11,23 @@ use pingora_core::protocols::http::ServerSession;
 use pingora_load_balancing::{selection::RoundRobin, LoadBalancer};
 
 use crate::metrics;
+use crate::passive::PassiveHealth;
 
 pub struct Admin {
     pub upstreams: Arc<LoadBalancer<RoundRobin>>,
+    pub passive: Arc<PassiveHealth>,
 }
 
 impl Admin {
+    /// Upstreams the balancer would pick: healthy, not marked down, not held for a check.
     fn healthy_upstreams(&self) -> usize {
         let backends = self.upstreams.backends();
         backends
             .get_backend()
             .iter()
-            .filter(|b| backends.ready(b))
+            .filter(|b| {
+                backends.ready(b) && b.addr.as_inet().is_some_and(|a| !self.passive.is_down(a))
+            })
             .count()
     }
 }

@@ -7,11 +7,14 @@
 //! tests); then the system resolver (`getaddrinfo`, which in a container asks Docker's
 //! embedded DNS). A name that fails to resolve keeps its last good addresses, so a DNS hiccup
 //! never empties the pool; health checks decide whether those addresses still serve.
+//!
+//! An address seen for the first time is held out of rotation until an active check passes
+//! ([`PassiveHealth::hold_until_checked`]); one that stopped resolving is forgotten.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use pingora_core::protocols::l4::socket::SocketAddr as PSocketAddr;
@@ -20,21 +23,50 @@ use pingora_load_balancing::discovery::ServiceDiscovery;
 use pingora_load_balancing::Backend;
 
 use crate::config::Upstream;
+use crate::metrics;
+use crate::passive::PassiveHealth;
 
 /// The configured upstreams and how to resolve them.
 pub struct UpstreamSet {
     upstreams: Vec<Upstream>,
     hosts_file: Option<PathBuf>,
     last_good: Mutex<HashMap<String, Vec<IpAddr>>>,
+    /// The addresses of the previous round, to tell which are new.
+    known: Mutex<BTreeSet<SocketAddr>>,
+    passive: Arc<PassiveHealth>,
 }
 
 impl UpstreamSet {
-    pub fn new(upstreams: Vec<Upstream>, hosts_file: Option<PathBuf>) -> Self {
+    pub fn new(
+        upstreams: Vec<Upstream>,
+        hosts_file: Option<PathBuf>,
+        passive: Arc<PassiveHealth>,
+    ) -> Self {
         UpstreamSet {
             upstreams,
             hosts_file,
             last_good: Mutex::new(HashMap::new()),
+            known: Mutex::new(BTreeSet::new()),
+            passive,
         }
+    }
+
+    /// Holds the addresses seen for the first time until checked; forgets vanished ones.
+    fn track(&self, now: BTreeSet<SocketAddr>) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for addr in now.difference(&known) {
+            tracing::info!(upstream = %addr, "new upstream, in rotation once a check passes");
+            self.passive.hold_until_checked(*addr);
+            metrics::UPSTREAM_HEALTHY
+                .with_label_values(&[&addr.to_string()])
+                .set(0);
+        }
+        for addr in known.difference(&now) {
+            tracing::info!(upstream = %addr, "upstream no longer resolves");
+            self.passive.forget(addr);
+            let _ = metrics::UPSTREAM_HEALTHY.remove_label_values(&[&addr.to_string()]);
+        }
+        *known = now;
     }
 
     async fn resolve(&self, up: &Upstream, hosts: &HashMap<String, Vec<IpAddr>>) -> Vec<IpAddr> {
@@ -117,6 +149,12 @@ impl ServiceDiscovery for UpstreamSet {
                 "no upstream name resolved to any address",
             );
         }
+        self.track(
+            backends
+                .iter()
+                .filter_map(|b| b.addr.as_inet().copied())
+                .collect(),
+        );
         Ok((backends, HashMap::new()))
     }
 }
@@ -143,6 +181,7 @@ mod tests {
     async fn every_address_becomes_a_backend() {
         let dir = std::env::temp_dir().join(format!("proxy-hosts-{}", std::process::id()));
         std::fs::write(&dir, "127.0.0.5 api\n127.0.0.6 api\n").unwrap();
+        let passive = Arc::new(PassiveHealth::new(1, std::time::Duration::from_secs(10)));
         let set = UpstreamSet::new(
             vec![
                 Upstream {
@@ -157,10 +196,16 @@ mod tests {
                 },
             ],
             Some(dir.clone()),
+            passive.clone(),
         );
         let (b, _) = set.discover().await.unwrap();
         let addrs: Vec<String> = b.iter().map(|b| b.addr.to_string()).collect();
         assert_eq!(addrs.len(), 3, "{addrs:?}");
+        // New addresses wait for a passing check.
+        let first: SocketAddr = "127.0.0.5:5000".parse().unwrap();
+        assert!(passive.is_down(&first));
+        assert!(passive.checked(&first));
+        assert!(!passive.is_down(&first));
         // The name disappears from the file: its last good addresses stay.
         std::fs::write(&dir, "").unwrap();
         let set2 = set;

@@ -206,12 +206,46 @@ impl HealthObserve for HealthWatch {
     }
 }
 
+/// The configured check, plus: a pass releases a just-discovered backend's hold
+/// ([`PassiveHealth::checked`]). pingora reports only flips, and a new backend starts healthy,
+/// so its first pass is no flip.
+struct ReleasingCheck {
+    check: Box<dyn HealthCheck + Send + Sync>,
+    passive: Arc<PassiveHealth>,
+}
+
+#[async_trait]
+impl HealthCheck for ReleasingCheck {
+    async fn check(&self, target: &Backend) -> pingora_error::Result<()> {
+        self.check.check(target).await?;
+        if let Some(addr) = target.addr.as_inet() {
+            if self.passive.checked(addr) {
+                tracing::info!(upstream = %addr, "new upstream passed its check");
+                metrics::UPSTREAM_HEALTHY
+                    .with_label_values(&[&addr.to_string()])
+                    .set(1);
+            }
+        }
+        Ok(())
+    }
+
+    async fn health_status_change(&self, target: &Backend, healthy: bool) {
+        self.check.health_status_change(target, healthy).await
+    }
+
+    fn health_threshold(&self, success: bool) -> usize {
+        self.check.health_threshold(success)
+    }
+}
+
 fn health_check(
     config: &Config,
     passive: Arc<PassiveHealth>,
 ) -> Box<dyn HealthCheck + Send + Sync> {
-    let watch = Box::new(HealthWatch { passive });
-    match config.health_check {
+    let watch = Box::new(HealthWatch {
+        passive: passive.clone(),
+    });
+    let check: Box<dyn HealthCheck + Send + Sync> = match config.health_check {
         CheckKind::Tcp => {
             let mut hc = TcpHealthCheck::new();
             hc.consecutive_success = config.health_rise;
@@ -234,7 +268,8 @@ fn health_check(
             hc.health_changed_callback = Some(watch);
             Box::new(hc)
         }
-    }
+    };
+    Box::new(ReleasingCheck { check, passive })
 }
 
 fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
@@ -264,6 +299,7 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let discovery = Box::new(discovery::UpstreamSet::new(
         config.upstreams.clone(),
         config.hosts_file.clone(),
+        passive.clone(),
     ));
     let mut backends = Backends::new(discovery);
     backends.set_health_check(health_check(&config, passive.clone()));
@@ -271,24 +307,25 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     lb.update_frequency = Some(config.resolve_interval);
     lb.health_check_frequency = Some(config.health_interval);
     lb.parallel_health_check = true;
-    // Resolve once before accepting so the first requests have backends. A name that does
-    // not resolve yet is not fatal (unlike nginx): the next round picks it up.
+    // Resolve and check once before accepting, so the first requests go to backends that
+    // passed a check (all of them are tried anyway while none has). A name that does not
+    // resolve yet is not fatal (unlike nginx): the next round picks it up.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("runtime")?;
-    if let Err(e) = rt.block_on(lb.update()) {
-        tracing::warn!(
-            "initial upstream resolution: {e}; retrying every {:?}",
-            config.resolve_interval
-        );
-    }
+    rt.block_on(async {
+        if let Err(e) = lb.update().await {
+            tracing::warn!(
+                "initial upstream resolution: {e}; retrying every {:?}",
+                config.resolve_interval
+            );
+        }
+        lb.backends().run_health_check(true).await;
+    });
     drop(rt);
     for b in lb.backends().get_backend().iter() {
         tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
-        metrics::UPSTREAM_HEALTHY
-            .with_label_values(&[&b.addr.to_string()])
-            .set(1);
     }
 
     let background = background_service("upstreams", lb);
@@ -296,7 +333,7 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
 
     let balancer = Balancer {
         upstreams: upstreams.clone(),
-        passive,
+        passive: passive.clone(),
         settings: Settings::from_config(&config),
     };
     // nginx's `keepalive N` is per worker process; here it is per worker thread.
@@ -320,7 +357,7 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     if let Some(admin) = config.admin_listen {
         let mut svc = Service::new(
             "admin".to_string(),
-            HttpServer::new_app(admin::Admin { upstreams }),
+            HttpServer::new_app(admin::Admin { upstreams, passive }),
         );
         svc.add_tcp(&admin.to_string());
         server.add_service(svc);

@@ -1,6 +1,12 @@
 //! Passive health, as nginx's `max_fails` / `fail_timeout`: a backend that fails `max_fails`
 //! attempts within `fail_timeout` is skipped for `fail_timeout`, without waiting for the next
-//! active check. A successful active check clears the mark early.
+//! active check. A passing active check clears the mark early.
+//!
+//! It also holds back a backend that was just discovered (at start-up or when a name starts
+//! resolving to one more address, as after `docker compose up --scale`) until an active check
+//! has passed: pingora counts a new backend healthy before its first check, and a container
+//! that listens before it is ready (an api that cannot reach the store yet) would answer users
+//! with errors meanwhile.
 //!
 //! The request path reads one atomic when nothing is marked (the normal case) and only takes
 //! the lock while some backend has failed recently.
@@ -15,6 +21,19 @@ struct Failures {
     count: u32,
     since: Instant,
     down_until: Option<Instant>,
+    /// Discovered, not yet passed an active check.
+    unchecked: bool,
+}
+
+impl Failures {
+    fn new(now: Instant) -> Failures {
+        Failures {
+            count: 0,
+            since: now,
+            down_until: None,
+            unchecked: false,
+        }
+    }
 }
 
 pub struct PassiveHealth {
@@ -47,8 +66,16 @@ impl PassiveHealth {
         let now = Instant::now();
         self.lock()
             .get(addr)
-            .and_then(|f| f.down_until)
-            .is_some_and(|until| until > now)
+            .is_some_and(|f| f.unchecked || f.down_until.is_some_and(|until| until > now))
+    }
+
+    /// Holds a just-discovered backend out of rotation until [`checked`](Self::checked).
+    pub fn hold_until_checked(&self, addr: SocketAddr) {
+        let mut map = self.lock();
+        map.entry(addr)
+            .or_insert_with(|| Failures::new(Instant::now()))
+            .unchecked = true;
+        self.tracked.store(map.len(), Relaxed);
     }
 
     /// Records a failed attempt; returns true when this failure took the backend down.
@@ -58,11 +85,7 @@ impl PassiveHealth {
         }
         let now = Instant::now();
         let mut map = self.lock();
-        let f = map.entry(addr).or_insert(Failures {
-            count: 0,
-            since: now,
-            down_until: None,
-        });
+        let f = map.entry(addr).or_insert_with(|| Failures::new(now));
         if now.duration_since(f.since) > self.fail_timeout {
             f.count = 0;
             f.since = now;
@@ -76,14 +99,29 @@ impl PassiveHealth {
         went_down
     }
 
-    /// A successful attempt or health check: forget the failures.
+    /// A successful attempt: forget the failures (and a hold: the backend answered).
     pub fn succeeded(&self, addr: &SocketAddr) {
+        self.remove(addr);
+    }
+
+    /// A passing active check: forget the failures; true when this released a hold.
+    pub fn checked(&self, addr: &SocketAddr) -> bool {
+        self.remove(addr).is_some_and(|f| f.unchecked)
+    }
+
+    /// A backend no longer discovered: nothing about it needs remembering.
+    pub fn forget(&self, addr: &SocketAddr) {
+        self.remove(addr);
+    }
+
+    fn remove(&self, addr: &SocketAddr) -> Option<Failures> {
         if self.tracked.load(Relaxed) == 0 {
-            return;
+            return None;
         }
         let mut map = self.lock();
-        map.remove(addr);
+        let removed = map.remove(addr);
         self.tracked.store(map.len(), Relaxed);
+        removed
     }
 }
 
@@ -102,6 +140,20 @@ mod tests {
         assert!(p.is_down(&a));
         p.succeeded(&a);
         assert!(!p.is_down(&a));
+    }
+
+    #[test]
+    fn a_discovered_backend_waits_for_its_first_passing_check() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let p = PassiveHealth::new(0, Duration::from_secs(60));
+        p.hold_until_checked(a);
+        assert!(p.is_down(&a));
+        // Failures do not release it (max_fails 0 ignores them), a passing check does.
+        p.failed(a);
+        assert!(p.is_down(&a));
+        assert!(p.checked(&a));
+        assert!(!p.is_down(&a));
+        assert!(!p.checked(&a), "nothing was held any more");
     }
 
     #[test]

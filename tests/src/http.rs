@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,11 +19,14 @@ use crate::{binary, free_port, unsafe_kill, wait_timeout};
 
 /// A tiny HTTP/1.1 server that answers every request with its name on the first body line,
 /// then the request line and the request headers it received, one per line
-/// (`name: value`, names lowercased). `GET /slow` waits 5 s first.
+/// (`name: value`, names lowercased). `GET /slow` waits 5 s first. `GET /readyz` answers
+/// 503 instead while [`set_ready`](Backend::set_ready) said false, as an api that cannot reach
+/// its store.
 pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     served: Arc<AtomicU64>,
+    ready: Arc<AtomicBool>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -39,6 +42,7 @@ impl Backend {
             name: name.to_string(),
             addr,
             served: Arc::new(AtomicU64::new(0)),
+            ready: Arc::new(AtomicBool::new(true)),
             rt: None,
         };
         b.spawn();
@@ -66,10 +70,16 @@ impl Backend {
         self.addr = listener.local_addr().expect("addr");
         let name: Arc<str> = self.name.as_str().into();
         let served = self.served.clone();
+        let ready = self.ready.clone();
         rt.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, name.clone(), served.clone()));
+                tokio::spawn(serve_connection(
+                    stream,
+                    name.clone(),
+                    served.clone(),
+                    ready.clone(),
+                ));
             }
         });
         self.rt = Some(rt);
@@ -83,6 +93,11 @@ impl Backend {
     /// Requests answered so far (over all restarts).
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    /// Whether `GET /readyz` answers 200 (the default) or 503.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
     }
 
     /// Kills the backend: the listener and every open connection close at once.
@@ -109,6 +124,7 @@ async fn serve_connection(
     mut stream: tokio::net::TcpStream,
     name: Arc<str>,
     served: Arc<AtomicU64>,
+    ready: Arc<AtomicBool>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
@@ -173,6 +189,11 @@ async fn serve_connection(
             body.truncate(BIG_BODY);
         }
         let extra = if close { "Connection: close\r\n" } else { "" };
+        let status = if request_line.starts_with("GET /readyz ") && !ready.load(Ordering::Relaxed) {
+            "503 Service Unavailable"
+        } else {
+            "200 OK"
+        };
         let resp = if request_line.starts_with("GET /chunked") {
             // The echo in three chunks, with an extension and a trailer.
             let third = body.len() / 3;
@@ -187,7 +208,7 @@ async fn serve_connection(
             )
         } else {
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: test-backend\r\n{extra}\r\n",
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: test-backend\r\n{extra}\r\n",
                 body.len()
             );
             if request_line.starts_with("HEAD ") {
@@ -372,9 +393,15 @@ impl Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let (port, admin_port) = (free_port(), free_port());
+            // Quick health checks unless the test sets its own interval.
+            let interval = if extra_toml.contains("health_interval_secs") {
+                ""
+            } else {
+                "health_interval_secs = 0.2\n"
+            };
             let toml = format!(
                 "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n\
-                 threads = 2\nhealth_interval_secs = 0.2\n{extra_toml}\n"
+                 threads = 2\n{interval}{extra_toml}\n"
             );
             let conf = dir.path().join("proxy.toml");
             std::fs::write(&conf, toml).expect("write config");

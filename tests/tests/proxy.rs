@@ -405,6 +405,43 @@ fn re_resolution_picks_up_a_new_backend() {
     assert!(b.served() > 0);
 }
 
+/// A scaled-up backend that listens before it is ready (an api that cannot reach the store
+/// yet) gets no user request until its health check passes; then it joins the rotation.
+#[test]
+fn a_new_backend_serves_only_after_its_check_passes() {
+    let a = Backend::start("alpha");
+    let port = a.addr.port();
+    let b = Backend::start_on("beta", format!("127.0.0.2:{port}").parse().unwrap());
+    b.set_ready(false);
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 api\n").unwrap();
+    // Checks once a second, names every 0.1 s: without the hold, beta would be picked for most
+    // of the second between being resolved and being checked.
+    let proxy = Proxy::start(
+        &format!("api:{port}"),
+        &format!(
+            "hosts_file = \"{}\"\nresolve_interval_secs = 0.1\nhealth_interval_secs = 1\n\
+             health_check = \"http\"\nhealth_path = \"/readyz\"",
+            hosts.display()
+        ),
+    );
+    std::fs::write(&hosts, "127.0.0.1 api\n127.0.0.2 api\n").unwrap();
+    // beta answers only health checks while unready: three of them span two check intervals.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.served() < 3 {
+        assert!(Instant::now() < deadline, "beta was never checked");
+        assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
+    }
+    b.set_ready(true);
+    let mut seen = false;
+    while !seen {
+        assert!(Instant::now() < deadline, "beta never joined after passing");
+        seen = get(&proxy.addr(), "/").unwrap().backend() == "beta";
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn metrics_and_healthz() {
     let mut a = Backend::start("alpha");
