@@ -375,71 +375,96 @@ fn hostile_clients_are_cut_off_while_others_are_served() {
     assert!(served > 0);
 }
 
+/// Backends `alpha` (127.0.0.1) and `beta` (127.0.0.2, same port) behind one name, `api`,
+/// which a hosts file first resolves to alpha only, as before a scale-up.
+struct ScaledApi {
+    alpha: Backend,
+    beta: Backend,
+    hosts: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ScaledApi {
+    fn start() -> ScaledApi {
+        let alpha = Backend::start("alpha");
+        let port = alpha.addr.port();
+        let beta = Backend::start_on("beta", format!("127.0.0.2:{port}").parse().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        std::fs::write(&hosts, "127.0.0.1 api\n").unwrap();
+        ScaledApi {
+            alpha,
+            beta,
+            hosts,
+            _dir: dir,
+        }
+    }
+
+    /// A proxy in front of `api` that reads the hosts file, with more TOML lines.
+    fn proxy(&self, extra_toml: &str) -> Proxy {
+        Proxy::start(
+            &format!("api:{}", self.alpha.addr.port()),
+            &format!("hosts_file = \"{}\"\n{extra_toml}", self.hosts.display()),
+        )
+    }
+
+    /// The name now resolves to beta too.
+    fn scale_up(&self) {
+        std::fs::write(&self.hosts, "127.0.0.1 api\n127.0.0.2 api\n").unwrap();
+    }
+}
+
+/// Polls `GET /` until beta answers; false if it never did before `deadline`.
+fn beta_answers(proxy: &Proxy, deadline: Instant) -> bool {
+    while Instant::now() < deadline {
+        if get(&proxy.addr(), "/").unwrap().backend() == "beta" {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 #[test]
 fn re_resolution_picks_up_a_new_backend() {
-    let a = Backend::start("alpha");
-    let port = a.addr.port();
-    // A second loopback address with the same port, as a scaled-up service would have.
-    let b = Backend::start_on("beta", format!("127.0.0.2:{port}").parse().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1 api\n").unwrap();
-    let proxy = Proxy::start(
-        &format!("api:{port}"),
-        &format!(
-            "hosts_file = \"{}\"\nresolve_interval_secs = 0.2",
-            hosts.display()
-        ),
-    );
+    let api = ScaledApi::start();
+    let proxy = api.proxy("resolve_interval_secs = 0.2");
     for _ in 0..4 {
         assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
     }
-    std::fs::write(&hosts, "127.0.0.1 api\n127.0.0.2 api\n").unwrap();
+    api.scale_up();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = false;
-    while !seen && Instant::now() < deadline {
-        seen = get(&proxy.addr(), "/").unwrap().backend() == "beta";
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(seen, "the new address never got traffic");
-    assert!(b.served() > 0);
+    assert!(
+        beta_answers(&proxy, deadline),
+        "the new address never got traffic"
+    );
+    assert!(api.beta.served() > 0);
 }
 
 /// A scaled-up backend that listens before it is ready (an api that cannot reach the store
 /// yet) gets no user request until its health check passes; then it joins the rotation.
 #[test]
 fn a_new_backend_serves_only_after_its_check_passes() {
-    let a = Backend::start("alpha");
-    let port = a.addr.port();
-    let b = Backend::start_on("beta", format!("127.0.0.2:{port}").parse().unwrap());
-    b.set_ready(false);
-    let dir = tempfile::tempdir().unwrap();
-    let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1 api\n").unwrap();
+    let api = ScaledApi::start();
+    api.beta.set_ready(false);
     // Checks once a second, names every 0.1 s: without the hold, beta would be picked for most
     // of the second between being resolved and being checked.
-    let proxy = Proxy::start(
-        &format!("api:{port}"),
-        &format!(
-            "hosts_file = \"{}\"\nresolve_interval_secs = 0.1\nhealth_interval_secs = 1\n\
-             health_check = \"http\"\nhealth_path = \"/readyz\"",
-            hosts.display()
-        ),
+    let proxy = api.proxy(
+        "resolve_interval_secs = 0.1\nhealth_interval_secs = 1\n\
+         health_check = \"http\"\nhealth_path = \"/readyz\"",
     );
-    std::fs::write(&hosts, "127.0.0.1 api\n127.0.0.2 api\n").unwrap();
+    api.scale_up();
     // beta answers only health checks while unready: three of them span two check intervals.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while b.served() < 3 {
+    while api.beta.served() < 3 {
         assert!(Instant::now() < deadline, "beta was never checked");
         assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
     }
-    b.set_ready(true);
-    let mut seen = false;
-    while !seen {
-        assert!(Instant::now() < deadline, "beta never joined after passing");
-        seen = get(&proxy.addr(), "/").unwrap().backend() == "beta";
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    api.beta.set_ready(true);
+    assert!(
+        beta_answers(&proxy, deadline),
+        "beta never joined after passing"
+    );
 }
 
 #[test]
