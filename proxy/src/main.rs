@@ -183,10 +183,9 @@ fn healthcheck(config: &Config) -> ExitCode {
     }
 }
 
-/// Keeps the health gauge and passive marks in step with active checks.
-struct HealthWatch {
-    passive: Arc<PassiveHealth>,
-}
+/// Keeps the health gauge in step with active checks (passes also clear passive marks:
+/// [`ReleasingCheck`]).
+struct HealthWatch;
 
 #[async_trait]
 impl HealthObserve for HealthWatch {
@@ -196,9 +195,6 @@ impl HealthObserve for HealthWatch {
             .with_label_values(&[&label])
             .set(i64::from(healthy));
         if healthy {
-            if let Some(addr) = target.addr.as_inet() {
-                self.passive.succeeded(addr);
-            }
             tracing::info!(upstream = %label, "upstream healthy");
         } else {
             tracing::warn!(upstream = %label, "upstream unhealthy (active check)");
@@ -206,9 +202,9 @@ impl HealthObserve for HealthWatch {
     }
 }
 
-/// The configured check, plus: a pass releases a just-discovered backend's hold
-/// ([`PassiveHealth::checked`]). pingora reports only flips, and a new backend starts healthy,
-/// so its first pass is no flip.
+/// The configured check, plus: a pass clears the backend's passive marks and releases a
+/// just-discovered backend's hold ([`PassiveHealth::checked`]). pingora reports only flips,
+/// and a new backend starts healthy, so its first pass is no flip.
 struct ReleasingCheck {
     check: Box<dyn HealthCheck + Send + Sync>,
     passive: Arc<PassiveHealth>,
@@ -242,9 +238,7 @@ fn health_check(
     config: &Config,
     passive: Arc<PassiveHealth>,
 ) -> Box<dyn HealthCheck + Send + Sync> {
-    let watch = Box::new(HealthWatch {
-        passive: passive.clone(),
-    });
+    let watch = Box::new(HealthWatch);
     let check: Box<dyn HealthCheck + Send + Sync> = match config.health_check {
         CheckKind::Tcp => {
             let mut hc = TcpHealthCheck::new();
