@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -382,6 +382,7 @@ pub fn get(addr: &str, path: &str) -> std::io::Result<Response> {
 pub struct Proxy {
     pub port: u16,
     pub admin_port: u16,
+    upstreams: String,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
@@ -403,29 +404,15 @@ impl Proxy {
                 "listen = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\n\
                  threads = 2\n{interval}{extra_toml}\n"
             );
-            let conf = dir.path().join("proxy.toml");
-            std::fs::write(&conf, toml).expect("write config");
-            let mut cmd = Command::new(binary("proxy"));
-            cmd.arg("--config")
-                .arg(&conf)
-                .env("UPSTREAMS", upstreams)
-                .env("UPGRADE_SOCK", dir.path().join("upgrade.sock"))
-                .env_remove("LISTEN")
-                .env_remove("THREADS")
-                .env_remove("ADMIN_LISTEN")
-                .env_remove("ACCESS_LOG")
-                .env_remove("HOSTS_FILE")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if std::env::var_os("KVSTACK_TEST_LOGS").is_some() {
-                cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-            }
-            let mut child = cmd.spawn().expect("spawn proxy");
+            std::fs::write(dir.path().join("proxy.toml"), toml).expect("write config");
+            let mut child = proxy_command(dir.path(), upstreams)
+                .spawn()
+                .expect("spawn proxy");
             if wait_http(port, &mut child) && wait_http(admin_port, &mut child) {
                 return Proxy {
                     port,
                     admin_port,
+                    upstreams: upstreams.to_string(),
                     child: Some(child),
                     dir,
                 };
@@ -464,6 +451,53 @@ impl Proxy {
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
+
+    /// A graceful upgrade as an operator runs one: a new process started with `--upgrade`
+    /// waits on the upgrade socket, then SIGQUIT makes this one hand its listening sockets
+    /// over and drain. Afterwards `self` is the new process; returns the old one's exit status.
+    pub fn upgrade(&mut self) -> std::process::ExitStatus {
+        let sock = self.dir.path().join("upgrade.sock");
+        let _ = std::fs::remove_file(&sock);
+        let mut new = proxy_command(self.dir.path(), &self.upstreams)
+            .arg("--upgrade")
+            .spawn()
+            .expect("spawn proxy --upgrade");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !sock.exists() {
+            assert!(
+                Instant::now() < deadline && matches!(new.try_wait(), Ok(None)),
+                "proxy --upgrade did not open {}",
+                sock.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut old = self.child.replace(new).expect("proxy running");
+        unsafe_kill(old.id(), "QUIT");
+        wait_timeout(&mut old, Duration::from_secs(30))
+            .expect("the old proxy did not exit within 30 s of SIGQUIT")
+    }
+}
+
+/// The proxy's command line for the `proxy.toml` in `dir`, with nothing inherited from the
+/// test's environment.
+fn proxy_command(dir: &Path, upstreams: &str) -> Command {
+    let mut cmd = Command::new(binary("proxy"));
+    cmd.arg("--config")
+        .arg(dir.join("proxy.toml"))
+        .env("UPSTREAMS", upstreams)
+        .env("UPGRADE_SOCK", dir.join("upgrade.sock"))
+        .env_remove("LISTEN")
+        .env_remove("THREADS")
+        .env_remove("ADMIN_LISTEN")
+        .env_remove("ACCESS_LOG")
+        .env_remove("HOSTS_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if std::env::var_os("KVSTACK_TEST_LOGS").is_some() {
+        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    }
+    cmd
 }
 
 impl Drop for Proxy {

@@ -575,6 +575,50 @@ fn sigterm_exits_cleanly() {
     assert!(proxy.stop().success());
 }
 
+/// pingora's graceful upgrade (`--upgrade`, then SIGQUIT to the old process): the new process
+/// takes the listening sockets over, clients connecting all through the handover are served,
+/// the old process exits 0 and the new one serves from then on.
+#[test]
+fn graceful_upgrade_refuses_no_client() {
+    let (a, b) = two_backends();
+    let mut proxy = Proxy::start(&upstreams(&[&a, &b]), "");
+    let old_pid = proxy.pid();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (addr, stop) = (proxy.addr(), stop.clone());
+        std::thread::spawn(move || {
+            let (mut served, mut failed) = (0u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match get(&addr, "/") {
+                    Ok(r) if r.status == 200 => served += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (served, failed)
+        })
+    };
+    let status = proxy.upgrade();
+    assert!(status.success(), "old proxy exited with {status:?}");
+    assert_ne!(proxy.pid(), old_pid);
+    // The old process is gone, so whatever answers now is the new one; its own counters
+    // (it started at zero) show the requests it relayed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proxy.metrics().contains("proxy_requests_total{") {
+        assert!(Instant::now() < deadline, "the new proxy relays no request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (served, failed) = load.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(served > 0);
+    assert!(proxy.stop().success());
+}
+
 #[test]
 fn nginx_alternates_exactly() {
     if !nginx_available() {
