@@ -116,7 +116,12 @@ pub fn run(plan: &Plan) -> Result<String> {
          the proxy reconnect for one request in seven (nginx: one in fifty). Under load the \
          proxy makes two reads and two writes per request, nginx the same plus a `getsockopt` \
          (perf stat), and about 85% of the proxy's CPU is spent in the kernel (perf), so per \
-         request it can only save nginx's user-space share. wrk, the backends and the balancer \
+         request it can only save nginx's user-space share. On an AMD EPYC VM nginx led at one \
+         worker and 64 connections (0.92x) although the proxy used less CPU per request: there \
+         the backend slept 2.7 times as often behind the proxy as behind nginx (fewer requests \
+         per wake-up) and the proxy was preempted four times as often as nginx; with both \
+         balancers pinned to one CPU and the backend to the other the gap stayed (0.90x–0.95x), \
+         so it is not thread placement; unexplained. wrk, the backends and the balancer \
          share the 2 cores, so that saving moves req/s by a few percent, less than the noise \
          of this machine between rounds (see the spreads); CPU µs/req is the steadier \
          comparison.\n",
