@@ -30,6 +30,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{ensure_programs, images, root, BENCH_TOOLS};
 
+/// Rounds per comparison unless `--rounds` says otherwise.
+const DEFAULT_ROUNDS: usize = 3;
+
 #[derive(Args)]
 pub struct BenchArgs {
     /// Parts to run (default: all, in this order).
@@ -39,7 +42,7 @@ pub struct BenchArgs {
     #[arg(long)]
     quick: bool,
     /// Rounds per comparison; each round changes which side goes first.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_ROUNDS)]
     rounds: usize,
     /// Seconds per wrk measurement.
     #[arg(long, default_value_t = 10)]
@@ -190,7 +193,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         write!(
             section,
             "\n\n<sub>Run {} · {} · {}{} · 1-minute load average {} before, {} after · {:.0} s · \
-             reproduce: `cargo xtask bench {}`</sub>",
+             reproduce: `cargo xtask bench {}{}`</sub>",
             utc_now(),
             machine,
             if plan.quick { "`--quick` · " } else { "" },
@@ -198,7 +201,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             load_before,
             load_average(),
             started.elapsed().as_secs_f64(),
-            part.name()
+            part.name(),
+            if plan.quick {
+                " --quick".to_string()
+            } else if plan.rounds != DEFAULT_ROUNDS {
+                format!(" --rounds {}", plan.rounds)
+            } else {
+                String::new()
+            }
         )?;
         write_section(&plan.out, part.name(), &section)?;
     }
