@@ -24,6 +24,82 @@ fn upstreams(list: &[&Backend]) -> String {
     list.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
 }
 
+/// Clients sending `GET /` on a new connection each until stopped (or for at most 60 s),
+/// counting requests and recording every one that did not get a 200.
+struct Load {
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    failures: Arc<Mutex<Vec<String>>>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: &str, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+        let clients = (0..clients)
+            .map(|_| {
+                let (stop, done, failures, addr) = (
+                    stop.clone(),
+                    done.clone(),
+                    failures.clone(),
+                    addr.to_string(),
+                );
+                std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                        match get(&addr, "/") {
+                            Ok(r) if r.status == 200 => {}
+                            Ok(r) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("status {}", r.status)),
+                            Err(e) => failures.lock().unwrap().push(e.to_string()),
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            done,
+            failures,
+            clients,
+        }
+    }
+
+    fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` requests have finished (for at most 30 s).
+    fn wait_for(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.done() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops the clients and asserts that every request got a 200; returns how many ran.
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            c.join().unwrap();
+        }
+        let total = self.done.load(Ordering::Relaxed);
+        let failures = self.failures.lock().unwrap();
+        assert!(
+            failures.is_empty(),
+            "{} of {total} requests failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        total
+    }
+}
+
 /// 20 sequential requests alternate exactly between the two backends.
 fn check_alternation(addr: &str) {
     let names: Vec<String> = (0..20)
@@ -46,56 +122,13 @@ fn check_alternation(addr: &str) {
 /// Runs concurrent clients, kills `victim` in the middle, and requires every request to
 /// succeed; then restarts it and waits until it gets traffic again.
 fn check_failover(addr: &str, victim: &mut Backend) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let clients: Vec<_> = (0..8)
-        .map(|_| {
-            let (stop, done, failures, addr) = (
-                stop.clone(),
-                done.clone(),
-                failures.clone(),
-                addr.to_string(),
-            );
-            std::thread::spawn(move || {
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    match get(&addr, "/") {
-                        Ok(r) if r.status == 200 => {}
-                        Ok(r) => failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("status {}", r.status)),
-                        Err(e) => failures.lock().unwrap().push(e.to_string()),
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let wait_for = |n: u64| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while done.load(Ordering::Relaxed) < n && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    wait_for(300);
+    let load = Load::start(addr, 8);
+    load.wait_for(300);
     victim.kill();
-    let at_kill = done.load(Ordering::Relaxed);
-    wait_for(at_kill + 600);
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().unwrap();
-    }
-    let total = done.load(Ordering::Relaxed);
-    let failures = failures.lock().unwrap();
+    let at_kill = load.done();
+    load.wait_for(at_kill + 600);
+    let total = load.finish();
     assert!(total > at_kill, "no request ran after the kill");
-    assert!(
-        failures.is_empty(),
-        "{} of {total} requests failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
 
     victim.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -323,19 +356,7 @@ fn hostile_clients_are_cut_off_while_others_are_served() {
         "client_header_timeout_secs = 1\nclient_body_timeout_secs = 1\nmax_header_bytes = 8192",
     );
     let addr = proxy.addr();
-    let stop = Arc::new(AtomicBool::new(false));
-    let normal = {
-        let (stop, addr) = (stop.clone(), addr.clone());
-        std::thread::spawn(move || {
-            let mut ok = 0;
-            while !stop.load(Ordering::Relaxed) && ok < 100_000 {
-                let r = get(&addr, "/").expect("normal client");
-                assert_eq!(r.status, 200, "normal client: {r:?}");
-                ok += 1;
-            }
-            ok
-        })
-    };
+    let normal = Load::start(&addr, 1);
 
     // Slow headers: a partial head, then nothing. The proxy closes without a 200.
     let slow = raw_exchange(&addr, b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap_or_default();
@@ -370,8 +391,7 @@ fn hostile_clients_are_cut_off_while_others_are_served() {
         "stalled body: {stalled}"
     );
 
-    stop.store(true, Ordering::Relaxed);
-    let served = normal.join().expect("normal client never failed");
+    let served = normal.finish();
     assert!(served > 0);
 }
 
@@ -583,20 +603,7 @@ fn graceful_upgrade_refuses_no_client() {
     let (a, b) = two_backends();
     let mut proxy = Proxy::start(&upstreams(&[&a, &b]), "");
     let old_pid = proxy.pid();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (addr, stop) = (proxy.addr(), stop.clone());
-        std::thread::spawn(move || {
-            let (mut served, mut failed) = (0u64, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                match get(&addr, "/") {
-                    Ok(r) if r.status == 200 => served += 1,
-                    other => failed.push(format!("{other:?}")),
-                }
-            }
-            (served, failed)
-        })
-    };
+    let load = Load::start(&proxy.addr(), 1);
     let status = proxy.upgrade();
     assert!(status.success(), "old proxy exited with {status:?}");
     assert_ne!(proxy.pid(), old_pid);
@@ -607,15 +614,7 @@ fn graceful_upgrade_refuses_no_client() {
         assert!(Instant::now() < deadline, "the new proxy relays no request");
         std::thread::sleep(Duration::from_millis(20));
     }
-    stop.store(true, Ordering::Relaxed);
-    let (served, failed) = load.join().unwrap();
-    assert!(
-        failed.is_empty(),
-        "{} failed: {:?}",
-        failed.len(),
-        &failed[..failed.len().min(5)]
-    );
-    assert!(served > 0);
+    assert!(load.finish() > 0);
     assert!(proxy.stop().success());
 }
 
