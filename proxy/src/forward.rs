@@ -232,8 +232,9 @@ impl Client<'_> {
     async fn serve(&mut self) {
         let settings = &self.app.balancer.settings;
         let mut wait = settings.client_header_timeout;
+        let mut first = true;
         loop {
-            let req = match self.read_request(wait).await {
+            let req = match self.read_request(wait, first).await {
                 Ok(Some(req)) => req,
                 Ok(None) => return,
                 Err(refusal) => {
@@ -251,12 +252,20 @@ impl Client<'_> {
                 return;
             }
             wait = settings.keepalive.unwrap_or_default();
+            first = false;
         }
     }
 
     /// Reads the next request head within `wait`; `Ok(None)`: the client closed, timed out
-    /// or the server is shutting down, and nothing is to be answered.
-    async fn read_request(&mut self, wait: Duration) -> Result<Option<Request>, Refusal> {
+    /// or, between two requests of a keep-alive connection, the server is shutting down, and
+    /// nothing is to be answered. A connection's `first` request is awaited through a
+    /// shutdown, as nginx does (only keep-alive connections are idle to it): the client
+    /// connected to be served, and its request may already be on the way.
+    async fn read_request(
+        &mut self,
+        wait: Duration,
+        first: bool,
+    ) -> Result<Option<Request>, Refusal> {
         let settings = &self.app.balancer.settings;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -283,7 +292,7 @@ impl Client<'_> {
                         _ => return Ok(None),
                     }
                 }
-                _ = self.shutdown.changed(), if self.buf.is_empty() => return Ok(None),
+                _ = self.shutdown.changed(), if self.buf.is_empty() && !first => return Ok(None),
             }
         }
     }
