@@ -3,6 +3,7 @@
 //! on SIGTERM the process exits as soon as the last one is done.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
@@ -35,6 +36,11 @@ impl Connections {
     }
 }
 
+/// How long the process must have had no open client connection before a graceful shutdown
+/// exits early; far longer than a spawned task waits for its first poll on a runtime that
+/// does not block.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// Graceful shutdown that ends as soon as the proxy is drained.
 ///
 /// On SIGTERM pingora stops accepting, closes idle keep-alive connections, and then sleeps
@@ -42,6 +48,11 @@ impl Connections {
 /// the open connections during that period and exits the process as soon as none is left
 /// (in-flight requests finished), so `docker stop` takes as long as the slowest request,
 /// bounded by `shutdown_grace_secs`, instead of always the full grace period.
+///
+/// "None left" must hold for [`SETTLE`]: pingora spawns each accepted connection as a task
+/// that takes its permit only when first polled, so a connection accepted just before the
+/// listener stopped may not be counted yet when shutdown begins, and exiting then would
+/// close it unanswered.
 pub struct Drain {
     pub connections: Connections,
 }
@@ -54,13 +65,15 @@ impl BackgroundService for Drain {
                 return;
             }
         }
+        let mut idle_since = None;
         loop {
-            let open = self.connections.open();
-            if open == 0 {
+            if self.connections.open() > 0 {
+                idle_since = None;
+            } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= SETTLE {
                 tracing::info!("drained: no request in flight, exiting");
                 std::process::exit(0);
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
