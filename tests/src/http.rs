@@ -217,10 +217,11 @@ async fn serve_connection(
                 head + &body
             }
         };
+        // Counted before the write: a client that read the answer must see it counted.
+        served.fetch_add(1, Ordering::Relaxed);
         if stream.write_all(resp.as_bytes()).await.is_err() {
             return;
         }
-        served.fetch_add(1, Ordering::Relaxed);
         if close {
             return;
         }
