@@ -1,6 +1,6 @@
 //! Client connection limits and draining: at most `max_connections` client connections are
 //! served at once (further ones are closed at accept, as nginx's `worker_connections`), and
-//! on SIGTERM the process exits as soon as the last one is done.
+//! on SIGTERM or an upgrade the process exits once no connection has been open for 100 ms.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
