@@ -11,10 +11,10 @@ use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 pub use libz_rs_sys::{
     Z_BEST_COMPRESSION, Z_BEST_SPEED, Z_BINARY, Z_BLOCK, Z_BUF_ERROR, Z_DATA_ERROR,
-    Z_DEFAULT_COMPRESSION, Z_DEFAULT_STRATEGY, Z_DEFLATED, Z_ERRNO, Z_FILTERED, Z_FINISH,
-    Z_FIXED, Z_FULL_FLUSH, Z_HUFFMAN_ONLY, Z_MEM_ERROR, Z_NEED_DICT, Z_NO_COMPRESSION,
-    Z_NO_FLUSH, Z_OK, Z_PARTIAL_FLUSH, Z_RLE, Z_STREAM_END, Z_STREAM_ERROR, Z_SYNC_FLUSH,
-    Z_TREES, Z_UNKNOWN, Z_VERSION_ERROR,
+    Z_DEFAULT_COMPRESSION, Z_DEFAULT_STRATEGY, Z_DEFLATED, Z_ERRNO, Z_FILTERED, Z_FINISH, Z_FIXED,
+    Z_FULL_FLUSH, Z_HUFFMAN_ONLY, Z_MEM_ERROR, Z_NEED_DICT, Z_NO_COMPRESSION, Z_NO_FLUSH, Z_OK,
+    Z_PARTIAL_FLUSH, Z_RLE, Z_STREAM_END, Z_STREAM_ERROR, Z_SYNC_FLUSH, Z_TREES, Z_UNKNOWN,
+    Z_VERSION_ERROR,
 };
 
 pub type uInt = c_uint;
@@ -151,20 +151,30 @@ mod tests {
     /// the zlib and the raw deflate framing and with a preset dictionary.
     #[test]
     fn flate2_round_trips_through_the_shim() {
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&data).unwrap();
         let packed = enc.finish().unwrap();
-        assert!(packed.len() < data.len() / 10, "compressed to {}", packed.len());
+        assert!(
+            packed.len() < data.len() / 10,
+            "compressed to {}",
+            packed.len()
+        );
         let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
+        flate2::read::ZlibDecoder::new(&packed[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, data);
 
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b"hello hello hello").unwrap();
         let packed = enc.finish().unwrap();
         let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(&packed[..]).read_to_end(&mut out).unwrap();
+        flate2::read::DeflateDecoder::new(&packed[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"hello hello hello");
     }
 
