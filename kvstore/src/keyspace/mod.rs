@@ -12,6 +12,7 @@ mod expiry;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod table;
 pub mod zset;
 
@@ -25,6 +26,7 @@ pub use expiry::ExpiryIndex;
 pub use hash::{Hash, HashLimits};
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 type Hasher = foldhash::fast::RandomState;
@@ -50,6 +52,8 @@ pub enum Value {
     Set(Arc<Set>),
     /// A sorted set; never empty while stored. Shared like the other collections.
     ZSet(Arc<ZSet>),
+    /// A stream (XADD & co.); may be empty. Shared like the other collections.
+    Stream(Arc<Stream>),
     /// A string that Redis keeps in its `raw` encoding whatever its content: APPEND and
     /// SETRANGE write one (Redis's `dbUnshareStringValue`). Everything but OBJECT ENCODING
     /// treats it as [`Value::Str`].
@@ -65,6 +69,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -88,6 +93,22 @@ impl Value {
     pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
         match self {
             Value::ZSet(z) => Some(Arc::make_mut(z)),
+            _ => None,
+        }
+    }
+
+    /// The stream, or `None` for another type.
+    pub fn as_stream(&self) -> Option<&Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stream for writing (copied first if persistence still holds it).
+    pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Value::Stream(s) => Some(Arc::make_mut(s)),
             _ => None,
         }
     }
@@ -143,7 +164,7 @@ impl Value {
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
-            Value::Str(_) | Value::RawStr(_) => false,
+            Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => false,
             Value::List(l) => l.len() > LIST_PACKED_MAX,
             Value::Hash(h) => matches!(**h, Hash::Table(_)),
             Value::Set(s) => matches!(**s, Set::Table(_)),
@@ -162,6 +183,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

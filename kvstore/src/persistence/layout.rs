@@ -56,6 +56,7 @@ const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
+const TYPE_STREAM: u8 = 6;
 /// Not an RDB type: a string kept in Redis's `raw` encoding (written by APPEND / SETRANGE), so
 /// OBJECT ENCODING says the same after a restart, as Redis's AOF replay would.
 const TYPE_RAW_STRING: u8 = 200;
@@ -106,6 +107,7 @@ fn type_tag(value: &Value) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::Hash(_) => TYPE_HASH,
         Value::ZSet(_) => TYPE_ZSET,
+        Value::Stream(_) => TYPE_STREAM,
     }
 }
 
@@ -159,6 +161,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
         Value::Set(s) => 5 + s.len() * 12,
         Value::List(items) => items.iter().map(|i| 4 + i.len()).sum(),
         Value::ZSet(z) => 1 + z.iter().map(|(_, m)| 12 + m.len()).sum::<usize>(),
+        Value::Stream(_) => 256,
     };
     let mut v = Vec::with_capacity(18 + size);
     put_header(&mut v, value, expire_at, false);
@@ -199,6 +202,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
             }
         },
         Value::ZSet(z) => encode_zset(z, &mut v),
+        Value::Stream(s) => super::stream::encode(s, &mut v),
     }
     v
 }
@@ -397,6 +401,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
         TYPE_HASH => Value::Hash(Arc::new(decode_hash(rest)?)),
         TYPE_SET => Value::Set(Arc::new(decode_set(rest)?)),
         TYPE_ZSET => Value::ZSet(Arc::new(decode_zset(rest)?)),
+        TYPE_STREAM => Value::Stream(Arc::new(super::stream::decode(rest)?)),
         _ => return None,
     };
     Some((value, h.expire_at))
@@ -454,7 +459,7 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
             }))
         }
         Value::ZSet(z) => buckets(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
-        Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
+        Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => Box::new(std::iter::empty()),
     }
 }
 
@@ -791,7 +796,7 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .iter()
             .map(|m| (m.clone(), z.score(m).map(score_bytes)))
             .collect(),
-        Value::Str(_) | Value::RawStr(_) => Vec::new(),
+        Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => Vec::new(),
     }
 }
 
