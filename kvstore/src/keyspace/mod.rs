@@ -466,6 +466,8 @@ impl Db {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
             let slot = entry.slot;
+            // Clients blocked in XREADGROUP on an overwritten stream are told it is gone.
+            let was_stream = matches!(old_value, Value::Stream(_));
             let key = self.slots[slot as usize]
                 .clone()
                 .expect("slot of a live key");
@@ -476,6 +478,9 @@ impl Db {
                 if let Some(at) = expire_at {
                     self.expires.insert(at, key.clone());
                 }
+            }
+            if was_stream {
+                self.signal_ready(&key);
             }
             self.journal.dirty.insert(key, Touched::Whole);
             return Some(Entry {
@@ -527,6 +532,10 @@ impl Db {
         }
         self.writes += 1;
         self.touch(&key);
+        // Clients blocked in XREADGROUP on a deleted stream are told it is gone.
+        if matches!(entry.value, Value::Stream(_)) {
+            self.signal_ready(&key);
+        }
         self.journal.dirty.insert(key, Touched::Whole);
         Some(entry)
     }
@@ -583,8 +592,9 @@ impl Db {
     }
 
     /// Queues `key` for serving if clients are blocked on it. Like Redis's `dbAdd`, every
-    /// creation of a key signals; whoever serves checks the type.
-    fn signal_ready(&mut self, key: &Bytes) {
+    /// creation of a key signals; whoever serves checks the type. Stream commands call it
+    /// for an existing key too (XADD, XGROUP DESTROY), as Redis's `signalKeyAsReady`.
+    pub fn signal_ready(&mut self, key: &Bytes) {
         if !self.waiters.is_empty()
             && self.waiters.contains_key(key)
             && self.ready_set.insert(key.clone())

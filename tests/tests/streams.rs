@@ -1,0 +1,607 @@
+//! Stream commands, compared byte for byte with redis-server in RESP2 and RESP3; blocking
+//! XREAD / XREADGROUP compared as transcripts; streams and their consumer groups kept across
+//! restarts and kill -9.
+//!
+//! Scripts use explicit ids wherever a reply would show one; lines whose replies hold
+//! generated ids or times start with `~` (run on both, not compared).
+
+use e2e::{send_command, text, wait_blocked, Differential, Server};
+
+#[test]
+fn xadd_ids_and_options_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XADD s 1-1 a 1
+        XADD s 1-1 a 1
+        XADD s 1-0 a 1
+        XADD s 1-* b 2
+        XADD s 2-* c 3
+        XADD s 2 c 3
+        XADD s 0-0 a 1
+        XADD s 0 a 1
+        XADD fresh 0-* a 1
+        XADD s - a 1
+        XADD s + a 1
+        XADD s abc a 1
+        XADD s 1-x a 1
+        XADD s 5-1 a
+        XADD s 5-1
+        XADD s 5-1 a 1 b
+        XADD s NOMKSTREAM
+        XADD missing NOMKSTREAM 1-1 a 1
+        EXISTS missing
+        XADD s 18446744073709551615-18446744073709551615 a 1
+        XADD s * a 1
+        XADD s 18446744073709551615-* a 1
+        XLEN s
+        TYPE s
+        OBJECT ENCODING s
+        SET str v
+        XADD str 1-1 a 1
+        XADD str NOMKSTREAM 1-1 a 1
+        XLEN str
+        XLEN nothing
+        ~XADD auto * f v
+        XLEN auto
+        XADD t MAXLEN 2 1-1 a 1
+        XADD t MAXLEN = 2 2-1 a 1
+        XADD t MAXLEN 2 3-1 a 1
+        XRANGE t - +
+        XADD t MAXLEN -1 4-1 a 1
+        XADD t MAXLEN abc 4-1 a 1
+        XADD t MAXLEN 2 MINID 1 4-1 a 1
+        XADD t MINID 3 4-1 a 1
+        XRANGE t - +
+        XADD t MINID ~ 3 5-1 a 1
+        XADD t LIMIT 10 6-1 a 1
+        XADD t MAXLEN 2 LIMIT 10 6-1 a 1
+        XADD t MAXLEN ~ 2 LIMIT -1 6-1 a 1
+        XADD t MAXLEN ~ 2 LIMIT 10 6-1 a 1
+        XADD t MAXLEN ~ 0 LIMIT 0 7-1 a 1
+        XADD t MINID - 8-1 a 1
+        XADD t 9-1 "" "" 123 -45 x 18446744073709551616
+        XRANGE t - +
+        XADD t MAXLEN
+        XADD t MAXLEN 1
+        "#,
+    );
+}
+
+#[test]
+fn ranges_lengths_and_deletes_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XADD s 1-0 a 1
+        XADD s 1-1 b 2 c 3
+        XADD s 2-0 a 1
+        XADD s 3-5 d 4
+        XADD s 4-0 a 1
+        XRANGE s - +
+        XRANGE s - + COUNT 2
+        XRANGE s - + COUNT 0
+        XRANGE s - + COUNT -1
+        XRANGE s - + COUNT abc
+        XRANGE s - + COUNT
+        XRANGE s - + LIMIT 2
+        XRANGE s 1 1
+        XRANGE s (1-0 +
+        XRANGE s - (4-0
+        XRANGE s (1 (4
+        XRANGE s (- +
+        XRANGE s - (+
+        XRANGE s (18446744073709551615-18446744073709551615 +
+        XRANGE s - (0-0
+        XRANGE s 3 2
+        XRANGE s 2-0 3-5
+        XRANGE s bad +
+        XRANGE s - bad
+        XREVRANGE s + -
+        XREVRANGE s + - COUNT 1
+        XREVRANGE s (4-0 (1-0
+        XREVRANGE s - +
+        XRANGE missing - +
+        XREVRANGE missing + -
+        XDEL s 2-0 9-9
+        XDEL s 2-0
+        XDEL s bad 1-0
+        XDEL s 1-0
+        XRANGE s - +
+        XLEN s
+        XINFO STREAM s
+        XDEL missing 1-0
+        XDEL s 1-1 3-5 4-0
+        XLEN s
+        EXISTS s
+        XINFO STREAM s
+        XRANGE s - +
+        SET str v
+        XRANGE str - +
+        XDEL str 1-0
+        "#,
+    );
+}
+
+#[test]
+fn trimming_follows_node_boundaries_like_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let mut script = String::new();
+    for i in 1..=350 {
+        script.push_str(&format!("XADD s {i}-1 field value{i}\n"));
+    }
+    // Changing fields and long values move node boundaries by bytes too.
+    for i in 1..=120 {
+        let big = "x".repeat(i * 7);
+        script.push_str(&format!("XADD b {i}-1 f{} {big}\n", i % 3));
+    }
+    script.push_str(
+        r#"
+        XINFO STREAM s
+        XINFO STREAM b
+        XTRIM s MAXLEN ~ 260
+        XTRIM s MAXLEN ~ 10 LIMIT 50
+        XTRIM s MAXLEN ~ 10 LIMIT 100
+        XINFO STREAM s
+        XTRIM s MINID ~ 240
+        XTRIM s MINID 240
+        XDEL s 240-1 241-1 300-1
+        XTRIM s MINID 242
+        XINFO STREAM s
+        XTRIM s MAXLEN = 50
+        XTRIM s MAXLEN 50
+        XINFO STREAM s
+        XTRIM b MAXLEN ~ 30
+        XINFO STREAM b
+        XTRIM b MINID ~ 100
+        XTRIM s
+        XTRIM s LIMIT 1
+        XTRIM s FOO 1
+        XTRIM s MAXLEN 1 MINID 1
+        XTRIM s MAXLEN 5 LIMIT 5
+        XTRIM missing MAXLEN 1
+        XTRIM s MAXLEN 0
+        XINFO STREAM s
+        XADD s 999-1 a 1
+        XINFO STREAM s
+        CONFIG SET stream-node-max-entries 7
+        XTRIM s MAXLEN 0
+        "#,
+    );
+    for i in 1000..1030 {
+        script.push_str(&format!("XADD s {i}-1 f v\n"));
+    }
+    script.push_str(
+        r#"
+        XINFO STREAM s
+        XADD s MAXLEN ~ 10 2000-1 f v
+        XINFO STREAM s
+        CONFIG SET stream-node-max-entries 100
+        "#,
+    );
+    d.check_both(&script);
+}
+
+#[test]
+fn consumer_groups_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XGROUP CREATE s g $
+        XGROUP CREATE s g $ MKSTREAM
+        XGROUP CREATE s g $ MKSTREAM
+        XGROUP CREATE s g2 0 ENTRIESREAD -2
+        XGROUP CREATE s g2 0 ENTRIESREAD x
+        XGROUP CREATE s g2 0 FOO
+        XGROUP CREATE s g2 bad
+        XGROUP CREATE s g2 -
+        XGROUP CREATE s
+        XGROUP FOO s g
+        XGROUP HELP
+        XGROUP HELP x
+        XADD s 1-0 a 1
+        XADD s 2-0 b 2
+        XADD s 3-0 c 3
+        XINFO GROUPS s
+        XGROUP CREATE s g0 0
+        XINFO GROUPS s
+        XREADGROUP GROUP g0 alice COUNT 2 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP g0 bob STREAMS s >
+        XREADGROUP GROUP g0 bob STREAMS s >
+        XREADGROUP GROUP g0 alice STREAMS s 0
+        XREADGROUP GROUP g0 alice COUNT 1 STREAMS s 0
+        XREADGROUP GROUP g0 alice STREAMS s 1-0
+        XREADGROUP GROUP nogroup alice STREAMS s >
+        XREADGROUP GROUP g0 alice STREAMS missing >
+        XREADGROUP GROUP g0 alice STREAMS s $
+        XREADGROUP GROUP g0 alice STREAMS s
+        XREADGROUP COUNT 1 STREAMS s >
+        XREAD GROUP g0 alice STREAMS s >
+        XREAD NOACK STREAMS s 0
+        XREAD STREAMS s >
+        XPENDING s g0
+        XPENDING s g0 - + 10
+        ~XPENDING s g0 IDLE 0 - + 10
+        XPENDING s g0 IDLE 100000 - + 10
+        XPENDING s g0 - + 10 alice
+        XPENDING s g0 - + 10 nobody
+        XPENDING s g0 (1-0 + 1
+        XPENDING s g0 - + -5
+        XPENDING s g0 - +
+        XPENDING s g0 - + x
+        XPENDING s g0 IDLE x - + 10
+        XPENDING s g0 IDLE 5 - +
+        XPENDING s nogroup
+        XPENDING missing g0
+        XACK s g0 1-0 9-0
+        XACK s g0 1-0
+        XACK s g0 bad
+        XACK s nogroup 2-0
+        XACK missing g0 2-0
+        XPENDING s g0
+        XDEL s 2-0
+        XREADGROUP GROUP g0 alice STREAMS s 0
+        XINFO GROUPS s
+        XGROUP CREATECONSUMER s g0 carol
+        XGROUP CREATECONSUMER s g0 carol
+        XGROUP CREATECONSUMER s nogroup carol
+        XGROUP CREATECONSUMER missing g0 carol
+        XGROUP DELCONSUMER s g0 alice
+        XGROUP DELCONSUMER s g0 alice
+        XPENDING s g0
+        XGROUP SETID s g0 0
+        XGROUP SETID s g0 $ ENTRIESREAD 3
+        XGROUP SETID s g0 - ENTRIESREAD 1
+        XGROUP SETID s g0 + ENTRIESREAD
+        XGROUP SETID s nogroup 0
+        XINFO GROUPS s
+        XGROUP SETID s g0 0
+        XINFO GROUPS s
+        XREADGROUP GROUP g0 dave NOACK STREAMS s >
+        XPENDING s g0
+        XINFO GROUPS s
+        XGROUP DESTROY s g0
+        XGROUP DESTROY s g0
+        XINFO GROUPS s
+        SET str v
+        XGROUP CREATE str g $
+        XREADGROUP GROUP g c STREAMS str >
+        XINFO STREAM str
+        XINFO STREAM missing
+        XINFO GROUPS missing
+        XINFO CONSUMERS s nogroup
+        XINFO FOO s
+        XINFO HELP
+        XINFO HELP x
+        XINFO STREAM s FULL COUNT
+        XINFO STREAM s FOO
+        XINFO STREAM s FULL LIMIT 1
+        XINFO STREAM s FULL COUNT x
+        "#,
+    );
+}
+
+#[test]
+fn lag_and_entries_read_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XGROUP CREATE s g $ MKSTREAM
+        XINFO GROUPS s
+        XADD s 1-0 a 1
+        XADD s 2-0 a 1
+        XADD s 3-0 a 1
+        XADD s 4-0 a 1
+        XADD s 5-0 a 1
+        XGROUP CREATE s early 0
+        XGROUP CREATE s late $
+        XGROUP CREATE s mid 2-0
+        XGROUP CREATE s known 2-0 ENTRIESREAD 2
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 2 STREAMS s >
+        XINFO GROUPS s
+        XDEL s 4-0
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP early c STREAMS s >
+        XREADGROUP GROUP mid c STREAMS s >
+        XINFO GROUPS s
+        XTRIM s MAXLEN 1
+        XINFO GROUPS s
+        XADD s 6-0 a 1
+        XINFO GROUPS s
+        XSETID s 7-0
+        XINFO GROUPS s
+        XSETID s 7-0 ENTRIESADDED 10 MAXDELETEDID 6-5
+        XINFO STREAM s
+        XINFO GROUPS s
+        XSETID s 1-0
+        XSETID s 7-0 ENTRIESADDED 0
+        XSETID s 7-0 ENTRIESADDED -1
+        XSETID s 7-0 MAXDELETEDID 8-0
+        XSETID s 7-0 FOO
+        XSETID s bad
+        XSETID s -
+        XSETID missing 1-0
+        XDEL s 5-0 6-0
+        XSETID s 1-0 ENTRIESADDED 0
+        XINFO STREAM s
+        XINFO GROUPS s
+        "#,
+    );
+}
+
+#[test]
+fn claims_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XADD s 1-0 a 1
+        XADD s 2-0 b 2
+        XADD s 3-0 c 3
+        XADD s 4-0 d 4
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g alice STREAMS s >
+        XCLAIM s g bob 0 1-0 2-0
+        XCLAIM s g bob 0 1-0 JUSTID
+        XCLAIM s g bob 3600000 1-0
+        XCLAIM s g bob 0 9-0
+        XCLAIM s g bob 0 9-0 FORCE
+        XDEL s 3-0
+        XCLAIM s g bob 0 3-0
+        XPENDING s g - + 10
+        XCLAIM s g carol 0 4-0 RETRYCOUNT 7
+        XCLAIM s g carol 0 4-0 RETRYCOUNT 7 JUSTID
+        XPENDING s g 4-0 4-0 1
+        XCLAIM s g carol 0 4-0 IDLE 3600000 JUSTID
+        XPENDING s g IDLE 3000000 - + 10
+        XCLAIM s g carol 0 4-0 TIME 0 JUSTID
+        XCLAIM s g carol 0 4-0 TIME -5 JUSTID
+        XCLAIM s g carol x 4-0
+        XCLAIM s g carol 0 4-0 IDLE x
+        XCLAIM s g carol 0 4-0 TIME x
+        XCLAIM s g carol 0 4-0 RETRYCOUNT x
+        XCLAIM s g carol 0 4-0 LASTID x
+        XCLAIM s g carol 0 4-0 FOO
+        XCLAIM s g carol 0 4-0 FORCE 2-0
+        XCLAIM s g carol 0 FORCE
+        XCLAIM s nogroup carol 0 4-0
+        XCLAIM missing g carol 0 4-0
+        XCLAIM s g dave 0 4-0 LASTID 100-0 JUSTID
+        XINFO GROUPS s
+        XADD s 5-0 e 5
+        XCLAIM s g dave 0 5-0 FORCE JUSTID
+        XPENDING s g - + 10
+        XPENDING s g
+        XAUTOCLAIM s g erin 0 0
+        XAUTOCLAIM s g erin 0 0 COUNT 1
+        XAUTOCLAIM s g frank 0 0 COUNT 2 JUSTID
+        XAUTOCLAIM s g frank 3600000 0
+        XDEL s 2-0
+        XAUTOCLAIM s g frank 0 0
+        XAUTOCLAIM s g frank 0 (1-0 COUNT 1
+        XAUTOCLAIM s g frank 0 0 COUNT 0
+        XAUTOCLAIM s g frank 0 0 COUNT x
+        XAUTOCLAIM s g frank 0 0 FOO
+        XAUTOCLAIM s g frank x 0
+        XAUTOCLAIM s g frank 0 bad
+        XAUTOCLAIM s nogroup frank 0 0
+        XAUTOCLAIM missing g frank 0 0
+        XPENDING s g
+        XINFO CONSUMERS s g
+        SET str v
+        XCLAIM str g c 0 1-0
+        XAUTOCLAIM str g c 0 0
+        XACK str g 1-0
+        XPENDING str g
+        "#,
+    );
+}
+
+#[test]
+fn xread_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XADD a 1-0 f 1
+        XADD a 2-0 f 2
+        XADD b 1-0 g 1
+        XREAD STREAMS a b 0 0
+        XREAD COUNT 1 STREAMS a b 0 0
+        XREAD STREAMS a b 1 1
+        XREAD STREAMS a b $ $
+        XREAD STREAMS a missing 0 0
+        XREAD STREAMS missing 0
+        XREAD STREAMS a
+        XREAD STREAMS a b 0
+        XREAD COUNT x STREAMS a 0
+        XREAD COUNT -1 STREAMS a 0
+        XREAD BLOCK x STREAMS a 0
+        XREAD BLOCK -1 STREAMS a 0
+        XREAD BLOCK 0 STREAMS a 0
+        XREAD FOO STREAMS a 0
+        XREAD COUNT 1 a 0
+        XREAD STREAMS a bad
+        XREAD STREAMS a -
+        XREAD STREAMS a +
+        SET str v
+        XREAD STREAMS a str 0 0
+        MULTI
+        XREAD BLOCK 0 STREAMS a $
+        XREADGROUP GROUP g c BLOCK 0 STREAMS a >
+        EXEC
+        XINFO STREAM a FULL
+        "#,
+    );
+}
+
+#[test]
+fn full_info_and_keyspace_commands_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XADD s 1-0 a 1
+        XADD s 2-0 b 2
+        XADD s 3-0 c 3
+        XGROUP CREATE s g 0
+        XGROUP CREATE s h $
+        XREADGROUP GROUP g alice COUNT 1 STREAMS s >
+        XREADGROUP GROUP g bob COUNT 1 STREAMS s >
+        XCLAIM s g alice 0 2-0 TIME 1000 JUSTID
+        XGROUP CREATECONSUMER s h carol
+        ~XINFO STREAM s FULL
+        ~XINFO CONSUMERS s g
+        XINFO STREAM s
+        COPY s c
+        XRANGE c - +
+        XINFO GROUPS c
+        XPENDING c g
+        RENAME c d
+        TYPE d
+        XLEN d
+        EXPIRE d 100
+        TTL d
+        OBJECT ENCODING d
+        DEL d
+        EXISTS d
+        SCAN 0 TYPE stream
+        SCAN 0 TYPE string
+        XGROUP CREATE e g $ MKSTREAM
+        XLEN e
+        XINFO STREAM e
+        XINFO STREAM e FULL
+        SCAN 0 TYPE stream
+        "#,
+    );
+}
+
+/// XREAD BLOCK wakes on XADD from another client, with the entries after the id it blocked
+/// on (`$` resolved when it blocked).
+#[test]
+fn blocked_xread_wakes_on_xadd() {
+    e2e::same_as_redis(|server| {
+        let mut ctl = server.raw();
+        let mut reader = server.raw();
+        let mut out = Vec::new();
+        out.push(text(ctl.cmd(&["XADD", "s", "1-0", "f", "v"])));
+        send_command(&mut reader, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["XADD", "other", "1-0", "f", "v"])));
+        out.push(text(ctl.cmd(&["XADD", "s", "2-0", "f", "w"])));
+        out.push(text(reader.read_reply().expect("reply")));
+        // A reader blocked on a missing key is served by its creation.
+        send_command(&mut reader, &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "new", "0"]);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["XADD", "new", "5-0", "a", "b"])));
+        out.push(text(reader.read_reply().expect("reply")));
+        // RESP3: a map.
+        reader.cmd(&["HELLO", "3"]);
+        send_command(&mut reader, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["XADD", "s", "3-0", "f", "x"])));
+        out.push(text(reader.read_reply().expect("reply")));
+        // Inside MULTI the XADD wakes the reader after EXEC.
+        send_command(&mut reader, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["MULTI"])));
+        out.push(text(ctl.cmd(&["XADD", "s", "4-0", "f", "y"])));
+        out.push(text(ctl.cmd(&["XADD", "s", "5-0", "f", "z"])));
+        out.push(text(ctl.cmd(&["EXEC"])));
+        out.push(text(reader.read_reply().expect("reply")));
+        // Timeout.
+        out.push(text(reader.cmd(&["XREAD", "BLOCK", "1", "STREAMS", "s", "$"])));
+        out
+    });
+}
+
+/// XREADGROUP BLOCK is served by XADD, each waiter gets distinct entries, and deleting the
+/// key or destroying the group releases it with Redis's errors.
+#[test]
+fn blocked_xreadgroup_is_served_and_released_like_redis() {
+    e2e::same_as_redis(|server| {
+        let mut ctl = server.raw();
+        let mut r1 = server.raw();
+        let mut r2 = server.raw();
+        let mut out = Vec::new();
+        out.push(text(ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])));
+        let read = ["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"];
+        send_command(&mut r1, &read);
+        wait_blocked(&mut ctl, 1);
+        let read2 = ["XREADGROUP", "GROUP", "g", "c2", "BLOCK", "0", "STREAMS", "s", ">"];
+        send_command(&mut r2, &read2);
+        wait_blocked(&mut ctl, 2);
+        out.push(text(ctl.cmd(&["XADD", "s", "1-0", "f", "v"])));
+        out.push(text(r1.read_reply().expect("reply")));
+        out.push(text(ctl.cmd(&["XADD", "s", "2-0", "f", "w"])));
+        out.push(text(r2.read_reply().expect("reply")));
+        out.push(text(ctl.cmd(&["XPENDING", "s", "g"])));
+        send_command(&mut r1, &read);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["XGROUP", "DESTROY", "s", "g"])));
+        out.push(text(r1.read_reply().expect("reply")));
+        out.push(text(ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$"])));
+        send_command(&mut r1, &read);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["DEL", "s"])));
+        out.push(text(r1.read_reply().expect("reply")));
+        out
+    });
+}
+
+/// Streams, their node boundaries and consumer-group state survive a clean restart and a
+/// kill -9 under `appendfsync always`.
+#[test]
+fn streams_persist_across_restart_and_kill() {
+    let mut server = Server::kvstore(&["--appendfsync", "always"]);
+    let mut c = server.raw();
+    for i in 1..=250 {
+        c.cmd(&["XADD", "s", &format!("{i}-0"), "f", &format!("v{i}")]);
+    }
+    c.cmd(&["XDEL", "s", "7-0"]);
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    c.cmd(&["XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"]);
+    c.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "bob"]);
+    let snapshot = |c: &mut e2e::RawConn| {
+        vec![
+            text(c.cmd(&["XINFO", "STREAM", "s"])),
+            text(c.cmd(&["XINFO", "GROUPS", "s"])),
+            text(c.cmd(&["XPENDING", "s", "g", "-", "+", "10"]))
+                .split("\r\n")
+                .filter(|l| !l.starts_with(':'))
+                .collect::<Vec<_>>()
+                .join("\r\n"),
+            text(c.cmd(&["XRANGE", "s", "-", "+", "COUNT", "10"])),
+        ]
+    };
+    let before = snapshot(&mut c);
+    server.kill9();
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(snapshot(&mut c), before, "after kill -9");
+    // And one more write after the restart, then a clean restart.
+    c.cmd(&["XACK", "s", "g", "1-0"]);
+    c.cmd(&["XADD", "s", "300-0", "f", "v"]);
+    let before = snapshot(&mut c);
+    server.stop();
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(snapshot(&mut c), before, "after a clean restart");
+}
