@@ -291,11 +291,47 @@ fn check_stream(db: &mut Db, key: &[u8], now: u64) -> Result<bool, Reply> {
     }
 }
 
-/// The stream at `key`, which the caller checked exists, for changing (journals the key).
+/// The stream at `key`, which the caller checked exists, for changing. The parts it changes
+/// are journaled by [`journal_parts`] once the command is done (each handler's wrapper).
 fn stream_mut<'d>(db: &'d mut Db, key: &[u8], now: u64) -> &'d mut Stream {
-    db.value_mut(key, now)
+    db.value_mut_elements(key, now, std::iter::empty())
         .and_then(Value::as_stream_mut)
         .expect("checked to be a stream")
+}
+
+/// Names the nodes and groups of the stream at `key` that the command changed, so
+/// persistence rewrites those only (an XADD costs its tail node, not the stream).
+fn journal_parts(db: &mut Db, key: &[u8], now: u64) {
+    let pending = matches!(
+        db.entry(key, now).map(|e| &e.value),
+        Some(Value::Stream(s)) if s.has_changes()
+    );
+    if !pending {
+        return;
+    }
+    let parts = db
+        .value_mut_elements(key, now, std::iter::empty())
+        .and_then(Value::as_stream_mut)
+        .map(Stream::take_changes)
+        .unwrap_or_default();
+    let ids: Vec<Bytes> = parts.iter().map(|p| p.id()).collect();
+    db.touch_elements(key, ids.iter());
+}
+
+/// Runs a stream command that may change the stream at `args[key_at]`, then journals the
+/// parts it changed.
+fn changing(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    key_at: usize,
+    run: fn(&mut Ctx, &[Bytes]) -> Result<Reply, Reply>,
+) -> Reply {
+    let result = run(ctx, args);
+    if let Some(key) = args.get(key_at) {
+        let now = ctx.now;
+        journal_parts(ctx.db(), key, now);
+    }
+    reply(result)
 }
 
 fn id_reply(id: StreamId) -> Reply {
@@ -430,7 +466,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
 
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
 fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xadd(ctx, args))
+    changing(ctx, args, 1, try_xadd)
 }
 
 fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -477,7 +513,7 @@ fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
 fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xtrim(ctx, args))
+    changing(ctx, args, 1, try_xtrim)
 }
 
 fn try_xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -545,7 +581,7 @@ fn xlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// XDEL key id [id ...]
 fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xdel(ctx, args))
+    changing(ctx, args, 1, try_xdel)
 }
 
 fn try_xdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -594,7 +630,16 @@ impl<'a> Blocked<'a> {
 /// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ...
 /// XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xread(ctx, args))
+    let result = try_xread(ctx, args);
+    // XREADGROUP changes groups of its streams (any argument may be one of their keys).
+    if args[0].len() == 10 {
+        let now = ctx.now;
+        let db = ctx.db();
+        for key in &args[1..] {
+            journal_parts(db, key, now);
+        }
+    }
+    reply(result)
 }
 
 fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -657,7 +702,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     for (key, arg) in keys.iter().zip(id_args) {
         let s = read_stream(db, key, now)?;
         if let Some((g, _)) = group {
-            if s.is_none_or(|s| !s.groups.contains_key(g)) {
+            if s.is_none_or(|s| !s.groups().contains_key(g)) {
                 return Err(nogroup(format!(
                     "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
                     text(key),
@@ -694,7 +739,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 history = true;
                 true
             } else if s.len() > 0 {
-                let last = s.groups[g].last_id;
+                let last = s.groups()[g].last_id;
                 if s.last_live().is_some_and(|m| m > last) {
                     *gt = last;
                     true
@@ -715,7 +760,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             None => entries_reply(&s.range(start, StreamId::MAX, false, count as usize)),
             Some((g, c)) => {
                 let s = stream_mut(db, key, now);
-                let group = s.groups.get_mut(g).expect("group checked");
+                let group = s.group_mut(g).expect("group checked");
                 group.touch_consumer(c, now as i64);
                 if history {
                     let items = s.history(g, c, start, count as usize, now as i64);
@@ -799,7 +844,7 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
         return None;
     };
     if let Some(g) = &group {
-        match s.groups.get(g) {
+        match s.groups().get(g) {
             None => return Some(Reply::error(e::GROUP_GONE)),
             Some(group) => gt = group.last_id,
         }
@@ -812,11 +857,12 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
         None => s.range(start, StreamId::MAX, false, count),
         Some(g) => {
             let s = stream_mut(db, key, now);
-            s.groups
-                .get_mut(g)
+            s.group_mut(g)
                 .expect("group")
                 .touch_consumer(&consumer, now as i64);
-            s.deliver(g, &consumer, start, count, noack, now as i64)
+            let items = s.deliver(g, &consumer, start, count, noack, now as i64);
+            journal_parts(db, key, now);
+            items
         }
     };
     Some(keyed_reply(resp, vec![(key.clone(), entries_reply(&entries))]))
@@ -863,7 +909,7 @@ fn help(lines: &[&'static str]) -> Reply {
 
 /// XGROUP CREATE | SETID | DESTROY | CREATECONSUMER | DELCONSUMER | HELP
 fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xgroup(ctx, args))
+    changing(ctx, args, 2, try_xgroup)
 }
 
 fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -896,7 +942,7 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         exists = check_stream(db, &args[2], now)?;
         if exists {
             let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
-            has_group = s.is_some_and(|s| s.groups.contains_key(&args[3]));
+            has_group = s.is_some_and(|s| s.groups().contains_key(&args[3]));
         }
     }
     if argc >= 4 && !mkstream {
@@ -929,7 +975,7 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             return Err(Reply::error(e::BUSYGROUP));
         }
         let s = stream_mut(db, &args[2], now);
-        s.groups.insert(
+        s.insert_group(
             Bytes::copy_from_slice(&args[3]),
             crate::keyspace::stream::Group::new(id, entries_read),
         );
@@ -941,7 +987,7 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         } else {
             parse_id(&args[4], 0, false)?
         };
-        let g = s.groups.get_mut(&args[3]).expect("group checked");
+        let g = s.group_mut(&args[3]).expect("group checked");
         g.last_id = id;
         g.entries_read = entries_read;
         Ok(Reply::Ok)
@@ -949,21 +995,21 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if !has_group {
             return Ok(Reply::Integer(0));
         }
-        stream_mut(db, &args[2], now).groups.remove(&args[3]);
+        stream_mut(db, &args[2], now).remove_group(&args[3]);
         db.signal_ready(&args[2]);
         Ok(Reply::Integer(1))
     } else if c_is(opt, "createconsumer") && argc == 5 {
         let s = stream_mut(db, &args[2], now);
-        let g = s.groups.get_mut(&args[3]).expect("group checked");
+        let g = s.group_mut(&args[3]).expect("group checked");
         Ok(Reply::Integer(i64::from(g.create_consumer(&args[4], now as i64))))
     } else if c_is(opt, "delconsumer") && argc == 5 {
         let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
-        let known = s.is_some_and(|s| s.groups[&args[3]].consumers.contains_key(&args[4]));
+        let known = s.is_some_and(|s| s.groups()[&args[3]].consumers.contains_key(&args[4]));
         if !known {
             return Ok(Reply::Integer(0));
         }
         let s = stream_mut(db, &args[2], now);
-        let g = s.groups.get_mut(&args[3]).expect("group checked");
+        let g = s.group_mut(&args[3]).expect("group checked");
         Ok(Reply::Integer(g.delete_consumer(&args[4]).unwrap_or(0) as i64))
     } else {
         Err(subcommand_error(args))
@@ -972,7 +1018,7 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]
 fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xsetid(ctx, args))
+    changing(ctx, args, 1, try_xsetid)
 }
 
 fn try_xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1028,12 +1074,12 @@ fn try_xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// The stream at `key` and whether it has `group`, for the group commands that read first.
 fn group_exists(db: &mut Db, key: &[u8], group: &[u8], now: u64) -> Result<bool, Reply> {
-    Ok(read_stream(db, key, now)?.is_some_and(|s| s.groups.contains_key(group)))
+    Ok(read_stream(db, key, now)?.is_some_and(|s| s.groups().contains_key(group)))
 }
 
 /// XACK key group id [id ...]
 fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xack(ctx, args))
+    changing(ctx, args, 1, try_xack)
 }
 
 fn try_xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1047,12 +1093,11 @@ fn try_xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .map(|a| strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
     let s = db.entry(&args[1], now).and_then(|e| e.value.as_stream()).expect("stream");
-    if !ids.iter().any(|id| s.groups[&args[2]].pel.contains_key(id)) {
+    if !ids.iter().any(|id| s.groups()[&args[2]].pel.contains_key(id)) {
         return Ok(Reply::Integer(0));
     }
     let g = stream_mut(db, &args[1], now)
-        .groups
-        .get_mut(&args[2])
+        .group_mut(&args[2])
         .expect("group");
     Ok(Reply::Integer(ids.iter().filter(|id| g.ack(**id)).count() as i64))
 }
@@ -1086,7 +1131,7 @@ fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let now = ctx.now;
     let s = read_stream(ctx.db(), &args[1], now)?;
-    let Some(g) = s.and_then(|s| s.groups.get(&args[2])) else {
+    let Some(g) = s.and_then(|s| s.groups().get(&args[2])) else {
         return Err(nogroup(format!(
             "NOGROUP No such key '{}' or consumer group '{}'",
             text(&args[1]),
@@ -1153,7 +1198,7 @@ fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// XCLAIM key group consumer min-idle id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
 /// [FORCE] [JUSTID] [LASTID id]
 fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xclaim(ctx, args))
+    changing(ctx, args, 1, try_xclaim)
 }
 
 fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1219,7 +1264,7 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let group_name = &args[2];
     let consumer = &args[3];
     {
-        let g = s.groups.get_mut(group_name).expect("group");
+        let g = s.group_mut(group_name).expect("group");
         if last_id > g.last_id {
             g.last_id = last_id;
         }
@@ -1228,7 +1273,7 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut consumer_seen = false;
     for id in ids {
         let exists = s.contains(id);
-        let g = s.groups.get_mut(group_name).expect("group");
+        let g = s.group_mut(group_name).expect("group");
         if !exists {
             g.ack(id);
             continue;
@@ -1272,7 +1317,7 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]
 fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xautoclaim(ctx, args))
+    changing(ctx, args, 1, try_xautoclaim)
 }
 
 fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1318,7 +1363,7 @@ fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut consumer_seen = false;
     while attempts > 0 && count > 0 {
         attempts -= 1;
-        let g = s.groups.get(group_name).expect("group");
+        let g = s.groups().get(group_name).expect("group");
         let Some((&id, nack)) = g.pel.range(cursor..).next() else {
             exhausted = true;
             break;
@@ -1326,7 +1371,7 @@ fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         cursor = id;
         let delivery_time = nack.delivery_time;
         let exists = s.contains(id);
-        let g = s.groups.get_mut(group_name).expect("group");
+        let g = s.group_mut(group_name).expect("group");
         if !exists {
             g.ack(id);
             deleted.push(id);
@@ -1372,7 +1417,7 @@ fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let next = if exhausted {
         StreamId::MIN
     } else {
-        let g = s.groups.get(group_name).expect("group");
+        let g = s.groups().get(group_name).expect("group");
         // A deleted entry left the PEL: the cursor already points past it.
         g.pel
             .range(cursor..)
@@ -1412,7 +1457,7 @@ fn try_xinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Err(Reply::error(err::NO_SUCH_KEY));
     };
     if c_is(opt, "consumers") && args.len() == 4 {
-        let Some(g) = s.groups.get(&args[3]) else {
+        let Some(g) = s.groups().get(&args[3]) else {
             return Err(nogroup(format!(
                 "NOGROUP No such consumer group '{}' for key name '{}'",
                 text(&args[3]),
@@ -1434,7 +1479,7 @@ fn try_xinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         ))
     } else if c_is(opt, "groups") && args.len() == 3 {
         Ok(Reply::Array(
-            s.groups
+            s.groups()
                 .iter()
                 .map(|(name, g)| {
                     Reply::Map(vec![
@@ -1498,7 +1543,7 @@ fn stream_info(s: &Stream, args: &[Bytes]) -> Result<Reply, Reply> {
         (bulk("recorded-first-entry-id"), id_reply(s.first_id)),
     ];
     if !full {
-        map.push((bulk("groups"), Reply::Integer(s.groups.len() as i64)));
+        map.push((bulk("groups"), Reply::Integer(s.groups().len() as i64)));
         let first = s.range(StreamId::MIN, StreamId::MAX, false, 1);
         let last = s.range(StreamId::MIN, StreamId::MAX, true, 1);
         map.push((bulk("first-entry"), first.first().map_or(Reply::Nil, entry_reply)));
@@ -1511,7 +1556,7 @@ fn stream_info(s: &Stream, args: &[Bytes]) -> Result<Reply, Reply> {
         entries_reply(&s.range(StreamId::MIN, StreamId::MAX, false, count)),
     ));
     let groups = s
-        .groups
+        .groups()
         .iter()
         .map(|(name, g)| {
             let pending = g

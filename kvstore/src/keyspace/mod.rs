@@ -164,7 +164,9 @@ impl Value {
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
-            Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => false,
+            Value::Str(_) | Value::RawStr(_) => false,
+            // Nodes and groups are the elements (`persistence::stream`).
+            Value::Stream(_) => true,
             Value::List(l) => l.len() > LIST_PACKED_MAX,
             Value::Hash(h) => matches!(**h, Hash::Table(_)),
             Value::Set(s) => matches!(**s, Set::Table(_)),

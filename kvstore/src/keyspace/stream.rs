@@ -388,6 +388,59 @@ pub struct Trim {
     pub limit: u64,
 }
 
+/// A part of a stream persistence stores as one element: a node, by master id, or a
+/// consumer group, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Part {
+    Node(StreamId),
+    Group(Bytes),
+}
+
+/// Element ids of a per-element stream: a tag, then the master id or the group name. Nodes
+/// sort before groups, in id order.
+const PART_NODE: u8 = 1;
+const PART_GROUP: u8 = 2;
+
+impl Part {
+    /// The part's element id in the journal and on disk.
+    pub fn id(&self) -> Bytes {
+        let mut id = Vec::with_capacity(17);
+        match self {
+            Part::Node(master) => {
+                id.push(PART_NODE);
+                id.extend_from_slice(&master.encode());
+            }
+            Part::Group(name) => {
+                id.push(PART_GROUP);
+                id.extend_from_slice(name);
+            }
+        }
+        Bytes::from(id)
+    }
+
+    /// The part an element id names.
+    pub fn parse(id: &[u8]) -> Option<Part> {
+        match id.split_first()? {
+            (&PART_NODE, master) if master.len() == 16 => {
+                Some(Part::Node(StreamId::decode(master)?))
+            }
+            (&PART_GROUP, name) => Some(Part::Group(Bytes::copy_from_slice(name))),
+            _ => None,
+        }
+    }
+}
+
+/// The parts changed since the last [`Stream::take_changes`]: what the journal must name so
+/// persistence rewrites those parts only. Not part of the value (equality ignores it).
+#[derive(Debug, Clone, Default)]
+pub struct Changes(Vec<Part>);
+
+impl PartialEq for Changes {
+    fn eq(&self, _: &Changes) -> bool {
+        true
+    }
+}
+
 /// A stream value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stream {
@@ -397,7 +450,9 @@ pub struct Stream {
     pub first_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
-    pub groups: BTreeMap<Bytes, Group>,
+    /// Private so that every change is recorded: [`Stream::group_mut`] & co.
+    groups: BTreeMap<Bytes, Group>,
+    changes: Changes,
 }
 
 /// An entry as commands see it.
@@ -410,6 +465,54 @@ impl Stream {
 
     pub fn len(&self) -> u64 {
         self.length
+    }
+
+    /// The consumer groups, by name.
+    pub fn groups(&self) -> &BTreeMap<Bytes, Group> {
+        &self.groups
+    }
+
+    /// Whether parts changed since the last [`Stream::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.changes.0.is_empty()
+    }
+
+    /// The parts changed since the last call (each at most once).
+    pub fn take_changes(&mut self) -> Vec<Part> {
+        let mut parts = std::mem::take(&mut self.changes.0);
+        parts.sort_by(|a, b| match (a, b) {
+            (Part::Node(x), Part::Node(y)) => x.cmp(y),
+            (Part::Group(x), Part::Group(y)) => x.cmp(y),
+            (Part::Node(_), Part::Group(_)) => std::cmp::Ordering::Less,
+            (Part::Group(_), Part::Node(_)) => std::cmp::Ordering::Greater,
+        });
+        parts.dedup();
+        parts
+    }
+
+    fn changed_node(&mut self, master: StreamId) {
+        self.changes.0.push(Part::Node(master));
+    }
+
+    /// A group for changing (recorded as changed).
+    pub fn group_mut(&mut self, name: &[u8]) -> Option<&mut Group> {
+        let (key, group) = self.groups.get_key_value(name)?;
+        self.changes.0.push(Part::Group(key.clone()));
+        let _ = group;
+        self.groups.get_mut(name)
+    }
+
+    /// Adds a group (recorded as changed).
+    pub fn insert_group(&mut self, name: Bytes, group: Group) {
+        self.changes.0.push(Part::Group(name.clone()));
+        self.groups.insert(name, group);
+    }
+
+    /// Removes a group (recorded as changed).
+    pub fn remove_group(&mut self, name: &[u8]) -> Option<Group> {
+        let (key, group) = self.groups.remove_entry(name)?;
+        self.changes.0.push(Part::Group(key));
+        Some(group)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -465,6 +568,8 @@ impl Stream {
         }
         let (master, node) = self.nodes.iter_mut().next_back().expect("tail node");
         node.push(*master, id, pairs);
+        let master = *master;
+        self.changed_node(master);
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
@@ -572,6 +677,7 @@ impl Stream {
             node.live -= 1;
         }
         self.length -= 1;
+        self.changed_node(master);
         true
     }
 
@@ -623,11 +729,13 @@ impl Stream {
                 self.nodes.remove(&master);
                 self.length -= entries;
                 deleted += entries;
+                self.changes.0.push(Part::Node(master));
                 continue;
             }
             if trim.approx {
                 break;
             }
+            self.changes.0.push(Part::Node(master));
             for e in node.entries.iter_mut() {
                 let stop = match trim.strategy {
                     TrimStrategy::MaxLen(max) => self.length <= max,
@@ -728,14 +836,14 @@ impl Stream {
                 } else {
                     None
                 };
-                let group = self.groups.get_mut(group_name).expect("group");
+                let group = self.group_mut(group_name).expect("group");
                 if let Some(read) = read {
                     group.entries_read = read;
                 }
                 group.last_id = *id;
             }
             if !noack {
-                let group = self.groups.get_mut(group_name).expect("group");
+                let group = self.group_mut(group_name).expect("group");
                 let nack = group.assign(*id, consumer);
                 nack.delivery_time = now;
                 nack.delivery_count = 1;
@@ -765,7 +873,7 @@ impl Stream {
         for id in ids {
             let fields = self.get(id).map(|e| e.fields.clone());
             if fields.is_some() {
-                let group = self.groups.get_mut(group_name).expect("group");
+                let group = self.group_mut(group_name).expect("group");
                 if let Some(nack) = group.pel.get_mut(&id) {
                     nack.delivery_time = now;
                     nack.delivery_count += 1;

@@ -128,7 +128,7 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
     };
     if chunked_len.is_some() {
         flags |= CHUNKED;
-    } else if per_element {
+    } else if per_element && !matches!(value, Value::Stream(_)) {
         flags |= BUCKETED;
     }
     if head.is_some() {
@@ -150,6 +150,10 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
 pub fn encode_meta(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let mut v = Vec::with_capacity(18);
     put_header(&mut v, value, expire_at, true);
+    // A stream's counters change with every write: they live in its meta entry.
+    if let Value::Stream(s) = value {
+        super::stream::encode_counters(s, &mut v);
+    }
     v
 }
 
@@ -353,9 +357,10 @@ impl Header<'_> {
     /// it must be rewritten whole before any element-level change is written for it.
     pub fn outdated(&self, value: &Value) -> bool {
         let list = matches!(value, Value::List(_));
+        let stream = matches!(value, Value::Stream(_));
         (!self.per_element && value.per_element())
             || (self.per_element && list && !self.chunked)
-            || (self.per_element && !list && !self.bucketed)
+            || (self.per_element && !list && !stream && !self.bucketed)
     }
 }
 
@@ -459,7 +464,8 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
             }))
         }
         Value::ZSet(z) => buckets(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
-        Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => Box::new(std::iter::empty()),
+        Value::Stream(s) => Box::new(super::stream::elements(s)),
+        Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
     }
 }
 
@@ -796,7 +802,15 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .iter()
             .map(|m| (m.clone(), z.score(m).map(score_bytes)))
             .collect(),
-        Value::Str(_) | Value::RawStr(_) | Value::Stream(_) => Vec::new(),
+        Value::Stream(s) => changed
+            .members
+            .iter()
+            .filter_map(|id| {
+                let part = crate::keyspace::stream::Part::parse(id)?;
+                Some((id.clone(), super::stream::part_state(s, &part)))
+            })
+            .collect(),
+        Value::Str(_) | Value::RawStr(_) => Vec::new(),
     }
 }
 
@@ -842,6 +856,7 @@ fn rebuild_elements(
     elements: &mut dyn Iterator<Item = (Bytes, Bytes)>,
 ) -> Option<Value> {
     Some(match header.kind {
+        TYPE_STREAM => Value::Stream(Arc::new(super::stream::rebuild(header.payload, elements)?)),
         TYPE_HASH => {
             let mut t = SlotTable::default();
             elements.for_each(|(f, v)| {
