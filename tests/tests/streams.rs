@@ -605,3 +605,66 @@ fn streams_persist_across_restart_and_kill() {
     let mut c = server.raw();
     assert_eq!(snapshot(&mut c), before, "after a clean restart");
 }
+
+/// The newest log segment and its size.
+fn newest_segment(dir: &std::path::Path) -> (String, u64) {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("kvstore.wal."))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .max()
+        .expect("a log segment")
+}
+
+/// How many bytes one command adds to the log (retried if the log rotated meanwhile).
+fn logged_bytes(server: &Server, conn: &mut e2e::RawConn, cmd: &[&str]) -> u64 {
+    for _ in 0..20 {
+        let (name, before) = newest_segment(server.dir());
+        let reply = conn.cmd(cmd);
+        assert!(!reply.starts_with(b"-"), "{}", text(reply));
+        let (name_after, after) = newest_segment(server.dir());
+        if name == name_after {
+            return after - before;
+        }
+    }
+    panic!("the log rotated during every attempt");
+}
+
+/// A write to a big stream logs the parts it changed (the tail node, a group), not the
+/// stream: the cost of a write does not grow with the stream.
+#[test]
+fn a_write_to_a_big_stream_logs_its_tail_node_only() {
+    let server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut conn = server.raw();
+    let n = 20_000;
+    let mut pipeline = Vec::new();
+    for i in 1..=n {
+        let (id, value) = (format!("{i}-0"), format!("value number {i}"));
+        pipeline.extend(e2e::encode_command(&[b"XADD", b"s", id.as_bytes(), b"field", value.as_bytes()]));
+    }
+    conn.send(&pipeline);
+    for _ in 0..n {
+        conn.read_reply().expect("reply");
+    }
+    conn.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    // The first write after a whole-key write may still log the whole key.
+    conn.cmd(&["XADD", "s", "*", "field", "value"]);
+    for cmd in [
+        &["XADD", "s", "*", "field", "value"][..],
+        &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"],
+        &["XACK", "s", "g", "1-0"],
+        &["XDEL", "s", "5000-0"],
+        &["XTRIM", "s", "MAXLEN", "~", "19000"],
+        &["XADD", "s", "MAXLEN", "19000", "*", "field", "value"],
+        &["XSETID", "s", "99999999999999-0"],
+    ] {
+        let bytes = logged_bytes(&server, &mut conn, cmd);
+        assert!(bytes < 16 * 1024, "{cmd:?} logged {bytes} bytes");
+    }
+}
