@@ -489,6 +489,9 @@ fn full_info_and_keyspace_commands_match_redis() {
         XINFO STREAM e
         XINFO STREAM e FULL
         SCAN 0 MATCH e TYPE stream
+        COMMAND INFO xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending
+        COMMAND INFO xclaim xautoclaim xsetid
+        COMMAND GETKEYS XREADGROUP GROUP g c STREAMS a b > >
         "#,
     );
 }
@@ -508,7 +511,10 @@ fn blocked_xread_wakes_on_xadd() {
         out.push(text(ctl.cmd(&["XADD", "s", "2-0", "f", "w"])));
         out.push(text(reader.read_reply().expect("reply")));
         // A reader blocked on a missing key is served by its creation.
-        send_command(&mut reader, &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "new", "0"]);
+        send_command(
+            &mut reader,
+            &["XREAD", "COUNT", "5", "BLOCK", "0", "STREAMS", "new", "0"],
+        );
         wait_blocked(&mut ctl, 1);
         out.push(text(ctl.cmd(&["XADD", "new", "5-0", "a", "b"])));
         out.push(text(reader.read_reply().expect("reply")));
@@ -527,7 +533,9 @@ fn blocked_xread_wakes_on_xadd() {
         out.push(text(ctl.cmd(&["EXEC"])));
         out.push(text(reader.read_reply().expect("reply")));
         // Timeout.
-        out.push(text(reader.cmd(&["XREAD", "BLOCK", "1", "STREAMS", "s", "$"])));
+        out.push(text(
+            reader.cmd(&["XREAD", "BLOCK", "1", "STREAMS", "s", "$"]),
+        ));
         out
     });
 }
@@ -541,11 +549,33 @@ fn blocked_xreadgroup_is_served_and_released_like_redis() {
         let mut r1 = server.raw();
         let mut r2 = server.raw();
         let mut out = Vec::new();
-        out.push(text(ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])));
-        let read = ["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"];
+        out.push(text(
+            ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+        ));
+        let read = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c1",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
         send_command(&mut r1, &read);
         wait_blocked(&mut ctl, 1);
-        let read2 = ["XREADGROUP", "GROUP", "g", "c2", "BLOCK", "0", "STREAMS", "s", ">"];
+        let read2 = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c2",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
         send_command(&mut r2, &read2);
         wait_blocked(&mut ctl, 2);
         out.push(text(ctl.cmd(&["XADD", "s", "1-0", "f", "v"])));
@@ -562,6 +592,29 @@ fn blocked_xreadgroup_is_served_and_released_like_redis() {
         wait_blocked(&mut ctl, 1);
         out.push(text(ctl.cmd(&["DEL", "s"])));
         out.push(text(r1.read_reply().expect("reply")));
+        // Overwritten by another type, flushed, renamed away: released with an error too.
+        for (setup, release) in [
+            (&["SET", "s", "x"][..], "SET"),
+            (&["FLUSHALL"][..], "FLUSHALL"),
+            (&["RENAME", "s", "t"][..], "RENAME"),
+        ] {
+            let _ = release;
+            ctl.cmd(&["DEL", "s", "t"]);
+            out.push(text(ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])));
+            send_command(&mut r1, &read);
+            wait_blocked(&mut ctl, 1);
+            out.push(text(ctl.cmd(setup)));
+            out.push(text(r1.read_reply().expect("reply")));
+        }
+        // XREAD waiters stay blocked when the key goes, until CLIENT UNBLOCK.
+        let id = text(r2.cmd(&["CLIENT", "ID"]));
+        let id = id.trim_start_matches(':').trim();
+        send_command(&mut r2, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["SET", "s", "x"])));
+        out.push(text(ctl.cmd(&["DEL", "s"])));
+        out.push(text(ctl.cmd(&["CLIENT", "UNBLOCK", id])));
+        out.push(text(r2.read_reply().expect("reply")));
         out
     });
 }
@@ -577,7 +630,17 @@ fn streams_persist_across_restart_and_kill() {
     }
     c.cmd(&["XDEL", "s", "7-0"]);
     c.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
-    c.cmd(&["XREADGROUP", "GROUP", "g", "alice", "COUNT", "3", "STREAMS", "s", ">"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
     c.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "bob"]);
     let snapshot = |c: &mut e2e::RawConn| {
         vec![
@@ -646,7 +709,13 @@ fn a_write_to_a_big_stream_logs_its_tail_node_only() {
     let mut pipeline = Vec::new();
     for i in 1..=n {
         let (id, value) = (format!("{i}-0"), format!("value number {i}"));
-        pipeline.extend(e2e::encode_command(&[b"XADD", b"s", id.as_bytes(), b"field", value.as_bytes()]));
+        pipeline.extend(e2e::encode_command(&[
+            b"XADD",
+            b"s",
+            id.as_bytes(),
+            b"field",
+            value.as_bytes(),
+        ]));
     }
     conn.send(&pipeline);
     for _ in 0..n {
@@ -657,7 +726,17 @@ fn a_write_to_a_big_stream_logs_its_tail_node_only() {
     conn.cmd(&["XADD", "s", "*", "field", "value"]);
     for cmd in [
         &["XADD", "s", "*", "field", "value"][..],
-        &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
         &["XACK", "s", "g", "1-0"],
         &["XDEL", "s", "5000-0"],
         &["XTRIM", "s", "MAXLEN", "~", "19000"],

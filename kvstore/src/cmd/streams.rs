@@ -34,12 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("xlen", 2, RF, xlen).keys(1, 1, 1),
     CommandSpec::new("xdel", -3, WF, xdel).keys(1, 1, 1),
     CommandSpec::new("xtrim", -4, W, xtrim).keys(1, 1, 1),
-    CommandSpec::new(
-        "xread",
-        -4,
-        &["readonly", "blocking", "movablekeys"],
-        xread,
-    ),
+    CommandSpec::new("xread", -4, &["readonly", "blocking", "movablekeys"], xread),
     CommandSpec::new(
         "xreadgroup",
         -7,
@@ -56,19 +51,20 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("xgroup|create", -5, WD, xgroup).keys(2, 2, 1),
+    // In the order COMMAND INFO lists them in Redis 7.0.
     CommandSpec::new("xgroup|setid", -5, W, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|destroy", 4, W, xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|create", -5, WD, xgroup).keys(2, 2, 1),
     CommandSpec::new("xgroup|createconsumer", 5, WD, xgroup).keys(2, 2, 1),
     CommandSpec::new("xgroup|delconsumer", 5, W, xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|destroy", 4, W, xgroup).keys(2, 2, 1),
     CommandSpec::new("xgroup|help", 2, &["loading", "stale"], xgroup),
 ];
 
 static XINFO_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("xinfo|consumers", 4, R, xinfo).keys(2, 2, 1),
-    CommandSpec::new("xinfo|groups", 3, R, xinfo).keys(2, 2, 1),
     CommandSpec::new("xinfo|stream", -3, R, xinfo).keys(2, 2, 1),
     CommandSpec::new("xinfo|help", 2, &["loading", "stale"], xinfo),
+    CommandSpec::new("xinfo|groups", 3, R, xinfo).keys(2, 2, 1),
 ];
 
 /// Error replies only stream commands send, byte for byte as Redis 7.0 sends them.
@@ -94,7 +90,8 @@ mod stream_err {
     pub const TOO_LARGE: &str = "ERR Elements are too large to be stored";
     pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
     pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
-    pub const UNBALANCED: &str = "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+    pub const UNBALANCED: &str =
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
     pub const GROUP_IN_XREAD: &str =
         "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
     pub const NOACK_IN_XREAD: &str =
@@ -474,7 +471,9 @@ fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let parsed = parse_add_trim(args, true, limits.max_entries)?;
     let field_pos = parsed.id_pos + 1;
     if args.len() < field_pos + 2 || (args.len() - field_pos) % 2 == 1 {
-        return Err(Reply::error("ERR wrong number of arguments for 'xadd' command"));
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'xadd' command",
+        ));
     }
     if let Some((id, true)) = parsed.id {
         if id.is_zero() {
@@ -499,11 +498,16 @@ fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         Some((id, true)) => IdSpec::Exact(id),
         Some((id, false)) => IdSpec::Ms(id.ms),
     };
-    let pairs = args[field_pos..].iter().map(|a| crate::keyspace::own(a.clone())).collect();
-    let id = s.append(pairs, spec, now, limits).map_err(|err| match err {
-        AppendError::NotGreater => Reply::error(e::NOT_GREATER),
-        AppendError::TooLarge => Reply::error(e::TOO_LARGE),
-    })?;
+    let pairs = args[field_pos..]
+        .iter()
+        .map(|a| crate::keyspace::own(a.clone()))
+        .collect();
+    let id = s
+        .append(pairs, spec, now, limits)
+        .map_err(|err| match err {
+            AppendError::NotGreater => Reply::error(e::NOT_GREATER),
+            AppendError::TooLarge => Reply::error(e::TOO_LARGE),
+        })?;
     if let Some(trim) = parsed.trim {
         s.trim(trim);
     }
@@ -702,7 +706,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     for (key, arg) in keys.iter().zip(id_args) {
         let s = read_stream(db, key, now)?;
         if let Some((g, _)) = group {
-            if s.is_none_or(|s| !s.groups().contains_key(g)) {
+            if !s.is_some_and(|s| s.groups().contains_key(g)) {
                 return Err(nogroup(format!(
                     "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
                     text(key),
@@ -738,7 +742,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             if *gt != StreamId::MAX {
                 history = true;
                 true
-            } else if s.len() > 0 {
+            } else if !s.is_empty() {
                 let last = s.groups()[g].last_id;
                 if s.last_live().is_some_and(|m| m > last) {
                     *gt = last;
@@ -750,7 +754,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 false
             }
         } else {
-            s.len() > 0 && s.last_live().is_some_and(|m| m > *gt)
+            !s.is_empty() && s.last_live().is_some_and(|m| m > *gt)
         };
         if !serve {
             continue;
@@ -865,7 +869,10 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
             items
         }
     };
-    Some(keyed_reply(resp, vec![(key.clone(), entries_reply(&entries))]))
+    Some(keyed_reply(
+        resp,
+        vec![(key.clone(), entries_reply(&entries))],
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -970,7 +977,11 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             strict_id(&args[4])?
         };
         if !exists {
-            db.insert(args[2].clone(), Value::Stream(Arc::new(Stream::new())), None);
+            db.insert(
+                args[2].clone(),
+                Value::Stream(Arc::new(Stream::new())),
+                None,
+            );
         } else if has_group {
             return Err(Reply::error(e::BUSYGROUP));
         }
@@ -1001,7 +1012,9 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     } else if c_is(opt, "createconsumer") && argc == 5 {
         let s = stream_mut(db, &args[2], now);
         let g = s.group_mut(&args[3]).expect("group checked");
-        Ok(Reply::Integer(i64::from(g.create_consumer(&args[4], now as i64))))
+        Ok(Reply::Integer(i64::from(
+            g.create_consumer(&args[4], now as i64),
+        )))
     } else if c_is(opt, "delconsumer") && argc == 5 {
         let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
         let known = s.is_some_and(|s| s.groups()[&args[3]].consumers.contains_key(&args[4]));
@@ -1010,7 +1023,9 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         let s = stream_mut(db, &args[2], now);
         let g = s.group_mut(&args[3]).expect("group checked");
-        Ok(Reply::Integer(g.delete_consumer(&args[4]).unwrap_or(0) as i64))
+        Ok(Reply::Integer(
+            g.delete_consumer(&args[4]).unwrap_or(0) as i64
+        ))
     } else {
         Err(subcommand_error(args))
     }
@@ -1049,8 +1064,11 @@ fn try_xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !check_stream(db, &args[1], now)? {
         return Err(Reply::error(err::NO_SUCH_KEY));
     }
-    let s = db.entry(&args[1], now).and_then(|e| e.value.as_stream()).expect("stream");
-    if s.len() > 0 {
+    let s = db
+        .entry(&args[1], now)
+        .and_then(|e| e.value.as_stream())
+        .expect("stream");
+    if !s.is_empty() {
         if s.last_live().is_some_and(|m| id < m) {
             return Err(Reply::error(e::SETID_BELOW_TOP));
         }
@@ -1092,14 +1110,22 @@ fn try_xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .iter()
         .map(|a| strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let s = db.entry(&args[1], now).and_then(|e| e.value.as_stream()).expect("stream");
-    if !ids.iter().any(|id| s.groups()[&args[2]].pel.contains_key(id)) {
+    let s = db
+        .entry(&args[1], now)
+        .and_then(|e| e.value.as_stream())
+        .expect("stream");
+    if !ids
+        .iter()
+        .any(|id| s.groups()[&args[2]].pel.contains_key(id))
+    {
         return Ok(Reply::Integer(0));
     }
     let g = stream_mut(db, &args[1], now)
         .group_mut(&args[2])
         .expect("group");
-    Ok(Reply::Integer(ids.iter().filter(|id| g.ack(**id)).count() as i64))
+    Ok(Reply::Integer(
+        ids.iter().filter(|id| g.ack(**id)).count() as i64
+    ))
 }
 
 /// XPENDING key group [[IDLE min-idle] start end count [consumer]]
@@ -1240,11 +1266,16 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             delivery = Some(now.wrapping_sub(idle));
         } else if c_is(opt, "time") && more > 0 {
             j += 1;
-            delivery = Some(long_long_or(&args[j], "ERR Invalid TIME option argument for XCLAIM")?);
+            delivery = Some(long_long_or(
+                &args[j],
+                "ERR Invalid TIME option argument for XCLAIM",
+            )?);
         } else if c_is(opt, "retrycount") && more > 0 {
             j += 1;
-            retrycount =
-                long_long_or(&args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")?;
+            retrycount = long_long_or(
+                &args[j],
+                "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+            )?;
         } else if c_is(opt, "lastid") && more > 0 {
             j += 1;
             last_id = strict_id(&args[j])?;
@@ -1321,8 +1352,11 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let min_idle =
-        long_long_or(&args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
+    let min_idle = long_long_or(
+        &args[4],
+        "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+    )?
+    .max(0);
     let start = start_bound(&args[5])?;
     let mut count: i64 = 100;
     let mut justid = false;
@@ -1535,19 +1569,34 @@ fn stream_info(s: &Stream, args: &[Bytes]) -> Result<Reply, Reply> {
     let count = count as usize;
     let mut map = vec![
         (bulk("length"), Reply::Integer(s.len() as i64)),
-        (bulk("radix-tree-keys"), Reply::Integer(s.nodes.len() as i64)),
-        (bulk("radix-tree-nodes"), Reply::Integer(s.rax_nodes() as i64)),
+        (
+            bulk("radix-tree-keys"),
+            Reply::Integer(s.nodes.len() as i64),
+        ),
+        (
+            bulk("radix-tree-nodes"),
+            Reply::Integer(s.rax_nodes() as i64),
+        ),
         (bulk("last-generated-id"), id_reply(s.last_id)),
         (bulk("max-deleted-entry-id"), id_reply(s.max_deleted_id)),
-        (bulk("entries-added"), Reply::Integer(s.entries_added as i64)),
+        (
+            bulk("entries-added"),
+            Reply::Integer(s.entries_added as i64),
+        ),
         (bulk("recorded-first-entry-id"), id_reply(s.first_id)),
     ];
     if !full {
         map.push((bulk("groups"), Reply::Integer(s.groups().len() as i64)));
         let first = s.range(StreamId::MIN, StreamId::MAX, false, 1);
         let last = s.range(StreamId::MIN, StreamId::MAX, true, 1);
-        map.push((bulk("first-entry"), first.first().map_or(Reply::Nil, entry_reply)));
-        map.push((bulk("last-entry"), last.first().map_or(Reply::Nil, entry_reply)));
+        map.push((
+            bulk("first-entry"),
+            first.first().map_or(Reply::Nil, entry_reply),
+        ));
+        map.push((
+            bulk("last-entry"),
+            last.first().map_or(Reply::Nil, entry_reply),
+        ));
         return Ok(Reply::Map(map));
     }
     let take = |n: usize| if count == 0 { n } else { n.min(count) };

@@ -579,6 +579,12 @@ impl Db {
         let stats = self.stats;
         let writes = self.writes + 1;
         let waiters = std::mem::take(&mut self.waiters);
+        // Clients blocked in XREADGROUP on a flushed stream are told it is gone.
+        let streams: Vec<Bytes> = waiters
+            .keys()
+            .filter(|k| matches!(self.map.get(*k), Some(e) if matches!(e.value, Value::Stream(_))))
+            .cloned()
+            .collect();
         let mut watched = std::mem::take(&mut self.watched);
         for (key, w) in watched.iter_mut() {
             if self.map.contains_key(key) {
@@ -591,6 +597,9 @@ impl Db {
         self.waiters = waiters;
         self.watched = watched;
         self.journal.cleared = true;
+        for key in &streams {
+            self.signal_ready(key);
+        }
     }
 
     /// Queues `key` for serving if clients are blocked on it. Like Redis's `dbAdd`, every

@@ -334,7 +334,7 @@ impl Group {
     /// Gives pending entry `id` to `consumer` (which exists), creating it if absent.
     pub fn assign(&mut self, id: StreamId, consumer: &Bytes) -> &mut Nack {
         if let Some(old) = self.pel.get(&id).map(|n| n.consumer.clone()) {
-            if &old != consumer {
+            if old != consumer {
                 if let Some(c) = self.consumers.get_mut(&old) {
                     c.pel.remove(&id);
                 }
@@ -913,7 +913,10 @@ mod tests {
     use super::*;
 
     fn pairs(items: &[&str]) -> Vec<Bytes> {
-        items.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        items
+            .iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     fn add(s: &mut Stream, ms: u64, seq: u64) {
@@ -930,9 +933,18 @@ mod tests {
     fn ids_are_monotonic() {
         let mut s = Stream::new();
         let l = NodeLimits::default();
-        assert_eq!(s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l), Ok(StreamId::new(5, 0)));
-        assert_eq!(s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l), Ok(StreamId::new(5, 1)));
-        assert_eq!(s.append(pairs(&["a", "1"]), IdSpec::Ms(5), 0, l), Ok(StreamId::new(5, 2)));
+        assert_eq!(
+            s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l),
+            Ok(StreamId::new(5, 0))
+        );
+        assert_eq!(
+            s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l),
+            Ok(StreamId::new(5, 1))
+        );
+        assert_eq!(
+            s.append(pairs(&["a", "1"]), IdSpec::Ms(5), 0, l),
+            Ok(StreamId::new(5, 2))
+        );
         assert_eq!(
             s.append(pairs(&["a", "1"]), IdSpec::Exact(StreamId::new(5, 2)), 0, l),
             Err(AppendError::NotGreater)
@@ -1009,7 +1021,8 @@ mod tests {
         for i in 1..=3 {
             add(&mut s, i, 0);
         }
-        s.groups.insert(Bytes::from("g"), Group::new(StreamId::MIN, 0));
+        s.groups
+            .insert(Bytes::from("g"), Group::new(StreamId::MIN, 0));
         assert_eq!(s.lag(&s.groups[&b"g"[..]]), Some(3));
         let c = Bytes::from("c");
         s.groups.get_mut(&b"g"[..]).unwrap().create_consumer(&c, 0);

@@ -109,7 +109,10 @@ pub fn elements(s: &Stream) -> impl Iterator<Item = (Bytes, Bytes)> + '_ {
 }
 
 /// Rebuilds a per-element stream from its counters (the meta payload) and its elements.
-pub fn rebuild(counters: &[u8], elements: &mut dyn Iterator<Item = (Bytes, Bytes)>) -> Option<Stream> {
+pub fn rebuild(
+    counters: &[u8],
+    elements: &mut dyn Iterator<Item = (Bytes, Bytes)>,
+) -> Option<Stream> {
     let mut r = Reader(counters);
     let mut s = decode_counters(&mut r)?;
     if !r.0.is_empty() {
@@ -256,8 +259,13 @@ mod tests {
         let mut s = Stream::new();
         for i in 1..=150u64 {
             let pairs = vec![Bytes::from("f"), Bytes::from(i.to_string())];
-            s.append(pairs, IdSpec::Exact(StreamId::new(i, 0)), 0, NodeLimits::default())
-                .unwrap();
+            s.append(
+                pairs,
+                IdSpec::Exact(StreamId::new(i, 0)),
+                0,
+                NodeLimits::default(),
+            )
+            .unwrap();
         }
         s.delete(&[StreamId::new(3, 0)]);
         let mut g = Group::new(StreamId::new(2, 0), 2);
