@@ -412,6 +412,58 @@ fn claims_match_redis() {
     );
 }
 
+/// Group commands do not count as modifying the key for WATCH in Redis 7.0; XADD, XDEL and
+/// XTRIM do.
+#[test]
+fn watch_sees_what_redis_signals() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        XGROUP CREATE w g $ MKSTREAM
+        XADD w 1-0 a 1
+        XADD w 2-0 a 1
+        WATCH w
+        XREADGROUP GROUP g c STREAMS w >
+        XACK w g 1-0
+        XGROUP SETID w g 0
+        XGROUP CREATECONSUMER w g d
+        XGROUP DELCONSUMER w g d
+        XGROUP CREATE w g2 0
+        XGROUP DESTROY w g2
+        XSETID w 5-0
+        ~XCLAIM w g c 0 2-0
+        XAUTOCLAIM w g c 0 0 JUSTID
+        XTRIM w MAXLEN 5
+        XDEL w 9-0
+        MULTI
+        PING
+        EXEC
+        WATCH w
+        XDEL w 1-0
+        MULTI
+        PING
+        EXEC
+        WATCH w
+        XTRIM w MAXLEN 0
+        MULTI
+        PING
+        EXEC
+        WATCH w
+        XADD w 6-0 a 1
+        MULTI
+        PING
+        EXEC
+        WATCH x
+        XGROUP CREATE x g $ MKSTREAM
+        MULTI
+        PING
+        EXEC
+        "#,
+    );
+}
+
 #[test]
 fn xread_matches_redis() {
     let Some(d) = Differential::start(&[]) else {
@@ -600,7 +652,9 @@ fn blocked_xreadgroup_is_served_and_released_like_redis() {
         ] {
             let _ = release;
             ctl.cmd(&["DEL", "s", "t"]);
-            out.push(text(ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])));
+            out.push(text(
+                ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+            ));
             send_command(&mut r1, &read);
             wait_blocked(&mut ctl, 1);
             out.push(text(ctl.cmd(setup)));

@@ -306,6 +306,8 @@ fn journal_parts(db: &mut Db, key: &[u8], now: u64) {
     if !pending {
         return;
     }
+    // Bookkeeping, not a change: WATCH saw (or did not see) the command's own write.
+    let mark = db.watch_mark(key);
     let parts = db
         .value_mut_elements(key, now, std::iter::empty())
         .and_then(Value::as_stream_mut)
@@ -313,6 +315,7 @@ fn journal_parts(db: &mut Db, key: &[u8], now: u64) {
         .unwrap_or_default();
     let ids: Vec<Bytes> = parts.iter().map(|p| p.id()).collect();
     db.touch_elements(key, ids.iter());
+    db.restore_watch(key, mark);
 }
 
 /// Runs a stream command that may change the stream at `args[key_at]`, then journals the
@@ -323,12 +326,49 @@ fn changing(
     key_at: usize,
     run: fn(&mut Ctx, &[Bytes]) -> Result<Reply, Reply>,
 ) -> Reply {
+    let mark = args.get(key_at).and_then(|key| ctx.db().watch_mark(key));
     let result = run(ctx, args);
+    // Redis signals a modified key only when something changed: not on an error, nor when
+    // XDEL / XTRIM deleted nothing.
+    if let (true, Some(key)) = (
+        matches!(result, Err(_) | Ok(Reply::Integer(0))),
+        args.get(key_at),
+    ) {
+        ctx.db().restore_watch(key, mark);
+    }
+    journal_after(ctx, args, key_at);
+    reply(result)
+}
+
+/// [`changing`] for the group commands, which Redis does not count as modifying the key for
+/// WATCH (XGROUP CREATE ... MKSTREAM creating the stream still does).
+fn changing_groups(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    key_at: usize,
+    run: fn(&mut Ctx, &[Bytes]) -> Result<Reply, Reply>,
+) -> Reply {
+    let Some(key) = args.get(key_at).cloned() else {
+        return reply(run(ctx, args));
+    };
+    let now = ctx.now;
+    let db = ctx.db();
+    let existed = db.contains(&key, now);
+    let mark = db.watch_mark(&key);
+    let result = run(ctx, args);
+    if existed {
+        ctx.db().restore_watch(&key, mark);
+    }
+    journal_after(ctx, args, key_at);
+    reply(result)
+}
+
+/// Journals the parts the command changed in the stream at `args[key_at]`.
+fn journal_after(ctx: &mut Ctx, args: &[Bytes], key_at: usize) {
     if let Some(key) = args.get(key_at) {
         let now = ctx.now;
         journal_parts(ctx.db(), key, now);
     }
-    reply(result)
 }
 
 fn id_reply(id: StreamId) -> Reply {
@@ -634,14 +674,19 @@ impl<'a> Blocked<'a> {
 /// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ...
 /// XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args[0].len() != 10 {
+        return reply(try_xread(ctx, args));
+    }
+    // XREADGROUP changes groups of its streams (any argument may be one of their keys),
+    // which Redis does not count as modifying them for WATCH.
+    let db = ctx.db();
+    let marks: Vec<Option<u64>> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
     let result = try_xread(ctx, args);
-    // XREADGROUP changes groups of its streams (any argument may be one of their keys).
-    if args[0].len() == 10 {
-        let now = ctx.now;
-        let db = ctx.db();
-        for key in &args[1..] {
-            journal_parts(db, key, now);
-        }
+    let now = ctx.now;
+    let db = ctx.db();
+    for (key, mark) in args[1..].iter().zip(marks) {
+        journal_parts(db, key, now);
+        db.restore_watch(key, mark);
     }
     reply(result)
 }
@@ -860,12 +905,14 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
     let entries = match &group {
         None => s.range(start, StreamId::MAX, false, count),
         Some(g) => {
+            let mark = db.watch_mark(key);
             let s = stream_mut(db, key, now);
             s.group_mut(g)
                 .expect("group")
                 .touch_consumer(&consumer, now as i64);
             let items = s.deliver(g, &consumer, start, count, noack, now as i64);
             journal_parts(db, key, now);
+            db.restore_watch(key, mark);
             items
         }
     };
@@ -916,7 +963,7 @@ fn help(lines: &[&'static str]) -> Reply {
 
 /// XGROUP CREATE | SETID | DESTROY | CREATECONSUMER | DELCONSUMER | HELP
 fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 2, try_xgroup)
+    changing_groups(ctx, args, 2, try_xgroup)
 }
 
 fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1033,7 +1080,7 @@ fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]
 fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xsetid)
+    changing_groups(ctx, args, 1, try_xsetid)
 }
 
 fn try_xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1097,7 +1144,7 @@ fn group_exists(db: &mut Db, key: &[u8], group: &[u8], now: u64) -> Result<bool,
 
 /// XACK key group id [id ...]
 fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xack)
+    changing_groups(ctx, args, 1, try_xack)
 }
 
 fn try_xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1224,7 +1271,7 @@ fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// XCLAIM key group consumer min-idle id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
 /// [FORCE] [JUSTID] [LASTID id]
 fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xclaim)
+    changing_groups(ctx, args, 1, try_xclaim)
 }
 
 fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -1348,7 +1395,7 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]
 fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xautoclaim)
+    changing_groups(ctx, args, 1, try_xautoclaim)
 }
 
 fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {

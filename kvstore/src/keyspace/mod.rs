@@ -684,6 +684,20 @@ impl Db {
         unchanged && !expired
     }
 
+    /// The WATCH version of `key` (if watched), for [`Db::restore_watch`]: Redis's stream
+    /// group commands (XREADGROUP, XACK, XCLAIM, XGROUP, XSETID) write without signalling
+    /// a modified key, so EXEC must not see their writes.
+    pub fn watch_mark(&self, key: &[u8]) -> Option<u64> {
+        self.watched.get(key).map(|w| w.version)
+    }
+
+    /// Puts back the WATCH version [`Db::watch_mark`] returned.
+    pub fn restore_watch(&mut self, key: &[u8], mark: Option<u64>) {
+        if let (Some(version), Some(w)) = (mark, self.watched.get_mut(key)) {
+            w.version = version;
+        }
+    }
+
     /// Records a change of `key` for the clients watching it.
     fn touch(&mut self, key: &[u8]) {
         if !self.watched.is_empty() {
