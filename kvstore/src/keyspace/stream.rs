@@ -265,8 +265,21 @@ pub struct Group {
     pub last_id: StreamId,
     /// `-1`: unknown (Redis's `SCG_INVALID_ENTRIES_READ`).
     pub entries_read: i64,
+    /// Change it through [`Group::ack`], [`Group::assign`], [`Group::delete_consumer`] or
+    /// [`Group::pending_mut`], which record what changed for persistence.
     pub pel: BTreeMap<StreamId, Nack>,
     pub consumers: BTreeMap<Bytes, Consumer>,
+    /// Pending entries changed since [`Stream::take_changes`] (equality ignores it).
+    pel_changes: PelChanges,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PelChanges(Vec<StreamId>);
+
+impl PartialEq for PelChanges {
+    fn eq(&self, _: &PelChanges) -> bool {
+        true
+    }
 }
 
 impl Group {
@@ -276,7 +289,15 @@ impl Group {
             entries_read,
             pel: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            pel_changes: PelChanges::default(),
         }
+    }
+
+    /// A pending entry for changing (recorded as changed).
+    pub fn pending_mut(&mut self, id: StreamId) -> Option<&mut Nack> {
+        let nack = self.pel.get_mut(&id)?;
+        self.pel_changes.0.push(id);
+        Some(nack)
     }
 
     /// Looks a consumer up, creating it if absent; refreshes its seen time. Returns whether
@@ -314,6 +335,7 @@ impl Group {
         let consumer = self.consumers.remove(name)?;
         for id in &consumer.pel {
             self.pel.remove(id);
+            self.pel_changes.0.push(*id);
         }
         Some(consumer.pel.len())
     }
@@ -322,6 +344,7 @@ impl Group {
     pub fn ack(&mut self, id: StreamId) -> bool {
         match self.pel.remove(&id) {
             Some(nack) => {
+                self.pel_changes.0.push(id);
                 if let Some(c) = self.consumers.get_mut(&nack.consumer) {
                     c.pel.remove(&id);
                 }
@@ -343,6 +366,7 @@ impl Group {
         if let Some(c) = self.consumers.get_mut(consumer) {
             c.pel.insert(id);
         }
+        self.pel_changes.0.push(id);
         let nack = self.pel.entry(id).or_insert_with(|| Nack {
             delivery_time: 0,
             delivery_count: 0,
@@ -393,13 +417,17 @@ pub struct Trim {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Part {
     Node(StreamId),
+    /// A group's header: last id, read counter, consumers.
     Group(Bytes),
+    /// One pending entry of a group.
+    Pending(Bytes, StreamId),
 }
 
 /// Element ids of a per-element stream: a tag, then the master id or the group name. Nodes
 /// sort before groups, in id order.
 const PART_NODE: u8 = 1;
 const PART_GROUP: u8 = 2;
+const PART_PENDING: u8 = 3;
 
 impl Part {
     /// The part's element id in the journal and on disk.
@@ -414,6 +442,12 @@ impl Part {
                 id.push(PART_GROUP);
                 id.extend_from_slice(name);
             }
+            Part::Pending(group, entry) => {
+                id.push(PART_PENDING);
+                id.extend_from_slice(&(group.len() as u32).to_be_bytes());
+                id.extend_from_slice(group);
+                id.extend_from_slice(&entry.encode());
+            }
         }
         Bytes::from(id)
     }
@@ -425,6 +459,18 @@ impl Part {
                 Some(Part::Node(StreamId::decode(master)?))
             }
             (&PART_GROUP, name) => Some(Part::Group(Bytes::copy_from_slice(name))),
+            (&PART_PENDING, rest) => {
+                let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                let name = rest.get(4..4 + len)?;
+                let entry = rest.get(4 + len..)?;
+                if entry.len() != 16 {
+                    return None;
+                }
+                Some(Part::Pending(
+                    Bytes::copy_from_slice(name),
+                    StreamId::decode(entry)?,
+                ))
+            }
             _ => None,
         }
     }
@@ -474,18 +520,18 @@ impl Stream {
 
     /// Whether parts changed since the last [`Stream::take_changes`].
     pub fn has_changes(&self) -> bool {
-        !self.changes.0.is_empty()
+        !self.changes.0.is_empty() || self.groups.values().any(|g| !g.pel_changes.0.is_empty())
     }
 
     /// The parts changed since the last call (each at most once).
     pub fn take_changes(&mut self) -> Vec<Part> {
         let mut parts = std::mem::take(&mut self.changes.0);
-        parts.sort_by(|a, b| match (a, b) {
-            (Part::Node(x), Part::Node(y)) => x.cmp(y),
-            (Part::Group(x), Part::Group(y)) => x.cmp(y),
-            (Part::Node(_), Part::Group(_)) => std::cmp::Ordering::Less,
-            (Part::Group(_), Part::Node(_)) => std::cmp::Ordering::Greater,
-        });
+        for (name, g) in self.groups.iter_mut() {
+            for id in g.pel_changes.0.drain(..) {
+                parts.push(Part::Pending(name.clone(), id));
+            }
+        }
+        parts.sort_by_key(|p| p.id());
         parts.dedup();
         parts
     }
@@ -511,6 +557,9 @@ impl Stream {
     /// Removes a group (recorded as changed).
     pub fn remove_group(&mut self, name: &[u8]) -> Option<Group> {
         let (key, group) = self.groups.remove_entry(name)?;
+        for id in group.pel.keys().chain(&group.pel_changes.0) {
+            self.changes.0.push(Part::Pending(key.clone(), *id));
+        }
         self.changes.0.push(Part::Group(key));
         Some(group)
     }
@@ -874,7 +923,7 @@ impl Stream {
             let fields = self.get(id).map(|e| e.fields.clone());
             if fields.is_some() {
                 let group = self.group_mut(group_name).expect("group");
-                if let Some(nack) = group.pel.get_mut(&id) {
+                if let Some(nack) = group.pending_mut(id) {
                     nack.delivery_time = now;
                     nack.delivery_count += 1;
                 }

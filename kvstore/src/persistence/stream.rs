@@ -2,8 +2,9 @@
 //!
 //! A stream is stored per element ([`crate::keyspace::Value::per_element`]): its meta entry
 //! holds the counters ([`encode_counters`]), and each node and each consumer group is one
-//! element entry ([`Part::id`]): an XADD rewrites the meta entry and the tail node (at most
-//! `stream-node-max-entries` entries), never the whole stream. The whole-value form
+//! element entry ([`Part::id`]), and so is each pending entry of a group: an XADD rewrites
+//! the meta entry and the tail node (at most `stream-node-max-entries` entries), an XACK one
+//! group header and the pending entries it acknowledged, never the whole stream. The whole-value form
 //! ([`encode`]) is what log records of a key written whole carry.
 //!
 //! Layout (all integers big-endian): the stream's counters (length, last id, first id,
@@ -16,7 +17,7 @@
 //! Invariant: `decode(encode(s)) == s` for every stream (tested), and `decode` never panics on
 //! bad input: it returns `None`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
@@ -57,7 +58,8 @@ fn encode_node(node: &Node, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_group(g: &Group, out: &mut Vec<u8>) {
+/// A group without its pending entries: last id, read counter, consumers.
+fn encode_group_header(g: &Group, out: &mut Vec<u8>) {
     put_id(out, g.last_id);
     put_u64(out, g.entries_read as u64);
     put_u64(out, g.consumers.len() as u64);
@@ -65,12 +67,20 @@ fn encode_group(g: &Group, out: &mut Vec<u8>) {
         put_str(out, cname);
         put_u64(out, c.seen_time as u64);
     }
+}
+
+fn encode_nack(nack: &Nack, out: &mut Vec<u8>) {
+    put_u64(out, nack.delivery_time as u64);
+    put_u64(out, nack.delivery_count);
+    put_str(out, &nack.consumer);
+}
+
+fn encode_group(g: &Group, out: &mut Vec<u8>) {
+    encode_group_header(g, out);
     put_u64(out, g.pel.len() as u64);
     for (id, nack) in &g.pel {
         put_id(out, *id);
-        put_u64(out, nack.delivery_time as u64);
-        put_u64(out, nack.delivery_count);
-        put_str(out, &nack.consumer);
+        encode_nack(nack, out);
     }
 }
 
@@ -94,7 +104,8 @@ pub fn part_state(s: &Stream, part: &Part) -> Option<Bytes> {
     let mut out = Vec::new();
     match part {
         Part::Node(master) => encode_node(s.nodes.get(master)?, &mut out),
-        Part::Group(name) => encode_group(s.groups().get(name)?, &mut out),
+        Part::Group(name) => encode_group_header(s.groups().get(name)?, &mut out),
+        Part::Pending(name, id) => encode_nack(s.groups().get(name)?.pel.get(id)?, &mut out),
     }
     Some(Bytes::from(out))
 }
@@ -103,8 +114,13 @@ pub fn part_state(s: &Stream, part: &Part) -> Option<Bytes> {
 pub fn elements(s: &Stream) -> impl Iterator<Item = (Bytes, Bytes)> + '_ {
     let nodes = s.nodes.keys().map(|m| Part::Node(*m));
     let groups = s.groups().keys().map(|n| Part::Group(n.clone()));
+    let pending = s
+        .groups()
+        .iter()
+        .flat_map(|(n, g)| g.pel.keys().map(|id| Part::Pending(n.clone(), *id)));
     nodes
         .chain(groups)
+        .chain(pending)
         .filter_map(move |part| Some((part.id(), part_state(s, &part)?)))
 }
 
@@ -125,8 +141,15 @@ pub fn rebuild(
                 s.nodes.insert(master, decode_node(&mut r)?);
             }
             Part::Group(name) => {
-                let g = decode_group(&mut r)?;
+                let g = decode_group_header(&mut r)?;
                 s.insert_group(name, g);
+            }
+            // Group headers sort before pending entries: the group and its consumer exist.
+            Part::Pending(name, id) => {
+                let nack = decode_nack(&mut r)?;
+                let g = s.group_mut(&name)?;
+                g.consumers.get_mut(&nack.consumer)?.pel.insert(id);
+                g.pel.insert(id, nack);
             }
         }
         if !r.0.is_empty() {
@@ -204,7 +227,15 @@ fn decode_node(r: &mut Reader<'_>) -> Option<Node> {
     })
 }
 
-fn decode_group(r: &mut Reader<'_>) -> Option<Group> {
+fn decode_nack(r: &mut Reader<'_>) -> Option<Nack> {
+    Some(Nack {
+        delivery_time: r.u64()? as i64,
+        delivery_count: r.u64()?,
+        consumer: r.bytes()?,
+    })
+}
+
+fn decode_group_header(r: &mut Reader<'_>) -> Option<Group> {
     let mut g = Group::new(r.id()?, r.u64()? as i64);
     for _ in 0..r.count()? {
         let cname = r.bytes()?;
@@ -217,18 +248,17 @@ fn decode_group(r: &mut Reader<'_>) -> Option<Group> {
             },
         );
     }
-    let mut pel = BTreeMap::new();
+    Some(g)
+}
+
+fn decode_group(r: &mut Reader<'_>) -> Option<Group> {
+    let mut g = decode_group_header(r)?;
     for _ in 0..r.count()? {
         let id = r.id()?;
-        let nack = Nack {
-            delivery_time: r.u64()? as i64,
-            delivery_count: r.u64()?,
-            consumer: r.bytes()?,
-        };
+        let nack = decode_nack(r)?;
         g.consumers.get_mut(&nack.consumer)?.pel.insert(id);
-        pel.insert(id, nack);
+        g.pel.insert(id, nack);
     }
-    g.pel = pel;
     Some(g)
 }
 
@@ -281,7 +311,11 @@ mod tests {
         let mut counters = Vec::new();
         encode_counters(&s, &mut counters);
         let parts: Vec<_> = elements(&s).collect();
-        assert_eq!(parts.len(), s.nodes.len() + 1);
+        assert_eq!(
+            parts.len(),
+            s.nodes.len() + 1 + 2,
+            "nodes, a group, two pending"
+        );
         assert_eq!(rebuild(&counters, &mut parts.into_iter()), Some(s));
     }
 }
