@@ -758,8 +758,8 @@ impl Stream {
     /// Trims from the head (`streamTrim`); returns how many entries went.
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut deleted = 0u64;
-        let masters: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for master in masters {
+        // Trimming works from the head: after a node goes, the next is the first again.
+        while let Some(&master) = self.nodes.keys().next() {
             if let TrimStrategy::MaxLen(max) = trim.strategy {
                 if self.length <= max {
                     break;
