@@ -644,13 +644,13 @@ fn blocked_xreadgroup_is_served_and_released_like_redis() {
         wait_blocked(&mut ctl, 1);
         out.push(text(ctl.cmd(&["DEL", "s"])));
         out.push(text(r1.read_reply().expect("reply")));
-        // Overwritten by another type, flushed, renamed away: released with an error too.
-        for (setup, release) in [
-            (&["SET", "s", "x"][..], "SET"),
-            (&["FLUSHALL"][..], "FLUSHALL"),
-            (&["RENAME", "s", "t"][..], "RENAME"),
+        // Overwritten by another type, flushed, renamed or swapped away: released with an error.
+        for setup in [
+            &["SET", "s", "x"][..],
+            &["FLUSHALL"],
+            &["RENAME", "s", "t"],
+            &["SWAPDB", "0", "1"],
         ] {
-            let _ = release;
             ctl.cmd(&["DEL", "s", "t"]);
             out.push(text(
                 ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),

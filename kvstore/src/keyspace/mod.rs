@@ -711,12 +711,28 @@ impl Db {
     /// with their database; watched keys present on either side count as changed, as in
     /// Redis 7.0. Persistence rewrites both databases.
     fn swap_contents(&mut self, other: &mut Db) {
+        // Streams a side loses: its XREADGROUP waiters are told (`scanDatabaseForDeletedStreams`).
+        let lost_here = self.streams_lost_to(other);
+        let lost_there = other.streams_lost_to(self);
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.expires, &mut other.expires);
         self.swapped_with(other);
         other.swapped_with(self);
+        lost_here.iter().for_each(|k| self.signal_ready(k));
+        lost_there.iter().for_each(|k| other.signal_ready(k));
+    }
+
+    /// Keys clients wait on that hold a stream here and will not once `incoming`'s keys
+    /// replace these.
+    fn streams_lost_to(&self, incoming: &Db) -> Vec<Bytes> {
+        let is_stream = |db: &Db, k: &Bytes| matches!(db.map.get(k), Some(e) if matches!(e.value, Value::Stream(_)));
+        self.waiters
+            .keys()
+            .filter(|k| is_stream(self, k) && !is_stream(incoming, k))
+            .cloned()
+            .collect()
     }
 
     /// One side of [`Db::swap_contents`], once the contents moved.
