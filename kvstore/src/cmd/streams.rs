@@ -1386,8 +1386,8 @@ fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if justid {
             out.push(id_reply(id));
         } else {
-            let e = s.get(id).expect("exists");
-            out.push(entry_reply(&(id, e.fields.clone())));
+            let fields = s.get(id).expect("exists");
+            out.push(entry_reply(&(id, fields)));
         }
     }
     Ok(Reply::Array(out))
@@ -1483,8 +1483,8 @@ fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if justid {
             out.push(id_reply(id));
         } else {
-            let e = s.get(id).expect("exists");
-            out.push(entry_reply(&(id, e.fields.clone())));
+            let fields = s.get(id).expect("exists");
+            out.push(entry_reply(&(id, fields)));
         }
         count -= 1;
         match next_cursor {

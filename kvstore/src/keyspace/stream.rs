@@ -162,18 +162,23 @@ pub fn lp_str_size(s: &[u8]) -> usize {
     enc + back
 }
 
-/// One entry of a node: its id, fields and values interleaved, and its tombstone flag.
+/// One entry of a node: its id, where its fields and values lie in the node's buffer, and
+/// its tombstone flag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeEntry {
     pub id: StreamId,
-    pub fields: Vec<Bytes>,
+    at: usize,
+    items: u32,
     pub deleted: bool,
 }
 
-/// A radix-tree node's listpack: entries appended in id order.
+/// A radix-tree node's listpack: entries appended in id order. Their fields and values are
+/// packed in one buffer (each length-prefixed), so an entry costs its bytes plus a small
+/// index record, not an allocation per field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub master_fields: Vec<Bytes>,
+    data: Vec<u8>,
     pub entries: Vec<NodeEntry>,
     pub live: u64,
     /// The listpack's size without its live and deleted counters.
@@ -188,10 +193,67 @@ impl Node {
         fixed += lp_int_size(0); // master entry terminator
         Node {
             master_fields,
+            data: Vec::new(),
             entries: Vec::new(),
             live: 0,
             fixed_bytes: fixed as u64,
         }
+    }
+
+    /// An empty node to refill with [`Node::restore_entry`] (persistence).
+    pub fn restored(master_fields: Vec<Bytes>, fixed_bytes: u64) -> Node {
+        Node {
+            master_fields,
+            data: Vec::new(),
+            entries: Vec::new(),
+            live: 0,
+            fixed_bytes,
+        }
+    }
+
+    /// Appends an entry as stored (persistence), without recomputing sizes.
+    pub fn restore_entry<'a>(
+        &mut self,
+        id: StreamId,
+        deleted: bool,
+        items: impl IntoIterator<Item = &'a [u8]>,
+    ) {
+        let at = self.data.len();
+        let mut n = 0;
+        for item in items {
+            self.append_item(item);
+            n += 1;
+        }
+        self.entries.push(NodeEntry {
+            id,
+            at,
+            items: n,
+            deleted,
+        });
+        self.live += u64::from(!deleted);
+    }
+
+    fn append_item(&mut self, item: &[u8]) {
+        self.data
+            .extend_from_slice(&(item.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(item);
+    }
+
+    /// An entry's fields and values, interleaved.
+    pub fn items<'a>(&'a self, e: &NodeEntry) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let mut at = e.at;
+        let data = &self.data;
+        (0..e.items).map(move |_| {
+            let len = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+            let item = &data[at + 4..at + 4 + len];
+            at += 4 + len;
+            item
+        })
+    }
+
+    /// An entry's fields and values as owned strings.
+    pub fn fields(&self, e: &NodeEntry) -> Vec<Bytes> {
+        self.items(e).map(Bytes::copy_from_slice).collect()
     }
 
     fn deleted(&self) -> u64 {
@@ -232,12 +294,7 @@ impl Node {
         }
         size += lp_int_size(lp_count as i64);
         self.fixed_bytes += size as u64;
-        self.entries.push(NodeEntry {
-            id,
-            fields: pairs,
-            deleted: false,
-        });
-        self.live += 1;
+        self.restore_entry(id, false, pairs.iter().map(|p| &p[..]));
     }
 
     fn position(&self, id: StreamId) -> Option<usize> {
@@ -638,11 +695,11 @@ impl Stream {
         self.get(id).is_some()
     }
 
-    /// The live entry with this id.
-    pub fn get(&self, id: StreamId) -> Option<&NodeEntry> {
+    /// The fields and values of the live entry with this id.
+    pub fn get(&self, id: StreamId) -> Option<Vec<Bytes>> {
         let (_, node) = self.node_of(id)?;
         let e = &node.entries[node.position(id)?];
-        (!e.deleted).then_some(e)
+        (!e.deleted).then(|| node.fields(e))
     }
 
     /// Live entries from `start` to `end` inclusive, in order (reversed with `rev`), at most
@@ -654,16 +711,16 @@ impl Stream {
         }
         let first_node = self.node_of(start).map_or(start, |(k, _)| *k);
         let nodes = self.nodes.range(first_node..=end);
-        let mut push = |e: &NodeEntry| {
+        let mut push = |node: &Node, e: &NodeEntry| {
             if !e.deleted && e.id >= start && e.id <= end {
-                out.push((e.id, e.fields.clone()));
+                out.push((e.id, node.fields(e)));
             }
             count != 0 && out.len() >= count
         };
         if rev {
             'outer: for (_, node) in nodes.rev() {
                 for e in node.entries.iter().rev() {
-                    if push(e) {
+                    if push(node, e) {
                         break 'outer;
                     }
                 }
@@ -671,7 +728,7 @@ impl Stream {
         } else {
             'outer: for (_, node) in nodes {
                 for e in &node.entries {
-                    if push(e) {
+                    if push(node, e) {
                         break 'outer;
                     }
                 }
@@ -920,7 +977,7 @@ impl Stream {
             .collect();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let fields = self.get(id).map(|e| e.fields.clone());
+            let fields = self.get(id);
             if fields.is_some() {
                 let group = self.group_mut(group_name).expect("group");
                 if let Some(nack) = group.pending_mut(id) {

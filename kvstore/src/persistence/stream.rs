@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use crate::keyspace::stream::{Consumer, Group, Nack, Node, NodeEntry, Part, Stream, StreamId};
+use crate::keyspace::stream::{Consumer, Group, Nack, Node, Part, Stream, StreamId};
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
@@ -53,8 +53,8 @@ fn encode_node(node: &Node, out: &mut Vec<u8>) {
     for e in &node.entries {
         put_id(out, e.id);
         out.push(u8::from(e.deleted));
-        put_u64(out, e.fields.len() as u64);
-        e.fields.iter().for_each(|f| put_str(out, f));
+        put_u64(out, node.items(e).count() as u64);
+        node.items(e).for_each(|f| put_str(out, f));
     }
 }
 
@@ -183,9 +183,13 @@ impl<'a> Reader<'a> {
         StreamId::decode(self.take(16)?)
     }
 
-    fn bytes(&mut self) -> Option<Bytes> {
+    fn slice(&mut self) -> Option<&'a [u8]> {
         let n = usize::try_from(self.u64()?).ok()?;
-        Some(Bytes::copy_from_slice(self.take(n)?))
+        self.take(n)
+    }
+
+    fn bytes(&mut self) -> Option<Bytes> {
+        self.slice().map(Bytes::copy_from_slice)
     }
 }
 
@@ -204,27 +208,16 @@ fn decode_node(r: &mut Reader<'_>) -> Option<Node> {
     let master_fields = (0..r.count()?)
         .map(|_| r.bytes())
         .collect::<Option<Vec<_>>>()?;
-    let mut entries = Vec::new();
-    let mut live = 0;
+    let mut node = Node::restored(master_fields, fixed_bytes);
     for _ in 0..r.count()? {
         let id = r.id()?;
         let deleted = r.take(1)?[0] != 0;
-        let fields = (0..r.count()?)
-            .map(|_| r.bytes())
+        let items = (0..r.count()?)
+            .map(|_| r.slice())
             .collect::<Option<Vec<_>>>()?;
-        live += u64::from(!deleted);
-        entries.push(NodeEntry {
-            id,
-            fields,
-            deleted,
-        });
+        node.restore_entry(id, deleted, items);
     }
-    Some(Node {
-        master_fields,
-        entries,
-        live,
-        fixed_bytes,
-    })
+    Some(node)
 }
 
 fn decode_nack(r: &mut Reader<'_>) -> Option<Nack> {
