@@ -538,12 +538,15 @@ fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         Some((id, true)) => IdSpec::Exact(id),
         Some((id, false)) => IdSpec::Ms(id.ms),
     };
-    let pairs = args[field_pos..]
-        .iter()
-        .map(|a| crate::keyspace::own(a.clone()))
-        .collect();
+    // Like Redis's `mstime()`, the clock itself: a pipelined run of XADD * must not share
+    // the batch's cached time.
+    let clock = if spec == IdSpec::Auto {
+        crate::server::now_ms()
+    } else {
+        now
+    };
     let id = s
-        .append(pairs, spec, now, limits)
+        .append(&args[field_pos..], spec, clock, limits)
         .map_err(|err| match err {
             AppendError::NotGreater => Reply::error(e::NOT_GREATER),
             AppendError::TooLarge => Reply::error(e::TOO_LARGE),

@@ -276,8 +276,8 @@ impl Node {
                 .all(|(a, b)| a == b)
     }
 
-    fn push(&mut self, master: StreamId, id: StreamId, pairs: Vec<Bytes>) {
-        let same = self.same_fields(&pairs);
+    fn push(&mut self, master: StreamId, id: StreamId, pairs: &[Bytes]) {
+        let same = self.same_fields(pairs);
         let n = pairs.len() / 2;
         let mut size = lp_int_size(if same { 2 } else { 0 });
         size += lp_int_size(id.ms.wrapping_sub(master.ms) as i64);
@@ -628,7 +628,7 @@ impl Stream {
     /// Appends an entry (`pairs` is field, value, field, value...) and returns its id.
     pub fn append(
         &mut self,
-        pairs: Vec<Bytes>,
+        pairs: &[Bytes],
         spec: IdSpec,
         now_ms: u64,
         limits: NodeLimits,
@@ -669,7 +669,11 @@ impl Stream {
                 && (limits.max_entries == 0 || (node.entries.len() as u64) < limits.max_entries)
         });
         if !tail_fits {
-            let master_fields = pairs.iter().step_by(2).cloned().collect();
+            let master_fields = pairs
+                .iter()
+                .step_by(2)
+                .map(|f| Bytes::copy_from_slice(f))
+                .collect();
             self.nodes.insert(id, Node::new(master_fields));
         }
         let (master, node) = self.nodes.iter_mut().next_back().expect("tail node");
@@ -1027,7 +1031,7 @@ mod tests {
 
     fn add(s: &mut Stream, ms: u64, seq: u64) {
         s.append(
-            pairs(&["f", "v"]),
+            &pairs(&["f", "v"]),
             IdSpec::Exact(StreamId::new(ms, seq)),
             0,
             NodeLimits::default(),
@@ -1040,19 +1044,24 @@ mod tests {
         let mut s = Stream::new();
         let l = NodeLimits::default();
         assert_eq!(
-            s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l),
+            s.append(&pairs(&["a", "1"]), IdSpec::Auto, 5, l),
             Ok(StreamId::new(5, 0))
         );
         assert_eq!(
-            s.append(pairs(&["a", "1"]), IdSpec::Auto, 5, l),
+            s.append(&pairs(&["a", "1"]), IdSpec::Auto, 5, l),
             Ok(StreamId::new(5, 1))
         );
         assert_eq!(
-            s.append(pairs(&["a", "1"]), IdSpec::Ms(5), 0, l),
+            s.append(&pairs(&["a", "1"]), IdSpec::Ms(5), 0, l),
             Ok(StreamId::new(5, 2))
         );
         assert_eq!(
-            s.append(pairs(&["a", "1"]), IdSpec::Exact(StreamId::new(5, 2)), 0, l),
+            s.append(
+                &pairs(&["a", "1"]),
+                IdSpec::Exact(StreamId::new(5, 2)),
+                0,
+                l
+            ),
             Err(AppendError::NotGreater)
         );
         assert_eq!(s.len(), 3);

@@ -283,7 +283,7 @@ mod tests {
         for i in 1..=150u64 {
             let pairs = vec![Bytes::from("f"), Bytes::from(i.to_string())];
             s.append(
-                pairs,
+                &pairs,
                 IdSpec::Exact(StreamId::new(i, 0)),
                 0,
                 NodeLimits::default(),
