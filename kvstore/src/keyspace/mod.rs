@@ -160,7 +160,8 @@ impl Value {
     }
 
     /// Whether persistence stores this value one element per entry: hashes, sets and sorted
-    /// sets once they left their compact encoding (for good, as in Redis), long lists. Compact values
+    /// sets once they left their compact encoding (for good, as in Redis), long lists, every
+    /// stream (its nodes, group headers and pending entries). Compact values
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {

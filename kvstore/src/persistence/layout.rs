@@ -38,7 +38,12 @@
 //! one entry per element by earlier versions (no [`CHUNKED`] flag) still load, and are
 //! rewritten in chunks by the first commit.
 //!
-//! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
+//! A stream is always per element, without buckets or chunks: its meta entry carries its
+//! counters after the header, and its nodes, group headers and pending entries are element
+//! entries keyed by `keyspace::stream::Part::id` (`persistence/stream.rs`).
+//!
+//! Type tags follow Redis's OBJ_* type numbers (string 0, list 1, set 2, zset 3, hash 4,
+//! stream 6).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
