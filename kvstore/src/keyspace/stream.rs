@@ -169,6 +169,9 @@ pub struct NodeEntry {
     pub id: StreamId,
     at: usize,
     items: u32,
+    /// Its fields are the node's master fields: only the values are stored (as Redis's
+    /// `STREAM_ITEM_FLAG_SAMEFIELDS`).
+    same: bool,
     pub deleted: bool,
 }
 
@@ -216,18 +219,22 @@ impl Node {
         &mut self,
         id: StreamId,
         deleted: bool,
-        items: impl IntoIterator<Item = &'a [u8]>,
+        items: impl IntoIterator<Item = &'a [u8]> + Clone,
     ) {
+        let same = self.same_fields(items.clone());
         let at = self.data.len();
         let mut n = 0;
-        for item in items {
-            self.append_item(item);
+        for (i, item) in items.into_iter().enumerate() {
+            if !same || i % 2 == 1 {
+                self.append_item(item);
+            }
             n += 1;
         }
         self.entries.push(NodeEntry {
             id,
             at,
             items: n,
+            same,
             deleted,
         });
         self.live += u64::from(!deleted);
@@ -243,7 +250,11 @@ impl Node {
     pub fn items<'a>(&'a self, e: &NodeEntry) -> impl Iterator<Item = &'a [u8]> + 'a {
         let mut at = e.at;
         let data = &self.data;
-        (0..e.items).map(move |_| {
+        let (same, master) = (e.same, &self.master_fields);
+        (0..e.items as usize).map(move |i| {
+            if same && i % 2 == 0 {
+                return &master[i / 2][..];
+            }
             let len = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
             let item = &data[at + 4..at + 4 + len];
             at += 4 + len;
@@ -267,17 +278,21 @@ impl Node {
             + lp_int_size(self.deleted() as i64) as u64
     }
 
-    fn same_fields(&self, pairs: &[Bytes]) -> bool {
-        pairs.len() / 2 == self.master_fields.len()
-            && pairs
-                .iter()
-                .step_by(2)
-                .zip(&self.master_fields)
-                .all(|(a, b)| a == b)
+    /// Whether the fields of `items` (fields and values interleaved) are the master fields.
+    fn same_fields<'a>(&self, items: impl IntoIterator<Item = &'a [u8]>) -> bool {
+        let mut n = 0;
+        let mut fields = self.master_fields.iter();
+        for (i, item) in items.into_iter().enumerate() {
+            n += 1;
+            if i % 2 == 0 && !matches!(fields.next(), Some(f) if f[..] == *item) {
+                return false;
+            }
+        }
+        n == 2 * self.master_fields.len()
     }
 
     fn push(&mut self, master: StreamId, id: StreamId, pairs: &[Bytes]) {
-        let same = self.same_fields(pairs);
+        let same = self.same_fields(pairs.iter().map(|p| &p[..]));
         let n = pairs.len() / 2;
         let mut size = lp_int_size(if same { 2 } else { 0 });
         size += lp_int_size(id.ms.wrapping_sub(master.ms) as i64);
