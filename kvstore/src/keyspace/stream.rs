@@ -15,6 +15,13 @@
 //! - Consumer groups keep the last delivered id, the `entries_read` counter (or `-1` when it
 //!   is unknown) and the lag estimate exactly as `streamEstimateDistanceFromFirstEverEntry`.
 //!
+//! - A node packs its entries' fields and values in one buffer; an entry whose fields are the
+//!   node's master fields stores its values only (Redis's `SAMEFIELDS` flag).
+//! - Every change names the [`Part`]s it touched (a node, a group header, a pending entry);
+//!   commands take them with [`Stream::take_changes`] after each write and journal them, so
+//!   persistence rewrites those parts only. Groups are changed through [`Stream::group_mut`]
+//!   & co. and pending entries through [`Group`]'s methods, which record the change.
+//!
 //! Invariants: `length` is the number of live entries; `nodes` are ordered by master id and
 //! every entry id in a node is at least its master id and below the next node's; every group
 //! PEL entry is in its consumer's PEL and nowhere else.
@@ -551,7 +558,7 @@ impl Part {
 /// The parts changed since the last [`Stream::take_changes`]: what the journal must name so
 /// persistence rewrites those parts only. Not part of the value (equality ignores it).
 #[derive(Debug, Clone, Default)]
-pub struct Changes(Vec<Part>);
+struct Changes(Vec<Part>);
 
 impl PartialEq for Changes {
     fn eq(&self, _: &Changes) -> bool {
@@ -772,15 +779,6 @@ impl Stream {
             .rev()
             .flat_map(|n| n.entries.iter().rev())
             .find(|e| !e.deleted)
-            .map(|e| e.id)
-    }
-
-    /// The first entry's id, tombstones included (XADD's `~` rewrite argument).
-    pub fn first_any(&self) -> Option<StreamId> {
-        self.nodes
-            .values()
-            .next()
-            .and_then(|n| n.entries.first())
             .map(|e| e.id)
     }
 
