@@ -488,6 +488,10 @@ fn expire_step(shared: &Shared) -> bool {
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
     }
+    // An expired stream releases its XREADGROUP waiters (Redis serves them before sleeping).
+    if !shared.blocked.is_empty() {
+        crate::cmd::blocking::serve_ready(shared, &mut ks);
+    }
     more
 }
 

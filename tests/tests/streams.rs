@@ -660,6 +660,15 @@ fn blocked_xreadgroup_is_served_and_released_like_redis() {
             out.push(text(ctl.cmd(setup)));
             out.push(text(r1.read_reply().expect("reply")));
         }
+        // Expired (by the active sweep: nothing else runs meanwhile).
+        ctl.cmd(&["DEL", "s", "t"]);
+        out.push(text(
+            ctl.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+        ));
+        send_command(&mut r1, &read);
+        wait_blocked(&mut ctl, 1);
+        out.push(text(ctl.cmd(&["PEXPIRE", "s", "20"])));
+        out.push(text(r1.read_reply().expect("reply")));
         // XREAD waiters stay blocked when the key goes, until CLIENT UNBLOCK.
         let id = text(r2.cmd(&["CLIENT", "ID"]));
         let id = id.trim_start_matches(':').trim();
