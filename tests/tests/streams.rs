@@ -705,9 +705,27 @@ fn streams_persist_across_restart_and_kill() {
         ">",
     ]);
     c.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "bob"]);
+    // Every kind of part: a node emptied by XDEL, trimmed nodes, a claimed entry, a deleted
+    // consumer, a destroyed group, groups with and without a read counter.
+    let node_two: Vec<String> = (101..=200).map(|i| format!("{i}-0")).collect();
+    let mut xdel = vec!["XDEL", "s"];
+    xdel.extend(node_two.iter().map(String::as_str));
+    c.cmd(&xdel);
+    c.cmd(&["XTRIM", "s", "MINID", "3"]);
+    c.cmd(&["XCLAIM", "s", "g", "bob", "0", "3-0", "JUSTID"]);
+    c.cmd(&["XGROUP", "CREATE", "s", "h", "$"]);
+    c.cmd(&["XGROUP", "CREATE", "s", "gone", "0"]);
+    c.cmd(&["XREADGROUP", "GROUP", "gone", "x", "STREAMS", "s", ">"]);
+    c.cmd(&["XGROUP", "DESTROY", "s", "gone"]);
+    c.cmd(&["XGROUP", "CREATECONSUMER", "s", "h", "temp"]);
+    c.cmd(&["XGROUP", "DELCONSUMER", "s", "h", "temp"]);
+    c.cmd(&["EXPIRE", "s", "100000"]);
     let snapshot = |c: &mut e2e::RawConn| {
         vec![
             text(c.cmd(&["XINFO", "STREAM", "s"])),
+            // Times are absolute here (delivery, seen): they survive exactly.
+            text(c.cmd(&["XINFO", "STREAM", "s", "FULL", "COUNT", "0"])),
+            text(c.cmd(&["PEXPIRETIME", "s"])),
             text(c.cmd(&["XINFO", "GROUPS", "s"])),
             text(c.cmd(&["XPENDING", "s", "g", "-", "+", "10"]))
                 .split("\r\n")
