@@ -14,6 +14,6 @@ pub mod keyspace;
 pub mod number;
 pub mod persistence;
 pub mod protocol;
-pub mod rdb;
 pub mod pubsub;
+pub mod rdb;
 pub mod server;

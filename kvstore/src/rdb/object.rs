@@ -189,7 +189,8 @@ fn save_quicklist<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a Bytes>,
     }
     write_len(out, nodes.len() as u64);
     let depth = limits.list_compress_depth as usize;
-    let compressed = |i: usize| depth > 0 && nodes.len() >= depth * 2 && i >= depth && i < nodes.len() - depth;
+    let compressed =
+        |i: usize| depth > 0 && nodes.len() >= depth * 2 && i >= depth && i < nodes.len() - depth;
     let compressed: Vec<bool> = (0..nodes.len()).map(compressed).collect();
     for (node, compressed) in nodes.into_iter().zip(compressed) {
         match node {
@@ -229,7 +230,10 @@ pub fn load(rdb_type: u8, r: &mut Reader<'_>, limits: &Limits) -> Result<Value> 
         }
         TYPE_LIST_ZIPLIST => {
             let blob = r.string()?;
-            let items: VecDeque<Bytes> = read_ziplist(&blob)?.into_iter().map(Entry::to_bytes).collect();
+            let items: VecDeque<Bytes> = read_ziplist(&blob)?
+                .into_iter()
+                .map(Entry::to_bytes)
+                .collect();
             nonzero(items.len())?;
             Ok(Value::list(items))
         }
@@ -382,7 +386,8 @@ fn load_plain_zset(rdb_type: u8, r: &mut Reader<'_>, limits: &Limits) -> Result<
         total += member.len();
         items.push((score, member));
     }
-    let listpack = n <= limits.zset.entries && longest <= limits.zset.value && total <= LISTPACK_MAX;
+    let listpack =
+        n <= limits.zset.entries && longest <= limits.zset.value && total <= LISTPACK_MAX;
     if listpack {
         // Converting to a listpack stores -0 as the integer 0.
         for item in &mut items {

@@ -1,0 +1,606 @@
+//! The codec against a real redis-server 7.0: values are built there with commands, DUMPed,
+//! and checked three ways — our `restore` of Redis's payload reads back as Redis reads the
+//! value, our `dump` of it is Redis's very bytes where Redis's choice is deterministic, and
+//! Redis RESTOREs our payload into the same value.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+
+use super::listpack::tests::ziplist;
+use super::*;
+use crate::keyspace::Hash;
+use crate::number::write_double;
+
+/// A RESP2 reply.
+#[derive(Debug, Clone, PartialEq)]
+enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    fn bulk(self) -> Vec<u8> {
+        match self {
+            Reply::Bulk(Some(b)) => b,
+            other => panic!("expected a bulk string, got {other:?}"),
+        }
+    }
+
+    fn array(self) -> Vec<Vec<u8>> {
+        match self {
+            Reply::Array(items) => items.into_iter().map(Reply::bulk).collect(),
+            other => panic!("expected an array, got {other:?}"),
+        }
+    }
+
+    fn status(self) -> String {
+        match self {
+            Reply::Status(s) => s,
+            other => panic!("expected a status, got {other:?}"),
+        }
+    }
+}
+
+/// A redis-server on a free loopback port, stopped when dropped.
+struct Redis {
+    child: Child,
+    conn: BufReader<TcpStream>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        // Wait until it listens (it is up within milliseconds; give up after ~10 s).
+        let mut conn = None;
+        for _ in 0..1000 {
+            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
+                conn = Some(c);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let conn = BufReader::new(conn.expect("redis-server accepts connections"));
+        Redis { child, conn }
+    }
+
+    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.conn.get_mut().write_all(&req).expect("write");
+        self.read()
+    }
+
+    fn run(&mut self, line: &str) -> Reply {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.cmd(&args)
+    }
+
+    fn read(&mut self) -> Reply {
+        let mut line = Vec::new();
+        self.conn.read_until(b'\n', &mut line).expect("read");
+        let text = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
+        match line[0] {
+            b'+' => Reply::Status(text),
+            b'-' => Reply::Error(text),
+            b':' => Reply::Int(text.parse().expect("integer")),
+            b'$' => {
+                let n: i64 = text.parse().expect("length");
+                if n < 0 {
+                    return Reply::Bulk(None);
+                }
+                let mut buf = vec![0; n as usize + 2];
+                std::io::Read::read_exact(&mut self.conn, &mut buf).expect("bulk");
+                buf.truncate(n as usize);
+                Reply::Bulk(Some(buf))
+            }
+            b'*' => {
+                let n: i64 = text.parse().expect("length");
+                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
+            }
+            other => panic!("unexpected reply type {other}"),
+        }
+    }
+
+    fn dump(&mut self, key: &str) -> Vec<u8> {
+        self.cmd(&[b"DUMP", key.as_bytes()]).bulk()
+    }
+
+    fn restore(&mut self, key: &str, payload: &[u8]) -> Reply {
+        self.cmd(&[b"RESTORE", key.as_bytes(), b"0", payload, b"REPLACE"])
+    }
+
+    /// The key as commands see it: type, encoding, and contents in reply order (sorted
+    /// where the encoding's order is a hash table's).
+    fn snapshot(&mut self, key: &str) -> Snapshot {
+        let k = key.as_bytes();
+        let kind = self.cmd(&[b"TYPE", k]).status();
+        let encoding = String::from_utf8(self.cmd(&[b"OBJECT", b"ENCODING", k]).bulk()).unwrap();
+        let mut items = match kind.as_str() {
+            "string" => vec![self.cmd(&[b"GET", k]).bulk()],
+            "list" => self.cmd(&[b"LRANGE", k, b"0", b"-1"]).array(),
+            "hash" => self.cmd(&[b"HGETALL", k]).array(),
+            "set" => self.cmd(&[b"SMEMBERS", k]).array(),
+            "zset" => self
+                .cmd(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"])
+                .array(),
+            other => panic!("type {other}"),
+        };
+        unordered(&kind, &encoding, &mut items);
+        Snapshot {
+            kind,
+            encoding,
+            items,
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    kind: String,
+    encoding: String,
+    items: Vec<Vec<u8>>,
+}
+
+/// Sorts contents whose order is a hash table's (pairs kept together for hashes).
+fn unordered(kind: &str, encoding: &str, items: &mut Vec<Vec<u8>>) {
+    if encoding != "hashtable" {
+        return;
+    }
+    if kind == "hash" {
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = items
+            .chunks(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect();
+        pairs.sort();
+        *items = pairs.into_iter().flat_map(|(f, v)| [f, v]).collect();
+    } else {
+        items.sort();
+    }
+}
+
+/// Our value as the snapshot commands would show it.
+fn describe(value: &Value) -> Snapshot {
+    let bytes = |b: &[u8]| b.to_vec();
+    let mut items: Vec<Vec<u8>> = match value {
+        Value::Str(s) | Value::RawStr(s) => vec![s.to_vec()],
+        Value::List(l) => l.iter().map(|b| b.to_vec()).collect(),
+        Value::Hash(h) => h.iter().flat_map(|(f, v)| [bytes(f), bytes(v)]).collect(),
+        Value::Set(s) => s.iter().map(|b| b.to_vec()).collect(),
+        Value::ZSet(z) => z
+            .iter()
+            .flat_map(|(score, member)| {
+                let mut text = Vec::new();
+                write_double(&mut text, *score);
+                [member.to_vec(), text]
+            })
+            .collect(),
+    };
+    let (kind, encoding) = (value.type_name(), value.encoding());
+    unordered(kind, encoding, &mut items);
+    Snapshot {
+        kind: kind.to_string(),
+        encoding: encoding.to_string(),
+        items,
+    }
+}
+
+/// Checks the value at `key` in Redis three ways (see the module doc); `exact` says whether
+/// Redis's bytes are a function of the value, so ours must equal them.
+fn check(redis: &mut Redis, key: &str, limits: &Limits, exact: bool) -> Value {
+    let payload = redis.dump(key);
+    let expected = redis.snapshot(key);
+    let value = restore(&payload, limits).expect("our restore accepts Redis's payload");
+    assert_eq!(describe(&value), expected, "restore of {key}");
+    let ours = dump(&value, limits);
+    if exact {
+        assert_eq!(ours, payload, "dump of {key}");
+    }
+    assert_eq!(
+        redis.restore("copy", &ours),
+        Reply::Status("OK".into()),
+        "{key}"
+    );
+    assert_eq!(
+        redis.snapshot("copy"),
+        expected,
+        "Redis's restore of our dump of {key}"
+    );
+    value
+}
+
+/// Sends one command per element, e.g. `RPUSH key <item>` for each item.
+fn push_each(redis: &mut Redis, prefix: &[&[u8]], items: &[Vec<u8>]) {
+    for item in items {
+        let mut args = prefix.to_vec();
+        args.push(item);
+        redis.cmd(&args);
+    }
+}
+
+/// Deterministic pseudo-random bytes that LZF cannot shrink.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn payload_with_footer(body: &[u8], version: u16) -> Vec<u8> {
+    let mut out = body.to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[test]
+fn crc64_matches_redis_check_value() {
+    assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
+}
+
+#[test]
+fn strings_of_every_encoding() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    let mut values: Vec<Vec<u8>> = [
+        "",
+        "0",
+        "-1",
+        "127",
+        "128",
+        "-129",
+        "-32768",
+        "65535",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "12345678901",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "007",
+        "+1",
+        "-0",
+        "1.5",
+        "abc",
+        "aaaaaaaaaaaaaaaaaaaa",
+        "aaaaaaaaaaaaaaaaaaaaa",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    values.push(b"hello world ".repeat(10));
+    values.push(vec![b'x'; 1000]);
+    values.push(noise(100, 1));
+    values.push(noise(30, 2));
+    values.push(b"abcabcabcabcabcabcabcabcabcabcab\x00\xff".repeat(300));
+    for (i, v) in values.iter().enumerate() {
+        let key = format!("s{i}");
+        redis.cmd(&[b"SET", key.as_bytes(), v]);
+        check(&mut redis, &key, &limits, true);
+        // A value built here dumps as Redis dumps it, whatever its encoding there.
+        assert_eq!(
+            dump(&Value::Str(Bytes::from(v.clone())), &limits),
+            redis.dump(&key)
+        );
+    }
+    // APPEND leaves a raw-encoded string there; its payload is the same, and restoring it
+    // gives a plain string, as RESTORE in Redis re-encodes it.
+    redis.run("SET r 12");
+    redis.run("APPEND r 3");
+    let payload = redis.dump("r");
+    assert_eq!(dump(&Value::RawStr(Bytes::from("123")), &limits), payload);
+    assert_eq!(
+        restore(&payload, &limits),
+        Ok(Value::Str(Bytes::from("123")))
+    );
+    redis.restore("copy", &payload);
+    assert_eq!(redis.snapshot("copy").encoding, "int");
+}
+
+#[test]
+fn strings_without_rdbcompression() {
+    let mut redis = Redis::start();
+    redis.run("CONFIG SET rdbcompression no");
+    let limits = Limits {
+        rdbcompression: false,
+        ..Limits::default()
+    };
+    redis.cmd(&[b"SET", b"k", &vec![b'y'; 500]]);
+    let value = check(&mut redis, "k", &limits, true);
+    assert_eq!(dump(&value, &limits).len(), 1 + 2 + 500 + 10);
+}
+
+#[test]
+fn lists_small_large_and_compressed() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis.run("RPUSH small a 1 -5 100000 4611686018427387904 -0 x");
+    redis.cmd(&[b"RPUSH", b"small", b""]);
+    check(&mut redis, "small", &limits, true);
+
+    // Thousands of mixed elements: several 8 KB nodes.
+    let items: Vec<Vec<u8>> = (0..3000)
+        .map(|i| match i % 4 {
+            0 => i.to_string().into_bytes(),
+            1 => format!("element-{i}").into_bytes(),
+            2 => (-(i as i64) * 1000).to_string().into_bytes(),
+            _ => noise(i % 90, i as u64),
+        })
+        .collect();
+    push_each(&mut redis, &[b"RPUSH", b"big"], &items);
+    let v = check(&mut redis, "big", &limits, true);
+    assert_eq!(v.as_list().map(|l| l.len()), Some(3000));
+
+    // Big elements: a node of their own, compressible or not.
+    push_each(
+        &mut redis,
+        &[b"RPUSH", b"wide"],
+        &[
+            vec![b'a'; 5000],
+            noise(9000, 3),
+            b"tail".to_vec(),
+            vec![b'q'; 70000],
+        ],
+    );
+    check(&mut redis, "wide", &limits, true);
+
+    // Count-limited nodes and compressed interior nodes.
+    redis.run("CONFIG SET list-max-listpack-size 5");
+    redis.run("CONFIG SET list-compress-depth 1");
+    let limits = Limits {
+        list_max_listpack_size: 5,
+        list_compress_depth: 1,
+        ..Limits::default()
+    };
+    let items: Vec<Vec<u8>> = (0..40)
+        .map(|i| format!("compressible value number {i:04} ......").into_bytes())
+        .collect();
+    push_each(&mut redis, &[b"RPUSH", b"counted"], &items);
+    check(&mut redis, "counted", &limits, true);
+}
+
+#[test]
+fn hashes_listpack_and_hashtable() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis.run("HSET small f1 v1 num 12345 neg -7 big 99999999999 empty x");
+    redis.cmd(&[b"HSET", b"small", b"", b""]);
+    redis.run("HSET small f1 changed-value");
+    redis.run("HDEL small neg");
+    let v = check(&mut redis, "small", &limits, true);
+    // The keyspace's own hash, built by the same commands, dumps to the same bytes.
+    let mut h = Hash::default();
+    for (f, val) in [
+        ("f1", "v1"),
+        ("num", "12345"),
+        ("neg", "-7"),
+        ("big", "99999999999"),
+        ("empty", "x"),
+        ("", ""),
+    ] {
+        h.set(Bytes::from(f), Bytes::from(val), limits.hash);
+    }
+    h.set(Bytes::from("f1"), Bytes::from("changed-value"), limits.hash);
+    h.remove(b"neg");
+    assert_eq!(
+        dump(&Value::Hash(std::sync::Arc::new(h)), &limits),
+        dump(&v, &limits)
+    );
+
+    // A long value: a hash table (dict order, so no byte comparison).
+    redis.cmd(&[b"HSET", b"long", b"a", b"1", b"b", &vec![b'v'; 100]]);
+    check(&mut redis, "long", &limits, false);
+
+    let fields: Vec<Vec<u8>> = (0..600)
+        .map(|i| format!("field:{i}").into_bytes())
+        .collect();
+    for f in &fields {
+        redis.cmd(&[b"HSET", b"many", f, f]);
+    }
+    check(&mut redis, "many", &limits, false);
+
+    // A listpack hash with a long value stays a listpack through RESTORE, as in Redis.
+    redis.run("CONFIG SET hash-max-listpack-value 1000");
+    redis.cmd(&[b"HSET", b"lp", b"a", &vec![b'v'; 500], b"n", b"-300"]);
+    redis.run("CONFIG SET hash-max-listpack-value 64");
+    check(&mut redis, "lp", &limits, true);
+}
+
+#[test]
+fn sets_intset_and_hashtable() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis.run("SADD i16 5 -3 100 0");
+    check(&mut redis, "i16", &limits, true);
+    redis.run("SADD i32 5 -3 100000");
+    check(&mut redis, "i32", &limits, true);
+    redis.run("SADD i64 1 -9223372036854775808 9223372036854775807");
+    check(&mut redis, "i64", &limits, true);
+    redis.run("SADD strings a b c 1");
+    check(&mut redis, "strings", &limits, false);
+    let members: Vec<Vec<u8>> = (0..600).map(|i| (i * 7).to_string().into_bytes()).collect();
+    push_each(&mut redis, &[b"SADD", b"bigints"], &members);
+    check(&mut redis, "bigints", &limits, false);
+}
+
+#[test]
+fn sorted_sets_listpack_and_skiplist() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis
+        .run("ZADD small 1 a -2.5 b inf c -inf d 0 e -0 f 1e300 g 0.1 h 4611686018427387904 i 3 5");
+    redis.run("ZADD small 4611686018427387903 j -1e-300 k 123456789012 l");
+    redis.cmd(&[b"ZADD", b"small", b"7", b""]);
+    check(&mut redis, "small", &limits, true);
+
+    let mut args: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), b"big".to_vec()];
+    for i in 0..300 {
+        args.push(format!("{}", (i as f64 * 1.37) % 50.0 - 10.0).into_bytes());
+        args.push(format!("m{i}").into_bytes());
+    }
+    args.extend([
+        b"-0".to_vec(),
+        b"negzero".to_vec(),
+        b"inf".to_vec(),
+        b"top".to_vec(),
+    ]);
+    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    redis.cmd(&refs);
+    check(&mut redis, "big", &limits, true);
+
+    redis.cmd(&[b"ZADD", b"longmember", b"1", &vec![b'm'; 100], b"2", b"x"]);
+    check(&mut redis, "longmember", &limits, true);
+}
+
+#[test]
+fn bad_payloads_get_redis_errors() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis.run("RPUSH l a b c");
+    let good = redis.dump("l");
+    let body = &good[..good.len() - 10];
+
+    let mut flipped = good.clone();
+    flipped[3] ^= 0x20;
+    let mut new_version = body.to_vec();
+    new_version.extend_from_slice(&11u16.to_le_bytes());
+    let crc = crc64(&new_version);
+    new_version.extend_from_slice(&crc.to_le_bytes());
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("bad checksum", flipped),
+        ("cut footer", good[..good.len() - 1].to_vec()),
+        ("too short", good[..9].to_vec()),
+        ("empty", Vec::new()),
+        ("newer version", new_version),
+        (
+            "truncated body",
+            payload_with_footer(&body[..body.len() - 3], 10),
+        ),
+        ("unknown type", payload_with_footer(&[200, 1, b'a'], 10)),
+        (
+            "empty list",
+            payload_with_footer(&[object::TYPE_LIST, 0], 10),
+        ),
+        ("empty body", payload_with_footer(&[], 10)),
+        ("stream", payload_with_footer(&[15, 0], 10)),
+    ];
+    for (what, payload) in cases {
+        let ours = restore(&payload, &limits).expect_err(what);
+        assert_eq!(
+            redis.restore("x", &payload),
+            Reply::Error(ours.to_string()),
+            "{what}"
+        );
+    }
+    // An older version with a good checksum is fine.
+    let v9 = payload_with_footer(body, 9);
+    assert!(restore(&v9, &limits).is_ok());
+    assert_eq!(redis.restore("x", &v9), Reply::Status("OK".into()));
+}
+
+/// Checks a hand-built RDB 9 payload: Redis accepts it, and our restore reads back as
+/// Redis's copy does.
+fn check_rdb9(redis: &mut Redis, body: &[u8], limits: &Limits) -> Value {
+    let payload = payload_with_footer(body, 9);
+    assert_eq!(redis.restore("old", &payload), Reply::Status("OK".into()));
+    let value = restore(&payload, limits).expect("our restore accepts an RDB 9 payload");
+    assert_eq!(describe(&value), redis.snapshot("old"));
+    value
+}
+
+fn string(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encoding::write_string(&mut out, s, false);
+    out
+}
+
+#[test]
+fn rdb9_payloads_with_ziplists() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    let long = vec![b'L'; 300];
+
+    // A quicklist of two ziplist nodes.
+    let mut body = vec![object::TYPE_LIST_QUICKLIST, 2];
+    body.extend(string(&ziplist(&[
+        b"a",
+        b"12",
+        b"-70000",
+        b"9223372036854775807",
+    ])));
+    body.extend(string(&ziplist(&[b"", &long, b"13"])));
+    let v = check_rdb9(&mut redis, &body, &limits);
+    assert_eq!(v.as_list().map(|l| l.len()), Some(7));
+
+    let mut body = vec![object::TYPE_LIST_ZIPLIST];
+    body.extend(string(&ziplist(&[b"x", b"-1"])));
+    check_rdb9(&mut redis, &body, &limits);
+
+    let mut body = vec![object::TYPE_HASH_ZIPLIST];
+    body.extend(string(&ziplist(&[b"f", b"1", b"g", &long, b"200", b"v"])));
+    check_rdb9(&mut redis, &body, &limits);
+
+    let mut body = vec![object::TYPE_ZSET_ZIPLIST];
+    body.extend(string(&ziplist(&[b"a", b"-3", b"b", b"1.5", b"c", b"inf"])));
+    check_rdb9(&mut redis, &body, &limits);
+
+    // The plain forms, including the textual doubles of RDB_TYPE_ZSET.
+    let mut body = vec![object::TYPE_ZSET, 3];
+    for (member, score) in [(&b"m1"[..], &b"2.5"[..]), (b"m2", b"-1"), (b"m3", b"100")] {
+        body.extend(string(member));
+        body.push(score.len() as u8);
+        body.extend_from_slice(score);
+    }
+    check_rdb9(&mut redis, &body, &limits);
+
+    let mut body = vec![object::TYPE_LIST, 2];
+    body.extend(string(b"one"));
+    body.extend(string(b"2"));
+    check_rdb9(&mut redis, &body, &limits);
+
+    let mut body = vec![object::TYPE_SET_INTSET];
+    body.extend(string(&intset::encode(&[-5, 3, 70000])));
+    check_rdb9(&mut redis, &body, &limits);
+
+    // A ziplist with a duplicate hash field is refused by both.
+    let mut body = vec![object::TYPE_HASH_ZIPLIST];
+    body.extend(string(&ziplist(&[b"f", b"1", b"f", b"2"])));
+    let payload = payload_with_footer(&body, 9);
+    assert_eq!(restore(&payload, &limits), Err(RestoreError::BadFormat));
+    let refused = Reply::Error(RestoreError::BadFormat.to_string());
+    assert_eq!(redis.restore("old", &payload), refused);
+}
