@@ -331,6 +331,40 @@ fn strings_of_every_encoding() {
     assert_eq!(redis.snapshot("copy").encoding, "int");
 }
 
+/// Strings of many shapes, from barely to highly compressible: LZF's output must be
+/// liblzf's byte for byte, including where it gives up for lack of room.
+#[test]
+fn compressed_strings_match_liblzf() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    let mut compressed = 0;
+    for seed in 0..400u64 {
+        let len = 21 + (seed as usize * 37) % 3000;
+        let alphabet = 2 + (seed % 254) as u8;
+        let source = noise(len, seed);
+        let mut v: Vec<u8> = Vec::with_capacity(len);
+        for (i, &b) in source.iter().enumerate() {
+            // Now and then copy a run from earlier on, as real data repeats itself.
+            if i % (3 + seed as usize % 97) == 0 && v.len() > 10 && b % 3 == 0 {
+                let from = usize::from(b) % v.len();
+                let run = (usize::from(source[(i + 1) % len]) % 40).min(v.len() - from);
+                let copied = v[from..from + run].to_vec();
+                v.extend_from_slice(&copied);
+            }
+            v.push(b % alphabet);
+        }
+        redis.cmd(&[b"SET", b"k", &v]);
+        let ours = dump(&Value::Str(Bytes::from(v.clone())), &limits);
+        assert_eq!(ours, redis.dump("k"), "string {seed} of {} bytes", v.len());
+        compressed += usize::from(ours[1] == 0xc3);
+    }
+    // Both outcomes were exercised.
+    assert!(
+        (20..380).contains(&compressed),
+        "{compressed} of 400 compressed"
+    );
+}
+
 #[test]
 fn strings_without_rdbcompression() {
     let mut redis = Redis::start();
