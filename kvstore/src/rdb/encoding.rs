@@ -147,7 +147,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A plain length (`rdbLoadLen`); an encoded one is corrupt here.
-    pub fn len(&mut self) -> Result<u64> {
+    pub fn length(&mut self) -> Result<u64> {
         match self.len_or_encoding()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => Err(Corrupt),
@@ -156,7 +156,7 @@ impl<'a> Reader<'a> {
 
     /// A length that must also fit in memory.
     pub fn count(&mut self) -> Result<usize> {
-        usize::try_from(self.len()?).map_err(|_| Corrupt)
+        usize::try_from(self.length()?).map_err(|_| Corrupt)
     }
 
     /// A string in any of its encodings (`rdbGenericLoadStringObject`); integer-encoded
@@ -228,9 +228,9 @@ mod tests {
         for n in [0u64, 63, 64, 16383, 16384, u64::from(u32::MAX), 1 << 40] {
             let mut out = Vec::new();
             write_len(&mut out, n);
-            assert_eq!(Reader::new(&out).len(), Ok(n));
+            assert_eq!(Reader::new(&out).length(), Ok(n));
         }
-        assert_eq!(Reader::new(&[0x40]).len(), Err(Corrupt));
+        assert_eq!(Reader::new(&[0x40]).length(), Err(Corrupt));
     }
 
     #[test]

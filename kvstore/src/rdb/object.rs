@@ -326,7 +326,7 @@ fn load_quicklist(rdb_type: u8, r: &mut Reader<'_>) -> Result<Value> {
     let mut items = VecDeque::new();
     for _ in 0..nodes {
         let container = if rdb_type == TYPE_LIST_QUICKLIST_2 {
-            r.len()?
+            r.length()?
         } else {
             CONTAINER_PACKED
         };

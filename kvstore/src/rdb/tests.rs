@@ -456,7 +456,7 @@ fn hashes_listpack_and_hashtable() {
     );
 
     // A long value: a hash table (dict order, so no byte comparison).
-    redis.cmd(&[b"HSET", b"long", b"a", b"1", b"b", &vec![b'v'; 100]]);
+    redis.cmd(&[b"HSET", b"long", b"a", b"1", b"b", &[b'v'; 100]]);
     check(&mut redis, "long", &limits, false);
 
     let fields: Vec<Vec<u8>> = (0..600)
@@ -516,7 +516,7 @@ fn sorted_sets_listpack_and_skiplist() {
     redis.cmd(&refs);
     check(&mut redis, "big", &limits, true);
 
-    redis.cmd(&[b"ZADD", b"longmember", b"1", &vec![b'm'; 100], b"2", b"x"]);
+    redis.cmd(&[b"ZADD", b"longmember", b"1", &[b'm'; 100], b"2", b"x"]);
     check(&mut redis, "longmember", &limits, true);
 }
 
