@@ -18,6 +18,7 @@
 //! - The module knows no commands and no keyspace internals beyond [`Value`]'s public shape.
 
 mod encoding;
+pub mod file;
 mod intset;
 mod listpack;
 mod lzf;

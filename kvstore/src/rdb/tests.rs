@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use bytes::Bytes;
 
+use super::file::{FileError, FileReader, FileWriter, KeyRecord, Record};
 use super::listpack::tests::ziplist;
 use super::*;
 use crate::keyspace::Hash;
@@ -55,6 +56,11 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// Starts one with more configuration (`--dir`, `--dbfilename`...).
+    fn start_with(extra: &[&str]) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -62,6 +68,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -637,4 +644,156 @@ fn rdb9_payloads_with_ziplists() {
     assert_eq!(restore(&payload, &limits), Err(RestoreError::BadFormat));
     let refused = Reply::Error(RestoreError::BadFormat.to_string());
     assert_eq!(redis.restore("old", &payload), refused);
+}
+
+/// Builds one key of each kind in Redis, some with an expiry, in databases 0 and 2.
+fn populate(redis: &mut Redis) -> Vec<(usize, String)> {
+    redis.run("SET str hello");
+    redis.run("SET num 12345");
+    redis.run("PEXPIREAT num 4102444800000");
+    redis.run("RPUSH list a b 3");
+    redis.run("HSET hash f v n 1");
+    redis.run("SADD set 1 2 3");
+    redis.run("SADD strset x y");
+    redis.run("ZADD zset 1 a 2.5 b");
+    redis.cmd(&[b"SET", b"long", &b"compress me ".repeat(20)]);
+    redis.run("SELECT 2");
+    redis.run("SET other value");
+    redis.run("PEXPIREAT other 4102444800123");
+    redis.run("SELECT 0");
+    [
+        "str", "num", "list", "hash", "set", "strset", "zset", "long",
+    ]
+    .iter()
+    .map(|k| (0, k.to_string()))
+    .chain([(2, "other".to_string())])
+    .collect()
+}
+
+fn expire_of(redis: &mut Redis, db: usize, key: &str) -> Option<u64> {
+    redis.cmd(&[b"SELECT", db.to_string().as_bytes()]);
+    let reply = redis.cmd(&[b"PEXPIRETIME", key.as_bytes()]);
+    redis.run("SELECT 0");
+    match reply {
+        Reply::Int(-1) => None,
+        Reply::Int(at) => Some(at as u64),
+        other => panic!("PEXPIRETIME: {other:?}"),
+    }
+}
+
+fn snapshot_in(redis: &mut Redis, db: usize, key: &str) -> Snapshot {
+    redis.cmd(&[b"SELECT", db.to_string().as_bytes()]);
+    let s = redis.snapshot(key);
+    redis.run("SELECT 0");
+    s
+}
+
+#[test]
+fn reads_the_rdb_file_redis_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start_with(&["--dir", dir.path().to_str().unwrap()]);
+    let keys = populate(&mut redis);
+    assert_eq!(redis.run("SAVE"), Reply::Status("OK".into()));
+    let bytes = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+
+    let limits = Limits::default();
+    let mut reader = FileReader::new(&bytes, limits).unwrap();
+    assert_eq!(reader.version(), 10);
+    let mut aux = Vec::new();
+    let mut loaded: Vec<KeyRecord> = Vec::new();
+    while let Some(record) = reader.next().unwrap() {
+        match record {
+            Record::Aux { key, value } => aux.push((key, value)),
+            Record::Key(k) => loaded.push(k),
+            _ => {}
+        }
+    }
+    assert!(aux.contains(&(Bytes::from("redis-ver"), Bytes::from("7.0.15"))));
+    assert_eq!(loaded.len(), keys.len());
+    for (db, key) in keys {
+        let record = loaded
+            .iter()
+            .find(|r| r.key == key.as_bytes())
+            .expect("key in file");
+        assert_eq!(record.db, db, "{key}");
+        assert_eq!(
+            describe(&record.value),
+            snapshot_in(&mut redis, db, &key),
+            "{key}"
+        );
+        assert_eq!(
+            record.expire_at_ms,
+            expire_of(&mut redis, db, &key),
+            "{key}"
+        );
+    }
+
+    // A flipped byte fails the checksum; a cut file is corrupt.
+    let mut flipped = bytes.clone();
+    let at = flipped.len() - 20;
+    flipped[at] ^= 1;
+    let mut reader = FileReader::new(&flipped, limits).unwrap();
+    let outcome = std::iter::from_fn(|| reader.next().transpose()).find_map(Result::err);
+    assert!(outcome.is_some(), "a damaged file reads to the end");
+    let mut reader = FileReader::new(&bytes[..bytes.len() - 12], limits).unwrap();
+    let outcome = std::iter::from_fn(|| reader.next().transpose()).find_map(Result::err);
+    assert!(
+        matches!(outcome, Some(FileError::Corrupt(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        FileReader::new(b"REDIS0011", limits).err(),
+        Some(FileError::Version(11))
+    );
+    assert_eq!(
+        FileReader::new(b"RODIS0010", limits).err(),
+        Some(FileError::BadMagic)
+    );
+}
+
+#[test]
+fn redis_loads_the_rdb_file_we_write() {
+    // Take the values from one Redis, write them to a file, start a second Redis on it.
+    let mut source = Redis::start();
+    let keys = populate(&mut source);
+    let limits = Limits::default();
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(dir.path().join("dump.rdb")).unwrap();
+    let mut w = FileWriter::new(std::io::BufWriter::new(file), limits).unwrap();
+    w.aux(b"redis-ver", b"7.0.15").unwrap();
+    for db in [0usize, 2] {
+        let in_db: Vec<&String> = keys
+            .iter()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k)
+            .collect();
+        let expiring = in_db
+            .iter()
+            .filter(|k| expire_of(&mut source, db, k).is_some())
+            .count();
+        w.select_db(db, in_db.len(), expiring).unwrap();
+        for key in in_db {
+            source.cmd(&[b"SELECT", db.to_string().as_bytes()]);
+            let value = restore(&source.dump(key), &limits).unwrap();
+            source.run("SELECT 0");
+            w.key(key.as_bytes(), &value, expire_of(&mut source, db, key))
+                .unwrap();
+        }
+    }
+    w.finish().unwrap();
+
+    let mut loaded = Redis::start_with(&["--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(loaded.run("DBSIZE"), Reply::Int(8));
+    for (db, key) in keys {
+        assert_eq!(
+            snapshot_in(&mut loaded, db, &key),
+            snapshot_in(&mut source, db, &key),
+            "{key}"
+        );
+        assert_eq!(
+            expire_of(&mut loaded, db, &key),
+            expire_of(&mut source, db, &key),
+            "{key}"
+        );
+    }
 }
