@@ -797,3 +797,99 @@ fn redis_loads_the_rdb_file_we_write() {
         );
     }
 }
+
+/// Every `list-max-listpack-size` and a few `list-compress-depth`s: nodes split and compress
+/// where Redis's do.
+#[test]
+fn list_node_splits_follow_every_fill() {
+    let mut redis = Redis::start();
+    let items: Vec<Vec<u8>> = (0..700)
+        .map(|i| match i % 3 {
+            0 => format!("item {i} of a list that repeats itself a little").into_bytes(),
+            1 => (i * 31).to_string().into_bytes(),
+            _ => noise(i % 50, i as u64),
+        })
+        .collect();
+    for fill in [-1i64, -3, -4, -5, 1, 7, 128] {
+        for depth in [0u32, 2, 3] {
+            redis.cmd(&[
+                b"CONFIG",
+                b"SET",
+                b"list-max-listpack-size",
+                fill.to_string().as_bytes(),
+            ]);
+            redis.cmd(&[
+                b"CONFIG",
+                b"SET",
+                b"list-compress-depth",
+                depth.to_string().as_bytes(),
+            ]);
+            redis.run("DEL l");
+            push_each(&mut redis, &[b"RPUSH", b"l"], &items);
+            let limits = Limits {
+                list_max_listpack_size: fill,
+                list_compress_depth: depth,
+                ..Limits::default()
+            };
+            let payload = redis.dump("l");
+            let value = restore(&payload, &limits).unwrap();
+            assert_eq!(dump(&value, &limits), payload, "fill {fill} depth {depth}");
+        }
+    }
+}
+
+/// Collections Redis never converts back to their compact encoding after shrinking are
+/// converted by RESTORE, in Redis and here alike.
+#[test]
+fn restore_converts_shrunk_collections_back() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    let members: Vec<Vec<u8>> = (0..200).map(|i| format!("m{i}").into_bytes()).collect();
+    push_each(&mut redis, &[b"ZADD", b"z", b"1"], &members);
+    redis.run("ZREMRANGEBYRANK z 0 194");
+    redis.run("ZADD z -0 zero");
+    let payload = redis.dump("z");
+    assert_eq!(payload[0], object::TYPE_ZSET_2);
+    let value = restore(&payload, &limits).unwrap();
+    assert_eq!(value.encoding(), "listpack");
+    redis.restore("z2", &payload);
+    assert_eq!(describe(&value), redis.snapshot("z2"));
+
+    redis.cmd(&[b"HSET", b"h", b"big", &[b'x'; 100], b"small", b"1"]);
+    redis.run("HDEL h big");
+    let payload = redis.dump("h");
+    assert_eq!(payload[0], object::TYPE_HASH);
+    let value = restore(&payload, &limits).unwrap();
+    assert_eq!(value.encoding(), "listpack");
+    redis.restore("h2", &payload);
+    assert_eq!(describe(&value), redis.snapshot("h2"));
+}
+
+/// Damaged bodies behind a valid footer are refused, never a panic.
+#[test]
+fn damaged_bodies_never_panic() {
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+    redis.run("RPUSH l a 1 -300 100000 x");
+    redis.run("HSET h f v n 5");
+    redis.run("SADD s 1 2 70000");
+    redis.run("ZADD z 1 a 2.5 b");
+    redis.cmd(&[b"SET", b"c", &b"compress me ".repeat(20)]);
+    let members: Vec<Vec<u8>> = (0..150).map(|i| format!("m{i}").into_bytes()).collect();
+    push_each(&mut redis, &[b"ZADD", b"big", b"1"], &members);
+    let mut refused = 0;
+    for key in ["l", "h", "s", "z", "c", "big"] {
+        let payload = redis.dump(key);
+        let body = &payload[..payload.len() - 10];
+        for i in 0..body.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut damaged = body.to_vec();
+                damaged[i] ^= flip;
+                refused +=
+                    usize::from(restore(&payload_with_footer(&damaged, 10), &limits).is_err());
+            }
+            refused += usize::from(restore(&payload_with_footer(&body[..i], 10), &limits).is_err());
+        }
+    }
+    assert!(refused > 1000, "{refused}");
+}
