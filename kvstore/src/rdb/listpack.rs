@@ -117,8 +117,8 @@ impl ListpackWriter {
 
     /// Closes the entry that starts at `start` with its back length.
     fn end_entry(&mut self, start: usize) {
-        let l = (self.buf.len() - start) as u64;
-        encode_backlen(&mut self.buf, l);
+        let (back, n) = backlen((self.buf.len() - start) as u64);
+        self.buf.extend_from_slice(&back[..n]);
         self.count += 1;
     }
 
@@ -133,35 +133,22 @@ impl ListpackWriter {
     }
 }
 
-/// Appends the back length of an entry of `l` bytes (`lpEncodeBacklen`, including its
-/// quirk of using a wider form for 16383, 2097151 and 268435455).
-fn encode_backlen(out: &mut Vec<u8>, l: u64) {
-    if l <= 127 {
-        out.push(l as u8);
-    } else if l < 16383 {
-        out.extend_from_slice(&[(l >> 7) as u8, (l & 127) as u8 | 128]);
-    } else if l < 2097151 {
-        out.extend_from_slice(&[
-            (l >> 14) as u8,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
-    } else if l < 268435455 {
-        out.extend_from_slice(&[
-            (l >> 21) as u8,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
-    } else {
-        out.extend_from_slice(&[
-            (l >> 28) as u8,
-            ((l >> 21) & 127) as u8 | 128,
-            ((l >> 14) & 127) as u8 | 128,
-            ((l >> 7) & 127) as u8 | 128,
-            (l & 127) as u8 | 128,
-        ]);
+/// The back length of an entry of `l` bytes (`lpEncodeBacklen`, including its quirk of
+/// using a wider form for 16383, 2097151 and 268435455): the bytes and how many are used.
+fn backlen(l: u64) -> ([u8; 5], usize) {
+    let n = match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    };
+    let mut out = [0u8; 5];
+    for (i, byte) in out[..n].iter_mut().enumerate() {
+        let shift = 7 * (n - 1 - i);
+        *byte = ((l >> shift) & 127) as u8 | if i == 0 { 0 } else { 128 };
     }
+    (out, n)
 }
 
 fn le(bytes: &[u8]) -> u64 {
@@ -222,12 +209,11 @@ pub fn read_listpack(blob: &[u8]) -> Result<Vec<Entry<'_>>> {
         };
         p += len;
         // The back length must encode this entry's length.
-        let mut back = Vec::with_capacity(5);
-        encode_backlen(&mut back, len as u64);
-        if slice(blob, p, back.len())? != back {
+        let (back, n) = backlen(len as u64);
+        if slice(blob, p, n)? != &back[..n] {
             return Err(Corrupt);
         }
-        p += back.len();
+        p += n;
         entries.push(entry);
     }
     if p + 1 != blob.len() || (declared != COUNT_UNKNOWN && declared != entries.len()) {
@@ -406,6 +392,14 @@ pub mod tests {
         bad[blob.len() - 2] ^= 1; // a back length
         assert_eq!(read_listpack(&bad), Err(Corrupt));
         assert_eq!(read_listpack(&blob[..blob.len() - 1]), Err(Corrupt));
+    }
+
+    #[test]
+    fn back_lengths_use_redis_widths() {
+        assert_eq!(backlen(127), ([127, 0, 0, 0, 0], 1));
+        assert_eq!(backlen(128), ([1, 128, 0, 0, 0], 2));
+        assert_eq!(backlen(16383), ([0, 255, 255, 0, 0], 3));
+        assert_eq!(backlen(268435455), ([0, 255, 255, 255, 255], 5));
     }
 
     #[test]
