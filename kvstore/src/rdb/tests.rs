@@ -893,3 +893,57 @@ fn damaged_bodies_never_panic() {
     }
     assert!(refused > 1000, "{refused}");
 }
+
+/// Values built by the keyspace's own types with the same operations as the Redis commands
+/// dump to Redis's bytes: the keyspace's encoding choices and the codec agree.
+#[test]
+fn keyspace_built_values_dump_as_redis() {
+    use crate::keyspace::{Set, ZSet};
+    use std::sync::Arc;
+
+    let mut redis = Redis::start();
+    let limits = Limits::default();
+
+    redis.run("SADD s 10 -3 70000 5");
+    let mut set = Set::for_member(b"10");
+    for m in ["10", "-3", "70000", "5"] {
+        set.add(Bytes::from(m), limits.set_max_intset_entries);
+    }
+    assert_eq!(dump(&Value::Set(Arc::new(set)), &limits), redis.dump("s"));
+
+    let pairs = [
+        (1.5, "a"),
+        (-2.0, "b"),
+        (f64::INFINITY, "c"),
+        (0.1, "d"),
+        (-0.0, "e"),
+    ];
+    redis.run("ZADD z 1.5 a -2 b inf c 0.1 d -0 e");
+    let mut z = ZSet::for_first_member(1, limits.zset);
+    for (score, member) in pairs {
+        z.insert(Bytes::from(member), score, limits.zset);
+    }
+    assert_eq!(dump(&Value::ZSet(Arc::new(z)), &limits), redis.dump("z"));
+
+    let members: Vec<Vec<u8>> = (0..200)
+        .map(|i| format!("member-{i}").into_bytes())
+        .collect();
+    let mut big = ZSet::for_first_member(members[0].len(), limits.zset);
+    for (i, m) in members.iter().enumerate() {
+        let score = (i % 17) as f64 * 0.5 - 3.0;
+        redis.cmd(&[b"ZADD", b"big", score.to_string().as_bytes(), m]);
+        big.insert(Bytes::from(m.clone()), score, limits.zset);
+    }
+    assert_eq!(big.encoding(), "skiplist");
+    assert_eq!(
+        dump(&Value::ZSet(Arc::new(big)), &limits),
+        redis.dump("big")
+    );
+
+    let items: Vec<Vec<u8>> = (0..2000)
+        .map(|i| format!("{}", i * 7 - 5000).into_bytes())
+        .collect();
+    push_each(&mut redis, &[b"RPUSH", b"l"], &items);
+    let list = Value::list(items.into_iter().map(Bytes::from).collect());
+    assert_eq!(dump(&list, &limits), redis.dump("l"));
+}
