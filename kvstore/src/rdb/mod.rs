@@ -16,6 +16,8 @@
 //!   (RDB 9: ziplists, quicklists of ziplists), never panics, and reports a bad footer and a
 //!   bad body with Redis's two distinct errors.
 //! - The module knows no commands and no keyspace internals beyond [`Value`]'s public shape.
+//!
+//! [`file`] builds whole RDB files (`SAVE`, full resync) from the same value encoding.
 
 mod encoding;
 pub mod file;
