@@ -10,9 +10,12 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod glob;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod number;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+#[cfg(test)]
+mod redis_oracle;
 pub mod server;
