@@ -9,6 +9,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod glob;
 pub mod hyperloglog;
 pub mod keyspace;
