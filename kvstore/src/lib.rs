@@ -4,6 +4,7 @@
 //! → [`keyspace`] (data in memory) ← [`persistence`] (sled). The keyspace knows no wire format
 //! and persistence knows no commands.
 
+pub mod bitops;
 pub mod busy_poll;
 pub mod client;
 pub mod cmd;
