@@ -1005,15 +1005,23 @@ mod tests {
         }
         redis.cmd(&add);
         let z = zset(&members);
-        for case in 0..300 {
-            let (lon, lat) = if rng.gen_bool(0.5) {
-                (13.5, 38.0)
-            } else {
-                random_lon_lat(&mut rng)
+        for case in 0..450 {
+            // FROMMEMBER searches around the member's decoded position.
+            let from_member = rng.gen_bool(0.3).then(|| rng.gen_range(0..members.len()));
+            let (lon, lat) = match from_member {
+                Some(i) => decode_score(members[i].1),
+                None if rng.gen_bool(0.5) => (13.5, 38.0),
+                None => random_lon_lat(&mut rng),
             };
             let unit_name = ["m", "km", "ft", "mi"][rng.gen_range(0..4)];
             let unit = parse_unit(unit_name.as_bytes()).unwrap();
-            let size = |rng: &mut StdRng| 10f64.powf(rng.gen_range(0.0..7.0)) / unit;
+            let size = |rng: &mut StdRng| {
+                if rng.gen_bool(0.03) {
+                    0.0
+                } else {
+                    10f64.powf(rng.gen_range(0.0..7.0)) / unit
+                }
+            };
             let kind = if rng.gen_bool(0.5) {
                 ShapeKind::Radius(size(&mut rng))
             } else {
@@ -1028,13 +1036,11 @@ mod tests {
                 kind,
                 unit,
             };
-            let mut cmd = vec![
-                "GEOSEARCH".to_string(),
-                "g".into(),
-                "FROMLONLAT".into(),
-                format!("{lon}"),
-                format!("{lat}"),
-            ];
+            let mut cmd = vec!["GEOSEARCH".to_string(), "g".into()];
+            match from_member {
+                Some(i) => cmd.extend(["FROMMEMBER".into(), members[i].0.clone()]),
+                None => cmd.extend(["FROMLONLAT".into(), format!("{lon}"), format!("{lat}")]),
+            }
             match kind {
                 ShapeKind::Radius(r) => {
                     cmd.extend(["BYRADIUS".into(), format!("{r}"), unit_name.into()])
