@@ -860,17 +860,6 @@ mod tests {
         }
     }
 
-    /// Redis's count of changes since the last save (its `server.dirty`).
-    fn dirty(redis: &mut RedisOracle) -> i64 {
-        let info = redis.cmd(&["INFO", "persistence"]).bulk();
-        let info = String::from_utf8(info).unwrap();
-        let line = info
-            .lines()
-            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
-            .unwrap();
-        line.trim().parse().unwrap()
-    }
-
     #[test]
     fn bitfield_matches_redis() {
         let mut redis = RedisOracle::start();
@@ -919,9 +908,9 @@ mod tests {
                 "k".into(),
             ];
             cmd.extend(args.iter().cloned());
-            let dirty_before = dirty(&mut redis);
+            let dirty_before = redis.changes_since_save();
             let expected = redis.cmd(&cmd);
-            let redis_changes = dirty(&mut redis) - dirty_before;
+            let redis_changes = redis.changes_since_save() - dirty_before;
             let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
             match Bitfield::parse(&args, read_only, MAX) {
                 Err(e) => assert_eq!(e.to_string(), expected.error(), "case {case}: {cmd:?}"),

@@ -1078,9 +1078,29 @@ mod tests {
     }
 
     #[test]
-    fn murmurhash_and_selftest() {
-        // Empty input hashes to the seed's mix; exercised via PFADD of "" in other tests too.
-        assert_eq!(pattern_len(b"").0, pattern_len(b"").0);
-        assert!(selftest_with(3, 20_000, DEFAULT_SPARSE_MAX_BYTES, 7).is_ok());
+    fn selftest_passes_and_redis_selftest_agrees() {
+        assert_eq!(
+            selftest_with(3, 20_000, DEFAULT_SPARSE_MAX_BYTES, 7),
+            Ok(())
+        );
+        let mut redis = RedisOracle::start();
+        assert_eq!(redis.cmd(&["PFSELFTEST"]), Resp::Simple(b"OK".to_vec()));
+    }
+
+    /// PFCOUNT's "value modified" flag is Redis's change count for the command.
+    #[test]
+    fn pfcount_cache_write_counts_as_a_change() {
+        let mut redis = RedisOracle::start();
+        redis.cmd(&["PFADD", "h", "a", "b", "c"]);
+        let mut local = pfadd_new(&[b"a", b"b", b"c"], DEFAULT_SPARSE_MAX_BYTES);
+        for _ in 0..2 {
+            let before = redis.changes_since_save();
+            let expected = redis.cmd(&["PFCOUNT", "h"]).int();
+            let (count, modified) = pfcount(&mut local).unwrap();
+            assert_eq!(
+                (count as i64, i64::from(modified)),
+                (expected, redis.changes_since_save() - before)
+            );
+        }
     }
 }

@@ -117,6 +117,16 @@ impl RedisOracle {
         (0..commands.len()).map(|_| self.read_reply()).collect()
     }
 
+    /// Redis's count of changes since the last save (`server.dirty`, from INFO).
+    pub fn changes_since_save(&mut self) -> i64 {
+        let info = String::from_utf8(self.cmd(&["INFO", "persistence"]).bulk()).expect("UTF-8");
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .expect("INFO persistence has rdb_changes_since_last_save");
+        line.trim().parse().expect("an integer")
+    }
+
     fn read_line(&mut self) -> Vec<u8> {
         let mut line = Vec::new();
         self.reader
