@@ -315,19 +315,26 @@ pub fn bitop(op: BitOp, sources: &[Option<&[u8]>]) -> Vec<u8> {
         .map(|s| s.map_or(0, <[u8]>::len))
         .max()
         .unwrap_or(0);
-    let byte = |s: Option<&[u8]>, j: usize| s.and_then(|s| s.get(j)).copied().unwrap_or(0);
-    (0..maxlen)
-        .map(|j| {
-            let first = byte(sources[0], j);
-            let rest = sources[1..].iter().map(|&s| byte(s, j));
-            match op {
-                BitOp::Not => !first,
-                BitOp::And => rest.fold(first, |acc, b| acc & b),
-                BitOp::Or => rest.fold(first, |acc, b| acc | b),
-                BitOp::Xor => rest.fold(first, |acc, b| acc ^ b),
+    let mut result = sources[0].unwrap_or_default().to_vec();
+    result.resize(maxlen, 0);
+    if op == BitOp::Not {
+        result.iter_mut().for_each(|b| *b = !*b);
+        return result;
+    }
+    for source in &sources[1..] {
+        let source = source.unwrap_or_default();
+        let pairs = result.iter_mut().zip(source);
+        match op {
+            BitOp::And => {
+                pairs.for_each(|(r, s)| *r &= s);
+                result[source.len()..].fill(0);
             }
-        })
-        .collect()
+            BitOp::Or => pairs.for_each(|(r, s)| *r |= s),
+            BitOp::Xor => pairs.for_each(|(r, s)| *r ^= s),
+            BitOp::Not => unreachable!("NOT has one source"),
+        }
+    }
+    result
 }
 
 // ---------------------------------------------------------------------------
@@ -678,14 +685,17 @@ mod tests {
         for _ in 0..500 {
             let offset = rng.gen_range(0..300u64);
             let on = rng.gen_bool(0.5);
+            let before = redis.changes_since_save();
             let expected = redis.cmd(&[
                 "SETBIT",
                 "k",
                 &offset.to_string(),
                 if on { "1" } else { "0" },
             ]);
-            let (old, _) = setbit(&mut local, offset, on);
+            let redis_changed = redis.changes_since_save() - before;
+            let (old, changed) = setbit(&mut local, offset, on);
             assert_eq!(Resp::Int(i64::from(old)), expected);
+            assert_eq!(i64::from(changed), redis_changed);
             let probe = rng.gen_range(0..400u64);
             assert_eq!(
                 Resp::Int(i64::from(getbit(&local, probe))),
