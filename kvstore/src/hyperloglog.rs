@@ -409,33 +409,37 @@ fn add_one(value: &mut Vec<u8>, element: &[u8], sparse_max_bytes: usize) -> Resu
 // ---------------------------------------------------------------------------
 
 /// PFADD on an existing value: checks it ([`check`]), adds every element, and invalidates
-/// the cached cardinality if a register changed. Ok(true) means "reply 1, the key changed".
-/// On `Err(Invalid)` the elements added before the corruption was met stay added (Redis
-/// modifies in place too) but the cache is not invalidated.
+/// the cached cardinality if a register changed. Returns how many elements changed a
+/// register (Redis's change count): the reply is 1 if that is above 0, and only then did
+/// the key change. On `Err(Invalid)` the elements added before the corruption was met stay
+/// added (Redis modifies in place too) but the cache is not invalidated.
 pub fn pfadd<E: AsRef<[u8]>>(
     value: &mut Vec<u8>,
     elements: &[E],
     sparse_max_bytes: usize,
-) -> Result<bool, HllError> {
+) -> Result<usize, HllError> {
     check(value)?;
-    let mut updated = false;
+    let mut updated = 0;
     for element in elements {
-        updated |= add_one(value, element.as_ref(), sparse_max_bytes)?;
+        updated += usize::from(add_one(value, element.as_ref(), sparse_max_bytes)?);
     }
-    if updated {
+    if updated > 0 {
         invalidate_cache(value);
     }
     Ok(updated)
 }
 
-/// PFADD on a missing key: the new value to store (the reply is always 1).
-pub fn pfadd_new<E: AsRef<[u8]>>(elements: &[E], sparse_max_bytes: usize) -> Vec<u8> {
+/// PFADD on a missing key: the new value to store and Redis's change count (1 for the
+/// creation plus one per element that changed a register). The reply is always 1.
+pub fn pfadd_new<E: AsRef<[u8]>>(elements: &[E], sparse_max_bytes: usize) -> (Vec<u8>, usize) {
     let mut value = new_sparse();
+    let mut updated = 1;
     for element in elements {
-        add_one(&mut value, element.as_ref(), sparse_max_bytes).expect("a fresh HLL is valid");
+        let changed = add_one(&mut value, element.as_ref(), sparse_max_bytes);
+        updated += usize::from(changed.expect("a fresh HLL is valid"));
     }
     invalidate_cache(&mut value);
-    value
+    (value, updated)
 }
 
 /// PFCOUNT of one existing key: the cached cardinality if valid, else a fresh estimate that
@@ -804,19 +808,20 @@ mod tests {
         value: &mut Option<Vec<u8>>,
         elements: &[Vec<u8>],
         max: usize,
-    ) -> Result<bool, HllError> {
+    ) -> Result<usize, HllError> {
         match value {
             None => {
-                *value = Some(pfadd_new(elements, max));
-                Ok(true)
+                let (new, changes) = pfadd_new(elements, max);
+                *value = Some(new);
+                Ok(changes)
             }
             Some(v) => pfadd(v, elements, max),
         }
     }
 
-    fn reply_of(result: Result<bool, HllError>) -> Resp {
+    fn reply_of(result: Result<usize, HllError>) -> Resp {
         match result {
-            Ok(updated) => Resp::Int(i64::from(updated)),
+            Ok(updated) => Resp::Int(i64::from(updated > 0)),
             Err(e) => Resp::Error(e.to_string().into_bytes()),
         }
     }
@@ -827,7 +832,7 @@ mod tests {
         assert_eq!(redis.cmd(&["PFADD", "h"]), Resp::Int(1));
         assert_eq!(
             get(&mut redis, "h"),
-            pfadd_new::<&[u8]>(&[], DEFAULT_SPARSE_MAX_BYTES)
+            pfadd_new::<&[u8]>(&[], DEFAULT_SPARSE_MAX_BYTES).0
         );
         assert_eq!(new_sparse().len(), HEADER_LEN + 2);
     }
@@ -844,8 +849,12 @@ mod tests {
             while batches < 600 {
                 let n = rng.gen_range(1..12);
                 let elements: Vec<Vec<u8>> = (0..n).map(|_| random_element(&mut rng)).collect();
+                let before = redis.changes_since_save();
                 let expected = redis.cmd(&pfadd_cmd(&key, &elements));
-                assert_eq!(reply_of(local_pfadd(&mut local, &elements, max)), expected);
+                let redis_changes = redis.changes_since_save() - before;
+                let got = local_pfadd(&mut local, &elements, max);
+                assert_eq!(got.as_ref().ok().map(|&n| n as i64), Some(redis_changes));
+                assert_eq!(reply_of(got), expected);
                 assert_eq!(
                     local.as_deref().unwrap(),
                     get(&mut redis, &key).as_slice(),
@@ -953,7 +962,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0x5eed_0003);
         let elements: Vec<Vec<u8>> = (0..60).map(|_| random_element(&mut rng)).collect();
         redis.cmd(&pfadd_cmd("h", &elements));
-        let mut local = Some(pfadd_new(&elements, DEFAULT_SPARSE_MAX_BYTES));
+        let mut local = Some(pfadd_new(&elements, DEFAULT_SPARSE_MAX_BYTES).0);
         for sub in [
             "ENCODING", "decode", "GetReg", "encoding", "DECODE", "todense", "nope",
         ] {
@@ -1092,7 +1101,7 @@ mod tests {
     fn pfcount_cache_write_counts_as_a_change() {
         let mut redis = RedisOracle::start();
         redis.cmd(&["PFADD", "h", "a", "b", "c"]);
-        let mut local = pfadd_new(&[b"a", b"b", b"c"], DEFAULT_SPARSE_MAX_BYTES);
+        let (mut local, _) = pfadd_new(&[b"a", b"b", b"c"], DEFAULT_SPARSE_MAX_BYTES);
         for _ in 0..2 {
             let before = redis.changes_since_save();
             let expected = redis.cmd(&["PFCOUNT", "h"]).int();
