@@ -4,16 +4,21 @@
 //! → [`keyspace`] (data in memory) ← [`persistence`] (sled). The keyspace knows no wire format
 //! and persistence knows no commands.
 
+pub mod bitops;
 pub mod busy_poll;
 pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod glob;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod number;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;
+#[cfg(test)]
+mod redis_oracle;
 pub mod server;
