@@ -947,75 +947,6 @@ fn strtoll_whole(s: &[u8]) -> Option<i64> {
     (end == s.len()).then_some(value)
 }
 
-/// Redis's `string2d()` (strtod that must consume everything, no leading
-/// space, no NaN, no overflow/underflow to 0), including C99 hex floats.
-fn string2d(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || is_c_space(s[0]) {
-        return None;
-    }
-    let text = std::str::from_utf8(s).ok()?;
-    let (sign, body) = match text.as_bytes()[0] {
-        b'-' => (-1.0, &text[1..]),
-        b'+' => (1.0, &text[1..]),
-        _ => (1.0, text),
-    };
-    let value = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
-        sign * parse_hex_float(&body[2..])?
-    } else {
-        let v: f64 = text.parse().ok()?;
-        let lower = body.to_ascii_lowercase();
-        let literal_inf = lower == "inf" || lower == "infinity";
-        if v.is_infinite() && !literal_inf {
-            return None; // ERANGE overflow
-        }
-        let mantissa = lower.split('e').next().unwrap_or("");
-        if v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-            return None; // ERANGE underflow
-        }
-        v
-    };
-    (!value.is_nan()).then_some(value)
-}
-
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mantissa, exponent) = match s.find(['p', 'P']) {
-        Some(pos) => (&s[..pos], Some(&s[pos + 1..])),
-        None => (s, None),
-    };
-    let (int_part, frac_part) = match mantissa.find('.') {
-        Some(pos) => (&mantissa[..pos], &mantissa[pos + 1..]),
-        None => (mantissa, ""),
-    };
-    if int_part.is_empty() && frac_part.is_empty() {
-        return None;
-    }
-    let mut value = 0f64;
-    for c in int_part.chars() {
-        value = value * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac_part.chars() {
-        value += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    if let Some(exp) = exponent {
-        let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let e: i32 = exp.parse().unwrap_or(if exp.starts_with('-') {
-            i32::MIN
-        } else {
-            i32::MAX
-        });
-        value *= 2f64.powi(e);
-    }
-    if value.is_infinite() {
-        return None;
-    }
-    Some(value)
-}
-
 /// `printf("%f")` followed by Redis's `trimDoubleString()`.
 fn format_percentile(v: f64) -> String {
     let mut s = format!("{v:.6}");
@@ -2107,7 +2038,8 @@ impl Config {
                 }
                 let mut out = Vec::with_capacity(args.len());
                 for arg in args {
-                    let v = string2d(arg).ok_or_else(|| {
+                    // Redis parses each percentile with `string2d`.
+                    let v = crate::number::parse_f64(arg).ok_or_else(|| {
                         "Invalid latency-tracking-info-percentiles parameters".to_string()
                     })?;
                     if !(0.0..=100.0).contains(&v) {
@@ -2908,6 +2840,7 @@ mod tests {
         ("replicaof a 1x", "Invalid master port"),
         ("latency-tracking-info-percentiles 101", "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
         ("latency-tracking-info-percentiles x", "Invalid latency-tracking-info-percentiles parameters"),
+        ("latency-tracking-info-percentiles 0x1p-2000", "Invalid latency-tracking-info-percentiles parameters"),
         ("shutdown-on-sigint save nosave", "shutdown options SAVE and NOSAVE can't be used simultaneously"),
         ("shutdown-on-sigint", "argument(s) must be one of the following: default, save, nosave, now, force"),
         ("shutdown-on-sigint bad", "argument(s) must be one of the following: default, save, nosave, now, force"),
@@ -3629,6 +3562,14 @@ zset-max-ziplist-value\t64
         (&["latency-tracking-info-percentiles", "inf"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
         (&["latency-tracking-info-percentiles", "nan"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
         (&["latency-tracking-info-percentiles", "-0"], "OK"),
+        (&["latency-tracking-info-percentiles", "0x1p-2000"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
+        (&["latency-tracking-info-percentiles", "0x1p-1075"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
+        (&["latency-tracking-info-percentiles", "0x1p-1074"], "OK"),
+        (&["latency-tracking-info-percentiles", "0x1.8p1 0X1P+2 0x.8 0x1.p1 +5 1e+2"], "OK"),
+        (&["latency-tracking-info-percentiles", "0x1p"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
+        (&["latency-tracking-info-percentiles", "0x"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
+        (&["latency-tracking-info-percentiles", "5e"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters"),
+        (&["latency-tracking-info-percentiles", "INF"], "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"),
         (&["latency-tracking-info-percentiles", "0x1p-2 .5 5."], "OK"),
         (&["save", "60 -1"], "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"),
         (&["save", "0 1"], "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"),
