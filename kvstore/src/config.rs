@@ -223,13 +223,6 @@ pub fn config_set_failed_reply(parameter: &str, reason: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{parameter}') - {reason}")
 }
 
-/// Whether a parameter holds a secret (`requirepass`, `masterauth`,
-/// `masteruser`): Redis redacts such `CONFIG SET` arguments from SLOWLOG,
-/// MONITOR and the command log.
-pub fn is_sensitive_parameter(name: &[u8]) -> bool {
-    lookup(name).is_some_and(|(idx, _)| DEFS[idx].flags & SENS != 0)
-}
-
 // ---------------------------------------------------------------------------
 // The parameter table (src/config.c `static_configs[]`, Redis 7.0.15, built
 // with TLS like Debian's package).
@@ -1431,16 +1424,6 @@ fn merge_args(args: &[String]) -> (Option<String>, bool, Vec<u8>) {
 }
 
 impl Config {
-    /// Parses the text of a `redis.conf` (Redis's
-    /// `loadServerConfigFromString`), starting from the defaults.  Relative
-    /// paths are resolved against the current directory; a non-empty
-    /// `logfile` is created if missing, as Redis does.
-    pub fn from_config_text(text: &[u8]) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
-        config.load_text(text, &mut LoadState::default())?;
-        Ok(config)
-    }
-
     /// `CONFIG GET pattern`: the parameters whose name matches the glob
     /// `pattern` (case-insensitively, aliases included, hidden debugging
     /// parameters only by exact name), with their values formatted as Redis
@@ -2380,8 +2363,11 @@ mod tests {
             .to_string()
     }
 
+    /// The defaults, then `text` loaded as a configuration file.
     fn conf(text: &str) -> Result<Config, ConfigError> {
-        Config::from_config_text(text.as_bytes())
+        let mut config = Config::default();
+        config.load_text(text.as_bytes(), &mut LoadState::default())?;
+        Ok(config)
     }
 
     fn value(config: &Config, name: &str) -> String {
@@ -3754,9 +3740,6 @@ zset-max-ziplist-value\t64
 
     #[test]
     fn helpers() {
-        assert!(is_sensitive_parameter(b"requirepass"));
-        assert!(is_sensitive_parameter(b"MASTERAUTH"));
-        assert!(!is_sensitive_parameter(b"port"));
         assert_eq!(
             config_set_failed_reply("port", "Unable to listen on this port. Check server logs."),
             "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."
