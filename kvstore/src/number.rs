@@ -11,7 +11,8 @@
 //!   the `DECRBY` argument and rejects `i64::MIN` itself, see
 //!   [`ERR_DECREMENT_OVERFLOW`]).
 //! * [`parse_f64`] is `string2d` (glibc `strtod` plus Redis's checks). It
-//!   is used for float arguments such as `ZADD` scores.
+//!   is used for float arguments such as `ZADD` scores, and by `config` for
+//!   the one float parameter, `latency-tracking-info-percentiles`.
 //! * [`format_double`] is `addReplyDouble` (`%.17g`, with `inf`/`-inf`). RESP2
 //!   bulk strings and RESP3 doubles use the same text.
 //! * [`incr_by_float`] is `INCRBYFLOAT`. Redis works in C `long double` (x87
