@@ -514,18 +514,18 @@ mod tests {
 
     #[test]
     fn pubsub_output_limit_reads_the_pubsub_class() {
-        let default = Config::from_config_text(b"").unwrap();
+        let default = Config::default();
         let limit = |hard, soft, soft_secs| OutputLimit {
             hard,
             soft,
             soft_secs,
         };
         assert_eq!(pubsub_output_limit(&default), limit(32 << 20, 8 << 20, 60));
-        let set = Config::from_config_text(b"client-output-buffer-limit pubsub 1mb 512kb 1\n");
-        assert_eq!(
-            pubsub_output_limit(&set.unwrap()),
-            limit(1 << 20, 512 << 10, 1)
-        );
+        let mut set = Config::default();
+        let limits = b"pubsub 1mb 512kb 1".to_vec();
+        set.set(&[(b"client-output-buffer-limit".to_vec(), limits)])
+            .unwrap();
+        assert_eq!(pubsub_output_limit(&set), limit(1 << 20, 512 << 10, 1));
     }
 
     #[test]

@@ -333,6 +333,79 @@ fn config_get_set_match_redis() {
     );
 }
 
+/// latency-tracking-info-percentiles is the one float parameter: Redis reads it with
+/// `string2d` (hex floats, a sign, no underflow to zero, no overflow, no NaN).
+#[test]
+fn config_set_float_parameter_matches_redis() {
+    let Some(d) = Differential::start(&["--save", ""]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        CONFIG SET latency-tracking-info-percentiles "0x1.8p1 0X1P+2 0x.8 +5 1e+2 -0 .5 5."
+        CONFIG GET latency-tracking-info-percentiles
+        CONFIG SET latency-tracking-info-percentiles 0x1p-2000
+        CONFIG SET latency-tracking-info-percentiles 0x1p-1075
+        CONFIG SET latency-tracking-info-percentiles 1e-400
+        CONFIG SET latency-tracking-info-percentiles 1e400
+        CONFIG SET latency-tracking-info-percentiles nan
+        CONFIG SET latency-tracking-info-percentiles inf
+        CONFIG SET latency-tracking-info-percentiles 0x
+        CONFIG SET latency-tracking-info-percentiles 5e
+        CONFIG SET latency-tracking-info-percentiles 100.0000000000000001
+        CONFIG GET latency-tracking-info-percentiles
+        CONFIG SET latency-tracking-info-percentiles 0x1p-1074
+        CONFIG GET latency-tracking-info-percentiles
+        CONFIG SET latency-tracking-info-percentiles ""
+        CONFIG GET latency-tracking-info-percentiles
+        "#,
+    );
+}
+
+/// A bad directive in a config file stops both servers with the same stderr and status.
+#[test]
+fn config_file_errors_match_redis() {
+    if !e2e::redis_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for line in [
+        "latency-tracking-info-percentiles 0x1p-2000",
+        "latency-tracking-info-percentiles \"50 101\"",
+        "port 70000",
+        "maxmemory 10xb",
+        "maxmemory-clients 200%",
+        "unixsocketperm 800",
+        "save 60",
+        "appendfsync sometimes",
+        "port \"1",
+        "foo bar",
+    ] {
+        // The last line is always bad, so a wrongly accepted line still ends the start-up.
+        let path = dir.path().join("bad.conf");
+        std::fs::write(
+            &path,
+            format!("bind 127.0.0.1\n{line}\nno-such-directive\n"),
+        )
+        .unwrap();
+        let run = |program: std::path::PathBuf| {
+            let out = Command::new(program)
+                .arg(&path)
+                .stdin(Stdio::null())
+                .output()
+                .expect("start server");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let kvstore = run(e2e::binary("kvstore"));
+        let redis = run("redis-server".into());
+        assert_eq!(kvstore, redis, "config line {line:?}");
+        assert_eq!(kvstore.0, Some(1), "{line:?}");
+    }
+}
+
 /// CONFIG SET timeout reaches the idle-client sweep at runtime.
 #[test]
 fn config_set_timeout_closes_idle_clients() {
