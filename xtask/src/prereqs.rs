@@ -150,25 +150,24 @@ pub fn install_line(needs: &[&Need]) -> String {
     format!("apt-get install -y {}", packages(needs).join(" "))
 }
 
-/// True when a Docker engine answers `docker info`.
-pub fn docker_engine_answers() -> bool {
+/// True when `docker <args>` exits 0 (its output discarded).
+pub fn docker_succeeds(args: &[&str]) -> bool {
     Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
 
+/// True when a Docker engine answers `docker info`.
+pub fn docker_engine_answers() -> bool {
+    docker_succeeds(&["info", "--format", "{{.ServerVersion}}"])
+}
+
 /// True when either Compose answers: the v2 plugin or docker-compose (v1).
 pub fn compose_answers() -> bool {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    v2 || locate("docker-compose", &path_var()).is_some()
+    docker_succeeds(&["compose", "version"]) || locate("docker-compose", &path_var()).is_some()
 }
 
 /// The message for a machine without a Docker engine.

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -34,13 +34,7 @@ pub struct UpArgs {
 
 /// `docker compose` when the v2 plugin is there, else `docker-compose` (v1).
 pub fn compose() -> Command {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if v2 {
+    if prereqs::docker_succeeds(&["compose", "version"]) {
         let mut c = Command::new("docker");
         c.arg("compose");
         c
