@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::keys::{scan_cursor, scan_reply, ScanOptions};
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is, reply};
+use super::collection::{distinct_sample, scan_cursor, scan_reply, ScanOptions, MAX_RANDOM_REPLY};
+use super::{CommandSpec, Ctx};
 use crate::keyspace::{Db, Hash, Value};
 use crate::number::LongDouble;
 use crate::protocol::Reply;
@@ -19,7 +20,7 @@ const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
 const R: &[&str] = &["readonly"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, WF, hset).keys(1, 1, 1),
     CommandSpec::new("hsetnx", 4, WF, hsetnx).keys(1, 1, 1),
     CommandSpec::new("hmset", -4, WF, hset).keys(1, 1, 1),
@@ -49,11 +50,6 @@ mod hash_err {
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
     pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 }
-
-/// Replies with repetitions (negative counts) stop growing here. Redis streams such a reply
-/// into the client's output buffer and would exhaust memory on an absurd count; kvstore
-/// builds the reply first, so it bounds it (about 2 million members).
-pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 21;
 
 /// The hash at `key` for a read command (counts a keyspace hit or miss).
 fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Hash>, Reply> {
@@ -97,7 +93,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let hash = match write(ctx.db(), &args[1], now, args[2..].iter().step_by(2)) {
         Ok(h) => h,
@@ -117,7 +113,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// HSETNX key field value
 fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
     let exists = match check_write(db, &args[1], now) {
@@ -267,7 +263,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let incr = int_arg(&args[3])?;
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
     let current = if check_write(db, &args[1], now)? {
@@ -300,7 +296,7 @@ fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !incr.is_finite() {
         return Err(Reply::error(hash_err::INCR_NAN));
     }
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
     let current = if check_write(db, &args[1], now)? {
@@ -394,13 +390,6 @@ fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// A bulk reply holding a copy of `s`.
 fn bulk(s: &[u8]) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(s))
-}
-
-/// `count` distinct indices below `len` (count < len), sorted.
-pub(super) fn distinct_sample(len: usize, count: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
-    let mut chosen = rand::seq::index::sample(rng, len, count).into_vec();
-    chosen.sort_unstable();
-    chosen
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]

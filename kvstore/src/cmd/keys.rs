@@ -10,12 +10,14 @@
 
 use bytes::Bytes;
 
-use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
+use super::args::{c_is, c_str, err, int_arg, reply, sanitize};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, &["write"], del).keys(1, -1, 1),
     CommandSpec::new("unlink", -2, &["write", "fast"], del).keys(1, -1, 1),
     CommandSpec::new("exists", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
@@ -53,7 +55,6 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 /// Error replies only these commands send, byte for byte as Redis 7.0 sends them.
 mod keys_err {
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-    pub const INVALID_CURSOR: &str = "ERR invalid cursor";
     pub const NOT_INT32: &str =
         "ERR value is out of range, value must between -2147483648 and 2147483647";
     pub const NX_WITH_OTHERS: &str =
@@ -157,10 +158,10 @@ impl ExpireCondition {
         let mut c = ExpireCondition::default();
         for opt in options {
             let flag = match opt {
-                o if keyword(o, "nx") => &mut c.nx,
-                o if keyword(o, "xx") => &mut c.xx,
-                o if keyword(o, "gt") => &mut c.gt,
-                o if keyword(o, "lt") => &mut c.lt,
+                o if c_is(o, "nx") => &mut c.nx,
+                o if c_is(o, "xx") => &mut c.xx,
+                o if c_is(o, "gt") => &mut c.gt,
+                o if c_is(o, "lt") => &mut c.lt,
                 // Redis prints the option as a C string.
                 o => {
                     let text = String::from_utf8_lossy(c_str(o));
@@ -285,106 +286,6 @@ fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(scan_reply(next, keys))
 }
 
-/// The reply of every SCAN-like command: the next cursor (as a bulk string) and the items.
-pub(super) fn scan_reply(next: u64, items: Vec<Bytes>) -> Reply {
-    Reply::Array(vec![
-        Reply::Bulk(Bytes::from(next.to_string())),
-        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
-    ])
-}
-
-/// A SCAN / HSCAN / SSCAN cursor argument, or Redis's error for it.
-pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    parse_cursor(arg).ok_or(Reply::error(keys_err::INVALID_CURSOR))
-}
-
-/// The options of SCAN, each allowed any number of times (the last one wins).
-#[derive(Debug, PartialEq)]
-pub(super) struct ScanOptions<'a> {
-    pub count: usize,
-    pub pattern: Option<&'a [u8]>,
-    pub type_name: Option<&'a [u8]>,
-}
-
-impl<'a> ScanOptions<'a> {
-    /// Parses the options; TYPE only for SCAN (`allow_type`), as Redis's
-    /// `scanGenericCommand` accepts it only without a key.
-    pub fn parse(args: &'a [Bytes], allow_type: bool) -> Result<ScanOptions<'a>, Reply> {
-        let mut options = ScanOptions {
-            count: 10,
-            pattern: None,
-            type_name: None,
-        };
-        let mut rest = args;
-        while let [option, value, tail @ ..] = rest {
-            if keyword(option, "count") {
-                let count = int_arg(value)?;
-                if count < 1 {
-                    return Err(Reply::error(err::SYNTAX));
-                }
-                options.count = count as usize;
-            } else if keyword(option, "match") {
-                options.pattern = Some(value);
-            } else if allow_type && keyword(option, "type") {
-                options.type_name = Some(value);
-            } else {
-                return Err(Reply::error(err::SYNTAX));
-            }
-            rest = tail;
-        }
-        if rest.is_empty() {
-            Ok(options)
-        } else {
-            Err(Reply::error(err::SYNTAX))
-        }
-    }
-
-    /// Whether an item passes MATCH.
-    pub fn matches(&self, item: &[u8]) -> bool {
-        match self.pattern {
-            Some(p) => p[..] == b"*"[..] || glob_match(p, item, false),
-            None => true,
-        }
-    }
-}
-
-/// Parses a SCAN cursor as Redis does with C's `strtoul`: an optional sign (a negative value
-/// wraps around), decimal digits, nothing after them; no leading space; the text ends at the
-/// first NUL, so an empty cursor is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let text = c_str(arg);
-    if text.is_empty() {
-        return Some(0);
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude = digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    Some(if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    })
-}
-
-/// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
-/// NUL, so `nx\0junk` is NX.
-pub(super) fn keyword(arg: &[u8], keyword: &str) -> bool {
-    is(c_str(arg), keyword)
-}
-
-/// The bytes a C function sees of an argument: up to the first NUL.
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
-}
-
 /// RANDOMKEY
 fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     let now = ctx.now;
@@ -434,9 +335,9 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (mut target, mut replace) = (source, false);
     let mut i = 3;
     while i < args.len() {
-        if keyword(&args[i], "replace") {
+        if c_is(&args[i], "replace") {
             replace = true;
-        } else if keyword(&args[i], "db") && i + 1 < args.len() {
+        } else if c_is(&args[i], "db") && i + 1 < args.len() {
             i += 1;
             target = db_index(ctx, &args[i])?;
         } else {
@@ -597,51 +498,5 @@ mod tests {
         assert!(c(&["lt"]).allows(None, 1));
         assert!(!c(&["lt"]).allows(Some(5), 5));
         assert!(!c(&["xx", "lt"]).allows(None, 1));
-    }
-
-    #[test]
-    fn cursor_follows_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+0"), Some(0));
-        assert_eq!(parse_cursor(b"-0"), Some(0));
-        assert_eq!(parse_cursor(b"42"), Some(42));
-        assert_eq!(parse_cursor(b"42\0junk"), Some(42));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b"18446744073709551616"[..],
-            b" 1",
-            b"1 ",
-            b"0x1",
-            b"-",
-            b"+",
-            b"a",
-        ] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn scan_options_take_pairs_and_reject_leftovers() {
-        let a = args(&["MATCH", "k*", "count", "3", "TYPE", "string"]);
-        let o = ScanOptions::parse(&a, true).unwrap();
-        assert_eq!(o.count, 3);
-        assert_eq!(o.pattern, Some(&b"k*"[..]));
-        assert_eq!(o.type_name, Some(&b"string"[..]));
-        for bad in [
-            &["count", "0"][..],
-            &["match"],
-            &["count", "1", "x"],
-            &["x", "y"],
-        ] {
-            assert_eq!(
-                ScanOptions::parse(&args(bad), true),
-                Err(Reply::error(err::SYNTAX))
-            );
-        }
-        assert_eq!(
-            ScanOptions::parse(&args(&["count", "x"]), true),
-            Err(Reply::error(err::NOT_INTEGER))
-        );
     }
 }

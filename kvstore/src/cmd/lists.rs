@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::args::{c_is, err, int_arg, reply, MultiPop};
 use super::blocking::parse_timeout;
-use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
+use super::{CommandSpec, Ctx};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
@@ -27,7 +28,7 @@ const RF: &[&str] = &["readonly", "fast"];
 const BLOCKING: &[&str] = &["write", "noscript", "blocking"];
 const BLOCKING_D: &[&str] = &["write", "denyoom", "noscript", "blocking"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, WDF, lpush).keys(1, 1, 1),
     CommandSpec::new("rpush", -3, WDF, rpush).keys(1, 1, 1),
     CommandSpec::new("lpushx", -3, WDF, lpushx).keys(1, 1, 1),

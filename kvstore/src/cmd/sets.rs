@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::hashes::{distinct_sample, MAX_RANDOM_REPLY};
-use super::keys::{scan_cursor, scan_reply, ScanOptions};
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is, reply};
+use super::collection::{distinct_sample, MAX_RANDOM_REPLY};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{CommandSpec, Ctx};
 use crate::keyspace::{Db, Set, Value};
 use crate::protocol::Reply;
 
@@ -20,7 +21,7 @@ const RF: &[&str] = &["readonly", "fast"];
 const R: &[&str] = &["readonly"];
 const STORE: &[&str] = &["write", "denyoom"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sadd", -3, &["write", "denyoom", "fast"], sadd).keys(1, 1, 1),
     CommandSpec::new("srem", -3, &["write", "fast"], srem).keys(1, 1, 1),
     CommandSpec::new("smembers", 2, R, sinter).keys(1, 1, 1),
@@ -93,7 +94,7 @@ fn write<'d, 'a>(
 }
 
 fn max_intset(ctx: &Ctx) -> usize {
-    ctx.shared.limits.intset()
+    ctx.shared.limits().intset()
 }
 
 /// SADD key member [member ...]

@@ -3,11 +3,10 @@
 //! Argument checks happen in the order Redis performs them, because that order decides which
 //! error a client sees when several things are wrong at once.
 
-use std::sync::atomic::Ordering;
-
 use bytes::{Bytes, BytesMut};
 
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is, reply};
+use super::{CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
 use crate::protocol::Reply;
@@ -16,7 +15,7 @@ const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
 const RF: &[&str] = &["readonly", "fast"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, RF, get).keys(1, 1, 1),
     CommandSpec::new("set", -3, W, set).keys(1, 1, 1),
     CommandSpec::new("setnx", 3, WF, setnx).keys(1, 1, 1),
@@ -405,7 +404,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`.
 fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
-    if len > ctx.shared.limits.proto_max_bulk_len.load(Ordering::Relaxed) {
+    if len > ctx.shared.limits().proto_max_bulk_len() {
         Err(Reply::error(
             "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
         ))

@@ -14,15 +14,14 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::{CommandSpec, Ctx};
-use crate::client::{Session, Transaction};
-use crate::keyspace::Keyspace;
+use super::context::Transaction;
+use super::{CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
-use crate::server::now_ms;
+use crate::state::now_ms;
 
 const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("multi", 1, FLAGS, multi),
     CommandSpec::new(
         "exec",
@@ -36,10 +35,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
-pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub(crate) const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
 /// Commands that run at once even inside MULTI (Redis's list in `processCommand`).
-pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+pub(crate) fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
@@ -48,7 +47,7 @@ pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
 
 /// What dispatch answers when it refuses a command: inside MULTI the refusal aborts the
 /// transaction, and a refused EXEC discards it with the reason.
-pub fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -> Reply {
+pub(crate) fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -> Reply {
     if let Some(tx) = &mut session.multi {
         tx.aborted = true;
     }
@@ -131,7 +130,7 @@ fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     if ctx.session.multi.take().is_none() {
         return Reply::error("ERR DISCARD without MULTI");
     }
-    forget_watches(ctx);
+    ctx.forget_watches();
     Reply::Ok
 }
 
@@ -160,25 +159,6 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// UNWATCH
 fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    forget_watches(ctx);
+    ctx.forget_watches();
     Reply::Ok
-}
-
-/// Drops the client's watches (UNWATCH, DISCARD, RESET).
-pub fn forget_watches(ctx: &mut Ctx) {
-    if ctx.session.watched.is_empty() {
-        return;
-    }
-    let mut watched = std::mem::take(&mut ctx.session.watched);
-    let ks = ctx.keyspace();
-    for (db, key, _) in watched.drain(..) {
-        ks.db(db).unwatch(&key);
-    }
-}
-
-/// Drops every watch of `session` (also when its connection ends).
-pub fn unwatch_all(ks: &mut Keyspace, session: &mut Session) {
-    for (db, key, _) in session.watched.drain(..) {
-        ks.db(db).unwatch(&key);
-    }
 }

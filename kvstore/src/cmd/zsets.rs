@@ -15,9 +15,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::args::{c_is, err, int_arg, reply, MultiPop};
 use super::blocking::parse_timeout;
-use super::keys::{keyword, scan_cursor, scan_reply, ScanOptions};
-use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{CommandSpec, Ctx};
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Set, Value};
 use crate::number;
@@ -34,7 +35,7 @@ const RM: &[&str] = &["readonly", "movablekeys"];
 const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
 const WBF: &[&str] = &["write", "noscript", "blocking", "fast"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("zadd", -4, WDF, zadd).keys(1, 1, 1),
     CommandSpec::new("zincrby", 4, WDF, zincrby).keys(1, 1, 1),
     CommandSpec::new("zrem", -3, WF, zrem).keys(1, 1, 1),
@@ -101,7 +102,7 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 20;
 
 /// The current `zset-max-listpack-*` settings.
 fn limits(ctx: &Ctx) -> ListpackLimits {
-    ctx.shared.limits.zset()
+    ctx.shared.limits().zset()
 }
 
 /// The sorted set at `key` for a read command (counts a hit or miss).
@@ -415,17 +416,17 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
     let mut i = 2;
     while i < args.len() {
         let opt = &args[i];
-        if keyword(opt, "nx") {
+        if c_is(opt, "nx") {
             nx = true;
-        } else if keyword(opt, "xx") {
+        } else if c_is(opt, "xx") {
             xx = true;
-        } else if keyword(opt, "ch") {
+        } else if c_is(opt, "ch") {
             ch = true;
-        } else if keyword(opt, "incr") {
+        } else if c_is(opt, "incr") {
             incr = true;
-        } else if keyword(opt, "gt") {
+        } else if c_is(opt, "gt") {
             gt = true;
-        } else if keyword(opt, "lt") {
+        } else if c_is(opt, "lt") {
             lt = true;
         } else {
             break;
@@ -696,17 +697,17 @@ fn zrange_generic(
     while j < args.len() {
         let left = args.len() - j - 1;
         let opt = &args[j];
-        if dst.is_none() && keyword(opt, "withscores") {
+        if dst.is_none() && c_is(opt, "withscores") {
             withscores = true;
-        } else if keyword(opt, "limit") && left >= 2 {
+        } else if c_is(opt, "limit") && left >= 2 {
             offset = int_arg(&args[j + 1])?;
             limit = int_arg(&args[j + 2])?;
             j += 2;
-        } else if reverse.is_none() && keyword(opt, "rev") {
+        } else if reverse.is_none() && c_is(opt, "rev") {
             reverse = Some(true);
-        } else if by == RangeBy::Auto && keyword(opt, "bylex") {
+        } else if by == RangeBy::Auto && c_is(opt, "bylex") {
             by = RangeBy::Lex;
-        } else if by == RangeBy::Auto && keyword(opt, "byscore") {
+        } else if by == RangeBy::Auto && c_is(opt, "byscore") {
             by = RangeBy::Score;
         } else {
             return Err(Reply::error(err::SYNTAX));
@@ -1243,27 +1244,27 @@ fn set_operation(
         let remaining = args.len() - j;
         let opt = &args[j];
         let combines = op != SetOp::Diff && !cardinality_only;
-        if combines && remaining > setnum && keyword(opt, "weights") {
+        if combines && remaining > setnum && c_is(opt, "weights") {
             for (w, arg) in weights.iter_mut().zip(&args[j + 1..]) {
                 *w = number::parse_f64(arg).ok_or(Reply::error(zerr::WEIGHT))?;
             }
             j += 1 + setnum;
-        } else if combines && remaining >= 2 && keyword(opt, "aggregate") {
+        } else if combines && remaining >= 2 && c_is(opt, "aggregate") {
             let which = &args[j + 1];
-            aggregate = if keyword(which, "sum") {
+            aggregate = if c_is(which, "sum") {
                 Aggregate::Sum
-            } else if keyword(which, "min") {
+            } else if c_is(which, "min") {
                 Aggregate::Min
-            } else if keyword(which, "max") {
+            } else if c_is(which, "max") {
                 Aggregate::Max
             } else {
                 return Err(Reply::error(err::SYNTAX));
             };
             j += 2;
-        } else if dst.is_none() && !cardinality_only && keyword(opt, "withscores") {
+        } else if dst.is_none() && !cardinality_only && c_is(opt, "withscores") {
             withscores = true;
             j += 1;
-        } else if cardinality_only && remaining >= 2 && keyword(opt, "limit") {
+        } else if cardinality_only && remaining >= 2 && c_is(opt, "limit") {
             limit = ranged_int(&args[j + 1], 0, i64::MAX, zerr::LIMIT_NEGATIVE)? as usize;
             j += 2;
         } else {
@@ -1388,7 +1389,7 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if l == i64::MIN {
         return Err(Reply::error(zerr::RANDMEMBER_COUNT));
     }
-    if args.len() > 4 || (args.len() == 4 && !keyword(&args[3], "withscores")) {
+    if args.len() > 4 || (args.len() == 4 && !c_is(&args[3], "withscores")) {
         return Err(Reply::error(err::SYNTAX));
     }
     let withscores = args.len() == 4;

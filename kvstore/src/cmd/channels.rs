@@ -1,6 +1,6 @@
 //! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
 //!
-//! The registry of subscriptions and the delivery queues are in [`crate::pubsub`]; this file
+//! The registry of subscriptions and the delivery queues are in `crate::pubsub`; this file
 //! keeps a connection's own view ([`Subscriptions`]) and the registry in step and builds
 //! Redis's confirmation frames: pushes in RESP3, arrays in RESP2, one per channel.
 
@@ -8,16 +8,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::connection::help;
-use super::{sanitize, CommandSpec, Ctx};
-use crate::client::{Session, Subscriptions};
+use super::args::{help, sanitize};
+use super::context::Subscriptions;
+use super::Session;
+use super::{CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 
 const SUBSCRIBE_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const PUBSUB_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("subscribe", -2, SUBSCRIBE_FLAGS, subscribe),
     CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe),
     CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe),
@@ -46,7 +47,7 @@ static PUBSUB: &[CommandSpec] = &[
 ];
 
 /// The commands a RESP2 subscriber may still send (Redis's list in `processCommand`).
-pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
+pub(crate) fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
@@ -54,7 +55,7 @@ pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
 }
 
 /// The error for any other command in that state.
-pub fn subscribed_mode_error(spec: &CommandSpec) -> Reply {
+pub(crate) fn subscribed_mode_error(spec: &CommandSpec) -> Reply {
     Reply::error(format!(
         "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
         spec.name
@@ -111,7 +112,7 @@ impl Kind {
 
 fn add(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Reply {
     let outbox = outbox(ctx.session);
-    let mut registry = ctx.shared.pubsub.lock();
+    let mut registry = ctx.shared.pubsub();
     let subs = &mut ctx.session.subscriptions;
     let frames = args[1..]
         .iter()
@@ -137,7 +138,7 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
     if names.is_empty() {
         return confirmation(reply, None, subs.count());
     }
-    let mut registry = ctx.shared.pubsub.lock();
+    let mut registry = ctx.shared.pubsub();
     let frames = names
         .into_iter()
         .map(|name| {
@@ -172,24 +173,10 @@ fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     remove(ctx, args, Kind::Pattern, "punsubscribe")
 }
 
-/// Ends every subscription of a session without replying (RESET, disconnect).
-pub fn forget_subscriptions(registry: &mut Registry, session: &mut Session) {
-    let subs = &mut session.subscriptions;
-    let Some(outbox) = &subs.outbox else {
-        return;
-    };
-    for name in subs.channels.drain() {
-        registry.unsubscribe(&name, outbox);
-    }
-    for name in subs.patterns.drain() {
-        registry.punsubscribe(&name, outbox);
-    }
-}
-
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let limit = *ctx.shared.limits.pubsub_output.lock();
-    let receivers = ctx.shared.pubsub.lock().publish(&args[1], &args[2], limit);
+    let limit = ctx.shared.limits().pubsub_output();
+    let receivers = ctx.shared.pubsub().publish(&args[1], &args[2], limit);
     Reply::Integer(receivers as i64)
 }
 
@@ -221,17 +208,13 @@ fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(error) = too_many_args(args) {
         return error;
     }
-    let channels = ctx
-        .shared
-        .pubsub
-        .lock()
-        .channels(args.get(2).map(|p| &p[..]));
+    let channels = ctx.shared.pubsub().channels(args.get(2).map(|p| &p[..]));
     Reply::Array(channels.into_iter().map(Reply::Bulk).collect())
 }
 
 /// PUBSUB NUMSUB [channel ...]
 fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let registry = ctx.shared.pubsub.lock();
+    let registry = ctx.shared.pubsub();
     let mut out = Vec::with_capacity(2 * (args.len() - 2));
     for channel in &args[2..] {
         out.push(Reply::Bulk(channel.clone()));
@@ -242,7 +225,7 @@ fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// PUBSUB NUMPAT
 fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.pubsub.lock().numpat() as i64)
+    Reply::Integer(ctx.shared.pubsub().numpat() as i64)
 }
 
 /// PUBSUB HELP

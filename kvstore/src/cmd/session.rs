@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
-use crate::client::{fmt_addr, Session};
+use super::args::{c_str, err, help, int_arg, is, reply, sanitize};
+use super::blocking::UNBLOCKED;
+use super::{CommandSpec, Ctx, Session};
+use crate::client::fmt_addr;
 use crate::protocol::Reply;
 
 /// Flags Redis gives the handshake commands, which must work before authentication.
@@ -26,7 +28,7 @@ const HANDSHAKE: &[&str] = &[
 const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
 const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
 
-pub static COMMANDS: &[CommandSpec] = &[
+pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, &["fast"], ping),
     CommandSpec::new("echo", 2, &["loading", "stale", "fast"], echo),
     CommandSpec::new("select", 2, &["loading", "stale", "fast"], select),
@@ -170,8 +172,8 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// RESET: back to the state of a new connection.
 fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     ctx.session.multi = None;
-    super::transactions::forget_watches(ctx);
-    super::pubsub::forget_subscriptions(&mut ctx.shared.pubsub.lock(), ctx.session);
+    ctx.forget_watches();
+    ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;
@@ -184,8 +186,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
 /// The default user's password, if one is set (`requirepass ""` means none, as in Redis).
 fn password(ctx: &Ctx) -> Option<String> {
     ctx.shared
-        .config
-        .read()
+        .config()
         .requirepass
         .clone()
         .filter(|p| !p.is_empty())
@@ -306,7 +307,7 @@ fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id ...]
 fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply((|| {
-        let clients = ctx.shared.clients.all();
+        let clients = ctx.shared.clients().all();
         ctx.session.publish("client|list");
         let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
             let kind = client_type(&args[3])?;
@@ -357,7 +358,7 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         let me = ctx.session.id();
         let mut killed = 0;
-        for client in ctx.shared.clients.all() {
+        for client in ctx.shared.clients().all() {
             let addr_is = |want: &Option<Bytes>, addr| {
                 want.as_ref()
                     .map_or(true, |w| w[..] == *fmt_addr(addr).as_bytes())
@@ -463,19 +464,14 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let released = if with_error {
-        Reply::error(super::blocking::UNBLOCKED)
+        Reply::error(UNBLOCKED)
     } else {
         Reply::NilArray
     };
     let shared = ctx.shared;
     let unblocked =
-        u64::try_from(id).is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
+        u64::try_from(id).is_ok_and(|id| shared.blocked().release(ctx.keyspace(), id, released));
     Reply::Integer(unblocked as i64)
-}
-
-/// The bytes a C string function sees: up to the first NUL.
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
 }
 
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2)
@@ -540,21 +536,4 @@ fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "    Will not touch LRU/LFU stats when this mode is on.",
         ],
     )
-}
-
-/// A HELP reply in Redis's layout (`addReplyHelp`): a header naming the command as the
-/// client typed it, the lines, and the HELP entry itself.
-pub(super) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
-    let mut out = Vec::with_capacity(lines.len() + 3);
-    out.push(Reply::Status(
-        format!(
-            "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            String::from_utf8_lossy(command).to_uppercase()
-        )
-        .into(),
-    ));
-    out.extend(lines.iter().map(|l| Reply::status(l)));
-    out.push(Reply::status("HELP"));
-    out.push(Reply::status("    Prints this help."));
-    Reply::Array(out)
 }
