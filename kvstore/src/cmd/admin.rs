@@ -15,55 +15,102 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::args::{err, help, is, sanitize};
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::state::Shared;
 
-const CONFIG_FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
-const INTROSPECTION: &[&str] = &["loading", "stale"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("info", -1, &["loading", "stale"], info),
-    CommandSpec::new("dbsize", 1, &["readonly", "fast"], dbsize),
-    CommandSpec::new("flushdb", -1, &["write"], flushdb),
-    CommandSpec::new("flushall", -1, &["write"], flushall),
-    CommandSpec::new("swapdb", 3, &["write", "fast"], swapdb),
+    CommandSpec::new("info", -1, flags![LOADING, STALE], acl![DANGEROUS], info),
+    CommandSpec::new("dbsize", 1, flags![READONLY, FAST], acl![KEYSPACE], dbsize),
+    CommandSpec::new(
+        "flushdb",
+        -1,
+        flags![WRITE],
+        acl![KEYSPACE, DANGEROUS],
+        flushdb,
+    ),
+    CommandSpec::new(
+        "flushall",
+        -1,
+        flags![WRITE],
+        acl![KEYSPACE, DANGEROUS],
+        flushall,
+    ),
+    CommandSpec::new(
+        "swapdb",
+        3,
+        flags![WRITE, FAST],
+        acl![KEYSPACE, DANGEROUS],
+        swapdb,
+    ),
     CommandSpec::new(
         "save",
         1,
-        &["admin", "noscript", "no_async_loading", "no_multi"],
+        flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI],
+        acl![],
         save,
     ),
     CommandSpec::new(
         "bgsave",
         -1,
-        &["admin", "noscript", "no_async_loading"],
+        flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
+        acl![],
         bgsave,
     ),
-    CommandSpec::new("lastsave", 1, &["loading", "stale", "fast"], lastsave),
-    CommandSpec::new("time", 1, &["loading", "stale", "fast"], time),
+    CommandSpec::new(
+        "lastsave",
+        1,
+        flags![LOADING, STALE, FAST],
+        acl![ADMIN, DANGEROUS],
+        lastsave,
+    ),
+    CommandSpec::new("time", 1, flags![LOADING, STALE, FAST], acl![], time),
     CommandSpec::new(
         "shutdown",
         -1,
-        &[
-            "admin",
-            "noscript",
-            "loading",
-            "stale",
-            "no_multi",
-            "allow_busy",
-        ],
+        flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
+        acl![],
         shutdown,
     ),
-    CommandSpec::new("config", -2, &[], config_help).with_subcommands(CONFIG),
+    CommandSpec::new("config", -2, flags![], acl![], config_help).with_subcommands(CONFIG),
 ];
 
 static CONFIG: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, CONFIG_FLAGS, config_get),
-    CommandSpec::new("config|set", -4, CONFIG_FLAGS, config_set),
-    CommandSpec::new("config|resetstat", 2, CONFIG_FLAGS, config_resetstat),
-    CommandSpec::new("config|rewrite", 2, CONFIG_FLAGS, config_rewrite),
-    CommandSpec::new("config|help", 2, INTROSPECTION, config_help),
+    CommandSpec::new(
+        "config|get",
+        -3,
+        flags![ADMIN, NOSCRIPT, LOADING, STALE],
+        acl![],
+        config_get,
+    ),
+    CommandSpec::new(
+        "config|set",
+        -4,
+        flags![ADMIN, NOSCRIPT, LOADING, STALE],
+        acl![],
+        config_set,
+    ),
+    CommandSpec::new(
+        "config|resetstat",
+        2,
+        flags![ADMIN, NOSCRIPT, LOADING, STALE],
+        acl![],
+        config_resetstat,
+    ),
+    CommandSpec::new(
+        "config|rewrite",
+        2,
+        flags![ADMIN, NOSCRIPT, LOADING, STALE],
+        acl![],
+        config_rewrite,
+    ),
+    CommandSpec::new(
+        "config|help",
+        2,
+        flags![LOADING, STALE],
+        acl![],
+        config_help,
+    ),
 ];
 
 /// DBSIZE

@@ -11,39 +11,92 @@ use bytes::Bytes;
 use super::args::{help, sanitize};
 use super::context::Subscriptions;
 use super::Session;
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 
-const SUBSCRIBE_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
-const PUBSUB_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, SUBSCRIBE_FLAGS, subscribe),
-    CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe),
-    CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe),
-    CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe),
+    CommandSpec::new(
+        "subscribe",
+        -2,
+        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
+        acl![],
+        subscribe,
+    ),
+    CommandSpec::new(
+        "unsubscribe",
+        -1,
+        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
+        acl![],
+        unsubscribe,
+    ),
+    CommandSpec::new(
+        "psubscribe",
+        -2,
+        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
+        acl![],
+        psubscribe,
+    ),
+    CommandSpec::new(
+        "punsubscribe",
+        -1,
+        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
+        acl![],
+        punsubscribe,
+    ),
     CommandSpec::new(
         "publish",
         3,
-        &["pubsub", "loading", "stale", "fast"],
+        flags![PUBSUB, LOADING, STALE, FAST],
+        acl![],
         publish,
     ),
-    CommandSpec::new("pubsub", -2, &[], pubsub_help).with_subcommands(PUBSUB),
+    CommandSpec::new("pubsub", -2, flags![], acl![], pubsub_help).with_subcommands(PUBSUB),
 ];
 
 static PUBSUB: &[CommandSpec] = &[
-    CommandSpec::new("pubsub|channels", -2, PUBSUB_FLAGS, pubsub_channels),
-    CommandSpec::new("pubsub|numsub", -2, PUBSUB_FLAGS, pubsub_numsub),
-    CommandSpec::new("pubsub|numpat", 2, PUBSUB_FLAGS, pubsub_numpat),
+    CommandSpec::new(
+        "pubsub|channels",
+        -2,
+        flags![PUBSUB, LOADING, STALE],
+        acl![],
+        pubsub_channels,
+    ),
+    CommandSpec::new(
+        "pubsub|numsub",
+        -2,
+        flags![PUBSUB, LOADING, STALE],
+        acl![],
+        pubsub_numsub,
+    ),
+    CommandSpec::new(
+        "pubsub|numpat",
+        2,
+        flags![PUBSUB, LOADING, STALE],
+        acl![],
+        pubsub_numpat,
+    ),
     CommandSpec::new(
         "pubsub|shardchannels",
         -2,
-        PUBSUB_FLAGS,
+        flags![PUBSUB, LOADING, STALE],
+        acl![],
         pubsub_shardchannels,
     ),
-    CommandSpec::new("pubsub|shardnumsub", -2, PUBSUB_FLAGS, pubsub_shardnumsub),
-    CommandSpec::new("pubsub|help", 2, &["loading", "stale"], pubsub_help),
+    CommandSpec::new(
+        "pubsub|shardnumsub",
+        -2,
+        flags![PUBSUB, LOADING, STALE],
+        acl![],
+        pubsub_shardnumsub,
+    ),
+    CommandSpec::new(
+        "pubsub|help",
+        2,
+        flags![LOADING, STALE],
+        acl![],
+        pubsub_help,
+    ),
 ];
 
 /// The commands a RESP2 subscriber may still send (Redis's list in `processCommand`).

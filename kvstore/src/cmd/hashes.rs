@@ -11,32 +11,49 @@ use bytes::Bytes;
 
 use super::args::{err, int_arg, is, reply};
 use super::collection::{distinct_sample, scan_cursor, scan_reply, ScanOptions, MAX_RANDOM_REPLY};
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Hash, Value};
 use crate::number::LongDouble;
 use crate::protocol::Reply;
 
-const WF: &[&str] = &["write", "denyoom", "fast"];
-const RF: &[&str] = &["readonly", "fast"];
-const R: &[&str] = &["readonly"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, WF, hset).keys(1, 1, 1),
-    CommandSpec::new("hsetnx", 4, WF, hsetnx).keys(1, 1, 1),
-    CommandSpec::new("hmset", -4, WF, hset).keys(1, 1, 1),
-    CommandSpec::new("hget", 3, RF, hget).keys(1, 1, 1),
-    CommandSpec::new("hmget", -3, RF, hmget).keys(1, 1, 1),
-    CommandSpec::new("hgetall", 2, R, hgetall).keys(1, 1, 1),
-    CommandSpec::new("hdel", -3, &["write", "fast"], hdel).keys(1, 1, 1),
-    CommandSpec::new("hlen", 2, RF, hlen).keys(1, 1, 1),
-    CommandSpec::new("hexists", 3, RF, hexists).keys(1, 1, 1),
-    CommandSpec::new("hkeys", 2, R, hkeys).keys(1, 1, 1),
-    CommandSpec::new("hvals", 2, R, hvals).keys(1, 1, 1),
-    CommandSpec::new("hstrlen", 3, RF, hstrlen).keys(1, 1, 1),
-    CommandSpec::new("hincrby", 4, WF, hincrby).keys(1, 1, 1),
-    CommandSpec::new("hincrbyfloat", 4, WF, hincrbyfloat).keys(1, 1, 1),
-    CommandSpec::new("hrandfield", -2, R, hrandfield).keys(1, 1, 1),
-    CommandSpec::new("hscan", -3, R, hscan).keys(1, 1, 1),
+    CommandSpec::new("hset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
+    CommandSpec::new(
+        "hsetnx",
+        4,
+        flags![WRITE, DENYOOM, FAST],
+        acl![HASH],
+        hsetnx,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("hmset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
+    CommandSpec::new("hget", 3, flags![READONLY, FAST], acl![HASH], hget).keys(1, 1, 1),
+    CommandSpec::new("hmget", -3, flags![READONLY, FAST], acl![HASH], hmget).keys(1, 1, 1),
+    CommandSpec::new("hgetall", 2, flags![READONLY], acl![HASH], hgetall).keys(1, 1, 1),
+    CommandSpec::new("hdel", -3, flags![WRITE, FAST], acl![HASH], hdel).keys(1, 1, 1),
+    CommandSpec::new("hlen", 2, flags![READONLY, FAST], acl![HASH], hlen).keys(1, 1, 1),
+    CommandSpec::new("hexists", 3, flags![READONLY, FAST], acl![HASH], hexists).keys(1, 1, 1),
+    CommandSpec::new("hkeys", 2, flags![READONLY], acl![HASH], hkeys).keys(1, 1, 1),
+    CommandSpec::new("hvals", 2, flags![READONLY], acl![HASH], hvals).keys(1, 1, 1),
+    CommandSpec::new("hstrlen", 3, flags![READONLY, FAST], acl![HASH], hstrlen).keys(1, 1, 1),
+    CommandSpec::new(
+        "hincrby",
+        4,
+        flags![WRITE, DENYOOM, FAST],
+        acl![HASH],
+        hincrby,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "hincrbyfloat",
+        4,
+        flags![WRITE, DENYOOM, FAST],
+        acl![HASH],
+        hincrbyfloat,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("hrandfield", -2, flags![READONLY], acl![HASH], hrandfield).keys(1, 1, 1),
+    CommandSpec::new("hscan", -3, flags![READONLY], acl![HASH], hscan).keys(1, 1, 1),
 ];
 
 /// Error replies only hash commands send, byte for byte as Redis 7.0 sends them.

@@ -12,57 +12,75 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::args::{err, help, is};
-use super::{lookup, table, CommandSpec, Ctx};
+use super::spec::{acl_names, flag_names};
+use super::{acl, flags, lookup, table, CommandSpec, Ctx, Flags};
 use crate::protocol::Reply;
 use metadata::CommandMeta;
 
-const INTROSPECTION: &[&str] = &["loading", "stale"];
-
-pub(crate) static COMMANDS: &[CommandSpec] =
-    &[CommandSpec::new("command", -1, INTROSPECTION, command_all).with_subcommands(COMMAND)];
+pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
+    "command",
+    -1,
+    flags![LOADING, STALE],
+    acl![CONNECTION],
+    command_all,
+)
+.with_subcommands(COMMAND)];
 
 static COMMAND: &[CommandSpec] = &[
-    CommandSpec::new("command|count", 2, INTROSPECTION, command_count),
-    CommandSpec::new("command|list", -2, INTROSPECTION, command_list),
-    CommandSpec::new("command|info", -2, INTROSPECTION, command_info),
-    CommandSpec::new("command|docs", -2, INTROSPECTION, command_docs),
-    CommandSpec::new("command|getkeys", -4, INTROSPECTION, command_getkeys),
+    CommandSpec::new(
+        "command|count",
+        2,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_count,
+    ),
+    CommandSpec::new(
+        "command|list",
+        -2,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_list,
+    ),
+    CommandSpec::new(
+        "command|info",
+        -2,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_info,
+    ),
+    CommandSpec::new(
+        "command|docs",
+        -2,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_docs,
+    ),
+    CommandSpec::new(
+        "command|getkeys",
+        -4,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_getkeys,
+    ),
     CommandSpec::new(
         "command|getkeysandflags",
         -4,
-        INTROSPECTION,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
         command_getkeysandflags,
     ),
-    CommandSpec::new("command|help", 2, INTROSPECTION, command_help),
-];
-
-/// Redis's order of command flags in COMMAND INFO.
-const FLAG_ORDER: &[&str] = &[
-    "write",
-    "readonly",
-    "denyoom",
-    "module",
-    "admin",
-    "pubsub",
-    "noscript",
-    "blocking",
-    "loading",
-    "stale",
-    "skip_monitor",
-    "skip_slowlog",
-    "asking",
-    "fast",
-    "no_auth",
-    "no_mandatory_keys",
-    "no_async_loading",
-    "no_multi",
-    "movablekeys",
-    "allow_busy",
+    CommandSpec::new(
+        "command|help",
+        2,
+        flags![LOADING, STALE],
+        acl![CONNECTION],
+        command_help,
+    ),
 ];
 
 fn meta(spec: &CommandSpec) -> Cow<'static, CommandMeta> {
     metadata::lookup(spec.name).map_or_else(
-        || Cow::Owned(CommandMeta::fallback(spec.name, spec.flags)),
+        || Cow::Owned(CommandMeta::fallback(spec.name)),
         Cow::Borrowed,
     )
 }
@@ -88,8 +106,9 @@ fn subcommand(container: &'static CommandSpec, name: &[u8]) -> Option<&'static C
 /// One command as COMMAND INFO describes it.
 fn describe(spec: &CommandSpec) -> Reply {
     let meta = meta(spec);
-    let mut flags: Vec<&str> = spec.flags.to_vec();
-    flags.sort_by_key(|f| FLAG_ORDER.iter().position(|o| o == f));
+    let flags = flag_names(spec.flags).map(|f| Reply::Status(Cow::Owned(f)));
+    let categories =
+        acl_names(spec.acl_categories()).map(|c| Reply::Status(Cow::Owned(format!("@{c}"))));
     let subcommands = if spec.subcommands.is_empty() {
         Reply::Set(Vec::new())
     } else {
@@ -98,11 +117,11 @@ fn describe(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Integer(spec.arity.into()),
-        Reply::Set(flags.into_iter().map(Reply::status).collect()),
+        Reply::Set(flags.collect()),
         Reply::Integer(spec.first_key.into()),
         Reply::Integer(spec.last_key.into()),
         Reply::Integer(spec.step.into()),
-        Reply::Set(meta.category_replies()),
+        Reply::Set(categories.collect()),
         Reply::Set(meta.tips.clone()),
         Reply::Set(meta.key_specs.clone()),
         subcommands,
@@ -171,10 +190,7 @@ fn command_list(_: &mut Ctx, args: &[Bytes]) -> Reply {
                 Box::new(|_| false)
             } else if is(&args[3], "aclcat") {
                 Box::new(move |s| {
-                    meta(s)
-                        .categories
-                        .iter()
-                        .any(|c| c.as_bytes().eq_ignore_ascii_case(&arg))
+                    acl_names(s.acl_categories()).any(|c| c.as_bytes().eq_ignore_ascii_case(&arg))
                 })
             } else if is(&args[3], "pattern") {
                 Box::new(move |s| crate::glob::glob_match(&arg, s.name.as_bytes(), true))
@@ -237,7 +253,7 @@ fn command_keys(args: &[Bytes]) -> Result<Vec<(Bytes, Reply)>, Reply> {
             .into_iter()
             .map(|(i, flags)| (target[i].clone(), flags))
             .collect()),
-        _ if spec.flags.contains(&"no_mandatory_keys") => Ok(Vec::new()),
+        _ if spec.has_flag(Flags::NO_MANDATORY_KEYS) => Ok(Vec::new()),
         _ => Err(Reply::error("ERR Invalid arguments specified for command")),
     }
 }
@@ -329,8 +345,7 @@ mod tests {
                 continue;
             };
             assert_eq!(spec.arity as i64, redis.arity, "arity of {}", spec.name);
-            let mut ours: Vec<&str> = spec.flags.to_vec();
-            ours.sort_by_key(|f| FLAG_ORDER.iter().position(|o| o == f));
+            let ours: Vec<String> = flag_names(spec.flags).collect();
             assert_eq!(ours, redis.flags, "flags of {}", spec.name);
             let keys = (
                 spec.first_key.into(),
@@ -339,5 +354,20 @@ mod tests {
             );
             assert_eq!(keys, redis.legacy_keys, "keys of {}", spec.name);
         }
+    }
+
+    /// Every command's ACL categories, declared and implied, are Redis's (COMMAND INFO
+    /// prints them, ACL CAT will list them).
+    #[test]
+    fn categories_match_redis() {
+        let mut checked = 0;
+        for spec in table().flat_map(|s| std::iter::once(s).chain(s.subcommands)) {
+            let ours: Vec<String> = acl_names(spec.acl_categories()).collect();
+            if let Some(redis) = metadata::lookup(spec.name) {
+                assert_eq!(ours, redis.categories, "categories of {}", spec.name);
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "{checked}");
     }
 }

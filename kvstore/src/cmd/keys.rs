@@ -12,44 +12,107 @@ use bytes::Bytes;
 
 use super::args::{c_is, c_str, err, int_arg, reply, sanitize};
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, &["write"], del).keys(1, -1, 1),
-    CommandSpec::new("unlink", -2, &["write", "fast"], del).keys(1, -1, 1),
-    CommandSpec::new("exists", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
-    CommandSpec::new("touch", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
-    CommandSpec::new("type", 2, &["readonly", "fast"], type_of).keys(1, 1, 1),
-    CommandSpec::new("expire", -3, &["write", "fast"], expire).keys(1, 1, 1),
-    CommandSpec::new("pexpire", -3, &["write", "fast"], pexpire).keys(1, 1, 1),
-    CommandSpec::new("expireat", -3, &["write", "fast"], expireat).keys(1, 1, 1),
-    CommandSpec::new("pexpireat", -3, &["write", "fast"], pexpireat).keys(1, 1, 1),
-    CommandSpec::new("ttl", 2, &["readonly", "fast"], ttl).keys(1, 1, 1),
-    CommandSpec::new("pttl", 2, &["readonly", "fast"], pttl).keys(1, 1, 1),
-    CommandSpec::new("expiretime", 2, &["readonly", "fast"], expiretime).keys(1, 1, 1),
-    CommandSpec::new("pexpiretime", 2, &["readonly", "fast"], pexpiretime).keys(1, 1, 1),
-    CommandSpec::new("persist", 2, &["write", "fast"], persist).keys(1, 1, 1),
-    CommandSpec::new("keys", 2, &["readonly"], keys),
-    CommandSpec::new("scan", -2, &["readonly"], scan),
-    CommandSpec::new("randomkey", 1, &["readonly"], randomkey),
-    CommandSpec::new("rename", 3, &["write"], rename).keys(1, 2, 1),
-    CommandSpec::new("renamenx", 3, &["write", "fast"], renamenx).keys(1, 2, 1),
-    CommandSpec::new("copy", -3, &["write", "denyoom"], copy).keys(1, 2, 1),
-    CommandSpec::new("move", 3, &["write", "fast"], move_key).keys(1, 1, 1),
+    CommandSpec::new("del", -2, flags![WRITE], acl![KEYSPACE], del).keys(1, -1, 1),
+    CommandSpec::new("unlink", -2, flags![WRITE, FAST], acl![KEYSPACE], del).keys(1, -1, 1),
+    CommandSpec::new("exists", -2, flags![READONLY, FAST], acl![KEYSPACE], exists).keys(1, -1, 1),
+    CommandSpec::new("touch", -2, flags![READONLY, FAST], acl![KEYSPACE], exists).keys(1, -1, 1),
+    CommandSpec::new("type", 2, flags![READONLY, FAST], acl![KEYSPACE], type_of).keys(1, 1, 1),
+    CommandSpec::new("expire", -3, flags![WRITE, FAST], acl![KEYSPACE], expire).keys(1, 1, 1),
+    CommandSpec::new("pexpire", -3, flags![WRITE, FAST], acl![KEYSPACE], pexpire).keys(1, 1, 1),
+    CommandSpec::new(
+        "expireat",
+        -3,
+        flags![WRITE, FAST],
+        acl![KEYSPACE],
+        expireat,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "pexpireat",
+        -3,
+        flags![WRITE, FAST],
+        acl![KEYSPACE],
+        pexpireat,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("ttl", 2, flags![READONLY, FAST], acl![KEYSPACE], ttl).keys(1, 1, 1),
+    CommandSpec::new("pttl", 2, flags![READONLY, FAST], acl![KEYSPACE], pttl).keys(1, 1, 1),
+    CommandSpec::new(
+        "expiretime",
+        2,
+        flags![READONLY, FAST],
+        acl![KEYSPACE],
+        expiretime,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "pexpiretime",
+        2,
+        flags![READONLY, FAST],
+        acl![KEYSPACE],
+        pexpiretime,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("persist", 2, flags![WRITE, FAST], acl![KEYSPACE], persist).keys(1, 1, 1),
+    CommandSpec::new("keys", 2, flags![READONLY], acl![KEYSPACE, DANGEROUS], keys),
+    CommandSpec::new("scan", -2, flags![READONLY], acl![KEYSPACE], scan),
+    CommandSpec::new("randomkey", 1, flags![READONLY], acl![KEYSPACE], randomkey),
+    CommandSpec::new("rename", 3, flags![WRITE], acl![KEYSPACE], rename).keys(1, 2, 1),
+    CommandSpec::new("renamenx", 3, flags![WRITE, FAST], acl![KEYSPACE], renamenx).keys(1, 2, 1),
+    CommandSpec::new("copy", -3, flags![WRITE, DENYOOM], acl![KEYSPACE], copy).keys(1, 2, 1),
+    CommandSpec::new("move", 3, flags![WRITE, FAST], acl![KEYSPACE], move_key).keys(1, 1, 1),
     // Dispatch always resolves a subcommand (or fails arity), so the container's own handler
     // never runs; HELP is the natural stand-in.
-    CommandSpec::new("object", -2, &[], object_help).with_subcommands(OBJECT_SUBCOMMANDS),
+    CommandSpec::new("object", -2, flags![], acl![], object_help)
+        .with_subcommands(OBJECT_SUBCOMMANDS),
 ];
 
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("object|help", 2, &["loading", "stale"], object_help),
-    CommandSpec::new("object|encoding", 3, &["readonly"], object_encoding).keys(2, 2, 1),
-    CommandSpec::new("object|freq", 3, &["readonly"], object_freq).keys(2, 2, 1),
-    CommandSpec::new("object|idletime", 3, &["readonly"], object_idletime).keys(2, 2, 1),
-    CommandSpec::new("object|refcount", 3, &["readonly"], object_refcount).keys(2, 2, 1),
+    CommandSpec::new(
+        "object|help",
+        2,
+        flags![LOADING, STALE],
+        acl![KEYSPACE],
+        object_help,
+    ),
+    CommandSpec::new(
+        "object|encoding",
+        3,
+        flags![READONLY],
+        acl![KEYSPACE],
+        object_encoding,
+    )
+    .keys(2, 2, 1),
+    CommandSpec::new(
+        "object|freq",
+        3,
+        flags![READONLY],
+        acl![KEYSPACE],
+        object_freq,
+    )
+    .keys(2, 2, 1),
+    CommandSpec::new(
+        "object|idletime",
+        3,
+        flags![READONLY],
+        acl![KEYSPACE],
+        object_idletime,
+    )
+    .keys(2, 2, 1),
+    CommandSpec::new(
+        "object|refcount",
+        3,
+        flags![READONLY],
+        acl![KEYSPACE],
+        object_refcount,
+    )
+    .keys(2, 2, 1),
 ];
 
 /// Error replies only these commands send, byte for byte as Redis 7.0 sends them.

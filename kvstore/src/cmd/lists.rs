@@ -15,42 +15,88 @@ use bytes::Bytes;
 
 use super::args::{c_is, err, int_arg, reply, MultiPop};
 use super::blocking::parse_timeout;
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
-const W: &[&str] = &["write"];
-const WD: &[&str] = &["write", "denyoom"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const WF: &[&str] = &["write", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-const BLOCKING: &[&str] = &["write", "noscript", "blocking"];
-const BLOCKING_D: &[&str] = &["write", "denyoom", "noscript", "blocking"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, WDF, lpush).keys(1, 1, 1),
-    CommandSpec::new("rpush", -3, WDF, rpush).keys(1, 1, 1),
-    CommandSpec::new("lpushx", -3, WDF, lpushx).keys(1, 1, 1),
-    CommandSpec::new("rpushx", -3, WDF, rpushx).keys(1, 1, 1),
-    CommandSpec::new("lpop", -2, WF, lpop).keys(1, 1, 1),
-    CommandSpec::new("rpop", -2, WF, rpop).keys(1, 1, 1),
-    CommandSpec::new("llen", 2, RF, llen).keys(1, 1, 1),
-    CommandSpec::new("lrange", 4, R, lrange).keys(1, 1, 1),
-    CommandSpec::new("lindex", 3, R, lindex).keys(1, 1, 1),
-    CommandSpec::new("lset", 4, WD, lset).keys(1, 1, 1),
-    CommandSpec::new("linsert", 5, WD, linsert).keys(1, 1, 1),
-    CommandSpec::new("lrem", 4, W, lrem).keys(1, 1, 1),
-    CommandSpec::new("ltrim", 4, W, ltrim).keys(1, 1, 1),
-    CommandSpec::new("lpos", -3, R, lpos).keys(1, 1, 1),
-    CommandSpec::new("lmove", 5, WD, lmove).keys(1, 2, 1),
-    CommandSpec::new("rpoplpush", 3, WD, rpoplpush).keys(1, 2, 1),
-    CommandSpec::new("lmpop", -4, &["write", "movablekeys"], lmpop),
-    CommandSpec::new("blpop", -3, BLOCKING, blpop).keys(1, -2, 1),
-    CommandSpec::new("brpop", -3, BLOCKING, brpop).keys(1, -2, 1),
-    CommandSpec::new("blmove", 6, BLOCKING_D, blmove).keys(1, 2, 1),
-    CommandSpec::new("brpoplpush", 4, BLOCKING_D, brpoplpush).keys(1, 2, 1),
-    CommandSpec::new("blmpop", -5, &["write", "blocking", "movablekeys"], blmpop),
+    CommandSpec::new("lpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], lpush).keys(1, 1, 1),
+    CommandSpec::new("rpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], rpush).keys(1, 1, 1),
+    CommandSpec::new(
+        "lpushx",
+        -3,
+        flags![WRITE, DENYOOM, FAST],
+        acl![LIST],
+        lpushx,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "rpushx",
+        -3,
+        flags![WRITE, DENYOOM, FAST],
+        acl![LIST],
+        rpushx,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("lpop", -2, flags![WRITE, FAST], acl![LIST], lpop).keys(1, 1, 1),
+    CommandSpec::new("rpop", -2, flags![WRITE, FAST], acl![LIST], rpop).keys(1, 1, 1),
+    CommandSpec::new("llen", 2, flags![READONLY, FAST], acl![LIST], llen).keys(1, 1, 1),
+    CommandSpec::new("lrange", 4, flags![READONLY], acl![LIST], lrange).keys(1, 1, 1),
+    CommandSpec::new("lindex", 3, flags![READONLY], acl![LIST], lindex).keys(1, 1, 1),
+    CommandSpec::new("lset", 4, flags![WRITE, DENYOOM], acl![LIST], lset).keys(1, 1, 1),
+    CommandSpec::new("linsert", 5, flags![WRITE, DENYOOM], acl![LIST], linsert).keys(1, 1, 1),
+    CommandSpec::new("lrem", 4, flags![WRITE], acl![LIST], lrem).keys(1, 1, 1),
+    CommandSpec::new("ltrim", 4, flags![WRITE], acl![LIST], ltrim).keys(1, 1, 1),
+    CommandSpec::new("lpos", -3, flags![READONLY], acl![LIST], lpos).keys(1, 1, 1),
+    CommandSpec::new("lmove", 5, flags![WRITE, DENYOOM], acl![LIST], lmove).keys(1, 2, 1),
+    CommandSpec::new(
+        "rpoplpush",
+        3,
+        flags![WRITE, DENYOOM],
+        acl![LIST],
+        rpoplpush,
+    )
+    .keys(1, 2, 1),
+    CommandSpec::new("lmpop", -4, flags![WRITE, MOVABLEKEYS], acl![LIST], lmpop),
+    CommandSpec::new(
+        "blpop",
+        -3,
+        flags![WRITE, NOSCRIPT, BLOCKING],
+        acl![LIST],
+        blpop,
+    )
+    .keys(1, -2, 1),
+    CommandSpec::new(
+        "brpop",
+        -3,
+        flags![WRITE, NOSCRIPT, BLOCKING],
+        acl![LIST],
+        brpop,
+    )
+    .keys(1, -2, 1),
+    CommandSpec::new(
+        "blmove",
+        6,
+        flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING],
+        acl![LIST],
+        blmove,
+    )
+    .keys(1, 2, 1),
+    CommandSpec::new(
+        "brpoplpush",
+        4,
+        flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING],
+        acl![LIST],
+        brpoplpush,
+    )
+    .keys(1, 2, 1),
+    CommandSpec::new(
+        "blmpop",
+        -5,
+        flags![WRITE, BLOCKING, MOVABLEKEYS],
+        acl![LIST],
+        blmpop,
+    ),
 ];
 
 /// Error replies only list commands send, byte for byte as Redis 7.0 sends them.

@@ -39,7 +39,7 @@ use crate::state::{now_ms, Shared};
 use args::{err, sanitize, truncated};
 
 pub(crate) use context::{Ctx, Effects, Session};
-pub(crate) use spec::CommandSpec;
+pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
 /// Every top-level command.
 pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
@@ -136,7 +136,7 @@ impl<'a> Batch<'a> {
             now,
         };
         let reply = (spec.handler)(&mut ctx, &args);
-        if spec.has_flag("fast") {
+        if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }
         // Like Redis's `handleClientsBlockedOnKeys` after each command: clients blocked on
@@ -184,10 +184,10 @@ impl<'a> Batch<'a> {
             ));
             return Err((Some(spec), error));
         }
-        if !self.session.authenticated && !spec.has_flag("no_auth") {
+        if !self.session.authenticated && !spec.has_flag(Flags::NO_AUTH) {
             return Err((Some(spec), Reply::error(err::NOAUTH)));
         }
-        if self.session.multi.is_some() && spec.has_flag("no_multi") {
+        if self.session.multi.is_some() && spec.has_flag(Flags::NO_MULTI) {
             return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {

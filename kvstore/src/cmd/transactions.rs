@@ -15,23 +15,47 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::context::Transaction;
-use super::{CommandSpec, Ctx, Session};
+use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
 use crate::state::now_ms;
 
-const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, FLAGS, multi),
+    CommandSpec::new(
+        "multi",
+        1,
+        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
+        acl![TRANSACTION],
+        multi,
+    ),
     CommandSpec::new(
         "exec",
         1,
-        &["noscript", "loading", "stale", "skip_slowlog"],
+        flags![NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG],
+        acl![TRANSACTION],
         exec,
     ),
-    CommandSpec::new("discard", 1, FLAGS, discard),
-    CommandSpec::new("watch", -2, FLAGS, watch).keys(1, -1, 1),
-    CommandSpec::new("unwatch", 1, FLAGS, unwatch),
+    CommandSpec::new(
+        "discard",
+        1,
+        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
+        acl![TRANSACTION],
+        discard,
+    ),
+    CommandSpec::new(
+        "watch",
+        -2,
+        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
+        acl![TRANSACTION],
+        watch,
+    )
+    .keys(1, -1, 1),
+    CommandSpec::new(
+        "unwatch",
+        1,
+        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
+        acl![TRANSACTION],
+        unwatch,
+    ),
 ];
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";

@@ -18,7 +18,7 @@ use rand::Rng;
 use super::args::{c_is, err, int_arg, reply, MultiPop};
 use super::blocking::parse_timeout;
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
-use super::{CommandSpec, Ctx};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Set, Value};
 use crate::number;
@@ -26,51 +26,218 @@ use crate::protocol::Reply;
 
 type Hasher = foldhash::fast::RandomState;
 
-const W: &[&str] = &["write"];
-const WF: &[&str] = &["write", "fast"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-const RM: &[&str] = &["readonly", "movablekeys"];
-const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
-const WBF: &[&str] = &["write", "noscript", "blocking", "fast"];
-
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zadd", -4, WDF, zadd).keys(1, 1, 1),
-    CommandSpec::new("zincrby", 4, WDF, zincrby).keys(1, 1, 1),
-    CommandSpec::new("zrem", -3, WF, zrem).keys(1, 1, 1),
-    CommandSpec::new("zcard", 2, RF, zcard).keys(1, 1, 1),
-    CommandSpec::new("zcount", 4, RF, zcount).keys(1, 1, 1),
-    CommandSpec::new("zlexcount", 4, RF, zlexcount).keys(1, 1, 1),
-    CommandSpec::new("zscore", 3, RF, zscore).keys(1, 1, 1),
-    CommandSpec::new("zmscore", -3, RF, zmscore).keys(1, 1, 1),
-    CommandSpec::new("zrank", 3, RF, zrank).keys(1, 1, 1),
-    CommandSpec::new("zrevrank", 3, RF, zrevrank).keys(1, 1, 1),
-    CommandSpec::new("zrange", -4, R, zrange).keys(1, 1, 1),
-    CommandSpec::new("zrangestore", -5, &["write", "denyoom"], zrangestore).keys(1, 2, 1),
-    CommandSpec::new("zrangebyscore", -4, R, zrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zrevrangebyscore", -4, R, zrevrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zrangebylex", -4, R, zrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zrevrangebylex", -4, R, zrevrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zrevrange", -4, R, zrevrange).keys(1, 1, 1),
-    CommandSpec::new("zremrangebyrank", 4, W, zremrangebyrank).keys(1, 1, 1),
-    CommandSpec::new("zremrangebyscore", 4, W, zremrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zremrangebylex", 4, W, zremrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zpopmin", -2, WF, zpopmin).keys(1, 1, 1),
-    CommandSpec::new("zpopmax", -2, WF, zpopmax).keys(1, 1, 1),
-    CommandSpec::new("zmpop", -4, &["write", "movablekeys"], zmpop),
-    CommandSpec::new("bzpopmin", -3, WBF, bzpopmin).keys(1, -2, 1),
-    CommandSpec::new("bzpopmax", -3, WBF, bzpopmax).keys(1, -2, 1),
-    CommandSpec::new("bzmpop", -5, &["write", "blocking", "movablekeys"], bzmpop),
-    CommandSpec::new("zunion", -3, RM, zunion),
-    CommandSpec::new("zinter", -3, RM, zinter),
-    CommandSpec::new("zdiff", -3, RM, zdiff),
-    CommandSpec::new("zunionstore", -4, WDM, zunionstore).keys(1, 1, 1),
-    CommandSpec::new("zinterstore", -4, WDM, zinterstore).keys(1, 1, 1),
-    CommandSpec::new("zdiffstore", -4, WDM, zdiffstore).keys(1, 1, 1),
-    CommandSpec::new("zintercard", -3, RM, zintercard),
-    CommandSpec::new("zrandmember", -2, R, zrandmember).keys(1, 1, 1),
-    CommandSpec::new("zscan", -3, R, zscan).keys(1, 1, 1),
+    CommandSpec::new(
+        "zadd",
+        -4,
+        flags![WRITE, DENYOOM, FAST],
+        acl![SORTEDSET],
+        zadd,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zincrby",
+        4,
+        flags![WRITE, DENYOOM, FAST],
+        acl![SORTEDSET],
+        zincrby,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zrem", -3, flags![WRITE, FAST], acl![SORTEDSET], zrem).keys(1, 1, 1),
+    CommandSpec::new("zcard", 2, flags![READONLY, FAST], acl![SORTEDSET], zcard).keys(1, 1, 1),
+    CommandSpec::new("zcount", 4, flags![READONLY, FAST], acl![SORTEDSET], zcount).keys(1, 1, 1),
+    CommandSpec::new(
+        "zlexcount",
+        4,
+        flags![READONLY, FAST],
+        acl![SORTEDSET],
+        zlexcount,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zscore", 3, flags![READONLY, FAST], acl![SORTEDSET], zscore).keys(1, 1, 1),
+    CommandSpec::new(
+        "zmscore",
+        -3,
+        flags![READONLY, FAST],
+        acl![SORTEDSET],
+        zmscore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zrank", 3, flags![READONLY, FAST], acl![SORTEDSET], zrank).keys(1, 1, 1),
+    CommandSpec::new(
+        "zrevrank",
+        3,
+        flags![READONLY, FAST],
+        acl![SORTEDSET],
+        zrevrank,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zrange", -4, flags![READONLY], acl![SORTEDSET], zrange).keys(1, 1, 1),
+    CommandSpec::new(
+        "zrangestore",
+        -5,
+        flags![WRITE, DENYOOM],
+        acl![SORTEDSET],
+        zrangestore,
+    )
+    .keys(1, 2, 1),
+    CommandSpec::new(
+        "zrangebyscore",
+        -4,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrangebyscore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zrevrangebyscore",
+        -4,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrevrangebyscore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zrangebylex",
+        -4,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrangebylex,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zrevrangebylex",
+        -4,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrevrangebylex,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zrevrange",
+        -4,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrevrange,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zremrangebyrank",
+        4,
+        flags![WRITE],
+        acl![SORTEDSET],
+        zremrangebyrank,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zremrangebyscore",
+        4,
+        flags![WRITE],
+        acl![SORTEDSET],
+        zremrangebyscore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zremrangebylex",
+        4,
+        flags![WRITE],
+        acl![SORTEDSET],
+        zremrangebylex,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zpopmin", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmin).keys(1, 1, 1),
+    CommandSpec::new("zpopmax", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmax).keys(1, 1, 1),
+    CommandSpec::new(
+        "zmpop",
+        -4,
+        flags![WRITE, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zmpop,
+    ),
+    CommandSpec::new(
+        "bzpopmin",
+        -3,
+        flags![WRITE, NOSCRIPT, BLOCKING, FAST],
+        acl![SORTEDSET],
+        bzpopmin,
+    )
+    .keys(1, -2, 1),
+    CommandSpec::new(
+        "bzpopmax",
+        -3,
+        flags![WRITE, NOSCRIPT, BLOCKING, FAST],
+        acl![SORTEDSET],
+        bzpopmax,
+    )
+    .keys(1, -2, 1),
+    CommandSpec::new(
+        "bzmpop",
+        -5,
+        flags![WRITE, BLOCKING, MOVABLEKEYS],
+        acl![SORTEDSET],
+        bzmpop,
+    ),
+    CommandSpec::new(
+        "zunion",
+        -3,
+        flags![READONLY, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zunion,
+    ),
+    CommandSpec::new(
+        "zinter",
+        -3,
+        flags![READONLY, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zinter,
+    ),
+    CommandSpec::new(
+        "zdiff",
+        -3,
+        flags![READONLY, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zdiff,
+    ),
+    CommandSpec::new(
+        "zunionstore",
+        -4,
+        flags![WRITE, DENYOOM, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zunionstore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zinterstore",
+        -4,
+        flags![WRITE, DENYOOM, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zinterstore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zdiffstore",
+        -4,
+        flags![WRITE, DENYOOM, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zdiffstore,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new(
+        "zintercard",
+        -3,
+        flags![READONLY, MOVABLEKEYS],
+        acl![SORTEDSET],
+        zintercard,
+    ),
+    CommandSpec::new(
+        "zrandmember",
+        -2,
+        flags![READONLY],
+        acl![SORTEDSET],
+        zrandmember,
+    )
+    .keys(1, 1, 1),
+    CommandSpec::new("zscan", -3, flags![READONLY], acl![SORTEDSET], zscan).keys(1, 1, 1),
 ];
 
 /// Errors of this family, byte for byte as Redis 7.0.15 sends them.
