@@ -114,8 +114,8 @@ static CONFIG: &[CommandSpec] = &[
 ];
 
 /// DBSIZE
-fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.db().len() as i64)
+fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(ctx.db().len() as i64))
 }
 
 /// The optional ASYNC / SYNC argument of FLUSHDB and FLUSHALL. Both flush at once: freeing
@@ -129,28 +129,28 @@ fn flush_mode_ok(args: &[Bytes]) -> bool {
 }
 
 /// FLUSHDB [ASYNC|SYNC]
-fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !flush_mode_ok(args) {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     ctx.db().clear();
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// FLUSHALL [ASYNC|SYNC]
-fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !flush_mode_ok(args) {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     ctx.keyspace()
         .dbs_mut()
         .iter_mut()
         .for_each(|db| db.clear());
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// SWAPDB index1 index2
-fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // Redis reads both indexes as C ints, each with its own error.
     let index = |arg: &[u8], which: &str| {
         crate::number::parse_i64(arg)
@@ -159,52 +159,52 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let (a, b) = match (index(&args[1], "first"), index(&args[2], "second")) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let databases = ctx.databases() as i32;
     if !(0..databases).contains(&a) || !(0..databases).contains(&b) {
-        return Reply::error(err::DB_INDEX);
+        return Err(Reply::error(err::DB_INDEX));
     }
     ctx.keyspace().swap(a as usize, b as usize);
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// SAVE: the connection replies once everything written so far is fsynced.
-fn save(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn save(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.effects.save = true;
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// BGSAVE [SCHEDULE]: asks for an fsync of everything written so far, without waiting.
-fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     let seq = ctx.keyspace().writes();
     ctx.shared.commit().request(seq, true);
-    Reply::status("Background saving started")
+    Ok(Reply::status("Background saving started"))
 }
 
 /// LASTSAVE: when the data directory was last fsynced.
-fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.commit().last_save() as i64)
+fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(ctx.shared.commit().last_save() as i64))
 }
 
 /// TIME
-fn time(_: &mut Ctx, _: &[Bytes]) -> Reply {
+fn time(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    Reply::Array(vec![
+    Ok(Reply::Array(vec![
         Reply::bulk(now.as_secs().to_string()),
         Reply::bulk(now.subsec_micros().to_string()),
-    ])
+    ]))
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Every mode flushes to disk: kvstore's data
 /// directory plays the part of Redis's AOF, which NOSAVE does not skip either. The client gets
 /// no reply; it sees the connection close when the server exits.
-fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
     for arg in &args[1..] {
         if is(arg, "nosave") {
@@ -216,25 +216,25 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         } else if is(arg, "abort") {
             abort = true;
         } else {
-            return Reply::error(err::SYNTAX);
+            return Err(Reply::error(err::SYNTAX));
         }
     }
     if (abort && (nosave || save || other)) || (nosave && save) {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     if abort {
         // Shutdown never waits for anything (no replicas to catch up), so none is pending.
-        return Reply::error("ERR No shutdown in progress.");
+        return Err(Reply::error("ERR No shutdown in progress."));
     }
     ctx.effects.shutdown = true;
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 // ---------------------------------------------------------------------------------------
 // CONFIG
 
 /// CONFIG GET parameter [parameter ...]
-fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let config = ctx.shared.config();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for pattern in &args[2..] {
@@ -244,50 +244,50 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
         }
     }
-    Reply::Map(
+    Ok(Reply::Map(
         pairs
             .into_iter()
             .map(|(n, v)| (Reply::bulk(n), Reply::bulk(v)))
             .collect(),
-    )
+    ))
 }
 
 /// CONFIG SET parameter value [parameter value ...]
-fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 1 {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
         .chunks(2)
         .map(|p| (p[0].to_vec(), p[1].to_vec()))
         .collect();
-    match ctx.shared.set_config(&pairs) {
+    Ok(match ctx.shared.set_config(&pairs) {
         Ok(changed) => {
             tracing::info!(?changed, "CONFIG SET");
             Reply::Ok
         }
         Err(e) => Reply::error(sanitize(e)),
-    }
+    })
 }
 
 /// CONFIG RESETSTAT
-fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.shared.reset_stats();
     ctx.keyspace().reset_stats();
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// CONFIG REWRITE. kvstore never writes its configuration file.
-fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    match config_file() {
+fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(match config_file() {
         None => Reply::error("ERR The server is running without a config file"),
         Some(_) => Reply::error("ERR Rewriting config file: not supported by kvstore"),
-    }
+    })
 }
 
 /// CONFIG HELP
-fn config_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    help(
+fn config_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
         &args[0],
         &[
             "GET <pattern>",
@@ -299,7 +299,7 @@ fn config_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "REWRITE",
             "    Rewrite the configuration file.",
         ],
-    )
+    ))
 }
 
 /// The configuration file the server was started with: like redis-server, the first
@@ -374,7 +374,7 @@ impl Sections {
 }
 
 /// INFO [section ...]
-fn info(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn info(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let sections = Sections::parse(&args[1..]);
     let mut out = String::new();
     type Section = fn(&mut Ctx, &mut String);
@@ -406,7 +406,7 @@ fn info(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             section(ctx, &mut out);
         }
     }
-    Reply::Verbatim(out.into())
+    Ok(Reply::Verbatim(out.into()))
 }
 
 /// Appends one `name:value` line.

@@ -120,8 +120,3 @@ pub(crate) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
     out.push(Reply::status("    Prints this help."));
     Reply::Array(out)
 }
-
-/// Lets handlers use `?` on `Result<_, Reply>`.
-pub(crate) fn reply(result: Result<Reply, Reply>) -> Reply {
-    result.unwrap_or_else(|e| e)
-}

@@ -207,30 +207,30 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
 }
 
 /// SUBSCRIBE channel [channel ...]
-fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    add(ctx, args, Kind::Channel, "subscribe")
+fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(add(ctx, args, Kind::Channel, "subscribe"))
 }
 
 /// UNSUBSCRIBE [channel ...]
-fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    remove(ctx, args, Kind::Channel, "unsubscribe")
+fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(remove(ctx, args, Kind::Channel, "unsubscribe"))
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
-fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    add(ctx, args, Kind::Pattern, "psubscribe")
+fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(add(ctx, args, Kind::Pattern, "psubscribe"))
 }
 
 /// PUNSUBSCRIBE [pattern ...]
-fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    remove(ctx, args, Kind::Pattern, "punsubscribe")
+fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(remove(ctx, args, Kind::Pattern, "punsubscribe"))
 }
 
 /// PUBLISH channel message
-fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let limit = ctx.shared.limits().pubsub_output();
     let receivers = ctx.shared.pubsub().publish(&args[1], &args[2], limit);
-    Reply::Integer(receivers as i64)
+    Ok(Reply::Integer(receivers as i64))
 }
 
 /// The error of (SHARD)CHANNELS with more than a pattern.
@@ -244,46 +244,48 @@ fn too_many_args(args: &[Bytes]) -> Option<Reply> {
 }
 
 /// PUBSUB SHARDCHANNELS [pattern]: kvstore has no shard channels (no cluster).
-fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    too_many_args(args).unwrap_or(Reply::Array(Vec::new()))
+fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(too_many_args(args).unwrap_or(Reply::Array(Vec::new())))
 }
 
 /// PUBSUB SHARDNUMSUB [shardchannel ...]
-fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let pairs = args[2..]
         .iter()
         .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)]);
-    Reply::Array(pairs.collect())
+    Ok(Reply::Array(pairs.collect()))
 }
 
 /// PUBSUB CHANNELS [pattern]
-fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if let Some(error) = too_many_args(args) {
-        return error;
+        return Err(error);
     }
     let channels = ctx.shared.pubsub().channels(args.get(2).map(|p| &p[..]));
-    Reply::Array(channels.into_iter().map(Reply::Bulk).collect())
+    Ok(Reply::Array(
+        channels.into_iter().map(Reply::Bulk).collect(),
+    ))
 }
 
 /// PUBSUB NUMSUB [channel ...]
-fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let registry = ctx.shared.pubsub();
     let mut out = Vec::with_capacity(2 * (args.len() - 2));
     for channel in &args[2..] {
         out.push(Reply::Bulk(channel.clone()));
         out.push(Reply::Integer(registry.numsub(channel) as i64));
     }
-    Reply::Array(out)
+    Ok(Reply::Array(out))
 }
 
 /// PUBSUB NUMPAT
-fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.pubsub().numpat() as i64)
+fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(ctx.shared.pubsub().numpat() as i64))
 }
 
 /// PUBSUB HELP
-fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    help(
+fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
         &args[0],
         &[
             "CHANNELS [<pattern>]",
@@ -298,5 +300,5 @@ fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "SHARDNUMSUB [<shardchannel> ...]",
             "    Return the number of subscribers for the specified shard level channel(s)",
         ],
-    )
+    ))
 }

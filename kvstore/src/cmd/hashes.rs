@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{err, int_arg, is, reply};
+use super::args::{err, int_arg, is};
 use super::collection::{distinct_sample, scan_cursor, scan_reply, ScanOptions, MAX_RANDOM_REPLY};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Hash, Value};
@@ -103,33 +103,33 @@ fn write<'d, 'a>(
 }
 
 /// HSET key field value [field value ...] and HMSET (which replies OK).
-fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 1 {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        return Reply::error(format!(
+        return Err(Reply::error(format!(
             "ERR wrong number of arguments for '{name}' command"
-        ));
+        )));
     }
     let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let hash = match write(ctx.db(), &args[1], now, args[2..].iter().step_by(2)) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     hash.prepare_for(args[2..].iter().map(Bytes::len), limits);
     let created = args[2..]
         .chunks(2)
         .filter(|pair| hash.set(pair[0].clone(), pair[1].clone(), limits))
         .count();
-    if is(&args[0][1..2], "s") {
+    Ok(if is(&args[0][1..2], "s") {
         Reply::Integer(created as i64)
     } else {
         Reply::Ok
-    }
+    })
 }
 
 /// HSETNX key field value
-fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
@@ -139,100 +139,98 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .and_then(|e| e.value.as_hash())
             .is_some_and(|h| h.contains(&args[2])),
         Ok(false) => false,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     if exists {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     let hash = match write(db, &args[1], now, [&args[2]]) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     hash.set(args[2].clone(), args[3].clone(), limits);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// HGET key field
-fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).map(Bytes::copy_from_slice)))),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).map(Bytes::copy_from_slice))))
 }
 
 /// HMGET key field [field ...]
-fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f).map(Bytes::copy_from_slice))))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HGETALL key: a map in RESP3.
-fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Map(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(f, v)| (bulk(f), bulk(v)))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HKEYS key
-fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(f, _)| bulk(f))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HVALS key
-fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(_, v)| bulk(v))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HDEL key field [field ...]: deletes the key with its last field.
-fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
     match check_write(db, key, now) {
         Ok(true) => {}
-        Ok(false) => return Reply::Integer(0),
-        Err(e) => return e,
+        Ok(false) => return Ok(Reply::Integer(0)),
+        Err(e) => return Err(e),
     }
     let present = db
         .peek(key)
         .and_then(|e| e.value.as_hash())
         .is_some_and(|h| args[2..].iter().any(|f| h.contains(f)));
     if !present {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     let hash = match write(db, key, now, &args[2..]) {
         Ok(h) => h,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let mut deleted = 0;
     for field in &args[2..] {
@@ -246,39 +244,31 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if hash.is_empty() {
         db.remove(key);
     }
-    Reply::Integer(deleted)
+    Ok(Reply::Integer(deleted))
 }
 
 /// HLEN key
-fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| Reply::Integer(h.map_or(0, Hash::len) as i64)))
+    read(ctx.db(), &args[1], now).map(|h| Reply::Integer(h.map_or(0, Hash::len) as i64))
 }
 
 /// HEXISTS key field
-fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::Integer(h.is_some_and(|h| h.contains(&args[2])) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::Integer(h.is_some_and(|h| h.contains(&args[2])) as i64))
 }
 
 /// HSTRLEN key field
-fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len) as i64))
 }
 
 /// HINCRBY key field increment
-fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hincrby(ctx, args))
-}
-
-fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let incr = int_arg(&args[3])?;
     let limits = ctx.shared.limits().hash();
     let now = ctx.now;
@@ -304,11 +294,7 @@ fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// HINCRBYFLOAT key field increment: long double arithmetic, as Redis does it.
-fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hincrbyfloat(ctx, args))
-}
-
-fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let incr = LongDouble::parse(&args[3]).ok_or(Reply::error(err::NOT_FLOAT))?;
     if !incr.is_finite() {
         return Err(Reply::error(hash_err::INCR_NAN));
@@ -338,11 +324,7 @@ fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hrandfield(ctx, args))
-}
-
-fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let resp3 = ctx.session.resp >= 3;
     let mut rng = rand::thread_rng();
@@ -410,11 +392,7 @@ fn bulk(s: &[u8]) -> Reply {
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hscan(ctx, args))
-}
-
-fn try_hscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(hash) = read(ctx.db(), &args[1], now)? else {

@@ -143,45 +143,45 @@ fn docs(spec: &CommandSpec) -> Reply {
 }
 
 /// COMMAND
-fn command_all(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Array(table().map(describe).collect())
+fn command_all(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Array(table().map(describe).collect()))
 }
 
 /// COMMAND COUNT
-fn command_count(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(table().count() as i64)
+fn command_count(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(table().count() as i64))
 }
 
 /// COMMAND INFO [command-name ...]
-fn command_info(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn command_info(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() == 2 {
-        return Reply::Array(table().map(describe).collect());
+        return Ok(Reply::Array(table().map(describe).collect()));
     }
-    Reply::Array(
+    Ok(Reply::Array(
         args[2..]
             .iter()
             .map(|name| find(name).map_or(Reply::Nil, describe))
             .collect(),
-    )
+    ))
 }
 
 /// COMMAND DOCS [command-name ...]
-fn command_docs(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn command_docs(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let specs: Vec<&CommandSpec> = if args.len() == 2 {
         table().collect()
     } else {
         args[2..].iter().filter_map(|name| find(name)).collect()
     };
-    Reply::Map(
+    Ok(Reply::Map(
         specs
             .into_iter()
             .map(|s| (Reply::bulk(s.name), docs(s)))
             .collect(),
-    )
+    ))
 }
 
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
-fn command_list(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn command_list(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let keep: Box<dyn Fn(&CommandSpec) -> bool> = match args.len() {
         2 => Box::new(|_| true),
         5 if is(&args[2], "filterby") => {
@@ -195,10 +195,10 @@ fn command_list(_: &mut Ctx, args: &[Bytes]) -> Reply {
             } else if is(&args[3], "pattern") {
                 Box::new(move |s| crate::glob::glob_match(&arg, s.name.as_bytes(), true))
             } else {
-                return Reply::error(err::SYNTAX);
+                return Err(Reply::error(err::SYNTAX));
             }
         }
-        _ => return Reply::error(err::SYNTAX),
+        _ => return Err(Reply::error(err::SYNTAX)),
     };
     let mut names = Vec::new();
     for spec in table() {
@@ -208,7 +208,7 @@ fn command_list(_: &mut Ctx, args: &[Bytes]) -> Reply {
             }
         }
     }
-    Reply::Array(names)
+    Ok(Reply::Array(names))
 }
 
 /// The keys of a full command line (`COMMAND GETKEYS` / `GETKEYSANDFLAGS`), each with its key
@@ -279,28 +279,28 @@ fn legacy_keys(spec: &CommandSpec, argc: usize) -> Option<Vec<usize>> {
 }
 
 /// COMMAND GETKEYS command [arg ...]
-fn command_getkeys(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    match command_keys(args) {
+fn command_getkeys(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(match command_keys(args) {
         Ok(keys) => Reply::Array(keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect()),
         Err(e) => e,
-    }
+    })
 }
 
 /// COMMAND GETKEYSANDFLAGS command [arg ...]
-fn command_getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    match command_keys(args) {
+fn command_getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(match command_keys(args) {
         Ok(keys) => Reply::Array(
             keys.into_iter()
                 .map(|(k, flags)| Reply::Array(vec![Reply::Bulk(k), flags]))
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
 /// COMMAND HELP
-fn command_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    help(
+fn command_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
         &args[0],
         &[
             "(no subcommand)",
@@ -322,7 +322,7 @@ fn command_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "GETKEYSANDFLAGS <full-command>",
             "    Return the keys and the access flags from a full Redis command.",
         ],
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::args::{c_is, c_str, err, int_arg, reply, sanitize};
+use super::args::{c_is, c_str, err, int_arg, sanitize};
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::glob::glob_match;
@@ -127,59 +127,59 @@ mod keys_err {
 }
 
 /// DEL key [key ...] and UNLINK key [key ...]: deletes the keys, returns how many existed.
-fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn del(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Integer(args[1..].iter().filter(|k| db.delete(k, now)).count() as i64)
+    Ok(Reply::Integer(
+        args[1..].iter().filter(|k| db.delete(k, now)).count() as i64,
+    ))
 }
 
 /// EXISTS key [key ...] and TOUCH key [key ...]: how many of the keys exist, repeats counted.
-fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Integer(
+    Ok(Reply::Integer(
         args[1..]
             .iter()
             .filter(|k| db.get(k, now).is_some())
             .count() as i64,
-    )
+    ))
 }
 
 /// TYPE key
-fn type_of(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn type_of(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Reply::status(ctx.db().get(&args[1], now).map_or("none", Value::type_name))
+    Ok(Reply::status(
+        ctx.db().get(&args[1], now).map_or("none", Value::type_name),
+    ))
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
-fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now as i64;
     set_expiry(ctx, args, now, 1000)
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
-fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now as i64;
     set_expiry(ctx, args, now, 1)
 }
 
 /// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
-fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_expiry(ctx, args, 0, 1000)
 }
 
 /// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
-fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_expiry(ctx, args, 0, 1)
 }
 
 /// The EXPIRE family: `args[2]` in units of `unit_ms` milliseconds, added to `base` (now for
 /// relative commands, 0 for absolute ones). A time not in the future deletes the key.
-fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Reply {
-    reply(try_set_expiry(ctx, args, base, unit_ms))
-}
-
-fn try_set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<Reply, Reply> {
+fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<Reply, Reply> {
     let condition = ExpireCondition::parse(&args[3..])?;
     let overflow = || {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
@@ -255,23 +255,23 @@ impl ExpireCondition {
 }
 
 /// TTL key
-fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], false, false)
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], false, false))
 }
 
 /// PTTL key
-fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], true, false)
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], true, false))
 }
 
 /// EXPIRETIME key
-fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], false, true)
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], false, true))
 }
 
 /// PEXPIRETIME key
-fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], true, true)
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], true, true))
 }
 
 /// The TTL family: -2 for a missing key, -1 for a persistent one, else the remaining time
@@ -300,7 +300,7 @@ fn time_to_live(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> Repl
 }
 
 /// PERSIST key: removes the expiry time; 1 if there was one.
-fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let had_expiry = db
@@ -309,29 +309,25 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if had_expiry {
         db.set_expire(&args[1], None, now);
     }
-    Reply::Integer(had_expiry as i64)
+    Ok(Reply::Integer(had_expiry as i64))
 }
 
 /// KEYS pattern
-fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let pattern = &args[1];
     let all = pattern[..] == b"*"[..];
     let now = ctx.now;
     let keys = ctx.db().keys(now);
-    Reply::Array(
+    Ok(Reply::Array(
         keys.into_iter()
             .filter(|k| all || glob_match(pattern, k, false))
             .map(Reply::Bulk)
             .collect(),
-    )
+    ))
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_scan(ctx, args))
-}
-
-fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[1])?;
     let options = ScanOptions::parse(&args[2..], true)?;
     let now = ctx.now;
@@ -350,19 +346,19 @@ fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// RANDOMKEY
-fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Reply::opt_bulk(ctx.db().random_key(now))
+    Ok(Reply::opt_bulk(ctx.db().random_key(now)))
 }
 
 /// RENAME key newkey
-fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    rename_key(ctx, args, false)
+fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(rename_key(ctx, args, false))
 }
 
 /// RENAMENX key newkey
-fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    rename_key(ctx, args, true)
+fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(rename_key(ctx, args, true))
 }
 
 /// RENAME and RENAMENX: moves the value and its expiry time to the new name. Renaming a key
@@ -388,11 +384,7 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
-fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_copy(ctx, args))
-}
-
-fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (from, to) = (&args[1], &args[2]);
     let source = ctx.session.db;
     let (mut target, mut replace) = (source, false);
@@ -431,11 +423,7 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// MOVE key db
-fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_move(ctx, args))
-}
-
-fn try_move(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let key = &args[1];
     let target = db_index(ctx, &args[2])?;
     let source = ctx.session.db;
@@ -463,7 +451,7 @@ fn db_index(ctx: &mut Ctx, arg: &[u8]) -> Result<usize, Reply> {
 }
 
 /// OBJECT HELP
-fn object_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
+fn object_help(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     const LINES: &[&str] = &[
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
@@ -481,33 +469,37 @@ fn object_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
         "HELP",
         "    Prints this help.",
     ];
-    Reply::Array(LINES.iter().copied().map(Reply::status).collect())
+    Ok(Reply::Array(
+        LINES.iter().copied().map(Reply::status).collect(),
+    ))
 }
 
 /// OBJECT ENCODING key
-fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |v| Reply::bulk(v.encoding()))
+fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |v| Reply::bulk(v.encoding())))
 }
 
 /// OBJECT REFCOUNT key: Redis shares one object among all small non-negative integers.
-fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |v| match v {
+fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |v| match v {
         Value::Str(s) if v.encoding() == "int" => {
             let shared = crate::number::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
             Reply::Integer(if shared { i64::from(i32::MAX) } else { 1 })
         }
         _ => Reply::Integer(1),
-    })
+    }))
 }
 
 /// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh.
-fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |_| Reply::Integer(0))
+fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |_| Reply::Integer(0)))
 }
 
 /// OBJECT FREQ key: only meaningful under an LFU eviction policy, which kvstore never has.
-fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |_| Reply::error(keys_err::NO_LFU))
+fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |_| {
+        Reply::error(keys_err::NO_LFU)
+    }))
 }
 
 /// The OBJECT subcommands' common part: nil for a missing key.

@@ -135,7 +135,7 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now,
         };
-        let reply = (spec.handler)(&mut ctx, &args);
+        let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }

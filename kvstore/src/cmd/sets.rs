@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::args::{err, int_arg, is, reply};
+use super::args::{err, int_arg, is};
 use super::collection::{distinct_sample, MAX_RANDOM_REPLY};
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
 use super::{acl, flags, CommandSpec, Ctx};
@@ -128,14 +128,14 @@ fn max_intset(ctx: &Ctx) -> usize {
 }
 
 /// SADD key member [member ...]
-fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
     match peek(db, key, now) {
-        Err(e) => return e,
-        Ok(Some(set)) if args[2..].iter().all(|m| set.contains(m)) => return Reply::Integer(0),
+        Err(e) => return Err(e),
+        Ok(Some(set)) if args[2..].iter().all(|m| set.contains(m)) => return Ok(Reply::Integer(0)),
         Ok(Some(_)) => {}
         Ok(None) => {
             db.insert(
@@ -146,23 +146,23 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     let set = write(db, key, now, &args[2..]);
-    Reply::Integer(
+    Ok(Reply::Integer(
         args[2..]
             .iter()
             .filter(|m| set.add((*m).clone(), max))
             .count() as i64,
-    )
+    ))
 }
 
 /// SREM key member [member ...]: deletes the key with its last member.
-fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
     match peek(db, key, now) {
-        Err(e) => return e,
+        Err(e) => return Err(e),
         Ok(Some(set)) if args[2..].iter().any(|m| set.contains(m)) => {}
-        Ok(_) => return Reply::Integer(0),
+        Ok(_) => return Ok(Reply::Integer(0)),
     }
     let set = write(db, key, now, &args[2..]);
     let mut deleted = 0;
@@ -177,55 +177,53 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if set.is_empty() {
         db.remove(key);
     }
-    Reply::Integer(deleted)
+    Ok(Reply::Integer(deleted))
 }
 
 /// SISMEMBER key member
-fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|s| Reply::Integer(s.is_some_and(|s| s.contains(&args[2])) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|s| Reply::Integer(s.is_some_and(|s| s.contains(&args[2])) as i64))
 }
 
 /// SMISMEMBER key member [member ...]
-fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|s| {
+    read(ctx.db(), &args[1], now).map(|s| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|m| Reply::Integer(s.is_some_and(|s| s.contains(m)) as i64))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// SCARD key
-fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|s| Reply::Integer(s.map_or(0, Set::len) as i64)))
+    read(ctx.db(), &args[1], now).map(|s| Reply::Integer(s.map_or(0, Set::len) as i64))
 }
 
 /// SMOVE source destination member
-fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let db = ctx.db();
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let dst_exists = db.contains(dst, now);
     let in_src = match peek(db, src, now) {
-        Err(e) => return e,
-        Ok(None) => return Reply::Integer(0),
+        Err(e) => return Err(e),
+        Ok(None) => return Ok(Reply::Integer(0)),
         Ok(Some(s)) => s.contains(member),
     };
     if let Err(e) = peek(db, dst, now) {
-        return e;
+        return Err(e);
     }
     if src == dst || !in_src {
         // Moving to the same set changes nothing; a missing member moves nowhere.
-        return Reply::Integer(in_src as i64);
+        return Ok(Reply::Integer(in_src as i64));
     }
     let set = write(db, src, now, [member]);
     set.remove(member);
@@ -246,15 +244,11 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     {
         write(db, dst, now, [member]).add(member.clone(), max);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// SPOP key [count]
-fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_spop(ctx, args))
-}
-
-fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let key = &args[1];
@@ -323,11 +317,7 @@ fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SRANDMEMBER key [count]
-fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_srandmember(ctx, args))
-}
-
-fn try_srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let mut rng = rand::thread_rng();
     if args.len() > 3 {
@@ -488,9 +478,9 @@ fn inter(sets: &[Option<&Set>], max: usize) -> Set {
 }
 
 /// SINTER key [key ...] and SMEMBERS key: answered straight from the smallest set.
-fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    match sets_at(ctx.db(), &args[1..], now) {
+    Ok(match sets_at(ctx.db(), &args[1..], now) {
         Ok(sets) => Reply::Set(
             inter_members(&sets, 0)
                 .into_iter()
@@ -498,40 +488,36 @@ fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
 /// SINTERSTORE destination key [key ...]
-fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), inter)
+fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), inter))
 }
 
 /// SUNION key [key ...]
-fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[1..], Target::Reply, union_of)
+fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[1..], Target::Reply, union_of))
 }
 
 /// SUNIONSTORE destination key [key ...]
-fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), union_of)
+fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), union_of))
 }
 
 /// SDIFF key [key ...]
-fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[1..], Target::Reply, diff_of)
+fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[1..], Target::Reply, diff_of))
 }
 
 /// SDIFFSTORE destination key [key ...]
-fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), diff_of)
+fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), diff_of))
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_sintercard(ctx, args))
-}
-
-fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let numkeys = non_negative(&args[1], set_err::NUMKEYS)?;
     if numkeys < 1 {
         return Err(Reply::error(set_err::NUMKEYS));
@@ -557,11 +543,7 @@ fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_sscan(ctx, args))
-}
-
-fn try_sscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(set) = read(ctx.db(), &args[1], now)? else {

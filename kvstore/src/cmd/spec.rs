@@ -13,8 +13,10 @@ use super::Ctx;
 use crate::protocol::Reply;
 
 /// How a command's handler is called: with the execution context and the full argument
-/// vector (`args[0]` is the command name as the client sent it).
-pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> Reply;
+/// vector (`args[0]` is the command name as the client sent it). Both sides of the result are
+/// sent to the client as they are; `Err` lets a handler stop at the first bad argument with
+/// `?`. An error reply is `Reply::error` with Redis's exact text (see `cmd::args::err`).
+pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> Result<Reply, Reply>;
 
 bitflags::bitflags! {
     /// Redis's command flags (`COMMAND INFO`'s third field), in Redis's order.

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::args::{err, int_arg, is, reply};
+use super::args::{err, int_arg, is};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
@@ -93,9 +93,9 @@ fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes
 }
 
 /// GET key
-fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn get(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read_str(ctx.db(), &args[1], now).map(|v| Reply::opt_bulk(v.cloned())))
+    read_str(ctx.db(), &args[1], now).map(|v| Reply::opt_bulk(v.cloned()))
 }
 
 /// Which of SET's and GETEX's shared options were given (Redis's `OBJ_SET_*` flags).
@@ -217,11 +217,7 @@ fn expire_at(
 
 /// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | KEEPTTL]
-fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_inner(ctx, args))
-}
-
-fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[3..], true)?;
     let now = ctx.now;
     let new_expiry = o.expire_at(now, "set")?;
@@ -253,24 +249,24 @@ fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SETNX key value
-fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     if db.contains(&args[1], now) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// SETEX key seconds value
-fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_with_ttl(ctx, args, 1000, "setex")
+fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_with_ttl(ctx, args, 1000, "setex"))
 }
 
 /// PSETEX key milliseconds value
-fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_with_ttl(ctx, args, 1, "psetex")
+fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_with_ttl(ctx, args, 1, "psetex"))
 }
 
 fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, command: &str) -> Reply {
@@ -286,42 +282,34 @@ fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, command: &str) -> R
 }
 
 /// GETSET key value
-fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    reply(
-        read_str(db, &args[1], now)
-            .map(|old| old.cloned())
-            .map(|old| {
-                db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
-                Reply::opt_bulk(old)
-            }),
-    )
+    read_str(db, &args[1], now)
+        .map(|old| old.cloned())
+        .map(|old| {
+            db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+            Reply::opt_bulk(old)
+        })
 }
 
 /// GETDEL key
-fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    reply(
-        read_str(db, &args[1], now)
-            .map(|old| old.cloned())
-            .map(|old| {
-                if old.is_some() {
-                    db.remove(&args[1]);
-                }
-                Reply::opt_bulk(old)
-            }),
-    )
+    read_str(db, &args[1], now)
+        .map(|old| old.cloned())
+        .map(|old| {
+            if old.is_some() {
+                db.remove(&args[1]);
+            }
+            Reply::opt_bulk(old)
+        })
 }
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | PERSIST]
-fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(getex_inner(ctx, args))
-}
-
-fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[2..], false)?;
     let now = ctx.now;
     let at = o.expire_at(now, "getex")?;
@@ -345,70 +333,74 @@ fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// MGET key [key ...]
-fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Array(
+    Ok(Reply::Array(
         args[1..]
             .iter()
             .map(|k| Reply::opt_bulk(db.get(k, now).and_then(Value::as_str).cloned()))
             .collect(),
-    )
+    ))
 }
 
 /// MSET key value [key value ...]
-fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 0 {
-        return Reply::error("ERR wrong number of arguments for 'mset' command");
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'mset' command",
+        ));
     }
     let db = ctx.db();
     for pair in args[1..].chunks(2) {
         db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
     }
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// MSETNX key value [key value ...]
-fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 0 {
-        return Reply::error("ERR wrong number of arguments for 'msetnx' command");
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'msetnx' command",
+        ));
     }
     let now = ctx.now;
     let db = ctx.db();
     if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now)) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
         db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// INCR key
-fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    incr_by(ctx, &args[1], 1)
+fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(incr_by(ctx, &args[1], 1))
 }
 
 /// DECR key
-fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    incr_by(ctx, &args[1], -1)
+fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(incr_by(ctx, &args[1], -1))
 }
 
 /// INCRBY key increment
-fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
+fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(match int_arg(&args[2]) {
         Ok(by) => incr_by(ctx, &args[1], by),
         Err(e) => e,
-    }
+    })
 }
 
 /// DECRBY key decrement
-fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
+fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(match int_arg(&args[2]) {
         Ok(i64::MIN) => Reply::error(number::ERR_DECREMENT_OVERFLOW),
         Ok(by) => incr_by(ctx, &args[1], -by),
         Err(e) => e,
-    }
+    })
 }
 
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
@@ -430,21 +422,23 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
 }
 
 /// INCRBYFLOAT key increment
-fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let current = match read_str(db, &args[1], now) {
         Ok(current) => current,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
-    match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
-        Ok(text) => {
-            let text = Bytes::from(text);
-            db.update(args[1].clone(), Value::Str(text.clone()), now);
-            Reply::Bulk(text)
-        }
-        Err(e) => Reply::error(e.to_string()),
-    }
+    Ok(
+        match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
+            Ok(text) => {
+                let text = Bytes::from(text);
+                db.update(args[1].clone(), Value::Str(text.clone()), now);
+                Reply::Bulk(text)
+            }
+            Err(e) => Reply::error(e.to_string()),
+        },
+    )
 }
 
 /// Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`.
@@ -459,11 +453,7 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 }
 
 /// APPEND key value
-fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(append_inner(ctx, args))
-}
-
-fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let current = read_str(ctx.db(), &args[1], now)?.cloned();
     let Some(current) = current else {
@@ -482,19 +472,13 @@ fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// STRLEN key
-fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read_str(ctx.db(), &args[1], now).map(|v| Reply::Integer(v.map_or(0, |s| s.len() as i64))),
-    )
+    read_str(ctx.db(), &args[1], now).map(|v| Reply::Integer(v.map_or(0, |s| s.len() as i64)))
 }
 
 /// GETRANGE key start end (and its old name SUBSTR)
-fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(getrange_inner(ctx, args))
-}
-
-fn getrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut start = int_arg(&args[2])?;
     let mut end = int_arg(&args[3])?;
     let now = ctx.now;
@@ -521,11 +505,7 @@ fn getrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SETRANGE key offset value
-fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(setrange_inner(ctx, args))
-}
-
-fn setrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = int_arg(&args[2])?;
     if offset < 0 {
         return Err(Reply::error("ERR offset is out of range"));

@@ -88,18 +88,18 @@ pub(crate) fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: R
 }
 
 /// MULTI
-fn multi(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn multi(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.is_some() {
-        return Reply::error("ERR MULTI calls can not be nested");
+        return Err(Reply::error("ERR MULTI calls can not be nested"));
     }
     ctx.session.multi = Some(Transaction::default());
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// EXEC
-fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let Some(tx) = ctx.session.multi.take() else {
-        return Reply::error("ERR EXEC without MULTI");
+        return Err(Reply::error("ERR EXEC without MULTI"));
     };
     let now = ctx.now;
     let mut watched = std::mem::take(&mut ctx.session.watched);
@@ -114,10 +114,10 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
         failed
     };
     if tx.aborted {
-        return Reply::error(EXECABORT);
+        return Err(Reply::error(EXECABORT));
     }
     if watch_failed {
-        return Reply::NilArray;
+        return Ok(Reply::NilArray);
     }
     // Queued commands see `in_multi()`, so blocking ones answer at once.
     ctx.session.multi = Some(Transaction::default());
@@ -128,17 +128,17 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
-        let reply = (spec.handler)(ctx, &args);
+        let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,
         });
     }
     ctx.session.multi = None;
-    match before {
+    Ok(match before {
         Some(messages) => Reply::Frames(vec![messages, Reply::Array(replies)]),
         None => Reply::Array(replies),
-    }
+    })
 }
 
 /// Pub/sub messages waiting for this client, already encoded.
@@ -150,18 +150,18 @@ fn pushed(session: &Session) -> Option<Reply> {
 }
 
 /// DISCARD
-fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.take().is_none() {
-        return Reply::error("ERR DISCARD without MULTI");
+        return Err(Reply::error("ERR DISCARD without MULTI"));
     }
     ctx.forget_watches();
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// WATCH key [key ...]
-fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.is_some() {
-        return Reply::error("ERR WATCH inside MULTI is not allowed");
+        return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
     }
     let (db, now) = (ctx.session.db, ctx.now);
     // A set, not a scan per key: WATCH with many keys stays linear.
@@ -178,11 +178,11 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .watched
             .push((db, Bytes::copy_from_slice(key), version));
     }
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// UNWATCH
-fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.forget_watches();
-    Reply::Ok
+    Ok(Reply::Ok)
 }

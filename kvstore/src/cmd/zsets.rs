@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::Rng;
 
-use super::args::{c_is, err, int_arg, reply, MultiPop};
+use super::args::{c_is, err, int_arg, MultiPop};
 use super::blocking::parse_timeout;
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
 use super::{acl, flags, CommandSpec, Ctx};
@@ -568,14 +568,14 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 // ---------------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zadd_generic(ctx, args, false))
+fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zadd_generic(ctx, args, false)
 }
 
 /// ZINCRBY key increment member: ZADD's code with INCR set, options parsing included (so
 /// `ZINCRBY key nx member` is a syntax error, as in Redis).
-fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zadd_generic(ctx, args, true))
+fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zadd_generic(ctx, args, true)
 }
 
 fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, Reply> {
@@ -694,11 +694,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
 }
 
 /// ZREM key member [member ...]
-fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zrem(ctx, args))
-}
-
-fn try_zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (key, now) = (&args[1], ctx.now);
     let db = ctx.db();
     if !exists_for_write(db, key, now)? {
@@ -725,75 +721,75 @@ fn try_zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// ZCARD key
-fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| Reply::Integer(z.map_or(0, |z| z.len() as i64))))
+    read(ctx.db(), &args[1], now).map(|z| Reply::Integer(z.map_or(0, |z| z.len() as i64)))
 }
 
 /// ZSCORE key member
-fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         z.and_then(|z| z.score(&args[2]))
             .map_or(Reply::Nil, Reply::Double)
-    }))
+    })
 }
 
 /// ZMSCORE key member [member ...]
-fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// ZRANK key member
-fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     rank(ctx, args, false)
 }
 
 /// ZREVRANK key member
-fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     rank(ctx, args, true)
 }
 
-fn rank(ctx: &mut Ctx, args: &[Bytes], reverse: bool) -> Reply {
+fn rank(ctx: &mut Ctx, args: &[Bytes], reverse: bool) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         let Some(z) = z else { return Reply::Nil };
         z.rank(&args[2]).map_or(Reply::Nil, |r| {
             Reply::Integer(if reverse { z.len() - 1 - r } else { r } as i64)
         })
-    }))
+    })
 }
 
 /// ZCOUNT key min max
-fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(ScoreRange::parse(&args[2], &args[3]).and_then(|range| {
+fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    ScoreRange::parse(&args[2], &args[3]).and_then(|range| {
         let now = ctx.now;
         let z = read(ctx.db(), &args[1], now)?;
         Ok(Reply::Integer(z.map_or(0, |z| {
             let (lo, hi) = range.ranks(z);
             (hi - lo) as i64
         })))
-    }))
+    })
 }
 
 /// ZLEXCOUNT key min max
-fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(LexRange::parse(&args[2], &args[3]).and_then(|range| {
+fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    LexRange::parse(&args[2], &args[3]).and_then(|range| {
         let now = ctx.now;
         let z = read(ctx.db(), &args[1], now)?;
         Ok(Reply::Integer(z.map_or(0, |z| {
             let (lo, hi) = range.ranks(z);
             (hi - lo) as i64
         })))
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -809,44 +805,38 @@ enum RangeBy {
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Auto, None))
+fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Auto, None)
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(
-        ctx,
-        args,
-        Some(&args[1]),
-        RangeBy::Auto,
-        None,
-    ))
+fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, Some(&args[1]), RangeBy::Auto, None)
 }
 
 /// ZREVRANGE key start stop [WITHSCORES]
-fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Rank, Some(true)))
+fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Rank, Some(true))
 }
 
 /// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
-fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Score, Some(false)))
+fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Score, Some(false))
 }
 
 /// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
-fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Score, Some(true)))
+fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Score, Some(true))
 }
 
 /// ZRANGEBYLEX key min max [LIMIT offset count]
-fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Lex, Some(false)))
+fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Lex, Some(false))
 }
 
 /// ZREVRANGEBYLEX key max min [LIMIT offset count]
-fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Lex, Some(true)))
+fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Lex, Some(true))
 }
 
 /// Redis's `zrangeGenericCommand`: `by` and `reverse` are fixed by the older commands and
@@ -961,29 +951,25 @@ fn with_limit((lo, hi): (usize, usize), offset: i64, limit: i64, reverse: bool) 
 }
 
 /// ZREMRANGEBYRANK key start stop
-fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let ranks = int_arg(&args[2]).and_then(|start| Ok((start, int_arg(&args[3])?)));
-    reply(ranks.and_then(|(start, end)| {
+    ranks.and_then(|(start, end)| {
         remove_range(ctx, &args[1], |z| {
             rank_range(start, end, z.len()).map_or((0, 0), |(s, e)| (s, e + 1))
         })
-    }))
+    })
 }
 
 /// ZREMRANGEBYSCORE key min max
-fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(
-        ScoreRange::parse(&args[2], &args[3])
-            .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z))),
-    )
+fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    ScoreRange::parse(&args[2], &args[3])
+        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
 }
 
 /// ZREMRANGEBYLEX key min max
-fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(
-        LexRange::parse(&args[2], &args[3])
-            .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z))),
-    )
+fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    LexRange::parse(&args[2], &args[3])
+        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
 }
 
 /// Removes the ranks `lo..hi` that `ranks` picks; replies how many went.
@@ -1087,13 +1073,13 @@ pub fn zpop(
 }
 
 /// ZPOPMIN key [count]
-fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop_command(ctx, args, false))
+fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop_command(ctx, args, false)
 }
 
 /// ZPOPMAX key [count]
-fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop_command(ctx, args, true))
+fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop_command(ctx, args, true)
 }
 
 fn pop_command(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Result<Reply, Reply> {
@@ -1127,11 +1113,7 @@ fn min_or_max(arg: &[u8]) -> Result<bool, Reply> {
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zmpop(ctx, args))
-}
-
-fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 1, min_or_max)?;
     let now = ctx.now;
     let popped = zpop(
@@ -1146,13 +1128,13 @@ fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// BZPOPMIN key [key ...] timeout
-fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args))
+fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args)
 }
 
 /// BZPOPMAX key [key ...] timeout
-fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args))
+fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args)
 }
 
 /// BZPOPMIN / BZPOPMAX: the timeout is checked first, then the keys in order; with nothing to
@@ -1183,11 +1165,7 @@ fn serve_blocking_pop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Opt
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the timeout is checked after
 /// the rest, as in Redis.
-fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_bzmpop(ctx, args))
-}
-
-fn try_bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 2, min_or_max)?;
     let timeout = parse_timeout(&args[1])?;
     let now = ctx.now;
@@ -1297,80 +1275,52 @@ impl Aggregate {
 }
 
 /// ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
-fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zunion",
-        None,
-        SetOp::Union,
-        false,
-    ))
+fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zunion", None, SetOp::Union, false)
 }
 
 /// ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
-fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zinter",
-        None,
-        SetOp::Inter,
-        false,
-    ))
+fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zinter", None, SetOp::Inter, false)
 }
 
 /// ZDIFF numkeys key [key ...] [WITHSCORES]
-fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zdiff", None, SetOp::Diff, false))
+fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zdiff", None, SetOp::Diff, false)
 }
 
 /// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
-fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
+fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(
         ctx,
         args,
         "zunionstore",
         Some(&args[1]),
         SetOp::Union,
         false,
-    ))
+    )
 }
 
 /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
-fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
+fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(
         ctx,
         args,
         "zinterstore",
         Some(&args[1]),
         SetOp::Inter,
         false,
-    ))
+    )
 }
 
 /// ZDIFFSTORE destination numkeys key [key ...]
-fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zdiffstore",
-        Some(&args[1]),
-        SetOp::Diff,
-        false,
-    ))
+fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zdiffstore", Some(&args[1]), SetOp::Diff, false)
 }
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
-fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zintercard",
-        None,
-        SetOp::Inter,
-        true,
-    ))
+fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zintercard", None, SetOp::Inter, true)
 }
 
 /// Redis's `zunionInterDiffGenericCommand`.
@@ -1539,11 +1489,7 @@ fn set_operation(
 // ---------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zrandmember(ctx, args))
-}
-
-fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (now, resp) = (ctx.now, ctx.session.resp);
     if args.len() == 2 {
         let Some(z) = read(ctx.db(), &args[1], now)? else {
@@ -1598,11 +1544,7 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// A listpack-encoded set comes back whole with cursor 0, as in Redis. A larger one is walked
 /// through its slot table ([`ZSet::scan`]): every member present for the whole scan is
 /// returned exactly once, whatever happens to its score.
-fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zscan(ctx, args))
-}
-
-fn try_zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(z) = read(ctx.db(), &args[1], now)? else {
