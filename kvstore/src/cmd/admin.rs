@@ -434,7 +434,7 @@ fn server_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "gcc_version", "0.0.0");
     field(out, "process_id", std::process::id());
     field(out, "process_supervised", "no");
-    field(out, "run_id", &shared.run_id());
+    field(out, "run_id", shared.run_id());
     field(out, "tcp_port", shared.port());
     field(out, "server_time_usec", now.as_micros());
     field(out, "uptime_in_seconds", uptime);

@@ -112,10 +112,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let limits = ctx.shared.limits().hash();
     let now = ctx.now;
-    let hash = match write(ctx.db(), &args[1], now, args[2..].iter().step_by(2)) {
-        Ok(h) => h,
-        Err(e) => return Err(e),
-    };
+    let hash = write(ctx.db(), &args[1], now, args[2..].iter().step_by(2))?;
     hash.prepare_for(args[2..].iter().map(Bytes::len), limits);
     let created = args[2..]
         .chunks(2)
@@ -144,10 +141,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if exists {
         return Ok(Reply::Integer(0));
     }
-    let hash = match write(db, &args[1], now, [&args[2]]) {
-        Ok(h) => h,
-        Err(e) => return Err(e),
-    };
+    let hash = write(db, &args[1], now, [&args[2]])?;
     hash.set(args[2].clone(), args[3].clone(), limits);
     Ok(Reply::Integer(1))
 }
@@ -228,10 +222,7 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if !present {
         return Ok(Reply::Integer(0));
     }
-    let hash = match write(db, key, now, &args[2..]) {
-        Ok(h) => h,
-        Err(e) => return Err(e),
-    };
+    let hash = write(db, key, now, &args[2..])?;
     let mut deleted = 0;
     for field in &args[2..] {
         if hash.remove(field) {

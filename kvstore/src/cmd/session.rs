@@ -238,9 +238,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             }
             j += 3;
         } else if is(&args[j], "setname") && more >= 1 {
-            if let Err(e) = set_name(ctx.session, &args[j + 1]) {
-                return Err(e);
-            }
+            set_name(ctx.session, &args[j + 1])?;
             j += 2;
         } else {
             return Err(Reply::error(sanitize(format!(
@@ -557,10 +555,7 @@ fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             ))
         }
     };
-    let id = match int_arg(&args[2]) {
-        Ok(id) => id,
-        Err(e) => return Err(e),
-    };
+    let id = int_arg(&args[2])?;
     let released = if with_error {
         Reply::error(UNBLOCKED)
     } else {

@@ -218,9 +218,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         Ok(None) => return Ok(Reply::Integer(0)),
         Ok(Some(s)) => s.contains(member),
     };
-    if let Err(e) = peek(db, dst, now) {
-        return Err(e);
-    }
+    peek(db, dst, now)?;
     if src == dst || !in_src {
         // Moving to the same set changes nothing; a missing member moves nowhere.
         return Ok(Reply::Integer(in_src as i64));

@@ -425,10 +425,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = match read_str(db, &args[1], now) {
-        Ok(current) => current,
-        Err(e) => return Err(e),
-    };
+    let current = read_str(db, &args[1], now)?;
     Ok(
         match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
             Ok(text) => {
