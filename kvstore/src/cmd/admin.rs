@@ -261,13 +261,9 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .chunks(2)
         .map(|p| (p[0].to_vec(), p[1].to_vec()))
         .collect();
-    Ok(match ctx.shared.set_config(&pairs) {
-        Ok(changed) => {
-            tracing::info!(?changed, "CONFIG SET");
-            Reply::Ok
-        }
-        Err(e) => Reply::error(sanitize(e)),
-    })
+    let changed = (ctx.shared.set_config(&pairs)).map_err(|e| Reply::error(sanitize(e)))?;
+    tracing::info!(?changed, "CONFIG SET");
+    Ok(Reply::Ok)
 }
 
 /// CONFIG RESETSTAT
@@ -279,7 +275,7 @@ fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 
 /// CONFIG REWRITE. kvstore never writes its configuration file.
 fn config_rewrite(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match config_file() {
+    Err(match config_file() {
         None => Reply::error("ERR The server is running without a config file"),
         Some(_) => Reply::error("ERR Rewriting config file: not supported by kvstore"),
     })

@@ -130,14 +130,11 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
-    let exists = match check_write(db, &args[1], now) {
-        Ok(true) => db
+    let exists = check_write(db, &args[1], now)?
+        && db
             .peek(&args[1])
             .and_then(|e| e.value.as_hash())
-            .is_some_and(|h| h.contains(&args[2])),
-        Ok(false) => false,
-        Err(e) => return Err(e),
-    };
+            .is_some_and(|h| h.contains(&args[2]));
     if exists {
         return Ok(Reply::Integer(0));
     }
@@ -210,10 +207,8 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match check_write(db, key, now) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Reply::Integer(0)),
-        Err(e) => return Err(e),
+    if !check_write(db, key, now)? {
+        return Ok(Reply::Integer(0));
     }
     let present = db
         .peek(key)

@@ -280,22 +280,20 @@ fn legacy_keys(spec: &CommandSpec, argc: usize) -> Option<Vec<usize>> {
 
 /// COMMAND GETKEYS command [arg ...]
 fn command_getkeys(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match command_keys(args) {
-        Ok(keys) => Reply::Array(keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect()),
-        Err(e) => e,
-    })
+    let keys = command_keys(args)?;
+    Ok(Reply::Array(
+        keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect(),
+    ))
 }
 
 /// COMMAND GETKEYSANDFLAGS command [arg ...]
 fn command_getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match command_keys(args) {
-        Ok(keys) => Reply::Array(
-            keys.into_iter()
-                .map(|(k, flags)| Reply::Array(vec![Reply::Bulk(k), flags]))
-                .collect(),
-        ),
-        Err(e) => e,
-    })
+    let keys = command_keys(args)?;
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|(k, flags)| Reply::Array(vec![Reply::Bulk(k), flags]))
+            .collect(),
+    ))
 }
 
 /// COMMAND HELP

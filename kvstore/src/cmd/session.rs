@@ -164,11 +164,13 @@ fn ping(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             Reply::Bulk(message),
         ]));
     }
-    Ok(match args.len() {
-        1 => Reply::status("PONG"),
-        2 => Reply::Bulk(args[1].clone()),
-        _ => Reply::error("ERR wrong number of arguments for 'ping' command"),
-    })
+    match args.len() {
+        1 => Ok(Reply::status("PONG")),
+        2 => Ok(Reply::Bulk(args[1].clone())),
+        _ => Err(Reply::error(
+            "ERR wrong number of arguments for 'ping' command",
+        )),
+    }
 }
 
 /// ECHO message
@@ -208,11 +210,11 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     } else {
         (&args[1][..], &args[2][..])
     };
-    Ok(if authenticate(ctx, user, pass) {
-        Reply::Ok
+    if authenticate(ctx, user, pass) {
+        Ok(Reply::Ok)
     } else {
-        Reply::error(err::WRONGPASS)
-    })
+        Err(Reply::error(err::WRONGPASS))
+    }
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -324,10 +326,8 @@ fn client_id(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 
 /// CLIENT SETNAME name
 fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match set_name(ctx.session, &args[2]) {
-        Ok(()) => Reply::Ok,
-        Err(e) => e,
-    })
+    set_name(ctx.session, &args[2])?;
+    Ok(Reply::Ok)
 }
 
 /// CLIENT GETNAME
@@ -471,11 +471,11 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         killed += 1;
     }
-    Ok(match (old_form, killed) {
-        (true, 0) => Reply::error("ERR No such client"),
-        (true, _) => Reply::Ok,
-        (false, n) => Reply::Integer(n),
-    })
+    match (old_form, killed) {
+        (true, 0) => Err(Reply::error("ERR No such client")),
+        (true, _) => Ok(Reply::Ok),
+        (false, n) => Ok(Reply::Integer(n)),
+    }
 }
 
 /// The filters of CLIENT KILL's option form.
@@ -575,13 +575,15 @@ fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// CLIENT REPLY ON. OFF and SKIP, which silence replies, are refused rather than ignored:
 /// a client that believes its replies are off would misread every reply after it.
 fn client_reply(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(if is(&args[2], "on") {
-        Reply::Ok
+    if is(&args[2], "on") {
+        Ok(Reply::Ok)
     } else if is(&args[2], "off") || is(&args[2], "skip") {
-        Reply::error("ERR CLIENT REPLY OFF|SKIP is not supported by kvstore")
+        Err(Reply::error(
+            "ERR CLIENT REPLY OFF|SKIP is not supported by kvstore",
+        ))
     } else {
-        Reply::error(err::SYNTAX)
-    })
+        Err(Reply::error(err::SYNTAX))
+    }
 }
 
 /// CLIENT HELP

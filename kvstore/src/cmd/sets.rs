@@ -133,11 +133,10 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match peek(db, key, now) {
-        Err(e) => return Err(e),
-        Ok(Some(set)) if args[2..].iter().all(|m| set.contains(m)) => return Ok(Reply::Integer(0)),
-        Ok(Some(_)) => {}
-        Ok(None) => {
+    match peek(db, key, now)? {
+        Some(set) if args[2..].iter().all(|m| set.contains(m)) => return Ok(Reply::Integer(0)),
+        Some(_) => {}
+        None => {
             db.insert(
                 key.clone(),
                 Value::Set(Arc::new(Set::for_member(&args[2]))),
@@ -159,10 +158,9 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match peek(db, key, now) {
-        Err(e) => return Err(e),
-        Ok(Some(set)) if args[2..].iter().any(|m| set.contains(m)) => {}
-        Ok(_) => return Ok(Reply::Integer(0)),
+    match peek(db, key, now)? {
+        Some(set) if args[2..].iter().any(|m| set.contains(m)) => {}
+        _ => return Ok(Reply::Integer(0)),
     }
     let set = write(db, key, now, &args[2..]);
     let mut deleted = 0;
@@ -213,10 +211,9 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let db = ctx.db();
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let dst_exists = db.contains(dst, now);
-    let in_src = match peek(db, src, now) {
-        Err(e) => return Err(e),
-        Ok(None) => return Ok(Reply::Integer(0)),
-        Ok(Some(s)) => s.contains(member),
+    let in_src = match peek(db, src, now)? {
+        None => return Ok(Reply::Integer(0)),
+        Some(s) => s.contains(member),
     };
     peek(db, dst, now)?;
     if src == dst || !in_src {
@@ -478,15 +475,13 @@ fn inter(sets: &[Option<&Set>], max: usize) -> Set {
 /// SINTER key [key ...] and SMEMBERS key: answered straight from the smallest set.
 fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Ok(match sets_at(ctx.db(), &args[1..], now) {
-        Ok(sets) => Reply::Set(
-            inter_members(&sets, 0)
-                .into_iter()
-                .map(Reply::Bulk)
-                .collect(),
-        ),
-        Err(e) => e,
-    })
+    let sets = sets_at(ctx.db(), &args[1..], now)?;
+    Ok(Reply::Set(
+        inter_members(&sets, 0)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    ))
 }
 
 /// SINTERSTORE destination key [key ...]

@@ -261,24 +261,25 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// SETEX key seconds value
 fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(set_with_ttl(ctx, args, 1000, "setex"))
+    set_with_ttl(ctx, args, 1000, "setex")
 }
 
 /// PSETEX key milliseconds value
 fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(set_with_ttl(ctx, args, 1, "psetex"))
+    set_with_ttl(ctx, args, 1, "psetex")
 }
 
-fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, command: &str) -> Reply {
+fn set_with_ttl(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    unit_ms: i64,
+    command: &str,
+) -> Result<Reply, Reply> {
     let now = ctx.now;
-    match expire_at(&args[2], unit_ms, false, now, command) {
-        Ok(at) => {
-            ctx.db()
-                .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
-            Reply::Ok
-        }
-        Err(e) => e,
-    }
+    let at = expire_at(&args[2], unit_ms, false, now, command)?;
+    ctx.db()
+        .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
+    Ok(Reply::Ok)
 }
 
 /// GETSET key value
@@ -378,47 +379,37 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// INCR key
 fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(incr_by(ctx, &args[1], 1))
+    incr_by(ctx, &args[1], 1)
 }
 
 /// DECR key
 fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(incr_by(ctx, &args[1], -1))
+    incr_by(ctx, &args[1], -1)
 }
 
 /// INCRBY key increment
 fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match int_arg(&args[2]) {
-        Ok(by) => incr_by(ctx, &args[1], by),
-        Err(e) => e,
-    })
+    incr_by(ctx, &args[1], int_arg(&args[2])?)
 }
 
 /// DECRBY key decrement
 fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(match int_arg(&args[2]) {
-        Ok(i64::MIN) => Reply::error(number::ERR_DECREMENT_OVERFLOW),
-        Ok(by) => incr_by(ctx, &args[1], -by),
-        Err(e) => e,
-    })
+    match int_arg(&args[2])? {
+        i64::MIN => Err(Reply::error(number::ERR_DECREMENT_OVERFLOW)),
+        by => incr_by(ctx, &args[1], -by),
+    }
 }
 
-fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
+fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = match read_str(db, key, now) {
-        Ok(current) => current,
-        Err(e) => return e,
-    };
-    match number::checked_incr(current.map(|b| &b[..]), by) {
-        Ok(n) => {
-            let mut digits = itoa::Buffer::new();
-            let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
-            db.update(key.clone(), Value::Str(text), now);
-            Reply::Integer(n)
-        }
-        Err(e) => Reply::error(e.to_string()),
-    }
+    let current = read_str(db, key, now)?;
+    let n = number::checked_incr(current.map(|b| &b[..]), by)
+        .map_err(|e| Reply::error(e.to_string()))?;
+    let mut digits = itoa::Buffer::new();
+    let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
+    db.update(key.clone(), Value::Str(text), now);
+    Ok(Reply::Integer(n))
 }
 
 /// INCRBYFLOAT key increment
