@@ -14,7 +14,6 @@
 //! as the socket takes them, and a command's reply follows the messages queued before it
 //! ran, as in Redis's single output buffer.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -108,10 +107,7 @@ impl Connection {
     }
 
     fn wrote_wbuf(&mut self) {
-        self.shared
-            .stats()
-            .net_output_bytes
-            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();
         if self.wbuf.capacity() > KEEP_WRITE_BUF {
             self.wbuf = BytesMut::new();
@@ -224,10 +220,7 @@ impl Connection {
         self.session.handle.info.lock().last_active = std::time::Instant::now();
         release.reply.encode(self.session.resp, &mut self.wbuf);
         self.socket.write_all(&self.wbuf).await?;
-        self.shared
-            .stats()
-            .net_output_bytes
-            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();
         Ok(true)
     }
@@ -281,10 +274,7 @@ impl Connection {
                 (None, Ok(())) => unreachable!("try_io succeeded without reading"),
             }
         };
-        self.shared
-            .stats()
-            .net_input_bytes
-            .fetch_add(read as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_read(read as u64);
         Ok(read > 0 && !self.session.handle.is_killed())
     }
 
@@ -328,10 +318,7 @@ impl Connection {
                 }
             }
         }
-        self.shared
-            .stats()
-            .commands_processed
-            .fetch_add(executed, Ordering::Relaxed);
+        self.shared.stats().commands_processed(executed);
         batch.finish()
     }
 }

@@ -6,7 +6,6 @@
 //! transactions atomic exactly as in single-threaded Redis.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,7 +136,7 @@ impl Server {
         if let Some(budget) = crate::busy_poll::budget() {
             let shared = shared.clone();
             tasks.spawn(async move {
-                crate::busy_poll::poller(&shared.stats().commands_processed, budget).await
+                crate::busy_poll::poller(shared.stats().commands_counter(), budget).await
             });
         }
         tokio::pin!(stop);
@@ -191,18 +190,12 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
                 continue;
             }
         };
-        shared
-            .stats()
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
+        shared.stats().connection_received();
         let permit = maxclients.clone().try_acquire_owned();
         let shared = shared.clone();
         tokio::spawn(async move {
             let Ok(permit) = permit else {
-                shared
-                    .stats()
-                    .rejected_connections
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.stats().connection_rejected();
                 reject(socket, b"-ERR max number of clients reached\r\n").await;
                 return;
             };

@@ -587,30 +587,21 @@ fn persistence_section(ctx: &mut Ctx, out: &mut String) {
 
 fn stats_section(ctx: &mut Ctx, out: &mut String) {
     let keyspace = ctx.keyspace().stats();
-    let stats = &ctx.shared.stats();
-    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let stats = ctx.shared.stats().snapshot();
     field(
         out,
         "total_connections_received",
-        get(&stats.connections_received),
+        stats.connections_received,
     );
-    field(
-        out,
-        "total_commands_processed",
-        get(&stats.commands_processed),
-    );
+    field(out, "total_commands_processed", stats.commands_processed);
     field(out, "instantaneous_ops_per_sec", 0);
-    field(out, "total_net_input_bytes", get(&stats.net_input_bytes));
-    field(out, "total_net_output_bytes", get(&stats.net_output_bytes));
+    field(out, "total_net_input_bytes", stats.net_input_bytes);
+    field(out, "total_net_output_bytes", stats.net_output_bytes);
     field(out, "total_net_repl_input_bytes", 0);
     field(out, "total_net_repl_output_bytes", 0);
     field(out, "instantaneous_input_kbps", "0.00");
     field(out, "instantaneous_output_kbps", "0.00");
-    field(
-        out,
-        "rejected_connections",
-        get(&stats.rejected_connections),
-    );
+    field(out, "rejected_connections", stats.rejected_connections);
     field(out, "sync_full", 0);
     field(out, "sync_partial_ok", 0);
     field(out, "sync_partial_err", 0);

@@ -34,17 +34,63 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Counters for INFO stats.
+/// Counters for INFO stats: only ever added to, or reset by CONFIG RESETSTAT.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub(crate) connections_received: AtomicU64,
-    pub(crate) commands_processed: AtomicU64,
-    pub(crate) rejected_connections: AtomicU64,
-    pub(crate) net_input_bytes: AtomicU64,
-    pub(crate) net_output_bytes: AtomicU64,
+    connections_received: AtomicU64,
+    commands_processed: AtomicU64,
+    rejected_connections: AtomicU64,
+    net_input_bytes: AtomicU64,
+    net_output_bytes: AtomicU64,
+}
+
+/// The counters of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatsSnapshot {
+    pub(crate) connections_received: u64,
+    pub(crate) commands_processed: u64,
+    pub(crate) rejected_connections: u64,
+    pub(crate) net_input_bytes: u64,
+    pub(crate) net_output_bytes: u64,
 }
 
 impl Stats {
+    pub(crate) fn connection_received(&self) {
+        self.connections_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_rejected(&self) {
+        self.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn commands_processed(&self, n: u64) {
+        self.commands_processed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bytes_read(&self, n: u64) {
+        self.net_input_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bytes_written(&self, n: u64) {
+        self.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The command counter itself, for the busy poller to watch.
+    pub(crate) fn commands_counter(&self) -> &AtomicU64 {
+        &self.commands_processed
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            connections_received: get(&self.connections_received),
+            commands_processed: get(&self.commands_processed),
+            rejected_connections: get(&self.rejected_connections),
+            net_input_bytes: get(&self.net_input_bytes),
+            net_output_bytes: get(&self.net_output_bytes),
+        }
+    }
+
     /// CONFIG RESETSTAT.
     fn reset(&self) {
         for counter in [
