@@ -19,98 +19,28 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::state::Shared;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, flags![LOADING, STALE], acl![DANGEROUS], info),
     CommandSpec::new("dbsize", 1, flags![READONLY, FAST], acl![KEYSPACE], dbsize),
-    CommandSpec::new(
-        "flushdb",
-        -1,
-        flags![WRITE],
-        acl![KEYSPACE, DANGEROUS],
-        flushdb,
-    ),
-    CommandSpec::new(
-        "flushall",
-        -1,
-        flags![WRITE],
-        acl![KEYSPACE, DANGEROUS],
-        flushall,
-    ),
-    CommandSpec::new(
-        "swapdb",
-        3,
-        flags![WRITE, FAST],
-        acl![KEYSPACE, DANGEROUS],
-        swapdb,
-    ),
-    CommandSpec::new(
-        "save",
-        1,
-        flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI],
-        acl![],
-        save,
-    ),
-    CommandSpec::new(
-        "bgsave",
-        -1,
-        flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
-        acl![],
-        bgsave,
-    ),
-    CommandSpec::new(
-        "lastsave",
-        1,
-        flags![LOADING, STALE, FAST],
-        acl![ADMIN, DANGEROUS],
-        lastsave,
-    ),
+    CommandSpec::new("flushdb", -1, flags![WRITE], acl![KEYSPACE, DANGEROUS], flushdb),
+    CommandSpec::new("flushall", -1, flags![WRITE], acl![KEYSPACE, DANGEROUS], flushall),
+    CommandSpec::new("swapdb", 3, flags![WRITE, FAST], acl![KEYSPACE, DANGEROUS], swapdb),
+    CommandSpec::new("save", 1, flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI], acl![], save),
+    CommandSpec::new("bgsave", -1, flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING], acl![], bgsave),
+    CommandSpec::new("lastsave", 1, flags![LOADING, STALE, FAST], acl![ADMIN, DANGEROUS], lastsave),
     CommandSpec::new("time", 1, flags![LOADING, STALE, FAST], acl![], time),
-    CommandSpec::new(
-        "shutdown",
-        -1,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
-        acl![],
-        shutdown,
-    ),
+    CommandSpec::new("shutdown", -1, flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY], acl![], shutdown),
     CommandSpec::new("config", -2, flags![], acl![], config_help).with_subcommands(CONFIG),
 ];
 
+#[rustfmt::skip]
 static CONFIG: &[CommandSpec] = &[
-    CommandSpec::new(
-        "config|get",
-        -3,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![],
-        config_get,
-    ),
-    CommandSpec::new(
-        "config|set",
-        -4,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![],
-        config_set,
-    ),
-    CommandSpec::new(
-        "config|resetstat",
-        2,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![],
-        config_resetstat,
-    ),
-    CommandSpec::new(
-        "config|rewrite",
-        2,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![],
-        config_rewrite,
-    ),
-    CommandSpec::new(
-        "config|help",
-        2,
-        flags![LOADING, STALE],
-        acl![],
-        config_help,
-    ),
+    CommandSpec::new("config|get", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![], config_get),
+    CommandSpec::new("config|set", -4, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![], config_set),
+    CommandSpec::new("config|resetstat", 2, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![], config_resetstat),
+    CommandSpec::new("config|rewrite", 2, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![], config_rewrite),
+    CommandSpec::new("config|help", 2, flags![LOADING, STALE], acl![], config_help),
 ];
 
 /// DBSIZE

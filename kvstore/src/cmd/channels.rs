@@ -15,88 +15,24 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "subscribe",
-        -2,
-        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
-        acl![],
-        subscribe,
-    ),
-    CommandSpec::new(
-        "unsubscribe",
-        -1,
-        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
-        acl![],
-        unsubscribe,
-    ),
-    CommandSpec::new(
-        "psubscribe",
-        -2,
-        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
-        acl![],
-        psubscribe,
-    ),
-    CommandSpec::new(
-        "punsubscribe",
-        -1,
-        flags![PUBSUB, NOSCRIPT, LOADING, STALE],
-        acl![],
-        punsubscribe,
-    ),
-    CommandSpec::new(
-        "publish",
-        3,
-        flags![PUBSUB, LOADING, STALE, FAST],
-        acl![],
-        publish,
-    ),
+    CommandSpec::new("subscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], subscribe),
+    CommandSpec::new("unsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], unsubscribe),
+    CommandSpec::new("psubscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], psubscribe),
+    CommandSpec::new("punsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], punsubscribe),
+    CommandSpec::new("publish", 3, flags![PUBSUB, LOADING, STALE, FAST], acl![], publish),
     CommandSpec::new("pubsub", -2, flags![], acl![], pubsub_help).with_subcommands(PUBSUB),
 ];
 
+#[rustfmt::skip]
 static PUBSUB: &[CommandSpec] = &[
-    CommandSpec::new(
-        "pubsub|channels",
-        -2,
-        flags![PUBSUB, LOADING, STALE],
-        acl![],
-        pubsub_channels,
-    ),
-    CommandSpec::new(
-        "pubsub|numsub",
-        -2,
-        flags![PUBSUB, LOADING, STALE],
-        acl![],
-        pubsub_numsub,
-    ),
-    CommandSpec::new(
-        "pubsub|numpat",
-        2,
-        flags![PUBSUB, LOADING, STALE],
-        acl![],
-        pubsub_numpat,
-    ),
-    CommandSpec::new(
-        "pubsub|shardchannels",
-        -2,
-        flags![PUBSUB, LOADING, STALE],
-        acl![],
-        pubsub_shardchannels,
-    ),
-    CommandSpec::new(
-        "pubsub|shardnumsub",
-        -2,
-        flags![PUBSUB, LOADING, STALE],
-        acl![],
-        pubsub_shardnumsub,
-    ),
-    CommandSpec::new(
-        "pubsub|help",
-        2,
-        flags![LOADING, STALE],
-        acl![],
-        pubsub_help,
-    ),
+    CommandSpec::new("pubsub|channels", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_channels),
+    CommandSpec::new("pubsub|numsub", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_numsub),
+    CommandSpec::new("pubsub|numpat", 2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_numpat),
+    CommandSpec::new("pubsub|shardchannels", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_shardchannels),
+    CommandSpec::new("pubsub|shardnumsub", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_shardnumsub),
+    CommandSpec::new("pubsub|help", 2, flags![LOADING, STALE], acl![], pubsub_help),
 ];
 
 /// The commands a RESP2 subscriber may still send (Redis's list in `processCommand`).

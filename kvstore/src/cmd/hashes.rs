@@ -16,16 +16,10 @@ use crate::keyspace::{Db, Hash, Value};
 use crate::number::LongDouble;
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
-    CommandSpec::new(
-        "hsetnx",
-        4,
-        flags![WRITE, DENYOOM, FAST],
-        acl![HASH],
-        hsetnx,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("hsetnx", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hsetnx).keys(1, 1, 1),
     CommandSpec::new("hmset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
     CommandSpec::new("hget", 3, flags![READONLY, FAST], acl![HASH], hget).keys(1, 1, 1),
     CommandSpec::new("hmget", -3, flags![READONLY, FAST], acl![HASH], hmget).keys(1, 1, 1),
@@ -36,22 +30,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hkeys", 2, flags![READONLY], acl![HASH], hkeys).keys(1, 1, 1),
     CommandSpec::new("hvals", 2, flags![READONLY], acl![HASH], hvals).keys(1, 1, 1),
     CommandSpec::new("hstrlen", 3, flags![READONLY, FAST], acl![HASH], hstrlen).keys(1, 1, 1),
-    CommandSpec::new(
-        "hincrby",
-        4,
-        flags![WRITE, DENYOOM, FAST],
-        acl![HASH],
-        hincrby,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "hincrbyfloat",
-        4,
-        flags![WRITE, DENYOOM, FAST],
-        acl![HASH],
-        hincrbyfloat,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("hincrby", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hincrby).keys(1, 1, 1),
+    CommandSpec::new("hincrbyfloat", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hincrbyfloat).keys(1, 1, 1),
     CommandSpec::new("hrandfield", -2, flags![READONLY], acl![HASH], hrandfield).keys(1, 1, 1),
     CommandSpec::new("hscan", -3, flags![READONLY], acl![HASH], hscan).keys(1, 1, 1),
 ];

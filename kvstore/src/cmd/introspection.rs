@@ -26,56 +26,15 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 )
 .with_subcommands(COMMAND)];
 
+#[rustfmt::skip]
 static COMMAND: &[CommandSpec] = &[
-    CommandSpec::new(
-        "command|count",
-        2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_count,
-    ),
-    CommandSpec::new(
-        "command|list",
-        -2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_list,
-    ),
-    CommandSpec::new(
-        "command|info",
-        -2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_info,
-    ),
-    CommandSpec::new(
-        "command|docs",
-        -2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_docs,
-    ),
-    CommandSpec::new(
-        "command|getkeys",
-        -4,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_getkeys,
-    ),
-    CommandSpec::new(
-        "command|getkeysandflags",
-        -4,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_getkeysandflags,
-    ),
-    CommandSpec::new(
-        "command|help",
-        2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        command_help,
-    ),
+    CommandSpec::new("command|count", 2, flags![LOADING, STALE], acl![CONNECTION], command_count),
+    CommandSpec::new("command|list", -2, flags![LOADING, STALE], acl![CONNECTION], command_list),
+    CommandSpec::new("command|info", -2, flags![LOADING, STALE], acl![CONNECTION], command_info),
+    CommandSpec::new("command|docs", -2, flags![LOADING, STALE], acl![CONNECTION], command_docs),
+    CommandSpec::new("command|getkeys", -4, flags![LOADING, STALE], acl![CONNECTION], command_getkeys),
+    CommandSpec::new("command|getkeysandflags", -4, flags![LOADING, STALE], acl![CONNECTION], command_getkeysandflags),
+    CommandSpec::new("command|help", 2, flags![LOADING, STALE], acl![CONNECTION], command_help),
 ];
 
 fn meta(spec: &CommandSpec) -> Cow<'static, CommandMeta> {

@@ -17,6 +17,7 @@ use crate::glob::glob_match;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, flags![WRITE], acl![KEYSPACE], del).keys(1, -1, 1),
     CommandSpec::new("unlink", -2, flags![WRITE, FAST], acl![KEYSPACE], del).keys(1, -1, 1),
@@ -25,40 +26,12 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("type", 2, flags![READONLY, FAST], acl![KEYSPACE], type_of).keys(1, 1, 1),
     CommandSpec::new("expire", -3, flags![WRITE, FAST], acl![KEYSPACE], expire).keys(1, 1, 1),
     CommandSpec::new("pexpire", -3, flags![WRITE, FAST], acl![KEYSPACE], pexpire).keys(1, 1, 1),
-    CommandSpec::new(
-        "expireat",
-        -3,
-        flags![WRITE, FAST],
-        acl![KEYSPACE],
-        expireat,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "pexpireat",
-        -3,
-        flags![WRITE, FAST],
-        acl![KEYSPACE],
-        pexpireat,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("expireat", -3, flags![WRITE, FAST], acl![KEYSPACE], expireat).keys(1, 1, 1),
+    CommandSpec::new("pexpireat", -3, flags![WRITE, FAST], acl![KEYSPACE], pexpireat).keys(1, 1, 1),
     CommandSpec::new("ttl", 2, flags![READONLY, FAST], acl![KEYSPACE], ttl).keys(1, 1, 1),
     CommandSpec::new("pttl", 2, flags![READONLY, FAST], acl![KEYSPACE], pttl).keys(1, 1, 1),
-    CommandSpec::new(
-        "expiretime",
-        2,
-        flags![READONLY, FAST],
-        acl![KEYSPACE],
-        expiretime,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "pexpiretime",
-        2,
-        flags![READONLY, FAST],
-        acl![KEYSPACE],
-        pexpiretime,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("expiretime", 2, flags![READONLY, FAST], acl![KEYSPACE], expiretime).keys(1, 1, 1),
+    CommandSpec::new("pexpiretime", 2, flags![READONLY, FAST], acl![KEYSPACE], pexpiretime).keys(1, 1, 1),
     CommandSpec::new("persist", 2, flags![WRITE, FAST], acl![KEYSPACE], persist).keys(1, 1, 1),
     CommandSpec::new("keys", 2, flags![READONLY], acl![KEYSPACE, DANGEROUS], keys),
     CommandSpec::new("scan", -2, flags![READONLY], acl![KEYSPACE], scan),
@@ -69,50 +42,16 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("move", 3, flags![WRITE, FAST], acl![KEYSPACE], move_key).keys(1, 1, 1),
     // Dispatch always resolves a subcommand (or fails arity), so the container's own handler
     // never runs; HELP is the natural stand-in.
-    CommandSpec::new("object", -2, flags![], acl![], object_help)
-        .with_subcommands(OBJECT_SUBCOMMANDS),
+    CommandSpec::new("object", -2, flags![], acl![], object_help).with_subcommands(OBJECT_SUBCOMMANDS),
 ];
 
+#[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "object|help",
-        2,
-        flags![LOADING, STALE],
-        acl![KEYSPACE],
-        object_help,
-    ),
-    CommandSpec::new(
-        "object|encoding",
-        3,
-        flags![READONLY],
-        acl![KEYSPACE],
-        object_encoding,
-    )
-    .keys(2, 2, 1),
-    CommandSpec::new(
-        "object|freq",
-        3,
-        flags![READONLY],
-        acl![KEYSPACE],
-        object_freq,
-    )
-    .keys(2, 2, 1),
-    CommandSpec::new(
-        "object|idletime",
-        3,
-        flags![READONLY],
-        acl![KEYSPACE],
-        object_idletime,
-    )
-    .keys(2, 2, 1),
-    CommandSpec::new(
-        "object|refcount",
-        3,
-        flags![READONLY],
-        acl![KEYSPACE],
-        object_refcount,
-    )
-    .keys(2, 2, 1),
+    CommandSpec::new("object|help", 2, flags![LOADING, STALE], acl![KEYSPACE], object_help),
+    CommandSpec::new("object|encoding", 3, flags![READONLY], acl![KEYSPACE], object_encoding).keys(2, 2, 1),
+    CommandSpec::new("object|freq", 3, flags![READONLY], acl![KEYSPACE], object_freq).keys(2, 2, 1),
+    CommandSpec::new("object|idletime", 3, flags![READONLY], acl![KEYSPACE], object_idletime).keys(2, 2, 1),
+    CommandSpec::new("object|refcount", 3, flags![READONLY], acl![KEYSPACE], object_refcount).keys(2, 2, 1),
 ];
 
 /// Error replies only these commands send, byte for byte as Redis 7.0 sends them.

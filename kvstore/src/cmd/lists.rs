@@ -19,25 +19,12 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], lpush).keys(1, 1, 1),
     CommandSpec::new("rpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], rpush).keys(1, 1, 1),
-    CommandSpec::new(
-        "lpushx",
-        -3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![LIST],
-        lpushx,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "rpushx",
-        -3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![LIST],
-        rpushx,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("lpushx", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], lpushx).keys(1, 1, 1),
+    CommandSpec::new("rpushx", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], rpushx).keys(1, 1, 1),
     CommandSpec::new("lpop", -2, flags![WRITE, FAST], acl![LIST], lpop).keys(1, 1, 1),
     CommandSpec::new("rpop", -2, flags![WRITE, FAST], acl![LIST], rpop).keys(1, 1, 1),
     CommandSpec::new("llen", 2, flags![READONLY, FAST], acl![LIST], llen).keys(1, 1, 1),
@@ -49,54 +36,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ltrim", 4, flags![WRITE], acl![LIST], ltrim).keys(1, 1, 1),
     CommandSpec::new("lpos", -3, flags![READONLY], acl![LIST], lpos).keys(1, 1, 1),
     CommandSpec::new("lmove", 5, flags![WRITE, DENYOOM], acl![LIST], lmove).keys(1, 2, 1),
-    CommandSpec::new(
-        "rpoplpush",
-        3,
-        flags![WRITE, DENYOOM],
-        acl![LIST],
-        rpoplpush,
-    )
-    .keys(1, 2, 1),
+    CommandSpec::new("rpoplpush", 3, flags![WRITE, DENYOOM], acl![LIST], rpoplpush).keys(1, 2, 1),
     CommandSpec::new("lmpop", -4, flags![WRITE, MOVABLEKEYS], acl![LIST], lmpop),
-    CommandSpec::new(
-        "blpop",
-        -3,
-        flags![WRITE, NOSCRIPT, BLOCKING],
-        acl![LIST],
-        blpop,
-    )
-    .keys(1, -2, 1),
-    CommandSpec::new(
-        "brpop",
-        -3,
-        flags![WRITE, NOSCRIPT, BLOCKING],
-        acl![LIST],
-        brpop,
-    )
-    .keys(1, -2, 1),
-    CommandSpec::new(
-        "blmove",
-        6,
-        flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING],
-        acl![LIST],
-        blmove,
-    )
-    .keys(1, 2, 1),
-    CommandSpec::new(
-        "brpoplpush",
-        4,
-        flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING],
-        acl![LIST],
-        brpoplpush,
-    )
-    .keys(1, 2, 1),
-    CommandSpec::new(
-        "blmpop",
-        -5,
-        flags![WRITE, BLOCKING, MOVABLEKEYS],
-        acl![LIST],
-        blmpop,
-    ),
+    CommandSpec::new("blpop", -3, flags![WRITE, NOSCRIPT, BLOCKING], acl![LIST], blpop).keys(1, -2, 1),
+    CommandSpec::new("brpop", -3, flags![WRITE, NOSCRIPT, BLOCKING], acl![LIST], brpop).keys(1, -2, 1),
+    CommandSpec::new("blmove", 6, flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING], acl![LIST], blmove).keys(1, 2, 1),
+    CommandSpec::new("brpoplpush", 4, flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING], acl![LIST], brpoplpush).keys(1, 2, 1),
+    CommandSpec::new("blmpop", -5, flags![WRITE, BLOCKING, MOVABLEKEYS], acl![LIST], blmpop),
 ];
 
 /// Error replies only list commands send, byte for byte as Redis 7.0 sends them.

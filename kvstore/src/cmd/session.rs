@@ -15,139 +15,33 @@ use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::client::fmt_addr;
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, flags![FAST], acl![CONNECTION], ping),
-    CommandSpec::new(
-        "echo",
-        2,
-        flags![LOADING, STALE, FAST],
-        acl![CONNECTION],
-        echo,
-    ),
-    CommandSpec::new(
-        "select",
-        2,
-        flags![LOADING, STALE, FAST],
-        acl![CONNECTION],
-        select,
-    ),
-    CommandSpec::new(
-        "auth",
-        -2,
-        flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
-        acl![CONNECTION],
-        auth,
-    ),
-    CommandSpec::new(
-        "hello",
-        -1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
-        acl![CONNECTION],
-        hello,
-    ),
-    CommandSpec::new(
-        "reset",
-        1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
-        acl![CONNECTION],
-        reset,
-    ),
+    CommandSpec::new("echo", 2, flags![LOADING, STALE, FAST], acl![CONNECTION], echo),
+    CommandSpec::new("select", 2, flags![LOADING, STALE, FAST], acl![CONNECTION], select),
+    CommandSpec::new("auth", -2, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], auth),
+    CommandSpec::new("hello", -1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], hello),
+    CommandSpec::new("reset", 1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], reset),
     // Dispatch answers QUIT before looking commands up; the entry is for COMMAND INFO.
-    CommandSpec::new(
-        "quit",
-        -1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
-        acl![CONNECTION],
-        quit,
-    ),
+    CommandSpec::new("quit", -1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], quit),
     CommandSpec::new("client", -2, flags![], acl![], client_help).with_subcommands(CLIENT),
 ];
 
+#[rustfmt::skip]
 static CLIENT: &[CommandSpec] = &[
-    CommandSpec::new(
-        "client|id",
-        2,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_id,
-    ),
-    CommandSpec::new(
-        "client|info",
-        2,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_info,
-    ),
-    CommandSpec::new(
-        "client|list",
-        -2,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_list,
-    ),
-    CommandSpec::new(
-        "client|kill",
-        -3,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_kill,
-    ),
-    CommandSpec::new(
-        "client|setname",
-        3,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_setname,
-    ),
-    CommandSpec::new(
-        "client|getname",
-        2,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_getname,
-    ),
-    CommandSpec::new(
-        "client|setinfo",
-        4,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_setinfo,
-    ),
-    CommandSpec::new(
-        "client|no-evict",
-        3,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_no_evict,
-    ),
-    CommandSpec::new(
-        "client|no-touch",
-        3,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_no_touch,
-    ),
-    CommandSpec::new(
-        "client|reply",
-        3,
-        flags![NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_reply,
-    ),
-    CommandSpec::new(
-        "client|unblock",
-        -3,
-        flags![ADMIN, NOSCRIPT, LOADING, STALE],
-        acl![CONNECTION],
-        client_unblock,
-    ),
-    CommandSpec::new(
-        "client|help",
-        2,
-        flags![LOADING, STALE],
-        acl![CONNECTION],
-        client_help,
-    ),
+    CommandSpec::new("client|id", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_id),
+    CommandSpec::new("client|info", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_info),
+    CommandSpec::new("client|list", -2, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_list),
+    CommandSpec::new("client|kill", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_kill),
+    CommandSpec::new("client|setname", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_setname),
+    CommandSpec::new("client|getname", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_getname),
+    CommandSpec::new("client|setinfo", 4, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_setinfo),
+    CommandSpec::new("client|no-evict", 3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_evict),
+    CommandSpec::new("client|no-touch", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_touch),
+    CommandSpec::new("client|reply", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_reply),
+    CommandSpec::new("client|unblock", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_unblock),
+    CommandSpec::new("client|help", 2, flags![LOADING, STALE], acl![CONNECTION], client_help),
 ];
 
 const NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";

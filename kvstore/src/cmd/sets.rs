@@ -17,57 +17,24 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Set, Value};
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sadd", -3, flags![WRITE, DENYOOM, FAST], acl![SET], sadd).keys(1, 1, 1),
     CommandSpec::new("srem", -3, flags![WRITE, FAST], acl![SET], srem).keys(1, 1, 1),
     CommandSpec::new("smembers", 2, flags![READONLY], acl![SET], sinter).keys(1, 1, 1),
     CommandSpec::new("sismember", 3, flags![READONLY, FAST], acl![SET], sismember).keys(1, 1, 1),
-    CommandSpec::new(
-        "smismember",
-        -3,
-        flags![READONLY, FAST],
-        acl![SET],
-        smismember,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("smismember", -3, flags![READONLY, FAST], acl![SET], smismember).keys(1, 1, 1),
     CommandSpec::new("scard", 2, flags![READONLY, FAST], acl![SET], scard).keys(1, 1, 1),
     CommandSpec::new("spop", -2, flags![WRITE, FAST], acl![SET], spop).keys(1, 1, 1),
     CommandSpec::new("srandmember", -2, flags![READONLY], acl![SET], srandmember).keys(1, 1, 1),
     CommandSpec::new("smove", 4, flags![WRITE, FAST], acl![SET], smove).keys(1, 2, 1),
     CommandSpec::new("sinter", -2, flags![READONLY], acl![SET], sinter).keys(1, -1, 1),
-    CommandSpec::new(
-        "sintercard",
-        -3,
-        flags![READONLY, MOVABLEKEYS],
-        acl![SET],
-        sintercard,
-    ),
-    CommandSpec::new(
-        "sinterstore",
-        -3,
-        flags![WRITE, DENYOOM],
-        acl![SET],
-        sinterstore,
-    )
-    .keys(1, -1, 1),
+    CommandSpec::new("sintercard", -3, flags![READONLY, MOVABLEKEYS], acl![SET], sintercard),
+    CommandSpec::new("sinterstore", -3, flags![WRITE, DENYOOM], acl![SET], sinterstore).keys(1, -1, 1),
     CommandSpec::new("sunion", -2, flags![READONLY], acl![SET], sunion).keys(1, -1, 1),
-    CommandSpec::new(
-        "sunionstore",
-        -3,
-        flags![WRITE, DENYOOM],
-        acl![SET],
-        sunionstore,
-    )
-    .keys(1, -1, 1),
+    CommandSpec::new("sunionstore", -3, flags![WRITE, DENYOOM], acl![SET], sunionstore).keys(1, -1, 1),
     CommandSpec::new("sdiff", -2, flags![READONLY], acl![SET], sdiff).keys(1, -1, 1),
-    CommandSpec::new(
-        "sdiffstore",
-        -3,
-        flags![WRITE, DENYOOM],
-        acl![SET],
-        sdiffstore,
-    )
-    .keys(1, -1, 1),
+    CommandSpec::new("sdiffstore", -3, flags![WRITE, DENYOOM], acl![SET], sdiffstore).keys(1, -1, 1),
     CommandSpec::new("sscan", -3, flags![READONLY], acl![SET], sscan).keys(1, 1, 1),
 ];
 

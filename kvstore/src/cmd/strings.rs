@@ -11,27 +11,14 @@ use crate::keyspace::{Db, Value};
 use crate::number;
 use crate::protocol::Reply;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("get", 2, flags![READONLY, FAST], acl![STRING], get).keys(1, 1, 1),
     CommandSpec::new("set", -3, flags![WRITE, DENYOOM], acl![STRING], set).keys(1, 1, 1),
-    CommandSpec::new(
-        "setnx",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        setnx,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("setnx", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], setnx).keys(1, 1, 1),
     CommandSpec::new("setex", 4, flags![WRITE, DENYOOM], acl![STRING], setex).keys(1, 1, 1),
     CommandSpec::new("psetex", 4, flags![WRITE, DENYOOM], acl![STRING], psetex).keys(1, 1, 1),
-    CommandSpec::new(
-        "getset",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        getset,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("getset", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], getset).keys(1, 1, 1),
     CommandSpec::new("getdel", 2, flags![WRITE, FAST], acl![STRING], getdel).keys(1, 1, 1),
     CommandSpec::new("getex", -2, flags![WRITE, FAST], acl![STRING], getex).keys(1, 1, 1),
     CommandSpec::new("mget", -2, flags![READONLY, FAST], acl![STRING], mget).keys(1, -1, 1),
@@ -39,49 +26,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("msetnx", -3, flags![WRITE, DENYOOM], acl![STRING], msetnx).keys(1, -1, 2),
     CommandSpec::new("incr", 2, flags![WRITE, DENYOOM, FAST], acl![STRING], incr).keys(1, 1, 1),
     CommandSpec::new("decr", 2, flags![WRITE, DENYOOM, FAST], acl![STRING], decr).keys(1, 1, 1),
-    CommandSpec::new(
-        "incrby",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        incrby,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "decrby",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        decrby,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "incrbyfloat",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        incrbyfloat,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "append",
-        3,
-        flags![WRITE, DENYOOM, FAST],
-        acl![STRING],
-        append,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("incrby", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], incrby).keys(1, 1, 1),
+    CommandSpec::new("decrby", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], decrby).keys(1, 1, 1),
+    CommandSpec::new("incrbyfloat", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], incrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("append", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], append).keys(1, 1, 1),
     CommandSpec::new("strlen", 2, flags![READONLY, FAST], acl![STRING], strlen).keys(1, 1, 1),
     CommandSpec::new("getrange", 4, flags![READONLY], acl![STRING], getrange).keys(1, 1, 1),
     CommandSpec::new("substr", 4, flags![READONLY], acl![STRING], getrange).keys(1, 1, 1),
-    CommandSpec::new(
-        "setrange",
-        4,
-        flags![WRITE, DENYOOM],
-        acl![STRING],
-        setrange,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("setrange", 4, flags![WRITE, DENYOOM], acl![STRING], setrange).keys(1, 1, 1),
 ];
 
 /// The string stored at `key`: `Ok(None)` when absent, `Err(WRONGTYPE)` for another type.

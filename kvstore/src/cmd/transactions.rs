@@ -19,43 +19,13 @@ use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
 use crate::state::now_ms;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "multi",
-        1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
-        acl![TRANSACTION],
-        multi,
-    ),
-    CommandSpec::new(
-        "exec",
-        1,
-        flags![NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG],
-        acl![TRANSACTION],
-        exec,
-    ),
-    CommandSpec::new(
-        "discard",
-        1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
-        acl![TRANSACTION],
-        discard,
-    ),
-    CommandSpec::new(
-        "watch",
-        -2,
-        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
-        acl![TRANSACTION],
-        watch,
-    )
-    .keys(1, -1, 1),
-    CommandSpec::new(
-        "unwatch",
-        1,
-        flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY],
-        acl![TRANSACTION],
-        unwatch,
-    ),
+    CommandSpec::new("multi", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], multi),
+    CommandSpec::new("exec", 1, flags![NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG], acl![TRANSACTION], exec),
+    CommandSpec::new("discard", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], discard),
+    CommandSpec::new("watch", -2, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], watch).keys(1, -1, 1),
+    CommandSpec::new("unwatch", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], unwatch),
 ];
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";

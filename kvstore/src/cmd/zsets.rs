@@ -26,217 +26,42 @@ use crate::protocol::Reply;
 
 type Hasher = foldhash::fast::RandomState;
 
+#[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "zadd",
-        -4,
-        flags![WRITE, DENYOOM, FAST],
-        acl![SORTEDSET],
-        zadd,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zincrby",
-        4,
-        flags![WRITE, DENYOOM, FAST],
-        acl![SORTEDSET],
-        zincrby,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zadd", -4, flags![WRITE, DENYOOM, FAST], acl![SORTEDSET], zadd).keys(1, 1, 1),
+    CommandSpec::new("zincrby", 4, flags![WRITE, DENYOOM, FAST], acl![SORTEDSET], zincrby).keys(1, 1, 1),
     CommandSpec::new("zrem", -3, flags![WRITE, FAST], acl![SORTEDSET], zrem).keys(1, 1, 1),
     CommandSpec::new("zcard", 2, flags![READONLY, FAST], acl![SORTEDSET], zcard).keys(1, 1, 1),
     CommandSpec::new("zcount", 4, flags![READONLY, FAST], acl![SORTEDSET], zcount).keys(1, 1, 1),
-    CommandSpec::new(
-        "zlexcount",
-        4,
-        flags![READONLY, FAST],
-        acl![SORTEDSET],
-        zlexcount,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zlexcount", 4, flags![READONLY, FAST], acl![SORTEDSET], zlexcount).keys(1, 1, 1),
     CommandSpec::new("zscore", 3, flags![READONLY, FAST], acl![SORTEDSET], zscore).keys(1, 1, 1),
-    CommandSpec::new(
-        "zmscore",
-        -3,
-        flags![READONLY, FAST],
-        acl![SORTEDSET],
-        zmscore,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zmscore", -3, flags![READONLY, FAST], acl![SORTEDSET], zmscore).keys(1, 1, 1),
     CommandSpec::new("zrank", 3, flags![READONLY, FAST], acl![SORTEDSET], zrank).keys(1, 1, 1),
-    CommandSpec::new(
-        "zrevrank",
-        3,
-        flags![READONLY, FAST],
-        acl![SORTEDSET],
-        zrevrank,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zrevrank", 3, flags![READONLY, FAST], acl![SORTEDSET], zrevrank).keys(1, 1, 1),
     CommandSpec::new("zrange", -4, flags![READONLY], acl![SORTEDSET], zrange).keys(1, 1, 1),
-    CommandSpec::new(
-        "zrangestore",
-        -5,
-        flags![WRITE, DENYOOM],
-        acl![SORTEDSET],
-        zrangestore,
-    )
-    .keys(1, 2, 1),
-    CommandSpec::new(
-        "zrangebyscore",
-        -4,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrangebyscore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zrevrangebyscore",
-        -4,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrevrangebyscore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zrangebylex",
-        -4,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrangebylex,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zrevrangebylex",
-        -4,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrevrangebylex,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zrevrange",
-        -4,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrevrange,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zremrangebyrank",
-        4,
-        flags![WRITE],
-        acl![SORTEDSET],
-        zremrangebyrank,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zremrangebyscore",
-        4,
-        flags![WRITE],
-        acl![SORTEDSET],
-        zremrangebyscore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zremrangebylex",
-        4,
-        flags![WRITE],
-        acl![SORTEDSET],
-        zremrangebylex,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zrangestore", -5, flags![WRITE, DENYOOM], acl![SORTEDSET], zrangestore).keys(1, 2, 1),
+    CommandSpec::new("zrangebyscore", -4, flags![READONLY], acl![SORTEDSET], zrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zrevrangebyscore", -4, flags![READONLY], acl![SORTEDSET], zrevrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zrangebylex", -4, flags![READONLY], acl![SORTEDSET], zrangebylex).keys(1, 1, 1),
+    CommandSpec::new("zrevrangebylex", -4, flags![READONLY], acl![SORTEDSET], zrevrangebylex).keys(1, 1, 1),
+    CommandSpec::new("zrevrange", -4, flags![READONLY], acl![SORTEDSET], zrevrange).keys(1, 1, 1),
+    CommandSpec::new("zremrangebyrank", 4, flags![WRITE], acl![SORTEDSET], zremrangebyrank).keys(1, 1, 1),
+    CommandSpec::new("zremrangebyscore", 4, flags![WRITE], acl![SORTEDSET], zremrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zremrangebylex", 4, flags![WRITE], acl![SORTEDSET], zremrangebylex).keys(1, 1, 1),
     CommandSpec::new("zpopmin", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmin).keys(1, 1, 1),
     CommandSpec::new("zpopmax", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmax).keys(1, 1, 1),
-    CommandSpec::new(
-        "zmpop",
-        -4,
-        flags![WRITE, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zmpop,
-    ),
-    CommandSpec::new(
-        "bzpopmin",
-        -3,
-        flags![WRITE, NOSCRIPT, BLOCKING, FAST],
-        acl![SORTEDSET],
-        bzpopmin,
-    )
-    .keys(1, -2, 1),
-    CommandSpec::new(
-        "bzpopmax",
-        -3,
-        flags![WRITE, NOSCRIPT, BLOCKING, FAST],
-        acl![SORTEDSET],
-        bzpopmax,
-    )
-    .keys(1, -2, 1),
-    CommandSpec::new(
-        "bzmpop",
-        -5,
-        flags![WRITE, BLOCKING, MOVABLEKEYS],
-        acl![SORTEDSET],
-        bzmpop,
-    ),
-    CommandSpec::new(
-        "zunion",
-        -3,
-        flags![READONLY, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zunion,
-    ),
-    CommandSpec::new(
-        "zinter",
-        -3,
-        flags![READONLY, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zinter,
-    ),
-    CommandSpec::new(
-        "zdiff",
-        -3,
-        flags![READONLY, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zdiff,
-    ),
-    CommandSpec::new(
-        "zunionstore",
-        -4,
-        flags![WRITE, DENYOOM, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zunionstore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zinterstore",
-        -4,
-        flags![WRITE, DENYOOM, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zinterstore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zdiffstore",
-        -4,
-        flags![WRITE, DENYOOM, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zdiffstore,
-    )
-    .keys(1, 1, 1),
-    CommandSpec::new(
-        "zintercard",
-        -3,
-        flags![READONLY, MOVABLEKEYS],
-        acl![SORTEDSET],
-        zintercard,
-    ),
-    CommandSpec::new(
-        "zrandmember",
-        -2,
-        flags![READONLY],
-        acl![SORTEDSET],
-        zrandmember,
-    )
-    .keys(1, 1, 1),
+    CommandSpec::new("zmpop", -4, flags![WRITE, MOVABLEKEYS], acl![SORTEDSET], zmpop),
+    CommandSpec::new("bzpopmin", -3, flags![WRITE, NOSCRIPT, BLOCKING, FAST], acl![SORTEDSET], bzpopmin).keys(1, -2, 1),
+    CommandSpec::new("bzpopmax", -3, flags![WRITE, NOSCRIPT, BLOCKING, FAST], acl![SORTEDSET], bzpopmax).keys(1, -2, 1),
+    CommandSpec::new("bzmpop", -5, flags![WRITE, BLOCKING, MOVABLEKEYS], acl![SORTEDSET], bzmpop),
+    CommandSpec::new("zunion", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zunion),
+    CommandSpec::new("zinter", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zinter),
+    CommandSpec::new("zdiff", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zdiff),
+    CommandSpec::new("zunionstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zunionstore).keys(1, 1, 1),
+    CommandSpec::new("zinterstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zinterstore).keys(1, 1, 1),
+    CommandSpec::new("zdiffstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zdiffstore).keys(1, 1, 1),
+    CommandSpec::new("zintercard", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zintercard),
+    CommandSpec::new("zrandmember", -2, flags![READONLY], acl![SORTEDSET], zrandmember).keys(1, 1, 1),
     CommandSpec::new("zscan", -3, flags![READONLY], acl![SORTEDSET], zscan).keys(1, 1, 1),
 ];
 
