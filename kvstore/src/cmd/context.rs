@@ -78,9 +78,7 @@ impl Ctx<'_, '_> {
     pub(crate) fn databases(&mut self) -> usize {
         self.keyspace().dbs().len()
     }
-}
 
-impl Ctx<'_, '_> {
     /// Whether this command runs inside MULTI/EXEC, where blocking commands do not block
     /// but answer as if they timed out.
     pub(crate) fn in_multi(&self) -> bool {
