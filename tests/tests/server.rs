@@ -515,7 +515,7 @@ fn redis_benchmark_ping() {
     assert!(stdout.contains("requests per second"), "{stdout}");
 }
 
-/// Regenerates `kvstore/src/cmd/server/redis-7.0.15-commands.resp` from the installed
+/// Regenerates `kvstore/src/cmd/introspection/redis-7.0.15-commands.resp` from the installed
 /// redis-server: its RESP3 replies to COMMAND DOCS and COMMAND INFO.
 #[test]
 #[ignore = "run by hand when the reference Redis version changes"]
@@ -526,7 +526,7 @@ fn regenerate_command_metadata() {
     let mut data = conn.cmd(&["COMMAND", "DOCS"]);
     data.extend(conn.cmd(&["COMMAND", "INFO"]));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../kvstore/src/cmd/server/redis-7.0.15-commands.resp");
+        .join("../kvstore/src/cmd/introspection/redis-7.0.15-commands.resp");
     std::fs::write(&path, data).expect("write metadata");
 }
 
