@@ -13,58 +13,50 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{c_is, err, reply, sanitize, truncated, CommandSpec, Ctx};
-use crate::keyspace::stream::{
-    AppendError, IdSpec, Item, NodeLimits, Stream, StreamId, Trim, TrimStrategy,
-};
+use super::args::{c_is, c_str, err, help, int_arg, sanitize, truncated};
+use super::{acl, flags, CommandSpec, Ctx};
+use crate::keyspace::stream::{AppendError, IdSpec, Item, Stream, StreamId, Trim, TrimStrategy};
 use crate::keyspace::{Db, Value};
 use crate::protocol::Reply;
 
-const W: &[&str] = &["write"];
-const WF: &[&str] = &["write", "fast"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const WD: &[&str] = &["write", "denyoom"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("xadd", -5, WDF, xadd).keys(1, 1, 1),
-    CommandSpec::new("xrange", -4, R, xrange).keys(1, 1, 1),
-    CommandSpec::new("xrevrange", -4, R, xrevrange).keys(1, 1, 1),
-    CommandSpec::new("xlen", 2, RF, xlen).keys(1, 1, 1),
-    CommandSpec::new("xdel", -3, WF, xdel).keys(1, 1, 1),
-    CommandSpec::new("xtrim", -4, W, xtrim).keys(1, 1, 1),
-    CommandSpec::new("xread", -4, &["readonly", "blocking", "movablekeys"], xread),
-    CommandSpec::new(
-        "xreadgroup",
-        -7,
-        &["write", "blocking", "movablekeys"],
-        xread,
-    ),
-    CommandSpec::new("xack", -4, WF, xack).keys(1, 1, 1),
-    CommandSpec::new("xpending", -3, R, xpending).keys(1, 1, 1),
-    CommandSpec::new("xclaim", -6, WF, xclaim).keys(1, 1, 1),
-    CommandSpec::new("xautoclaim", -6, WF, xautoclaim).keys(1, 1, 1),
-    CommandSpec::new("xsetid", -3, WDF, xsetid).keys(1, 1, 1),
-    CommandSpec::new("xgroup", -2, &[], xgroup).with_subcommands(XGROUP_SUBCOMMANDS),
-    CommandSpec::new("xinfo", -2, &[], xinfo).with_subcommands(XINFO_SUBCOMMANDS),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("xadd", -5, flags![WRITE, DENYOOM, FAST], acl![STREAM], xadd).keys(1, 1, 1),
+    CommandSpec::new("xrange", -4, flags![READONLY], acl![STREAM], xrange).keys(1, 1, 1),
+    CommandSpec::new("xrevrange", -4, flags![READONLY], acl![STREAM], xrevrange).keys(1, 1, 1),
+    CommandSpec::new("xlen", 2, flags![READONLY, FAST], acl![STREAM], xlen).keys(1, 1, 1),
+    CommandSpec::new("xdel", -3, flags![WRITE, FAST], acl![STREAM], xdel).keys(1, 1, 1),
+    CommandSpec::new("xtrim", -4, flags![WRITE], acl![STREAM], xtrim).keys(1, 1, 1),
+    CommandSpec::new("xread", -4, flags![READONLY, BLOCKING, MOVABLEKEYS], acl![STREAM], xread),
+    CommandSpec::new("xreadgroup", -7, flags![WRITE, BLOCKING, MOVABLEKEYS], acl![STREAM], xreadgroup),
+    CommandSpec::new("xack", -4, flags![WRITE, FAST], acl![STREAM], xack).keys(1, 1, 1),
+    CommandSpec::new("xpending", -3, flags![READONLY], acl![STREAM], xpending).keys(1, 1, 1),
+    CommandSpec::new("xclaim", -6, flags![WRITE, FAST], acl![STREAM], xclaim).keys(1, 1, 1),
+    CommandSpec::new("xautoclaim", -6, flags![WRITE, FAST], acl![STREAM], xautoclaim).keys(1, 1, 1),
+    CommandSpec::new("xsetid", -3, flags![WRITE, DENYOOM, FAST], acl![STREAM], xsetid).keys(1, 1, 1),
+    // Dispatch always resolves a subcommand (or fails arity), so a container's own handler
+    // never runs; one handler serves each container's subcommands, as in `t_stream.c`.
+    CommandSpec::new("xgroup", -2, flags![], acl![], xgroup).with_subcommands(XGROUP_SUBCOMMANDS),
+    CommandSpec::new("xinfo", -2, flags![], acl![], xinfo).with_subcommands(XINFO_SUBCOMMANDS),
 ];
 
+/// In the order COMMAND INFO lists them in Redis 7.0.
+#[rustfmt::skip]
 static XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
-    // In the order COMMAND INFO lists them in Redis 7.0.
-    CommandSpec::new("xgroup|setid", -5, W, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|create", -5, WD, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|createconsumer", 5, WD, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|delconsumer", 5, W, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|destroy", 4, W, xgroup).keys(2, 2, 1),
-    CommandSpec::new("xgroup|help", 2, &["loading", "stale"], xgroup),
+    CommandSpec::new("xgroup|setid", -5, flags![WRITE], acl![STREAM], xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|create", -5, flags![WRITE, DENYOOM], acl![STREAM], xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|createconsumer", 5, flags![WRITE, DENYOOM], acl![STREAM], xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|delconsumer", 5, flags![WRITE], acl![STREAM], xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|destroy", 4, flags![WRITE], acl![STREAM], xgroup).keys(2, 2, 1),
+    CommandSpec::new("xgroup|help", 2, flags![LOADING, STALE], acl![STREAM], xgroup),
 ];
 
+#[rustfmt::skip]
 static XINFO_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("xinfo|consumers", 4, R, xinfo).keys(2, 2, 1),
-    CommandSpec::new("xinfo|stream", -3, R, xinfo).keys(2, 2, 1),
-    CommandSpec::new("xinfo|help", 2, &["loading", "stale"], xinfo),
-    CommandSpec::new("xinfo|groups", 3, R, xinfo).keys(2, 2, 1),
+    CommandSpec::new("xinfo|consumers", 4, flags![READONLY], acl![STREAM], xinfo).keys(2, 2, 1),
+    CommandSpec::new("xinfo|stream", -3, flags![READONLY], acl![STREAM], xinfo).keys(2, 2, 1),
+    CommandSpec::new("xinfo|help", 2, flags![LOADING, STALE], acl![STREAM], xinfo),
+    CommandSpec::new("xinfo|groups", 3, flags![READONLY], acl![STREAM], xinfo).keys(2, 2, 1),
 ];
 
 /// Error replies only stream commands send, byte for byte as Redis 7.0 sends them.
@@ -119,11 +111,6 @@ use stream_err as e;
 
 // ---------------------------------------------------------------------------------------
 // Parsing
-
-/// The argument as a C string: up to its first NUL (Redis compares with `strcmp`).
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
-}
 
 /// C's `strtoull` after Redis's `string2ull` fast path, as `streamGenericParseIDOrReply`
 /// uses it: leading spaces and a sign are accepted, a minus wraps.
@@ -243,10 +230,6 @@ fn end_bound(arg: &[u8]) -> Result<StreamId, Reply> {
     }
 }
 
-fn long_long(arg: &[u8]) -> Result<i64, Reply> {
-    crate::number::parse_i64(arg).ok_or(Reply::error(err::NOT_INTEGER))
-}
-
 fn long_long_or(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
     crate::number::parse_i64(arg).ok_or(Reply::error(msg))
 }
@@ -324,10 +307,10 @@ fn changing(
     ctx: &mut Ctx,
     args: &[Bytes],
     key_at: usize,
-    run: fn(&mut Ctx, &[Bytes]) -> Result<Reply, Reply>,
-) -> Reply {
+    run: impl FnOnce(&mut Ctx) -> Result<Reply, Reply>,
+) -> Result<Reply, Reply> {
     let mark = args.get(key_at).and_then(|key| ctx.db().watch_mark(key));
-    let result = run(ctx, args);
+    let result = run(ctx);
     // Redis signals a modified key only when something changed: not on an error, nor when
     // XDEL / XTRIM deleted nothing.
     if let (true, Some(key)) = (
@@ -337,7 +320,7 @@ fn changing(
         ctx.db().restore_watch(key, mark);
     }
     journal_after(ctx, args, key_at);
-    reply(result)
+    result
 }
 
 /// [`changing`] for the group commands, which Redis does not count as modifying the key for
@@ -346,21 +329,21 @@ fn changing_groups(
     ctx: &mut Ctx,
     args: &[Bytes],
     key_at: usize,
-    run: fn(&mut Ctx, &[Bytes]) -> Result<Reply, Reply>,
-) -> Reply {
+    run: impl FnOnce(&mut Ctx) -> Result<Reply, Reply>,
+) -> Result<Reply, Reply> {
     let Some(key) = args.get(key_at).cloned() else {
-        return reply(run(ctx, args));
+        return run(ctx);
     };
     let now = ctx.now;
     let db = ctx.db();
     let existed = db.contains(&key, now);
     let mark = db.watch_mark(&key);
-    let result = run(ctx, args);
+    let result = run(ctx);
     if existed {
         ctx.db().restore_watch(&key, mark);
     }
     journal_after(ctx, args, key_at);
-    reply(result)
+    result
 }
 
 /// Journals the parts the command changed in the stream at `args[key_at]`.
@@ -381,21 +364,6 @@ fn entry_reply((id, fields): &Item) -> Reply {
 
 fn entries_reply(items: &[Item]) -> Reply {
     Reply::Array(items.iter().map(entry_reply).collect())
-}
-
-fn limits(ctx: &Ctx) -> NodeLimits {
-    let config = ctx.shared.config.read();
-    let param = |name: &str| -> u64 {
-        config
-            .get(name.as_bytes())
-            .first()
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0)
-    };
-    NodeLimits {
-        max_entries: param("stream-node-max-entries"),
-        max_bytes: param("stream-node-max-bytes"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -441,7 +409,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
                 i += 1;
             }
             if c_is(opt, "maxlen") {
-                let n = long_long(&args[i + 1])?;
+                let n = int_arg(&args[i + 1])?;
                 if n < 0 {
                     return Err(Reply::error(e::MAXLEN_NEGATIVE));
                 }
@@ -451,7 +419,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
             }
             i += 1;
         } else if c_is(opt, "limit") && more > 0 {
-            limit = long_long(&args[i + 1])?;
+            limit = int_arg(&args[i + 1])?;
             if limit < 0 {
                 return Err(Reply::error(e::LIMIT_NEGATIVE));
             }
@@ -502,89 +470,85 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
 }
 
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
-fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xadd)
-}
-
-fn try_xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let limits = limits(ctx);
-    let parsed = parse_add_trim(args, true, limits.max_entries)?;
-    let field_pos = parsed.id_pos + 1;
-    if args.len() < field_pos + 2 || (args.len() - field_pos) % 2 == 1 {
-        return Err(Reply::error(
-            "ERR wrong number of arguments for 'xadd' command",
-        ));
-    }
-    if let Some((id, true)) = parsed.id {
-        if id.is_zero() {
-            return Err(Reply::error(e::ZERO_ID));
+fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing(ctx, args, 1, |ctx| {
+        let limits = ctx.shared.limits().stream_node();
+        let parsed = parse_add_trim(args, true, limits.max_entries)?;
+        let field_pos = parsed.id_pos + 1;
+        if args.len() < field_pos + 2 || (args.len() - field_pos) % 2 == 1 {
+            return Err(Reply::error(
+                "ERR wrong number of arguments for 'xadd' command",
+            ));
         }
-    }
-    let key = &args[1];
-    let now = ctx.now;
-    let db = ctx.db();
-    if !check_stream(db, key, now)? {
-        if parsed.no_mkstream {
-            return Ok(Reply::Nil);
+        if let Some((id, true)) = parsed.id {
+            if id.is_zero() {
+                return Err(Reply::error(e::ZERO_ID));
+            }
         }
-        db.insert(key.clone(), Value::Stream(Arc::new(Stream::new())), None);
-    }
-    let s = stream_mut(db, key, now);
-    if s.last_id == StreamId::MAX {
-        return Err(Reply::error(e::EXHAUSTED));
-    }
-    let spec = match parsed.id {
-        None => IdSpec::Auto,
-        Some((id, true)) => IdSpec::Exact(id),
-        Some((id, false)) => IdSpec::Ms(id.ms),
-    };
-    // Like Redis's `mstime()`, the clock itself: a pipelined run of XADD * must not share
-    // the batch's cached time.
-    let clock = if spec == IdSpec::Auto {
-        crate::server::now_ms()
-    } else {
-        now
-    };
-    let id = s
-        .append(&args[field_pos..], spec, clock, limits)
-        .map_err(|err| match err {
-            AppendError::NotGreater => Reply::error(e::NOT_GREATER),
-            AppendError::TooLarge => Reply::error(e::TOO_LARGE),
-        })?;
-    if let Some(trim) = parsed.trim {
-        s.trim(trim);
-    }
-    db.signal_ready(key);
-    Ok(id_reply(id))
+        let key = &args[1];
+        let now = ctx.now;
+        let db = ctx.db();
+        if !check_stream(db, key, now)? {
+            if parsed.no_mkstream {
+                return Ok(Reply::Nil);
+            }
+            db.insert(key.clone(), Value::Stream(Arc::new(Stream::new())), None);
+        }
+        let s = stream_mut(db, key, now);
+        if s.last_id == StreamId::MAX {
+            return Err(Reply::error(e::EXHAUSTED));
+        }
+        let spec = match parsed.id {
+            None => IdSpec::Auto,
+            Some((id, true)) => IdSpec::Exact(id),
+            Some((id, false)) => IdSpec::Ms(id.ms),
+        };
+        // Like Redis's `mstime()`, the clock itself: a pipelined run of XADD * must not share
+        // the batch's cached time.
+        let clock = if spec == IdSpec::Auto {
+            crate::state::now_ms()
+        } else {
+            now
+        };
+        let id = s
+            .append(&args[field_pos..], spec, clock, limits)
+            .map_err(|err| match err {
+                AppendError::NotGreater => Reply::error(e::NOT_GREATER),
+                AppendError::TooLarge => Reply::error(e::TOO_LARGE),
+            })?;
+        if let Some(trim) = parsed.trim {
+            s.trim(trim);
+        }
+        db.signal_ready(key);
+        Ok(id_reply(id))
+    })
 }
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
-fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xtrim)
-}
-
-fn try_xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let limits = limits(ctx);
-    let parsed = parse_add_trim(args, false, limits.max_entries)?;
-    let now = ctx.now;
-    let db = ctx.db();
-    if !check_stream(db, &args[1], now)? {
-        return Ok(Reply::Integer(0));
-    }
-    let trim = parsed.trim.expect("XTRIM has a strategy");
-    let s = stream_mut(db, &args[1], now);
-    Ok(Reply::Integer(s.trim(trim) as i64))
+fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing(ctx, args, 1, |ctx| {
+        let limits = ctx.shared.limits().stream_node();
+        let parsed = parse_add_trim(args, false, limits.max_entries)?;
+        let now = ctx.now;
+        let db = ctx.db();
+        if !check_stream(db, &args[1], now)? {
+            return Ok(Reply::Integer(0));
+        }
+        let trim = parsed.trim.expect("XTRIM has a strategy");
+        let s = stream_mut(db, &args[1], now);
+        Ok(Reply::Integer(s.trim(trim) as i64))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // XRANGE, XREVRANGE, XLEN, XDEL
 
-fn xrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(range(ctx, args, false))
+fn xrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    range(ctx, args, false)
 }
 
-fn xrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(range(ctx, args, true))
+fn xrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    range(ctx, args, true)
 }
 
 /// XRANGE key start end [COUNT n] / XREVRANGE key end start [COUNT n]
@@ -600,7 +564,7 @@ fn range(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> Result<Reply, Reply> {
     let mut j = 4;
     while j < args.len() {
         if c_is(&args[j], "count") && j + 1 < args.len() {
-            count = long_long(&args[j + 1])?.max(0);
+            count = int_arg(&args[j + 1])?.max(0);
             j += 2;
         } else {
             return Err(Reply::error(err::SYNTAX));
@@ -618,31 +582,27 @@ fn range(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> Result<Reply, Reply> {
 }
 
 /// XLEN key
-fn xlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn xlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    match read_stream(ctx.db(), &args[1], now) {
-        Ok(s) => Reply::Integer(s.map_or(0, |s| s.len() as i64)),
-        Err(e) => e,
-    }
+    let s = read_stream(ctx.db(), &args[1], now)?;
+    Ok(Reply::Integer(s.map_or(0, |s| s.len() as i64)))
 }
 
 /// XDEL key id [id ...]
-fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing(ctx, args, 1, try_xdel)
-}
-
-fn try_xdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let now = ctx.now;
-    let db = ctx.db();
-    if !check_stream(db, &args[1], now)? {
-        return Ok(Reply::Integer(0));
-    }
-    let ids = args[2..]
-        .iter()
-        .map(|a| strict_id(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let s = stream_mut(db, &args[1], now);
-    Ok(Reply::Integer(s.delete(&ids) as i64))
+fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing(ctx, args, 1, |ctx| {
+        let now = ctx.now;
+        let db = ctx.db();
+        if !check_stream(db, &args[1], now)? {
+            return Ok(Reply::Integer(0));
+        }
+        let ids = args[2..]
+            .iter()
+            .map(|a| strict_id(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let s = stream_mut(db, &args[1], now);
+        Ok(Reply::Integer(s.delete(&ids) as i64))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -674,27 +634,26 @@ impl<'a> Blocked<'a> {
     }
 }
 
-/// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ...
-/// XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
-fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    if args[0].len() != 10 {
-        return reply(try_xread(ctx, args));
-    }
+/// XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...: XREAD's
+/// parsing and serving, plus the bookkeeping of the groups it changes.
+fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // XREADGROUP changes groups of its streams (any argument may be one of their keys),
     // which Redis does not count as modifying them for WATCH.
     let db = ctx.db();
     let marks: Vec<Option<u64>> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
-    let result = try_xread(ctx, args);
+    let result = xread(ctx, args);
     let now = ctx.now;
     let db = ctx.db();
     for (key, mark) in args[1..].iter().zip(marks) {
         journal_parts(db, key, now);
         db.restore_watch(key, mark);
     }
-    reply(result)
+    result
 }
 
-fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+/// XREAD [COUNT n] [BLOCK ms] STREAMS key ... id ..., and XREADGROUP's reading (told apart
+/// by the command name).
+fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let xreadgroup = args[0].len() == 10;
     let mut timeout: i64 = -1;
     let mut count: i64 = 0;
@@ -714,7 +673,7 @@ fn try_xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             }
         } else if c_is(o, "count") && more > 0 {
             i += 1;
-            count = long_long(&args[i])?.max(0);
+            count = int_arg(&args[i])?.max(0);
         } else if c_is(o, "streams") && more > 0 {
             streams_at = i + 1;
             let n = args.len() - streams_at;
@@ -929,7 +888,6 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
 // XGROUP, XSETID
 
 const XGROUP_HELP: &[&str] = &[
-    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CREATE <key> <groupname> <id|$> [option]",
     "    Create a new consumer group. Options are:",
     "    * MKSTREAM",
@@ -944,197 +902,184 @@ const XGROUP_HELP: &[&str] = &[
     "    Remove the specified group.",
     "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
     "    Set the current group ID and entries_read counter.",
-    "HELP",
-    "    Prints this help.",
 ];
 
 const XINFO_HELP: &[&str] = &[
-    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CONSUMERS <key> <groupname>",
     "    Show consumers of <groupname>.",
     "GROUPS <key>",
     "    Show the stream consumer groups.",
     "STREAM <key> [FULL [COUNT <count>]",
     "    Show information about the stream.",
-    "HELP",
-    "    Prints this help.",
 ];
 
-fn help(lines: &[&'static str]) -> Reply {
-    Reply::Array(lines.iter().copied().map(Reply::status).collect())
-}
-
 /// XGROUP CREATE | SETID | DESTROY | CREATECONSUMER | DELCONSUMER | HELP
-fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing_groups(ctx, args, 2, try_xgroup)
-}
-
-fn try_xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let opt = &args[1];
-    let argc = args.len();
-    let mut mkstream = false;
-    let mut entries_read: i64 = -1;
-    let now = ctx.now;
-    let mut exists = false;
-    let mut has_group = false;
-    if argc >= 4 {
-        let create = c_is(opt, "create");
-        let setid = c_is(opt, "setid");
-        let mut i = 5;
-        while i < argc {
-            if create && c_is(&args[i], "mkstream") {
-                mkstream = true;
-                i += 1;
-            } else if (create || setid) && c_is(&args[i], "entriesread") && i + 1 < argc {
-                entries_read = long_long(&args[i + 1])?;
-                if entries_read < 0 && entries_read != -1 {
-                    return Err(Reply::error(e::ENTRIESREAD));
+fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing_groups(ctx, args, 2, |ctx| {
+        let opt = &args[1];
+        let argc = args.len();
+        let mut mkstream = false;
+        let mut entries_read: i64 = -1;
+        let now = ctx.now;
+        let mut exists = false;
+        let mut has_group = false;
+        if argc >= 4 {
+            let create = c_is(opt, "create");
+            let setid = c_is(opt, "setid");
+            let mut i = 5;
+            while i < argc {
+                if create && c_is(&args[i], "mkstream") {
+                    mkstream = true;
+                    i += 1;
+                } else if (create || setid) && c_is(&args[i], "entriesread") && i + 1 < argc {
+                    entries_read = int_arg(&args[i + 1])?;
+                    if entries_read < 0 && entries_read != -1 {
+                        return Err(Reply::error(e::ENTRIESREAD));
+                    }
+                    i += 2;
+                } else {
+                    return Err(subcommand_error(args));
                 }
-                i += 2;
-            } else {
-                return Err(subcommand_error(args));
+            }
+            let db = ctx.db();
+            exists = check_stream(db, &args[2], now)?;
+            if exists {
+                let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
+                has_group = s.is_some_and(|s| s.groups().contains_key(&args[3]));
+            }
+        }
+        if argc >= 4 && !mkstream {
+            if !exists {
+                return Err(Reply::error(e::KEY_REQUIRED));
+            }
+            if !has_group
+                && (c_is(opt, "setid") || c_is(opt, "createconsumer") || c_is(opt, "delconsumer"))
+            {
+                return Err(nogroup(format!(
+                    "NOGROUP No such consumer group '{}' for key name '{}'",
+                    text(&args[3]),
+                    text(&args[2])
+                )));
             }
         }
         let db = ctx.db();
-        exists = check_stream(db, &args[2], now)?;
-        if exists {
-            let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
-            has_group = s.is_some_and(|s| s.groups().contains_key(&args[3]));
-        }
-    }
-    if argc >= 4 && !mkstream {
-        if !exists {
-            return Err(Reply::error(e::KEY_REQUIRED));
-        }
-        if !has_group
-            && (c_is(opt, "setid") || c_is(opt, "createconsumer") || c_is(opt, "delconsumer"))
-        {
-            return Err(nogroup(format!(
-                "NOGROUP No such consumer group '{}' for key name '{}'",
-                text(&args[3]),
-                text(&args[2])
-            )));
-        }
-    }
-    let db = ctx.db();
-    if argc == 2 && c_is(opt, "help") {
-        Ok(help(XGROUP_HELP))
-    } else if c_is(opt, "create") && (5..=8).contains(&argc) {
-        let id = if c_str(&args[4]) == b"$" {
-            let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
-            s.map_or(StreamId::MIN, |s| s.last_id)
-        } else {
-            strict_id(&args[4])?
-        };
-        if !exists {
-            db.insert(
-                args[2].clone(),
-                Value::Stream(Arc::new(Stream::new())),
-                None,
+        if argc == 2 && c_is(opt, "help") {
+            Ok(help(&args[0], XGROUP_HELP))
+        } else if c_is(opt, "create") && (5..=8).contains(&argc) {
+            let id = if c_str(&args[4]) == b"$" {
+                let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
+                s.map_or(StreamId::MIN, |s| s.last_id)
+            } else {
+                strict_id(&args[4])?
+            };
+            if !exists {
+                db.insert(
+                    args[2].clone(),
+                    Value::Stream(Arc::new(Stream::new())),
+                    None,
+                );
+            } else if has_group {
+                return Err(Reply::error(e::BUSYGROUP));
+            }
+            let s = stream_mut(db, &args[2], now);
+            s.insert_group(
+                Bytes::copy_from_slice(&args[3]),
+                crate::keyspace::stream::Group::new(id, entries_read),
             );
-        } else if has_group {
-            return Err(Reply::error(e::BUSYGROUP));
-        }
-        let s = stream_mut(db, &args[2], now);
-        s.insert_group(
-            Bytes::copy_from_slice(&args[3]),
-            crate::keyspace::stream::Group::new(id, entries_read),
-        );
-        Ok(Reply::Ok)
-    } else if c_is(opt, "setid") && (argc == 5 || argc == 7) {
-        let s = stream_mut(db, &args[2], now);
-        let id = if c_str(&args[4]) == b"$" {
-            s.last_id
+            Ok(Reply::Ok)
+        } else if c_is(opt, "setid") && (argc == 5 || argc == 7) {
+            let s = stream_mut(db, &args[2], now);
+            let id = if c_str(&args[4]) == b"$" {
+                s.last_id
+            } else {
+                parse_id(&args[4], 0, false)?
+            };
+            let g = s.group_mut(&args[3]).expect("group checked");
+            g.last_id = id;
+            g.entries_read = entries_read;
+            Ok(Reply::Ok)
+        } else if c_is(opt, "destroy") && argc == 4 {
+            if !has_group {
+                return Ok(Reply::Integer(0));
+            }
+            stream_mut(db, &args[2], now).remove_group(&args[3]);
+            db.signal_ready(&args[2]);
+            Ok(Reply::Integer(1))
+        } else if c_is(opt, "createconsumer") && argc == 5 {
+            let s = stream_mut(db, &args[2], now);
+            let g = s.group_mut(&args[3]).expect("group checked");
+            Ok(Reply::Integer(i64::from(
+                g.create_consumer(&args[4], now as i64),
+            )))
+        } else if c_is(opt, "delconsumer") && argc == 5 {
+            let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
+            let known = s.is_some_and(|s| s.groups()[&args[3]].consumers.contains_key(&args[4]));
+            if !known {
+                return Ok(Reply::Integer(0));
+            }
+            let s = stream_mut(db, &args[2], now);
+            let g = s.group_mut(&args[3]).expect("group checked");
+            Ok(Reply::Integer(
+                g.delete_consumer(&args[4]).unwrap_or(0) as i64
+            ))
         } else {
-            parse_id(&args[4], 0, false)?
-        };
-        let g = s.group_mut(&args[3]).expect("group checked");
-        g.last_id = id;
-        g.entries_read = entries_read;
-        Ok(Reply::Ok)
-    } else if c_is(opt, "destroy") && argc == 4 {
-        if !has_group {
-            return Ok(Reply::Integer(0));
+            Err(subcommand_error(args))
         }
-        stream_mut(db, &args[2], now).remove_group(&args[3]);
-        db.signal_ready(&args[2]);
-        Ok(Reply::Integer(1))
-    } else if c_is(opt, "createconsumer") && argc == 5 {
-        let s = stream_mut(db, &args[2], now);
-        let g = s.group_mut(&args[3]).expect("group checked");
-        Ok(Reply::Integer(i64::from(
-            g.create_consumer(&args[4], now as i64),
-        )))
-    } else if c_is(opt, "delconsumer") && argc == 5 {
-        let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
-        let known = s.is_some_and(|s| s.groups()[&args[3]].consumers.contains_key(&args[4]));
-        if !known {
-            return Ok(Reply::Integer(0));
-        }
-        let s = stream_mut(db, &args[2], now);
-        let g = s.group_mut(&args[3]).expect("group checked");
-        Ok(Reply::Integer(
-            g.delete_consumer(&args[4]).unwrap_or(0) as i64
-        ))
-    } else {
-        Err(subcommand_error(args))
-    }
+    })
 }
 
 /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]
-fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing_groups(ctx, args, 1, try_xsetid)
-}
-
-fn try_xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let id = strict_id(&args[2])?;
-    let mut entries_added: i64 = -1;
-    let mut max_deleted = StreamId::MIN;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        if c_is(&args[i], "entriesadded") && more > 0 {
-            entries_added = long_long(&args[i + 1])?;
-            if entries_added < 0 {
-                return Err(Reply::error(e::ENTRIES_ADDED_NEGATIVE));
+fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing_groups(ctx, args, 1, |ctx| {
+        let id = strict_id(&args[2])?;
+        let mut entries_added: i64 = -1;
+        let mut max_deleted = StreamId::MIN;
+        let mut i = 3;
+        while i < args.len() {
+            let more = args.len() - 1 - i;
+            if c_is(&args[i], "entriesadded") && more > 0 {
+                entries_added = int_arg(&args[i + 1])?;
+                if entries_added < 0 {
+                    return Err(Reply::error(e::ENTRIES_ADDED_NEGATIVE));
+                }
+                i += 2;
+            } else if c_is(&args[i], "maxdeletedid") && more > 0 {
+                max_deleted = strict_id(&args[i + 1])?;
+                if id < max_deleted {
+                    return Err(Reply::error(e::SETID_BELOW_MAXDELETED));
+                }
+                i += 2;
+            } else {
+                return Err(Reply::error(err::SYNTAX));
             }
-            i += 2;
-        } else if c_is(&args[i], "maxdeletedid") && more > 0 {
-            max_deleted = strict_id(&args[i + 1])?;
-            if id < max_deleted {
-                return Err(Reply::error(e::SETID_BELOW_MAXDELETED));
+        }
+        let now = ctx.now;
+        let db = ctx.db();
+        if !check_stream(db, &args[1], now)? {
+            return Err(Reply::error(err::NO_SUCH_KEY));
+        }
+        let s = db
+            .entry(&args[1], now)
+            .and_then(|e| e.value.as_stream())
+            .expect("stream");
+        if !s.is_empty() {
+            if s.last_live().is_some_and(|m| id < m) {
+                return Err(Reply::error(e::SETID_BELOW_TOP));
             }
-            i += 2;
-        } else {
-            return Err(Reply::error(err::SYNTAX));
+            if entries_added != -1 && s.len() > entries_added as u64 {
+                return Err(Reply::error(e::SETID_ENTRIES_ADDED));
+            }
         }
-    }
-    let now = ctx.now;
-    let db = ctx.db();
-    if !check_stream(db, &args[1], now)? {
-        return Err(Reply::error(err::NO_SUCH_KEY));
-    }
-    let s = db
-        .entry(&args[1], now)
-        .and_then(|e| e.value.as_stream())
-        .expect("stream");
-    if !s.is_empty() {
-        if s.last_live().is_some_and(|m| id < m) {
-            return Err(Reply::error(e::SETID_BELOW_TOP));
+        let s = stream_mut(db, &args[1], now);
+        s.last_id = id;
+        if entries_added != -1 {
+            s.entries_added = entries_added as u64;
         }
-        if entries_added != -1 && s.len() > entries_added as u64 {
-            return Err(Reply::error(e::SETID_ENTRIES_ADDED));
+        if !max_deleted.is_zero() {
+            s.max_deleted_id = max_deleted;
         }
-    }
-    let s = stream_mut(db, &args[1], now);
-    s.last_id = id;
-    if entries_added != -1 {
-        s.entries_added = entries_added as u64;
-    }
-    if !max_deleted.is_zero() {
-        s.max_deleted_id = max_deleted;
-    }
-    Ok(Reply::Ok)
+        Ok(Reply::Ok)
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1146,44 +1091,38 @@ fn group_exists(db: &mut Db, key: &[u8], group: &[u8], now: u64) -> Result<bool,
 }
 
 /// XACK key group id [id ...]
-fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing_groups(ctx, args, 1, try_xack)
-}
-
-fn try_xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let now = ctx.now;
-    let db = ctx.db();
-    if !group_exists(db, &args[1], &args[2], now)? {
-        return Ok(Reply::Integer(0));
-    }
-    let ids = args[3..]
-        .iter()
-        .map(|a| strict_id(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let s = db
-        .entry(&args[1], now)
-        .and_then(|e| e.value.as_stream())
-        .expect("stream");
-    if !ids
-        .iter()
-        .any(|id| s.groups()[&args[2]].pel.contains_key(id))
-    {
-        return Ok(Reply::Integer(0));
-    }
-    let g = stream_mut(db, &args[1], now)
-        .group_mut(&args[2])
-        .expect("group");
-    Ok(Reply::Integer(
-        ids.iter().filter(|id| g.ack(**id)).count() as i64
-    ))
+fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing_groups(ctx, args, 1, |ctx| {
+        let now = ctx.now;
+        let db = ctx.db();
+        if !group_exists(db, &args[1], &args[2], now)? {
+            return Ok(Reply::Integer(0));
+        }
+        let ids = args[3..]
+            .iter()
+            .map(|a| strict_id(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let s = db
+            .entry(&args[1], now)
+            .and_then(|e| e.value.as_stream())
+            .expect("stream");
+        if !ids
+            .iter()
+            .any(|id| s.groups()[&args[2]].pel.contains_key(id))
+        {
+            return Ok(Reply::Integer(0));
+        }
+        let g = stream_mut(db, &args[1], now)
+            .group_mut(&args[2])
+            .expect("group");
+        Ok(Reply::Integer(
+            ids.iter().filter(|id| g.ack(**id)).count() as i64
+        ))
+    })
 }
 
 /// XPENDING key group [[IDLE min-idle] start end count [consumer]]
-fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xpending(ctx, args))
-}
-
-fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let argc = args.len();
     if argc != 3 && !(6..=9).contains(&argc) {
         return Err(Reply::error(err::SYNTAX));
@@ -1193,13 +1132,13 @@ fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if argc >= 6 {
         let mut at = 3;
         if c_is(&args[3], "idle") {
-            min_idle = long_long(&args[4])?;
+            min_idle = int_arg(&args[4])?;
             if argc < 8 {
                 return Err(Reply::error(err::SYNTAX));
             }
             at += 2;
         }
-        let count = long_long(&args[at + 2])?.max(0);
+        let count = int_arg(&args[at + 2])?.max(0);
         let start = start_bound(&args[at])?;
         let end = end_bound(&args[at + 1])?;
         let consumer = args.get(at + 3);
@@ -1273,198 +1212,219 @@ fn try_xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// XCLAIM key group consumer min-idle id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
 /// [FORCE] [JUSTID] [LASTID id]
-fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing_groups(ctx, args, 1, try_xclaim)
-}
-
-fn try_xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let now = ctx.now;
-    let db = ctx.db();
-    if !group_exists(db, &args[1], &args[2], now)? {
-        return Err(nogroup(format!(
-            "NOGROUP No such key '{}' or consumer group '{}'",
-            text(&args[1]),
-            text(&args[2])
-        )));
-    }
-    let min_idle = long_long_or(&args[4], "ERR Invalid min-idle-time argument for XCLAIM")?.max(0);
-    let mut ids = Vec::new();
-    let mut j = 5;
-    while j < args.len() {
-        match parse_id(&args[j], 0, true) {
-            Ok(id) => ids.push(id),
-            Err(_) => break,
+fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing_groups(ctx, args, 1, |ctx| {
+        let now = ctx.now;
+        let db = ctx.db();
+        if !group_exists(db, &args[1], &args[2], now)? {
+            return Err(nogroup(format!(
+                "NOGROUP No such key '{}' or consumer group '{}'",
+                text(&args[1]),
+                text(&args[2])
+            )));
         }
-        j += 1;
-    }
-    let now = now as i64;
-    let mut force = false;
-    let mut justid = false;
-    let mut delivery: Option<i64> = None;
-    let mut retrycount: i64 = -1;
-    let mut last_id = StreamId::MIN;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        let opt = &args[j];
-        if c_is(opt, "force") {
-            force = true;
-        } else if c_is(opt, "justid") {
-            justid = true;
-        } else if c_is(opt, "idle") && more > 0 {
-            j += 1;
-            let idle = long_long_or(&args[j], "ERR Invalid IDLE option argument for XCLAIM")?;
-            delivery = Some(now.wrapping_sub(idle));
-        } else if c_is(opt, "time") && more > 0 {
-            j += 1;
-            delivery = Some(long_long_or(
-                &args[j],
-                "ERR Invalid TIME option argument for XCLAIM",
-            )?);
-        } else if c_is(opt, "retrycount") && more > 0 {
-            j += 1;
-            retrycount = long_long_or(
-                &args[j],
-                "ERR Invalid RETRYCOUNT option argument for XCLAIM",
-            )?;
-        } else if c_is(opt, "lastid") && more > 0 {
-            j += 1;
-            last_id = strict_id(&args[j])?;
-        } else {
-            return Err(Reply::error(sanitize(format!(
-                "ERR Unrecognized XCLAIM option '{}'",
-                text(opt)
-            ))));
-        }
-        j += 1;
-    }
-    let delivery = match delivery {
-        Some(t) if t >= 0 && t <= now => t,
-        _ => now,
-    };
-    let s = stream_mut(db, &args[1], now as u64);
-    let group_name = &args[2];
-    let consumer = &args[3];
-    {
-        let g = s.group_mut(group_name).expect("group");
-        if last_id > g.last_id {
-            g.last_id = last_id;
-        }
-    }
-    let mut out = Vec::new();
-    let mut consumer_seen = false;
-    for id in ids {
-        let exists = s.contains(id);
-        let g = s.group_mut(group_name).expect("group");
-        if !exists {
-            g.ack(id);
-            continue;
-        }
-        let mut fresh = false;
-        if !g.pel.contains_key(&id) {
-            if !force {
-                continue;
+        let min_idle =
+            long_long_or(&args[4], "ERR Invalid min-idle-time argument for XCLAIM")?.max(0);
+        let mut ids = Vec::new();
+        let mut j = 5;
+        while j < args.len() {
+            match parse_id(&args[j], 0, true) {
+                Ok(id) => ids.push(id),
+                Err(_) => break,
             }
-            fresh = true;
+            j += 1;
         }
-        if !fresh && min_idle != 0 {
-            let nack = &g.pel[&id];
-            if now - nack.delivery_time < min_idle {
-                continue;
+        let now = now as i64;
+        let mut force = false;
+        let mut justid = false;
+        let mut delivery: Option<i64> = None;
+        let mut retrycount: i64 = -1;
+        let mut last_id = StreamId::MIN;
+        while j < args.len() {
+            let more = args.len() - 1 - j;
+            let opt = &args[j];
+            if c_is(opt, "force") {
+                force = true;
+            } else if c_is(opt, "justid") {
+                justid = true;
+            } else if c_is(opt, "idle") && more > 0 {
+                j += 1;
+                let idle = long_long_or(&args[j], "ERR Invalid IDLE option argument for XCLAIM")?;
+                delivery = Some(now.wrapping_sub(idle));
+            } else if c_is(opt, "time") && more > 0 {
+                j += 1;
+                delivery = Some(long_long_or(
+                    &args[j],
+                    "ERR Invalid TIME option argument for XCLAIM",
+                )?);
+            } else if c_is(opt, "retrycount") && more > 0 {
+                j += 1;
+                retrycount = long_long_or(
+                    &args[j],
+                    "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+                )?;
+            } else if c_is(opt, "lastid") && more > 0 {
+                j += 1;
+                last_id = strict_id(&args[j])?;
+            } else {
+                return Err(Reply::error(sanitize(format!(
+                    "ERR Unrecognized XCLAIM option '{}'",
+                    text(opt)
+                ))));
+            }
+            j += 1;
+        }
+        let delivery = match delivery {
+            Some(t) if t >= 0 && t <= now => t,
+            _ => now,
+        };
+        let s = stream_mut(db, &args[1], now as u64);
+        let group_name = &args[2];
+        let consumer = &args[3];
+        {
+            let g = s.group_mut(group_name).expect("group");
+            if last_id > g.last_id {
+                g.last_id = last_id;
             }
         }
-        if !consumer_seen {
-            g.touch_consumer(consumer, now);
-            consumer_seen = true;
+        let mut out = Vec::new();
+        let mut consumer_seen = false;
+        for id in ids {
+            let exists = s.contains(id);
+            let g = s.group_mut(group_name).expect("group");
+            if !exists {
+                g.ack(id);
+                continue;
+            }
+            let mut fresh = false;
+            if !g.pel.contains_key(&id) {
+                if !force {
+                    continue;
+                }
+                fresh = true;
+            }
+            if !fresh && min_idle != 0 {
+                let nack = &g.pel[&id];
+                if now - nack.delivery_time < min_idle {
+                    continue;
+                }
+            }
+            if !consumer_seen {
+                g.touch_consumer(consumer, now);
+                consumer_seen = true;
+            }
+            let nack = g.assign(id, consumer);
+            if fresh {
+                nack.delivery_count = 1;
+            }
+            nack.delivery_time = delivery;
+            if retrycount >= 0 {
+                nack.delivery_count = retrycount as u64;
+            } else if !justid {
+                nack.delivery_count += 1;
+            }
+            if justid {
+                out.push(id_reply(id));
+            } else {
+                let fields = s.get(id).expect("exists");
+                out.push(entry_reply(&(id, fields)));
+            }
         }
-        let nack = g.assign(id, consumer);
-        if fresh {
-            nack.delivery_count = 1;
-        }
-        nack.delivery_time = delivery;
-        if retrycount >= 0 {
-            nack.delivery_count = retrycount as u64;
-        } else if !justid {
-            nack.delivery_count += 1;
-        }
-        if justid {
-            out.push(id_reply(id));
-        } else {
-            let fields = s.get(id).expect("exists");
-            out.push(entry_reply(&(id, fields)));
-        }
-    }
-    Ok(Reply::Array(out))
+        Ok(Reply::Array(out))
+    })
 }
 
 /// XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]
-fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    changing_groups(ctx, args, 1, try_xautoclaim)
-}
-
-fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let min_idle = long_long_or(
-        &args[4],
-        "ERR Invalid min-idle-time argument for XAUTOCLAIM",
-    )?
-    .max(0);
-    let start = start_bound(&args[5])?;
-    let mut count: i64 = 100;
-    let mut justid = false;
-    let mut j = 6;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if c_is(&args[j], "count") && more > 0 {
-            let max = i64::MAX / 16;
-            count = crate::number::parse_i64(&args[j + 1])
-                .filter(|n| (1..=max).contains(n))
-                .ok_or(Reply::error(e::AUTOCLAIM_COUNT))?;
+fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    changing_groups(ctx, args, 1, |ctx| {
+        let min_idle = long_long_or(
+            &args[4],
+            "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+        )?
+        .max(0);
+        let start = start_bound(&args[5])?;
+        let mut count: i64 = 100;
+        let mut justid = false;
+        let mut j = 6;
+        while j < args.len() {
+            let more = args.len() - 1 - j;
+            if c_is(&args[j], "count") && more > 0 {
+                let max = i64::MAX / 16;
+                count = crate::number::parse_i64(&args[j + 1])
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or(Reply::error(e::AUTOCLAIM_COUNT))?;
+                j += 1;
+            } else if c_is(&args[j], "justid") {
+                justid = true;
+            } else {
+                return Err(Reply::error(err::SYNTAX));
+            }
             j += 1;
-        } else if c_is(&args[j], "justid") {
-            justid = true;
-        } else {
-            return Err(Reply::error(err::SYNTAX));
         }
-        j += 1;
-    }
-    let now = ctx.now;
-    let db = ctx.db();
-    if !group_exists(db, &args[1], &args[2], now)? {
-        return Err(nogroup(format!(
-            "NOGROUP No such key '{}' or consumer group '{}'",
-            text(&args[1]),
-            text(&args[2])
-        )));
-    }
-    let now = now as i64;
-    let s = stream_mut(db, &args[1], now as u64);
-    let group_name = &args[2];
-    let consumer = &args[3];
-    let mut attempts = count.saturating_mul(10);
-    let mut out = Vec::new();
-    let mut deleted = Vec::new();
-    let mut cursor = start;
-    let mut exhausted = false;
-    let mut consumer_seen = false;
-    while attempts > 0 && count > 0 {
-        attempts -= 1;
-        let g = s.groups().get(group_name).expect("group");
-        let Some((&id, nack)) = g.pel.range(cursor..).next() else {
-            exhausted = true;
-            break;
-        };
-        cursor = id;
-        let delivery_time = nack.delivery_time;
-        let exists = s.contains(id);
-        let g = s.group_mut(group_name).expect("group");
-        if !exists {
-            g.ack(id);
-            deleted.push(id);
+        let now = ctx.now;
+        let db = ctx.db();
+        if !group_exists(db, &args[1], &args[2], now)? {
+            return Err(nogroup(format!(
+                "NOGROUP No such key '{}' or consumer group '{}'",
+                text(&args[1]),
+                text(&args[2])
+            )));
+        }
+        let now = now as i64;
+        let s = stream_mut(db, &args[1], now as u64);
+        let group_name = &args[2];
+        let consumer = &args[3];
+        let mut attempts = count.saturating_mul(10);
+        let mut out = Vec::new();
+        let mut deleted = Vec::new();
+        let mut cursor = start;
+        let mut exhausted = false;
+        let mut consumer_seen = false;
+        while attempts > 0 && count > 0 {
+            attempts -= 1;
+            let g = s.groups().get(group_name).expect("group");
+            let Some((&id, nack)) = g.pel.range(cursor..).next() else {
+                exhausted = true;
+                break;
+            };
+            cursor = id;
+            let delivery_time = nack.delivery_time;
+            let exists = s.contains(id);
+            let g = s.group_mut(group_name).expect("group");
+            if !exists {
+                g.ack(id);
+                deleted.push(id);
+                count -= 1;
+                continue;
+            }
+            // Move past this entry next time round.
+            let next_cursor = id.incr();
+            if min_idle != 0 && now - delivery_time < min_idle {
+                match next_cursor {
+                    Some(n) => cursor = n,
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            if !consumer_seen {
+                g.touch_consumer(consumer, now);
+                consumer_seen = true;
+            }
+            let nack = g.assign(id, consumer);
+            nack.delivery_time = now;
+            if !justid {
+                nack.delivery_count += 1;
+            }
+            if justid {
+                out.push(id_reply(id));
+            } else {
+                let fields = s.get(id).expect("exists");
+                out.push(entry_reply(&(id, fields)));
+            }
             count -= 1;
-            continue;
-        }
-        // Move past this entry next time round.
-        let next_cursor = id.incr();
-        if min_idle != 0 && now - delivery_time < min_idle {
             match next_cursor {
                 Some(n) => cursor = n,
                 None => {
@@ -1472,66 +1432,38 @@ fn try_xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                     break;
                 }
             }
-            continue;
         }
-        if !consumer_seen {
-            g.touch_consumer(consumer, now);
-            consumer_seen = true;
-        }
-        let nack = g.assign(id, consumer);
-        nack.delivery_time = now;
-        if !justid {
-            nack.delivery_count += 1;
-        }
-        if justid {
-            out.push(id_reply(id));
+        let next = if exhausted {
+            StreamId::MIN
         } else {
-            let fields = s.get(id).expect("exists");
-            out.push(entry_reply(&(id, fields)));
-        }
-        count -= 1;
-        match next_cursor {
-            Some(n) => cursor = n,
-            None => {
-                exhausted = true;
-                break;
-            }
-        }
-    }
-    let next = if exhausted {
-        StreamId::MIN
-    } else {
-        let g = s.groups().get(group_name).expect("group");
-        // A deleted entry left the PEL: the cursor already points past it.
-        g.pel
-            .range(cursor..)
-            .next()
-            .map_or(StreamId::MIN, |(id, _)| *id)
-    };
-    Ok(Reply::Array(vec![
-        id_reply(next),
-        Reply::Array(out),
-        Reply::Array(deleted.into_iter().map(id_reply).collect()),
-    ]))
+            let g = s.groups().get(group_name).expect("group");
+            // A deleted entry left the PEL: the cursor already points past it.
+            g.pel
+                .range(cursor..)
+                .next()
+                .map_or(StreamId::MIN, |(id, _)| *id)
+        };
+        Ok(Reply::Array(vec![
+            id_reply(next),
+            Reply::Array(out),
+            Reply::Array(deleted.into_iter().map(id_reply).collect()),
+        ]))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
 // XINFO
 
-fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_xinfo(ctx, args))
-}
-
 fn bulk(s: &'static str) -> Reply {
     Reply::Bulk(Bytes::from_static(s.as_bytes()))
 }
 
-fn try_xinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if c_is(&args[1], "help") {
         if args.len() != 2 {
             return Err(subcommand_error(args));
         }
-        return Ok(help(XINFO_HELP));
+        return Ok(help(&args[0], XINFO_HELP));
     } else if args.len() < 3 {
         return Err(subcommand_error(args));
     }
@@ -1610,7 +1542,7 @@ fn stream_info(s: &Stream, args: &[Bytes]) -> Result<Reply, Reply> {
             if !c_is(&opts[1], "count") {
                 return Err(subcommand_error(args));
             }
-            count = long_long(&opts[2])?;
+            count = int_arg(&opts[2])?;
             if count < 0 {
                 count = 10;
             }
