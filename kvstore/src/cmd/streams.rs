@@ -272,7 +272,7 @@ fn check_stream(db: &mut Db, key: &[u8], now: u64) -> Result<bool, Reply> {
 }
 
 /// The stream at `key`, which the caller checked exists, for changing. The parts it changes
-/// are journaled by [`journal_parts`] once the command is done (each handler's wrapper).
+/// are journaled by [`journal_parts`] once the command is done (see [`changing`]).
 fn stream_mut<'d>(db: &'d mut Db, key: &[u8], now: u64) -> &'d mut Stream {
     db.value_mut_elements(key, now, std::iter::empty())
         .and_then(Value::as_stream_mut)
