@@ -365,7 +365,7 @@ fn config_set_float_parameter_matches_redis() {
 /// A bad directive in a config file stops both servers with the same stderr and status.
 #[test]
 fn config_file_errors_match_redis() {
-    if !e2e::redis_available() {
+    if !e2e::require_redis() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -58,7 +58,6 @@ mod table;
 mod test_support;
 mod value;
 
-pub use command::config_set_failed_reply;
 pub use grammar::{parse_args, usage_text, version_text};
 
 use std::fmt;
