@@ -95,6 +95,8 @@ impl Drop for Swarm {
                     String::from_utf8_lossy(&out.stderr)
                 );
             }
+            // The bridge `swarm init` made for overlay containers' outside traffic.
+            let _ = docker_output(&["network", "rm", "docker_gwbridge"]);
         }
     }
 }
