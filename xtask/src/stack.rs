@@ -351,3 +351,77 @@ pub fn answers_200(port: u16) -> bool {
     let mut head = [0u8; 12];
     conn.read_exact(&mut head).is_ok() && head.ends_with(b"200")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(profiles: &[&str], mode: EndpointMode) -> Value {
+        let profiles: Vec<String> = profiles.iter().map(|p| p.to_string()).collect();
+        serde_norway::from_str(&stack_file(&profiles, mode).unwrap()).unwrap()
+    }
+
+    /// dnsrr: every service resolves by DNS round robin, only the load balancer publishes a
+    /// port (host mode), the store is placed by its label, `mynet` is an overlay network.
+    #[test]
+    fn dnsrr_rendering_needs_no_ipvs() {
+        let doc = render(&[], EndpointMode::Dnsrr);
+        let services = doc["services"].as_mapping().unwrap();
+        for (name, service) in services {
+            assert_eq!(service["deploy"]["endpoint_mode"], "dnsrr", "{name:?}");
+            assert!(service.get("build").is_none() && service.get("restart").is_none());
+            let published = service.get("ports").is_some();
+            assert_eq!(published, name == "nginx", "{name:?}");
+        }
+        let port = &doc["services"]["nginx"]["ports"][0];
+        assert_eq!(port["mode"], "host");
+        assert_eq!(port["published"], "${LB_PORT:-8080}");
+        assert_eq!(port["target"].as_u64(), Some(80));
+        assert_eq!(
+            doc["services"]["redis"]["deploy"]["placement"]["constraints"][0],
+            "node.labels.kvstack.store == true"
+        );
+        assert_eq!(doc["networks"]["mynet"]["driver"], "overlay");
+    }
+
+    #[test]
+    fn vip_rendering_keeps_the_compose_ports() {
+        let doc = render(&[], EndpointMode::Vip);
+        let backend = &doc["services"]["backend1"];
+        assert!(backend["deploy"].get("endpoint_mode").is_none());
+        assert_eq!(
+            backend["ports"][0],
+            "${HOST_IP:-0.0.0.0}:${BACKEND1_PORT:-5001}:5000"
+        );
+    }
+
+    #[test]
+    fn nginx_conf_becomes_a_swarm_config() {
+        let doc = render(&["official"], EndpointMode::Dnsrr);
+        let nginx = &doc["services"]["nginx-official"];
+        assert!(nginx.get("volumes").is_none());
+        assert_eq!(nginx["configs"][0]["source"], "nginx_conf");
+        assert_eq!(nginx["configs"][0]["target"], "/etc/nginx/nginx.conf");
+        assert_eq!(
+            doc["configs"]["nginx_conf"]["file"],
+            "${NGINX_CONF:-./configs/nginx.conf}"
+        );
+        assert_eq!(
+            doc["services"]["redis-official"]["deploy"]["endpoint_mode"],
+            "dnsrr"
+        );
+    }
+
+    #[test]
+    fn ports_split_into_published_and_target() {
+        assert_eq!(
+            split_port("${HOST_IP:-0.0.0.0}:${LB_PORT:-8080}:80").unwrap(),
+            ("${LB_PORT:-8080}".to_string(), 80)
+        );
+        assert_eq!(
+            split_port("127.0.0.1:8080:80").unwrap(),
+            ("8080".into(), 80)
+        );
+        assert_eq!(split_port("8080:80").unwrap(), ("8080".into(), 80));
+    }
+}
