@@ -283,6 +283,23 @@ mod tests {
         }
     }
 
+    /// A refused `docker swarm init` fails the test with the engine's reason (the opt-out,
+    /// when this run has it, turns that into a skip instead).
+    #[test]
+    fn a_refused_attempt_fails_with_its_reason() {
+        assert!(require_attempt(&DOCKER_SWARM, Ok(())));
+        if opted_out() {
+            return;
+        }
+        let failed = std::panic::catch_unwind(|| {
+            require_attempt(&DOCKER_SWARM, Err("swarm init: not permitted".into()))
+        })
+        .unwrap_err();
+        let message = failed.downcast_ref::<String>().expect("a message");
+        assert!(message.contains("swarm init: not permitted"), "{message}");
+        assert!(message.contains(DOCKER_SWARM.name), "{message}");
+    }
+
     /// The lookup itself: an empty PATH finds nothing but what /usr/sbin holds, and a PATH
     /// with the program finds it there.
     #[test]
