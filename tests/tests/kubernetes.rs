@@ -119,6 +119,12 @@ fn every_pod_is_non_root_read_only_probed_and_bounded() {
                 continue;
             }
             let pod = &object["spec"]["template"]["spec"];
+            // Else the Service `redis` sets REDIS_PORT=tcp://…, which the api reads as a port.
+            assert_eq!(
+                pod["enableServiceLinks"],
+                Value::Bool(false),
+                "{profile} {key}"
+            );
             assert_eq!(
                 pod["securityContext"]["runAsNonRoot"],
                 Value::Bool(true),

@@ -11,9 +11,12 @@
 //! `${VAR:-default}` takes its default (a rendering does not depend on the shell, so the
 //! committed files under `deploy/kubernetes/` can be checked against a fresh one).
 //!
-//! Invariants: every pod runs as a non-root user with a read-only root file system and no
-//! capabilities (writable paths are volumes); every container has probes and resource
-//! requests and limits; the output is deterministic (mapping keys sorted).
+//! Invariants: no pod gets Kubernetes' Docker-link variables (`enableServiceLinks: false`):
+//! the Service `redis` would otherwise set `REDIS_PORT=tcp://…:6379` in the api's
+//! environment, where the api reads `REDIS_PORT` as a port number. Every pod runs as a
+//! non-root user with a read-only root file system and no capabilities (writable paths are
+//! volumes); every container has probes and resource requests and limits; the output is
+//! deterministic (mapping keys sorted).
 
 use std::path::PathBuf;
 
@@ -219,6 +222,7 @@ fn store_statefulset(store: &Mapping) -> Result<Json> {
                 "metadata": {"labels": labels("store")},
                 "spec": {
                     "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
                     "terminationGracePeriodSeconds": grace(store)?,
                     "securityContext": pod_security(&image),
                     "containers": [container],
@@ -283,6 +287,7 @@ fn api_deployment(api: &Mapping, replicas: usize) -> Result<Json> {
                 "metadata": {"labels": labels("api")},
                 "spec": {
                     "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
                     "terminationGracePeriodSeconds": grace(api)?,
                     "securityContext": pod_security(&image),
                     "containers": [{
@@ -434,6 +439,7 @@ fn proxy_deployment(proxy: &Mapping, nginx: bool) -> Result<Json> {
                 "metadata": {"labels": labels("proxy")},
                 "spec": {
                     "automountServiceAccountToken": false,
+                    "enableServiceLinks": false,
                     "terminationGracePeriodSeconds": grace(proxy)?,
                     // Port 80 as a non-root user (a "safe" sysctl since Kubernetes 1.22).
                     "securityContext": with(
