@@ -39,9 +39,39 @@ pub struct K8sArgs {
     /// Write every profile's rendering to deploy/kubernetes/<profile>.yaml instead of printing.
     #[arg(long)]
     write: bool,
+    /// Validate every profile's rendering against the Kubernetes schemas (kubernetes-validate,
+    /// strict, installed into a virtualenv under target/) instead of printing.
+    #[arg(long)]
+    validate: bool,
 }
 
+/// The Kubernetes version `--validate` checks against (as tests/tests/kubernetes.rs does).
+pub const KUBERNETES_VERSION: &str = "1.33.0";
+
 pub fn run(args: K8sArgs) -> Result<()> {
+    if args.validate {
+        crate::prereqs::ensure_kubernetes_validate()?;
+        let dir = tempfile::tempdir()?;
+        for profile in PROFILES {
+            let path = dir.path().join(format!("{profile}.yaml"));
+            std::fs::write(&path, render(profile)?)?;
+            crate::sh(
+                std::process::Command::new(
+                    crate::prereqs::kubernetes_validate_bin().join("kubernetes-validate"),
+                )
+                .args([
+                    "--kubernetes-version",
+                    KUBERNETES_VERSION,
+                    "--strict",
+                    "--quiet",
+                ])
+                .arg(&path),
+            )
+            .with_context(|| format!("profile {profile}"))?;
+            eprintln!("[xtask] {profile}: valid for Kubernetes {KUBERNETES_VERSION}");
+        }
+        return Ok(());
+    }
     if args.write {
         for profile in PROFILES {
             let path = committed_path(profile);
