@@ -12,6 +12,7 @@
 
 mod admin;
 mod args;
+mod bitmaps;
 mod blocking;
 mod channels;
 mod collection;
@@ -55,6 +56,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(zsets::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(channels::COMMANDS)
+        .chain(bitmaps::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {

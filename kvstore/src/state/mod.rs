@@ -117,6 +117,7 @@ pub(crate) struct Limits {
     set_max_intset_entries: AtomicU64,
     zset_max_listpack_entries: AtomicU64,
     zset_max_listpack_value: AtomicU64,
+    hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
 }
@@ -132,6 +133,7 @@ impl Limits {
             set_max_intset_entries: AtomicU64::new(0),
             zset_max_listpack_entries: AtomicU64::new(0),
             zset_max_listpack_value: AtomicU64::new(0),
+            hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
         };
         limits.load(config);
@@ -153,6 +155,7 @@ impl Limits {
             (&self.set_max_intset_entries, "set-max-intset-entries"),
             (&self.zset_max_listpack_entries, "zset-max-listpack-entries"),
             (&self.zset_max_listpack_value, "zset-max-listpack-value"),
+            (&self.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
         ] {
             set(cell, size_param(config, name));
         }
@@ -193,6 +196,11 @@ impl Limits {
             entries: self.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
             value: self.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
         }
+    }
+
+    /// `hll-sparse-max-bytes`: past this size a sparse HyperLogLog turns dense.
+    pub(crate) fn hll_sparse_max_bytes(&self) -> usize {
+        self.hll_sparse_max_bytes.load(Ordering::Relaxed) as usize
     }
 
     /// `client-output-buffer-limit pubsub`.
