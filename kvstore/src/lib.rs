@@ -23,7 +23,6 @@ mod connection;
 #[allow(dead_code)]
 mod geo;
 mod glob;
-#[allow(dead_code)]
 mod hyperloglog;
 mod keyspace;
 mod number;

@@ -18,6 +18,7 @@ mod channels;
 mod collection;
 mod context;
 mod hashes;
+mod hyperloglogs;
 mod introspection;
 mod keys;
 mod lists;
@@ -57,6 +58,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(transactions::COMMANDS)
         .chain(channels::COMMANDS)
         .chain(bitmaps::COMMANDS)
+        .chain(hyperloglogs::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
