@@ -20,7 +20,6 @@ mod client;
 mod cmd;
 mod config;
 mod connection;
-#[allow(dead_code)]
 mod geo;
 mod glob;
 mod hyperloglog;

@@ -17,6 +17,7 @@ mod blocking;
 mod channels;
 mod collection;
 mod context;
+mod geosets;
 mod hashes;
 mod hyperloglogs;
 mod introspection;
@@ -59,6 +60,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(channels::COMMANDS)
         .chain(bitmaps::COMMANDS)
         .chain(hyperloglogs::COMMANDS)
+        .chain(geosets::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
