@@ -237,3 +237,15 @@ fn bitmaps_survive_kill_9_under_appendfsync_always() {
         "#,
     );
 }
+
+/// The commands describe themselves (COMMAND INFO / DOCS / GETKEYS) as Redis 7.0.15's do.
+#[test]
+fn command_metadata_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let names = "setbit getbit bitcount bitpos bitop bitfield bitfield_ro";
+    let mut script = format!("COMMAND INFO {names}\nCOMMAND DOCS {names}\n");
+    script.push_str("COMMAND GETKEYS BITOP AND dst a b c\nCOMMAND GETKEYS BITFIELD k GET u8 0\n");
+    d.check_both(&script);
+}

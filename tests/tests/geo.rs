@@ -272,3 +272,15 @@ fn geo_sets_survive_kill_9_under_appendfsync_always() {
         "#,
     );
 }
+
+/// The commands describe themselves (COMMAND INFO / DOCS / GETKEYS) as Redis 7.0.15's do.
+#[test]
+fn command_metadata_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let names = "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch geosearchstore";
+    let mut script = format!("COMMAND INFO {names}\nCOMMAND DOCS {names}\n");
+    script.push_str("COMMAND GETKEYS GEORADIUS k 0 0 1 km STORE dst\nCOMMAND GETKEYS GEORADIUSBYMEMBER k m 1 km STOREDIST dst\nCOMMAND GETKEYS GEOSEARCHSTORE dst src FROMLONLAT 0 0 BYRADIUS 1 km\n");
+    d.check_both(&script);
+}

@@ -184,3 +184,15 @@ fn hyperloglogs_survive_kill_9_under_appendfsync_always() {
             .collect()
     });
 }
+
+/// The commands describe themselves (COMMAND INFO / DOCS / GETKEYS) as Redis 7.0.15's do.
+#[test]
+fn command_metadata_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let names = "pfadd pfcount pfmerge pfdebug pfselftest";
+    let mut script = format!("COMMAND INFO {names}\nCOMMAND DOCS {names}\n");
+    script.push_str("COMMAND GETKEYS PFCOUNT a b c\nCOMMAND GETKEYS PFDEBUG GETREG k\nCOMMAND GETKEYS PFMERGE d a b\n");
+    d.check_both(&script);
+}
