@@ -47,9 +47,12 @@ fn string_at(db: &mut Db, key: &[u8], now: u64, for_read: bool) -> Result<Option
     }
 }
 
-/// Stores a HyperLogLog the command changed in place, keeping the key's TTL.
+/// Stores a HyperLogLog the command changed in place, keeping the key's TTL (the key exists:
+/// the command just read it, under the same lock).
 fn store(db: &mut Db, key: &Bytes, value: Vec<u8>, now: u64) {
-    db.update(key.clone(), Value::RawStr(Bytes::from(value)), now);
+    if let Some(slot) = db.value_mut(key, now) {
+        *slot = Value::RawStr(Bytes::from(value));
+    }
 }
 
 /// PFADD key [element [element ...]]
