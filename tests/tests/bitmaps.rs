@@ -30,6 +30,8 @@ fn setbit_getbit_and_string_commands_share_the_value() {
         GET b
         OBJECT ENCODING b
         SET s hello
+        SETBIT s 1 1
+        OBJECT ENCODING s
         SETBIT s 0 1
         GET s
         SET n 12

@@ -155,6 +155,37 @@ fn stored_strings_are_redis_bytes() {
     });
 }
 
+/// A HyperLogLog copied with SET is a short `embstr` string; the PF* commands that read it
+/// turn it `raw` as Redis does, without counting a change.
+#[test]
+fn pf_commands_unshare_a_copied_value() {
+    same_as_redis(|server: &Server| {
+        let mut c = server.raw();
+        c.cmd(&["PFADD", "h", "a", "b"]);
+        c.cmd(&["PFCOUNT", "h"]);
+        let reply = c.cmd(&["GET", "h"]);
+        let header = reply.iter().position(|&b| b == b'\n').expect("bulk reply") + 1;
+        let value = reply[header..reply.len() - 2].to_vec();
+        let mut out = Vec::new();
+        for key in ["c1", "c2", "c3"] {
+            out.push(hex(c.cmd_bytes(&[b"SET", key.as_bytes(), &value])));
+            out.push(hex(c.cmd(&["OBJECT", "ENCODING", key])));
+        }
+        for cmd in [
+            &["PFADD", "c1", "a"][..],
+            &["OBJECT", "ENCODING", "c1"],
+            &["PFCOUNT", "c2"],
+            &["OBJECT", "ENCODING", "c2"],
+            &["PFDEBUG", "ENCODING", "c3"],
+            &["OBJECT", "ENCODING", "c3"],
+            &["GET", "c1"],
+        ] {
+            out.push(hex(c.cmd(cmd)));
+        }
+        out
+    });
+}
+
 #[test]
 fn hyperloglogs_survive_kill_9_under_appendfsync_always() {
     let Some(mut d) = Differential::start(ALWAYS) else {

@@ -85,6 +85,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if let Some(current) = peek_for_write(db, &args[1], now)? {
         // Nothing to write when the bit is there already and the string need not grow.
         if (offset >> 3) < current.len() as u64 && bitops::getbit(current, offset) == on {
+            db.unshare_string(&args[1]);
             return Ok(Reply::Integer(i64::from(on)));
         }
     }

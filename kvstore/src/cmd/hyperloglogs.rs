@@ -67,6 +67,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Integer(1));
     };
     hyperloglog::check(&current).map_err(hll_error)?;
+    db.unshare_string(&args[1]);
     let mut value = current.to_vec();
     match hyperloglog::pfadd(&mut value, elements, max) {
         Ok(0) => Ok(Reply::Integer(0)),
@@ -101,6 +102,7 @@ fn pfcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Integer(0));
     };
     hyperloglog::check(&current).map_err(hll_error)?;
+    db.unshare_string(&args[1]);
     let mut value = current.to_vec();
     let (count, modified) = hyperloglog::pfcount(&mut value).map_err(hll_error)?;
     if modified {
@@ -138,6 +140,12 @@ fn pfdebug(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let current = string_at(db, &args[2], now, false)?;
+    if current
+        .as_ref()
+        .is_some_and(|v| hyperloglog::check(v).is_ok())
+    {
+        db.unshare_string(&args[2]);
+    }
     let mut value = current.as_ref().map(|v| v.to_vec());
     let (reply, modified) = hyperloglog::pfdebug(&args[1], value.as_mut()).map_err(hll_error)?;
     if let (true, Some(value)) = (modified, value) {
