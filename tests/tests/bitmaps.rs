@@ -61,6 +61,43 @@ fn setbit_getbit_and_string_commands_share_the_value() {
     );
 }
 
+/// A bit write that changes nothing is no change for WATCH; one that grows the string or
+/// flips a bit is.
+#[test]
+fn watch_sees_the_changes_redis_counts() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        SETBIT b 7 1
+        WATCH b
+        SETBIT b 7 1
+        SETBIT b 6 0
+        MULTI
+        GET b
+        EXEC
+        WATCH b
+        SETBIT b 6 1
+        MULTI
+        GET b
+        EXEC
+        WATCH b
+        SETBIT b 100 0
+        MULTI
+        GET b
+        EXEC
+        WATCH b
+        BITFIELD b GET u8 0
+        BITFIELD_RO b GET u8 0
+        BITCOUNT b
+        MULTI
+        GET b
+        EXEC
+        "#,
+    );
+}
+
 #[test]
 fn bitcount_and_bitpos_match_redis() {
     let Some(d) = Differential::start(&[]) else {

@@ -125,6 +125,45 @@ fn pf_errors_and_corrupted_values_match_redis() {
     );
 }
 
+/// PF* commands modify a key (WATCH sees it) exactly when Redis does: PFADD that changed a
+/// register, PFCOUNT that refreshed the cached cardinality, PFMERGE always.
+#[test]
+fn watch_sees_the_changes_redis_counts() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        PFADD h a b
+        WATCH h
+        PFADD h a
+        MULTI
+        PFCOUNT h
+        EXEC
+        WATCH h
+        PFCOUNT h
+        MULTI
+        PFCOUNT h
+        EXEC
+        WATCH h
+        PFCOUNT h
+        MULTI
+        PFCOUNT h
+        EXEC
+        WATCH h
+        PFADD h c
+        MULTI
+        PFCOUNT h
+        EXEC
+        WATCH h
+        PFMERGE h
+        MULTI
+        PFCOUNT h
+        EXEC
+        "#,
+    );
+}
+
 /// Stored HyperLogLogs are the very bytes redis-server stores: sparse, dense after
 /// promotion, after a merge, and with the cache PFCOUNT wrote.
 #[test]
