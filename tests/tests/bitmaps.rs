@@ -273,6 +273,8 @@ fn bitmaps_survive_kill_9_under_appendfsync_always() {
         GET x
         GET s
         BITFIELD_RO f GET u16 0 GET i8 16
+        OBJECT ENCODING f
+        OBJECT ENCODING s
         "#,
     );
 }

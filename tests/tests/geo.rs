@@ -269,6 +269,8 @@ fn geo_sets_survive_kill_9_under_appendfsync_always() {
         GEODIST Sicily Palermo Catania km
         ZRANGE dst 0 -1 WITHSCORES
         GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC WITHDIST
+        OBJECT ENCODING Sicily
+        OBJECT ENCODING dst
         "#,
     );
 }

@@ -244,6 +244,8 @@ fn hyperloglogs_survive_kill_9_under_appendfsync_always() {
         PFCOUNT m
         PFDEBUG ENCODING big
         PFCOUNT h big
+        OBJECT ENCODING h
+        OBJECT ENCODING m
         "#,
     );
     d.same_transcripts(|server: &Server| {
