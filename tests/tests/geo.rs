@@ -250,6 +250,54 @@ fn a_large_geo_set_is_searched_like_redis() {
     d.check_both(&script);
 }
 
+/// Points scattered over the globe by a fixed pseudo-random sequence, searched around many
+/// centres with every shape, order and COUNT: members, order and numbers must all match.
+#[test]
+fn scattered_points_are_found_like_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |range: f64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64 * range
+    };
+    let mut script = String::new();
+    for batch in 0..10 {
+        let mut line = String::from("GEOADD world");
+        for i in 0..100 {
+            // Dense around (10, 45) for half of them, anywhere for the rest.
+            let (lon, lat) = if i % 2 == 0 {
+                (10.0 + next(4.0) - 2.0, 45.0 + next(4.0) - 2.0)
+            } else {
+                (next(360.0) - 180.0, next(170.0) - 85.0)
+            };
+            line.push_str(&format!(" {lon:.6} {lat:.6} m{batch}_{i}"));
+        }
+        script.push_str(&line);
+        script.push('\n');
+    }
+    for i in 0..25 {
+        let (lon, lat) = (10.0 + next(6.0) - 3.0, 45.0 + next(6.0) - 3.0);
+        let r = 1.0 + next(300.0);
+        let (w, h) = (1.0 + next(400.0), 1.0 + next(400.0));
+        let count = 1 + i % 7;
+        script.push_str(&format!(
+            "GEOSEARCH world FROMLONLAT {lon:.4} {lat:.4} BYRADIUS {r:.3} km ASC WITHDIST\n\
+             GEOSEARCH world FROMLONLAT {lon:.4} {lat:.4} BYBOX {w:.3} {h:.3} km DESC WITHHASH\n\
+             GEOSEARCH world FROMLONLAT {lon:.4} {lat:.4} BYRADIUS {r:.3} km COUNT {count}\n\
+             GEOSEARCH world FROMLONLAT {lon:.4} {lat:.4} BYBOX {w:.3} {h:.3} km COUNT {count} DESC WITHCOORD\n\
+             GEORADIUS world {lon:.4} {lat:.4} {r:.3} mi WITHDIST COUNT {count} ANY\n\
+             GEORADIUSBYMEMBER world m0_{} {r:.3} km ASC\n",
+            2 * (i % 50)
+        ));
+    }
+    script.push_str("GEOSEARCH world FROMLONLAT 0 0 BYRADIUS 20000 km ASC COUNT 50 WITHDIST\n");
+    d.check_both(&script);
+}
+
 #[test]
 fn geo_sets_survive_kill_9_under_appendfsync_always() {
     let Some(mut d) = Differential::start(ALWAYS) else {
