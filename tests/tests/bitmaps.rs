@@ -220,6 +220,9 @@ fn bitfield_matches_redis() {
         EXISTS created
         GET created
         BITFIELD_RO f GET i8 0 GET u7 3
+        STRLEN f
+        BITFIELD_RO f GET u8 96 GET i16 90 GET u63 50 GET i64 #1 GET u9 1000
+        BITFIELD f GET u8 96 GET i16 90 GET u63 1 GET i5 #20
         BITFIELD_RO f
         BITFIELD_RO missing GET i8 0
         BITFIELD_RO f SET i8 0 1

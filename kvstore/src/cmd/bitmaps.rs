@@ -169,8 +169,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Result<Re
         peek_for_write(db, &args[1], now)?;
         edit(db, &args[1], now, |v| command.execute(v))
     } else {
+        // Reads see zeros past the end: a copy of the bytes the fields cover is enough.
+        let covered = command
+            .ops
+            .iter()
+            .map(|op| (op.offset + u64::from(op.bits)).div_ceil(8))
+            .max()
+            .unwrap_or(0);
         let mut value = read(db, &args[1], now)?
-            .map(|v| v.to_vec())
+            .map(|v| v[..v.len().min(covered as usize)].to_vec())
             .unwrap_or_default();
         command.execute(&mut value)
     };
