@@ -164,6 +164,21 @@ fn watch_sees_the_changes_redis_counts() {
     );
 }
 
+/// `hll-sparse-max-bytes` set at run time decides when a sparse value turns dense.
+#[test]
+fn sparse_max_bytes_follows_config_set() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check(
+        2,
+        &format!(
+            "CONFIG SET hll-sparse-max-bytes 40\nPFADD h a b c\nPFDEBUG ENCODING h\n{}\nPFDEBUG ENCODING h\nPFCOUNT h\nCONFIG SET hll-sparse-max-bytes 3000",
+            pfadd_range("h", 0, 30)
+        ),
+    );
+}
+
 /// Stored HyperLogLogs are the very bytes redis-server stores: sparse, dense after
 /// promotion, after a merge, and with the cache PFCOUNT wrote.
 #[test]
