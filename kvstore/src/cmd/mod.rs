@@ -12,11 +12,14 @@
 
 mod admin;
 mod args;
+mod bitmaps;
 mod blocking;
 mod channels;
 mod collection;
 mod context;
+mod geosets;
 mod hashes;
+mod hyperloglogs;
 mod introspection;
 mod keys;
 mod lists;
@@ -57,6 +60,9 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(transactions::COMMANDS)
         .chain(channels::COMMANDS)
         .chain(streams::COMMANDS)
+        .chain(bitmaps::COMMANDS)
+        .chain(hyperloglogs::COMMANDS)
+        .chain(geosets::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {

@@ -843,6 +843,18 @@ impl Db {
         std::mem::take(&mut self.journal)
     }
 
+    /// Redis's `dbUnshareStringValue` for a command that then changes nothing (SETBIT of a
+    /// bit already set, PFADD that changed no register): the string at `key` is `raw` encoded
+    /// from now on. Not a write: nothing is journaled and WATCH sees no change, as in Redis,
+    /// where the unchanged value is not propagated either.
+    pub fn unshare_string(&mut self, key: &[u8]) {
+        if let Some(entry) = self.map.get_mut(key) {
+            if let Value::Str(s) = &mut entry.value {
+                entry.value = Value::RawStr(std::mem::take(s));
+            }
+        }
+    }
+
     /// The current entry of a key, ignoring expiry (for persistence, which stores absolute
     /// expiry times and lets the loader drop what is due).
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {

@@ -120,6 +120,7 @@ pub(crate) struct Limits {
     zset_max_listpack_value: AtomicU64,
     stream_node_max_entries: AtomicU64,
     stream_node_max_bytes: AtomicU64,
+    hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
 }
@@ -137,6 +138,7 @@ impl Limits {
             zset_max_listpack_value: AtomicU64::new(0),
             stream_node_max_entries: AtomicU64::new(0),
             stream_node_max_bytes: AtomicU64::new(0),
+            hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
         };
         limits.load(config);
@@ -160,6 +162,7 @@ impl Limits {
             (&self.zset_max_listpack_value, "zset-max-listpack-value"),
             (&self.stream_node_max_entries, "stream-node-max-entries"),
             (&self.stream_node_max_bytes, "stream-node-max-bytes"),
+            (&self.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
         ] {
             set(cell, size_param(config, name));
         }
@@ -208,6 +211,11 @@ impl Limits {
             max_entries: self.stream_node_max_entries.load(Ordering::Relaxed),
             max_bytes: self.stream_node_max_bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// `hll-sparse-max-bytes`: past this size a sparse HyperLogLog turns dense.
+    pub(crate) fn hll_sparse_max_bytes(&self) -> usize {
+        self.hll_sparse_max_bytes.load(Ordering::Relaxed) as usize
     }
 
     /// `client-output-buffer-limit pubsub`.
