@@ -20,6 +20,7 @@ mod hashes;
 mod introspection;
 mod keys;
 mod lists;
+mod serialize;
 mod session;
 mod sets;
 mod spec;
@@ -49,6 +50,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(introspection::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(serialize::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
