@@ -20,6 +20,8 @@ mod hashes;
 mod introspection;
 mod keys;
 mod lists;
+mod memory;
+mod process;
 mod serialize;
 mod session;
 mod sets;
@@ -51,6 +53,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
         .chain(serialize::COMMANDS)
+        .chain(memory::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
