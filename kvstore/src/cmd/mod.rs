@@ -25,6 +25,7 @@ mod process;
 mod serialize;
 mod session;
 mod sets;
+mod sort;
 mod spec;
 mod strings;
 mod transactions;
@@ -54,6 +55,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(keys::COMMANDS)
         .chain(serialize::COMMANDS)
         .chain(memory::COMMANDS)
+        .chain(sort::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
