@@ -19,6 +19,7 @@ mod context;
 mod hashes;
 mod introspection;
 mod keys;
+mod lcs;
 mod lists;
 mod memory;
 mod process;
@@ -56,6 +57,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(serialize::COMMANDS)
         .chain(memory::COMMANDS)
         .chain(sort::COMMANDS)
+        .chain(lcs::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
