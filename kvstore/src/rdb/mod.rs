@@ -32,7 +32,7 @@ mod tests;
 use crate::keyspace::zset::ListpackLimits;
 use crate::keyspace::{HashLimits, Value};
 
-pub use encoding::{Corrupt, Reader};
+pub use encoding::Reader;
 pub use object::packed_sizes;
 
 /// The RDB version this server writes (Redis 7.0's), and the newest it reads.
