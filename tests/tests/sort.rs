@@ -119,3 +119,17 @@ fn errors_in_redis_order() {
         SORT",
     );
 }
+
+#[test]
+fn command_getkeys_finds_the_store_key() {
+    check(
+        "COMMAND GETKEYS SORT l
+        COMMAND GETKEYS SORT l BY w_* STORE dst
+        COMMAND GETKEYS SORT l STORE a LIMIT 0 1 STORE b
+        COMMAND GETKEYS SORT l GET store STORE
+        COMMAND GETKEYS SORT l LIMIT store x STORE c
+        COMMAND GETKEYSANDFLAGS SORT l STORE dst
+        COMMAND GETKEYS SORT_RO l BY w_*
+        COMMAND GETKEYSANDFLAGS SORT_RO l",
+    );
+}
