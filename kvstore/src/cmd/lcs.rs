@@ -25,6 +25,8 @@ mod lcs_err {
     pub const IDX_AND_LEN: &str =
         "ERR If you want both the length and indexes, please just use IDX.";
     pub const TOO_LONG: &str = "ERR String too long for LCS";
+    pub const NO_MEMORY: &str =
+        "ERR Insufficient memory, failed allocating transient memory for LCS";
     pub const TOO_BIG: &str =
         "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
 }
@@ -66,11 +68,11 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if a.len() >= u32::MAX as usize - 1 || b.len() >= u32::MAX as usize - 1 {
         return Err(Reply::error(lcs_err::TOO_LONG));
     }
-    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
-    if cells * 4 > ctx.shared.limits().proto_max_bulk_len() {
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+    if cells.saturating_mul(4) > ctx.shared.limits().proto_max_bulk_len() {
         return Err(Reply::error(lcs_err::TOO_BIG));
     }
-    let table = Table::build(&a, &b);
+    let table = Table::build(&a, &b).ok_or(Reply::error(lcs_err::NO_MEMORY))?;
     let total = table.at(a.len(), b.len());
     if len {
         return Ok(Reply::Integer(total as i64));
@@ -121,9 +123,13 @@ impl Range {
 }
 
 impl Table {
-    fn build(a: &[u8], b: &[u8]) -> Table {
+    /// The filled table; `None` when its memory cannot be allocated (Redis's `ztrymalloc`).
+    fn build(a: &[u8], b: &[u8]) -> Option<Table> {
         let width = b.len() + 1;
-        let mut cells = vec![0u32; (a.len() + 1) * width];
+        let size = (a.len() + 1).checked_mul(width)?;
+        let mut cells = Vec::new();
+        cells.try_reserve_exact(size).ok()?;
+        cells.resize(size, 0u32);
         for i in 1..=a.len() {
             for j in 1..=b.len() {
                 cells[i * width + j] = if a[i - 1] == b[j - 1] {
@@ -133,7 +139,7 @@ impl Table {
                 };
             }
         }
-        Table { cells, width }
+        Some(Table { cells, width })
     }
 
     fn at(&self, i: usize, j: usize) -> u32 {
@@ -192,7 +198,7 @@ mod tests {
     #[test]
     fn redis_documentation_example() {
         let (a, b) = (b"ohmytext".as_slice(), b"mynewtext".as_slice());
-        let table = Table::build(a, b);
+        let table = Table::build(a, b).expect("a small table");
         assert_eq!(table.at(a.len(), b.len()), 6);
         let (common, ranges) = table.walk_back(a, b);
         assert_eq!(common, b"mytext");
