@@ -7,7 +7,8 @@
 //! kvstore reports in OBJECT ENCODING, with the blobs' sizes from the RDB codec's layout and
 //! jemalloc's size classes. It is byte-exact for strings, listpacks, intsets and lists built
 //! at the tail; hash tables and skiplists differ where Redis's answer depends on a rehash in
-//! progress, sds growth or random skiplist levels (kvstore counts one level per node).
+//! progress, sds growth or random skiplist levels (kvstore counts one level per node), and
+//! lists count their nodes uncompressed whatever `list-compress-depth` says.
 //! `MEMORY STATS` reports the process's resident size where Redis reports jemalloc's
 //! counters; `MALLOC-STATS` answers as a Redis built without jemalloc does.
 
