@@ -22,9 +22,14 @@ mod hashes;
 mod hyperloglogs;
 mod introspection;
 mod keys;
+mod lcs;
 mod lists;
+mod memory;
+mod process;
+mod serialize;
 mod session;
 mod sets;
+mod sort;
 mod spec;
 mod streams;
 mod strings;
@@ -53,6 +58,10 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(introspection::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(serialize::COMMANDS)
+        .chain(memory::COMMANDS)
+        .chain(sort::COMMANDS)
+        .chain(lcs::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
