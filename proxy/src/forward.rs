@@ -485,6 +485,7 @@ impl Client<'_> {
             match http1::parse_response(
                 &self.ubuf,
                 req.head_method,
+                req.http10,
                 &settings.server_header,
                 &mut keep_alive,
                 &mut self.down_head,
@@ -516,21 +517,20 @@ impl Client<'_> {
         let mut body = BodyEnd::new(resp.framing);
         let mut done = body.is_none();
         let mut body_bytes = 0u64;
-        let mut leftover = false;
+        // Bytes after a response without body are not the next response: never reuse the
+        // connection they came on.
+        let mut leftover = done && !self.ubuf.is_empty();
         if let Some(end) = body.as_mut() {
-            match end.advance(&self.ubuf) {
+            let head_len = self.down_head.len();
+            match relay(end, resp.decode, &self.ubuf, &mut self.down_head) {
                 Ok(Some(n)) => {
                     done = true;
                     leftover = n < self.ubuf.len();
-                    self.down_head.extend_from_slice(&self.ubuf[..n]);
-                    body_bytes += n as u64;
                 }
-                Ok(None) => {
-                    self.down_head.extend_from_slice(&self.ubuf);
-                    body_bytes += self.ubuf.len() as u64;
-                }
+                Ok(None) => {}
                 Err(_) => return failed(Failure::Broken),
             }
+            body_bytes += (self.down_head.len() - head_len) as u64;
             self.ubuf.clear();
         }
         let status = resp.status;
@@ -563,7 +563,14 @@ impl Client<'_> {
                 }
                 return abort(body_bytes);
             }
-            let take = match end.advance(&self.ubuf) {
+            // Undecoded (the usual case), the bytes go out from the read buffer.
+            self.down_head.clear();
+            let found = if resp.decode {
+                end.decode(&self.ubuf, &mut self.down_head)
+            } else {
+                end.advance(&self.ubuf)
+            };
+            let take = match found {
                 Ok(Some(k)) => {
                     done = true;
                     leftover = k < self.ubuf.len();
@@ -572,13 +579,18 @@ impl Client<'_> {
                 Ok(None) => self.ubuf.len(),
                 Err(_) => return abort(body_bytes),
             };
-            if write_all(&mut self.stream, &self.ubuf[..take], settings.send_timeout)
+            let out = if resp.decode {
+                &self.down_head[..]
+            } else {
+                &self.ubuf[..take]
+            };
+            if write_all(&mut self.stream, out, settings.send_timeout)
                 .await
                 .is_err()
             {
                 return abort(body_bytes);
             }
-            body_bytes += take as u64;
+            body_bytes += out.len() as u64;
             self.ubuf.clear();
         }
         if resp.reusable && !leftover {
@@ -673,4 +685,21 @@ impl Client<'_> {
             });
         }
     }
+}
+
+/// Appends to `out` what the client gets of `data`, the next bytes of a response body: the
+/// body bytes as they came, or decoded when `decode`. `Some(n)`: the body ended after `n`
+/// bytes of `data`.
+fn relay(
+    end: &mut BodyEnd,
+    decode: bool,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Option<usize>, http1::BadBody> {
+    if decode {
+        return end.decode(data, out);
+    }
+    let n = end.advance(data)?;
+    out.extend_from_slice(&data[..n.unwrap_or(data.len())]);
+    Ok(n)
 }
