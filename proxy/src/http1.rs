@@ -294,22 +294,33 @@ pub struct Response {
     pub decode: bool,
 }
 
-/// The response's transfer codings, all `Transfer-Encoding` headers together: `None`
-/// without any, else whether the final coding is `chunked` (RFC 9112 section 6.3: a body
-/// whose final coding is not chunked runs until the connection closes).
-fn final_coding_chunked(headers: &[httparse::Header<'_>]) -> Option<bool> {
+/// The response's transfer codings, all `Transfer-Encoding` headers together as one list:
+/// `Ok(None)` without any, else whether the final coding is `chunked` (RFC 9112 section
+/// 6.3: a body whose final coding is not chunked runs until the connection closes).
+/// `Err`: an empty list, or `chunked` before another coding (applied twice, or not last):
+/// readers would disagree on where such a body ends.
+fn final_coding_chunked(headers: &[httparse::Header<'_>]) -> Result<Option<bool>, ()> {
+    let mut present = false;
     let mut last: Option<&[u8]> = None;
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            last = Some(b"");
+            present = true;
             for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if !token.is_empty() {
-                    last = Some(token);
+                if token.is_empty() {
+                    continue;
                 }
+                if last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")) {
+                    return Err(());
+                }
+                last = Some(token);
             }
         }
     }
-    last.map(|t| t.eq_ignore_ascii_case(b"chunked"))
+    match last {
+        Some(t) => Ok(Some(t.eq_ignore_ascii_case(b"chunked"))),
+        None if present => Err(()),
+        None => Ok(None),
+    }
 }
 
 /// Parses the response head at the start of `buf`. For an interim (1xx) response the head is
@@ -320,8 +331,9 @@ fn final_coding_chunked(headers: &[httparse::Header<'_>]) -> Option<bool> {
 /// chunked response, towards the client).
 ///
 /// Refused (`Err`, a 502 as nginx gives): a head httparse refuses, `101` (this proxy never
-/// asks for an upgrade), both `Content-Length` and `Transfer-Encoding` (nginx refuses them
-/// too; a client or cache could pick either), conflicting lengths.
+/// asks for an upgrade), a status under 100, both `Content-Length` and `Transfer-Encoding`
+/// (nginx refuses them too; a client or cache could pick either), conflicting lengths,
+/// transfer codings readers could disagree on ([`final_coding_chunked`]).
 pub fn parse_response(
     buf: &[u8],
     head_request: bool,
@@ -343,6 +355,9 @@ pub fn parse_response(
     let mut reusable = minor == 1;
     let mut length: Option<u64> = None;
     out.clear();
+    if status < 100 {
+        return Err(());
+    }
     if (100..200).contains(&status) {
         // 101 would switch protocols, which this proxy never asks for (no Upgrade upstream).
         if status == 101 {
@@ -356,7 +371,7 @@ pub fn parse_response(
             decode: false,
         }));
     }
-    let chunked = final_coding_chunked(resp.headers);
+    let chunked = final_coding_chunked(resp.headers)?;
     // An HTTP/1.0 client gets a chunked body decoded, without the header saying chunked.
     let decode = client_http10 && chunked == Some(true);
     out.extend_from_slice(b"HTTP/1.1 ");
