@@ -473,8 +473,11 @@ pub enum BodyEnd {
 /// Longest chunk-size line (size plus extensions, without CRLF) and trailer section accepted.
 pub const MAX_CHUNK_LINE: usize = 4096;
 pub const MAX_TRAILERS: usize = 16 * 1024;
-/// Significant hex digits of a chunk size: 2^60 bytes is beyond any real body.
-const MAX_SIZE_DIGITS: usize = 15;
+/// Hex digits of a chunk size, leading zeros included: a backend reading a fixed number of
+/// digits must not see a different size than we do.
+const MAX_SIZE_DIGITS: usize = 16;
+/// Largest chunk: 2^60 bytes is beyond any real body, and keeps the sum from overflowing.
+const MAX_CHUNK_SIZE: u64 = (1 << 60) - 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChunkState {
@@ -595,16 +598,14 @@ impl Chunks {
             match self.state {
                 Size => match (b as char).to_digit(16) {
                     Some(d) => {
-                        if self.size > 0 || d > 0 {
-                            self.digits += 1;
-                        }
+                        self.digits += 1;
                         self.line += 1;
-                        if self.digits > MAX_SIZE_DIGITS || self.line > MAX_CHUNK_LINE {
+                        self.size = self.size * 16 + u64::from(d);
+                        if self.digits > MAX_SIZE_DIGITS || self.size > MAX_CHUNK_SIZE {
                             return Err(BadBody);
                         }
-                        self.size = self.size * 16 + u64::from(d);
                     }
-                    None if self.line == 0 => return Err(BadBody),
+                    None if self.digits == 0 => return Err(BadBody),
                     None => match b {
                         b';' => {
                             self.line += 1;

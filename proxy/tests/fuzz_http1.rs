@@ -610,12 +610,14 @@ fn check_response(buf: &[u8], head_request: bool, http10: bool) -> Result<(), St
 // ---------------------------------------------------------------------------------------
 // The body framer and its reference
 
-/// Whether `l` is a chunk-size line (`complete`) or the start of one: hex digits (at most
-/// 15 significant), then optionally `;` and an extension without control bytes.
+/// Whether `l` is a chunk-size line (`complete`) or the start of one: at most 16 hex digits
+/// for a size under 2^60, then optionally `;` and an extension without control bytes.
 fn size_line_ok(l: &[u8], complete: bool) -> bool {
     let digits = l.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let value = u64::from_str_radix(std::str::from_utf8(&l[..digits.min(16)]).unwrap_or("0"), 16);
     if l.len() > http1::MAX_CHUNK_LINE
-        || l[..digits].iter().skip_while(|&&b| b == b'0').count() > 15
+        || digits > 16
+        || (digits > 0 && !value.is_ok_and(|v| v < 1 << 60))
     {
         return false;
     }
