@@ -55,6 +55,10 @@ const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Read buffer sizes: most heads fit the first read.
 const CLIENT_READ: usize = 4096;
 const UPSTREAM_READ: usize = 16 * 1024;
+/// Lingering close after an error answer: how long the client may keep sending, in all
+/// and between two reads (nginx: `lingering_time`, `lingering_timeout`, shortened).
+const LINGER_TIME: Duration = Duration::from_secs(5);
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The proxy service: what pingora's listener hands each accepted client connection to.
 pub struct Forwarder {
@@ -660,7 +664,32 @@ impl Client<'_> {
             self.finish(req, status, page.len() as u64, None, start, start);
         }
         // The connection closes next either way.
-        let _ = write_all(&mut self.stream, &head, settings.send_timeout).await;
+        if write_all(&mut self.stream, &head, settings.send_timeout)
+            .await
+            .is_ok()
+        {
+            self.linger().await;
+        }
+    }
+
+    /// nginx's lingering close: after an answer that ends the connection, stop sending and
+    /// read (and drop) what the client still sends, until it closes or goes quiet. Closing
+    /// with unread bytes would reset the connection, and a reset can destroy the answer in
+    /// the client's buffers before it was read (a 400 for a smuggling attempt, a 413).
+    async fn linger(&mut self) {
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + LINGER_TIME;
+        let mut scratch = [0u8; 4096];
+        loop {
+            let quiet = tokio::time::Instant::now() + LINGER_TIMEOUT;
+            match tokio::time::timeout_at(quiet.min(deadline), self.stream.read(&mut scratch)).await
+            {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+        }
     }
 
     /// Metrics and the access log line for a finished request.

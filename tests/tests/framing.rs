@@ -14,6 +14,8 @@
 //! - no request whose target contains `smuggled` reached the backend (the corpus hides those
 //!   in bodies and in ambiguous framing);
 //! - `GET /after` got its own 200;
+//! - the client connection ended with a close, never a reset (which can destroy the answer
+//!   before the client reads it: the proxy lingers after an error as nginx does);
 //! - the requests the backend saw (method, target, decoded body, end-to-end headers) and the
 //!   responses the client got (status, decoded body, whether the connection was closed) are
 //!   the ones nginx produced — unless the case is in [`DIFFERS_FROM_NGINX`], the reviewed
@@ -769,6 +771,9 @@ fn safety_violations(o: &Outcome) -> Vec<String> {
             }
             _ => {}
         }
+    }
+    if o.reply.end == "reset" {
+        v.push("the connection was reset: an answer can be lost (no lingering close)".into());
     }
     let after_ok =
         o.after.responses.len() == 1 && o.after.responses[0] == (200, "probe /after\n".to_string());
