@@ -25,7 +25,7 @@
 #[allow(dead_code)]
 mod http1;
 
-use http1::{parse_request, parse_response, BodyEnd, Framing, Refusal};
+use http1::{parse_request, parse_response, BodyEnd, Framing};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -858,7 +858,45 @@ fn body_framer_state_is_bounded() {
 // ---------------------------------------------------------------------------------------
 // Regression cases found by the fuzzer and the corpus
 
+/// Inputs the fuzzer failed on, each checked with all the properties above.
 #[test]
 fn regressions() {
-    let _ = Refusal::BadRequest;
+    // A status of 000 was relayed as a final response (now 502).
+    check_response(b"HTTP/1.1 000 \r\nServer: nginx\r\n\r\nhello", false, false).unwrap();
+    // The proxy took the last Transfer-Encoding header (empty: until close) while a client
+    // joins them (chunked): a response-splitting desync. Now one list, chunked twice is 502.
+    check_response(
+        b"HTTP/1.0 200 caf\xc3\xa9\r\nTransfer-Encoding:chunked \r\nTransfer-Encoding: \tchunked\r\n\
+          Transfer-Encoding: \r\n\r\nf\r\nabcdefghij\r\n0ab\r\n0\r\n\r\n",
+        false,
+        false,
+    )
+    .unwrap();
+    check_response(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        false,
+        true,
+    )
+    .unwrap();
+    // An HTTP/1.0 request without Host goes upstream without one, as from nginx.
+    check_request(b"PUT http://h.exampleA HTTP/1.0\r\n\r\n").unwrap();
+    // Chunk syntax the framer and a strict parser must agree on.
+    for body in [
+        &b"Z0"[..],
+        b"\r",
+        b"b ;\t\r\nabcdefghij\r\r\n",
+        b"16 \r\nabcdefghij\r\n",
+        // Found by the corpus: read as a last chunk `0` with extension `x5`, then the
+        // smuggled request after it.
+        b"0x5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"5x\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        check_chunked(body, &[]).unwrap();
+        check_chunked(body, &(0..=body.len()).collect::<Vec<_>>()).unwrap();
+    }
+    assert_eq!(
+        run_framer(Framing::Chunked, b"0x5\r\nhello\r\n0\r\n\r\n", &[]),
+        Err(())
+    );
 }
