@@ -330,9 +330,12 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>) {
 // ---------------------------------------------------------------------------------------
 // Checks of written heads
 
+/// Header (lowercased name, value) pairs in order.
+type Headers = Vec<(String, Vec<u8>)>;
+
 /// A head written for the other side: CRLF line ends only, token names, `": "`, no control
 /// bytes but HTAB in values. Returns the header (name, value) pairs.
-fn canonical_head(out: &[u8]) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
+fn canonical_head(out: &[u8]) -> Result<(Vec<u8>, Headers), String> {
     let body = out
         .strip_suffix(b"\r\n\r\n")
         .ok_or_else(|| format!("head does not end in CRLF CRLF: {}", show(out)))?;
@@ -488,8 +491,7 @@ fn client_framing(
         let last = joined
             .split(|&b| b == b',')
             .map(<[u8]>::trim_ascii)
-            .filter(|t| !t.is_empty())
-            .last()
+            .rfind(|t| !t.is_empty())
             .unwrap_or_default();
         return Ok(if last.eq_ignore_ascii_case(b"chunked") {
             Framing::Chunked

@@ -870,7 +870,7 @@ fn smuggling_corpus_through_proxy_and_nginx() {
     // rotation for the next ones (nginx ignores max_fails with a single server).
     let proxy = Proxy::start(&proxy_backend.addr, "max_fails = 0");
     let nginx_backend = Recorder::start();
-    let nginx = with_nginx.then(|| Nginx::start(&[nginx_backend.addr.clone()]));
+    let nginx = with_nginx.then(|| Nginx::start(std::slice::from_ref(&nginx_backend.addr)));
 
     let mut failures = Vec::new();
     let mut differences = Vec::new();
