@@ -156,15 +156,19 @@ enum Failure {
     Connect,
     /// A connect, send or read took too long.
     Timeout,
-    /// The connection broke, or the upstream sent something that is not HTTP.
+    /// The connection broke.
     Broken,
+    /// The upstream sent something that is not HTTP, or framing readers could disagree on
+    /// (see [`http1::parse_response`]). Never retried: the upstream did answer, and nginx
+    /// does not retry `invalid_header` with `proxy_next_upstream error timeout` either.
+    Invalid,
 }
 
 impl Failure {
     fn status(self) -> u16 {
         match self {
             Failure::Timeout => 504,
-            Failure::Connect | Failure::Broken => 502,
+            Failure::Connect | Failure::Broken | Failure::Invalid => 502,
         }
     }
 }
@@ -181,6 +185,16 @@ enum Attempt {
     Failed { failure: Failure, reused: bool },
     /// The client went away, or the response broke after it started: close.
     Broken { status: u16, body_bytes: u64 },
+    /// The client's streamed body failed (malformed, too long, stalled): nothing reached
+    /// the client yet, so it is answered `status` before the close.
+    Refused(u16),
+}
+
+/// Why streaming a request body stopped.
+enum BodyFailure {
+    /// Answer the client this status and close (0: just close, it left).
+    Client(u16),
+    Upstream(Failure),
 }
 
 /// One client connection and its buffers, reused for every request on it.
@@ -351,6 +365,17 @@ impl Client<'_> {
                     self.finish(req, status, body_bytes, Some(addr), start, upstream_start);
                     return None;
                 }
+                Attempt::Refused(status) => {
+                    self.refuse(status, Some((req, start))).await;
+                    return None;
+                }
+                Attempt::Failed {
+                    failure: Failure::Invalid,
+                    ..
+                } => {
+                    last = Failure::Invalid;
+                    break;
+                }
                 Attempt::Failed { failure, reused } => {
                     // A connect failure leaves even a streamed body untouched.
                     let replayable = failure == Failure::Connect || (held_all && req.idempotent);
@@ -469,12 +494,14 @@ impl Client<'_> {
         if let Some((end, seen)) = rest.as_mut() {
             if let Err(f) = self.stream_body(&mut up, end, *seen).await {
                 return match f {
-                    // The client stalled or left mid-body.
-                    None => Attempt::Broken {
+                    // The client left mid-body.
+                    BodyFailure::Client(0) => Attempt::Broken {
                         status: 408,
                         body_bytes: 0,
                     },
-                    Some(f) => Attempt::Failed {
+                    // The upstream saw part of a body and is closed with it (`up` drops).
+                    BodyFailure::Client(status) => Attempt::Refused(status),
+                    BodyFailure::Upstream(f) => Attempt::Failed {
                         failure: f,
                         reused: false,
                     },
@@ -500,7 +527,7 @@ impl Client<'_> {
                 }
                 Ok(Some(r)) => break r,
                 Ok(None) if self.ubuf.len() < MAX_RESPONSE_HEAD => {}
-                Ok(None) | Err(()) => return failed(Failure::Broken),
+                Ok(None) | Err(()) => return failed(Failure::Invalid),
             }
             match read_some(
                 &mut up,
@@ -532,7 +559,7 @@ impl Client<'_> {
                     leftover = n < self.ubuf.len();
                 }
                 Ok(None) => {}
-                Err(_) => return failed(Failure::Broken),
+                Err(_) => return failed(Failure::Invalid),
             }
             body_bytes += (self.down_head.len() - head_len) as u64;
             self.ubuf.clear();
@@ -608,32 +635,32 @@ impl Client<'_> {
     }
 
     /// Copies the rest of a long request body from the client to the upstream.
-    /// `Err(None)`: the client failed; `Err(Some(_))`: the upstream did.
     async fn stream_body(
         &mut self,
         up: &mut TcpStream,
         end: &mut BodyEnd,
         seen: u64,
-    ) -> Result<(), Option<Failure>> {
+    ) -> Result<(), BodyFailure> {
         let settings = &self.app.balancer.settings;
         let mut total = seen;
         loop {
             match self.read_body().await {
                 Ok(n) if n > 0 => {}
-                _ => return Err(None),
+                Err(Failure::Timeout) => return Err(BodyFailure::Client(408)),
+                _ => return Err(BodyFailure::Client(0)),
             }
             let (take, finished) = match end.advance(&self.buf) {
                 Ok(Some(k)) => (k, true),
                 Ok(None) => (self.buf.len(), false),
-                Err(_) => return Err(None),
+                Err(_) => return Err(BodyFailure::Client(400)),
             };
             total += take as u64;
             if total > settings.client_max_body_size {
-                return Err(None);
+                return Err(BodyFailure::Client(413));
             }
             write_all(up, &self.buf[..take], settings.send_timeout)
                 .await
-                .map_err(Some)?;
+                .map_err(BodyFailure::Upstream)?;
             self.buf.advance(take);
             if finished {
                 return Ok(());

@@ -13,7 +13,8 @@
 //!   (independent of httparse): no bare CR or LF, one well-formed length, canonical chunks;
 //! - no request whose target contains `smuggled` reached the backend (the corpus hides those
 //!   in bodies and in ambiguous framing);
-//! - `GET /after` got its own 200;
+//! - `GET /after` got its own 200, and no request reached the backend twice (a retry of
+//!   a request that was answered, if invalidly);
 //! - the client connection ended with a close, never a reset (which can destroy the answer
 //!   before the client reads it: the proxy lingers after an error as nginx does);
 //! - the requests the backend saw (method, target, decoded body, end-to-end headers) and the
@@ -142,6 +143,14 @@ const DIFFERS_FROM_NGINX: &[(&str, &str)] = &[
     (
         "resp-chunked-lf-only",
         "a chunked response is relayed as-is, so bare LF is refused: 502",
+    ),
+    (
+        "resp-obs-fold",
+        "both answer 502; the proxy then closes the client connection, nginx keeps it",
+    ),
+    (
+        "resp-space-before-colon",
+        "both answer 502; the proxy then closes the client connection, nginx keeps it",
     ),
     (
         "resp-101-unasked",
@@ -770,6 +779,13 @@ fn safety_violations(o: &Outcome) -> Vec<String> {
                 v.push(format!("a smuggled request reached the backend: {seen:?}"))
             }
             _ => {}
+        }
+    }
+    // No case sends the same request twice: a repeat is a retry of a request the backend
+    // already answered (the corpus's upstream never fails to answer).
+    for (i, seen) in o.seen.iter().enumerate() {
+        if o.seen[..i].contains(seen) {
+            v.push(format!("the backend got this request twice: {seen:?}"));
         }
     }
     if o.reply.end == "reset" {
