@@ -3,17 +3,31 @@
 //! a body ends without copying it.
 //!
 //! What goes upstream is what nginx's `proxy_pass` sends with configs/nginx.conf: the request
-//! line with `HTTP/1.1`, the client's headers (Host kept) minus the hop-by-hop ones
-//! (`Connection`, `Keep-Alive`, `Proxy-Connection`, `TE`, `Upgrade`, `Expect`) and the
-//! forwarding headers this proxy sets itself, then `X-Real-IP`, `X-Forwarded-For` (appended
-//! to the client's) and `X-Forwarded-Proto`. What goes back to the client is the upstream's
-//! status line and headers minus the hop-by-hop ones, with `Server` replaced when one is
-//! configured and `Connection` saying whether the connection stays open.
+//! line with `HTTP/1.1` (an absolute-form target reduced to its path), the client's headers
+//! (Host kept) minus the hop-by-hop ones (`Connection`, `Keep-Alive`, `Proxy-Connection`,
+//! `TE`, `Upgrade`, `Expect`) and the forwarding headers this proxy sets itself, then
+//! `X-Real-IP`, `X-Forwarded-For` (appended to the client's) and `X-Forwarded-Proto`. What
+//! goes back to the client is the upstream's status line and headers minus the hop-by-hop
+//! ones, with `Server` replaced when one is configured and `Connection` saying whether the
+//! connection stays open.
 //!
-//! Requests are refused as nginx refuses them: 400 for a malformed head, an HTTP/1.1 request
-//! without `Host`, both `Content-Length` and `Transfer-Encoding`, or conflicting lengths; 501
-//! for a transfer coding other than `chunked`; 431 for a head over the size limit (nginx says
-//! 400 there). (A body over `client_max_body_size` gets 413 from [`crate::forward`].)
+//! This is the one place where a parsing mistake is a security hole (request smuggling,
+//! response splitting, a kept-alive connection left mid-message), so framing is strict:
+//! - The framing headers are rewritten canonical (`Content-Length: <digits>`,
+//!   `Transfer-Encoding: chunked`): the next hop never sees the sender's spelling.
+//! - Bodies are forwarded as they came, so the chunked syntax accepted is exactly the one
+//!   every reader agrees on ([`BodyEnd`]), where nginx, which re-frames bodies, is lenient.
+//! - A response whose length readers could disagree on is refused (502), never relayed.
+//!
+//! Requests are refused as nginx refuses them: 400 for a malformed head, a method other
+//! than upper-case letters, `_` and `-`, a target neither origin- nor absolute-form, an
+//! HTTP/1.1 request without `Host`, a repeated `Host`, `Content-Length` or
+//! `Transfer-Encoding`, both lengths, or `Transfer-Encoding` in HTTP/1.0; 501 for a transfer
+//! coding other than `chunked`; 431 for a head over the size limit (nginx says 400 there).
+//! (A body over `client_max_body_size` gets 413 from [`crate::forward`].)
+//!
+//! Checked by the smuggling corpus against nginx (tests/tests/framing.rs) and by the fuzz
+//! target (proxy/tests/fuzz_http1.rs, which includes this file: it must stay self-contained).
 
 /// How a message body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
