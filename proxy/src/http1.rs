@@ -130,6 +130,14 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     )
 }
 
+/// nginx's `ignore_invalid_headers on` with `underscores_in_headers off` (its defaults):
+/// a request header whose name has anything but letters, digits and `-` is dropped, not
+/// forwarded. Backends that map names to CGI/WSGI variables read `Transfer_Encoding` as
+/// `Transfer-Encoding`, which would frame the body differently than we did.
+fn plain_header_name(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// nginx accepts only upper-case letters, `_` and `-` in a method.
 fn valid_method(method: &str) -> bool {
     !method.is_empty()
@@ -211,6 +219,9 @@ pub fn parse_request(
     let mut log = want_log.then(LogFields::default);
     for h in req.headers.iter() {
         let (name, value) = (h.name, h.value);
+        if !plain_header_name(name) {
+            continue;
+        }
         if name.eq_ignore_ascii_case("host") {
             if host {
                 return Err(Refusal::BadRequest);
@@ -1077,6 +1088,22 @@ mod tests {
         assert_eq!(
             end.advance(b"0000000000000005\r\nhello\r\n0\r\nA-b: c\td\r\n\r\n"),
             Ok(Some(40))
+        );
+    }
+
+    /// Found while reviewing against nginx: `Transfer_Encoding` reached the backend, which a
+    /// CGI/WSGI server reads as `Transfer-Encoding`.
+    #[test]
+    fn header_names_nginx_ignores_are_dropped() {
+        let (r, out) = request(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\nX.Y: 1\r\n\
+             Content-Length: 3\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.framing, Framing::Length(3));
+        assert!(
+            !out.contains("Transfer_Encoding") && !out.contains("X.Y"),
+            "{out}"
         );
     }
 }
