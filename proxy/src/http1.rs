@@ -251,7 +251,9 @@ pub fn parse_request(
                 keep_alive = true;
             }
         } else if name.eq_ignore_ascii_case("expect") {
-            expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+            // An HTTP/1.0 client does not know interim responses (RFC 9110 section 10.1.1).
+            expect_continue =
+                minor == 1 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         } else if name.eq_ignore_ascii_case("x-forwarded-for") {
             forwarded_for = value;
         }

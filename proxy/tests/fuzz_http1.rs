@@ -30,7 +30,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Cases per target in CI.
-const CI_CASES: u64 = 400_000;
+const CI_CASES: u64 = 1_000_000;
 
 fn cases() -> u64 {
     std::env::var("FUZZ_HTTP1_CASES")
@@ -409,6 +409,15 @@ fn check_request(buf: &[u8]) -> Result<(), String> {
     let target = line.split(|&b| b == b' ').nth(1).unwrap_or_default();
     if !target.starts_with(b"/") {
         return Err(format!("origin-form target expected: {}", ctx()));
+    }
+    if let Some((name, _)) = headers
+        .iter()
+        .find(|(n, _)| !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(format!(
+            "header {name:?} forwarded (nginx ignores it): {}",
+            ctx()
+        ));
     }
     let cl = values(&headers, "content-length");
     let te = values(&headers, "transfer-encoding");
