@@ -117,7 +117,7 @@ const DIFFERS_FROM_NGINX: &[(&str, &str)] = &[
     ),
     (
         "cl-over-limit",
-        "after a 413 the proxy closes; nginx reads on (lingering) first",
+        "after a 413 the proxy closes (lingering); nginx keeps the connection open",
     ),
     (
         "expect-continue",
