@@ -29,7 +29,7 @@ use http1::{parse_request, parse_response, BodyEnd, Framing};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Cases per target in CI (1.5 million in all: about 10 s on one idle core, debug build).
+/// Cases per target in CI: 1.5 million in all, in a debug build.
 const CI_CASES: u64 = 500_000;
 
 fn cases() -> u64 {
