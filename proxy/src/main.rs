@@ -11,6 +11,7 @@ mod config;
 mod discovery;
 mod forward;
 mod http1;
+mod lifecycle;
 mod listener;
 mod metrics;
 mod passive;
@@ -25,7 +26,7 @@ use async_trait::async_trait;
 use clap::{Parser, Subcommand};
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::server::configuration::{Opt, ServerConf};
-use pingora_core::server::Server;
+use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
 use pingora_http::RequestHeader;
@@ -33,6 +34,7 @@ use pingora_load_balancing::health_check::{
     HealthCheck, HealthObserve, HttpHealthCheck, TcpHealthCheck,
 };
 use pingora_load_balancing::{selection::RoundRobin, Backend, Backends, LoadBalancer};
+use std::time::Duration;
 
 use crate::balancer::{Balancer, Settings};
 use crate::config::{CheckKind, Config, Overrides};
@@ -276,9 +278,10 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let conf = ServerConf {
         threads: config.threads,
         work_stealing: config.work_stealing,
-        grace_period_seconds: Some(config.shutdown_grace_secs),
+        // The drain happens before pingora hears of the shutdown (lifecycle.rs).
+        grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_timeout_secs),
-        upgrade_sock,
+        upgrade_sock: upgrade_sock.clone(),
         pid_file: "/tmp/proxy.pid".into(),
         ..ServerConf::default()
     };
@@ -340,13 +343,16 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let app = forward::Forwarder::new(balancer, pools.clone(), &connections);
     let mut service = Service::new("proxy".to_string(), app);
     service.add_tcp(&config.listen.to_string());
-    server.add_service(service);
+    let stop = lifecycle::Stop::new();
+    server.add_service(lifecycle::Listening {
+        inner: service,
+        stop: stop.clone(),
+    });
     server.add_service(background);
     server.add_service(background_service(
         "upstream pool",
         forward::PoolSweeper(pools),
     ));
-    server.add_service(background_service("drain", listener::Drain { connections }));
 
     if let Some(admin) = config.admin_listen {
         let mut svc = Service::new(
@@ -357,5 +363,16 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         server.add_service(svc);
     }
     tracing::info!(listen = %config.listen, "proxy ready");
-    server.run_forever();
+    let signals = lifecycle::Signals {
+        stop,
+        connections,
+        grace: Duration::from_secs(config.shutdown_grace_secs),
+        upgrade_sock,
+        reload: Box::new(|| tracing::warn!("SIGHUP: reload not supported yet")),
+    };
+    server.run(RunArgs {
+        shutdown_signal: Box::new(signals),
+    });
+    tracing::info!("stopped");
+    Ok(())
 }

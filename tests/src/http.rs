@@ -389,7 +389,8 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Starts the proxy in front of `upstreams` (`UPSTREAMS` syntax) with extra TOML lines.
+    /// Starts the proxy in front of `upstreams` (`UPSTREAMS` syntax; empty: the TOML lines
+    /// name them) with extra TOML lines.
     /// Waits until both listeners answer.
     pub fn start(upstreams: &str, extra_toml: &str) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -448,6 +449,28 @@ impl Proxy {
             .expect("proxy did not exit within 30 s of SIGTERM")
     }
 
+    /// Sends `signal` (a name as `kill` takes it: `HUP`, `TERM`...) to the running proxy.
+    pub fn signal(&self, signal: &str) {
+        unsafe_kill(self.pid(), signal);
+    }
+
+    /// Rewrites the TOML config (listeners kept as started) for a SIGHUP reload.
+    pub fn rewrite_config(&self, extra_toml: &str) {
+        let toml = format!(
+            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
+             threads = 2\n{extra_toml}\n",
+            self.port, self.admin_port
+        );
+        std::fs::write(self.dir.path().join("proxy.toml"), toml).expect("write config");
+    }
+
+    /// Waits up to `timeout` for the proxy to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let status = wait_timeout(self.child.as_mut().expect("proxy running"), timeout)?;
+        self.child = None;
+        Some(status)
+    }
+
     /// The running process (for signals).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
@@ -483,9 +506,14 @@ impl Proxy {
 /// test's environment.
 fn proxy_command(dir: &Path, upstreams: &str) -> Command {
     let mut cmd = Command::new(binary("proxy"));
+    // Empty: the upstreams come from the TOML file (`upstreams = [...]`).
+    if upstreams.is_empty() {
+        cmd.env_remove("UPSTREAMS");
+    } else {
+        cmd.env("UPSTREAMS", upstreams);
+    }
     cmd.arg("--config")
         .arg(dir.join("proxy.toml"))
-        .env("UPSTREAMS", upstreams)
         .env("UPGRADE_SOCK", dir.join("upgrade.sock"))
         .env_remove("LISTEN")
         .env_remove("THREADS")
