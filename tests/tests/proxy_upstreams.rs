@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::http::{get, Backend, Proxy};
+use e2e::http::{Backend, Proxy};
 
 fn upstreams(list: &[&Backend]) -> String {
     list.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
@@ -58,7 +58,68 @@ fn one_request(addr: &str) -> Outcome {
     Outcome::Answered
 }
 
-/// Clients sending requests on new connections until stopped; counts answers and records
+/// Reads one response on a keep-alive connection: `Some(close)` when complete (`close`: the
+/// server said `Connection: close`), `None` when the connection ended before any byte.
+fn read_one(s: &mut TcpStream) -> Result<Option<bool>, String> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => raw.push(byte[0]),
+            _ if raw.is_empty() => return Ok(None),
+            r => return Err(format!("head cut after {} bytes: {r:?}", raw.len())),
+        }
+    }
+    let r = e2e::http::parse_response(&raw).map_err(|e| e.to_string())?;
+    let length: usize = r
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .ok_or("no content-length")?;
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body)
+        .map_err(|e| format!("body cut: {e}"))?;
+    if r.status != 200 {
+        return Err(format!("status {}", r.status));
+    }
+    Ok(Some(r.header("connection") == Some("close")))
+}
+
+/// Requests on one keep-alive connection, reconnecting when the server closes it.
+fn keep_alive_requests(
+    addr: &str,
+    stop: &AtomicBool,
+    answered: &AtomicU64,
+    bad: &Mutex<Vec<String>>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    'connect: while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+        while !stop.load(Ordering::Relaxed) {
+            if s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").is_err() {
+                continue 'connect;
+            }
+            match read_one(&mut s) {
+                Ok(Some(close)) => {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    if close {
+                        continue 'connect;
+                    }
+                }
+                Ok(None) => continue 'connect,
+                Err(why) => {
+                    bad.lock().unwrap().push(why);
+                    continue 'connect;
+                }
+            }
+        }
+    }
+}
+
+/// Clients sending requests until stopped, every other one on keep-alive connections, the
+/// others on a new connection each; counts answers and records
 /// bad outcomes.
 struct Load {
     stop: Arc<AtomicBool>,
@@ -132,7 +193,7 @@ fn sigterm_under_load_always_exits_0_with_every_request_answered() {
     for round in 0..rounds {
         let mut proxy = Proxy::start(&upstreams(&[&a, &b]), "");
         let served_before = a.served() + b.served();
-        let load = Load::start(&proxy.addr(), 4);
+        let load = Load::start(&proxy.addr(), 8);
         let deadline = Instant::now() + Duration::from_secs(30);
         while load.answered() < 20 {
             assert!(Instant::now() < deadline, "round {round}: no load");
