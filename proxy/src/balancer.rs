@@ -119,8 +119,7 @@ impl Balancer {
         let not_failed = |b: &Backend| backend_addr(b).is_some_and(|a| !failed.contains(&a));
         self.upstreams
             .select_with(b"", 256, |b, healthy| {
-                healthy
-                    && backend_addr(b).is_some_and(|a| !passive.is_down(&a))
+                backend_addr(b).is_some_and(|a| passive.usable(&a, healthy))
                     && (failed.is_empty() || not_failed(b))
             })
             .or_else(|| self.upstreams.select_with(b"", 256, |b, _| not_failed(b)))

@@ -16,6 +16,7 @@ mod listener;
 mod metrics;
 mod passive;
 mod pool;
+mod refresh;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -218,7 +219,7 @@ impl HealthCheck for ReleasingCheck {
         self.check.check(target).await?;
         if let Some(addr) = target.addr.as_inet() {
             if self.passive.checked(addr) {
-                tracing::info!(upstream = %addr, "new upstream passed its check");
+                tracing::info!(upstream = %addr, "upstream passed its first check");
                 metrics::UPSTREAM_HEALTHY
                     .with_label_values(&[&addr.to_string()])
                     .set(1);
@@ -300,10 +301,7 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     ));
     let mut backends = Backends::new(discovery);
     backends.set_health_check(health_check(&config, passive.clone()));
-    let mut lb = LoadBalancer::<RoundRobin>::from_backends(backends);
-    lb.update_frequency = Some(config.resolve_interval);
-    lb.health_check_frequency = Some(config.health_interval);
-    lb.parallel_health_check = true;
+    let lb = LoadBalancer::<RoundRobin>::from_backends(backends);
     // Resolve and check once before accepting, so the first requests go to backends that
     // passed a check (all of them are tried anyway while none has). A name that does not
     // resolve yet is not fatal (unlike nginx): the next round picks it up.
@@ -325,8 +323,15 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
     }
 
-    let background = background_service("upstreams", lb);
-    let upstreams = background.task();
+    let upstreams = Arc::new(lb);
+    let background = background_service(
+        "upstreams",
+        refresh::Refresh {
+            upstreams: upstreams.clone(),
+            resolve_interval: config.resolve_interval,
+            check_interval: config.health_interval,
+        },
+    );
 
     let balancer = Balancer {
         upstreams: upstreams.clone(),

@@ -393,6 +393,17 @@ impl Proxy {
     /// name them) with extra TOML lines.
     /// Waits until both listeners answer.
     pub fn start(upstreams: &str, extra_toml: &str) -> Proxy {
+        Proxy::launch(upstreams, extra_toml, wait_http)
+    }
+
+    /// As [`start`](Self::start), but no request reaches the upstreams before the test's
+    /// own: the client listener is only connected to, not asked (as right after
+    /// `docker compose up`, before anyone browses).
+    pub fn start_untouched(upstreams: &str, extra_toml: &str) -> Proxy {
+        Proxy::launch(upstreams, extra_toml, wait_listening)
+    }
+
+    fn launch(upstreams: &str, extra_toml: &str, wait: fn(u16, &mut Child) -> bool) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let (port, admin_port) = (free_port(), free_port());
@@ -410,7 +421,7 @@ impl Proxy {
             let mut child = proxy_command(dir.path(), upstreams)
                 .spawn()
                 .expect("spawn proxy");
-            if wait_http(port, &mut child) && wait_http(admin_port, &mut child) {
+            if wait(port, &mut child) && wait_http(admin_port, &mut child) {
                 return Proxy {
                     port,
                     admin_port,
@@ -554,6 +565,21 @@ fn wait_http(port: u16, child: &mut Child) -> bool {
     false
 }
 
+/// Waits until `port` accepts a connection (closed at once, no request sent).
+fn wait_listening(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    false
+}
+
 /// True when Debian's nginx is installed; fails the test otherwise, unless the run opted out
 /// of missing references ([`crate::reference::require`]).
 pub fn require_nginx() -> bool {
@@ -638,6 +664,15 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx in front of `upstreams` (`ip:port` each).
     pub fn start(upstreams: &[String]) -> Nginx {
+        Nginx::launch(upstreams, wait_http)
+    }
+
+    /// As [`start`](Self::start), but no request reaches the upstreams before the test's own.
+    pub fn start_untouched(upstreams: &[String]) -> Nginx {
+        Nginx::launch(upstreams, wait_listening)
+    }
+
+    fn launch(upstreams: &[String], wait: fn(u16, &mut Child) -> bool) -> Nginx {
         let template = std::fs::read_to_string(nginx_conf_path()).expect("configs/nginx.conf");
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
@@ -659,7 +694,7 @@ impl Nginx {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("spawn nginx");
-            if wait_http(port, &mut child) {
+            if wait(port, &mut child) {
                 return Nginx {
                     port,
                     child: Some(child),

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::http::{Backend, Proxy};
+use e2e::http::{get, require_nginx, Backend, Nginx, Proxy};
 
 fn upstreams(list: &[&Backend]) -> String {
     list.iter().map(|b| b.addr()).collect::<Vec<_>>().join(",")
@@ -213,4 +213,81 @@ fn sigterm_under_load_always_exits_0_with_every_request_answered() {
             "round {round}: backends served {served} requests, clients got {answered}"
         );
     }
+}
+
+/// Two loopback addresses nothing listens on yet.
+fn two_free_addrs() -> [std::net::SocketAddr; 2] {
+    [e2e::free_port(), e2e::free_port()].map(|p| format!("127.0.0.1:{p}").parse().unwrap())
+}
+
+/// From the first 200 on, 20 consecutive requests alternate strictly between the two.
+fn check_alternation_from_the_first_answer(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let r = get(addr, "/").expect("request");
+        if r.status == 200 {
+            break r.backend().to_string();
+        }
+        assert!(Instant::now() < deadline, "never a 200: {r:?}");
+    };
+    let mut seen = vec![first];
+    for _ in 0..19 {
+        let r = get(addr, "/").expect("request");
+        assert_eq!(r.status, 200, "{r:?}");
+        seen.push(r.backend().to_string());
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] != w[1]),
+        "not alternating from the first answer: {seen:?}"
+    );
+}
+
+/// Start-up as `docker compose up` does it: the proxy first (its first checks find nothing
+/// listening), then the backends. From the very first 200, requests alternate: a configured
+/// upstream whose start-up check failed is still tried, as nginx tries its servers.
+#[test]
+fn requests_alternate_from_the_first_answer_after_start_up() {
+    let addrs = two_free_addrs();
+    let list = addrs.map(|a| a.to_string()).join(",");
+    // A long check interval: alternation must not depend on a check passing first.
+    let proxy = Proxy::start_untouched(&list, "health_interval_secs = 30");
+    let _a = Backend::start_on("alpha", addrs[0]);
+    let _b = Backend::start_on("beta", addrs[1]);
+    check_alternation_from_the_first_answer(&proxy.addr());
+}
+
+#[test]
+fn nginx_alternates_from_the_first_answer_after_start_up() {
+    if !require_nginx() {
+        return;
+    }
+    let addrs = two_free_addrs();
+    let nginx = Nginx::start_untouched(&addrs.map(|a| a.to_string()));
+    let _a = Backend::start_on("alpha", addrs[0]);
+    let _b = Backend::start_on("beta", addrs[1]);
+    check_alternation_from_the_first_answer(&nginx.addr());
+}
+
+/// The race the issue measured: the first backend listened in time for the proxy's first
+/// check, the second did not. The second is still tried from the first request on.
+#[test]
+fn a_backend_that_missed_the_first_check_is_in_rotation_at_once() {
+    let addrs = two_free_addrs();
+    let list = addrs.map(|a| a.to_string()).join(",");
+    let _a = Backend::start_on("alpha", addrs[0]);
+    let proxy = Proxy::start_untouched(&list, "health_interval_secs = 30");
+    let _b = Backend::start_on("beta", addrs[1]);
+    check_alternation_from_the_first_answer(&proxy.addr());
+}
+
+#[test]
+fn nginx_tries_a_backend_that_came_up_late_at_once() {
+    if !require_nginx() {
+        return;
+    }
+    let addrs = two_free_addrs();
+    let _a = Backend::start_on("alpha", addrs[0]);
+    let nginx = Nginx::start_untouched(&addrs.map(|a| a.to_string()));
+    let _b = Backend::start_on("beta", addrs[1]);
+    check_alternation_from_the_first_answer(&nginx.addr());
 }

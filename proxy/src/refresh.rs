@@ -1,0 +1,91 @@
+//! The upstream set's background task: re-resolves the names every `resolve_interval` and
+//! runs the active health checks, like pingora-load-balancing's own background service, but
+//! with an adaptive check interval.
+//!
+//! pingora checks at a fixed frequency, so a backend whose check failed (at start-up, the
+//! first check often runs before the backend listens) stays out of rotation for a whole
+//! interval. Here, while some backend fails its check, the next round comes after
+//! [`FIRST_RECHECK`], doubling each round up to the configured interval; once all pass, the
+//! configured interval applies, and the next failure starts again from [`FIRST_RECHECK`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+use pingora_load_balancing::selection::{BackendIter, BackendSelection};
+use pingora_load_balancing::LoadBalancer;
+use tokio::time::Instant;
+
+/// The first re-check after a failed one.
+pub const FIRST_RECHECK: Duration = Duration::from_millis(20);
+
+/// The next wait between check rounds: `interval` while everything passes, else `backoff`,
+/// which doubles each failing round up to `interval`.
+pub fn next_wait(all_pass: bool, backoff: &mut Duration, interval: Duration) -> Duration {
+    if all_pass {
+        *backoff = FIRST_RECHECK.min(interval);
+        return interval;
+    }
+    let wait = *backoff;
+    *backoff = (*backoff * 2).min(interval);
+    wait
+}
+
+/// Keeps one [`LoadBalancer`]'s backends resolved and checked.
+pub struct Refresh<S: BackendSelection> {
+    pub upstreams: Arc<LoadBalancer<S>>,
+    pub resolve_interval: Duration,
+    pub check_interval: Duration,
+}
+
+#[async_trait]
+impl<S> BackgroundService for Refresh<S>
+where
+    S: BackendSelection + Send + Sync + 'static,
+    S::Iter: BackendIter + Send,
+{
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let now = Instant::now();
+        let mut next_resolve = now + self.resolve_interval;
+        let mut next_check = now;
+        let mut backoff = FIRST_RECHECK.min(self.check_interval);
+        loop {
+            let now = Instant::now();
+            if now >= next_resolve {
+                if let Err(e) = self.upstreams.update().await {
+                    tracing::debug!("upstream resolution: {e}");
+                }
+                next_resolve = now + self.resolve_interval;
+            }
+            if now >= next_check {
+                let backends = self.upstreams.backends();
+                backends.run_health_check(true).await;
+                let all_pass = backends.get_backend().iter().all(|b| backends.ready(b));
+                next_check = now + next_wait(all_pass, &mut backoff, self.check_interval);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_resolve.min(next_check)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rechecks_back_off_to_the_interval_and_restart_after_a_pass() {
+        let interval = Duration::from_secs(1);
+        let mut backoff = FIRST_RECHECK;
+        let waits: Vec<u128> = (0..8)
+            .map(|_| next_wait(false, &mut backoff, interval).as_millis())
+            .collect();
+        assert_eq!(waits, [20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(next_wait(true, &mut backoff, interval), interval);
+        assert_eq!(next_wait(false, &mut backoff, interval), FIRST_RECHECK);
+    }
+}
