@@ -59,6 +59,9 @@ pub struct Balancer {
     pub upstreams: Arc<LoadBalancer<RoundRobin>>,
     pub passive: Arc<PassiveHealth>,
     pub settings: Settings,
+    /// How often the refresh task re-resolves names and checks backends.
+    pub resolve_interval: Duration,
+    pub check_interval: Duration,
 }
 
 /// Appends `ip` as text, as `IpAddr`'s `Display` writes it; IPv4 without `fmt`, which

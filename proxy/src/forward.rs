@@ -46,6 +46,7 @@ use crate::http1::{self, BodyEnd, Framing, Refusal, Request};
 use crate::listener::Connections;
 use crate::metrics;
 use crate::pool::Pools;
+use crate::upstreams::Live;
 
 /// Request bodies up to this size are read completely before the request is sent, so a
 /// failed attempt can be retried on another upstream; larger ones are streamed.
@@ -58,15 +59,20 @@ const UPSTREAM_READ: usize = 16 * 1024;
 
 /// The proxy service: what pingora's listener hands each accepted client connection to.
 pub struct Forwarder {
-    balancer: Balancer,
+    live: Arc<Live>,
     pools: Arc<Pools>,
     connections: Arc<Semaphore>,
 }
 
 impl Forwarder {
-    pub fn new(balancer: Balancer, pools: Arc<Pools>, connections: &Connections) -> Self {
+    /// The balancer (and settings) in use now: a reload swaps it (upstreams.rs).
+    fn balancer(&self) -> Arc<Balancer> {
+        self.live.balancer()
+    }
+
+    pub fn new(live: Arc<Live>, pools: Arc<Pools>, connections: &Connections) -> Self {
         Forwarder {
-            balancer,
+            live,
             pools,
             connections: connections.permits(),
         }
@@ -230,7 +236,8 @@ async fn write_all<W: AsyncWrite + Unpin>(
 
 impl Client<'_> {
     async fn serve(&mut self) {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let mut wait = settings.client_header_timeout;
         let mut first = true;
         loop {
@@ -266,7 +273,8 @@ impl Client<'_> {
         wait: Duration,
         first: bool,
     ) -> Result<Option<Request>, Refusal> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if !self.buf.is_empty() {
@@ -299,7 +307,8 @@ impl Client<'_> {
 
     /// Answers `req`; `None`: the connection must be closed.
     async fn exchange(&mut self, req: &Request, keep_alive: bool, start: Instant) -> Option<bool> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         self.buf.advance(req.head_len);
         let mut body = BodyEnd::new(req.framing);
         if let Framing::Length(n) = req.framing {
@@ -324,7 +333,7 @@ impl Client<'_> {
         }
         let held_all = rest.is_none();
 
-        let balancer = &self.app.balancer;
+        let balancer = self.app.balancer();
         let mut failed: Vec<SocketAddr> = Vec::new();
         let mut last = Failure::Connect;
         let mut retried_stale = false;
@@ -374,7 +383,8 @@ impl Client<'_> {
     /// longer than [`HELD_BODY`], a first part (`Some(bytes read so far)`).
     /// `Err(status)`: answer `status` and close (0: just close).
     async fn hold_body(&mut self, end: &mut BodyEnd, req: &Request) -> Result<Option<u64>, u16> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         if req.expect_continue && self.buf.is_empty() {
             write_all(
                 &mut self.stream,
@@ -415,13 +425,13 @@ impl Client<'_> {
 
     /// Reads more of the request body into `buf`; `Ok(0)`: the client closed.
     async fn read_body(&mut self) -> Result<usize, Failure> {
-        let limit = self.app.balancer.settings.client_body_timeout;
+        let limit = self.app.balancer().settings.client_body_timeout;
         read_some(&mut self.stream, &mut self.buf, CLIENT_READ, limit).await
     }
 
     async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
         match timeout(
-            self.app.balancer.settings.connect_timeout,
+            self.app.balancer().settings.connect_timeout,
             TcpStream::connect(addr),
         )
         .await
@@ -444,7 +454,8 @@ impl Client<'_> {
         rest: &mut Option<(BodyEnd, u64)>,
         fresh: bool,
     ) -> Attempt {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let pooled = if fresh {
             None
         } else {
@@ -599,7 +610,8 @@ impl Client<'_> {
         end: &mut BodyEnd,
         seen: u64,
     ) -> Result<(), Option<Failure>> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let mut total = seen;
         loop {
             match self.read_body().await {
@@ -628,7 +640,8 @@ impl Client<'_> {
     /// Sends nginx's page for `status` with `Connection: close`, and logs the request if
     /// it got that far.
     async fn refuse(&mut self, status: u16, req: Option<(&Request, Instant)>) {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let (reason, page) = error_page(status);
         let mut head = Vec::with_capacity(256 + page.len());
         head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());

@@ -114,8 +114,14 @@ pub struct Signals {
     pub grace: Duration,
     /// Where a graceful upgrade's new process waits for the listening sockets.
     pub upgrade_sock: String,
-    /// Called on SIGHUP.
-    pub reload: Box<dyn Fn() + Send + Sync>,
+    /// Reloaded on SIGHUP.
+    pub live: Arc<dyn Reload>,
+}
+
+/// What SIGHUP does.
+#[async_trait]
+pub trait Reload: Send + Sync {
+    async fn reload(&self);
 }
 
 impl Signals {
@@ -181,7 +187,10 @@ impl ShutdownSignalWatch for Signals {
                     break;
                 }
                 _ = int.recv() => return ShutdownSignal::FastShutdown,
-                _ = hup.recv() => (self.reload)(),
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    self.live.reload().await;
+                }
             }
         }
         self.stop.stop_accepting();

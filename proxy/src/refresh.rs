@@ -1,4 +1,4 @@
-//! The upstream set's background task: re-resolves the names every `resolve_interval` and
+//! The live upstream set's background task: re-resolves the names every `resolve_interval` and
 //! runs the active health checks, like pingora-load-balancing's own background service, but
 //! with an adaptive check interval.
 //!
@@ -14,9 +14,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
-use pingora_load_balancing::selection::{BackendIter, BackendSelection};
-use pingora_load_balancing::LoadBalancer;
 use tokio::time::Instant;
+
+use crate::balancer::Balancer;
+use crate::upstreams::Live;
 
 /// The first re-check after a failed one.
 pub const FIRST_RECHECK: Duration = Duration::from_millis(20);
@@ -33,46 +34,48 @@ pub fn next_wait(all_pass: bool, backoff: &mut Duration, interval: Duration) -> 
     wait
 }
 
-/// Keeps one [`LoadBalancer`]'s backends resolved and checked.
-pub struct Refresh<S: BackendSelection> {
-    pub upstreams: Arc<LoadBalancer<S>>,
-    pub resolve_interval: Duration,
-    pub check_interval: Duration,
+/// Keeps the live balancer's backends resolved and checked, following reloads.
+pub struct Refresh {
+    pub live: Arc<Live>,
 }
 
 #[async_trait]
-impl<S> BackgroundService for Refresh<S>
-where
-    S: BackendSelection + Send + Sync + 'static,
-    S::Iter: BackendIter + Send,
-{
+impl BackgroundService for Refresh {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let now = Instant::now();
-        let mut next_resolve = now + self.resolve_interval;
-        let mut next_check = now;
-        let mut backoff = FIRST_RECHECK.min(self.check_interval);
-        loop {
+        'balancer: loop {
+            let balancer = self.live.balancer();
+            let upstreams = &balancer.upstreams;
+            let interval = balancer.check_interval;
+            // A new balancer was just resolved and checked (at start-up or by a reload).
             let now = Instant::now();
-            if now >= next_resolve {
-                if let Err(e) = self.upstreams.update().await {
-                    tracing::debug!("upstream resolution: {e}");
+            let mut next_resolve = now + balancer.resolve_interval;
+            let mut backoff = FIRST_RECHECK.min(interval);
+            let all_pass = |b: &Balancer| {
+                let backends = b.upstreams.backends();
+                backends.get_backend().iter().all(|x| backends.ready(x))
+            };
+            let mut next_check = now + next_wait(all_pass(&balancer), &mut backoff, interval);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next_resolve.min(next_check)) => {}
+                    _ = self.live.reloaded.notified() => continue 'balancer,
+                    _ = shutdown.changed() => return,
                 }
-                next_resolve = now + self.resolve_interval;
-            }
-            if now >= next_check {
-                let backends = self.upstreams.backends();
-                backends.run_health_check(true).await;
-                let all_pass = backends.get_backend().iter().all(|b| backends.ready(b));
-                next_check = now + next_wait(all_pass, &mut backoff, self.check_interval);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(next_resolve.min(next_check)) => {}
-                _ = shutdown.changed() => return,
+                let now = Instant::now();
+                if now >= next_resolve {
+                    if let Err(e) = upstreams.update().await {
+                        tracing::debug!("upstream resolution: {e}");
+                    }
+                    next_resolve = now + balancer.resolve_interval;
+                }
+                if now >= next_check {
+                    upstreams.backends().run_health_check(true).await;
+                    next_check = now + next_wait(all_pass(&balancer), &mut backoff, interval);
+                }
             }
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,3 +291,85 @@ fn nginx_tries_a_backend_that_came_up_late_at_once() {
     let _b = Backend::start_on("beta", addrs[1]);
     check_alternation_from_the_first_answer(&nginx.addr());
 }
+
+/// The value of a counter series in the proxy's `/metrics` (0 when absent).
+fn counter(proxy: &Proxy, series: &str) -> u64 {
+    proxy
+        .metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_counter(proxy: &Proxy, series: &str, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counter(proxy, series) < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "{series} never reached {at_least}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A request on an open keep-alive connection; returns the answering backend's name.
+fn keep_alive_get(s: &mut TcpStream) -> String {
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("response head");
+        raw.push(byte[0]);
+    }
+    let r = e2e::http::parse_response(&raw).unwrap();
+    let n: usize = r.header("content-length").unwrap().parse().unwrap();
+    let mut body = vec![0u8; n];
+    s.read_exact(&mut body).unwrap();
+    String::from_utf8_lossy(&body)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// SIGHUP reads the file again, as `nginx -s reload`: new upstreams take the next requests,
+/// including those on a connection opened before the reload, which stays open.
+#[test]
+fn sighup_reloads_the_upstreams_without_dropping_a_connection() {
+    let (a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let proxy = Proxy::start("", &format!("upstreams = [\"{}\"]", a.addr()));
+    let mut kept = TcpStream::connect(proxy.addr()).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(keep_alive_get(&mut kept), "alpha");
+    assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
+
+    proxy.rewrite_config(&format!("upstreams = [\"{}\"]", b.addr()));
+    proxy.signal("HUP");
+    wait_counter(&proxy, "proxy_config_reloads_total{result=\"ok\"}", 1);
+    for _ in 0..4 {
+        assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "beta");
+    }
+    assert_eq!(keep_alive_get(&mut kept), "beta", "the kept connection");
+}
+
+/// A bad file on SIGHUP changes nothing: the old configuration keeps serving.
+#[test]
+fn sighup_with_a_bad_file_keeps_the_running_configuration() {
+    let a = Backend::start("alpha");
+    let mut proxy = Proxy::start("", &format!("upstreams = [\"{}\"]", a.addr()));
+    proxy.rewrite_config("upstreams = [\"no port here\"]\nnot toml at all [");
+    proxy.signal("HUP");
+    wait_counter(&proxy, "proxy_config_reloads_total{result=\"error\"}", 1);
+    proxy.rewrite_config("upstreams = [\"backend1\"]");
+    proxy.signal("HUP");
+    wait_counter(&proxy, "proxy_config_reloads_total{result=\"error\"}", 2);
+    for _ in 0..4 {
+        assert_eq!(get(&proxy.addr(), "/").unwrap().backend(), "alpha");
+    }
+    assert_eq!(
+        counter(&proxy, "proxy_config_reloads_total{result=\"ok\"}"),
+        0
+    );
+    assert!(proxy.stop().success());
+}
