@@ -20,16 +20,18 @@ impl Admin {
     /// Upstreams the balancer would pick: healthy, not marked down, not held for a check.
     fn healthy_upstreams(&self) -> usize {
         let balancer = self.live.balancer();
-        let backends = balancer.upstreams.backends();
-        backends
-            .get_backend()
-            .iter()
-            .filter(|b| {
-                backends.ready(b)
-                    && b.addr
-                        .as_inet()
-                        .is_some_and(|a| !balancer.passive.is_down(a))
+        std::iter::once(&balancer.primary)
+            .chain(balancer.backup.as_ref())
+            .flat_map(|g| {
+                let backends = g.backends();
+                backends
+                    .get_backend()
+                    .iter()
+                    .filter(|b| backends.ready(b))
+                    .filter_map(|b| b.addr.as_inet().copied())
+                    .collect::<Vec<_>>()
             })
+            .filter(|a| !balancer.passive.is_down(a))
             .count()
     }
 }

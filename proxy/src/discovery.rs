@@ -148,6 +148,14 @@ impl ServiceDiscovery for UpstreamSet {
                 }
             }
             for ip in ips {
+                if up.max_fails.is_some() || up.fail_timeout.is_some() {
+                    let (max_fails, fail_timeout) = self.passive.defaults();
+                    self.passive.set_limits(
+                        SocketAddr::new(ip, up.port),
+                        up.max_fails.unwrap_or(max_fails),
+                        up.fail_timeout.unwrap_or(fail_timeout),
+                    );
+                }
                 backends.insert(Backend {
                     addr: PSocketAddr::Inet(SocketAddr::new(ip, up.port)),
                     weight: up.weight,
@@ -199,11 +207,13 @@ mod tests {
                     host: "api".into(),
                     port: 5000,
                     weight: 1,
+                    ..Upstream::default()
                 },
                 Upstream {
                     host: "127.0.0.9".into(),
                     port: 80,
                     weight: 2,
+                    ..Upstream::default()
                 },
             ],
             Some(dir.clone()),

@@ -309,6 +309,7 @@ impl Client<'_> {
     async fn exchange(&mut self, req: &Request, keep_alive: bool, start: Instant) -> Option<bool> {
         let balancer = self.app.balancer();
         let settings = &balancer.settings;
+        let key = balancer.key(&self.buf[..req.head_len], &self.client_ip);
         self.buf.advance(req.head_len);
         let mut body = BodyEnd::new(req.framing);
         if let Framing::Length(n) = req.framing {
@@ -337,8 +338,9 @@ impl Client<'_> {
         let mut failed: Vec<SocketAddr> = Vec::new();
         let mut last = Failure::Connect;
         let mut retried_stale = false;
-        while let Some(addr) = balancer.select(&failed) {
+        while let Some(addr) = balancer.select(&failed, &key) {
             let upstream_start = Instant::now();
+            let _in_flight = balancer.track(addr);
             let outcome = self
                 .attempt(addr, req, keep_alive, &mut rest, retried_stale)
                 .await;

@@ -17,6 +17,7 @@ mod metrics;
 mod passive;
 mod pool;
 mod refresh;
+mod selector;
 mod upstreams;
 
 use std::path::PathBuf;

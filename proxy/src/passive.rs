@@ -50,6 +50,8 @@ pub struct PassiveHealth {
     /// Number of entries in `failures`; zero means "nothing to look up".
     tracked: AtomicUsize,
     failures: Mutex<HashMap<SocketAddr, Failures>>,
+    /// Per-server `max_fails` / `fail_timeout` where the server line sets them.
+    limits: Mutex<HashMap<SocketAddr, (u32, Duration)>>,
 }
 
 impl PassiveHealth {
@@ -59,7 +61,21 @@ impl PassiveHealth {
             fail_timeout,
             tracked: AtomicUsize::new(0),
             failures: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The global `max_fails` and `fail_timeout`.
+    pub fn defaults(&self) -> (u32, Duration) {
+        (self.max_fails, self.fail_timeout)
+    }
+
+    /// Sets `addr`'s own `max_fails` / `fail_timeout` (nginx's server parameters).
+    pub fn set_limits(&self, addr: SocketAddr, max_fails: u32, fail_timeout: Duration) {
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr, (max_fails, fail_timeout));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Failures>> {
@@ -114,20 +130,27 @@ impl PassiveHealth {
 
     /// Records a failed attempt; returns true when this failure took the backend down.
     pub fn failed(&self, addr: SocketAddr) -> bool {
-        if self.max_fails == 0 {
+        let (max_fails, fail_timeout) = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+            .copied()
+            .unwrap_or((self.max_fails, self.fail_timeout));
+        if max_fails == 0 {
             return false;
         }
         let now = Instant::now();
         let mut map = self.lock();
         let f = map.entry(addr).or_insert_with(|| Failures::new(now));
-        if now.duration_since(f.since) > self.fail_timeout {
+        if now.duration_since(f.since) > fail_timeout {
             f.count = 0;
             f.since = now;
         }
         f.count += 1;
-        let went_down = f.count >= self.max_fails && f.down_until.map_or(true, |u| u <= now);
+        let went_down = f.count >= max_fails && f.down_until.map_or(true, |u| u <= now);
         if went_down {
-            f.down_until = Some(now + self.fail_timeout);
+            f.down_until = Some(now + fail_timeout);
         }
         self.tracked.store(map.len(), Relaxed);
         went_down
@@ -224,6 +247,18 @@ mod tests {
         assert!(p.checked(&a), "the first pass ends the probation");
         assert!(!p.usable(&a, false), "once checked, the check decides");
         assert!(p.usable(&a, true));
+    }
+
+    #[test]
+    fn a_server_line_sets_its_own_limits() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let p = PassiveHealth::new(1, Duration::from_secs(60));
+        p.set_limits(a, 3, Duration::from_secs(60));
+        assert!(!p.failed(a));
+        assert!(!p.failed(a));
+        assert!(p.failed(a), "the third failure");
+        assert!(p.failed(b), "the global max_fails");
     }
 
     #[test]

@@ -44,15 +44,14 @@ impl BackgroundService for Refresh {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         'balancer: loop {
             let balancer = self.live.balancer();
-            let upstreams = &balancer.upstreams;
+            let groups = || std::iter::once(&balancer.primary).chain(balancer.backup.as_ref());
             let interval = balancer.check_interval;
             // A new balancer was just resolved and checked (at start-up or by a reload).
             let now = Instant::now();
             let mut next_resolve = now + balancer.resolve_interval;
             let mut backoff = FIRST_RECHECK.min(interval);
             let all_pass = |b: &Balancer| {
-                let backends = b.upstreams.backends();
-                backends.get_backend().iter().all(|x| backends.ready(x))
+                b.primary.all_pass() && b.backup.as_ref().map_or(true, |g| g.all_pass())
             };
             let mut next_check = now + next_wait(all_pass(&balancer), &mut backoff, interval);
             loop {
@@ -63,13 +62,17 @@ impl BackgroundService for Refresh {
                 }
                 let now = Instant::now();
                 if now >= next_resolve {
-                    if let Err(e) = upstreams.update().await {
-                        tracing::debug!("upstream resolution: {e}");
+                    for g in groups() {
+                        if let Err(e) = g.update().await {
+                            tracing::debug!("upstream resolution: {e}");
+                        }
                     }
                     next_resolve = now + balancer.resolve_interval;
                 }
                 if now >= next_check {
-                    upstreams.backends().run_health_check(true).await;
+                    for g in groups() {
+                        g.backends().run_health_check(true).await;
+                    }
                     next_check = now + next_wait(all_pass(&balancer), &mut backoff, interval);
                 }
             }

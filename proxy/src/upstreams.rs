@@ -22,7 +22,7 @@ use pingora_http::RequestHeader;
 use pingora_load_balancing::health_check::{
     HealthCheck, HealthObserve, HttpHealthCheck, TcpHealthCheck,
 };
-use pingora_load_balancing::{selection::RoundRobin, Backend, Backends, LoadBalancer};
+use pingora_load_balancing::Backend;
 use tokio::sync::Notify;
 
 use crate::balancer::{Balancer, Settings};
@@ -30,6 +30,7 @@ use crate::config::{CheckKind, Config, Overrides};
 use crate::discovery;
 use crate::metrics;
 use crate::passive::PassiveHealth;
+use crate::selector::Selector;
 
 /// Keeps the health gauge in step with active checks (passes also clear passive marks:
 /// [`ReleasingCheck`]).
@@ -117,26 +118,46 @@ fn health_check(
 /// Builds the balancer `config` describes; names are resolved and every backend checked once.
 pub async fn build(config: &Config) -> Balancer {
     let passive = Arc::new(PassiveHealth::new(config.max_fails, config.fail_timeout));
-    let discovery = Box::new(discovery::UpstreamSet::new(
-        config.upstreams.clone(),
-        config.hosts_file.clone(),
-        passive.clone(),
-    ));
-    let mut backends = Backends::new(discovery);
-    backends.set_health_check(health_check(config, passive.clone()));
-    let lb = LoadBalancer::<RoundRobin>::from_backends(backends);
-    if let Err(e) = lb.update().await {
-        tracing::warn!(
-            "upstream resolution: {e}; retrying every {:?}",
-            config.resolve_interval
-        );
-    }
-    lb.backends().run_health_check(true).await;
-    for b in lb.backends().get_backend().iter() {
-        tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
+    let group = |backup: bool| {
+        let servers: Vec<_> = config
+            .upstreams
+            .iter()
+            .filter(|u| u.backup == backup)
+            .cloned()
+            .collect();
+        (!servers.is_empty()).then(|| {
+            let discovery = Box::new(discovery::UpstreamSet::new(
+                servers,
+                config.hosts_file.clone(),
+                passive.clone(),
+            ));
+            Selector::new(
+                &config.method,
+                discovery,
+                health_check(config, passive.clone()),
+            )
+        })
+    };
+    let primary = group(false).expect("validated: some server is not a backup");
+    let backup = group(true);
+    for g in std::iter::once(&primary).chain(backup.as_ref()) {
+        if let Err(e) = g.update().await {
+            tracing::warn!(
+                "upstream resolution: {e}; retrying every {:?}",
+                config.resolve_interval
+            );
+        }
+        g.backends().run_health_check(true).await;
+        for b in g.backends().get_backend().iter() {
+            tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
+        }
     }
     Balancer {
-        upstreams: Arc::new(lb),
+        primary,
+        backup,
+        method: config.method.clone(),
+        in_flight: Default::default(),
+        turn: Default::default(),
         passive,
         settings: Settings::from_config(config),
         resolve_interval: config.resolve_interval,
