@@ -26,6 +26,8 @@ pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     served: Arc<AtomicU64>,
+    /// Request heads received (counted before `/slow` waits).
+    received: Arc<AtomicU64>,
     ready: Arc<AtomicBool>,
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -42,6 +44,7 @@ impl Backend {
             name: name.to_string(),
             addr,
             served: Arc::new(AtomicU64::new(0)),
+            received: Arc::new(AtomicU64::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
             rt: None,
         };
@@ -70,6 +73,7 @@ impl Backend {
         self.addr = listener.local_addr().expect("addr");
         let name: Arc<str> = self.name.as_str().into();
         let served = self.served.clone();
+        let received = self.received.clone();
         let ready = self.ready.clone();
         rt.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -78,6 +82,7 @@ impl Backend {
                     stream,
                     name.clone(),
                     served.clone(),
+                    received.clone(),
                     ready.clone(),
                 ));
             }
@@ -93,6 +98,11 @@ impl Backend {
     /// Requests answered so far (over all restarts).
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    /// Request heads received so far, answered or not (a `/slow` one counts at once).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
     }
 
     /// Whether `GET /readyz` answers 200 (the default) or 503.
@@ -124,6 +134,7 @@ async fn serve_connection(
     mut stream: tokio::net::TcpStream,
     name: Arc<str>,
     served: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
     ready: Arc<AtomicBool>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -138,6 +149,7 @@ async fn serve_connection(
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         };
+        received.fetch_add(1, Ordering::Relaxed);
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end);
         let mut lines = head.split("\r\n");
@@ -664,25 +676,33 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx in front of `upstreams` (`ip:port` each).
     pub fn start(upstreams: &[String]) -> Nginx {
-        Nginx::launch(upstreams, wait_http)
+        Nginx::launch(upstreams, "", wait_http)
     }
 
     /// As [`start`](Self::start), but no request reaches the upstreams before the test's own.
     pub fn start_untouched(upstreams: &[String]) -> Nginx {
-        Nginx::launch(upstreams, wait_listening)
+        Nginx::launch(upstreams, "", wait_listening)
     }
 
-    fn launch(upstreams: &[String], wait: fn(u16, &mut Child) -> bool) -> Nginx {
+    /// As [`start`](Self::start) with `directives` (a balancing method such as
+    /// `least_conn;`) at the top of the upstream block. An upstream may carry server
+    /// parameters after its address (`127.0.0.1:5001 backup`).
+    pub fn start_with(upstreams: &[String], directives: &str) -> Nginx {
+        Nginx::launch(upstreams, directives, wait_http)
+    }
+
+    fn launch(upstreams: &[String], directives: &str, wait: fn(u16, &mut Child) -> bool) -> Nginx {
         let template = std::fs::read_to_string(nginx_conf_path()).expect("configs/nginx.conf");
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let port = free_port();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(
-                &conf,
-                adapt_nginx_conf(&template, upstreams, port, dir.path()),
-            )
-            .expect("write nginx.conf");
+            let adapted = adapt_nginx_conf(&template, upstreams, port, dir.path()).replacen(
+                "upstream backends {\n",
+                &format!("upstream backends {{\n{directives}\n"),
+                1,
+            );
+            std::fs::write(&conf, adapted).expect("write nginx.conf");
             let mut child = Command::new(nginx_path())
                 .arg("-p")
                 .arg(dir.path())

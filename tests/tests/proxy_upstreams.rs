@@ -373,3 +373,176 @@ fn sighup_with_a_bad_file_keeps_the_running_configuration() {
     );
     assert!(proxy.stop().success());
 }
+
+/// Which backend answers `GET path` on a new connection.
+fn who(addr: &str, path: &str) -> String {
+    let r = get(addr, path).expect("request");
+    assert_eq!(r.status, 200, "{path}: {r:?}");
+    r.backend().to_string()
+}
+
+/// `backup`: the backup server takes no request while the primary serves, and every request
+/// once the primary is gone.
+fn check_backup(addr: &str, primary: &mut Backend, backup: &Backend) {
+    for _ in 0..6 {
+        assert_eq!(who(addr, "/"), "alpha");
+    }
+    assert_eq!(backup.received(), 0, "the backup got a request");
+    primary.kill();
+    for _ in 0..6 {
+        assert_eq!(who(addr, "/"), "beta");
+    }
+}
+
+#[test]
+fn a_backup_server_serves_only_when_the_primary_is_down() {
+    let (mut a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let proxy = Proxy::start(
+        "",
+        &format!("upstreams = [\"{}\", \"{} backup\"]", a.addr(), b.addr()),
+    );
+    check_backup(&proxy.addr(), &mut a, &b);
+}
+
+#[test]
+fn nginx_uses_a_backup_server_only_when_the_primary_is_down() {
+    if !require_nginx() {
+        return;
+    }
+    let (mut a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let nginx = Nginx::start(&[a.addr(), format!("{} backup", b.addr())]);
+    check_backup(&nginx.addr(), &mut a, &b);
+}
+
+/// `ip_hash`: one client sticks to one server; when it dies, to one other server.
+fn check_ip_hash(addr: &str, backends: &mut [Backend; 3]) {
+    let first = who(addr, "/");
+    for i in 0..6 {
+        assert_eq!(who(addr, &format!("/{i}")), first, "not sticky");
+    }
+    let victim = backends.iter_mut().find(|b| b.name == first).unwrap();
+    victim.kill();
+    let second = who(addr, "/");
+    assert_ne!(second, first);
+    for i in 0..6 {
+        assert_eq!(
+            who(addr, &format!("/{i}")),
+            second,
+            "not sticky after the failure"
+        );
+    }
+}
+
+fn three_backends() -> [Backend; 3] {
+    ["alpha", "beta", "gamma"].map(Backend::start)
+}
+
+#[test]
+fn ip_hash_keeps_a_client_on_one_server() {
+    let mut bs = three_backends();
+    let list: Vec<String> = bs.iter().map(|b| format!("\"{}\"", b.addr())).collect();
+    let proxy = Proxy::start(
+        "",
+        &format!("method = \"ip_hash\"\nupstreams = [{}]", list.join(", ")),
+    );
+    check_ip_hash(&proxy.addr(), &mut bs);
+}
+
+#[test]
+fn nginx_ip_hash_keeps_a_client_on_one_server() {
+    if !require_nginx() {
+        return;
+    }
+    let mut bs = three_backends();
+    let nginx = Nginx::start_with(&bs.iter().map(|b| b.addr()).collect::<Vec<_>>(), "ip_hash;");
+    check_ip_hash(&nginx.addr(), &mut bs);
+}
+
+/// Which backend answers each of 40 URIs (asked twice: the mapping must be stable).
+fn uri_map(addr: &str) -> Vec<String> {
+    let map: Vec<String> = (0..40).map(|i| who(addr, &format!("/item/{i}"))).collect();
+    for (i, name) in map.iter().enumerate() {
+        assert_eq!(&who(addr, &format!("/item/{i}")), name, "/item/{i} moved");
+    }
+    map
+}
+
+/// `hash $request_uri consistent` is nginx's Ketama (pingora-ketama is a port of it): the
+/// same URI goes to the same server as with nginx, and removing a server moves only its URIs.
+#[test]
+fn consistent_hash_maps_uris_as_nginx_does() {
+    if !require_nginx() {
+        return;
+    }
+    let mut bs = three_backends();
+    let addrs: Vec<String> = bs.iter().map(|b| b.addr()).collect();
+    let list: Vec<String> = addrs.iter().map(|a| format!("\"{a}\"")).collect();
+    let proxy = Proxy::start(
+        "",
+        &format!(
+            "method = \"hash $request_uri consistent\"\nupstreams = [{}]",
+            list.join(", ")
+        ),
+    );
+    let nginx = Nginx::start_with(&addrs, "hash $request_uri consistent;");
+    let ours = uri_map(&proxy.addr());
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(
+            ours.iter().any(|n| n == name),
+            "{name} got no URI: {ours:?}"
+        );
+    }
+    assert_eq!(ours, uri_map(&nginx.addr()), "ours vs nginx");
+    bs[2].kill();
+    let after = uri_map(&proxy.addr());
+    for (before, now) in ours.iter().zip(&after) {
+        if before != "gamma" {
+            assert_eq!(before, now, "a URI of a live server moved");
+        }
+    }
+}
+
+/// `least_conn`: while one server holds a slow request, the quick ones go to the other.
+fn check_least_conn(addr: &str, a: &Backend, b: &Backend) {
+    let (a0, b0) = (a.received(), b.received());
+    let slow_addr = addr.to_string();
+    let slow = std::thread::spawn(move || who(&slow_addr, "/slow"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.received() + b.received() == a0 + b0 {
+        assert!(Instant::now() < deadline, "the slow request never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let busy = if a.received() > a0 { "alpha" } else { "beta" };
+    for _ in 0..6 {
+        assert_ne!(
+            who(addr, "/"),
+            busy,
+            "a quick request went to the busy server"
+        );
+    }
+    assert_eq!(slow.join().unwrap(), busy);
+}
+
+#[test]
+fn least_conn_avoids_the_busy_server() {
+    let (a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let proxy = Proxy::start(
+        "",
+        &format!(
+            "method = \"least_conn\"\nupstreams = [\"{}\", \"{}\"]",
+            a.addr(),
+            b.addr()
+        ),
+    );
+    check_least_conn(&proxy.addr(), &a, &b);
+}
+
+#[test]
+fn nginx_least_conn_avoids_the_busy_server() {
+    if !require_nginx() {
+        return;
+    }
+    let (a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let nginx = Nginx::start_with(&[a.addr(), b.addr()], "least_conn;");
+    check_least_conn(&nginx.addr(), &a, &b);
+}
