@@ -134,7 +134,7 @@ impl Load {
         let answered = Arc::new(AtomicU64::new(0));
         let bad = Arc::new(Mutex::new(Vec::new()));
         let clients = (0..clients)
-            .map(|_| {
+            .map(|i| {
                 let (stop, answered, bad, addr) = (
                     stop.clone(),
                     answered.clone(),
@@ -142,6 +142,9 @@ impl Load {
                     addr.to_string(),
                 );
                 std::thread::spawn(move || {
+                    if i % 2 == 1 {
+                        return keep_alive_requests(&addr, &stop, &answered, &bad);
+                    }
                     let deadline = Instant::now() + Duration::from_secs(60);
                     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                         match one_request(&addr) {
