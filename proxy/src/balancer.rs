@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use pingora_load_balancing::Backend;
 
 use crate::config::{Config, HashKey, Method};
+use crate::limits::Limits;
 use crate::metrics;
 use crate::passive::PassiveHealth;
 use crate::selector::Selector;
@@ -72,6 +73,8 @@ pub struct Balancer {
     pub turn: AtomicUsize,
     pub passive: Arc<PassiveHealth>,
     pub settings: Settings,
+    /// `limit_req` / `limit_conn`.
+    pub limits: Limits,
     /// How often the refresh task re-resolves names and checks backends.
     pub resolve_interval: Duration,
     pub check_interval: Duration,
@@ -112,6 +115,8 @@ pub fn error_page(code: u16) -> (&'static str, &'static str) {
     match code {
         400 => ("Bad Request", "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n"),
         408 => ("Request Time-out", "<html>\r\n<head><title>408 Request Time-out</title></head>\r\n<body>\r\n<center><h1>408 Request Time-out</h1></center>\r\n</body>\r\n</html>\r\n"),
+        429 => ("Too Many Requests", "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n</body>\r\n</html>\r\n"),
+        503 => ("Service Temporarily Unavailable", "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"),
         413 => ("Request Entity Too Large", "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n</body>\r\n</html>\r\n"),
         431 => ("Request Header Fields Too Large", "<html>\r\n<head><title>431 Request Header Fields Too Large</title></head>\r\n<body>\r\n<center><h1>431 Request Header Fields Too Large</h1></center>\r\n</body>\r\n</html>\r\n"),
         501 => ("Not Implemented", "<html>\r\n<head><title>501 Not Implemented</title></head>\r\n<body>\r\n<center><h1>501 Not Implemented</h1></center>\r\n</body>\r\n</html>\r\n"),

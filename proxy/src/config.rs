@@ -265,6 +265,11 @@ pub struct FileConfig {
     pub work_stealing: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub limit_req_rate: Option<f64>,
+    pub limit_req_burst: Option<u32>,
+    pub limit_req_status: Option<u16>,
+    pub limit_conn: Option<u32>,
+    pub limit_conn_status: Option<u16>,
 }
 
 /// Values given as flags or environment variables (they win over the file).
@@ -336,6 +341,14 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Then: how long pingora waits for its runtimes to stop.
     pub shutdown_timeout_secs: u64,
+    /// nginx's `limit_req`: requests per second per client address (`None`: no limit),
+    /// with `limit_req_burst` more at once, refused with `limit_req_status`.
+    pub limit_req_rate: Option<f64>,
+    pub limit_req_burst: u32,
+    pub limit_req_status: u16,
+    /// nginx's `limit_conn`: requests in flight per client address (`None`: no limit).
+    pub limit_conn: Option<u32>,
+    pub limit_conn_status: u16,
 }
 
 fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
@@ -348,6 +361,18 @@ fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, Co
         });
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// nginx allows 400..=599 for `limit_req_status` / `limit_conn_status`; default 503.
+fn limit_status(name: &'static str, v: Option<u16>) -> Result<u16, ConfigError> {
+    match v.unwrap_or(503) {
+        s @ 400..=599 => Ok(s),
+        s => Err(ConfigError::Invalid {
+            name,
+            value: s.to_string(),
+            why: "must be 400..=599",
+        }),
+    }
 }
 
 fn addr(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -523,6 +548,30 @@ impl Config {
             work_stealing: f.work_stealing.unwrap_or(false),
             shutdown_grace_secs: f.shutdown_grace_secs.unwrap_or(5),
             shutdown_timeout_secs: f.shutdown_timeout_secs.unwrap_or(1),
+            limit_req_rate: match f.limit_req_rate {
+                None => None,
+                Some(r) if r.is_finite() && r > 0.0 => Some(r),
+                Some(r) => {
+                    return Err(ConfigError::Invalid {
+                        name: "limit_req_rate",
+                        value: r.to_string(),
+                        why: "must be a positive number of requests per second",
+                    })
+                }
+            },
+            limit_req_burst: f.limit_req_burst.unwrap_or(0),
+            limit_req_status: limit_status("limit_req_status", f.limit_req_status)?,
+            limit_conn: match f.limit_conn {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        name: "limit_conn",
+                        value: "0".into(),
+                        why: "must be at least 1",
+                    })
+                }
+                n => n,
+            },
+            limit_conn_status: limit_status("limit_conn_status", f.limit_conn_status)?,
         })
     }
 }

@@ -311,6 +311,13 @@ impl Client<'_> {
         let settings = &balancer.settings;
         let key = balancer.key(&self.buf[..req.head_len], &self.client_ip);
         self.buf.advance(req.head_len);
+        let _admitted = match balancer.limits.admit(&self.client_ip) {
+            Ok(a) => a,
+            Err(status) => {
+                self.refuse(status, Some((req, start))).await;
+                return None;
+            }
+        };
         let mut body = BodyEnd::new(req.framing);
         if let Framing::Length(n) = req.framing {
             if n > settings.client_max_body_size {

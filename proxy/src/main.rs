@@ -12,6 +12,7 @@ mod discovery;
 mod forward;
 mod http1;
 mod lifecycle;
+mod limits;
 mod listener;
 mod metrics;
 mod passive;

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 use crate::balancer::{Balancer, Settings};
 use crate::config::{CheckKind, Config, Overrides};
 use crate::discovery;
+use crate::limits::{Concurrency, Limits, RequestRate};
 use crate::metrics;
 use crate::passive::PassiveHealth;
 use crate::selector::Selector;
@@ -160,6 +161,14 @@ pub async fn build(config: &Config) -> Balancer {
         turn: Default::default(),
         passive,
         settings: Settings::from_config(config),
+        limits: Limits {
+            req: config.limit_req_rate.map(|rate| {
+                RequestRate::new(rate, config.limit_req_burst, config.limit_req_status)
+            }),
+            conn: config
+                .limit_conn
+                .map(|n| Concurrency::new(n, config.limit_conn_status)),
+        },
         resolve_interval: config.resolve_interval,
         check_interval: config.health_interval,
     }

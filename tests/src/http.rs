@@ -691,15 +691,36 @@ impl Nginx {
         Nginx::launch(upstreams, directives, wait_http)
     }
 
+    /// As [`start_untouched`](Self::start_untouched) with extra directives in the `http`
+    /// block and in `location /` (for `limit_req_zone` / `limit_req`, say).
+    pub fn start_limited(upstreams: &[String], http: &str, location: &str) -> Nginx {
+        let directives = format!("#http {http}\n#location {location}");
+        Nginx::launch(upstreams, &directives, wait_listening)
+    }
+
     fn launch(upstreams: &[String], directives: &str, wait: fn(u16, &mut Child) -> bool) -> Nginx {
         let template = std::fs::read_to_string(nginx_conf_path()).expect("configs/nginx.conf");
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let port = free_port();
             let conf = dir.path().join("nginx.conf");
-            let adapted = adapt_nginx_conf(&template, upstreams, port, dir.path()).replacen(
+            let mut adapted = adapt_nginx_conf(&template, upstreams, port, dir.path());
+            // `#http X` / `#location X` lines go to those blocks, the rest to the upstream.
+            let mut upstream = String::new();
+            for line in directives.lines() {
+                if let Some(d) = line.strip_prefix("#http ") {
+                    adapted = adapted.replacen("http {\n", &format!("http {{\n{d}\n"), 1);
+                } else if let Some(d) = line.strip_prefix("#location ") {
+                    adapted =
+                        adapted.replacen("location / {\n", &format!("location / {{\n{d}\n"), 1);
+                } else {
+                    upstream.push_str(line);
+                    upstream.push('\n');
+                }
+            }
+            let adapted = adapted.replacen(
                 "upstream backends {\n",
-                &format!("upstream backends {{\n{directives}\n"),
+                &format!("upstream backends {{\n{upstream}"),
                 1,
             );
             std::fs::write(&conf, adapted).expect("write nginx.conf");

@@ -549,3 +549,70 @@ fn nginx_least_conn_avoids_the_busy_server() {
     let nginx = Nginx::start_with(&[a.addr(), b.addr()], "least_conn;");
     check_least_conn(&nginx.addr(), &a, &b);
 }
+
+/// `limit_req rate=1r/m burst=2 nodelay` with status 429: three requests pass at once, the
+/// fourth is refused.
+fn check_limit_req(addr: &str) {
+    let statuses: Vec<u16> = (0..4).map(|_| get(addr, "/").unwrap().status).collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+#[test]
+fn limit_req_refuses_beyond_the_burst() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start_untouched(
+        &a.addr(),
+        "limit_req_rate = 0.016667\nlimit_req_burst = 2\nlimit_req_status = 429",
+    );
+    check_limit_req(&proxy.addr());
+}
+
+#[test]
+fn nginx_limit_req_refuses_beyond_the_burst() {
+    if !require_nginx() {
+        return;
+    }
+    let a = Backend::start("alpha");
+    let nginx = Nginx::start_limited(
+        &[a.addr()],
+        "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;",
+        "limit_req zone=one burst=2 nodelay; limit_req_status 429;",
+    );
+    check_limit_req(&nginx.addr());
+}
+
+/// `limit_conn 1`: while a client's slow request is in flight, its next one gets 503.
+fn check_limit_conn(addr: &str, a: &Backend) {
+    let before = a.received();
+    let slow_addr = addr.to_string();
+    let slow = std::thread::spawn(move || get(&slow_addr, "/slow").unwrap().status);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.received() == before {
+        assert!(Instant::now() < deadline, "the slow request never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(get(addr, "/").unwrap().status, 503);
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(get(addr, "/").unwrap().status, 200, "the slot was released");
+}
+
+#[test]
+fn limit_conn_refuses_a_second_request_in_flight() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start_untouched(&a.addr(), "limit_conn = 1");
+    check_limit_conn(&proxy.addr(), &a);
+}
+
+#[test]
+fn nginx_limit_conn_refuses_a_second_request_in_flight() {
+    if !require_nginx() {
+        return;
+    }
+    let a = Backend::start("alpha");
+    let nginx = Nginx::start_limited(
+        &[a.addr()],
+        "limit_conn_zone $binary_remote_addr zone=addr:1m;",
+        "limit_conn addr 1;",
+    );
+    check_limit_conn(&nginx.addr(), &a);
+}
