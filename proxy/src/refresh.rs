@@ -60,6 +60,10 @@ impl BackgroundService for Refresh {
                     _ = self.live.reloaded.notified() => continue 'balancer,
                     _ = shutdown.changed() => return,
                 }
+                // A reload that happened while a round ran was not waited for above.
+                if !Arc::ptr_eq(&self.live.balancer(), &balancer) {
+                    continue 'balancer;
+                }
                 let now = Instant::now();
                 if now >= next_resolve {
                     for g in groups() {
