@@ -616,3 +616,24 @@ fn nginx_limit_conn_refuses_a_second_request_in_flight() {
     );
     check_limit_conn(&nginx.addr(), &a);
 }
+
+/// A reload applies the method and limits too: `backup` and `limit_req` appear at SIGHUP.
+#[test]
+fn sighup_applies_a_new_method_and_limits() {
+    let (a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let both = format!("upstreams = [\"{}\", \"{}\"]", a.addr(), b.addr());
+    let proxy = Proxy::start("", &both);
+    let seen: Vec<String> = (0..4).map(|_| who(&proxy.addr(), "/")).collect();
+    assert!(seen.iter().any(|n| n == "beta"), "{seen:?}");
+    proxy.rewrite_config(&format!(
+        "upstreams = [\"{}\", \"{} backup\"]\nlimit_req_rate = 0.016667\nlimit_req_burst = 3",
+        a.addr(),
+        b.addr()
+    ));
+    proxy.signal("HUP");
+    wait_counter(&proxy, "proxy_config_reloads_total{result=\"ok\"}", 1);
+    for _ in 0..4 {
+        assert_eq!(who(&proxy.addr(), "/"), "alpha");
+    }
+    assert_eq!(get(&proxy.addr(), "/").unwrap().status, 503);
+}
