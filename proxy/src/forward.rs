@@ -46,6 +46,7 @@ use crate::http1::{self, BodyEnd, Framing, Refusal, Request};
 use crate::listener::Connections;
 use crate::metrics;
 use crate::pool::Pools;
+use crate::upgrade;
 use crate::upstreams::Live;
 
 /// Request bodies up to this size are read completely before the request is sent, so a
@@ -310,6 +311,7 @@ impl Client<'_> {
         let balancer = self.app.balancer();
         let settings = &balancer.settings;
         let key = balancer.key(&self.buf[..req.head_len], &self.client_ip);
+        let upgrade_requested = upgrade::requested(&self.buf[..req.head_len]);
         self.buf.advance(req.head_len);
         let _admitted = match balancer.limits.admit(&self.client_ip) {
             Ok(a) => a,
@@ -318,6 +320,11 @@ impl Client<'_> {
                 return None;
             }
         };
+        if let Some(upgrade) = upgrade_requested {
+            self.switch_protocols(&balancer, req, &upgrade, &key, start)
+                .await;
+            return None;
+        }
         let mut body = BodyEnd::new(req.framing);
         if let Framing::Length(n) = req.framing {
             if n > settings.client_max_body_size {
@@ -644,6 +651,47 @@ impl Client<'_> {
                 return Ok(());
             }
         }
+    }
+
+    /// A request asking for a protocol switch (WebSocket): forwarded on a fresh connection,
+    /// then both directions copied until one closes or they idle for `read_timeout`.
+    async fn switch_protocols(
+        &mut self,
+        balancer: &Balancer,
+        req: &Request,
+        upgrade: &[u8],
+        key: &[u8],
+        start: Instant,
+    ) {
+        let settings = &balancer.settings;
+        let head = upgrade::upstream_head(&self.up_head, upgrade);
+        let mut failed = Vec::new();
+        while let Some(addr) = balancer.select(&failed, key) {
+            let upstream_start = Instant::now();
+            let mut up = match self.connect(addr).await {
+                Ok(up) => up,
+                Err(_) => {
+                    if balancer.attempt_failed(addr, &mut failed) {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            if write_all(&mut up, &head, settings.send_timeout)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            let _in_flight = balancer.track(addr);
+            let buffered = std::mem::take(&mut self.buf);
+            let _ =
+                upgrade::tunnel(&mut self.stream, &mut up, &buffered, settings.read_timeout).await;
+            balancer.passive.succeeded(&addr);
+            self.finish(req, 101, 0, Some(addr), start, upstream_start);
+            return;
+        }
+        self.refuse(502, Some((req, start))).await;
     }
 
     /// Sends nginx's page for `status` with `Connection: close`, and logs the request if

@@ -19,6 +19,7 @@ mod passive;
 mod pool;
 mod refresh;
 mod selector;
+mod upgrade;
 mod upstreams;
 
 use std::path::PathBuf;

@@ -637,3 +637,99 @@ fn sighup_applies_a_new_method_and_limits() {
     }
     assert_eq!(get(&proxy.addr(), "/").unwrap().status, 503);
 }
+
+/// A WebSocket-like backend: answers a request with `Connection: upgrade` and
+/// `Upgrade: websocket` by `101 Switching Protocols`, then echoes every byte, upper-cased.
+fn upgrade_backend() -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        // Health checks connect and close: wait for a connection that sends a head.
+        let (mut s, head) = loop {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if s.read_exact(&mut byte).is_err() {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            if head.ends_with(b"\r\n\r\n") {
+                break (s, head);
+            }
+        };
+        s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if s.write_all(&buf[..n].to_ascii_uppercase()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    });
+    (addr, server)
+}
+
+/// WebSocket pass-through: the upgrade headers reach the backend, the 101 reaches the
+/// client, then bytes flow both ways on the same connection.
+fn check_websocket(proxy_addr: &str, server: std::thread::JoinHandle<String>) {
+    let mut c = TcpStream::connect(proxy_addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        c.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    for msg in ["hello", "second frame"] {
+        c.write_all(msg.as_bytes()).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.to_uppercase().as_bytes());
+    }
+    drop(c);
+    let seen = server.join().unwrap();
+    assert!(seen.contains("connection: upgrade"), "{seen}");
+    assert!(seen.contains("upgrade: websocket"), "{seen}");
+    assert!(seen.contains("x-forwarded-for: 127.0.0.1"), "{seen}");
+}
+
+#[test]
+fn websocket_upgrade_is_passed_through() {
+    let (addr, server) = upgrade_backend();
+    let proxy = Proxy::start_untouched(&addr, "");
+    check_websocket(&proxy.addr(), server);
+}
+
+/// nginx with the usual WebSocket lines in `location /`.
+#[test]
+fn nginx_passes_a_websocket_upgrade_through() {
+    if !require_nginx() {
+        return;
+    }
+    let (addr, server) = upgrade_backend();
+    let nginx = Nginx::start_limited(
+        &[addr],
+        "",
+        "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";",
+    );
+    check_websocket(&nginx.addr(), server);
+}
