@@ -733,3 +733,47 @@ fn nginx_passes_a_websocket_upgrade_through() {
     );
     check_websocket(&nginx.addr(), server);
 }
+
+/// A long chunked upload (past what the proxy holds for retries, so it is streamed) arrives
+/// whole, and an HTTP/1.0 client gets an HTTP/1.x answer and a closed connection.
+fn check_streamed_upload_and_http10(addr: &str) {
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut req =
+        b"POST /up HTTP/1.1\r\nHost: t\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for chunk in body.chunks(7_001) {
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(chunk);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let r = e2e::http::parse_response(&e2e::http::raw_exchange(addr, &req).unwrap()).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.echoed("body-length"), Some("300000"));
+    let sum = format!("{:016x}", e2e::http::fnv1a(&body));
+    assert_eq!(r.echoed("body-sum"), Some(sum.as_str()));
+
+    // HTTP/1.0 without Host: answered, then the connection closes (raw_exchange reads to
+    // the close).
+    let raw = e2e::http::raw_exchange(addr, b"GET /old HTTP/1.0\r\n\r\n").unwrap();
+    let r = e2e::http::parse_response(&raw).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("GET /old HTTP/1.1"), "{}", r.body);
+}
+
+#[test]
+fn streamed_uploads_and_http10_clients() {
+    let a = Backend::start("alpha");
+    let proxy = Proxy::start(&a.addr(), "");
+    check_streamed_upload_and_http10(&proxy.addr());
+}
+
+#[test]
+fn nginx_streams_uploads_and_serves_http10_clients() {
+    if !require_nginx() {
+        return;
+    }
+    let a = Backend::start("alpha");
+    let nginx = Nginx::start(&[a.addr()]);
+    check_streamed_upload_and_http10(&nginx.addr());
+}
