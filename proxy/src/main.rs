@@ -1,8 +1,10 @@
 //! `proxy`: the stack's load balancer, a drop-in for its `nginx:alpine` container.
 //!
-//! `main` only reads the configuration, builds the upstream set (discovery, active health
-//! checks) and the proxy service, and hands both to pingora's [`Server`], which owns threads,
-//! signals, graceful shutdown (SIGTERM) and graceful upgrade (SIGQUIT + `--upgrade`).
+//! `main` only reads the configuration, builds the live upstream set (`upstreams.rs`:
+//! discovery, active health checks, method, limits; swapped on SIGHUP) and the proxy service,
+//! and hands both to pingora's [`Server`], which owns threads, the listeners and graceful
+//! upgrade (`--upgrade`). Signals go through `lifecycle.rs`, which drains before pingora
+//! stops, so `Server::run` returns and the process exits from the main thread.
 
 mod access_log;
 mod admin;
