@@ -8,26 +8,30 @@ use async_trait::async_trait;
 use http::Response;
 use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
-use pingora_load_balancing::{selection::RoundRobin, LoadBalancer};
 
 use crate::metrics;
-use crate::passive::PassiveHealth;
+use crate::upstreams::Live;
 
 pub struct Admin {
-    pub upstreams: Arc<LoadBalancer<RoundRobin>>,
-    pub passive: Arc<PassiveHealth>,
+    pub live: Arc<Live>,
 }
 
 impl Admin {
     /// Upstreams the balancer would pick: healthy, not marked down, not held for a check.
     fn healthy_upstreams(&self) -> usize {
-        let backends = self.upstreams.backends();
-        backends
-            .get_backend()
-            .iter()
-            .filter(|b| {
-                backends.ready(b) && b.addr.as_inet().is_some_and(|a| !self.passive.is_down(a))
+        let balancer = self.live.balancer();
+        std::iter::once(&balancer.primary)
+            .chain(balancer.backup.as_ref())
+            .flat_map(|g| {
+                let backends = g.backends();
+                backends
+                    .get_backend()
+                    .iter()
+                    .filter(|b| backends.ready(b))
+                    .filter_map(|b| b.addr.as_inet().copied())
+                    .collect::<Vec<_>>()
             })
+            .filter(|a| !balancer.passive.is_down(a))
             .count()
     }
 }

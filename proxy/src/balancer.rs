@@ -13,11 +13,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pingora_load_balancing::{selection::RoundRobin, Backend, LoadBalancer};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use crate::config::Config;
+use pingora_load_balancing::Backend;
+
+use crate::config::{Config, HashKey, Method};
+use crate::limits::Limits;
 use crate::metrics;
 use crate::passive::PassiveHealth;
+use crate::selector::Selector;
 
 /// What the request path needs from the configuration, resolved once.
 pub struct Settings {
@@ -54,11 +60,24 @@ impl Settings {
     }
 }
 
-/// The upstream set plus passive health.
+/// The upstream groups plus passive health.
 pub struct Balancer {
-    pub upstreams: Arc<LoadBalancer<RoundRobin>>,
+    /// The servers not marked `backup`.
+    pub primary: Selector,
+    /// The `backup` servers: used only while no primary one is usable.
+    pub backup: Option<Selector>,
+    pub method: Method,
+    /// Requests in flight per upstream (`least_conn`).
+    pub in_flight: Mutex<HashMap<SocketAddr, usize>>,
+    /// Breaks `least_conn` ties in turn.
+    pub turn: AtomicUsize,
     pub passive: Arc<PassiveHealth>,
     pub settings: Settings,
+    /// `limit_req` / `limit_conn`.
+    pub limits: Limits,
+    /// How often the refresh task re-resolves names and checks backends.
+    pub resolve_interval: Duration,
+    pub check_interval: Duration,
 }
 
 /// Appends `ip` as text, as `IpAddr`'s `Display` writes it; IPv4 without `fmt`, which
@@ -96,6 +115,8 @@ pub fn error_page(code: u16) -> (&'static str, &'static str) {
     match code {
         400 => ("Bad Request", "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n"),
         408 => ("Request Time-out", "<html>\r\n<head><title>408 Request Time-out</title></head>\r\n<body>\r\n<center><h1>408 Request Time-out</h1></center>\r\n</body>\r\n</html>\r\n"),
+        429 => ("Too Many Requests", "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n</body>\r\n</html>\r\n"),
+        503 => ("Service Temporarily Unavailable", "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"),
         413 => ("Request Entity Too Large", "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n</body>\r\n</html>\r\n"),
         431 => ("Request Header Fields Too Large", "<html>\r\n<head><title>431 Request Header Fields Too Large</title></head>\r\n<body>\r\n<center><h1>431 Request Header Fields Too Large</h1></center>\r\n</body>\r\n</html>\r\n"),
         501 => ("Not Implemented", "<html>\r\n<head><title>501 Not Implemented</title></head>\r\n<body>\r\n<center><h1>501 Not Implemented</h1></center>\r\n</body>\r\n</html>\r\n"),
@@ -105,25 +126,147 @@ pub fn error_page(code: u16) -> (&'static str, &'static str) {
     }
 }
 
+/// Takes one off an upstream's in-flight count when the attempt ends.
+pub struct InFlight<'a> {
+    balancer: &'a Balancer,
+    addr: SocketAddr,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut map = self.balancer.lock_in_flight();
+        if let Some(n) = map.get_mut(&self.addr) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The request target of a request head (`$request_uri`).
+fn request_target(head: &[u8]) -> &[u8] {
+    let line = head
+        .split(|&c| c == b'\r' || c == b'\n')
+        .next()
+        .unwrap_or(b"");
+    line.split(|&c| c == b' ').nth(1).unwrap_or(b"")
+}
+
 impl Balancer {
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, usize>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn tries_allowed(&self) -> usize {
+        let backups = self
+            .backup
+            .as_ref()
+            .map_or(0, |b| b.backends().get_backend().len());
         match self.settings.max_tries {
-            0 => self.upstreams.backends().get_backend().len().max(1),
+            0 => (self.primary.backends().get_backend().len() + backups).max(1),
             n => n,
         }
     }
 
-    /// The next upstream for a request that already failed on `failed`.
-    pub fn select(&self, failed: &[SocketAddr]) -> Option<SocketAddr> {
+    /// What the configured method hashes for a request: its head and the client address
+    /// as text. Empty for the methods that hash nothing.
+    pub fn key(&self, head: &[u8], client_ip: &[u8]) -> Vec<u8> {
+        match self.method {
+            Method::RoundRobin | Method::LeastConn => Vec::new(),
+            // nginx hashes the first three octets of an IPv4 address, all of an IPv6 one.
+            Method::IpHash => match client_ip.iter().rposition(|&c| c == b'.') {
+                Some(dot) => client_ip[..dot].to_vec(),
+                None => client_ip.to_vec(),
+            },
+            Method::Hash { key, .. } => match key {
+                HashKey::RequestUri => request_target(head).to_vec(),
+                HashKey::RemoteAddr => client_ip.to_vec(),
+            },
+        }
+    }
+
+    /// Counts a request in flight to `addr` until the guard drops (for `least_conn`).
+    pub fn track(&self, addr: SocketAddr) -> Option<InFlight<'_>> {
+        if self.method != Method::LeastConn {
+            return None;
+        }
+        *self.lock_in_flight().entry(addr).or_default() += 1;
+        Some(InFlight {
+            balancer: self,
+            addr,
+        })
+    }
+
+    /// `least_conn`: among the acceptable backends, the fewest in flight per weight; ties in
+    /// turn.
+    fn least_conn(
+        &self,
+        group: &Selector,
+        accept: impl Fn(&Backend, bool) -> bool,
+    ) -> Option<Backend> {
+        let backends = group.backends();
+        let in_flight = self.lock_in_flight();
+        let load = |b: &Backend| {
+            let n = backend_addr(b)
+                .and_then(|a| in_flight.get(&a))
+                .copied()
+                .unwrap_or(0);
+            (n, b.weight.max(1))
+        };
+        let mut best: Vec<Backend> = Vec::new();
+        for b in backends.get_backend().iter() {
+            if !accept(b, backends.ready(b)) {
+                continue;
+            }
+            match best.first().map(load) {
+                None => best.push(b.clone()),
+                Some((n, w)) => {
+                    let (m, v) = load(b);
+                    // m/v < n/w
+                    if m * w < n * v {
+                        best.clear();
+                        best.push(b.clone());
+                    } else if m * w == n * v {
+                        best.push(b.clone());
+                    }
+                }
+            }
+        }
+        if best.is_empty() {
+            return None;
+        }
+        let i = self.turn.fetch_add(1, Ordering::Relaxed) % best.len();
+        Some(best.swap_remove(i))
+    }
+
+    fn pick(
+        &self,
+        group: &Selector,
+        key: &[u8],
+        accept: impl Fn(&Backend, bool) -> bool,
+    ) -> Option<Backend> {
+        if self.method == Method::LeastConn {
+            self.least_conn(group, accept)
+        } else {
+            group.select_with(key, accept)
+        }
+    }
+
+    /// The next upstream for a request (hashing `key`) that already failed on `failed`:
+    /// a usable primary, else a usable backup, else any not tried yet.
+    pub fn select(&self, failed: &[SocketAddr], key: &[u8]) -> Option<SocketAddr> {
         let passive = &self.passive;
         let not_failed = |b: &Backend| backend_addr(b).is_some_and(|a| !failed.contains(&a));
-        self.upstreams
-            .select_with(b"", 256, |b, healthy| {
-                healthy
-                    && backend_addr(b).is_some_and(|a| !passive.is_down(&a))
-                    && (failed.is_empty() || not_failed(b))
+        let usable = |b: &Backend, healthy: bool| {
+            backend_addr(b).is_some_and(|a| passive.usable(&a, healthy))
+                && (failed.is_empty() || not_failed(b))
+        };
+        self.pick(&self.primary, key, usable)
+            .or_else(|| self.backup.as_ref().and_then(|g| self.pick(g, key, usable)))
+            .or_else(|| self.pick(&self.primary, key, |b, _| not_failed(b)))
+            .or_else(|| {
+                self.backup
+                    .as_ref()
+                    .and_then(|g| self.pick(g, key, |b, _| not_failed(b)))
             })
-            .or_else(|| self.upstreams.select_with(b"", 256, |b, _| not_failed(b)))
             .and_then(|b| backend_addr(&b))
     }
 
@@ -143,6 +286,15 @@ impl Balancer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_uri_is_the_target() {
+        assert_eq!(
+            request_target(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            b"/a?b=1"
+        );
+        assert_eq!(request_target(b""), b"");
+    }
 
     #[test]
     fn client_ip_text_is_display() {

@@ -40,11 +40,17 @@ pub enum ConfigError {
 
 /// One configured upstream: a name (or IP) that may resolve to several addresses, all of
 /// which become backends with this weight.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Upstream {
     pub host: String,
     pub port: u16,
     pub weight: usize,
+    /// nginx's per-server `max_fails` (`None`: the global `max_fails`).
+    pub max_fails: Option<u32>,
+    /// nginx's per-server `fail_timeout` (`None`: the global `fail_timeout_secs`).
+    pub fail_timeout: Option<Duration>,
+    /// nginx's `backup`: used only while no other server is usable.
+    pub backup: bool,
 }
 
 impl std::fmt::Display for Upstream {
@@ -55,7 +61,16 @@ impl std::fmt::Display for Upstream {
             write!(f, "{}:{}", self.host, self.port)?;
         }
         if self.weight != 1 {
-            write!(f, "={}", self.weight)?;
+            write!(f, " weight={}", self.weight)?;
+        }
+        if let Some(n) = self.max_fails {
+            write!(f, " max_fails={n}")?;
+        }
+        if let Some(t) = self.fail_timeout {
+            write!(f, " fail_timeout={}s", t.as_secs_f64())?;
+        }
+        if self.backup {
+            write!(f, " backup")?;
         }
         Ok(())
     }
@@ -90,7 +105,103 @@ pub fn parse_upstream(item: &str) -> Result<Upstream, ConfigError> {
         host: host.to_string(),
         port,
         weight,
+        max_fails: None,
+        fail_timeout: None,
+        backup: false,
     })
+}
+
+/// Parses an nginx `server` line's arguments: `host:port` (or `host:port=weight`) then any
+/// of `weight=N`, `max_fails=N`, `fail_timeout=T` (nginx time: `10s`, `500ms`, `1m`, bare
+/// seconds) and `backup`.
+pub fn parse_server(line: &str) -> Result<Upstream, ConfigError> {
+    let bad = || ConfigError::Upstream(line.to_string());
+    let mut words = line.split_whitespace();
+    let mut up = parse_upstream(words.next().ok_or_else(bad)?)?;
+    for word in words {
+        match word.split_once('=') {
+            Some(("weight", n)) => {
+                up.weight = n.parse().map_err(|_| bad())?;
+                if !(1..=100).contains(&up.weight) {
+                    return Err(bad());
+                }
+            }
+            Some(("max_fails", n)) => up.max_fails = Some(n.parse().map_err(|_| bad())?),
+            Some(("fail_timeout", t)) => {
+                up.fail_timeout = Some(nginx_time(t).ok_or_else(bad)?);
+            }
+            None if word == "backup" => up.backup = true,
+            _ => return Err(bad()),
+        }
+    }
+    Ok(up)
+}
+
+/// nginx's time syntax for one unit: `10s`, `500ms`, `2m`, `1h`, or bare seconds.
+fn nginx_time(t: &str) -> Option<Duration> {
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
+    }
+}
+
+/// How a request's upstream is chosen, with nginx's names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// Weighted round robin (nginx's default).
+    RoundRobin,
+    /// `least_conn`: the server with the fewest requests in flight per weight.
+    LeastConn,
+    /// `ip_hash`: by the client address (IPv4: its first three octets, as nginx).
+    IpHash,
+    /// `hash KEY [consistent]`; consistent: Ketama, as nginx's.
+    Hash { key: HashKey, consistent: bool },
+}
+
+/// The request variable a `hash` method hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKey {
+    /// `$request_uri`: the request target as sent.
+    RequestUri,
+    /// `$remote_addr`: the client address.
+    RemoteAddr,
+}
+
+/// Parses `method`: `round_robin`, `least_conn`, `ip_hash`, or `hash $var [consistent]`.
+pub fn parse_method(v: &str) -> Result<Method, ConfigError> {
+    let bad = |why| ConfigError::Invalid {
+        name: "method",
+        value: v.to_string(),
+        why,
+    };
+    let words: Vec<&str> = v.split_whitespace().collect();
+    match words.as_slice() {
+        ["round_robin"] => Ok(Method::RoundRobin),
+        ["least_conn"] => Ok(Method::LeastConn),
+        ["ip_hash"] => Ok(Method::IpHash),
+        ["hash", key, rest @ ..] => {
+            let key = match *key {
+                "$request_uri" => HashKey::RequestUri,
+                "$remote_addr" => HashKey::RemoteAddr,
+                _ => return Err(bad("hash keys: $request_uri, $remote_addr")),
+            };
+            let consistent = match rest {
+                [] => false,
+                ["consistent"] => true,
+                _ => return Err(bad("expected hash KEY [consistent]")),
+            };
+            Ok(Method::Hash { key, consistent })
+        }
+        _ => Err(bad(
+            "expected round_robin, least_conn, ip_hash or hash KEY [consistent]",
+        )),
+    }
 }
 
 /// Parses the `UPSTREAMS` list (comma or whitespace separated).
@@ -120,7 +231,10 @@ pub enum CheckKind {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// nginx `server` lines: `host:port weight=N max_fails=N fail_timeout=T backup`.
     pub upstreams: Option<Vec<String>>,
+    /// nginx's balancing method: `least_conn`, `ip_hash`, `hash $request_uri consistent`...
+    pub method: Option<String>,
     pub listen: Option<String>,
     pub threads: Option<usize>,
     pub admin_listen: Option<String>,
@@ -151,6 +265,11 @@ pub struct FileConfig {
     pub work_stealing: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub limit_req_rate: Option<f64>,
+    pub limit_req_burst: Option<u32>,
+    pub limit_req_status: Option<u16>,
+    pub limit_conn: Option<u32>,
+    pub limit_conn_status: Option<u16>,
 }
 
 /// Values given as flags or environment variables (they win over the file).
@@ -170,6 +289,7 @@ pub struct Overrides {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub upstreams: Vec<Upstream>,
+    pub method: Method,
     pub listen: SocketAddr,
     pub threads: usize,
     /// `None`: no admin listener.
@@ -221,6 +341,14 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Then: how long pingora waits for its runtimes to stop.
     pub shutdown_timeout_secs: u64,
+    /// nginx's `limit_req`: requests per second per client address (`None`: no limit),
+    /// with `limit_req_burst` more at once, refused with `limit_req_status`.
+    pub limit_req_rate: Option<f64>,
+    pub limit_req_burst: u32,
+    pub limit_req_status: u16,
+    /// nginx's `limit_conn`: requests in flight per client address (`None`: no limit).
+    pub limit_conn: Option<u32>,
+    pub limit_conn_status: u16,
 }
 
 fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
@@ -233,6 +361,18 @@ fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, Co
         });
     }
     Ok(Duration::from_secs_f64(v))
+}
+
+/// nginx allows 400..=599 for `limit_req_status` / `limit_conn_status`; default 503.
+fn limit_status(name: &'static str, v: Option<u16>) -> Result<u16, ConfigError> {
+    match v.unwrap_or(503) {
+        s @ 400..=599 => Ok(s),
+        s => Err(ConfigError::Invalid {
+            name,
+            value: s.to_string(),
+            why: "must be 400..=599",
+        }),
+    }
 }
 
 fn addr(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -265,7 +405,16 @@ impl Config {
     pub fn build(f: FileConfig, over: Overrides) -> Result<Config, ConfigError> {
         let upstreams = match (over.upstreams, f.upstreams) {
             (Some(list), _) => parse_upstreams(&list)?,
-            (None, Some(list)) => parse_upstreams(&list.join(","))?,
+            (None, Some(list)) => {
+                let ups = list
+                    .iter()
+                    .map(|l| parse_server(l))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if ups.is_empty() {
+                    return Err(ConfigError::NoUpstreams);
+                }
+                ups
+            }
             (None, None) => parse_upstreams("backend1:5000,backend2:5000")?,
         };
         let listen = addr(
@@ -326,8 +475,29 @@ impl Config {
                 why: "not a valid header value",
             });
         }
+        let method = match f.method {
+            Some(m) => parse_method(&m)?,
+            None => Method::RoundRobin,
+        };
+        if upstreams.iter().all(|u| u.backup) {
+            return Err(ConfigError::Invalid {
+                name: "upstreams",
+                value: "backup".into(),
+                why: "every server is a backup",
+            });
+        }
+        let hashing = matches!(method, Method::IpHash | Method::Hash { .. });
+        if hashing && upstreams.iter().any(|u| u.backup) {
+            // nginx refuses it too: "balancing method does not support backup".
+            return Err(ConfigError::Invalid {
+                name: "method",
+                value: format!("{method:?}"),
+                why: "backup servers need round_robin or least_conn",
+            });
+        }
         Ok(Config {
             upstreams,
+            method,
             listen,
             threads,
             admin_listen,
@@ -378,6 +548,30 @@ impl Config {
             work_stealing: f.work_stealing.unwrap_or(false),
             shutdown_grace_secs: f.shutdown_grace_secs.unwrap_or(5),
             shutdown_timeout_secs: f.shutdown_timeout_secs.unwrap_or(1),
+            limit_req_rate: match f.limit_req_rate {
+                None => None,
+                Some(r) if r.is_finite() && r > 0.0 => Some(r),
+                Some(r) => {
+                    return Err(ConfigError::Invalid {
+                        name: "limit_req_rate",
+                        value: r.to_string(),
+                        why: "must be a positive number of requests per second",
+                    })
+                }
+            },
+            limit_req_burst: f.limit_req_burst.unwrap_or(0),
+            limit_req_status: limit_status("limit_req_status", f.limit_req_status)?,
+            limit_conn: match f.limit_conn {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        name: "limit_conn",
+                        value: "0".into(),
+                        why: "must be at least 1",
+                    })
+                }
+                n => n,
+            },
+            limit_conn_status: limit_status("limit_conn_status", f.limit_conn_status)?,
         })
     }
 }
@@ -393,7 +587,8 @@ mod tests {
             Upstream {
                 host: "backend1".into(),
                 port: 5000,
-                weight: 1
+                weight: 1,
+                ..Upstream::default()
             }
         );
         assert_eq!(parse_upstream("10.0.0.1:80=3").unwrap().weight, 3);
@@ -455,6 +650,37 @@ mod tests {
         .unwrap();
         assert_eq!(c.health_check, CheckKind::Http);
         assert_eq!(c.health_path, "/readyz");
+    }
+
+    #[test]
+    fn nginx_server_lines_and_methods() {
+        let u = parse_server("10.0.0.1:80 weight=3 max_fails=2 fail_timeout=5s backup").unwrap();
+        assert_eq!(u.weight, 3);
+        assert_eq!(u.max_fails, Some(2));
+        assert_eq!(u.fail_timeout, Some(Duration::from_secs(5)));
+        assert!(u.backup);
+        assert_eq!(
+            parse_server("a:1 fail_timeout=500ms").unwrap().fail_timeout,
+            Some(Duration::from_millis(500))
+        );
+        for bad in [
+            "a:1 weight=0",
+            "a:1 bogus",
+            "a:1 fail_timeout=5x",
+            "a:1 max_fails=-1",
+        ] {
+            assert!(parse_server(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_method("least_conn").unwrap(), Method::LeastConn);
+        assert_eq!(
+            parse_method("hash $request_uri consistent").unwrap(),
+            Method::Hash {
+                key: HashKey::RequestUri,
+                consistent: true
+            }
+        );
+        assert!(parse_method("hash $host").is_err());
+        assert!(parse_method("random").is_err());
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub struct UpstreamSet {
     upstreams: Vec<Upstream>,
     hosts_file: Option<PathBuf>,
     last_good: Mutex<HashMap<String, Vec<IpAddr>>>,
-    /// The addresses of the previous round, to tell which are new.
-    known: Mutex<BTreeSet<SocketAddr>>,
+    /// The addresses of the previous round, to tell which are new; `None` before the first.
+    known: Mutex<Option<BTreeSet<SocketAddr>>>,
     passive: Arc<PassiveHealth>,
 }
 
@@ -46,15 +46,27 @@ impl UpstreamSet {
             upstreams,
             hosts_file,
             last_good: Mutex::new(HashMap::new()),
-            known: Mutex::new(BTreeSet::new()),
+            known: Mutex::new(None),
             passive,
         }
     }
 
-    /// Holds the addresses seen for the first time until checked; forgets vanished ones.
+    /// Holds the addresses seen for the first time until checked (those of the first round,
+    /// the configured upstreams, are put on probation instead, as nginx tries them); forgets
+    /// vanished ones.
     fn track(&self, now: BTreeSet<SocketAddr>) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        for addr in now.difference(&known) {
+        let mut guard = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(known) = guard.as_mut() else {
+            for addr in &now {
+                self.passive.probation(*addr);
+                metrics::UPSTREAM_HEALTHY
+                    .with_label_values(&[&addr.to_string()])
+                    .set(0);
+            }
+            *guard = Some(now);
+            return;
+        };
+        for addr in now.difference(known) {
             tracing::info!(upstream = %addr, "new upstream, in rotation once a check passes");
             self.passive.hold_until_checked(*addr);
             metrics::UPSTREAM_HEALTHY
@@ -136,6 +148,14 @@ impl ServiceDiscovery for UpstreamSet {
                 }
             }
             for ip in ips {
+                if up.max_fails.is_some() || up.fail_timeout.is_some() {
+                    let (max_fails, fail_timeout) = self.passive.defaults();
+                    self.passive.set_limits(
+                        SocketAddr::new(ip, up.port),
+                        up.max_fails.unwrap_or(max_fails),
+                        up.fail_timeout.unwrap_or(fail_timeout),
+                    );
+                }
                 backends.insert(Backend {
                     addr: PSocketAddr::Inet(SocketAddr::new(ip, up.port)),
                     weight: up.weight,
@@ -180,7 +200,6 @@ mod tests {
     #[tokio::test]
     async fn every_address_becomes_a_backend() {
         let dir = std::env::temp_dir().join(format!("proxy-hosts-{}", std::process::id()));
-        std::fs::write(&dir, "127.0.0.5 api\n127.0.0.6 api\n").unwrap();
         let passive = Arc::new(PassiveHealth::new(1, std::time::Duration::from_secs(10)));
         let set = UpstreamSet::new(
             vec![
@@ -188,24 +207,32 @@ mod tests {
                     host: "api".into(),
                     port: 5000,
                     weight: 1,
+                    ..Upstream::default()
                 },
                 Upstream {
                     host: "127.0.0.9".into(),
                     port: 80,
                     weight: 2,
+                    ..Upstream::default()
                 },
             ],
             Some(dir.clone()),
             passive.clone(),
         );
+        std::fs::write(&dir, "127.0.0.5 api\n").unwrap();
+        let (b, _) = set.discover().await.unwrap();
+        assert_eq!(b.len(), 2);
+        let first: SocketAddr = "127.0.0.5:5000".parse().unwrap();
+        assert!(passive.usable(&first, false), "configured: on probation");
+        std::fs::write(&dir, "127.0.0.5 api\n127.0.0.6 api\n").unwrap();
         let (b, _) = set.discover().await.unwrap();
         let addrs: Vec<String> = b.iter().map(|b| b.addr.to_string()).collect();
         assert_eq!(addrs.len(), 3, "{addrs:?}");
-        // New addresses wait for a passing check.
-        let first: SocketAddr = "127.0.0.5:5000".parse().unwrap();
-        assert!(passive.is_down(&first));
-        assert!(passive.checked(&first));
-        assert!(!passive.is_down(&first));
+        // An address discovered later waits for a passing check.
+        let second: SocketAddr = "127.0.0.6:5000".parse().unwrap();
+        assert!(passive.is_down(&second));
+        assert!(passive.checked(&second));
+        assert!(!passive.is_down(&second));
         // The name disappears from the file: its last good addresses stay.
         std::fs::write(&dir, "").unwrap();
         let set2 = set;

@@ -46,6 +46,8 @@ use crate::http1::{self, BodyEnd, Framing, Refusal, Request};
 use crate::listener::Connections;
 use crate::metrics;
 use crate::pool::Pools;
+use crate::upgrade;
+use crate::upstreams::Live;
 
 /// Request bodies up to this size are read completely before the request is sent, so a
 /// failed attempt can be retried on another upstream; larger ones are streamed.
@@ -62,15 +64,20 @@ const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The proxy service: what pingora's listener hands each accepted client connection to.
 pub struct Forwarder {
-    balancer: Balancer,
+    live: Arc<Live>,
     pools: Arc<Pools>,
     connections: Arc<Semaphore>,
 }
 
 impl Forwarder {
-    pub fn new(balancer: Balancer, pools: Arc<Pools>, connections: &Connections) -> Self {
+    /// The balancer (and settings) in use now: a reload swaps it (upstreams.rs).
+    fn balancer(&self) -> Arc<Balancer> {
+        self.live.balancer()
+    }
+
+    pub fn new(live: Arc<Live>, pools: Arc<Pools>, connections: &Connections) -> Self {
         Forwarder {
-            balancer,
+            live,
             pools,
             connections: connections.permits(),
         }
@@ -248,7 +255,8 @@ async fn write_all<W: AsyncWrite + Unpin>(
 
 impl Client<'_> {
     async fn serve(&mut self) {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let mut wait = settings.client_header_timeout;
         let mut first = true;
         loop {
@@ -284,7 +292,8 @@ impl Client<'_> {
         wait: Duration,
         first: bool,
     ) -> Result<Option<Request>, Refusal> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if !self.buf.is_empty() {
@@ -317,8 +326,23 @@ impl Client<'_> {
 
     /// Answers `req`; `None`: the connection must be closed.
     async fn exchange(&mut self, req: &Request, keep_alive: bool, start: Instant) -> Option<bool> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
+        let key = balancer.key(&self.buf[..req.head_len], &self.client_ip);
+        let upgrade_requested = upgrade::requested(&self.buf[..req.head_len]);
         self.buf.advance(req.head_len);
+        let _admitted = match balancer.limits.admit(&self.client_ip) {
+            Ok(a) => a,
+            Err(status) => {
+                self.refuse(status, Some((req, start))).await;
+                return None;
+            }
+        };
+        if let Some(upgrade) = upgrade_requested {
+            self.switch_protocols(&balancer, req, &upgrade, &key, start)
+                .await;
+            return None;
+        }
         let mut body = BodyEnd::new(req.framing);
         if let Framing::Length(n) = req.framing {
             if n > settings.client_max_body_size {
@@ -342,12 +366,13 @@ impl Client<'_> {
         }
         let held_all = rest.is_none();
 
-        let balancer = &self.app.balancer;
+        let balancer = self.app.balancer();
         let mut failed: Vec<SocketAddr> = Vec::new();
         let mut last = Failure::Connect;
         let mut retried_stale = false;
-        while let Some(addr) = balancer.select(&failed) {
+        while let Some(addr) = balancer.select(&failed, &key) {
             let upstream_start = Instant::now();
+            let _in_flight = balancer.track(addr);
             let outcome = self
                 .attempt(addr, req, keep_alive, &mut rest, retried_stale)
                 .await;
@@ -403,7 +428,8 @@ impl Client<'_> {
     /// longer than [`HELD_BODY`], a first part (`Some(bytes read so far)`).
     /// `Err(status)`: answer `status` and close (0: just close).
     async fn hold_body(&mut self, end: &mut BodyEnd, req: &Request) -> Result<Option<u64>, u16> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         if req.expect_continue && self.buf.is_empty() {
             write_all(
                 &mut self.stream,
@@ -444,13 +470,13 @@ impl Client<'_> {
 
     /// Reads more of the request body into `buf`; `Ok(0)`: the client closed.
     async fn read_body(&mut self) -> Result<usize, Failure> {
-        let limit = self.app.balancer.settings.client_body_timeout;
+        let limit = self.app.balancer().settings.client_body_timeout;
         read_some(&mut self.stream, &mut self.buf, CLIENT_READ, limit).await
     }
 
     async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, Failure> {
         match timeout(
-            self.app.balancer.settings.connect_timeout,
+            self.app.balancer().settings.connect_timeout,
             TcpStream::connect(addr),
         )
         .await
@@ -473,7 +499,8 @@ impl Client<'_> {
         rest: &mut Option<(BodyEnd, u64)>,
         fresh: bool,
     ) -> Attempt {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let pooled = if fresh {
             None
         } else {
@@ -641,7 +668,8 @@ impl Client<'_> {
         end: &mut BodyEnd,
         seen: u64,
     ) -> Result<(), BodyFailure> {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let mut total = seen;
         loop {
             match self.read_body().await {
@@ -668,10 +696,52 @@ impl Client<'_> {
         }
     }
 
+    /// A request asking for a protocol switch (WebSocket): forwarded on a fresh connection,
+    /// then both directions copied until one closes or they idle for `read_timeout`.
+    async fn switch_protocols(
+        &mut self,
+        balancer: &Balancer,
+        req: &Request,
+        upgrade: &[u8],
+        key: &[u8],
+        start: Instant,
+    ) {
+        let settings = &balancer.settings;
+        let head = upgrade::upstream_head(&self.up_head, upgrade);
+        let mut failed = Vec::new();
+        while let Some(addr) = balancer.select(&failed, key) {
+            let upstream_start = Instant::now();
+            let mut up = match self.connect(addr).await {
+                Ok(up) => up,
+                Err(_) => {
+                    if balancer.attempt_failed(addr, &mut failed) {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            if write_all(&mut up, &head, settings.send_timeout)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            let _in_flight = balancer.track(addr);
+            let buffered = std::mem::take(&mut self.buf);
+            let _ =
+                upgrade::tunnel(&mut self.stream, &mut up, &buffered, settings.read_timeout).await;
+            balancer.passive.succeeded(&addr);
+            self.finish(req, 101, 0, Some(addr), start, upstream_start);
+            return;
+        }
+        self.refuse(502, Some((req, start))).await;
+    }
+
     /// Sends nginx's page for `status` with `Connection: close`, and logs the request if
     /// it got that far.
     async fn refuse(&mut self, status: u16, req: Option<(&Request, Instant)>) {
-        let settings = &self.app.balancer.settings;
+        let balancer = self.app.balancer();
+        let settings = &balancer.settings;
         let (reason, page) = error_page(status);
         let mut head = Vec::with_capacity(256 + page.len());
         head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());

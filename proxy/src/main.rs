@@ -1,8 +1,10 @@
 //! `proxy`: the stack's load balancer, a drop-in for its `nginx:alpine` container.
 //!
-//! `main` only reads the configuration, builds the upstream set (discovery, active health
-//! checks) and the proxy service, and hands both to pingora's [`Server`], which owns threads,
-//! signals, graceful shutdown (SIGTERM) and graceful upgrade (SIGQUIT + `--upgrade`).
+//! `main` only reads the configuration, builds the live upstream set (`upstreams.rs`:
+//! discovery, active health checks, method, limits; swapped on SIGHUP) and the proxy service,
+//! and hands both to pingora's [`Server`], which owns threads, the listeners and graceful
+//! upgrade (`--upgrade`). Signals go through `lifecycle.rs`, which drains before pingora
+//! stops, so `Server::run` returns and the process exits from the main thread.
 
 mod access_log;
 mod admin;
@@ -11,32 +13,31 @@ mod config;
 mod discovery;
 mod forward;
 mod http1;
+mod lifecycle;
+mod limits;
 mod listener;
 mod metrics;
 mod passive;
 mod pool;
+mod refresh;
+mod selector;
+mod upgrade;
+mod upstreams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use async_trait::async_trait;
 use clap::{Parser, Subcommand};
 use pingora_core::apps::http_app::HttpServer;
 use pingora_core::server::configuration::{Opt, ServerConf};
-use pingora_core::server::Server;
+use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 use pingora_core::services::listening::Service;
-use pingora_http::RequestHeader;
-use pingora_load_balancing::health_check::{
-    HealthCheck, HealthObserve, HttpHealthCheck, TcpHealthCheck,
-};
-use pingora_load_balancing::{selection::RoundRobin, Backend, Backends, LoadBalancer};
+use std::time::Duration;
 
-use crate::balancer::{Balancer, Settings};
 use crate::config::{CheckKind, Config, Overrides};
-use crate::passive::PassiveHealth;
 
 /// glibc's malloc took about a tenth of the proxy's CPU under load (its free lists and
 /// consolidation); pingora allocates several small objects per request.
@@ -121,7 +122,7 @@ fn main() -> ExitCode {
         health_check: cli.health_check,
         health_path: cli.health_path.clone(),
     };
-    let config = match Config::load(cli.config.as_deref(), over) {
+    let config = match Config::load(cli.config.as_deref(), over.clone()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("proxy: bad configuration: {e}");
@@ -140,7 +141,7 @@ fn main() -> ExitCode {
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
-            if let Err(e) = serve(config, cli.upgrade, cli.upgrade_sock) {
+            if let Err(e) = serve(config, cli.config, over, cli.upgrade, cli.upgrade_sock) {
                 tracing::error!("{e:#}");
                 return ExitCode::FAILURE;
             }
@@ -183,90 +184,13 @@ fn healthcheck(config: &Config) -> ExitCode {
     }
 }
 
-/// Keeps the health gauge in step with active checks (passes also clear passive marks:
-/// [`ReleasingCheck`]).
-struct HealthWatch;
-
-#[async_trait]
-impl HealthObserve for HealthWatch {
-    async fn observe(&self, target: &Backend, healthy: bool) {
-        let label = target.addr.to_string();
-        metrics::UPSTREAM_HEALTHY
-            .with_label_values(&[&label])
-            .set(i64::from(healthy));
-        if healthy {
-            tracing::info!(upstream = %label, "upstream healthy");
-        } else {
-            tracing::warn!(upstream = %label, "upstream unhealthy (active check)");
-        }
-    }
-}
-
-/// The configured check, plus: a pass clears the backend's passive marks and releases a
-/// just-discovered backend's hold ([`PassiveHealth::checked`]). pingora reports only flips,
-/// and a new backend starts healthy, so its first pass is no flip.
-struct ReleasingCheck {
-    check: Box<dyn HealthCheck + Send + Sync>,
-    passive: Arc<PassiveHealth>,
-}
-
-#[async_trait]
-impl HealthCheck for ReleasingCheck {
-    async fn check(&self, target: &Backend) -> pingora_error::Result<()> {
-        self.check.check(target).await?;
-        if let Some(addr) = target.addr.as_inet() {
-            if self.passive.checked(addr) {
-                tracing::info!(upstream = %addr, "new upstream passed its check");
-                metrics::UPSTREAM_HEALTHY
-                    .with_label_values(&[&addr.to_string()])
-                    .set(1);
-            }
-        }
-        Ok(())
-    }
-
-    async fn health_status_change(&self, target: &Backend, healthy: bool) {
-        self.check.health_status_change(target, healthy).await
-    }
-
-    fn health_threshold(&self, success: bool) -> usize {
-        self.check.health_threshold(success)
-    }
-}
-
-fn health_check(
-    config: &Config,
-    passive: Arc<PassiveHealth>,
-) -> Box<dyn HealthCheck + Send + Sync> {
-    let watch = Box::new(HealthWatch);
-    let check: Box<dyn HealthCheck + Send + Sync> = match config.health_check {
-        CheckKind::Tcp => {
-            let mut hc = TcpHealthCheck::new();
-            hc.consecutive_success = config.health_rise;
-            hc.consecutive_failure = config.health_fall;
-            hc.peer_template.options.connection_timeout = Some(config.health_timeout);
-            hc.health_changed_callback = Some(watch);
-            hc
-        }
-        CheckKind::Http => {
-            let mut hc = HttpHealthCheck::new("localhost", false);
-            let mut req = RequestHeader::build("GET", config.health_path.as_bytes(), None)
-                .expect("validated path");
-            let _ = req.append_header("Host", "localhost");
-            let _ = req.append_header("User-Agent", "kvstack-proxy-healthcheck");
-            hc.req = req;
-            hc.consecutive_success = config.health_rise;
-            hc.consecutive_failure = config.health_fall;
-            hc.peer_template.options.connection_timeout = Some(config.health_timeout);
-            hc.peer_template.options.read_timeout = Some(config.health_timeout);
-            hc.health_changed_callback = Some(watch);
-            Box::new(hc)
-        }
-    };
-    Box::new(ReleasingCheck { check, passive })
-}
-
-fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
+fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    over: Overrides,
+    upgrade: bool,
+    upgrade_sock: String,
+) -> Result<()> {
     tracing::info!(
         "proxy {} starting with {config:#?}",
         env!("CARGO_PKG_VERSION")
@@ -276,9 +200,10 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let conf = ServerConf {
         threads: config.threads,
         work_stealing: config.work_stealing,
-        grace_period_seconds: Some(config.shutdown_grace_secs),
+        // The drain happens before pingora hears of the shutdown (lifecycle.rs).
+        grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(config.shutdown_timeout_secs),
-        upgrade_sock,
+        upgrade_sock: upgrade_sock.clone(),
         pid_file: "/tmp/proxy.pid".into(),
         ..ServerConf::default()
     };
@@ -289,47 +214,22 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let passive = Arc::new(PassiveHealth::new(config.max_fails, config.fail_timeout));
-    let discovery = Box::new(discovery::UpstreamSet::new(
-        config.upstreams.clone(),
-        config.hosts_file.clone(),
-        passive.clone(),
-    ));
-    let mut backends = Backends::new(discovery);
-    backends.set_health_check(health_check(&config, passive.clone()));
-    let mut lb = LoadBalancer::<RoundRobin>::from_backends(backends);
-    lb.update_frequency = Some(config.resolve_interval);
-    lb.health_check_frequency = Some(config.health_interval);
-    lb.parallel_health_check = true;
     // Resolve and check once before accepting, so the first requests go to backends that
-    // passed a check (all of them are tried anyway while none has). A name that does not
-    // resolve yet is not fatal (unlike nginx): the next round picks it up.
+    // passed a check (the configured ones are tried anyway: passive.rs). A name that does
+    // not resolve yet is not fatal (unlike nginx): the next round picks it up.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("runtime")?;
-    rt.block_on(async {
-        if let Err(e) = lb.update().await {
-            tracing::warn!(
-                "initial upstream resolution: {e}; retrying every {:?}",
-                config.resolve_interval
-            );
-        }
-        lb.backends().run_health_check(true).await;
-    });
+    let balancer = rt.block_on(upstreams::build(&config));
     drop(rt);
-    for b in lb.backends().get_backend().iter() {
-        tracing::info!(upstream = %b.addr, weight = b.weight, "upstream");
-    }
-
-    let background = background_service("upstreams", lb);
-    let upstreams = background.task();
-
-    let balancer = Balancer {
-        upstreams: upstreams.clone(),
-        passive: passive.clone(),
-        settings: Settings::from_config(&config),
-    };
+    let live = Arc::new(upstreams::Live::new(
+        balancer,
+        config.clone(),
+        config_path,
+        over,
+    ));
+    let background = background_service("upstreams", refresh::Refresh { live: live.clone() });
     // nginx's `keepalive N` is per worker process; here it is per worker thread.
     let pools = Arc::new(pool::Pools::new(
         config.threads,
@@ -337,25 +237,39 @@ fn serve(config: Config, upgrade: bool, upgrade_sock: String) -> Result<()> {
         config.upstream_idle_timeout,
     ));
     let connections = listener::Connections::new(config.max_connections);
-    let app = forward::Forwarder::new(balancer, pools.clone(), &connections);
+    let app = forward::Forwarder::new(live.clone(), pools.clone(), &connections);
     let mut service = Service::new("proxy".to_string(), app);
     service.add_tcp(&config.listen.to_string());
-    server.add_service(service);
+    let stop = lifecycle::Stop::new();
+    server.add_service(lifecycle::Listening {
+        inner: service,
+        stop: stop.clone(),
+    });
     server.add_service(background);
     server.add_service(background_service(
         "upstream pool",
         forward::PoolSweeper(pools),
     ));
-    server.add_service(background_service("drain", listener::Drain { connections }));
 
     if let Some(admin) = config.admin_listen {
         let mut svc = Service::new(
             "admin".to_string(),
-            HttpServer::new_app(admin::Admin { upstreams, passive }),
+            HttpServer::new_app(admin::Admin { live: live.clone() }),
         );
         svc.add_tcp(&admin.to_string());
         server.add_service(svc);
     }
     tracing::info!(listen = %config.listen, "proxy ready");
-    server.run_forever();
+    let signals = lifecycle::Signals {
+        stop,
+        connections,
+        grace: Duration::from_secs(config.shutdown_grace_secs),
+        upgrade_sock,
+        live,
+    };
+    server.run(RunArgs {
+        shutdown_signal: Box::new(signals),
+    });
+    tracing::info!("stopped");
+    Ok(())
 }

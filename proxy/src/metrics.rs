@@ -73,6 +73,16 @@ pub static CONNECTIONS_REFUSED: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("metric")
 });
 
+/// Configuration reloads (SIGHUP), by result (`ok`, `error`: the file was refused).
+pub static RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "proxy_config_reloads_total",
+        "Configuration reloads (SIGHUP), by result",
+        &["result"]
+    )
+    .expect("metric")
+});
+
 /// Forces registration so `/metrics` lists every family before the first request.
 pub fn init() {
     LazyLock::force(&REQUESTS);
@@ -81,6 +91,7 @@ pub fn init() {
     LazyLock::force(&RETRIES);
     LazyLock::force(&UPSTREAM_FAILURES);
     LazyLock::force(&CONNECTIONS_REFUSED);
+    LazyLock::force(&RELOADS);
 }
 
 /// The text exposition of every registered metric.

@@ -8,6 +8,11 @@
 //! that listens before it is ready (an api that cannot reach the store yet) would answer users
 //! with errors meanwhile.
 //!
+//! A configured (static) upstream is treated the nginx way until its first active check
+//! passes: it is *on probation*, tried on requests even while its check fails (the check may
+//! have run before it listened), and a failed attempt marks it down as any failure does.
+//! This is what makes requests alternate from the first answer right after start-up.
+//!
 //! The request path reads one atomic when nothing is marked (the normal case) and only takes
 //! the lock while some backend has failed recently.
 
@@ -23,6 +28,8 @@ struct Failures {
     down_until: Option<Instant>,
     /// Discovered, not yet passed an active check.
     unchecked: bool,
+    /// A static upstream that has not passed an active check yet: tried anyway.
+    probation: bool,
 }
 
 impl Failures {
@@ -32,6 +39,7 @@ impl Failures {
             since: now,
             down_until: None,
             unchecked: false,
+            probation: false,
         }
     }
 }
@@ -42,6 +50,8 @@ pub struct PassiveHealth {
     /// Number of entries in `failures`; zero means "nothing to look up".
     tracked: AtomicUsize,
     failures: Mutex<HashMap<SocketAddr, Failures>>,
+    /// Per-server `max_fails` / `fail_timeout` where the server line sets them.
+    limits: Mutex<HashMap<SocketAddr, (u32, Duration)>>,
 }
 
 impl PassiveHealth {
@@ -51,7 +61,21 @@ impl PassiveHealth {
             fail_timeout,
             tracked: AtomicUsize::new(0),
             failures: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The global `max_fails` and `fail_timeout`.
+    pub fn defaults(&self) -> (u32, Duration) {
+        (self.max_fails, self.fail_timeout)
+    }
+
+    /// Sets `addr`'s own `max_fails` / `fail_timeout` (nginx's server parameters).
+    pub fn set_limits(&self, addr: SocketAddr, max_fails: u32, fail_timeout: Duration) {
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr, (max_fails, fail_timeout));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Failures>> {
@@ -69,6 +93,32 @@ impl PassiveHealth {
             .is_some_and(|f| f.unchecked || f.down_until.is_some_and(|until| until > now))
     }
 
+    /// Whether a request may go to `addr`, whose active check says `healthy`: not down, and
+    /// healthy or on probation.
+    pub fn usable(&self, addr: &SocketAddr, healthy: bool) -> bool {
+        if self.tracked.load(Relaxed) == 0 {
+            return healthy;
+        }
+        let now = Instant::now();
+        match self.lock().get(addr) {
+            None => healthy,
+            Some(f) => {
+                (healthy || f.probation)
+                    && !f.unchecked
+                    && !f.down_until.is_some_and(|until| until > now)
+            }
+        }
+    }
+
+    /// Puts a configured upstream on probation until [`checked`](Self::checked).
+    pub fn probation(&self, addr: SocketAddr) {
+        let mut map = self.lock();
+        map.entry(addr)
+            .or_insert_with(|| Failures::new(Instant::now()))
+            .probation = true;
+        self.tracked.store(map.len(), Relaxed);
+    }
+
     /// Holds a just-discovered backend out of rotation until [`checked`](Self::checked).
     pub fn hold_until_checked(&self, addr: SocketAddr) {
         let mut map = self.lock();
@@ -80,33 +130,60 @@ impl PassiveHealth {
 
     /// Records a failed attempt; returns true when this failure took the backend down.
     pub fn failed(&self, addr: SocketAddr) -> bool {
-        if self.max_fails == 0 {
+        let (max_fails, fail_timeout) = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+            .copied()
+            .unwrap_or((self.max_fails, self.fail_timeout));
+        if max_fails == 0 {
             return false;
         }
         let now = Instant::now();
         let mut map = self.lock();
         let f = map.entry(addr).or_insert_with(|| Failures::new(now));
-        if now.duration_since(f.since) > self.fail_timeout {
+        if now.duration_since(f.since) > fail_timeout {
             f.count = 0;
             f.since = now;
         }
         f.count += 1;
-        let went_down = f.count >= self.max_fails && f.down_until.map_or(true, |u| u <= now);
+        let went_down = f.count >= max_fails && f.down_until.map_or(true, |u| u <= now);
         if went_down {
-            f.down_until = Some(now + self.fail_timeout);
+            f.down_until = Some(now + fail_timeout);
         }
         self.tracked.store(map.len(), Relaxed);
         went_down
     }
 
-    /// A successful attempt: forget the failures (and a hold: the backend answered).
+    /// A successful attempt: forget the failures (and a hold: the backend answered). A
+    /// probation stays until an active check passes: until then the check's verdict, from
+    /// before the backend listened, must not count.
     pub fn succeeded(&self, addr: &SocketAddr) {
-        self.remove(addr);
+        if self.tracked.load(Relaxed) == 0 {
+            return;
+        }
+        let mut map = self.lock();
+        match map.get_mut(addr) {
+            Some(f) if f.probation => {
+                *f = Failures {
+                    probation: true,
+                    ..Failures::new(Instant::now())
+                }
+            }
+            Some(_) => {
+                map.remove(addr);
+            }
+            None => {}
+        }
+        self.tracked.store(map.len(), Relaxed);
     }
 
-    /// A passing active check: forget the failures; true when this released a hold.
+    /// A passing active check: forget the failures; true when this released a hold or ended
+    /// a probation (the backend's first passing check).
     pub fn checked(&self, addr: &SocketAddr) -> bool {
-        self.remove(addr).is_some_and(|f| f.unchecked)
+        self.remove(addr)
+            .is_some_and(|f| f.unchecked || f.probation)
     }
 
     /// A backend no longer discovered: nothing about it needs remembering.
@@ -154,6 +231,34 @@ mod tests {
         assert!(p.checked(&a));
         assert!(!p.is_down(&a));
         assert!(!p.checked(&a), "nothing was held any more");
+    }
+
+    #[test]
+    fn a_static_upstream_is_tried_until_it_fails_or_passes() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let p = PassiveHealth::new(1, Duration::from_secs(60));
+        assert!(!p.usable(&a, false));
+        p.probation(a);
+        assert!(p.usable(&a, false), "tried although its check failed");
+        p.succeeded(&a);
+        assert!(p.usable(&a, false), "an answer does not end the probation");
+        p.failed(a);
+        assert!(!p.usable(&a, false), "a failed attempt takes it down");
+        assert!(p.checked(&a), "the first pass ends the probation");
+        assert!(!p.usable(&a, false), "once checked, the check decides");
+        assert!(p.usable(&a, true));
+    }
+
+    #[test]
+    fn a_server_line_sets_its_own_limits() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let p = PassiveHealth::new(1, Duration::from_secs(60));
+        p.set_limits(a, 3, Duration::from_secs(60));
+        assert!(!p.failed(a));
+        assert!(!p.failed(a));
+        assert!(p.failed(a), "the third failure");
+        assert!(p.failed(b), "the global max_fails");
     }
 
     #[test]

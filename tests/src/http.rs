@@ -26,6 +26,8 @@ pub struct Backend {
     pub name: String,
     pub addr: SocketAddr,
     served: Arc<AtomicU64>,
+    /// Request heads received (counted before `/slow` waits).
+    received: Arc<AtomicU64>,
     ready: Arc<AtomicBool>,
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -42,6 +44,7 @@ impl Backend {
             name: name.to_string(),
             addr,
             served: Arc::new(AtomicU64::new(0)),
+            received: Arc::new(AtomicU64::new(0)),
             ready: Arc::new(AtomicBool::new(true)),
             rt: None,
         };
@@ -70,6 +73,7 @@ impl Backend {
         self.addr = listener.local_addr().expect("addr");
         let name: Arc<str> = self.name.as_str().into();
         let served = self.served.clone();
+        let received = self.received.clone();
         let ready = self.ready.clone();
         rt.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -78,6 +82,7 @@ impl Backend {
                     stream,
                     name.clone(),
                     served.clone(),
+                    received.clone(),
                     ready.clone(),
                 ));
             }
@@ -93,6 +98,11 @@ impl Backend {
     /// Requests answered so far (over all restarts).
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
+    }
+
+    /// Request heads received so far, answered or not (a `/slow` one counts at once).
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
     }
 
     /// Whether `GET /readyz` answers 200 (the default) or 503.
@@ -124,6 +134,7 @@ async fn serve_connection(
     mut stream: tokio::net::TcpStream,
     name: Arc<str>,
     served: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
     ready: Arc<AtomicBool>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -138,6 +149,7 @@ async fn serve_connection(
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         };
+        received.fetch_add(1, Ordering::Relaxed);
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end);
         let mut lines = head.split("\r\n");
@@ -389,9 +401,21 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Starts the proxy in front of `upstreams` (`UPSTREAMS` syntax) with extra TOML lines.
+    /// Starts the proxy in front of `upstreams` (`UPSTREAMS` syntax; empty: the TOML lines
+    /// name them) with extra TOML lines.
     /// Waits until both listeners answer.
     pub fn start(upstreams: &str, extra_toml: &str) -> Proxy {
+        Proxy::launch(upstreams, extra_toml, wait_http)
+    }
+
+    /// As [`start`](Self::start), but no request reaches the upstreams before the test's
+    /// own: the client listener is only connected to, not asked (as right after
+    /// `docker compose up`, before anyone browses).
+    pub fn start_untouched(upstreams: &str, extra_toml: &str) -> Proxy {
+        Proxy::launch(upstreams, extra_toml, wait_listening)
+    }
+
+    fn launch(upstreams: &str, extra_toml: &str, wait: fn(u16, &mut Child) -> bool) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let (port, admin_port) = (free_port(), free_port());
@@ -409,7 +433,7 @@ impl Proxy {
             let mut child = proxy_command(dir.path(), upstreams)
                 .spawn()
                 .expect("spawn proxy");
-            if wait_http(port, &mut child) && wait_http(admin_port, &mut child) {
+            if wait(port, &mut child) && wait_http(admin_port, &mut child) {
                 return Proxy {
                     port,
                     admin_port,
@@ -448,6 +472,28 @@ impl Proxy {
             .expect("proxy did not exit within 30 s of SIGTERM")
     }
 
+    /// Sends `signal` (a name as `kill` takes it: `HUP`, `TERM`...) to the running proxy.
+    pub fn signal(&self, signal: &str) {
+        unsafe_kill(self.pid(), signal);
+    }
+
+    /// Rewrites the TOML config (listeners kept as started) for a SIGHUP reload.
+    pub fn rewrite_config(&self, extra_toml: &str) {
+        let toml = format!(
+            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
+             threads = 2\n{extra_toml}\n",
+            self.port, self.admin_port
+        );
+        std::fs::write(self.dir.path().join("proxy.toml"), toml).expect("write config");
+    }
+
+    /// Waits up to `timeout` for the proxy to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let status = wait_timeout(self.child.as_mut().expect("proxy running"), timeout)?;
+        self.child = None;
+        Some(status)
+    }
+
     /// The running process (for signals).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
@@ -483,9 +529,14 @@ impl Proxy {
 /// test's environment.
 fn proxy_command(dir: &Path, upstreams: &str) -> Command {
     let mut cmd = Command::new(binary("proxy"));
+    // Empty: the upstreams come from the TOML file (`upstreams = [...]`).
+    if upstreams.is_empty() {
+        cmd.env_remove("UPSTREAMS");
+    } else {
+        cmd.env("UPSTREAMS", upstreams);
+    }
     cmd.arg("--config")
         .arg(dir.join("proxy.toml"))
-        .env("UPSTREAMS", upstreams)
         .env("UPGRADE_SOCK", dir.join("upgrade.sock"))
         .env_remove("LISTEN")
         .env_remove("THREADS")
@@ -519,6 +570,21 @@ fn wait_http(port: u16, child: &mut Child) -> bool {
             return false;
         }
         if get(&addr, "/healthz").is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    false
+}
+
+/// Waits until `port` accepts a connection (closed at once, no request sent).
+fn wait_listening(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(30));
@@ -610,16 +676,54 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx in front of `upstreams` (`ip:port` each).
     pub fn start(upstreams: &[String]) -> Nginx {
+        Nginx::launch(upstreams, "", wait_http)
+    }
+
+    /// As [`start`](Self::start), but no request reaches the upstreams before the test's own.
+    pub fn start_untouched(upstreams: &[String]) -> Nginx {
+        Nginx::launch(upstreams, "", wait_listening)
+    }
+
+    /// As [`start`](Self::start) with `directives` (a balancing method such as
+    /// `least_conn;`) at the top of the upstream block. An upstream may carry server
+    /// parameters after its address (`127.0.0.1:5001 backup`).
+    pub fn start_with(upstreams: &[String], directives: &str) -> Nginx {
+        Nginx::launch(upstreams, directives, wait_http)
+    }
+
+    /// As [`start_untouched`](Self::start_untouched) with extra directives in the `http`
+    /// block and in `location /` (for `limit_req_zone` / `limit_req`, say).
+    pub fn start_limited(upstreams: &[String], http: &str, location: &str) -> Nginx {
+        let directives = format!("#http {http}\n#location {location}");
+        Nginx::launch(upstreams, &directives, wait_listening)
+    }
+
+    fn launch(upstreams: &[String], directives: &str, wait: fn(u16, &mut Child) -> bool) -> Nginx {
         let template = std::fs::read_to_string(nginx_conf_path()).expect("configs/nginx.conf");
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
             let port = free_port();
             let conf = dir.path().join("nginx.conf");
-            std::fs::write(
-                &conf,
-                adapt_nginx_conf(&template, upstreams, port, dir.path()),
-            )
-            .expect("write nginx.conf");
+            let mut adapted = adapt_nginx_conf(&template, upstreams, port, dir.path());
+            // `#http X` / `#location X` lines go to those blocks, the rest to the upstream.
+            let mut upstream = String::new();
+            for line in directives.lines() {
+                if let Some(d) = line.strip_prefix("#http ") {
+                    adapted = adapted.replacen("http {\n", &format!("http {{\n{d}\n"), 1);
+                } else if let Some(d) = line.strip_prefix("#location ") {
+                    adapted =
+                        adapted.replacen("location / {\n", &format!("location / {{\n{d}\n"), 1);
+                } else {
+                    upstream.push_str(line);
+                    upstream.push('\n');
+                }
+            }
+            let adapted = adapted.replacen(
+                "upstream backends {\n",
+                &format!("upstream backends {{\n{upstream}"),
+                1,
+            );
+            std::fs::write(&conf, adapted).expect("write nginx.conf");
             let mut child = Command::new(nginx_path())
                 .arg("-p")
                 .arg(dir.path())
@@ -631,7 +735,7 @@ impl Nginx {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("spawn nginx");
-            if wait_http(port, &mut child) {
+            if wait(port, &mut child) {
                 return Nginx {
                     port,
                     child: Some(child),
