@@ -280,7 +280,7 @@ pub fn run(plan: &Plan) -> Result<String> {
     // The reading first, then the tables; every number in it comes from this run.
     writeln!(
         report,
-        "{}\n",
+        "{}",
         reading(
             &summary,
             &ranges,
