@@ -2,10 +2,12 @@
 //!
 //! Clients of the original (and the course material built on it) see Flask's exact output:
 //! `json.dumps(obj, ensure_ascii=True, sort_keys=True, separators=(",", ":"))` followed by
-//! one `"\n"`. `serde_json` differs in two ways that matter here — it keeps non-ASCII
-//! characters and it escapes control characters in upper case — so the few flat objects this
-//! service sends are written by this small encoder instead. Only a hostname or an error
-//! string could ever contain such characters, but then the bytes must still match.
+//! one `"\n"`. `serde_json` differs in two ways that matter here — it writes non-ASCII
+//! characters as they are (Python's `ensure_ascii` escapes them as `\uXXXX`, with surrogate
+//! pairs above the BMP) and it leaves DEL (0x7f) unescaped (Python writes `\u007f`); its
+//! control-character escapes are Python's — so the few flat objects this service sends are
+//! written by this small encoder instead. Only a hostname or an error string could ever
+//! contain such characters, but then the bytes must still match.
 
 use std::fmt::Write as _;
 

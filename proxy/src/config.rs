@@ -227,7 +227,7 @@ pub enum CheckKind {
     Http,
 }
 
-/// The TOML file: every key optional; see README.md for the table.
+/// The TOML file: every key optional; proxy/README.md has the table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {

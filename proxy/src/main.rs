@@ -53,7 +53,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// TOML file with the remaining settings (see README.md).
+    /// TOML file with the remaining settings (see proxy/README.md).
     #[arg(long, global = true, env = "PROXY_CONFIG")]
     config: Option<PathBuf>,
     /// Upstreams: host:port[=weight], comma separated. Default backend1:5000,backend2:5000.

@@ -13,7 +13,9 @@ use anyhow::{bail, Context, Result};
 
 use super::plot;
 use super::proc::Store;
-use super::{image, median, plan_steps, ratio, spread, step, Plan};
+use super::{
+    image, median, number, plan_steps, ratio, spread, spreads_overlap, step, table_rows, Plan,
+};
 
 /// redis-benchmark's default tests, in its order, with the command each needs.
 const SUITE: &[(&str, &str)] = &[
@@ -135,14 +137,62 @@ pub fn redis_benchmark(port: u16, args: &[&str]) -> Result<BTreeMap<String, Row>
     Ok(rows)
 }
 
+/// The configurations measured: `appendfsync` policy and pipeline depth.
+const CONFIGS: [(&str, u32); 4] = [
+    ("everysec", 1),
+    ("everysec", 16),
+    ("always", 1),
+    ("always", 16),
+];
+
+/// One configuration's bar plot (median ops/s per test, NaN for a test not run); returns the
+/// plot's name.
+fn draw(
+    plan: &Plan,
+    fsync: &str,
+    pipeline: u32,
+    ours: Vec<f64>,
+    theirs: Vec<f64>,
+) -> Result<String> {
+    let name = format!("kvstore-{fsync}-p{pipeline}");
+    plot::bars(
+        &plan.plot_path(&name)?,
+        &format!("redis-benchmark, appendfsync {fsync}, pipeline {pipeline}"),
+        "requests per second (median)",
+        &all_tests().map(str::to_string).collect::<Vec<_>>(),
+        &[("kvstore", ours), ("redis-server", theirs)],
+    )?;
+    Ok(name)
+}
+
+/// Redraws the plots from the section's tables (`cargo xtask bench --replot kvstore`).
+pub fn replot(plan: &Plan, section: &str) -> Result<()> {
+    for (fsync, pipeline) in CONFIGS {
+        let rows = table_rows(
+            section,
+            &format!("### appendfsync {fsync}, pipeline {pipeline}"),
+        );
+        if rows.is_empty() {
+            bail!("no kvstore table for appendfsync {fsync}, pipeline {pipeline}");
+        }
+        let column = |i: usize| -> Vec<f64> {
+            SUITE
+                .iter()
+                .map(|(test, _)| {
+                    rows.iter()
+                        .find(|c| c[0] == *test)
+                        .map_or(f64::NAN, |c| number(&c[i]))
+                })
+                .collect()
+        };
+        draw(plan, fsync, pipeline, column(1), column(2))?;
+    }
+    Ok(())
+}
+
 pub fn run(plan: &Plan) -> Result<String> {
     let stores = [Store::Kvstore, Store::Redis];
-    let configs: Vec<(&str, u32)> = vec![
-        ("everysec", 1),
-        ("everysec", 16),
-        ("always", 1),
-        ("always", 16),
-    ];
+    let configs = CONFIGS;
     plan_steps((configs.len() * plan.rounds * stores.len()) as u64);
 
     // Which tests kvstore can run.
@@ -174,6 +224,9 @@ pub fn run(plan: &Plan) -> Result<String> {
         plan.rounds
     )?;
     let mut summary = Vec::new();
+    // Lowest and highest ratio per configuration, and rows whose spreads overlap.
+    let mut ranges = Vec::new();
+    let mut overlapping = 0;
     let mut tables = String::new();
     for (fsync, pipeline) in &configs {
         let requests = if *pipeline == 1 {
@@ -258,17 +311,24 @@ pub fn run(plan: &Plan) -> Result<String> {
                 lat(theirs)
             )?;
             summary.push((format!("{test} ({fsync}, P{pipeline})"), o / t));
+            overlapping += usize::from(spreads_overlap(&rps(ours), &rps(theirs)));
             ours_rps.push(o);
             theirs_rps.push(t);
         }
-        let name = format!("kvstore-{fsync}-p{pipeline}");
-        plot::bars(
-            &plan.plot_path(&name)?,
-            &format!("redis-benchmark, appendfsync {fsync}, pipeline {pipeline}"),
-            "requests per second (median)",
-            &all_tests().map(str::to_string).collect::<Vec<_>>(),
-            &[("kvstore", ours_rps), ("redis-server", theirs_rps)],
-        )?;
+        let measured: Vec<f64> = ours_rps
+            .iter()
+            .zip(&theirs_rps)
+            .map(|(o, t)| o / t)
+            .filter(|r| r.is_finite())
+            .collect();
+        if !measured.is_empty() {
+            ranges.push((
+                format!("{fsync} P{pipeline}"),
+                measured.iter().copied().fold(f64::INFINITY, f64::min),
+                measured.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ));
+        }
+        let name = draw(plan, fsync, *pipeline, ours_rps, theirs_rps)?;
         writeln!(
             tables,
             "\n{}",
@@ -278,43 +338,17 @@ pub fn run(plan: &Plan) -> Result<String> {
             )
         )?;
     }
-    // The honest reading first, then the tables.
-    let not_run = SUITE.len() + CUSTOM.len() - supported.len() - custom_supported.len();
-    let at_least = summary.iter().filter(|(_, r)| *r >= 1.0).count();
-    let worst = summary
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(n, r)| format!("{n} at {r:.2}x"))
-        .unwrap_or_default();
+    // The reading first, then the tables; every number in it comes from this run.
     writeln!(
         report,
-        "**Reading:** kvstore is at least as fast as redis-server on {at_least} of {} measured \
-         rows; the slowest is {worst}. {}\n\
-         At pipeline 1 both servers spend most of their time in system calls (one read and one \
-         write per request; a profile of kvstore serving GETs shows 85% of its time in the \
-         kernel), so ratios near 1.0 are the expected result; at pipeline 16 the per-command \
-         cost shows. Under `appendfsync always`, the first client waiting for a sync leads \
-         it on its own network thread after letting the other ready clients write (as \
-         Redis's event loop fsyncs once per loop), so one fdatasync covers about 30 of the 50 \
-         clients without threads waking each other (a separate commit thread had made these \
-         writes 0.77x–0.88x). At pipeline 1 a server that runs out of work between requests \
-         sleeps in epoll_wait and every client write must wake it, which holds back \
-         redis-benchmark's single thread: kvstore used less CPU per request than redis-server \
-         but slept 0.4 times per request against Redis's 0.06 (PING, GET and LRANGE were at \
-         0.83x–0.96x on an Intel Xeon machine). After a wake-up kvstore now keeps polling its \
-         sockets through tokio's reactor (zero-timeout epoll_wait) until 50 µs pass without a \
-         command (`KVSTORE_BUSY_POLL_US`), so it stays awake while load lasts and sees each \
-         request as it arrives. Measured by hand with fewer clients (GET, AMD EPYC): 1 client \
-         1.5x-1.8x redis-server, 4 clients 1.15x-1.2x, 10 clients within the noise, for a \
-         quarter to a third more CPU per request. Rows near 1.0 move either way from run to run (compare \
-         the spreads); an earlier run on an AMD machine had the pipeline-16 rows of commands \
-         that write nothing at 0.87x–0.96x, unexplained, which later runs did not show.",
-        summary.len(),
-        if not_run > 0 {
-            format!("{not_run} of the {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len() + CUSTOM.len())
-        } else {
-            String::new()
-        }
+        "{}",
+        reading(
+            &summary,
+            &ranges,
+            overlapping,
+            plan.rounds,
+            SUITE.len() + CUSTOM.len() - supported.len() - custom_supported.len()
+        )
     )?;
     report.push_str(&tables);
     Ok(report)
@@ -328,6 +362,110 @@ fn all_tests() -> impl Iterator<Item = &'static str> {
         .chain(CUSTOM.iter().map(|(t, _)| *t))
 }
 
+/// The reading above the tables, from the run's ratios only: `summary` is (row name,
+/// kvstore / redis-server) per measured row, `ranges` the lowest and highest ratio per
+/// configuration, `overlapping` the rows whose two spreads overlap.
+fn reading(
+    summary: &[(String, f64)],
+    ranges: &[(String, f64, f64)],
+    overlapping: usize,
+    rounds: usize,
+    not_run: usize,
+) -> String {
+    let mut text = String::from("**Reading:** ");
+    let at_least = summary.iter().filter(|(_, r)| *r >= 1.0).count();
+    let by = |a: &&(String, f64), b: &&(String, f64)| a.1.total_cmp(&b.1);
+    if let (Some(worst), Some(best)) = (summary.iter().min_by(by), summary.iter().max_by(by)) {
+        let _ = write!(
+            text,
+            "kvstore is at least as fast as redis-server on {at_least} of {} measured rows; \
+             the slowest is {} at {:.2}x, the fastest {} at {:.2}x. ",
+            summary.len(),
+            worst.0,
+            worst.1,
+            best.0,
+            best.1
+        );
+    }
+    let per_config: Vec<String> = ranges
+        .iter()
+        .map(|(name, lo, hi)| format!("{name} {lo:.2}x–{hi:.2}x"))
+        .collect();
+    if !per_config.is_empty() {
+        let _ = write!(text, "Ratios by configuration: {}. ", per_config.join(", "));
+    }
+    if rounds > 1 {
+        let _ = write!(
+            text,
+            "On {overlapping} of {} rows the two servers' spreads overlap: those rows can \
+             change order from run to run. ",
+            summary.len()
+        );
+    }
+    if not_run > 0 {
+        let _ = write!(
+            text,
+            "{not_run} of the suite's {} tests use commands kvstore does not implement yet \
+             and were not run against it. ",
+            SUITE.len()
+        );
+    }
+    text.push_str(
+        "What the pipeline-1 and `appendfsync always` rows depend on (time in the kernel, \
+         syncs shared by waiting clients, busy polling) was measured by hand: see \
+         kvstore/README.md.",
+    );
+    text
+}
+
 fn rps(rows: &[Row]) -> Vec<f64> {
     rows.iter().map(|r| r.rps).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::tests::numbers_in;
+
+    /// The reading states the run's figures and nothing measured elsewhere: every number in
+    /// it is one of the inputs (counts, ratios, names).
+    #[test]
+    fn reading_numbers_come_from_the_run() {
+        let summary = vec![
+            ("SET (everysec, P1)".to_string(), 1.21),
+            ("GET (everysec, P1)".to_string(), 0.93),
+            ("SET (always, P16)".to_string(), 1.76),
+        ];
+        let ranges = vec![
+            ("everysec P1".to_string(), 0.93, 1.21),
+            ("always P16".to_string(), 1.76, 1.76),
+        ];
+        let text = reading(&summary, &ranges, 1, 5, 2);
+        assert!(text.contains("on 2 of 3 measured rows"), "{text}");
+        assert!(
+            text.contains("the slowest is GET (everysec, P1) at 0.93x"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the fastest SET (always, P16) at 1.76x"),
+            "{text}"
+        );
+        assert!(text.contains("everysec P1 0.93x–1.21x"), "{text}");
+        assert!(text.contains("On 1 of 3 rows"), "{text}");
+        assert!(text.contains("2 of the suite's 19 tests"), "{text}");
+        let allowed = ["2", "3", "0.93", "1.21", "1.76", "1", "16", "19"];
+        for n in numbers_in(&text) {
+            assert!(
+                allowed.contains(&n.as_str()),
+                "{n} is not from the run: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_round_has_no_spreads_to_compare() {
+        let summary = vec![("SET (everysec, P1)".to_string(), 1.0)];
+        let text = reading(&summary, &[], 0, 1, 0);
+        assert!(!text.contains("spreads"), "{text}");
+    }
 }

@@ -51,6 +51,11 @@ pub struct BenchArgs {
     /// Directory receiving BENCHMARKS.md and docs/bench/*.png (default: the workspace root).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Measure nothing: redraw the plots of the parts from the tables already in
+    /// BENCHMARKS.md (kvstore, growth, proxy; the other parts' plots need data the report
+    /// does not keep).
+    #[arg(long, conflicts_with = "quick")]
+    replot: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -174,6 +179,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         args.parts.clone()
     };
+    if args.replot {
+        return replot(&plan, &parts);
+    }
     let docker = if parts.contains(&Part::Compose) {
         Docker::Engine
     } else {
@@ -219,6 +227,45 @@ pub fn run(args: BenchArgs) -> Result<()> {
         write_section(&plan.out, part.name(), &section)?;
     }
     progress().finish_and_clear();
+    Ok(())
+}
+
+/// `--replot`: each part's plots drawn again from its section of the report.
+fn replot(plan: &Plan, parts: &[Part]) -> Result<()> {
+    load_font()?;
+    let path = report_path(&plan.out);
+    let report =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    for &part in parts {
+        let (open, close) = (
+            format!("<!-- bench:{} -->", part.name()),
+            format!("<!-- /bench:{} -->", part.name()),
+        );
+        let section = match (report.find(&open), report.find(&close)) {
+            (Some(a), Some(b)) if a < b => &report[a..b],
+            _ => {
+                note(&format!(
+                    "{}: no section in {}",
+                    part.name(),
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        match part {
+            Part::Kvstore => kvstore::replot(plan, section)?,
+            Part::Growth => growth::replot(plan, section)?,
+            Part::Proxy => proxy::replot(plan, section)?,
+            Part::Api | Part::Stack | Part::Compose => {
+                note(&format!(
+                    "{}: nothing to replot from the report",
+                    part.name()
+                ));
+                continue;
+            }
+        }
+        note(&format!("{}: plots redrawn", part.name()));
+    }
     Ok(())
 }
 
@@ -314,6 +361,48 @@ pub fn spread(v: &[f64], decimals: usize) -> String {
     format!("{min:.decimals$}–{max:.decimals$}")
 }
 
+/// The cells (trimmed) of each row of the first markdown table after `heading` in `text`,
+/// without the header and alignment rows; empty when there is none.
+pub fn table_rows(text: &str, heading: &str) -> Vec<Vec<String>> {
+    let Some(at) = text.find(heading) else {
+        return Vec::new();
+    };
+    text[at..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            row.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The number a table cell starts with (`65408 (62123–68900)` → 65408, `28.40 s` → 28.4);
+/// NaN when it starts with none (`not implemented`, `—`).
+pub fn number(cell: &str) -> f64 {
+    cell.split_whitespace()
+        .next()
+        .and_then(|n| n.trim_end_matches('x').parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// True when two samples' ranges (min–max) overlap: the difference between their medians is
+/// within the round-to-round noise. False for an empty sample.
+pub fn spreads_overlap(a: &[f64], b: &[f64]) -> bool {
+    let range = |v: &[f64]| {
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (min, max)
+    };
+    let ((a_min, a_max), (b_min, b_max)) = (range(a), range(b));
+    a_min <= b_max && b_min <= a_max
+}
+
 /// The 1-minute load average, as text (`?` where /proc is missing).
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -407,4 +496,45 @@ pub fn ratio(ours: f64, theirs: f64) -> String {
 /// Markdown for an image in docs/bench/.
 pub fn image(alt: &str, name: &str) -> String {
     format!("![{alt}](docs/bench/{name}.png)")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Every number written in `text` (runs of digits, with a decimal point inside).
+    pub fn numbers_in(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut current = String::new();
+        for c in text.chars().chain([' ']) {
+            if c.is_ascii_digit() || (c == '.' && !current.is_empty()) {
+                current.push(c);
+            } else if !current.is_empty() {
+                found.push(current.trim_end_matches('.').to_string());
+                current.clear();
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn spreads_overlap_when_ranges_meet() {
+        assert!(spreads_overlap(&[1.0, 3.0], &[2.0, 5.0]));
+        assert!(spreads_overlap(&[1.0, 2.0], &[2.0, 5.0]));
+        assert!(!spreads_overlap(&[1.0, 1.9], &[2.0, 5.0]));
+        assert!(!spreads_overlap(&[], &[2.0]));
+    }
+
+    #[test]
+    fn table_rows_and_numbers_read_the_report_back() {
+        let section = "## proxy vs nginx\n\ntext | not a row\n\n| a | b |\n|---|---|\n\
+                       | 1 | 65408 (62123–68900) |\n| 2 | not implemented |\n\nafter\n";
+        let rows = table_rows(section, "## proxy vs nginx");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(number(&rows[0][1]), 65408.0);
+        assert_eq!(number("28.40 s"), 28.4);
+        assert_eq!(number("1.25x"), 1.25);
+        assert!(number(&rows[1][1]).is_nan());
+        assert!(table_rows(section, "## nothing").is_empty());
+    }
 }

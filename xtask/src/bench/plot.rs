@@ -106,7 +106,9 @@ pub fn bars(
     finish(&root, &mut chart, SeriesLabelPosition::LowerRight)
 }
 
-/// Lines with points over a logarithmic x axis (sizes, connection counts).
+/// Lines with points over a logarithmic x axis (sizes, connection counts). The y axis is
+/// logarithmic too when the values span a decade or more (RSS, load times from 10^4 to 10^7
+/// keys), else linear from zero.
 pub fn lines(
     path: &Path,
     title: &str,
@@ -124,6 +126,7 @@ pub fn lines(
     };
     let x_min = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_max = points().map(|p| p.0).fold(0.0, f64::max);
+    let y_min = points().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let y_max = points().map(|p| p.1).fold(0.0, f64::max).max(1e-9);
     // Ticks at the measured x values (a log axis over 16..256 has no power of ten to mark).
     let mut x_ticks: Vec<f64> = points().map(|p| p.0).collect();
@@ -134,45 +137,110 @@ pub fn lines(
     } else {
         (1.0, 10.0)
     };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(80)
-        .build_cartesian_2d(
-            (x_min..x_max).log_scale().with_key_points(x_ticks),
-            0.0..y_max * 1.1,
-        )
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .x_label_formatter(&|x| human(*x))
-        .y_label_formatter(&|y| human(*y))
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
-    for (i, s) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.1.is_finite())
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(err)?
-            .label(s.name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
-            .map_err(err)?;
+    let x_axis = (x_min..x_max).log_scale().with_key_points(x_ticks);
+    // Where each point sits on the plot, from 0 to 1 on both axes, to keep the legend off it.
+    let log_y = y_min > 0.0 && y_max / y_min >= 10.0;
+    let (y_lo, y_hi) = if log_y {
+        (y_min / 1.3, y_max * 1.3)
+    } else {
+        (0.0, y_max * 1.1)
+    };
+    let unit = |v: f64, lo: f64, hi: f64, log: bool| {
+        if log {
+            (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        }
+    };
+    let placed: Vec<(f64, f64)> = points()
+        .map(|p| (unit(p.0, x_min, x_max, true), unit(p.1, y_lo, y_hi, log_y)))
+        .collect();
+    let legend = legend_corner(&placed);
+    // The same drawing on either y axis (their coordinate types differ).
+    macro_rules! draw {
+        ($y_axis:expr) => {{
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 22))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(80)
+                .build_cartesian_2d(x_axis, $y_axis)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .x_label_formatter(&|x| human(*x))
+                .y_label_formatter(&|y| human(*y))
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(err)?;
+            for (i, s) in series.iter().enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                let pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.1.is_finite())
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
+                    .map_err(err)?;
+            }
+            finish(&root, &mut chart, legend)
+        }};
     }
-    finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
+    if log_y {
+        draw!((y_lo..y_hi)
+            .log_scale()
+            .with_key_points(log_ticks(y_lo, y_hi)))
+    } else {
+        draw!(y_lo..y_hi)
+    }
+}
+
+/// The corner of the plot with the fewest points near it (`points` scaled to 0..1 on both
+/// axes), for the legend.
+fn legend_corner(points: &[(f64, f64)]) -> SeriesLabelPosition {
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, 0.0, 1.0),
+        (SeriesLabelPosition::UpperRight, 1.0, 1.0),
+        (SeriesLabelPosition::LowerRight, 1.0, 0.0),
+        (SeriesLabelPosition::LowerLeft, 0.0, 0.0),
+    ];
+    let near = |cx: f64, cy: f64| {
+        points
+            .iter()
+            .filter(|(x, y)| (x - cx).abs() < 0.4 && (y - cy).abs() < 0.35)
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|(_, cx, cy)| near(*cx, *cy))
+        .map_or(SeriesLabelPosition::UpperLeft, |c| c.0)
+}
+
+/// Ticks for a logarithmic axis over `lo..hi`: 1, 2 and 5 times each power of ten.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let t = decade * m;
+            if t >= lo && t <= hi {
+                ticks.push(t);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
 }
 
 /// Latency (ms, log scale) by percentile, the percentile axis in "nines": x = -log10(1 - p),
@@ -201,7 +269,12 @@ pub fn latency(path: &Path, title: &str, series: &[Series]) -> Result<()> {
         .margin_right(40)
         .x_label_area_size(45)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..4.0, (y_min..y_max).log_scale())
+        .build_cartesian_2d(
+            0.0..4.0,
+            (y_min..y_max)
+                .log_scale()
+                .with_key_points(log_ticks(y_min, y_max)),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -212,7 +285,7 @@ pub fn latency(path: &Path, title: &str, series: &[Series]) -> Result<()> {
             let p = 100.0 * (1.0 - 10f64.powf(-x));
             format!("p{}", (p * 100.0).round() / 100.0)
         })
-        .y_label_formatter(&|y| format!("{y}"))
+        .y_label_formatter(&|y| human(*y))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
@@ -252,18 +325,77 @@ fn finish<'a, CT: CoordTranslate>(
     root.present().map_err(err)
 }
 
-/// 1234567 → "1.2M", 45000 → "45k", 0.5 → "0.5".
+/// An axis label: 1234567 → "1.23M", 45000 → "45k", 4500 → "4.5k", 0.05 → "0.05". Three
+/// significant digits at most, trailing zeros dropped, so neighbouring ticks never read the
+/// same.
 pub fn human(x: f64) -> String {
     let a = x.abs();
-    if a >= 1e9 {
-        format!("{:.1}G", x / 1e9)
+    let (v, suffix) = if a >= 1e9 {
+        (x / 1e9, "G")
     } else if a >= 1e6 {
-        format!("{:.1}M", x / 1e6)
+        (x / 1e6, "M")
     } else if a >= 1e3 {
-        format!("{:.0}k", x / 1e3)
-    } else if a >= 10.0 || a == 0.0 {
-        format!("{x:.0}")
+        (x / 1e3, "k")
     } else {
-        format!("{x:.1}")
+        (x, "")
+    };
+    let magnitude = if v == 0.0 {
+        0
+    } else {
+        v.abs().log10().floor() as i32
+    };
+    let decimals = (2 - magnitude).max(0) as usize;
+    let mut text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    text + suffix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_keep_three_significant_digits() {
+        let cases = [
+            (0.0, "0"),
+            (0.05, "0.05"),
+            (0.5, "0.5"),
+            (2.0, "2"),
+            (12.17, "12.2"),
+            (500.0, "500"),
+            (1000.0, "1k"),
+            (3500.0, "3.5k"),
+            (4507.0, "4.51k"),
+            (45000.0, "45k"),
+            (1234567.0, "1.23M"),
+            (10_000_000.0, "10M"),
+        ];
+        for (x, label) in cases {
+            assert_eq!(human(x), label, "{x}");
+        }
+    }
+
+    /// The ticks an axis over the growth report's RSS values (MiB) gets: every label differs.
+    #[test]
+    fn rss_axis_labels_differ() {
+        let linear: Vec<String> = (0..=9).map(|i| human(f64::from(i) * 500.0)).collect();
+        let log: Vec<String> = log_ticks(10.0, 5000.0).into_iter().map(human).collect();
+        assert_eq!(
+            log,
+            ["10", "20", "50", "100", "200", "500", "1k", "2k", "5k"]
+        );
+        for labels in [linear, log] {
+            let mut unique = labels.clone();
+            unique.dedup();
+            assert_eq!(unique, labels);
+        }
+    }
+
+    #[test]
+    fn log_ticks_cover_only_the_range() {
+        assert_eq!(log_ticks(0.03, 0.6), [0.05, 0.1, 0.2, 0.5]);
+        assert!(log_ticks(3.0, 4.0).is_empty());
     }
 }

@@ -4,15 +4,126 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::plot::{self, Series};
 use super::proc::{fast_backends, Balancer};
 use super::wrk::{self, Sample};
-use super::{image, median, plan_steps, ratio, spread, step, Plan};
+use super::{
+    image, median, number, plan_steps, ratio, spread, spreads_overlap, step, table_rows, Plan,
+};
 
 const BALANCERS: [Balancer; 2] = [Balancer::Proxy, Balancer::Nginx];
 const WORKERS: [usize; 2] = [1, 2];
+
+/// One table row, as the reading needs it.
+struct RowSummary {
+    workers: usize,
+    connections: u32,
+    /// req/s (medians): proxy, nginx.
+    rps: [f64; 2],
+    /// proxy req/s over nginx req/s (medians).
+    ratio: f64,
+    /// CPU µs per request (medians): proxy, nginx.
+    cpu: [f64; 2],
+    /// The two req/s spreads overlap.
+    overlap: bool,
+}
+
+/// The plot: req/s against connections, one curve per balancer and worker count.
+fn draw(plan: &Plan, rows: &[RowSummary]) -> Result<()> {
+    let mut curves: Vec<Series> = Vec::new();
+    for workers in WORKERS {
+        for (i, balancer) in BALANCERS.iter().enumerate() {
+            let points = rows
+                .iter()
+                .filter(|r| r.workers == workers)
+                .map(|r| (f64::from(r.connections), r.rps[i]))
+                .collect();
+            let plural = if workers > 1 { "s" } else { "" };
+            curves.push(Series::new(
+                format!("{} ({workers} worker{plural})", balancer.name()),
+                points,
+            ));
+        }
+    }
+    plot::lines(
+        &plan.plot_path("proxy-connections")?,
+        "Load balancer throughput vs connections",
+        "keep-alive connections",
+        "requests per second (median)",
+        &curves,
+    )
+}
+
+/// Redraws the plot from the section's table (`cargo xtask bench --replot proxy`).
+pub fn replot(plan: &Plan, section: &str) -> Result<()> {
+    let rows: Vec<RowSummary> = table_rows(section, "## proxy vs nginx")
+        .iter()
+        .map(|c| {
+            let (o, t) = (number(&c[2]), number(&c[3]));
+            RowSummary {
+                workers: number(&c[0]) as usize,
+                connections: number(&c[1]) as u32,
+                rps: [o, t],
+                ratio: o / t,
+                cpu: [number(&c[7]), number(&c[8])],
+                overlap: false,
+            }
+        })
+        .collect();
+    if rows.is_empty() {
+        bail!("no proxy table to replot");
+    }
+    draw(plan, &rows)
+}
+
+/// The reading above the table, from the run's rows only.
+fn reading(rows: &[RowSummary], rounds: usize) -> String {
+    let by = |a: &&RowSummary, b: &&RowSummary| a.ratio.total_cmp(&b.ratio);
+    let (Some(worst), Some(best)) = (rows.iter().min_by(by), rows.iter().max_by(by)) else {
+        return "**Reading:** no row was measured.".to_string();
+    };
+    let at = |r: &RowSummary| {
+        let plural = if r.workers > 1 { "s" } else { "" };
+        format!(
+            "{} worker{plural}, {} connections",
+            r.workers, r.connections
+        )
+    };
+    let mut text = format!(
+        "**Reading:** the proxy reaches {:.2}x ({}) to {:.2}x ({}) nginx's throughput. ",
+        worst.ratio,
+        at(worst),
+        best.ratio,
+        at(best)
+    );
+    let cpu_lower = rows.iter().filter(|r| r.cpu[0] < r.cpu[1]).count();
+    let cpu_ratios: Vec<f64> = rows.iter().map(|r| r.cpu[1] / r.cpu[0]).collect();
+    let lo = cpu_ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = cpu_ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let _ = write!(
+        text,
+        "It uses less CPU per request than nginx on {cpu_lower} of {} rows (nginx's CPU per \
+         request is {lo:.2}x–{hi:.2}x the proxy's). ",
+        rows.len()
+    );
+    if rounds > 1 {
+        let overlapping = rows.iter().filter(|r| r.overlap).count();
+        let _ = write!(
+            text,
+            "On {overlapping} of {} rows the req/s spreads of the two overlap, so their order \
+             there is within this machine's round-to-round noise; CPU µs/req is the steadier \
+             comparison. ",
+            rows.len()
+        );
+    }
+    text.push_str(
+        "Where the time per request goes (system calls, kernel share, user-space cost) was \
+         measured by hand: see proxy/README.md.",
+    );
+    text
+}
 
 pub fn run(plan: &Plan) -> Result<String> {
     plan_steps((WORKERS.len() * plan.connections.len() * plan.rounds * 2) as u64);
@@ -34,11 +145,8 @@ pub fn run(plan: &Plan) -> Result<String> {
         "| workers | connections | proxy req/s | nginx req/s | ratio | proxy p50 / p99 ms | nginx p50 / p99 ms | proxy CPU µs/req | nginx CPU µs/req |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let mut curves: Vec<Series> = Vec::new();
-    let mut ratios = Vec::new();
-    let mut cpu_lower = 0;
+    let mut rows = Vec::new();
     for workers in WORKERS {
-        let mut points = [Vec::new(), Vec::new()];
         for &connections in &plan.connections {
             let mut samples: [Vec<Sample>; 2] = [Vec::new(), Vec::new()];
             for round in 0..plan.rounds {
@@ -77,63 +185,18 @@ pub fn run(plan: &Plan) -> Result<String> {
                 m(0, |s| s.cpu_us),
                 m(1, |s| s.cpu_us),
             )?;
-            ratios.push((workers, connections, o / t));
-            cpu_lower += usize::from(m(0, |s| s.cpu_us) < m(1, |s| s.cpu_us));
-            points[0].push((connections as f64, o));
-            points[1].push((connections as f64, t));
-        }
-        for (i, p) in points.into_iter().enumerate() {
-            curves.push(Series::new(
-                format!(
-                    "{} ({workers} worker{})",
-                    BALANCERS[i].name(),
-                    if workers > 1 { "s" } else { "" }
-                ),
-                p,
-            ));
+            rows.push(RowSummary {
+                workers,
+                connections,
+                rps: [o, t],
+                ratio: o / t,
+                cpu: [m(0, |s| s.cpu_us), m(1, |s| s.cpu_us)],
+                overlap: spreads_overlap(&rps(0), &rps(1)),
+            });
         }
     }
-    plot::lines(
-        &plan.plot_path("proxy-connections")?,
-        "Load balancer throughput vs connections",
-        "keep-alive connections",
-        "requests per second (median)",
-        &curves,
-    )?;
-    let best = ratios.iter().map(|r| r.2).fold(0.0, f64::max);
-    let worst = ratios.iter().map(|r| r.2).fold(f64::INFINITY, f64::min);
-    writeln!(
-        report,
-        "**Reading:** the proxy reaches {worst:.2}x–{best:.2}x nginx's throughput and uses less CPU \
-         per request on {cpu_lower} of {} rows. Its request path is its own HTTP/1 loop on pingora-core \
-         (callgrind: about 14.5k instructions per request, against 70k through pingora-proxy's \
-         `ProxyHttp` loop, which measured 0.46x–0.63x nginx here). Each worker thread has its \
-         own single-threaded runtime and upstream pool, as each nginx worker process has its \
-         own event loop (tokio's work-stealing runtime measured 0.78x of this at 2 workers and \
-         256 connections: a connection's readiness was received by one thread and served by \
-         the other). Idle upstream connections beyond `keepalive` are closed once they idled a \
-         second, not at once: with one worker and 256 clients the event loop's bursts had made \
-         the proxy reconnect for one request in seven (nginx: one in fifty). Under load the \
-         proxy makes two reads and two writes per request, nginx the same plus a `getsockopt` \
-         (perf stat), and 80–85% of the proxy's CPU is spent in the kernel (perf), so per \
-         request it can only save nginx's user-space share. On an AMD EPYC VM nginx led at one \
-         worker and 64 connections (0.92x) although the proxy used less CPU per request: there \
-         the backend slept 2.7 times as often behind the proxy as behind nginx (fewer requests \
-         per wake-up) and the proxy was preempted four times as often as nginx; with both \
-         balancers pinned to one CPU and the backend to the other the gap stayed (0.90x–0.95x), \
-         so it is not thread placement; unexplained. wrk, the backends and the balancer \
-         share the 2 cores, so that saving moves req/s by a few percent, less than the noise \
-         of this machine between rounds (see the spreads); CPU µs/req is the steadier \
-         comparison. Measured by hand on an Intel Xeon VM at one worker and 64 connections \
-         (/proc and perf, 3 alternating runs): per request the proxy used 13.3–13.6 µs of CPU, \
-         79% of it in the kernel (2.8 µs in user space, timers and clock reads about 0.5 of \
-         it), nginx 14.5–15.0 µs, 77% in the kernel; wrk and the backend used about 15 µs \
-         together behind either, and both balancers cause the same four TCP segments per \
-         request. With the cores full that predicts (15 + 14.7) / (15 + 13.5) = 1.04x, what \
-         was measured; a proxy without any user-space cost would reach 1.16x, and 1.1x needs \
-         its user-space cost cut from 2.8 µs to about 1.3.\n",
-        ratios.len()
-    )?;
+    draw(plan, &rows)?;
+    writeln!(report, "{}\n", reading(&rows, plan.rounds))?;
     report.push_str(&table);
     writeln!(
         report,
@@ -141,4 +204,48 @@ pub fn run(plan: &Plan) -> Result<String> {
         image("req/s vs connections", "proxy-connections")
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::tests::numbers_in;
+
+    fn row(workers: usize, connections: u32, rps: [f64; 2], cpu: [f64; 2]) -> RowSummary {
+        RowSummary {
+            workers,
+            connections,
+            rps,
+            ratio: rps[0] / rps[1],
+            cpu,
+            overlap: rps[0] < rps[1],
+        }
+    }
+
+    /// Every number in the reading is one of the run's: a hand measurement pasted into the
+    /// generator would fail here.
+    #[test]
+    fn reading_numbers_come_from_the_run() {
+        let rows = [
+            row(1, 16, [50.0, 40.0], [10.0, 12.0]),
+            row(2, 256, [45.0, 50.0], [14.0, 12.6]),
+        ];
+        let text = reading(&rows, 3);
+        assert!(
+            text.contains("0.90x (2 workers, 256 connections) to 1.25x (1 worker, 16 connections)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("on 1 of 2 rows (nginx's CPU per request is 0.90x–1.20x"),
+            "{text}"
+        );
+        assert!(text.contains("On 1 of 2 rows the req/s spreads"), "{text}");
+        let allowed = ["0.90", "2", "256", "1.25", "1", "16", "1.20"];
+        for n in numbers_in(&text) {
+            assert!(
+                allowed.contains(&n.as_str()),
+                "{n} is not from the run: {text}"
+            );
+        }
+    }
 }
