@@ -15,4 +15,5 @@ pub mod number;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;

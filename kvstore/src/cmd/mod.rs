@@ -11,7 +11,9 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod functions;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -125,6 +127,7 @@ pub fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(zsets::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(pubsub::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
 fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {

@@ -1,0 +1,1295 @@
+//! The Lua 5.1 virtual machine as Redis sets it up: the libraries it loads, the `redis` API,
+//! Redis's error handler, the protected globals, and the conversions between Lua values and
+//! RESP replies.
+//!
+//! Everything here talks to Lua through its C API (`mlua::ffi`, Lua 5.1 built by mlua's
+//! `vendored` feature) rather than mlua's safe wrapper, because Redis's observable behaviour
+//! depends on C-API details the wrapper hides: errors raised as plain tables, messages
+//! prefixed with `luaL_where`, the stack levels the error handler inspects.
+//!
+//! Invariants:
+//! - A function that may raise a Lua error (`lua_error`, which `longjmp`s) holds no Rust
+//!   value with a destructor at that point: errors are built first, pushed, dropped, and only
+//!   then raised ([`raise_string`], [`raise_top`]).
+//! - The globals a script sees are an empty proxy: reads fall through to the real table
+//!   (missing names are an error), writes fail. Library tables (`redis`, `string`, ...) are
+//!   proxied the same way. This stands in for the read-only tables Redis patches into its
+//!   Lua; the real globals are reachable only from Rust (KEYS / ARGV are set there).
+//! - [`CURRENT`] points at the [`Run`] of the script being executed, and is null otherwise;
+//!   `redis.call` and friends find their host through it.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ptr;
+
+use bytes::Bytes;
+use mlua::ffi;
+use mlua::ffi::lua_State;
+
+use crate::protocol::Reply;
+
+use super::Host;
+
+/// Redis's `REDIS_VERSION` and `REDIS_VERSION_NUM`.
+pub const REDIS_VERSION: &str = "7.0.15";
+const REDIS_VERSION_NUM: f64 = 0x0007_000f as f64;
+
+/// Registry key of the real globals table (behind the proxy scripts see).
+const REAL_GLOBALS: &CStr = c"__kvstore_real_globals";
+
+/// One script execution: what `redis.call` runs commands through and the per-run settings
+/// the script can change.
+pub struct Run<'h> {
+    pub host: &'h mut dyn Host,
+    /// The protocol the script reads replies in (`redis.setresp`), 2 by default.
+    pub resp: u8,
+    /// The protocol of the client that called the script.
+    pub caller_resp: u8,
+    /// `EVAL_RO`, `FCALL_RO` or a `no-writes` script.
+    pub read_only: bool,
+    /// What error messages call the script: its SHA1 for EVAL, its name for FCALL.
+    pub name: String,
+    /// Set from another thread to stop the script at its next hook (SCRIPT / FUNCTION KILL).
+    pub kill: Option<&'h std::sync::atomic::AtomicBool>,
+}
+
+thread_local! {
+    /// The run in progress on this thread (null when no script runs).
+    static CURRENT: Cell<*mut Run<'static>> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The run in progress, if any.
+///
+/// # Safety
+/// Only from a Lua C function called while [`Vm::call`] is on this thread's stack.
+unsafe fn current<'a>() -> Option<&'a mut Run<'static>> {
+    CURRENT.with(|c| c.get().as_mut())
+}
+
+/// What kind of engine a VM serves: EVAL scripts or FUNCTION libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Eval,
+    Function,
+}
+
+/// An owned Lua state.
+pub struct Vm {
+    l: *mut lua_State,
+    kind: Kind,
+    calls: u32,
+}
+
+// SAFETY: the state is only ever used by one thread at a time (it lives behind a mutex), and
+// no Lua value escapes it.
+unsafe impl Send for Vm {}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // SAFETY: `l` is the state `luaL_newstate` returned and nothing else owns it.
+        unsafe { ffi::lua_close(self.l) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers over the C API.
+// ---------------------------------------------------------------------------------------
+
+pub(crate) unsafe fn push_bytes(l: *mut lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr() as *const c_char, b.len());
+}
+
+pub(crate) unsafe fn push_str(l: *mut lua_State, s: &str) {
+    push_bytes(l, s.as_bytes());
+}
+
+/// The string (or number, converted in place as Lua does) at `idx`.
+pub(crate) unsafe fn to_bytes<'a>(l: *mut lua_State, idx: c_int) -> Option<&'a [u8]> {
+    let mut len = 0usize;
+    let p = ffi::lua_tolstring(l, idx, &mut len);
+    if p.is_null() {
+        None
+    } else {
+        Some(std::slice::from_raw_parts(p as *const u8, len))
+    }
+}
+
+/// Sets `t[key] = value on top` (pops the value) on the table at `idx` (absolute).
+pub(crate) unsafe fn set_field(l: *mut lua_State, idx: c_int, key: &CStr) {
+    ffi::lua_setfield(l, idx, key.as_ptr());
+}
+
+/// The absolute position of a relative stack index.
+pub(crate) unsafe fn abs_index(l: *mut lua_State, idx: c_int) -> c_int {
+    if idx < 0 && idx > ffi::LUA_REGISTRYINDEX {
+        ffi::lua_gettop(l) + idx + 1
+    } else {
+        idx
+    }
+}
+
+pub(crate) unsafe fn set_fn(l: *mut lua_State, idx: c_int, key: &CStr, f: ffi::lua_CFunction) {
+    let idx = abs_index(l, idx);
+    ffi::lua_pushcfunction(l, f);
+    ffi::lua_setfield(l, idx, key.as_ptr());
+}
+
+pub(crate) unsafe fn set_num(l: *mut lua_State, idx: c_int, key: &CStr, n: f64) {
+    let idx = abs_index(l, idx);
+    ffi::lua_pushnumber(l, n);
+    ffi::lua_setfield(l, idx, key.as_ptr());
+}
+
+/// Raises `msg` as a Lua error with the caller's position in front (`luaL_error`).
+pub(crate) unsafe fn raise_string(l: *mut lua_State, msg: String) -> ! {
+    ffi::luaL_where(l, 1);
+    push_str(l, &msg);
+    drop(msg);
+    ffi::lua_concat(l, 2);
+    ffi::lua_error(l)
+}
+
+/// Raises the value on top of the stack.
+pub(crate) unsafe fn raise_top(l: *mut lua_State) -> ! {
+    ffi::lua_error(l)
+}
+
+/// `%.17g`, as Redis formats numbers passed to `redis.call`.
+pub fn fmt_g(n: f64, precision: usize) -> String {
+    let mut buf = [0u8; 64];
+    let fmt = format!("%.{precision}g\0");
+    // SAFETY: the buffer is large enough for any double in %g with precision <= 17 and
+    // snprintf never writes past the given size.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut c_char,
+            buf.len(),
+            fmt.as_ptr() as *const c_char,
+            n,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(len.max(0) as usize).min(buf.len() - 1)]).into_owned()
+}
+
+/// Pushes Redis's error table (`luaPushErrorBuff`): `{err = "CODE message"}`, where a
+/// message starting with `-` carries its own code and any other gets `ERR`.
+pub(crate) unsafe fn push_error_table(l: *mut lua_State, buffer: &[u8]) {
+    let (code, msg): (&[u8], &[u8]) = match buffer.strip_prefix(b"-") {
+        Some(rest) => match rest.iter().position(|&b| b == b' ') {
+            Some(sp) => (&rest[..sp], &rest[sp + 1..]),
+            None => (b"ERR", rest),
+        },
+        None => (b"ERR", buffer),
+    };
+    let is_crlf = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = msg.iter().position(|b| !is_crlf(b)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|b| !is_crlf(b)).map_or(start, |e| e + 1);
+    let mut text = Vec::with_capacity(code.len() + 1 + end - start);
+    text.extend_from_slice(code);
+    text.push(b' ');
+    text.extend_from_slice(&msg[start..end]);
+    // Redis pushes it as a C string.
+    if let Some(nul) = text.iter().position(|&b| b == 0) {
+        text.truncate(nul);
+    }
+    ffi::lua_createtable(l, 0, 1);
+    push_bytes(l, &text);
+    set_field(l, -2, c"err");
+}
+
+/// Pushes an error table and raises it (`luaPushError` + `luaError`).
+unsafe fn raise_error_table(l: *mut lua_State, msg: &str) -> ! {
+    push_error_table(l, msg.as_bytes());
+    raise_top(l)
+}
+
+// ---------------------------------------------------------------------------------------
+// The VM and its environment.
+// ---------------------------------------------------------------------------------------
+
+/// Lua source of Redis's error handler (our own wording of it): it adds the position of the
+/// failing Lua code to the error table, wrapping non-table errors as `ERR <text>`.
+const ERROR_HANDLER: &str = "local dbg = debug\n\
+debug = nil\n\
+function __redis__err__handler(err)\n\
+  local i = dbg.getinfo(2,'nSl')\n\
+  if i and i.what == 'C' then\n\
+    i = dbg.getinfo(3,'nSl')\n\
+  end\n\
+  if type(err) ~= 'table' then\n\
+    err = {err='ERR ' .. tostring(err)}\n\
+  end\n\
+  if i then\n\
+    err['source'] = i.source\n\
+    err['line'] = i.currentline\n\
+  end\n\
+  return err\n\
+end\n";
+
+impl Vm {
+    /// A fresh state with Redis's environment for `kind`.
+    pub fn new(kind: Kind) -> Vm {
+        // SAFETY: a new state is set up with balanced stack operations; nothing can raise an
+        // error outside a protected call here except memory exhaustion (which aborts).
+        unsafe {
+            let l = ffi::luaL_newstate();
+            assert!(!l.is_null(), "cannot create a Lua state");
+            let vm = Vm { l, kind, calls: 0 };
+            vm.open_libraries();
+            vm.register_redis_api();
+            vm.install_error_handler();
+            vm.protect_globals();
+            vm
+        }
+    }
+
+    pub fn state(&self) -> *mut lua_State {
+        self.l
+    }
+
+    unsafe fn open_libraries(&self) {
+        let l = self.l;
+        let libs: [(&CStr, ffi::lua_CFunction); 5] = [
+            (c"", ffi::luaopen_base),
+            (c"table", ffi::luaopen_table),
+            (c"string", ffi::luaopen_string),
+            (c"math", ffi::luaopen_math),
+            (c"debug", ffi::luaopen_debug),
+        ];
+        for (name, open) in libs {
+            ffi::lua_pushcfunction(l, open);
+            ffi::lua_pushstring(l, name.as_ptr());
+            ffi::lua_call(l, 1, 0);
+        }
+        // Redis's allow list keeps these out of the globals.
+        for name in [c"print", c"dofile", c"loadfile"] {
+            ffi::lua_pushnil(l);
+            ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
+        }
+        super::libs::open_all(l);
+    }
+
+    unsafe fn register_redis_api(&self) {
+        let l = self.l;
+        ffi::lua_pushcfunction(l, lua_pcall_compat);
+        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"pcall".as_ptr());
+
+        ffi::lua_createtable(l, 0, 32);
+        let t = ffi::lua_gettop(l);
+        set_fn(l, t, c"call", redis_call);
+        set_fn(l, t, c"pcall", redis_pcall);
+        set_fn(l, t, c"log", redis_log);
+        set_num(l, t, c"LOG_DEBUG", 0.0);
+        set_num(l, t, c"LOG_VERBOSE", 1.0);
+        set_num(l, t, c"LOG_NOTICE", 2.0);
+        set_num(l, t, c"LOG_WARNING", 3.0);
+        set_num(l, t, c"REDIS_VERSION_NUM", REDIS_VERSION_NUM);
+        push_str(l, REDIS_VERSION);
+        set_field(l, t, c"REDIS_VERSION");
+        set_fn(l, t, c"setresp", redis_setresp);
+        set_fn(l, t, c"sha1hex", redis_sha1hex);
+        set_fn(l, t, c"error_reply", redis_error_reply);
+        set_fn(l, t, c"status_reply", redis_status_reply);
+        set_fn(l, t, c"set_repl", redis_set_repl);
+        set_num(l, t, c"REPL_NONE", 0.0);
+        set_num(l, t, c"REPL_AOF", 1.0);
+        set_num(l, t, c"REPL_SLAVE", 2.0);
+        set_num(l, t, c"REPL_REPLICA", 2.0);
+        set_num(l, t, c"REPL_ALL", 3.0);
+        set_fn(l, t, c"acl_check_cmd", redis_acl_check_cmd);
+        if self.kind == Kind::Eval {
+            set_fn(l, t, c"breakpoint", redis_breakpoint);
+            set_fn(l, t, c"debug", redis_debug);
+            set_fn(l, t, c"replicate_commands", redis_replicate_commands);
+        }
+        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"redis".as_ptr());
+
+        ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"math".as_ptr());
+        set_fn(l, -1, c"random", math_random);
+        set_fn(l, -1, c"randomseed", math_randomseed);
+        ffi::lua_pop(l, 1);
+    }
+
+    unsafe fn install_error_handler(&self) {
+        let l = self.l;
+        let code = ERROR_HANDLER;
+        let status = ffi::luaL_loadbuffer(
+            l,
+            code.as_ptr() as *const c_char,
+            code.len(),
+            c"@err_handler_def".as_ptr(),
+        );
+        assert_eq!(status, 0, "the error handler compiles");
+        assert_eq!(ffi::lua_pcall(l, 0, 0, 0), 0, "the error handler installs");
+    }
+
+    /// Replaces the globals (and the library tables in them) with read-only proxies.
+    unsafe fn protect_globals(&self) {
+        let l = self.l;
+        ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+        let real = ffi::lua_gettop(l);
+        for name in [
+            c"string",
+            c"table",
+            c"math",
+            c"coroutine",
+            c"cjson",
+            c"struct",
+            c"cmsgpack",
+            c"bit",
+            c"redis",
+        ] {
+            ffi::lua_getfield(l, real, name.as_ptr());
+            if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                push_proxy(l, -1);
+                ffi::lua_setfield(l, real, name.as_ptr());
+            }
+            ffi::lua_pop(l, 1);
+        }
+        // Method calls on strings go through the proxy too.
+        push_str(l, "");
+        if ffi::lua_getmetatable(l, -1) != 0 {
+            ffi::lua_getfield(l, real, c"string".as_ptr());
+            set_field(l, -2, c"__index");
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+
+        // The proxy scripts see as their globals.
+        ffi::lua_createtable(l, 0, 0);
+        let proxy = ffi::lua_gettop(l);
+        ffi::lua_createtable(l, 0, 3);
+        ffi::lua_pushvalue(l, real);
+        ffi::lua_pushcclosure(l, global_index, 1);
+        set_field(l, -2, c"__index");
+        set_fn(l, -1, c"__newindex", readonly_newindex);
+        ffi::lua_pushboolean(l, 0);
+        set_field(l, -2, c"__metatable");
+        ffi::lua_setmetatable(l, proxy);
+        ffi::lua_pushvalue(l, proxy);
+        ffi::lua_setfield(l, real, c"_G".as_ptr());
+
+        ffi::lua_pushvalue(l, real);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+        ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
+        ffi::lua_pop(l, 1);
+    }
+
+    /// Pushes the real globals table.
+    pub(crate) unsafe fn push_real_globals(&self) {
+        ffi::lua_getfield(self.l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+    }
+
+    /// Compiles `body` as chunk `chunkname` and stores the function in the registry under
+    /// `key`. On failure returns Lua's message (`user_script:1: ...`).
+    pub fn compile(&mut self, key: &CStr, body: &[u8], chunkname: &CStr) -> Result<(), Vec<u8>> {
+        let l = self.l;
+        // SAFETY: balanced stack use; loading never raises.
+        unsafe {
+            let status = ffi::luaL_loadbuffer(
+                l,
+                body.as_ptr() as *const c_char,
+                body.len(),
+                chunkname.as_ptr(),
+            );
+            if status != 0 {
+                let msg = to_bytes(l, -1).unwrap_or_default().to_vec();
+                ffi::lua_pop(l, 1);
+                return Err(msg);
+            }
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+        }
+        Ok(())
+    }
+
+    /// Whether the registry holds a function under `key`.
+    pub fn has(&self, key: &CStr) -> bool {
+        // SAFETY: balanced stack use.
+        unsafe {
+            ffi::lua_getfield(self.l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+            let found = ffi::lua_type(self.l, -1) == ffi::LUA_TFUNCTION;
+            ffi::lua_pop(self.l, 1);
+            found
+        }
+    }
+
+    /// Runs the function stored under `key`. EVAL mode sets KEYS and ARGV as globals and
+    /// calls the chunk without arguments; function mode passes them as two arguments.
+    pub fn call(&mut self, key: &CStr, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
+        let l = self.l;
+        // SAFETY: the run outlives the protected call below, and CURRENT is reset before
+        // returning; the stack is balanced on every path.
+        unsafe {
+            let base = ffi::lua_gettop(l);
+            self.push_real_globals();
+            ffi::lua_getfield(l, -1, c"__redis__err__handler".as_ptr());
+            ffi::lua_remove(l, -2);
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+            let nargs = match self.kind {
+                Kind::Eval => {
+                    self.push_real_globals();
+                    push_array(l, keys);
+                    set_field(l, -2, c"KEYS");
+                    push_array(l, args);
+                    set_field(l, -2, c"ARGV");
+                    ffi::lua_pop(l, 1);
+                    0
+                }
+                Kind::Function => {
+                    push_array(l, keys);
+                    push_array(l, args);
+                    2
+                }
+            };
+            let run_ptr = run as *mut Run as *mut Run<'static>;
+            CURRENT.with(|c| c.set(run_ptr));
+            if run.kill.is_some() {
+                ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, 100_000);
+            }
+            let status = ffi::lua_pcall(l, nargs, 1, -(nargs + 2));
+            if run.kill.is_some() {
+                ffi::lua_sethook(l, None, 0, 0);
+            }
+            self.calls += 1;
+            if self.calls == 50 {
+                ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
+                self.calls = 0;
+            }
+            let reply = if status != 0 {
+                error_reply(l, &run.name)
+            } else {
+                lua_to_reply(l, run.resp, run.caller_resp)
+            };
+            CURRENT.with(|c| c.set(ptr::null_mut()));
+            ffi::lua_settop(l, base);
+            reply
+        }
+    }
+}
+
+/// Pushes a Lua array of strings.
+unsafe fn push_array(l: *mut lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(l, items.len() as c_int, 0);
+    for (i, item) in items.iter().enumerate() {
+        push_bytes(l, item);
+        ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+    }
+}
+
+/// Pushes a read-only proxy of the table at `idx`.
+unsafe fn push_proxy(l: *mut lua_State, idx: c_int) {
+    let idx = if idx < 0 { ffi::lua_gettop(l) + idx + 1 } else { idx };
+    ffi::lua_createtable(l, 0, 0);
+    ffi::lua_createtable(l, 0, 3);
+    ffi::lua_pushvalue(l, idx);
+    set_field(l, -2, c"__index");
+    set_fn(l, -1, c"__newindex", readonly_newindex);
+    ffi::lua_pushboolean(l, 0);
+    set_field(l, -2, c"__metatable");
+    ffi::lua_setmetatable(l, -2);
+}
+
+/// The error reply for a script that failed with the value on top of the stack.
+unsafe fn error_reply(l: *mut lua_State, name: &str) -> Reply {
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        let msg = to_bytes(l, -1).map_or("execution failure".into(), |m| {
+            String::from_utf8_lossy(&m[..m.len().min(100)]).into_owned()
+        });
+        return Reply::error(crate::cmd::sanitize(format!(
+            "ERR Error running script {name}, {msg}"
+        )));
+    }
+    let info = ErrorInfo::extract(l);
+    let mut msg = info.msg.unwrap_or_default();
+    if let (Some(source), Some(line)) = (info.source, info.line) {
+        msg.extend_from_slice(format!(" script: {name}, on ").as_bytes());
+        msg.extend_from_slice(&source);
+        msg.push(b':');
+        msg.extend_from_slice(&line);
+        msg.push(b'.');
+    }
+    error_line(msg)
+}
+
+/// An error reply from raw bytes (Redis writes them as they are).
+fn error_line(msg: Vec<u8>) -> Reply {
+    let text = match String::from_utf8(msg) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    if text.is_empty() {
+        // Redis turns an empty error into `-ERR`.
+        return Reply::error("ERR ");
+    }
+    Reply::error(text)
+}
+
+/// The fields of an error table (`luaExtractErrorInformation`).
+struct ErrorInfo {
+    msg: Option<Vec<u8>>,
+    source: Option<Vec<u8>>,
+    line: Option<Vec<u8>>,
+}
+
+impl ErrorInfo {
+    /// Reads the table on top of the stack (left in place). May run `__index` metamethods,
+    /// as Redis's `lua_getfield` does; they cannot raise here because Redis's own tables
+    /// have none and a user's are called unprotected in Redis too.
+    unsafe fn extract(l: *mut lua_State) -> ErrorInfo {
+        let field = |name: &CStr| {
+            ffi::lua_getfield(l, -1, name.as_ptr());
+            let v = if ffi::lua_isstring(l, -1) != 0 {
+                to_bytes(l, -1).map(<[u8]>::to_vec)
+            } else {
+                None
+            };
+            ffi::lua_pop(l, 1);
+            v
+        };
+        ErrorInfo {
+            msg: field(c"err"),
+            source: field(c"source"),
+            line: field(c"line"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lua value -> reply.
+// ---------------------------------------------------------------------------------------
+
+/// Converts and pops the value on top of the stack (`luaReplyToRedisReply`). `resp` is the
+/// script's protocol (booleans depend on it), `caller_resp` the client's.
+pub(crate) unsafe fn lua_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply {
+    if ffi::lua_checkstack(l, 4) == 0 {
+        ffi::lua_pop(l, 1);
+        return Reply::error("ERR reached lua stack limit");
+    }
+    let reply = match ffi::lua_type(l, -1) {
+        ffi::LUA_TSTRING => Reply::Bulk(Bytes::copy_from_slice(to_bytes(l, -1).unwrap())),
+        ffi::LUA_TBOOLEAN => {
+            let b = ffi::lua_toboolean(l, -1) != 0;
+            if resp == 2 {
+                if b {
+                    Reply::Integer(1)
+                } else {
+                    Reply::Nil
+                }
+            } else {
+                Reply::Bool(b)
+            }
+        }
+        ffi::LUA_TNUMBER => Reply::Integer(double_to_i64(ffi::lua_tonumber(l, -1))),
+        ffi::LUA_TTABLE => return table_to_reply(l, resp, caller_resp),
+        _ => Reply::Nil,
+    };
+    ffi::lua_pop(l, 1);
+    reply
+}
+
+/// C's `(long long)` cast as x86-64 performs it: out of range and NaN give `i64::MIN`.
+pub fn double_to_i64(d: f64) -> i64 {
+    if d.is_nan() || d >= 9.223_372_036_854_775_807e18 || d < -9.223_372_036_854_775_808e18 {
+        i64::MIN
+    } else {
+        d as i64
+    }
+}
+
+/// Pushes `t[key]` (raw) for the table on top; returns its type.
+unsafe fn raw_field(l: *mut lua_State, key: &str) -> c_int {
+    push_str(l, key);
+    ffi::lua_rawget(l, -2);
+    ffi::lua_type(l, -1)
+}
+
+unsafe fn table_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply {
+    if raw_field(l, "err") == ffi::LUA_TSTRING {
+        ffi::lua_pop(l, 1);
+        let info = ErrorInfo::extract(l);
+        ffi::lua_pop(l, 1);
+        let msg = info.msg.unwrap_or_default();
+        // addReplyErrorFormat: no line breaks inside an error.
+        let mut msg: Vec<u8> = msg
+            .into_iter()
+            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        while msg.last() == Some(&b' ') && false {
+            msg.pop();
+        }
+        return error_line(msg);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "ok") == ffi::LUA_TSTRING {
+        let text = cstr_bytes(to_bytes(l, -1).unwrap());
+        let text: String = String::from_utf8_lossy(text)
+            .chars()
+            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+            .collect();
+        ffi::lua_pop(l, 2);
+        return Reply::Status(text.into());
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "double") == ffi::LUA_TNUMBER {
+        let d = ffi::lua_tonumber(l, -1);
+        ffi::lua_pop(l, 2);
+        return Reply::Double(d);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "big_number") == ffi::LUA_TSTRING {
+        let text: Vec<u8> = to_bytes(l, -1)
+            .unwrap()
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        ffi::lua_pop(l, 2);
+        return big_number(&text, caller_resp);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "verbatim_string") == ffi::LUA_TTABLE {
+        if raw_field(l, "format") == ffi::LUA_TSTRING {
+            let format = cstr_bytes(to_bytes(l, -1).unwrap()).to_vec();
+            if raw_field_at(l, "string", -3) == ffi::LUA_TSTRING {
+                let text = to_bytes(l, -1).unwrap().to_vec();
+                ffi::lua_pop(l, 4);
+                return verbatim(&format, &text, caller_resp);
+            }
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "map") == ffi::LUA_TTABLE {
+        let mut pairs = Vec::new();
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, -2) != 0 {
+            ffi::lua_pushvalue(l, -2);
+            let k = lua_to_reply(l, resp, caller_resp);
+            let v = lua_to_reply(l, resp, caller_resp);
+            pairs.push((k, v));
+        }
+        ffi::lua_pop(l, 2);
+        return Reply::Map(pairs);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "set") == ffi::LUA_TTABLE {
+        let mut items = Vec::new();
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, -2) != 0 {
+            ffi::lua_pop(l, 1);
+            ffi::lua_pushvalue(l, -1);
+            items.push(lua_to_reply(l, resp, caller_resp));
+        }
+        ffi::lua_pop(l, 2);
+        return Reply::Set(items);
+    }
+    ffi::lua_pop(l, 1);
+    let mut items = Vec::new();
+    let mut j = 1;
+    loop {
+        ffi::lua_pushnumber(l, j as f64);
+        j += 1;
+        ffi::lua_rawget(l, -2);
+        if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+            ffi::lua_pop(l, 1);
+            break;
+        }
+        items.push(lua_to_reply(l, resp, caller_resp));
+    }
+    ffi::lua_pop(l, 1);
+    Reply::Array(items)
+}
+
+unsafe fn raw_field_at(l: *mut lua_State, key: &str, idx: c_int) -> c_int {
+    push_str(l, key);
+    ffi::lua_rawget(l, idx - 1);
+    ffi::lua_type(l, -1)
+}
+
+/// A string up to its first NUL (what Redis reads with `lua_tostring` into a C string).
+fn cstr_bytes(b: &[u8]) -> &[u8] {
+    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+}
+
+fn big_number(text: &[u8], caller_resp: u8) -> Reply {
+    let mut out = bytes::BytesMut::new();
+    if caller_resp >= 3 {
+        out.extend_from_slice(b"(");
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(format!("${}\r\n", text.len()).as_bytes());
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
+    }
+    Reply::Encoded(out.freeze())
+}
+
+fn verbatim(format: &[u8], text: &[u8], caller_resp: u8) -> Reply {
+    let mut out = bytes::BytesMut::new();
+    if caller_resp >= 3 {
+        let mut fmt = [b' '; 3];
+        for (i, b) in format.iter().take(3).enumerate() {
+            fmt[i] = *b;
+        }
+        out.extend_from_slice(format!("={}\r\n", text.len() + 4).as_bytes());
+        out.extend_from_slice(&fmt);
+        out.extend_from_slice(b":");
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(format!("${}\r\n", text.len()).as_bytes());
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
+    }
+    Reply::Encoded(out.freeze())
+}
+
+// ---------------------------------------------------------------------------------------
+// RESP -> Lua value.
+// ---------------------------------------------------------------------------------------
+
+/// Pushes the first reply encoded in `resp` as Redis's parser would
+/// (`redisProtocolToLuaType`); returns the bytes it consumed.
+pub(crate) unsafe fn push_resp(l: *mut lua_State, resp: &[u8]) -> usize {
+    let mut p = RespCursor { buf: resp, at: 0 };
+    p.push(l, true);
+    p.at
+}
+
+struct RespCursor<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl RespCursor<'_> {
+    fn line(&mut self) -> &[u8] {
+        let start = self.at;
+        let end = self.buf[start..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(self.buf.len(), |i| start + i);
+        self.at = (end + 2).min(self.buf.len());
+        &self.buf[start..end]
+    }
+
+    fn int(&mut self) -> i64 {
+        let line = self.line();
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn bulk(&mut self, len: i64) -> &[u8] {
+        let start = self.at;
+        let end = (start + len.max(0) as usize).min(self.buf.len());
+        self.at = (end + 2).min(self.buf.len());
+        &self.buf[start..end]
+    }
+
+    /// Parses one value; pushes it when `push` (attributes are parsed and dropped).
+    unsafe fn push(&mut self, l: *mut lua_State, push: bool) {
+        if self.at >= self.buf.len() {
+            if push {
+                ffi::lua_pushnil(l);
+            }
+            return;
+        }
+        let kind = self.buf[self.at];
+        self.at += 1;
+        if push && ffi::lua_checkstack(l, 5) == 0 {
+            panic!("lua stack limit reach when parsing redis.call reply");
+        }
+        match kind {
+            b'+' => {
+                let s = self.line().to_vec();
+                if push {
+                    ffi::lua_createtable(l, 0, 1);
+                    push_bytes(l, &s);
+                    set_field(l, -2, c"ok");
+                }
+            }
+            b'-' => {
+                let s = self.line();
+                let mut buffer = Vec::with_capacity(s.len() + 1);
+                buffer.push(b'-');
+                buffer.extend_from_slice(s);
+                if push {
+                    push_error_table(l, &buffer);
+                    ffi::lua_pushboolean(l, 1);
+                    set_field(l, -2, c"ignore_error_stats_update");
+                }
+            }
+            b':' => {
+                let n = self.int();
+                if push {
+                    ffi::lua_pushnumber(l, n as f64);
+                }
+            }
+            b'$' | b'=' => {
+                let len = self.int();
+                if len < 0 {
+                    if push {
+                        ffi::lua_pushboolean(l, 0);
+                    }
+                    return;
+                }
+                let data = self.bulk(len).to_vec();
+                if !push {
+                    return;
+                }
+                if kind == b'$' {
+                    push_bytes(l, &data);
+                } else {
+                    let (format, text) = data.split_at(data.len().min(4));
+                    ffi::lua_createtable(l, 0, 1);
+                    ffi::lua_createtable(l, 0, 2);
+                    push_bytes(l, text);
+                    set_field(l, -2, c"string");
+                    push_bytes(l, &format[..format.len().min(3)]);
+                    set_field(l, -2, c"format");
+                    set_field(l, -2, c"verbatim_string");
+                }
+            }
+            b'*' | b'>' => {
+                let n = self.int();
+                if n < 0 {
+                    if push {
+                        ffi::lua_pushboolean(l, 0);
+                    }
+                    return;
+                }
+                if push {
+                    ffi::lua_createtable(l, n.min(1024) as c_int, 0);
+                }
+                for j in 0..n {
+                    if push {
+                        ffi::lua_pushnumber(l, (j + 1) as f64);
+                    }
+                    self.push(l, push);
+                    if push {
+                        ffi::lua_settable(l, -3);
+                    }
+                }
+            }
+            b'%' | b'|' if kind == b'|' => {
+                let n = self.int();
+                for _ in 0..n {
+                    self.push(l, false);
+                    self.push(l, false);
+                }
+                self.push(l, push);
+            }
+            b'%' => {
+                let n = self.int();
+                if push {
+                    ffi::lua_createtable(l, 0, 1);
+                    push_str(l, "map");
+                    ffi::lua_createtable(l, 0, n.min(1024) as c_int);
+                }
+                for _ in 0..n {
+                    self.push(l, push);
+                    self.push(l, push);
+                    if push {
+                        ffi::lua_settable(l, -3);
+                    }
+                }
+                if push {
+                    ffi::lua_settable(l, -3);
+                }
+            }
+            b'~' => {
+                let n = self.int();
+                if push {
+                    ffi::lua_createtable(l, 0, 1);
+                    push_str(l, "set");
+                    ffi::lua_createtable(l, 0, n.min(1024) as c_int);
+                }
+                for _ in 0..n {
+                    self.push(l, push);
+                    if push {
+                        ffi::lua_pushboolean(l, 1);
+                        ffi::lua_settable(l, -3);
+                    }
+                }
+                if push {
+                    ffi::lua_settable(l, -3);
+                }
+            }
+            b'_' => {
+                self.line();
+                if push {
+                    ffi::lua_pushnil(l);
+                }
+            }
+            b'#' => {
+                let t = self.line() == b"t";
+                if push {
+                    ffi::lua_pushboolean(l, t as c_int);
+                }
+            }
+            b',' => {
+                let text = String::from_utf8_lossy(self.line()).into_owned();
+                let d = crate::number::parse_f64(text.as_bytes()).unwrap_or(match text.as_str() {
+                    "inf" => f64::INFINITY,
+                    "-inf" => f64::NEG_INFINITY,
+                    _ => f64::NAN,
+                });
+                if push {
+                    ffi::lua_createtable(l, 0, 1);
+                    ffi::lua_pushnumber(l, d);
+                    set_field(l, -2, c"double");
+                }
+            }
+            b'(' => {
+                let s = self.line().to_vec();
+                if push {
+                    ffi::lua_createtable(l, 0, 1);
+                    push_bytes(l, &s);
+                    set_field(l, -2, c"big_number");
+                }
+            }
+            _ => {
+                if push {
+                    ffi::lua_pushnil(l);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Functions given to scripts.
+// ---------------------------------------------------------------------------------------
+
+/// `__index` of the globals proxy: the real global, or Redis's error for a missing one.
+unsafe extern "C-unwind" fn global_index(l: *mut lua_State) -> c_int {
+    ffi::lua_pushvalue(l, 2);
+    ffi::lua_rawget(l, ffi::lua_upvalueindex(1));
+    if ffi::lua_type(l, -1) != ffi::LUA_TNIL {
+        return 1;
+    }
+    if ffi::lua_gettop(l) != 3 {
+        raise_string(l, "Wrong number of arguments to luaProtectedTableError".into());
+    }
+    if ffi::lua_isstring(l, 2) == 0 {
+        raise_string(
+            l,
+            "Second argument to luaProtectedTableError must be a string or number".into(),
+        );
+    }
+    let name = String::from_utf8_lossy(cstr_bytes(to_bytes(l, 2).unwrap())).into_owned();
+    raise_string(
+        l,
+        format!("Script attempted to access nonexistent global variable '{name}'"),
+    )
+}
+
+unsafe extern "C-unwind" fn readonly_newindex(l: *mut lua_State) -> c_int {
+    raise_string(l, "Attempt to modify a readonly table".into())
+}
+
+/// Redis's `pcall`: like Lua's, but an error table from `redis.call` comes back as its
+/// message (backward compatibility with scripts written before Redis 7).
+unsafe extern "C-unwind" fn lua_pcall_compat(l: *mut lua_State) -> c_int {
+    let argc = ffi::lua_gettop(l);
+    ffi::lua_pushboolean(l, 1);
+    ffi::lua_insert(l, 1);
+    if ffi::lua_pcall(l, argc - 1, ffi::LUA_MULTRET, 0) != 0 {
+        ffi::lua_remove(l, 1);
+        if ffi::lua_istable(l, -1) != 0 {
+            ffi::lua_getfield(l, -1, c"err".as_ptr());
+            if ffi::lua_isstring(l, -1) != 0 {
+                ffi::lua_replace(l, -2);
+            } else {
+                ffi::lua_pop(l, 1);
+            }
+        }
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_insert(l, 1);
+    }
+    ffi::lua_gettop(l)
+}
+
+/// The arguments of a `redis.*` call as command arguments, or Redis's complaint.
+unsafe fn command_args(l: *mut lua_State) -> Result<Vec<Bytes>, &'static str> {
+    let argc = ffi::lua_gettop(l);
+    if argc == 0 {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut args = Vec::with_capacity(argc as usize);
+    for j in 1..=argc {
+        if ffi::lua_type(l, j) == ffi::LUA_TNUMBER {
+            args.push(Bytes::from(fmt_g(ffi::lua_tonumber(l, j), 17)));
+        } else {
+            match to_bytes(l, j) {
+                Some(b) => args.push(Bytes::copy_from_slice(b)),
+                None => {
+                    ffi::lua_settop(l, 0);
+                    return Err("Lua redis lib command arguments must be strings or integers");
+                }
+            }
+        }
+    }
+    ffi::lua_settop(l, 0);
+    Ok(args)
+}
+
+unsafe fn generic_call(l: *mut lua_State, raise: bool) -> c_int {
+    let Some(run) = current() else {
+        raise_error_table(
+            l,
+            "redis.call/pcall can only be called inside a script invocation",
+        );
+    };
+    let args = match command_args(l) {
+        Ok(args) => args,
+        Err(msg) => {
+            push_error_table(l, msg.as_bytes());
+            if raise {
+                raise_top(l);
+            }
+            return 1;
+        }
+    };
+    let reply = run.host.call(args, run.resp, run.read_only);
+    let is_error = reply.first() == Some(&b'-');
+    push_resp(l, &reply);
+    drop(reply);
+    if raise && is_error {
+        raise_top(l);
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+    generic_call(l, true)
+}
+
+unsafe extern "C-unwind" fn redis_pcall(l: *mut lua_State) -> c_int {
+    generic_call(l, false)
+}
+
+unsafe extern "C-unwind" fn redis_sha1hex(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 {
+        raise_error_table(l, "wrong number of arguments");
+    }
+    let digest = super::sha1_hex(to_bytes(l, 1).unwrap_or_default());
+    push_str(l, &digest);
+    1
+}
+
+unsafe extern "C-unwind" fn redis_error_reply(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, -1) != ffi::LUA_TSTRING {
+        push_error_table(l, b"wrong number or type of arguments");
+        return 1;
+    }
+    let text = cstr_bytes(to_bytes(l, -1).unwrap());
+    let mut buffer = Vec::with_capacity(text.len() + 1);
+    if text.first() != Some(&b'-') {
+        buffer.push(b'-');
+    }
+    buffer.extend_from_slice(text);
+    push_error_table(l, &buffer);
+    1
+}
+
+unsafe extern "C-unwind" fn redis_status_reply(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, -1) != ffi::LUA_TSTRING {
+        push_error_table(l, b"wrong number or type of arguments");
+        return 1;
+    }
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushvalue(l, -2);
+    set_field(l, -2, c"ok");
+    1
+}
+
+unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
+    if current().is_none() {
+        raise_error_table(l, "redis.set_repl can only be called inside a script invocation");
+    }
+    if ffi::lua_gettop(l) != 1 {
+        raise_error_table(l, "redis.set_repl() requires two arguments.");
+    }
+    let flags = ffi::lua_tonumber(l, -1) as i32;
+    if flags & !3 != 0 {
+        raise_error_table(
+            l,
+            "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        );
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
+    let Some(run) = current() else {
+        raise_error_table(
+            l,
+            "redis.acl_check_cmd can only be called inside a script invocation",
+        );
+    };
+    let args = match command_args(l) {
+        Ok(args) => args,
+        Err(msg) => {
+            push_error_table(l, msg.as_bytes());
+            raise_top(l);
+        }
+    };
+    let known = run.host.command_exists(&args);
+    drop(args);
+    if !known {
+        raise_error_table(l, "Invalid command passed to redis.acl_check_cmd()");
+    }
+    ffi::lua_pushboolean(l, 1);
+    1
+}
+
+unsafe extern "C-unwind" fn redis_log(l: *mut lua_State) -> c_int {
+    let argc = ffi::lua_gettop(l);
+    if argc < 2 {
+        raise_error_table(l, "redis.log() requires two arguments or more.");
+    }
+    if ffi::lua_isnumber(l, 1) == 0 {
+        raise_error_table(l, "First argument must be a number (log level).");
+    }
+    let level = ffi::lua_tonumber(l, 1) as i32;
+    if !(0..=3).contains(&level) {
+        raise_error_table(l, "Invalid debug level.");
+    }
+    let mut text = Vec::new();
+    for j in 2..=argc {
+        if let Some(s) = to_bytes(l, j) {
+            if j != 2 {
+                text.push(b' ');
+            }
+            text.extend_from_slice(s);
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    match level {
+        0 => tracing::debug!(target: "script", "{text}"),
+        1 => tracing::info!(target: "script", "{text}"),
+        2 => tracing::info!(target: "script", "{text}"),
+        _ => tracing::warn!(target: "script", "{text}"),
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
+    let Some(run) = current() else {
+        raise_error_table(l, "redis.setresp can only be called inside a script invocation");
+    };
+    if ffi::lua_gettop(l) != 1 {
+        raise_error_table(l, "redis.setresp() requires one argument.");
+    }
+    let resp = ffi::lua_tonumber(l, 1) as i32;
+    if resp != 2 && resp != 3 {
+        raise_error_table(l, "RESP version must be 2 or 3.");
+    }
+    run.resp = resp as u8;
+    0
+}
+
+unsafe extern "C-unwind" fn redis_breakpoint(l: *mut lua_State) -> c_int {
+    ffi::lua_pushboolean(l, 0);
+    1
+}
+
+unsafe extern "C-unwind" fn redis_debug(_l: *mut lua_State) -> c_int {
+    0
+}
+
+unsafe extern "C-unwind" fn redis_replicate_commands(l: *mut lua_State) -> c_int {
+    ffi::lua_pushboolean(l, 1);
+    1
+}
+
+/// Stops a script that was asked to stop (SCRIPT KILL / FUNCTION KILL).
+unsafe extern "C-unwind" fn kill_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    let Some(run) = current() else { return };
+    let killed = run
+        .kill
+        .is_some_and(|k| k.load(std::sync::atomic::Ordering::Relaxed));
+    if killed {
+        // From now on every line stops it again, so pcall cannot swallow the kill.
+        ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKLINE, 0);
+        raise_error_table(l, "Script killed by user with SCRIPT KILL...");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// math.random as Redis has it: the 48-bit generator of `rand48`, the same on every platform.
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
+}
+
+/// Process-wide state in Redis; one per thread here is equivalent while scripts run on the
+/// thread holding the keyspace lock, which any thread may be, so it is kept in a static.
+static RAND_STATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+fn lrand48() -> i32 {
+    use std::sync::atomic::Ordering;
+    let _ = RAND48.with(|c| c.get());
+    let x = RAND_STATE.load(Ordering::Relaxed);
+    let next = (x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & 0xFFFF_FFFF_FFFF;
+    RAND_STATE.store(next, Ordering::Relaxed);
+    (next >> 17) as i32
+}
+
+fn srand48(seed: i32) {
+    let seed = seed as u32 as u64;
+    RAND_STATE.store(
+        (seed << 16) | 0x330E,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+unsafe extern "C-unwind" fn math_random(l: *mut lua_State) -> c_int {
+    if current().is_none() {
+        raise_string(
+            l,
+            "math.random can only be called inside a script invocation".into(),
+        );
+    }
+    const MAX: i32 = i32::MAX;
+    let r = (lrand48() % MAX) as f64 / MAX as f64;
+    match ffi::lua_gettop(l) {
+        0 => ffi::lua_pushnumber(l, r),
+        1 => {
+            let u = ffi::luaL_checkinteger(l, 1) as c_int;
+            if u < 1 {
+                ffi::luaL_argerror(l, 1, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * u as f64).floor() + 1.0);
+        }
+        2 => {
+            let lo = ffi::luaL_checkinteger(l, 1) as c_int;
+            let up = ffi::luaL_checkinteger(l, 2) as c_int;
+            if lo > up {
+                ffi::luaL_argerror(l, 2, c"interval is empty".as_ptr());
+            }
+            ffi::lua_pushnumber(l, (r * (up as f64 - lo as f64 + 1.0)).floor() + lo as f64);
+        }
+        _ => raise_string(l, "wrong number of arguments".into()),
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn math_randomseed(l: *mut lua_State) -> c_int {
+    if current().is_none() {
+        raise_string(
+            l,
+            "math.randomseed can only be called inside a script invocation".into(),
+        );
+    }
+    srand48(ffi::luaL_checkinteger(l, 1) as c_int);
+    0
+}
+
+/// Keeps `c_void` in use for the light userdata helpers of the libraries.
+#[allow(dead_code)]
+pub(crate) type Opaque = c_void;

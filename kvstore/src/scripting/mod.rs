@@ -1,0 +1,247 @@
+//! Lua scripting as Redis 7.0 has it: EVAL scripts (cached per run of the server, by SHA1)
+//! and FUNCTION libraries, each in its own Lua 5.1 state with Redis's environment.
+//!
+//! The engine knows no command table and no keyspace: a script reaches the data only through
+//! the [`Host`] it is run with (`redis.call` hands the host an argument vector and gets the
+//! reply back already encoded in RESP, exactly what Redis's script client sees). The command
+//! layer (`cmd::scripting`) implements the host over its execution context, so a script's
+//! commands take the same path as a client's and run under the keyspace lock the calling
+//! command holds: a script is atomic by construction.
+//!
+//! Invariants:
+//! - One [`Scripting`] per server; its states are only used under its mutexes, which are
+//!   always taken after the keyspace lock, never before.
+//! - A script that was loaded is compiled in the state; SCRIPT FLUSH replaces the state.
+
+mod cjson;
+pub mod functions;
+mod libs;
+pub mod lua;
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::protocol::Reply;
+
+pub use functions::Functions;
+pub use lua::{Kind, Run};
+
+/// What a running script calls back into.
+pub trait Host {
+    /// Runs one command for `redis.call` / `redis.pcall` and returns its reply encoded in
+    /// protocol `resp`; refusals (unknown command, write from a read-only script, ...) are
+    /// error replies (`-ERR ...\r\n`).
+    fn call(&mut self, args: Vec<Bytes>, resp: u8, read_only: bool) -> Vec<u8>;
+    /// Whether `args` name a known command (`redis.acl_check_cmd`).
+    fn command_exists(&self, args: &[Bytes]) -> bool;
+}
+
+/// The lower-case hex SHA1 of `data` (`redis.sha1hex`, script names).
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// Script flags from a `#!lua flags=...` shebang.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// No shebang: Redis's backward-compatible mode (writes allowed unless *_RO).
+    pub compat: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+impl ScriptFlags {
+    /// Sets the flag called `name`; false for an unknown name.
+    pub fn set(&mut self, name: &[u8]) -> bool {
+        match name {
+            b"no-writes" => self.no_writes = true,
+            b"allow-oom" => self.allow_oom = true,
+            b"allow-stale" => self.allow_stale = true,
+            b"no-cluster" => self.no_cluster = true,
+            b"allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The flag names FUNCTION LIST reports, in Redis's order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (on, name) in [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ] {
+            if on {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
+/// Reads an EVAL script's shebang line: the flags and the length of the line (the code
+/// compiled starts there, so line numbers stay right). Errors are Redis's messages.
+pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
+    let mut flags = ScriptFlags {
+        compat: true,
+        ..ScriptFlags::default()
+    };
+    if !body.starts_with(b"#!") {
+        return Ok((flags, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid script shebang".into());
+    };
+    let parts = match crate::protocol::split_args(&body[..end]) {
+        Some(parts) if !parts.is_empty() => parts,
+        _ => return Err("Invalid engine in script shebang".into()),
+    };
+    if parts[0] != b"#!lua" {
+        return Err(format!(
+            "Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&parts[0])
+        ));
+    }
+    flags.compat = false;
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix(b"flags=") else {
+            return Err(format!(
+                "Unknown lua shebang option: {}",
+                String::from_utf8_lossy(part)
+            ));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for name in list.split(|&b| b == b',') {
+            if !flags.set(name) {
+                return Err(format!(
+                    "Unexpected flag in script shebang: {}",
+                    String::from_utf8_lossy(name)
+                ));
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+/// A cached EVAL script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub body: Bytes,
+    pub flags: ScriptFlags,
+}
+
+/// The EVAL engine: the script cache and the state the scripts are compiled into.
+pub struct Scripts {
+    vm: lua::Vm,
+    cache: HashMap<String, Script>,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Scripts {
+            vm: lua::Vm::new(Kind::Eval),
+            cache: HashMap::new(),
+        }
+    }
+}
+
+fn registry_key(sha: &str) -> CString {
+    CString::new(format!("f_{sha}")).expect("a SHA1 has no NUL")
+}
+
+impl Scripts {
+    /// Compiles and caches `body` unless cached (`luaCreateFunction`); returns its SHA1.
+    /// The error is the reply Redis sends.
+    pub fn load(&mut self, body: &Bytes) -> Result<String, Reply> {
+        let sha = sha1_hex(body);
+        if self.cache.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, shebang_len) =
+            parse_shebang(body).map_err(|e| Reply::error(format!("ERR {e}")))?;
+        let mut code = Vec::with_capacity(body.len());
+        // The shebang line is left out but its newline kept, so lines keep their numbers.
+        code.extend_from_slice(&body[shebang_len..]);
+        self.vm
+            .compile(&registry_key(&sha), &code, c"@user_script")
+            .map_err(|msg| {
+                Reply::error(crate::cmd::sanitize(format!(
+                    "ERR Error compiling script (new function): {}",
+                    String::from_utf8_lossy(&msg)
+                )))
+            })?;
+        self.cache.insert(
+            sha.clone(),
+            Script {
+                body: body.clone(),
+                flags,
+            },
+        );
+        Ok(sha)
+    }
+
+    /// The cached script with this SHA1 (any case).
+    pub fn get(&self, sha: &[u8]) -> Option<&Script> {
+        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        self.cache.get(&sha)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        self.get(sha).is_some()
+    }
+
+    /// SCRIPT FLUSH: forgets every script and starts a fresh state.
+    pub fn flush(&mut self) {
+        *self = Scripts::default();
+    }
+
+    /// Runs the cached script `sha` (lower case).
+    pub fn run(&mut self, sha: &str, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
+        self.vm.call(&registry_key(sha), keys, args, run)
+    }
+
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+}
+
+/// A server's scripting state: the EVAL engine, the function libraries, and what SCRIPT KILL
+/// / FUNCTION KILL use to stop a running script.
+#[derive(Default)]
+pub struct Scripting {
+    pub scripts: Mutex<Scripts>,
+    pub functions: Mutex<Functions>,
+    /// Set to stop the running script at its next hook.
+    pub kill: AtomicBool,
+}
+
+/// The scripting state of the server whose shared state lives at `server` (its address).
+/// Kept outside `Shared` until the lead wires it in; one per server in the process.
+pub fn for_server(server: usize) -> Arc<Scripting> {
+    static ALL: OnceLock<Mutex<HashMap<usize, Arc<Scripting>>>> = OnceLock::new();
+    ALL.get_or_init(Default::default)
+        .lock()
+        .entry(server)
+        .or_default()
+        .clone()
+}
+
+#[cfg(test)]
+mod tests;
