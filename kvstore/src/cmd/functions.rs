@@ -1,37 +1,318 @@
-//! FUNCTION and FCALL: libraries of Lua functions, kept across restarts.
+//! FUNCTION LOAD | LIST | DELETE | FLUSH | DUMP | RESTORE | STATS | KILL | HELP, and FCALL /
+//! FCALL_RO, over [`crate::scripting::Functions`].
+//!
+//! Libraries survive restarts: after every change the whole set is written, as a FUNCTION
+//! DUMP payload, to `functions.dump` in the data directory (written to a temporary file,
+//! synced, then renamed, so a crash leaves the old or the new set), and it is read back the
+//! first time a server touches its functions.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::Ctx;
+use super::scripting::{help as help_reply, keys_and_args, run_script, scripting, NOTBUSY};
+use super::{is, Ctx};
 use crate::protocol::Reply;
+use crate::scripting::functions::RestorePolicy;
+use crate::scripting::{Functions, Scripting};
 
-pub fn load(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+const FILE: &str = "functions.dump";
+
+fn dump_path(ctx: &Ctx) -> PathBuf {
+    ctx.shared.config.read().dir.join(FILE)
 }
-pub fn list(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+/// The functions of this server, loaded from disk on first use.
+fn with_functions<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Ctx, &Scripting, &mut Functions) -> R) -> R {
+    let scripting = scripting(ctx);
+    // Lock order: the keyspace first, then the engine.
+    ctx.keyspace();
+    let path = dump_path(ctx);
+    let mut functions = scripting.functions.lock();
+    if !scripting.functions_restored.swap(true, Ordering::AcqRel) {
+        if let Ok(payload) = std::fs::read(&path) {
+            if let Err(e) = functions.restore(&payload, RestorePolicy::Flush) {
+                tracing::warn!("cannot restore the functions saved in {}: {e}", path.display());
+            }
+        }
+    }
+    f(ctx, &scripting, &mut functions)
 }
-pub fn delete(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+/// Writes the libraries to disk (after a change).
+fn persist(ctx: &Ctx, functions: &Functions) {
+    let path = dump_path(ctx);
+    let tmp = path.with_extension("dump.tmp");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&functions.dump())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    if let Err(e) = write() {
+        tracing::warn!("cannot save the functions to {}: {e}", path.display());
+    }
 }
-pub fn flush(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+fn subcommand_syntax_error(args: &[Bytes]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+        super::truncated(&args[1], 128)
+    ))
 }
-pub fn dump(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+/// FUNCTION LOAD [REPLACE] function-code
+pub fn load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut replace = false;
+    let mut at = 2;
+    while at < args.len() - 1 {
+        if is(&args[at], "replace") {
+            replace = true;
+            at += 1;
+            continue;
+        }
+        return Reply::error(super::sanitize(format!(
+            "ERR Unknown option given: {}",
+            String::from_utf8_lossy(&args[at])
+        )));
+    }
+    if at >= args.len() {
+        return Reply::error("ERR Function code is missing");
+    }
+    let code = args[at].clone();
+    with_functions(ctx, |ctx, _, functions| match functions.load(&code, replace) {
+        Ok(name) => {
+            persist(ctx, functions);
+            Reply::bulk(name)
+        }
+        Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
+    })
 }
-pub fn restore(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut with_code = false;
+    let mut pattern: Option<&Bytes> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if !with_code && is(&args[i], "withcode") {
+            with_code = true;
+            i += 1;
+            continue;
+        }
+        if pattern.is_none() && is(&args[i], "libraryname") {
+            if i >= args.len() - 1 {
+                return Reply::error("ERR library name argument was not given");
+            }
+            pattern = Some(&args[i + 1]);
+            i += 2;
+            continue;
+        }
+        return Reply::error(super::sanitize(format!(
+            "ERR Unknown argument {}",
+            String::from_utf8_lossy(&args[i])
+        )));
+    }
+    with_functions(ctx, |_, _, functions| {
+        let libs = functions
+            .libraries()
+            .iter()
+            .filter(|l| pattern.map_or(true, |p| crate::glob::glob_match(p, l.name.as_bytes(), true)))
+            .map(|lib| {
+                let funcs = lib
+                    .functions
+                    .iter()
+                    .map(|f| {
+                        Reply::Map(vec![
+                            (Reply::bulk("name"), Reply::bulk(f.name.clone())),
+                            (
+                                Reply::bulk("description"),
+                                Reply::opt_bulk(f.description.clone()),
+                            ),
+                            (
+                                Reply::bulk("flags"),
+                                Reply::Set(
+                                    f.flags.names().into_iter().map(Reply::status).collect(),
+                                ),
+                            ),
+                        ])
+                    })
+                    .collect();
+                let mut fields = vec![
+                    (Reply::bulk("library_name"), Reply::bulk(lib.name.clone())),
+                    (Reply::bulk("engine"), Reply::bulk(lib.engine)),
+                    (Reply::bulk("functions"), Reply::Array(funcs)),
+                ];
+                if with_code {
+                    fields.push((Reply::bulk("library_code"), Reply::Bulk(lib.code.clone())));
+                }
+                Reply::Map(fields)
+            })
+            .collect();
+        Reply::Array(libs)
+    })
 }
-pub fn stats(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+
+/// FUNCTION DELETE library-name
+pub fn delete(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    with_functions(ctx, |ctx, _, functions| {
+        if functions.delete(&args[2]) {
+            persist(ctx, functions);
+            Reply::Ok
+        } else {
+            Reply::error("ERR Library not found")
+        }
+    })
 }
+
+/// FUNCTION FLUSH [ASYNC|SYNC]
+pub fn flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 3 {
+        return subcommand_syntax_error(args);
+    }
+    if args.len() == 3 && !is(&args[2], "sync") && !is(&args[2], "async") {
+        return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    with_functions(ctx, |ctx, _, functions| {
+        functions.flush();
+        persist(ctx, functions);
+        Reply::Ok
+    })
+}
+
+/// FUNCTION DUMP
+pub fn dump(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    with_functions(ctx, |_, _, functions| Reply::bulk(functions.dump()))
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
+pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() > 4 {
+        return subcommand_syntax_error(args);
+    }
+    let policy = match args.get(3) {
+        None => RestorePolicy::Append,
+        Some(p) if is(p, "append") => RestorePolicy::Append,
+        Some(p) if is(p, "replace") => RestorePolicy::Replace,
+        Some(p) if is(p, "flush") => RestorePolicy::Flush,
+        Some(_) => {
+            return Reply::error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )
+        }
+    };
+    with_functions(ctx, |ctx, _, functions| {
+        match functions.restore(&args[2], policy) {
+            Ok(()) => {
+                persist(ctx, functions);
+                Reply::Ok
+            }
+            Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
+        }
+    })
+}
+
+/// FUNCTION STATS: no script is ever running when another command runs (scripts hold the
+/// keyspace lock), so `running_script` is always null.
+pub fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    with_functions(ctx, |_, _, functions| {
+        Reply::Map(vec![
+            (Reply::bulk("running_script"), Reply::Nil),
+            (
+                Reply::bulk("engines"),
+                Reply::Map(vec![(
+                    Reply::bulk("LUA"),
+                    Reply::Map(vec![
+                        (
+                            Reply::bulk("libraries_count"),
+                            Reply::Integer(functions.libraries().len() as i64),
+                        ),
+                        (
+                            Reply::bulk("functions_count"),
+                            Reply::Integer(functions.function_count() as i64),
+                        ),
+                    ]),
+                )]),
+            ),
+        ])
+    })
+}
+
+/// FUNCTION KILL
 pub fn kill(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+    Reply::error(NOTBUSY)
 }
+
+/// FUNCTION HELP
 pub fn help(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error("ERR not yet")
+    help_reply(
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    )
 }
-pub fn fcall(_: &mut Ctx, _: &[Bytes], _ro: bool) -> Reply {
-    Reply::error("ERR not yet")
+
+/// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
+pub fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Reply {
+    with_functions(ctx, |ctx, scripting, functions| {
+        let Some(function) = functions.get(&args[1]) else {
+            return Reply::error("ERR Function not found");
+        };
+        if crate::number::parse_i64(&args[2]).is_none() {
+            return Reply::error("ERR Bad number of keys provided");
+        }
+        let (keys, argv) = match keys_and_args(args) {
+            Ok(split) => split,
+            Err(e) => return e,
+        };
+        let flags = function.flags;
+        if !flags.no_writes && ro {
+            return Reply::error(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            );
+        }
+        let name = function.name.clone();
+        run_script(ctx, scripting, name, ro || flags.no_writes, |run| {
+            functions.call(&args[1], keys, argv, run)
+        })
+    })
 }

@@ -19,7 +19,7 @@
 //!   `redis.call` and friends find their host through it.
 
 use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, CStr};
 use std::ptr;
 
 use bytes::Bytes;
@@ -211,7 +211,7 @@ unsafe fn raise_error_table(l: *mut lua_State, msg: &str) -> ! {
 /// failing Lua code to the error table, wrapping non-table errors as `ERR <text>`.
 const ERROR_HANDLER: &str = "local dbg = debug\n\
 debug = nil\n\
-function __redis__err__handler(err)\n\
+local function handler(err)\n\
   local i = dbg.getinfo(2,'nSl')\n\
   if i and i.what == 'C' then\n\
     i = dbg.getinfo(3,'nSl')\n\
@@ -224,7 +224,43 @@ function __redis__err__handler(err)\n\
     err['line'] = i.currentline\n\
   end\n\
   return err\n\
-end\n";
+end\n\
+return handler\n";
+
+/// Registry key of the error handler.
+const ERROR_HANDLER_KEY: &CStr = c"__ERROR_HANDLER__";
+/// Registry keys of the function engine: the metatable of the globals proxy, and the two
+/// `__index` it switches between (the full API while functions run, only
+/// `redis.register_function` & co. while a library loads).
+const GLOBALS_MT: &CStr = c"__kvstore_globals_mt";
+const INDEX_RUN: &CStr = c"__kvstore_index_run";
+const INDEX_LOAD: &CStr = c"__kvstore_index_load";
+
+/// How the function to call is found in the registry.
+pub enum FnRef<'a> {
+    /// An EVAL script, by registry field (`f_<sha>`).
+    Named(&'a CStr),
+    /// A registered function, by `luaL_ref`.
+    Ref(c_int),
+}
+
+/// A function a library registered while loading.
+pub struct Registered {
+    pub name: Vec<u8>,
+    pub description: Option<Vec<u8>>,
+    pub flags: super::ScriptFlags,
+    pub func: c_int,
+}
+
+thread_local! {
+    /// The functions registered by the library being loaded (null when none is loading),
+    /// and when the load started.
+    static LOADING: Cell<*mut Vec<Registered>> = const { Cell::new(ptr::null_mut()) };
+    static LOAD_STARTED: Cell<Option<std::time::Instant>> = const { Cell::new(None) };
+}
+
+/// How long FUNCTION LOAD may run a library's top-level code.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Vm {
     /// A fresh state with Redis's environment for `kind`.
@@ -262,7 +298,7 @@ impl Vm {
             ffi::lua_call(l, 1, 0);
         }
         // Redis's allow list keeps these out of the globals.
-        for name in [c"print", c"dofile", c"loadfile"] {
+        for name in [c"print", c"dofile", c"loadfile", c"newproxy"] {
             ffi::lua_pushnil(l);
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         }
@@ -320,7 +356,13 @@ impl Vm {
             c"@err_handler_def".as_ptr(),
         );
         assert_eq!(status, 0, "the error handler compiles");
-        assert_eq!(ffi::lua_pcall(l, 0, 0, 0), 0, "the error handler installs");
+        assert_eq!(ffi::lua_pcall(l, 0, 1, 0), 0, "the error handler installs");
+        if self.kind == Kind::Eval {
+            // EVAL's handler is also a global, as in Redis.
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"__redis__err__handler".as_ptr());
+        }
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER_KEY.as_ptr());
     }
 
     /// Replaces the globals (and the library tables in them) with read-only proxies.
@@ -361,6 +403,15 @@ impl Vm {
         ffi::lua_createtable(l, 0, 3);
         ffi::lua_pushvalue(l, real);
         ffi::lua_pushcclosure(l, global_index, 1);
+        if self.kind == Kind::Function {
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, INDEX_RUN.as_ptr());
+            self.push_library_api();
+            ffi::lua_pushcclosure(l, global_index, 1);
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, INDEX_LOAD.as_ptr());
+            ffi::lua_pushvalue(l, -2);
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, GLOBALS_MT.as_ptr());
+        }
         set_field(l, -2, c"__index");
         set_fn(l, -1, c"__newindex", readonly_newindex);
         ffi::lua_pushboolean(l, 0);
@@ -372,6 +423,91 @@ impl Vm {
         ffi::lua_pushvalue(l, real);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
         ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
+        ffi::lua_pop(l, 1);
+    }
+
+    /// Pushes what a library's top-level code sees as its globals: only `redis`, with
+    /// `register_function`, `log`, the log levels and the version.
+    unsafe fn push_library_api(&self) {
+        let l = self.l;
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_createtable(l, 0, 8);
+        let t = ffi::lua_gettop(l);
+        set_fn(l, t, c"register_function", register_function);
+        set_fn(l, t, c"log", redis_log);
+        set_num(l, t, c"LOG_DEBUG", 0.0);
+        set_num(l, t, c"LOG_VERBOSE", 1.0);
+        set_num(l, t, c"LOG_NOTICE", 2.0);
+        set_num(l, t, c"LOG_WARNING", 3.0);
+        set_num(l, t, c"REDIS_VERSION_NUM", REDIS_VERSION_NUM);
+        push_str(l, REDIS_VERSION);
+        set_field(l, t, c"REDIS_VERSION");
+        push_strict_proxy(l, t);
+        ffi::lua_remove(l, t);
+        set_field(l, -2, c"redis");
+    }
+
+    /// Runs a library's code (FUNCTION LOAD): returns the functions it registered, or
+    /// Redis's error message.
+    pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let l = self.l;
+        // SAFETY: balanced stack use; LOADING points at `registered` only during the call.
+        unsafe {
+            let base = ffi::lua_gettop(l);
+            self.switch_index(INDEX_LOAD);
+            let status = ffi::luaL_loadbuffer(
+                l,
+                code.as_ptr() as *const c_char,
+                code.len(),
+                c"@user_function".as_ptr(),
+            );
+            if status != 0 {
+                let msg = String::from_utf8_lossy(to_bytes(l, -1).unwrap_or_default()).into_owned();
+                ffi::lua_settop(l, base);
+                self.switch_index(INDEX_RUN);
+                return Err(format!("Error compiling function: {msg}"));
+            }
+            let mut registered: Vec<Registered> = Vec::new();
+            LOADING.with(|c| c.set(&mut registered));
+            LOAD_STARTED.with(|c| c.set(Some(std::time::Instant::now())));
+            ffi::lua_sethook(l, Some(load_hook), ffi::LUA_MASKCOUNT, 100_000);
+            let status = ffi::lua_pcall(l, 0, 0, 0);
+            ffi::lua_sethook(l, None, 0, 0);
+            LOADING.with(|c| c.set(ptr::null_mut()));
+            LOAD_STARTED.with(|c| c.set(None));
+            let result = if status != 0 {
+                let msg = if ffi::lua_isstring(l, -1) != 0 {
+                    let mut m = b"ERR ".to_vec();
+                    m.extend_from_slice(to_bytes(l, -1).unwrap_or_default());
+                    Some(m)
+                } else {
+                    ErrorInfo::extract(l).msg
+                };
+                for f in registered.drain(..) {
+                    ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
+                }
+                let msg = msg.map_or("(null)".into(), |m| String::from_utf8_lossy(&m).into_owned());
+                Err(format!("Error registering functions: {msg}"))
+            } else {
+                Ok(registered)
+            };
+            ffi::lua_settop(l, base);
+            self.switch_index(INDEX_RUN);
+            result
+        }
+    }
+
+    /// Releases a registered function.
+    pub fn unref(&mut self, func: c_int) {
+        // SAFETY: plain registry operation.
+        unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, func) }
+    }
+
+    unsafe fn switch_index(&self, which: &CStr) {
+        let l = self.l;
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, GLOBALS_MT.as_ptr());
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, which.as_ptr());
+        set_field(l, -2, c"__index");
         ffi::lua_pop(l, 1);
     }
 
@@ -415,16 +551,17 @@ impl Vm {
 
     /// Runs the function stored under `key`. EVAL mode sets KEYS and ARGV as globals and
     /// calls the chunk without arguments; function mode passes them as two arguments.
-    pub fn call(&mut self, key: &CStr, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
+    pub fn call(&mut self, func: FnRef, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
         let l = self.l;
         // SAFETY: the run outlives the protected call below, and CURRENT is reset before
         // returning; the stack is balanced on every path.
         unsafe {
             let base = ffi::lua_gettop(l);
-            self.push_real_globals();
-            ffi::lua_getfield(l, -1, c"__redis__err__handler".as_ptr());
-            ffi::lua_remove(l, -2);
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER_KEY.as_ptr());
+            match func {
+                FnRef::Named(key) => ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr()),
+                FnRef::Ref(r) => ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, r as ffi::lua_Integer),
+            };
             let nargs = match self.kind {
                 Kind::Eval => {
                     self.push_real_globals();
@@ -489,6 +626,21 @@ unsafe fn push_proxy(l: *mut lua_State, idx: c_int) {
     ffi::lua_setmetatable(l, -2);
 }
 
+/// Pushes a read-only proxy of the table at `idx` whose missing fields are an error (the
+/// `redis` table a library sees while loading).
+unsafe fn push_strict_proxy(l: *mut lua_State, idx: c_int) {
+    let idx = abs_index(l, idx);
+    ffi::lua_createtable(l, 0, 0);
+    ffi::lua_createtable(l, 0, 3);
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_pushcclosure(l, global_index, 1);
+    set_field(l, -2, c"__index");
+    set_fn(l, -1, c"__newindex", readonly_newindex);
+    ffi::lua_pushboolean(l, 0);
+    set_field(l, -2, c"__metatable");
+    ffi::lua_setmetatable(l, -2);
+}
+
 /// The error reply for a script that failed with the value on top of the stack.
 unsafe fn error_reply(l: *mut lua_State, name: &str) -> Reply {
     if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
@@ -517,11 +669,7 @@ fn error_line(msg: Vec<u8>) -> Reply {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
-    if text.is_empty() {
-        // Redis turns an empty error into `-ERR`.
-        return Reply::error("ERR ");
-    }
-    Reply::error(text)
+    Reply::error(crate::cmd::sanitize(text))
 }
 
 /// The fields of an error table (`luaExtractErrorInformation`).
@@ -610,13 +758,10 @@ unsafe fn table_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply 
         ffi::lua_pop(l, 1);
         let msg = info.msg.unwrap_or_default();
         // addReplyErrorFormat: no line breaks inside an error.
-        let mut msg: Vec<u8> = msg
+        let msg: Vec<u8> = msg
             .into_iter()
             .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
             .collect();
-        while msg.last() == Some(&b' ') && false {
-            msg.pop();
-        }
         return error_line(msg);
     }
     ffi::lua_pop(l, 1);
@@ -700,9 +845,10 @@ unsafe fn table_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply 
     Reply::Array(items)
 }
 
+/// Pushes `t[key]` (raw) for the table at `idx`, counted after the key is pushed.
 unsafe fn raw_field_at(l: *mut lua_State, key: &str, idx: c_int) -> c_int {
     push_str(l, key);
-    ffi::lua_rawget(l, idx - 1);
+    ffi::lua_rawget(l, idx);
     ffi::lua_type(l, -1)
 }
 
@@ -1219,21 +1365,163 @@ unsafe extern "C-unwind" fn kill_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debu
     }
 }
 
+/// Stops a library whose top-level code runs too long (FUNCTION LOAD timeout).
+unsafe extern "C-unwind" fn load_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    let started = LOAD_STARTED.with(|c| c.get());
+    if started.is_some_and(|t| t.elapsed() > LOAD_TIMEOUT) {
+        ffi::lua_sethook(l, Some(load_hook), ffi::LUA_MASKLINE, 0);
+        raise_error_table(l, "FUNCTION LOAD timeout");
+    }
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...}`.
+unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
+    let loading = LOADING.with(|c| c.get());
+    if loading.is_null() {
+        raise_error_table(
+            l,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        );
+    }
+    let result = read_registration(l);
+    match result {
+        Ok(f) => {
+            let list = &mut *loading;
+            if !super::functions::valid_name(&f.name) {
+                ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
+                raise_error_table(l, super::functions::BAD_NAME);
+            }
+            if list.iter().any(|g| g.name == f.name) {
+                ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
+                raise_error_table(l, "Function already exists in the library");
+            }
+            list.push(f);
+            0
+        }
+        Err(msg) => raise_error_table(l, msg),
+    }
+}
+
+unsafe fn read_registration(l: *mut lua_State) -> Result<Registered, &'static str> {
+    let argc = ffi::lua_gettop(l);
+    if !(1..=2).contains(&argc) {
+        return Err("wrong number of arguments to redis.register_function");
+    }
+    if argc == 2 {
+        if ffi::lua_isstring(l, 1) == 0 {
+            return Err("first argument to redis.register_function must be a string");
+        }
+        let name = cstr_bytes(to_bytes(l, 1).unwrap()).to_vec();
+        if ffi::lua_isfunction(l, 2) == 0 {
+            return Err("second argument to redis.register_function must be a function");
+        }
+        let func = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+        return Ok(Registered {
+            name,
+            description: None,
+            flags: super::ScriptFlags::default(),
+            func,
+        });
+    }
+    if ffi::lua_istable(l, 1) == 0 {
+        return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+    }
+    let mut name = None;
+    let mut description = None;
+    let mut func = None;
+    let mut flags = super::ScriptFlags::default();
+    let fail = |l: *mut lua_State, func: Option<c_int>, msg: &'static str| {
+        if let Some(f) = func {
+            ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f);
+        }
+        Err(msg)
+    };
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, -2) != 0 {
+        if ffi::lua_isstring(l, -2) == 0 {
+            return fail(l, func, "named argument key given to redis.register_function is not a string");
+        }
+        // A copy: converting a number key in place would confuse lua_next.
+        ffi::lua_pushvalue(l, -2);
+        let key = cstr_bytes(to_bytes(l, -1).unwrap()).to_ascii_lowercase();
+        ffi::lua_pop(l, 1);
+        match key.as_slice() {
+            b"function_name" => {
+                if ffi::lua_isstring(l, -1) == 0 {
+                    return fail(l, func, "function_name argument given to redis.register_function must be a string");
+                }
+                name = Some(to_bytes(l, -1).unwrap().to_vec());
+            }
+            b"description" => {
+                if ffi::lua_isstring(l, -1) == 0 {
+                    return fail(l, func, "description argument given to redis.register_function must be a string");
+                }
+                description = Some(to_bytes(l, -1).unwrap().to_vec());
+            }
+            b"callback" => {
+                if ffi::lua_isfunction(l, -1) == 0 {
+                    return fail(l, func, "callback argument given to redis.register_function must be a function");
+                }
+                if let Some(old) = func.take() {
+                    ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, old);
+                }
+                func = Some(ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX));
+                continue;
+            }
+            b"flags" => {
+                if ffi::lua_istable(l, -1) == 0 {
+                    return fail(l, func, "flags argument to redis.register_function must be a table representing function flags");
+                }
+                let mut j = 1;
+                loop {
+                    ffi::lua_pushnumber(l, j as f64);
+                    j += 1;
+                    ffi::lua_gettable(l, -2);
+                    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+                        ffi::lua_pop(l, 1);
+                        break;
+                    }
+                    if ffi::lua_isstring(l, -1) == 0 {
+                        ffi::lua_pop(l, 1);
+                        return fail(l, func, "unknown flag given");
+                    }
+                    let flag = cstr_bytes(to_bytes(l, -1).unwrap()).to_ascii_lowercase();
+                    ffi::lua_pop(l, 1);
+                    if !flags.set(&flag) {
+                        return fail(l, func, "unknown flag given");
+                    }
+                }
+            }
+            _ => return fail(l, func, "unknown argument given to redis.register_function"),
+        }
+        ffi::lua_pop(l, 1);
+    }
+    let Some(name) = name else {
+        return fail(l, func, "redis.register_function must get a function name argument");
+    };
+    let Some(func) = func else {
+        return Err("redis.register_function must get a callback argument");
+    };
+    // Keep the name as C reads it.
+    let name = cstr_bytes(&name).to_vec();
+    Ok(Registered {
+        name,
+        description,
+        flags,
+        func,
+    })
+}
+
 // ---------------------------------------------------------------------------------------
 // math.random as Redis has it: the 48-bit generator of `rand48`, the same on every platform.
 // ---------------------------------------------------------------------------------------
 
-thread_local! {
-    static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
-}
-
-/// Process-wide state in Redis; one per thread here is equivalent while scripts run on the
-/// thread holding the keyspace lock, which any thread may be, so it is kept in a static.
+/// Process-wide state, as in Redis (scripts run one at a time, under the keyspace lock).
 static RAND_STATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
 
 fn lrand48() -> i32 {
     use std::sync::atomic::Ordering;
-    let _ = RAND48.with(|c| c.get());
     let x = RAND_STATE.load(Ordering::Relaxed);
     let next = (x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & 0xFFFF_FFFF_FFFF;
     RAND_STATE.store(next, Ordering::Relaxed);
@@ -1289,7 +1577,3 @@ unsafe extern "C-unwind" fn math_randomseed(l: *mut lua_State) -> c_int {
     srand48(ffi::luaL_checkinteger(l, 1) as c_int);
     0
 }
-
-/// Keeps `c_void` in use for the light userdata helpers of the libraries.
-#[allow(dead_code)]
-pub(crate) type Opaque = c_void;

@@ -210,7 +210,8 @@ impl Scripts {
 
     /// Runs the cached script `sha` (lower case).
     pub fn run(&mut self, sha: &str, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
-        self.vm.call(&registry_key(sha), keys, args, run)
+        self.vm
+            .call(lua::FnRef::Named(&registry_key(sha)), keys, args, run)
     }
 
     pub fn len(&self) -> usize {
@@ -230,6 +231,8 @@ pub struct Scripting {
     pub functions: Mutex<Functions>,
     /// Set to stop the running script at its next hook.
     pub kill: AtomicBool,
+    /// The saved functions were read back (done once, at first use).
+    pub functions_restored: AtomicBool,
 }
 
 /// The scripting state of the server whose shared state lives at `server` (its address).
