@@ -1,4 +1,4 @@
-//! The libraries Redis bundles into its Lua: `cjson`, `cmsgpack`, `bit` and `struct`,
+//! The libraries Redis bundles into its Lua: `cjson`, `struct`, `cmsgpack` and `bit`,
 //! written here in Rust against the Lua C API, producing the bytes Redis's C versions do.
 
 use mlua::ffi;
@@ -11,8 +11,10 @@ use mlua::ffi::lua_State;
 pub(crate) unsafe fn open_all(l: *mut lua_State) {
     super::cjson::open(l);
     ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cjson".as_ptr());
-    for name in [c"struct", c"cmsgpack", c"bit"] {
-        ffi::lua_createtable(l, 0, 8);
-        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
-    }
+    super::structlib::open(l);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"struct".as_ptr());
+    super::cmsgpack::open(l);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"cmsgpack".as_ptr());
+    super::bit::open(l);
+    ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"bit".as_ptr());
 }

@@ -297,8 +297,9 @@ impl Vm {
             ffi::lua_pushstring(l, name.as_ptr());
             ffi::lua_call(l, 1, 0);
         }
-        // Redis's allow list keeps these out of the globals.
-        for name in [c"print", c"dofile", c"loadfile", c"newproxy"] {
+        // Absent from the reference server's globals (Redis's allow list, and the security
+        // fixes in Debian's 7.0.15 build for getfenv, setfenv and newproxy).
+        for name in [c"print", c"dofile", c"loadfile", c"newproxy", c"getfenv", c"setfenv"] {
             ffi::lua_pushnil(l);
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         }
@@ -365,11 +366,33 @@ impl Vm {
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER_KEY.as_ptr());
     }
 
-    /// Replaces the globals (and the library tables in them) with read-only proxies.
+    /// Replaces the globals (and the library tables in them) with read-only proxies, and the
+    /// base functions that would see through a proxy with ones that look behind it.
     unsafe fn protect_globals(&self) {
         let l = self.l;
+        ffi::lua_createtable(l, 0, 16);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, READONLY.as_ptr());
+        ffi::lua_createtable(l, 0, 2);
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, APPARENT_MT.as_ptr());
+
         ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
         let real = ffi::lua_gettop(l);
+        set_fn(l, real, c"rawset", base_rawset);
+        set_fn(l, real, c"rawget", base_rawget);
+        set_fn(l, real, c"getmetatable", base_getmetatable);
+        set_fn(l, real, c"setmetatable", base_setmetatable);
+        ffi::lua_pushcfunction(l, base_next);
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_setfield(l, real, c"next".as_ptr());
+        ffi::lua_pushcclosure(l, base_pairs, 1);
+        ffi::lua_setfield(l, real, c"pairs".as_ptr());
+        ffi::lua_pushcfunction(l, base_ipairs_aux);
+        ffi::lua_pushcclosure(l, base_ipairs, 1);
+        ffi::lua_setfield(l, real, c"ipairs".as_ptr());
+
+        ffi::lua_getfield(l, real, c"table".as_ptr());
+        set_fn(l, -1, c"insert", table_insert);
+        ffi::lua_pop(l, 1);
         for name in [
             c"string",
             c"table",
@@ -383,40 +406,52 @@ impl Vm {
         ] {
             ffi::lua_getfield(l, real, name.as_ptr());
             if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-                push_proxy(l, -1);
+                push_proxy(l, -1, false);
                 ffi::lua_setfield(l, real, name.as_ptr());
             }
             ffi::lua_pop(l, 1);
         }
-        // Method calls on strings go through the proxy too.
+        // Strings: method calls go through the `string` proxy, and the metatable scripts
+        // can reach is a read-only look-alike.
         push_str(l, "");
         if ffi::lua_getmetatable(l, -1) != 0 {
+            let mt = ffi::lua_gettop(l);
+            ffi::lua_getfield(l, real, c"string".as_ptr());
+            set_field(l, mt, c"__index");
+            ffi::lua_createtable(l, 0, 1);
             ffi::lua_getfield(l, real, c"string".as_ptr());
             set_field(l, -2, c"__index");
+            push_proxy(l, -1, false);
+            ffi::lua_remove(l, -2);
+            set_field(l, mt, c"__metatable");
             ffi::lua_pop(l, 1);
         }
         ffi::lua_pop(l, 1);
 
-        // The proxy scripts see as their globals.
-        ffi::lua_createtable(l, 0, 0);
+        // The proxy scripts see as their globals; getmetatable shows Redis's error metatable.
+        push_proxy(l, real, true);
         let proxy = ffi::lua_gettop(l);
-        ffi::lua_createtable(l, 0, 3);
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, APPARENT_MT.as_ptr());
+        ffi::lua_pushvalue(l, proxy);
+        ffi::lua_createtable(l, 0, 1);
         ffi::lua_pushvalue(l, real);
         ffi::lua_pushcclosure(l, global_index, 1);
+        set_field(l, -2, c"__index");
+        push_proxy(l, -1, false);
+        ffi::lua_remove(l, -2);
+        ffi::lua_rawset(l, -3);
+        ffi::lua_pop(l, 1);
         if self.kind == Kind::Function {
+            ffi::lua_getmetatable(l, proxy);
             ffi::lua_pushvalue(l, -1);
+            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, GLOBALS_MT.as_ptr());
+            ffi::lua_getfield(l, -1, c"__index".as_ptr());
             ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, INDEX_RUN.as_ptr());
             self.push_library_api();
             ffi::lua_pushcclosure(l, global_index, 1);
             ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, INDEX_LOAD.as_ptr());
-            ffi::lua_pushvalue(l, -2);
-            ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, GLOBALS_MT.as_ptr());
+            ffi::lua_pop(l, 1);
         }
-        set_field(l, -2, c"__index");
-        set_fn(l, -1, c"__newindex", readonly_newindex);
-        ffi::lua_pushboolean(l, 0);
-        set_field(l, -2, c"__metatable");
-        ffi::lua_setmetatable(l, proxy);
         ffi::lua_pushvalue(l, proxy);
         ffi::lua_setfield(l, real, c"_G".as_ptr());
 
@@ -442,7 +477,7 @@ impl Vm {
         set_num(l, t, c"REDIS_VERSION_NUM", REDIS_VERSION_NUM);
         push_str(l, REDIS_VERSION);
         set_field(l, t, c"REDIS_VERSION");
-        push_strict_proxy(l, t);
+        push_proxy(l, t, true);
         ffi::lua_remove(l, t);
         set_field(l, -2, c"redis");
     }
@@ -613,32 +648,188 @@ unsafe fn push_array(l: *mut lua_State, items: &[Bytes]) {
     }
 }
 
-/// Pushes a read-only proxy of the table at `idx`.
-unsafe fn push_proxy(l: *mut lua_State, idx: c_int) {
-    let idx = if idx < 0 { ffi::lua_gettop(l) + idx + 1 } else { idx };
-    ffi::lua_createtable(l, 0, 0);
-    ffi::lua_createtable(l, 0, 3);
-    ffi::lua_pushvalue(l, idx);
-    set_field(l, -2, c"__index");
-    set_fn(l, -1, c"__newindex", readonly_newindex);
-    ffi::lua_pushboolean(l, 0);
-    set_field(l, -2, c"__metatable");
-    ffi::lua_setmetatable(l, -2);
-}
+/// Registry keys: proxy -> the table it stands for, and proxy -> the metatable
+/// `getmetatable` shows for it (Redis's own, for the globals).
+const READONLY: &CStr = c"__kvstore_readonly";
+const APPARENT_MT: &CStr = c"__kvstore_apparent_mt";
 
-/// Pushes a read-only proxy of the table at `idx` whose missing fields are an error (the
-/// `redis` table a library sees while loading).
-unsafe fn push_strict_proxy(l: *mut lua_State, idx: c_int) {
+/// Pushes a read-only proxy of the table at `idx`; `strict` makes missing fields an error
+/// (the globals, and the `redis` table a library sees while loading).
+unsafe fn push_proxy(l: *mut lua_State, idx: c_int, strict: bool) {
     let idx = abs_index(l, idx);
     ffi::lua_createtable(l, 0, 0);
     ffi::lua_createtable(l, 0, 3);
     ffi::lua_pushvalue(l, idx);
-    ffi::lua_pushcclosure(l, global_index, 1);
+    if strict {
+        ffi::lua_pushcclosure(l, global_index, 1);
+    }
     set_field(l, -2, c"__index");
     set_fn(l, -1, c"__newindex", readonly_newindex);
     ffi::lua_pushboolean(l, 0);
     set_field(l, -2, c"__metatable");
     ffi::lua_setmetatable(l, -2);
+    // Remember what it stands for.
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, READONLY.as_ptr());
+    ffi::lua_pushvalue(l, -2);
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_rawset(l, -3);
+    ffi::lua_pop(l, 1);
+}
+
+/// If the value at `idx` is a read-only proxy, pushes the table behind it and returns true.
+unsafe fn push_real_of(l: *mut lua_State, idx: c_int) -> bool {
+    let idx = abs_index(l, idx);
+    if ffi::lua_type(l, idx) != ffi::LUA_TTABLE {
+        return false;
+    }
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, READONLY.as_ptr());
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_rawget(l, -2);
+    ffi::lua_remove(l, -2);
+    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+        ffi::lua_pop(l, 1);
+        return false;
+    }
+    true
+}
+
+/// Redis raises this from inside the VM (no position) for raw writes to a read-only table.
+unsafe fn raise_readonly(l: *mut lua_State) -> ! {
+    push_str(l, "Attempt to modify a readonly table");
+    raise_top(l)
+}
+
+unsafe extern "C-unwind" fn base_rawset(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::luaL_checkany(l, 2);
+    ffi::luaL_checkany(l, 3);
+    if push_real_of(l, 1) {
+        raise_readonly(l);
+    }
+    ffi::lua_settop(l, 3);
+    ffi::lua_rawset(l, 1);
+    1
+}
+
+unsafe extern "C-unwind" fn base_rawget(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::luaL_checkany(l, 2);
+    ffi::lua_settop(l, 2);
+    if push_real_of(l, 1) {
+        ffi::lua_replace(l, 1);
+    }
+    ffi::lua_rawget(l, 1);
+    1
+}
+
+unsafe extern "C-unwind" fn base_next(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::lua_settop(l, 2);
+    if push_real_of(l, 1) {
+        ffi::lua_replace(l, 1);
+    }
+    if ffi::lua_next(l, 1) != 0 {
+        2
+    } else {
+        ffi::lua_pushnil(l);
+        1
+    }
+}
+
+unsafe extern "C-unwind" fn base_pairs(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_pushvalue(l, 1);
+    ffi::lua_pushnil(l);
+    3
+}
+
+unsafe extern "C-unwind" fn base_ipairs_aux(l: *mut lua_State) -> c_int {
+    let i = ffi::luaL_checkinteger(l, 2) + 1;
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    if push_real_of(l, 1) {
+        ffi::lua_replace(l, 1);
+    }
+    ffi::lua_pushinteger(l, i);
+    ffi::lua_rawgeti(l, 1, i);
+    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+        0
+    } else {
+        2
+    }
+}
+
+unsafe extern "C-unwind" fn base_ipairs(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_pushvalue(l, 1);
+    ffi::lua_pushinteger(l, 0);
+    3
+}
+
+unsafe extern "C-unwind" fn base_getmetatable(l: *mut lua_State) -> c_int {
+    ffi::luaL_checkany(l, 1);
+    if push_real_of(l, 1) {
+        ffi::lua_pop(l, 1);
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, APPARENT_MT.as_ptr());
+        ffi::lua_pushvalue(l, 1);
+        ffi::lua_rawget(l, -2);
+        return 1;
+    }
+    if ffi::lua_getmetatable(l, 1) == 0 {
+        ffi::lua_pushnil(l);
+        return 1;
+    }
+    ffi::luaL_getmetafield(l, 1, c"__metatable".as_ptr());
+    1
+}
+
+/// `table.insert`, refusing read-only tables at the write as Redis's VM does.
+unsafe extern "C-unwind" fn table_insert(l: *mut lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    let mut e = ffi::lua_objlen(l, 1) as c_int + 1;
+    let pos = match ffi::lua_gettop(l) {
+        2 => e,
+        3 => {
+            let pos = ffi::luaL_checkinteger(l, 2) as c_int;
+            if pos > e {
+                e = pos;
+            }
+            if e > pos && push_real_of(l, 1) {
+                raise_readonly(l);
+            }
+            let mut i = e;
+            while i > pos {
+                ffi::lua_rawgeti(l, 1, (i - 1) as ffi::lua_Integer);
+                ffi::lua_rawseti(l, 1, i as ffi::lua_Integer);
+                i -= 1;
+            }
+            pos
+        }
+        _ => raise_string(l, "wrong number of arguments to 'insert'".into()),
+    };
+    if push_real_of(l, 1) {
+        raise_readonly(l);
+    }
+    ffi::lua_rawseti(l, 1, pos as ffi::lua_Integer);
+    0
+}
+
+unsafe extern "C-unwind" fn base_setmetatable(l: *mut lua_State) -> c_int {
+    let t = ffi::lua_type(l, 2);
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    if t != ffi::LUA_TNIL && t != ffi::LUA_TTABLE {
+        ffi::luaL_argerror(l, 2, c"nil or table expected".as_ptr());
+    }
+    if push_real_of(l, 1) {
+        raise_readonly(l);
+    }
+    if ffi::luaL_getmetafield(l, 1, c"__metatable".as_ptr()) != 0 {
+        raise_string(l, "cannot change a protected metatable".into());
+    }
+    ffi::lua_settop(l, 2);
+    ffi::lua_setmetatable(l, 1);
+    1
 }
 
 /// The error reply for a script that failed with the value on top of the stack.

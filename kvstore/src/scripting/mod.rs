@@ -13,9 +13,12 @@
 //!   always taken after the keyspace lock, never before.
 //! - A script that was loaded is compiled in the state; SCRIPT FLUSH replaces the state.
 
+mod bit;
 mod cjson;
+mod cmsgpack;
 pub mod functions;
 mod libs;
+mod structlib;
 pub mod lua;
 
 use std::collections::HashMap;
