@@ -41,35 +41,36 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("function", -2, &[], container).with_subcommands(FUNCTION),
 ];
 
+/// Subcommands in the order Redis's COMMAND INFO lists them.
 static SCRIPT: &[CommandSpec] = &[
-    CommandSpec::new("script|load", 3, &["noscript", "stale"], script_load),
-    CommandSpec::new("script|exists", -3, &["noscript"], script_exists),
     CommandSpec::new("script|flush", -2, &["noscript"], script_flush),
-    CommandSpec::new("script|kill", 2, &["noscript", "allow_busy"], script_kill),
     CommandSpec::new("script|help", 2, &["loading", "stale"], script_help),
+    CommandSpec::new("script|exists", -3, &["noscript"], script_exists),
+    CommandSpec::new("script|kill", 2, &["noscript", "allow_busy"], script_kill),
+    CommandSpec::new("script|load", 3, &["noscript", "stale"], script_load),
+    CommandSpec::new("script|debug", 3, &["noscript"], script_debug),
 ];
 
 static FUNCTION: &[CommandSpec] = &[
-    CommandSpec::new(
-        "function|load",
-        -3,
-        &["write", "denyoom", "noscript"],
-        super::functions::load,
-    ),
-    CommandSpec::new("function|list", -2, &["noscript"], super::functions::list),
-    CommandSpec::new(
-        "function|delete",
-        3,
-        &["write", "noscript"],
-        super::functions::delete,
-    ),
     CommandSpec::new(
         "function|flush",
         -2,
         &["write", "noscript"],
         super::functions::flush,
     ),
-    CommandSpec::new("function|dump", 2, &["noscript"], super::functions::dump),
+    CommandSpec::new("function|help", 2, &["loading", "stale"], super::functions::help),
+    CommandSpec::new(
+        "function|kill",
+        2,
+        &["noscript", "allow_busy"],
+        super::functions::kill,
+    ),
+    CommandSpec::new(
+        "function|load",
+        -3,
+        &["write", "denyoom", "noscript"],
+        super::functions::load,
+    ),
     CommandSpec::new(
         "function|restore",
         -3,
@@ -77,18 +78,19 @@ static FUNCTION: &[CommandSpec] = &[
         super::functions::restore,
     ),
     CommandSpec::new(
+        "function|delete",
+        3,
+        &["write", "noscript"],
+        super::functions::delete,
+    ),
+    CommandSpec::new("function|dump", 2, &["noscript"], super::functions::dump),
+    CommandSpec::new("function|list", -2, &["noscript"], super::functions::list),
+    CommandSpec::new(
         "function|stats",
         2,
         &["noscript", "allow_busy"],
         super::functions::stats,
     ),
-    CommandSpec::new(
-        "function|kill",
-        2,
-        &["noscript", "allow_busy"],
-        super::functions::kill,
-    ),
-    CommandSpec::new("function|help", 2, &["loading", "stale"], super::functions::help),
 ];
 
 /// Container commands answer through their subcommands; reached only with a bad arity.
@@ -317,6 +319,18 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// gets to run.
 fn script_kill(_: &mut Ctx, _: &[Bytes]) -> Reply {
     Reply::error(NOTBUSY)
+}
+
+/// SCRIPT DEBUG YES|SYNC|NO: kvstore has no Lua debugger, so only NO (the default) is
+/// accepted.
+fn script_debug(_: &mut Ctx, args: &[Bytes]) -> Reply {
+    if is(&args[2], "no") {
+        Reply::Ok
+    } else if is(&args[2], "yes") || is(&args[2], "sync") {
+        Reply::error("ERR SCRIPT DEBUG is not supported: kvstore has no Lua debugger")
+    } else {
+        Reply::error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+    }
 }
 
 /// Redis's `addReplyHelp`: the header, the lines, and HELP's own entry.
