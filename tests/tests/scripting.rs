@@ -512,3 +512,103 @@ fn functions_survive_a_restart_and_scripts_do_not() {
         b"-ERR Function not found\r\n"
     );
 }
+
+#[test]
+fn read_only_tables_behave_as_in_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        EVAL "return getmetatable(_G)" 0
+        EVAL "return type(getmetatable(_G).__index)" 0
+        EVAL "return getmetatable(redis)" 0
+        EVAL "return {pcall(setmetatable, _G, {})}" 0
+        EVAL "return {pcall(setmetatable, redis, {})}" 0
+        EVAL "return {pcall(rawset, redis, 'x', 1)}" 0
+        EVAL "return {pcall(rawset, _G, 'x', 1)}" 0
+        EVAL "return rawset(_G, 'x', 1)" 0
+        EVAL "return rawget(redis, 'call') ~= nil" 0
+        EVAL "local n = 0 for k, v in pairs(redis) do n = n + 1 end return n" 0
+        EVAL "local n = 0 for k, v in pairs(_G) do n = n + 1 end return n" 0
+        EVAL "return next(string) ~= nil" 0
+        EVAL "return {pcall(table.insert, redis, 1)}" 0
+        EVAL "return #redis" 0
+        EVAL "local t = {} for k in pairs(cjson) do t[#t+1] = k end table.sort(t) return t" 0
+        EVAL "return {pcall(function() getmetatable('').__index.x = 1 end)}" 0
+        EVAL "return {pcall(function() local mt = getmetatable('') mt.__index = nil end)}" 0
+        EVAL "return {pcall(setmetatable, getmetatable(''), {})}" 0
+        EVAL "local mt = getmetatable('') return rawequal(mt.__index, string)" 0
+        EVAL "return ('x'):upper()" 0
+        EVAL "return {pcall(function() KEYS[1] = 'x' return KEYS[1] end)}" 0
+        EVAL "local t = cjson.decode('[1]') t[2] = 5 return t" 0
+        EVAL "local t = {} table.insert(t, 'a') table.insert(t, 1, 'b') return t" 0
+        EVAL "return {pcall(table.insert, {}, 1, 2, 3)}" 0
+        EVAL "local t = setmetatable({}, {__index = function(t, k) return k .. '!' end}) return t.x" 0
+        EVAL "local t = setmetatable({}, {__metatable = 'locked'}) return {getmetatable(t), pcall(setmetatable, t, {})}" 0
+        "#,
+    );
+}
+
+#[test]
+fn bit_struct_and_cmsgpack_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        EVAL "return {bit.tobit(0xffffffff), bit.tobit(2^40 + 5), bit.bnot(0), bit.band(0xff, 0x0f, 0x3)}" 0
+        EVAL "return {bit.bor(1, 2, 4, 8), bit.bxor(5, 3), bit.lshift(1, 31), bit.lshift(1, 33)}" 0
+        EVAL "return {bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 8), bit.ror(0x12345678, 8)}" 0
+        EVAL "return {bit.bswap(0x12345678), bit.tohex(255), bit.tohex(255, 2), bit.tohex(255, -4), bit.tohex(-1, 12)}" 0
+        EVAL "return {bit.tobit(1.7), bit.tobit(-1.5), bit.tobit('12')}" 0
+        EVAL "return bit.tobit('x')" 0
+        EVAL "return bit.band(1, {})" 0
+        EVAL "return struct.pack('>I2', 258)" 0
+        EVAL "return struct.pack('<i4', -2)" 0
+        EVAL "return struct.pack('bBhHlLT', -1, 255, -2, 65535, -3, 4, 5)" 0
+        EVAL "return struct.pack('!4 b i', 1, 2)" 0
+        EVAL "return struct.pack('c5', 'abcdefg')" 0
+        EVAL "return struct.pack('c5', 'ab')" 0
+        EVAL "return struct.pack('s', 'abc')" 0
+        EVAL "return struct.pack('>d', 1.5)" 0
+        EVAL "return struct.pack('<f', 1.5)" 0
+        EVAL "return struct.pack('z', 1)" 0
+        EVAL "return struct.pack('i40', 1)" 0
+        EVAL "return struct.pack('!3', 1)" 0
+        EVAL "return struct.pack('i')" 0
+        EVAL "return {struct.unpack('bBhHlL', struct.pack('bBhHlL', -1, 255, -2, 65535, -3, 4))}" 0
+        EVAL "return {struct.unpack('c3', 'abcdef', 2)}" 0
+        EVAL "return {struct.unpack('c3', 'ab')}" 0
+        EVAL "return {struct.unpack('c0', 'abc')}" 0
+        EVAL "return {struct.unpack('i', 'abcd', 0)}" 0
+        EVAL "return {struct.unpack('>d', struct.pack('>d', 1.25))}" 0
+        EVAL "return {struct.size('i4 i2 !4 d'), struct.size('bhli'), struct.size('!8 b d')}" 0
+        EVAL "return struct.size('s')" 0
+        EVAL "return cmsgpack.pack(1, -1, 200, -200, 70000, -70000, 5000000000, -5000000000)" 0
+        EVAL "return cmsgpack.pack(1.5, 0.1, 1/0, 0/0, 2^63, -2^63)" 0
+        EVAL "return cmsgpack.pack('abc', string.rep('x', 40), string.rep('y', 300), true, false, nil)" 0
+        EVAL "return cmsgpack.pack({1, 2, 3}, {a=1}, {}, {1, nil, 3}, {[1]=1, [3]=3})" 0
+        EVAL "return cmsgpack.pack()" 0
+        EVAL "local t = {} t[1] = t return cmsgpack.pack(t)" 0
+        EVAL "local t = {} for i=1,20 do t['k'..i] = i end return cmsgpack.pack(t)" 0
+        EVAL "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, {x='y'}, true))}" 0
+        EVAL "return {cmsgpack.unpack(cmsgpack.pack(1.5, -5000000000, 2^53))}" 0
+        EVAL "return cmsgpack.unpack('')" 0
+        EVAL "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}" 0
+        EVAL "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}" 0
+        EVAL "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 10)}" 0
+        EVAL "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}" 0
+        "#,
+    );
+    same_replies(
+        &d,
+        &[
+            &["EVAL", "return cmsgpack.unpack(ARGV[1])", "0", "\u{c1}"],
+            &["EVAL", "return cmsgpack.unpack(ARGV[1])", "0", "\u{cd}"],
+            &["EVAL", "return {struct.unpack('s', ARGV[1])}", "0", "abc\0def"],
+            &["EVAL", "return {struct.unpack('s', 'abc')}", "0"],
+            &["EVAL", "return {struct.unpack('b c0', ARGV[1])}", "0", "\u{3}abcdef"],
+        ],
+    );
+}
