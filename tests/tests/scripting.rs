@@ -220,10 +220,18 @@ fn shebang_flags_match_redis() {
     same_replies(
         &d,
         &[
-            &["EVAL", "#!lua flags=no-writes\nreturn redis.call('set','a','b')", "0"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('set','a','b')",
+                "0",
+            ],
             &["EVAL", "#!lua\nreturn redis.call('set','a','b')", "0"],
             &["EVAL_RO", "#!lua\nreturn redis.call('set','a','b')", "0"],
-            &["EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get','a')", "0"],
+            &[
+                "EVAL_RO",
+                "#!lua flags=no-writes\nreturn redis.call('get','a')",
+                "0",
+            ],
             &["EVAL", "#!lua flags=bad\nreturn 1", "0"],
             &["EVAL", "#!lua flags=no-writes,allow-oom\nreturn 1", "0"],
             &["EVAL", "#!luax\nreturn 1", "0"],
@@ -247,7 +255,11 @@ fn cjson_matches_redis() {
         &d,
         &[
             &["EVAL", "return cjson.encode({1,2,3,{a=1}})", "0"],
-            &["EVAL", "return cjson.encode({a='x/y\\n', b=1.5, c=true, d={}})", "0"],
+            &[
+                "EVAL",
+                "return cjson.encode({a='x/y\\n', b=1.5, c=true, d={}})",
+                "0",
+            ],
             &["EVAL", "return cjson.encode({[1]=1,[2]=2,[4]=4})", "0"],
             &["EVAL", "return cjson.encode({[1]=1,[20]=2})", "0"],
             &["EVAL", "return cjson.encode(1/3)", "0"],
@@ -257,18 +269,30 @@ fn cjson_matches_redis() {
             &["EVAL", "return cjson.encode(function() end)", "0"],
             &["EVAL", "return cjson.encode({[true]=1})", "0"],
             &["EVAL", "return cjson.encode()", "0"],
-            &["EVAL", "local t = {} for i=1,20 do t['k'..i] = i end return cjson.encode(t)", "0"],
+            &[
+                "EVAL",
+                "local t = {} for i=1,20 do t['k'..i] = i end return cjson.encode(t)",
+                "0",
+            ],
             &["EVAL", "return cjson.decode('[1,2,{\"a\":3}]')[3].a", "0"],
             &["EVAL", "return cjson.decode('[1,2')", "0"],
             &["EVAL", "return cjson.decode('')", "0"],
             &["EVAL", "return cjson.decode('{\"a\" 1}')", "0"],
             &["EVAL", "return cjson.decode('nul')", "0"],
             &["EVAL", "return cjson.decode('[01]')", "0"],
-            &["EVAL", "return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')", "0"],
+            &[
+                "EVAL",
+                "return cjson.decode('\"\\\\u00e9\\\\ud83d\\\\ude00\"')",
+                "0",
+            ],
             &["EVAL", "return cjson.decode('\"\\\\q\"')", "0"],
             &["EVAL", "return cjson.decode('1e400')", "0"],
             &["EVAL", "return cjson.decode('[1,2,3]  x')", "0"],
-            &["EVAL", "return cjson.encode(cjson.decode('{\"x\":null,\"y\":[true,false]}'))", "0"],
+            &[
+                "EVAL",
+                "return cjson.encode(cjson.decode('{\"x\":null,\"y\":[true,false]}'))",
+                "0",
+            ],
             &["EVAL", "return cjson.encode_max_depth(0)", "0"],
             &["EVAL", "return cjson.encode_keep_buffer('x')", "0"],
             &["EVAL", "return {cjson.encode_sparse_array()}", "0"],
@@ -285,11 +309,13 @@ fn functions_match_redis() {
         return;
     };
     let lib = "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return {keys[1], args[1]} end)";
-    let lib_v2 = "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return 'v2' end)";
+    let lib_v2 =
+        "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return 'v2' end)";
     let named = "#!lua name=lib2\nredis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}";
     let writer = "#!lua name=lib3\nredis.register_function{function_name='wr', callback=function(keys, args) return redis.call('set', keys[1], args[1]) end}";
     let sneaky = "#!lua name=lib4\nredis.register_function{function_name='ro2', callback=function(keys, args) return redis.call('set', keys[1], 'x') end, flags={'no-writes'}}";
-    let failing = "#!lua name=lib6\nredis.register_function('g', function(keys, args) error('inside') end)";
+    let failing =
+        "#!lua name=lib6\nredis.register_function('g', function(keys, args) error('inside') end)";
     let helper = "#!lua name=lib7\nlocal function h() return 'h' end\nredis.register_function('k', function(keys, args) return h() .. string.upper('x') .. #keys end)";
     same_replies(
         &d,
@@ -449,7 +475,10 @@ fn scripts_queue_inside_multi_and_watch_sees_their_writes() {
         let mut log = Vec::new();
         for (conn, cmd) in [
             (0, vec!["WATCH", "w"]),
-            (1, vec!["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "w"]),
+            (
+                1,
+                vec!["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "w"],
+            ),
             (0, vec!["MULTI"]),
             (0, vec!["SET", "w", "mine"]),
             (0, vec!["EXEC"]),
@@ -489,7 +518,11 @@ fn functions_survive_a_restart_and_scripts_do_not() {
         b"$40\r\ne0e1f9fabfc9d4800c877a703b823ac0578ff8db\r\n"
     );
     assert_eq!(
-        c.cmd(&["EVAL", "return redis.call('set', 'written', 'by script')", "0"]),
+        c.cmd(&[
+            "EVAL",
+            "return redis.call('set', 'written', 'by script')",
+            "0"
+        ]),
         b"+OK\r\n"
     );
     drop(c);
@@ -498,7 +531,11 @@ fn functions_survive_a_restart_and_scripts_do_not() {
     let mut c = server.raw();
     assert_eq!(c.cmd(&["FCALL", "kept", "0"]), b"$10\r\nstill here\r\n");
     assert_eq!(
-        c.cmd(&["SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"]),
+        c.cmd(&[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        ]),
         b"*1\r\n:0\r\n"
     );
     assert_eq!(c.cmd(&["GET", "written"]), b"$9\r\nby script\r\n");
@@ -606,9 +643,19 @@ fn bit_struct_and_cmsgpack_match_redis() {
         &[
             &["EVAL", "return cmsgpack.unpack(ARGV[1])", "0", "\u{c1}"],
             &["EVAL", "return cmsgpack.unpack(ARGV[1])", "0", "\u{cd}"],
-            &["EVAL", "return {struct.unpack('s', ARGV[1])}", "0", "abc\0def"],
+            &[
+                "EVAL",
+                "return {struct.unpack('s', ARGV[1])}",
+                "0",
+                "abc\0def",
+            ],
             &["EVAL", "return {struct.unpack('s', 'abc')}", "0"],
-            &["EVAL", "return {struct.unpack('b c0', ARGV[1])}", "0", "\u{3}abcdef"],
+            &[
+                "EVAL",
+                "return {struct.unpack('b c0', ARGV[1])}",
+                "0",
+                "\u{3}abcdef",
+            ],
         ],
     );
 }

@@ -24,7 +24,10 @@ fn dump_path(ctx: &Ctx) -> PathBuf {
 }
 
 /// The functions of this server, loaded from disk on first use.
-fn with_functions<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Ctx, &Scripting, &mut Functions) -> R) -> R {
+fn with_functions<R>(
+    ctx: &mut Ctx,
+    f: impl FnOnce(&mut Ctx, &Scripting, &mut Functions) -> R,
+) -> R {
     let scripting = scripting(ctx);
     // Lock order: the keyspace first, then the engine.
     ctx.keyspace();
@@ -33,7 +36,10 @@ fn with_functions<R>(ctx: &mut Ctx, f: impl FnOnce(&mut Ctx, &Scripting, &mut Fu
     if !scripting.functions_restored.swap(true, Ordering::AcqRel) {
         if let Ok(payload) = std::fs::read(&path) {
             if let Err(e) = functions.restore(&payload, RestorePolicy::Flush) {
-                tracing::warn!("cannot restore the functions saved in {}: {e}", path.display());
+                tracing::warn!(
+                    "cannot restore the functions saved in {}: {e}",
+                    path.display()
+                );
             }
         }
     }
@@ -82,12 +88,14 @@ pub fn load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error("ERR Function code is missing");
     }
     let code = args[at].clone();
-    with_functions(ctx, |ctx, _, functions| match functions.load(&code, replace) {
-        Ok(name) => {
-            persist(ctx, functions);
-            Reply::bulk(name)
+    with_functions(ctx, |ctx, _, functions| {
+        match functions.load(&code, replace) {
+            Ok(name) => {
+                persist(ctx, functions);
+                Reply::bulk(name)
+            }
+            Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
         }
-        Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
     })
 }
 
@@ -119,7 +127,11 @@ pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         let libs = functions
             .libraries()
             .iter()
-            .filter(|l| pattern.map_or(true, |p| crate::glob::glob_match(p, l.name.as_bytes(), true)))
+            .filter(|l| {
+                pattern.map_or(true, |p| {
+                    crate::glob::glob_match(p, l.name.as_bytes(), true)
+                })
+            })
             .map(|lib| {
                 let funcs = lib
                     .functions
@@ -192,17 +204,16 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() > 4 {
         return subcommand_syntax_error(args);
     }
-    let policy = match args.get(3) {
-        None => RestorePolicy::Append,
-        Some(p) if is(p, "append") => RestorePolicy::Append,
-        Some(p) if is(p, "replace") => RestorePolicy::Replace,
-        Some(p) if is(p, "flush") => RestorePolicy::Flush,
-        Some(_) => {
-            return Reply::error(
+    let policy =
+        match args.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "append") => RestorePolicy::Append,
+            Some(p) if is(p, "replace") => RestorePolicy::Replace,
+            Some(p) if is(p, "flush") => RestorePolicy::Flush,
+            Some(_) => return Reply::error(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            )
-        }
-    };
+            ),
+        };
     with_functions(ctx, |ctx, _, functions| {
         match functions.restore(&args[2], policy) {
             Ok(()) => {

@@ -8,10 +8,10 @@
 
 pub mod blocking;
 pub mod connection;
+pub mod functions;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
-pub mod functions;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

@@ -58,7 +58,12 @@ static FUNCTION: &[CommandSpec] = &[
         &["write", "noscript"],
         super::functions::flush,
     ),
-    CommandSpec::new("function|help", 2, &["loading", "stale"], super::functions::help),
+    CommandSpec::new(
+        "function|help",
+        2,
+        &["loading", "stale"],
+        super::functions::help,
+    ),
     CommandSpec::new(
         "function|kill",
         2,
@@ -168,7 +173,10 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Reply 
             Err(e) => return e,
         }
     };
-    let flags = scripts.get(sha.as_bytes()).map(|s| s.flags).unwrap_or_default();
+    let flags = scripts
+        .get(sha.as_bytes())
+        .map(|s| s.flags)
+        .unwrap_or_default();
     if !flags.compat && !flags.no_writes && ro {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
@@ -304,8 +312,8 @@ fn script_exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// SCRIPT FLUSH [ASYNC|SYNC]
 fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let valid = args.len() == 2
-        || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
+    let valid =
+        args.len() == 2 || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
     if !valid {
         return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     }

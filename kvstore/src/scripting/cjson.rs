@@ -89,7 +89,13 @@ unsafe fn arg_init(l: *mut lua_State, args: c_int) {
     }
 }
 
-unsafe fn integer_option(l: *mut lua_State, idx: c_int, setting: &mut c_int, min: c_int, max: c_int) {
+unsafe fn integer_option(
+    l: *mut lua_State,
+    idx: c_int,
+    setting: &mut c_int,
+    min: c_int,
+    max: c_int,
+) {
     if ffi::lua_isnil(l, idx) == 0 {
         let value = ffi::luaL_checkinteger(l, idx) as c_int;
         if !(min <= value && value <= max) {
@@ -173,7 +179,13 @@ unsafe extern "C-unwind" fn cfg_encode_invalid_numbers(l: *mut lua_State) -> c_i
         c"null".as_ptr(),
         std::ptr::null(),
     ];
-    enum_option(l, 1, &mut config(l).encode_invalid_numbers, Some(&options), 1);
+    enum_option(
+        l,
+        1,
+        &mut config(l).encode_invalid_numbers,
+        Some(&options),
+        1,
+    );
     1
 }
 
@@ -297,13 +309,11 @@ unsafe fn append_data(
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => append_string(out, to_bytes(l, -1).unwrap()),
         ffi::LUA_TNUMBER => append_number(l, cfg, -1, out)?,
-        ffi::LUA_TBOOLEAN => {
-            out.extend_from_slice(if ffi::lua_toboolean(l, -1) != 0 {
-                b"true"
-            } else {
-                b"false"
-            })
-        }
+        ffi::LUA_TBOOLEAN => out.extend_from_slice(if ffi::lua_toboolean(l, -1) != 0 {
+            b"true"
+        } else {
+            b"false"
+        }),
         ffi::LUA_TTABLE => {
             let depth = depth + 1;
             if depth > cfg.encode_max_depth || ffi::lua_checkstack(l, 3) == 0 {
@@ -340,9 +350,7 @@ unsafe fn append_data(
                             append_string(out, to_bytes(l, -2).unwrap());
                             out.push(b':');
                         }
-                        _ => {
-                            return Err(exception(l, -2, "table key must be a number or string"))
-                        }
+                        _ => return Err(exception(l, -2, "table key must be a number or string")),
                     }
                     append_data(l, cfg, depth, out)?;
                     ffi::lua_pop(l, 1);
@@ -589,8 +597,10 @@ impl Parser<'_> {
             self.at += 1;
             return tok;
         }
-        let unknown = matches!(ch, b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-')
-            || ch.is_ascii_digit();
+        let unknown = matches!(
+            ch,
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-'
+        ) || ch.is_ascii_digit();
         if !unknown {
             self.error(&mut tok, "invalid token");
             return tok;

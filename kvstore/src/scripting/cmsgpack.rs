@@ -314,7 +314,7 @@ impl Cursor<'_> {
                 push_bytes(l, &self.data[self.at..self.at + len]);
                 self.at += len;
             }
-            0xdc | 0xdd | 0xde | 0xdf => {
+            0xdc..=0xdf => {
                 let hdr = if b == 0xdc || b == 0xde { 3 } else { 5 };
                 self.need(hdr)?;
                 let len = self.be(1, hdr - 1) as usize;
@@ -374,7 +374,11 @@ impl Cursor<'_> {
     }
 }
 
-unsafe fn unpack_full(l: *mut lua_State, limit: ffi::lua_Integer, offset: ffi::lua_Integer) -> c_int {
+unsafe fn unpack_full(
+    l: *mut lua_State,
+    limit: ffi::lua_Integer,
+    offset: ffi::lua_Integer,
+) -> c_int {
     let mut len = 0usize;
     let p = ffi::luaL_checklstring(l, 1, &mut len);
     let data = std::slice::from_raw_parts(p as *const u8, len);
@@ -396,7 +400,11 @@ unsafe fn unpack_full(l: *mut lua_State, limit: ffi::lua_Integer, offset: ffi::l
             ),
         );
     }
-    let limit = if decode_all { c_int::MAX as ffi::lua_Integer } else { limit };
+    let limit = if decode_all {
+        c_int::MAX as ffi::lua_Integer
+    } else {
+        limit
+    };
     let mut cursor = Cursor {
         data,
         at: offset as usize,

@@ -21,10 +21,7 @@ pub const BAD_NAME: &str = "Library names can only contain letters, numbers, or 
 
 /// Redis's `functionsVerifyName`: letters, digits and `_`, at least one.
 pub fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// A registered function.
@@ -181,7 +178,11 @@ impl Functions {
 
     /// FUNCTION DELETE: false when there is no such library.
     pub fn delete(&mut self, name: &[u8]) -> bool {
-        let Some(i) = self.libraries.iter().position(|l| l.name.as_bytes() == name) else {
+        let Some(i) = self
+            .libraries
+            .iter()
+            .position(|l| l.name.as_bytes() == name)
+        else {
             return false;
         };
         let lib = self.libraries.remove(i);
@@ -435,7 +436,11 @@ pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
     for &b in data {
         crc ^= b as u64;
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ POLY } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
         }
     }
     crc

@@ -183,7 +183,10 @@ pub(crate) unsafe fn push_error_table(l: *mut lua_State, buffer: &[u8]) {
     };
     let is_crlf = |b: &u8| *b == b'\r' || *b == b'\n';
     let start = msg.iter().position(|b| !is_crlf(b)).unwrap_or(msg.len());
-    let end = msg.iter().rposition(|b| !is_crlf(b)).map_or(start, |e| e + 1);
+    let end = msg
+        .iter()
+        .rposition(|b| !is_crlf(b))
+        .map_or(start, |e| e + 1);
     let mut text = Vec::with_capacity(code.len() + 1 + end - start);
     text.extend_from_slice(code);
     text.push(b' ');
@@ -299,7 +302,14 @@ impl Vm {
         }
         // Absent from the reference server's globals (Redis's allow list, and the security
         // fixes in Debian's 7.0.15 build for getfenv, setfenv and newproxy).
-        for name in [c"print", c"dofile", c"loadfile", c"newproxy", c"getfenv", c"setfenv"] {
+        for name in [
+            c"print",
+            c"dofile",
+            c"loadfile",
+            c"newproxy",
+            c"getfenv",
+            c"setfenv",
+        ] {
             ffi::lua_pushnil(l);
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, name.as_ptr());
         }
@@ -521,7 +531,9 @@ impl Vm {
                 for f in registered.drain(..) {
                     ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
                 }
-                let msg = msg.map_or("(null)".into(), |m| String::from_utf8_lossy(&m).into_owned());
+                let msg = msg.map_or("(null)".into(), |m| {
+                    String::from_utf8_lossy(&m).into_owned()
+                });
                 Err(format!("Error registering functions: {msg}"))
             } else {
                 Ok(registered)
@@ -613,7 +625,9 @@ impl Vm {
                     2
                 }
             };
-            let run_ptr = run as *mut Run as *mut Run<'static>;
+            // The lifetime is erased for the thread-local; CURRENT is cleared before `run`
+            // goes out of scope.
+            let run_ptr: *mut Run<'static> = std::mem::transmute(run as *mut Run);
             CURRENT.with(|c| c.set(run_ptr));
             if run.kill.is_some() {
                 ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, 100_000);
@@ -928,7 +942,9 @@ pub(crate) unsafe fn lua_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) 
 
 /// C's `(long long)` cast as x86-64 performs it: out of range and NaN give `i64::MIN`.
 pub fn double_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9.223_372_036_854_775_807e18 || d < -9.223_372_036_854_775_808e18 {
+    // 2^63 as a double: the first value past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&d) {
         i64::MIN
     } else {
         d as i64
@@ -1308,7 +1324,10 @@ unsafe extern "C-unwind" fn global_index(l: *mut lua_State) -> c_int {
         return 1;
     }
     if ffi::lua_gettop(l) != 3 {
-        raise_string(l, "Wrong number of arguments to luaProtectedTableError".into());
+        raise_string(
+            l,
+            "Wrong number of arguments to luaProtectedTableError".into(),
+        );
     }
     if ffi::lua_isstring(l, 2) == 0 {
         raise_string(
@@ -1445,7 +1464,10 @@ unsafe extern "C-unwind" fn redis_status_reply(l: *mut lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_set_repl(l: *mut lua_State) -> c_int {
     if current().is_none() {
-        raise_error_table(l, "redis.set_repl can only be called inside a script invocation");
+        raise_error_table(
+            l,
+            "redis.set_repl can only be called inside a script invocation",
+        );
     }
     if ffi::lua_gettop(l) != 1 {
         raise_error_table(l, "redis.set_repl() requires two arguments.");
@@ -1516,7 +1538,10 @@ unsafe extern "C-unwind" fn redis_log(l: *mut lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_setresp(l: *mut lua_State) -> c_int {
     let Some(run) = current() else {
-        raise_error_table(l, "redis.setresp can only be called inside a script invocation");
+        raise_error_table(
+            l,
+            "redis.setresp can only be called inside a script invocation",
+        );
     };
     if ffi::lua_gettop(l) != 1 {
         raise_error_table(l, "redis.setresp() requires one argument.");
@@ -1631,7 +1656,11 @@ unsafe fn read_registration(l: *mut lua_State) -> Result<Registered, &'static st
     ffi::lua_pushnil(l);
     while ffi::lua_next(l, -2) != 0 {
         if ffi::lua_isstring(l, -2) == 0 {
-            return fail(l, func, "named argument key given to redis.register_function is not a string");
+            return fail(
+                l,
+                func,
+                "named argument key given to redis.register_function is not a string",
+            );
         }
         // A copy: converting a number key in place would confuse lua_next.
         ffi::lua_pushvalue(l, -2);
@@ -1640,19 +1669,31 @@ unsafe fn read_registration(l: *mut lua_State) -> Result<Registered, &'static st
         match key.as_slice() {
             b"function_name" => {
                 if ffi::lua_isstring(l, -1) == 0 {
-                    return fail(l, func, "function_name argument given to redis.register_function must be a string");
+                    return fail(
+                        l,
+                        func,
+                        "function_name argument given to redis.register_function must be a string",
+                    );
                 }
                 name = Some(to_bytes(l, -1).unwrap().to_vec());
             }
             b"description" => {
                 if ffi::lua_isstring(l, -1) == 0 {
-                    return fail(l, func, "description argument given to redis.register_function must be a string");
+                    return fail(
+                        l,
+                        func,
+                        "description argument given to redis.register_function must be a string",
+                    );
                 }
                 description = Some(to_bytes(l, -1).unwrap().to_vec());
             }
             b"callback" => {
                 if ffi::lua_isfunction(l, -1) == 0 {
-                    return fail(l, func, "callback argument given to redis.register_function must be a function");
+                    return fail(
+                        l,
+                        func,
+                        "callback argument given to redis.register_function must be a function",
+                    );
                 }
                 if let Some(old) = func.take() {
                     ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, old);
@@ -1689,7 +1730,11 @@ unsafe fn read_registration(l: *mut lua_State) -> Result<Registered, &'static st
         ffi::lua_pop(l, 1);
     }
     let Some(name) = name else {
-        return fail(l, func, "redis.register_function must get a function name argument");
+        return fail(
+            l,
+            func,
+            "redis.register_function must get a function name argument",
+        );
     };
     let Some(func) = func else {
         return Err("redis.register_function must get a callback argument");
@@ -1709,7 +1754,8 @@ unsafe fn read_registration(l: *mut lua_State) -> Result<Registered, &'static st
 // ---------------------------------------------------------------------------------------
 
 /// Process-wide state, as in Redis (scripts run one at a time, under the keyspace lock).
-static RAND_STATE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+static RAND_STATE: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
 
 fn lrand48() -> i32 {
     use std::sync::atomic::Ordering;
@@ -1721,10 +1767,7 @@ fn lrand48() -> i32 {
 
 fn srand48(seed: i32) {
     let seed = seed as u32 as u64;
-    RAND_STATE.store(
-        (seed << 16) | 0x330E,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    RAND_STATE.store((seed << 16) | 0x330E, std::sync::atomic::Ordering::Relaxed);
 }
 
 unsafe extern "C-unwind" fn math_random(l: *mut lua_State) -> c_int {

@@ -18,8 +18,8 @@ mod cjson;
 mod cmsgpack;
 pub mod functions;
 mod libs;
-mod structlib;
 pub mod lua;
+mod structlib;
 
 use std::collections::HashMap;
 use std::ffi::CString;
