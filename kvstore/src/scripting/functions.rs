@@ -287,9 +287,145 @@ const RDB_OPCODE_FUNCTION: u8 = 246;
 const RDB_OPCODE_FUNCTION2: u8 = 245;
 const RDB_VERSION: u16 = 10;
 
-/// An RDB length-prefixed string, uncompressed.
+/// An RDB string as Redis saves it with `rdbcompression yes`: LZF-compressed when longer
+/// than 20 bytes and compression saves at least 4 bytes, verbatim otherwise.
 fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
-    let len = s.len();
+    if s.len() > 20 {
+        if let Some(compressed) = lzf_compress(s, s.len() - 4) {
+            out.push(0xc3);
+            rdb_len(out, compressed.len());
+            rdb_len(out, s.len());
+            out.extend_from_slice(&compressed);
+            return;
+        }
+    }
+    rdb_len(out, s.len());
+    out.extend_from_slice(s);
+}
+
+/// LZF compression as liblzf 3.6 does it with Redis's settings (`HLOG` 16, `VERY_FAST`),
+/// so that the bytes match Redis's; `None` when the result would not fit in `out_len`.
+/// (Redis leaves its hash table uninitialised; this starts from an empty one, which is
+/// what a fresh table gives.)
+fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    const HSIZE: usize = 1 << 16;
+    const MAX_LIT: usize = 1 << 5;
+    const MAX_OFF: usize = 1 << 13;
+    const MAX_REF: usize = (1 << 8) + (1 << 3);
+    let idx = |h: u32| ((h >> 8).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1);
+    let in_len = input.len();
+    if in_len < 3 || out_len == 0 {
+        return None;
+    }
+    let mut htab = vec![0u32; HSIZE];
+    // Room past `out_len` so that the run header written ahead never goes out of bounds;
+    // the limits below are checked against `out_len` exactly as liblzf checks them.
+    let mut out = vec![0u8; out_len + 8];
+    let mut op = 1usize;
+    let mut lit = 0usize;
+    let mut ip = 0usize;
+    let mut hval: u32 = ((input[0] as u32) << 8) | input[1] as u32;
+    while ip + 2 < in_len {
+        hval = (hval << 8) | input[ip + 2] as u32;
+        let slot = idx(hval);
+        let reference = htab[slot] as usize;
+        htab[slot] = ip as u32;
+        let matches = reference > 0
+            && reference < ip
+            && ip - reference - 1 < MAX_OFF
+            && input[reference + 2] == input[ip + 2]
+            && input[reference] == input[ip]
+            && input[reference + 1] == input[ip + 1];
+        if matches {
+            let off = ip - reference - 1;
+            let mut len = 2usize;
+            let maxlen = (in_len - ip - len).min(MAX_REF);
+            if op + 4 >= out_len && op - (lit == 0) as usize + 4 >= out_len {
+                return None;
+            }
+            out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+            op -= (lit == 0) as usize;
+            let mut done = false;
+            if maxlen > 16 {
+                for _ in 0..16 {
+                    len += 1;
+                    if input[reference + len] != input[ip + len] {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            if !done {
+                loop {
+                    len += 1;
+                    if !(len < maxlen && input[reference + len] == input[ip + len]) {
+                        break;
+                    }
+                }
+            }
+            len -= 2;
+            ip += 1;
+            if len < 7 {
+                out[op] = ((off >> 8) + (len << 5)) as u8;
+                op += 1;
+            } else {
+                out[op] = ((off >> 8) + (7 << 5)) as u8;
+                out[op + 1] = (len - 7) as u8;
+                op += 2;
+            }
+            out[op] = off as u8;
+            op += 1;
+            lit = 0;
+            op += 1;
+            ip += len + 1;
+            if ip + 2 >= in_len {
+                break;
+            }
+            ip -= 2;
+            hval = ((input[ip] as u32) << 8) | input[ip + 1] as u32;
+            hval = (hval << 8) | input[ip + 2] as u32;
+            htab[idx(hval)] = ip as u32;
+            ip += 1;
+            hval = (hval << 8) | input[ip + 2] as u32;
+            htab[idx(hval)] = ip as u32;
+            ip += 1;
+        } else {
+            if op >= out_len {
+                return None;
+            }
+            lit += 1;
+            out[op] = input[ip];
+            op += 1;
+            ip += 1;
+            if lit == MAX_LIT {
+                out[op - lit - 1] = (lit - 1) as u8;
+                lit = 0;
+                op += 1;
+            }
+        }
+    }
+    if op + 3 > out_len {
+        return None;
+    }
+    while ip < in_len {
+        lit += 1;
+        out[op] = input[ip];
+        op += 1;
+        ip += 1;
+        if lit == MAX_LIT {
+            out[op - lit - 1] = (lit - 1) as u8;
+            lit = 0;
+            op += 1;
+        }
+    }
+    out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+    op -= (lit == 0) as usize;
+    out.truncate(op);
+    Some(out)
+}
+
+/// An RDB length.
+fn rdb_len(out: &mut Vec<u8>, len: usize) {
     if len < 1 << 6 {
         out.push(len as u8);
     } else if len < 1 << 14 {
@@ -302,7 +438,6 @@ fn rdb_string(out: &mut Vec<u8>, s: &[u8]) {
         out.push(0x81);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    out.extend_from_slice(s);
 }
 
 /// Reads an RDB string at `*at` (plain, integer-encoded or LZF-compressed).
@@ -476,6 +611,15 @@ mod tests {
         assert!(f.get(b"f1").is_some());
         assert!(f.delete(b"mylib"));
         assert!(f.get(b"f1").is_none());
+    }
+
+    #[test]
+    fn lzf_round_trips() {
+        let text = b"#!lua name=mylib\nredis.register_function('f1', function(keys, args) return {keys[1], args[1]} end) -- function function function";
+        let packed = lzf_compress(text, text.len() - 4).unwrap();
+        assert!(packed.len() < text.len());
+        assert_eq!(lzf_decompress(&packed, text.len()).unwrap(), text);
+        assert!(lzf_compress(b"abcdefghijklmnopqrstuvwxyz", 22).is_none());
     }
 
     #[test]
