@@ -665,3 +665,65 @@ fn bit_struct_and_cmsgpack_match_redis() {
         ],
     );
 }
+
+/// Starts `command` on its own connection and returns the connection (its reply is read
+/// later), then waits (by asking, not sleeping) until `probe` on `ctl` stops answering
+/// NOTBUSY, which happens once the script runs; returns that answer.
+fn start_script_and_probe(
+    server: &Server,
+    ctl: &mut RawConn,
+    command: &[&str],
+    probe: &[&str],
+) -> (RawConn, Vec<u8>) {
+    let mut runner = server.raw();
+    let args: Vec<&[u8]> = command.iter().map(|a| a.as_bytes()).collect();
+    runner.send(&e2e::encode_command(&args));
+    loop {
+        let reply = ctl.cmd(probe);
+        if !reply.starts_with(b"-NOTBUSY") {
+            return (runner, reply);
+        }
+    }
+}
+
+#[test]
+fn script_kill_and_function_kill_stop_busy_scripts_as_in_redis() {
+    // Several I/O threads, so that kvstore serves other clients while a script runs.
+    let Some(d) = Differential::start(&["--io-threads", "4", "--busy-reply-threshold", "100"])
+    else {
+        return;
+    };
+    let lib = "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+    d.same_transcripts(|server| {
+        let mut ctl = server.raw();
+        let mut log = Vec::new();
+        ctl.cmd(&["FUNCTION", "LOAD", "REPLACE", lib]);
+        log.push(e2e::text(ctl.cmd(&["SCRIPT", "KILL"])));
+        // EVAL: FUNCTION KILL refuses, SCRIPT KILL stops it.
+        let (mut runner, first) = start_script_and_probe(
+            server,
+            &mut ctl,
+            &["EVAL", "while true do end", "0"],
+            &["FUNCTION", "KILL"],
+        );
+        log.push(e2e::text(first));
+        log.push(e2e::text(ctl.cmd(&["SCRIPT", "KILL"])));
+        log.push(e2e::text(runner.read_reply().unwrap()));
+        // FCALL: SCRIPT KILL refuses, FUNCTION STATS reports it, FUNCTION KILL stops it.
+        let (mut runner, first) = start_script_and_probe(
+            server,
+            &mut ctl,
+            &["FCALL", "spin", "0"],
+            &["SCRIPT", "KILL"],
+        );
+        log.push(e2e::text(first));
+        let stats = ctl.cmd(&["FUNCTION", "STATS"]);
+        // The duration varies; the rest of the reply must match.
+        let text = e2e::text(stats);
+        log.push(text.split("duration_ms").next().unwrap().to_string());
+        log.push(e2e::text(ctl.cmd(&["FUNCTION", "KILL"])));
+        log.push(e2e::text(runner.read_reply().unwrap()));
+        log.push(e2e::text(ctl.cmd(&["FUNCTION", "KILL"])));
+        log
+    });
+}

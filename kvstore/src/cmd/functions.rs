@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::scripting::{help as help_reply, keys_and_args, run_script, scripting, NOTBUSY};
+use super::scripting::{help as help_reply, keys_and_args, run_script, scripting};
 use super::{is, Ctx};
 use crate::protocol::Reply;
 use crate::scripting::functions::RestorePolicy;
@@ -43,7 +43,14 @@ fn with_functions<R>(
             }
         }
     }
-    f(ctx, &scripting, &mut functions)
+    let result = f(ctx, &scripting, &mut functions);
+    scripting
+        .library_count
+        .store(functions.libraries().len(), Ordering::Release);
+    scripting
+        .function_count
+        .store(functions.function_count(), Ordering::Release);
+    result
 }
 
 /// Writes the libraries to disk (after a change).
@@ -225,35 +232,59 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     })
 }
 
-/// FUNCTION STATS: no script is ever running when another command runs (scripts hold the
-/// keyspace lock), so `running_script` is always null.
+/// FUNCTION STATS. While a script runs (another client's, holding the keyspace lock and
+/// the engines) it answers from what the run published, without waiting for either.
 pub fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    with_functions(ctx, |_, _, functions| {
-        Reply::Map(vec![
-            (Reply::bulk("running_script"), Reply::Nil),
+    let scripting = scripting(ctx);
+    let running = super::scripting::wait_for_busy(ctx, &scripting);
+    if let Some(r) = &running {
+        if r.eval {
+            return Reply::error(crate::scripting::busy::BUSY_EVAL);
+        }
+    } else {
+        // Nothing runs: make sure the saved libraries are loaded, so the counts are right.
+        with_functions(ctx, |_, _, _| ());
+    }
+    let running_script = match running {
+        None => Reply::Nil,
+        Some(r) => Reply::Map(vec![
+            (Reply::bulk("name"), Reply::bulk(r.name)),
             (
-                Reply::bulk("engines"),
-                Reply::Map(vec![(
-                    Reply::bulk("LUA"),
-                    Reply::Map(vec![
-                        (
-                            Reply::bulk("libraries_count"),
-                            Reply::Integer(functions.libraries().len() as i64),
-                        ),
-                        (
-                            Reply::bulk("functions_count"),
-                            Reply::Integer(functions.function_count() as i64),
-                        ),
-                    ]),
-                )]),
+                Reply::bulk("command"),
+                Reply::Array(r.command.into_iter().map(Reply::Bulk).collect()),
             ),
-        ])
-    })
+            (
+                Reply::bulk("duration_ms"),
+                Reply::Integer(r.started.elapsed().as_millis() as i64),
+            ),
+        ]),
+    };
+    let count =
+        |c: &std::sync::atomic::AtomicUsize| Reply::Integer(c.load(Ordering::Acquire) as i64);
+    Reply::Map(vec![
+        (Reply::bulk("running_script"), running_script),
+        (
+            Reply::bulk("engines"),
+            Reply::Map(vec![(
+                Reply::bulk("LUA"),
+                Reply::Map(vec![
+                    (
+                        Reply::bulk("libraries_count"),
+                        count(&scripting.library_count),
+                    ),
+                    (
+                        Reply::bulk("functions_count"),
+                        count(&scripting.function_count),
+                    ),
+                ]),
+            )]),
+        ),
+    ])
 }
 
-/// FUNCTION KILL
-pub fn kill(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error(NOTBUSY)
+/// FUNCTION KILL (see SCRIPT KILL).
+pub fn kill(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    super::scripting::kill(ctx, false)
 }
 
 /// FUNCTION HELP
@@ -322,8 +353,14 @@ pub fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Reply {
             );
         }
         let name = function.name.clone();
-        run_script(ctx, scripting, name, ro || flags.no_writes, |run| {
-            functions.call(&args[1], keys, argv, run)
-        })
+        run_script(
+            ctx,
+            scripting,
+            name,
+            false,
+            ro || flags.no_writes,
+            args,
+            |run| functions.call(&args[1], keys, argv, run),
+        )
     })
 }

@@ -9,10 +9,12 @@
 
 use bytes::{Bytes, BytesMut};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{blocking, int_arg, is, lookup, CommandSpec, Ctx};
 use crate::client::Transaction;
 use crate::protocol::Reply;
-use crate::scripting::{self, Host, Run, Scripting};
+use crate::scripting::{self, Host, Run, Running, Scripting};
 
 const EVAL_FLAGS: &[&str] = &[
     "noscript",
@@ -107,7 +109,6 @@ fn container(_: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
-pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 
 /// The scripting state of the server `ctx` belongs to.
 pub fn scripting(ctx: &Ctx) -> std::sync::Arc<Scripting> {
@@ -181,18 +182,22 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Reply 
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
     let read_only = ro || (!flags.compat && flags.no_writes);
-    run_script(ctx, &scripting, sha, read_only, |run| {
+    run_script(ctx, &scripting, sha, true, read_only, args, |run| {
         scripts.run(&run.name.clone(), keys, argv, run)
     })
 }
 
 /// Runs `body` as the script client of `ctx`'s client: blocking commands answer at once,
 /// the database it selects is its own, and the caller's session is restored afterwards.
+/// Meanwhile other clients see it in `scripting.running` (SCRIPT KILL, FUNCTION STATS).
+#[allow(clippy::too_many_arguments)]
 pub fn run_script(
     ctx: &mut Ctx,
     scripting: &Scripting,
     name: String,
+    eval: bool,
     read_only: bool,
+    command: &[Bytes],
     body: impl FnOnce(&mut Run) -> Reply,
 ) -> Reply {
     let caller_resp = ctx.session.resp;
@@ -201,12 +206,18 @@ pub fn run_script(
     if !was_in_multi {
         ctx.session.multi = Some(Transaction::default());
     }
-    scripting
-        .kill
-        .store(false, std::sync::atomic::Ordering::Relaxed);
+    scripting.kill.store(false, Ordering::Release);
+    scripting.dirty.store(false, Ordering::Release);
+    *scripting.running.lock() = Some(Running {
+        eval,
+        name: name.clone(),
+        command: command.to_vec(),
+        started: std::time::Instant::now(),
+    });
     let mut host = ScriptHost {
         ctx: &mut *ctx,
         db: caller_db,
+        dirty: &scripting.dirty,
     };
     let mut run = Run {
         host: &mut host,
@@ -218,6 +229,7 @@ pub fn run_script(
     };
     let reply = body(&mut run);
     drop(run);
+    *scripting.running.lock() = None;
     if !was_in_multi {
         ctx.session.multi = None;
     }
@@ -232,6 +244,8 @@ pub struct ScriptHost<'c, 'b, 'a> {
     /// The script client's selected database (SELECT in a script does not change the
     /// caller's).
     db: usize,
+    /// Set once the script ran a write command (SCRIPT KILL then refuses).
+    dirty: &'c AtomicBool,
 }
 
 /// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
@@ -263,6 +277,9 @@ impl Host for ScriptHost<'_, '_, '_> {
         }
         if read_only && (spec.has_flag("write") || spec.has_flag("may_replicate")) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
+        }
+        if spec.has_flag("write") {
+            self.dirty.store(true, Ordering::Release);
         }
         let session = &mut *self.ctx.session;
         let saved_resp = session.resp;
@@ -323,10 +340,50 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-/// SCRIPT KILL: a script runs under the keyspace lock, so none is running when this command
-/// gets to run.
-fn script_kill(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::error(NOTBUSY)
+/// SCRIPT KILL. It needs no keyspace lock, so it runs while another client's script holds
+/// it. As in Redis, where a script is only interrupted once it has run for
+/// `busy-reply-threshold`, the kill waits for that moment (or for the script to end).
+fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+    kill(ctx, true)
+}
+
+/// Waits, as a command sent to Redis during a script waits, until no script runs or the
+/// running one has passed `busy-reply-threshold`; returns the running script, if any.
+pub fn wait_for_busy(ctx: &Ctx, scripting: &Scripting) -> Option<Running> {
+    let threshold = busy_threshold(ctx);
+    loop {
+        let running = scripting.running.lock().clone();
+        match running {
+            Some(r) if r.started.elapsed() < threshold => {
+                let left = threshold - r.started.elapsed().min(threshold);
+                std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SCRIPT KILL / FUNCTION KILL.
+pub fn kill(ctx: &mut Ctx, eval: bool) -> Reply {
+    let scripting = scripting(ctx);
+    wait_for_busy(ctx, &scripting);
+    match scripting.kill_running(eval) {
+        Ok(()) => Reply::Ok,
+        Err(e) => Reply::error(e),
+    }
+}
+
+/// `busy-reply-threshold` (alias `lua-time-limit`).
+pub fn busy_threshold(ctx: &Ctx) -> std::time::Duration {
+    let ms = ctx
+        .shared
+        .config
+        .read()
+        .get(b"busy-reply-threshold")
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(5000u64);
+    std::time::Duration::from_millis(ms)
 }
 
 /// SCRIPT DEBUG YES|SYNC|NO: kvstore has no Lua debugger, so only NO (the default) is

@@ -227,7 +227,10 @@ impl Scripts {
 }
 
 /// A server's scripting state: the EVAL engine, the function libraries, and what SCRIPT KILL
-/// / FUNCTION KILL use to stop a running script.
+/// / FUNCTION KILL / FUNCTION STATS see of the script running right now.
+///
+/// `scripts` and `functions` stay locked for a whole run; `running` and the counters are
+/// what other clients may read meanwhile (their commands do not need the keyspace lock).
 #[derive(Default)]
 pub struct Scripting {
     pub scripts: Mutex<Scripts>,
@@ -236,6 +239,85 @@ pub struct Scripting {
     pub kill: AtomicBool,
     /// The saved functions were read back (done once, at first use).
     pub functions_restored: AtomicBool,
+    /// The script running now, if any.
+    pub running: Mutex<Option<Running>>,
+    /// Set when the running script has executed a write (it can no longer be killed).
+    pub dirty: AtomicBool,
+    /// Libraries and functions loaded, for FUNCTION STATS while a function runs.
+    pub library_count: std::sync::atomic::AtomicUsize,
+    pub function_count: std::sync::atomic::AtomicUsize,
+}
+
+/// What other clients can know about a running script.
+#[derive(Debug, Clone)]
+pub struct Running {
+    /// EVAL / EVALSHA (true) or FCALL (false).
+    pub eval: bool,
+    /// The SHA1 of the script or the name of the function.
+    pub name: String,
+    /// The command that runs it, as FUNCTION STATS reports it.
+    pub command: Vec<Bytes>,
+    pub started: std::time::Instant,
+}
+
+/// The replies of SCRIPT KILL / FUNCTION KILL and of commands refused while a script is busy,
+/// byte for byte as Redis sends them.
+pub mod busy {
+    pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+    pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+    /// A script (EVAL) is running.
+    pub const BUSY_EVAL: &str =
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    /// A function (FCALL) is running.
+    pub const BUSY_FUNCTION: &str =
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+}
+
+impl Scripting {
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: Redis's `scriptKill`. `Ok` asks the running
+    /// script to stop; the error is the reply.
+    pub fn kill_running(&self, eval: bool) -> Result<(), &'static str> {
+        let running = self.running.lock();
+        let Some(r) = running.as_ref() else {
+            return Err(busy::NOTBUSY);
+        };
+        if self.dirty.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(busy::UNKILLABLE);
+        }
+        if eval && !r.eval {
+            return Err(busy::BUSY_FUNCTION);
+        }
+        if !eval && r.eval {
+            return Err(busy::BUSY_EVAL);
+        }
+        self.kill.store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// How long the running script has run, if one runs.
+    pub fn running_for(&self) -> Option<std::time::Duration> {
+        self.running.lock().as_ref().map(|r| r.started.elapsed())
+    }
+
+    /// The BUSY error a command gets while a script has run longer than `threshold`
+    /// (`busy-reply-threshold`), unless the command is allowed then (`allow_busy`). For the
+    /// connection layer: a command answered this way must not wait for the keyspace lock.
+    pub fn busy_error(
+        &self,
+        threshold: std::time::Duration,
+        allow_busy: bool,
+    ) -> Option<&'static str> {
+        let running = self.running.lock();
+        let r = running.as_ref()?;
+        if allow_busy || r.started.elapsed() < threshold {
+            return None;
+        }
+        Some(if r.eval {
+            busy::BUSY_EVAL
+        } else {
+            busy::BUSY_FUNCTION
+        })
+    }
 }
 
 /// The scripting state of the server whose shared state lives at `server` (its address).
