@@ -428,11 +428,12 @@ fn function_dump_restores_on_redis_and_back() {
         ours.cmd(&["FUNCTION", "DUMP"]),
         theirs.cmd(&["FUNCTION", "DUMP"])
     );
-    for (from, to) in [(&mut theirs, &mut ours)] {
-        let dump = bulk_payload(&from.cmd(&["FUNCTION", "DUMP"]));
-        let reply = to.cmd_bytes(&[b"FUNCTION", b"RESTORE", &dump, b"REPLACE"]);
-        assert_eq!(reply, b"+OK\r\n");
-    }
+    // Redis's payload restores on kvstore, and kvstore's on Redis.
+    let dump = bulk_payload(&theirs.cmd(&["FUNCTION", "DUMP"]));
+    assert_eq!(
+        ours.cmd_bytes(&[b"FUNCTION", b"RESTORE", &dump, b"REPLACE"]),
+        b"+OK\r\n"
+    );
     let dump = bulk_payload(&ours.cmd(&["FUNCTION", "DUMP"]));
     assert_eq!(
         theirs.cmd_bytes(&[b"FUNCTION", b"RESTORE", &dump, b"REPLACE"]),
