@@ -728,3 +728,22 @@ fn script_kill_and_function_kill_stop_busy_scripts_as_in_redis() {
         log
     });
 }
+
+#[test]
+fn blocked_clients_are_served_after_the_whole_script() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut waiter = server.raw();
+        let mut ctl = server.raw();
+        let mut log = Vec::new();
+        e2e::send_command(&mut waiter, &["BLPOP", "q", "0"]);
+        e2e::wait_blocked(&mut ctl, 1);
+        let script = "redis.call('rpush', 'q', 'a', 'b') return redis.call('lpop', 'q')";
+        log.push(e2e::text(ctl.cmd(&["EVAL", script, "0"])));
+        log.push(e2e::text(waiter.read_reply().unwrap()));
+        log.push(e2e::text(ctl.cmd(&["LRANGE", "q", "0", "-1"])));
+        log
+    });
+}

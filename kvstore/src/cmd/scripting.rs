@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{blocking, int_arg, is, lookup, CommandSpec, Ctx};
+use super::{int_arg, is, lookup, CommandSpec, Ctx};
 use crate::client::Transaction;
 use crate::protocol::Reply;
 use crate::scripting::{self, Host, Run, Running, Scripting};
@@ -288,11 +288,8 @@ impl Host for ScriptHost<'_, '_, '_> {
         let reply = (spec.handler)(self.ctx, &args);
         self.db = self.ctx.session.db;
         self.ctx.session.resp = saved_resp;
-        if !self.ctx.shared.blocked.is_empty() {
-            if let Some(ks) = self.ctx.keyspace.as_mut() {
-                blocking::serve_ready(self.ctx.shared, ks);
-            }
-        }
+        // Clients blocked on keys the script fills are served after the whole script, by
+        // the batch (as Redis serves them after the EVAL command), not in the middle of it.
         let mut out = BytesMut::new();
         reply.encode(resp, &mut out);
         out.to_vec()
