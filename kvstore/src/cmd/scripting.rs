@@ -260,6 +260,16 @@ fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
     })
 }
 
+/// Redis's `CMD_MAY_REPLICATE` (not reported by COMMAND INFO, so not in the table's flags):
+/// commands a read-only script may not call although they are not writes.
+fn may_replicate(spec: &CommandSpec) -> bool {
+    spec.has_flag("may_replicate")
+        || matches!(
+            spec.name,
+            "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"
+        )
+}
+
 fn error_bytes(msg: &str) -> Vec<u8> {
     format!("-ERR {msg}\r\n").into_bytes()
 }
@@ -275,7 +285,7 @@ impl Host for ScriptHost<'_, '_, '_> {
         if spec.has_flag("noscript") {
             return error_bytes("This Redis command is not allowed from script");
         }
-        if read_only && (spec.has_flag("write") || spec.has_flag("may_replicate")) {
+        if read_only && (spec.has_flag("write") || may_replicate(spec)) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
         }
         if spec.has_flag("write") {
