@@ -747,3 +747,20 @@ fn blocked_clients_are_served_after_the_whole_script() {
         log
     });
 }
+
+#[test]
+fn deeply_nested_replies_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        EVAL "local t = {} local c = t for i=1,100 do c[1] = {} c = c[1] end return t" 0
+        EVAL "local t = {} local c = t for i=1,100000 do c[1] = {} c = c[1] end return t" 0
+        EVAL "local t = {} t[1] = t return t" 0
+        EVAL "local t = {} local c = t for i=1,100000 do c.map = {} c = c.map end return t" 0
+        EVAL_RO "return redis.call('publish', 'ch', 'm')" 0
+        EVAL "return redis.call('publish', 'ch', 'm')" 0
+        "#,
+    );
+}

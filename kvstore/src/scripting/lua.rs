@@ -913,31 +913,201 @@ impl ErrorInfo {
 
 /// Converts and pops the value on top of the stack (`luaReplyToRedisReply`). `resp` is the
 /// script's protocol (booleans depend on it), `caller_resp` the client's.
+///
+/// Errors and statuses stay typed replies; anything else is encoded right here for the
+/// caller's protocol, so that a deeply nested table (Redis goes as deep as the Lua stack,
+/// about 8000 levels) becomes flat bytes rather than a deep tree of replies, and the
+/// recursion grows its stack as it needs.
 pub(crate) unsafe fn lua_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply {
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE && ffi::lua_checkstack(l, 4) != 0 {
+        if raw_field(l, "err") == ffi::LUA_TSTRING {
+            ffi::lua_pop(l, 1);
+            let reply = table_error(l);
+            ffi::lua_pop(l, 1);
+            return reply;
+        }
+        ffi::lua_pop(l, 1);
+        if raw_field(l, "ok") == ffi::LUA_TSTRING {
+            let reply = status_of(l);
+            ffi::lua_pop(l, 2);
+            return reply;
+        }
+        ffi::lua_pop(l, 1);
+    }
+    let mut out = bytes::BytesMut::new();
+    encode_value(l, resp, caller_resp, &mut out);
+    Reply::Encoded(out.freeze())
+}
+
+/// The error reply of an error table (on top, left in place).
+unsafe fn table_error(l: *mut lua_State) -> Reply {
+    let msg = ErrorInfo::extract(l).msg.unwrap_or_default();
+    // addReplyErrorFormat: no line breaks inside an error.
+    let msg: Vec<u8> = msg
+        .into_iter()
+        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    error_line(msg)
+}
+
+/// The status reply of the string on top (a table's `ok` field).
+unsafe fn status_of(l: *mut lua_State) -> Reply {
+    let text = cstr_bytes(to_bytes(l, -1).unwrap());
+    let text: String = String::from_utf8_lossy(text)
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    Reply::Status(text.into())
+}
+
+/// Encodes and pops the value on top for a client speaking `caller_resp`.
+unsafe fn encode_value(l: *mut lua_State, resp: u8, caller_resp: u8, out: &mut bytes::BytesMut) {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+        encode_value_inner(l, resp, caller_resp, out)
+    })
+}
+
+unsafe fn encode_value_inner(
+    l: *mut lua_State,
+    resp: u8,
+    caller_resp: u8,
+    out: &mut bytes::BytesMut,
+) {
     if ffi::lua_checkstack(l, 4) == 0 {
         ffi::lua_pop(l, 1);
-        return Reply::error("ERR reached lua stack limit");
+        Reply::error("ERR reached lua stack limit").encode(caller_resp, out);
+        return;
     }
-    let reply = match ffi::lua_type(l, -1) {
+    let leaf = match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => Reply::Bulk(Bytes::copy_from_slice(to_bytes(l, -1).unwrap())),
         ffi::LUA_TBOOLEAN => {
             let b = ffi::lua_toboolean(l, -1) != 0;
-            if resp == 2 {
-                if b {
-                    Reply::Integer(1)
-                } else {
-                    Reply::Nil
-                }
-            } else {
-                Reply::Bool(b)
+            match (resp, b) {
+                (2, true) => Reply::Integer(1),
+                (2, false) => Reply::Nil,
+                _ => Reply::Bool(b),
             }
         }
         ffi::LUA_TNUMBER => Reply::Integer(double_to_i64(ffi::lua_tonumber(l, -1))),
-        ffi::LUA_TTABLE => return table_to_reply(l, resp, caller_resp),
+        ffi::LUA_TTABLE => {
+            encode_table(l, resp, caller_resp, out);
+            return;
+        }
         _ => Reply::Nil,
     };
     ffi::lua_pop(l, 1);
-    reply
+    leaf.encode(caller_resp, out);
+}
+
+/// The header of an aggregate: `kind` in RESP3, an array of `len * per_item` in RESP2.
+fn header(out: &mut bytes::BytesMut, caller_resp: u8, kind: u8, len: usize, per_item: usize) {
+    let (kind, len) = if caller_resp >= 3 {
+        (kind, len)
+    } else {
+        (b'*', len * per_item)
+    };
+    out.extend_from_slice(&[kind]);
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Encodes and pops the table on top: error, status, double, big number, verbatim string,
+/// map, set or array, checked in Redis's order.
+unsafe fn encode_table(l: *mut lua_State, resp: u8, caller_resp: u8, out: &mut bytes::BytesMut) {
+    if raw_field(l, "err") == ffi::LUA_TSTRING {
+        ffi::lua_pop(l, 1);
+        table_error(l).encode(caller_resp, out);
+        ffi::lua_pop(l, 1);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "ok") == ffi::LUA_TSTRING {
+        status_of(l).encode(caller_resp, out);
+        ffi::lua_pop(l, 2);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "double") == ffi::LUA_TNUMBER {
+        let d = ffi::lua_tonumber(l, -1);
+        ffi::lua_pop(l, 2);
+        Reply::Double(d).encode(caller_resp, out);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "big_number") == ffi::LUA_TSTRING {
+        let text: Vec<u8> = to_bytes(l, -1)
+            .unwrap()
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        ffi::lua_pop(l, 2);
+        big_number(&text, caller_resp).encode(caller_resp, out);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "verbatim_string") == ffi::LUA_TTABLE {
+        if raw_field(l, "format") == ffi::LUA_TSTRING {
+            let format = cstr_bytes(to_bytes(l, -1).unwrap()).to_vec();
+            if raw_field_at(l, "string", -3) == ffi::LUA_TSTRING {
+                let text = to_bytes(l, -1).unwrap().to_vec();
+                ffi::lua_pop(l, 4);
+                verbatim(&format, &text, caller_resp).encode(caller_resp, out);
+                return;
+            }
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "map") == ffi::LUA_TTABLE {
+        let mut items = bytes::BytesMut::new();
+        let mut len = 0;
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, -2) != 0 {
+            ffi::lua_pushvalue(l, -2);
+            encode_value(l, resp, caller_resp, &mut items);
+            encode_value(l, resp, caller_resp, &mut items);
+            len += 1;
+        }
+        ffi::lua_pop(l, 2);
+        header(out, caller_resp, b'%', len, 2);
+        out.extend_from_slice(&items);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    if raw_field(l, "set") == ffi::LUA_TTABLE {
+        let mut items = bytes::BytesMut::new();
+        let mut len = 0;
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, -2) != 0 {
+            ffi::lua_pop(l, 1);
+            ffi::lua_pushvalue(l, -1);
+            encode_value(l, resp, caller_resp, &mut items);
+            len += 1;
+        }
+        ffi::lua_pop(l, 2);
+        header(out, caller_resp, b'~', len, 1);
+        out.extend_from_slice(&items);
+        return;
+    }
+    ffi::lua_pop(l, 1);
+    let mut items = bytes::BytesMut::new();
+    let mut len = 0;
+    let mut j = 1;
+    loop {
+        ffi::lua_pushnumber(l, j as f64);
+        j += 1;
+        ffi::lua_rawget(l, -2);
+        if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+            ffi::lua_pop(l, 1);
+            break;
+        }
+        encode_value(l, resp, caller_resp, &mut items);
+        len += 1;
+    }
+    ffi::lua_pop(l, 1);
+    header(out, caller_resp, b'*', len, 1);
+    out.extend_from_slice(&items);
 }
 
 /// C's `(long long)` cast as x86-64 performs it: out of range and NaN give `i64::MIN`.
@@ -956,100 +1126,6 @@ unsafe fn raw_field(l: *mut lua_State, key: &str) -> c_int {
     push_str(l, key);
     ffi::lua_rawget(l, -2);
     ffi::lua_type(l, -1)
-}
-
-unsafe fn table_to_reply(l: *mut lua_State, resp: u8, caller_resp: u8) -> Reply {
-    if raw_field(l, "err") == ffi::LUA_TSTRING {
-        ffi::lua_pop(l, 1);
-        let info = ErrorInfo::extract(l);
-        ffi::lua_pop(l, 1);
-        let msg = info.msg.unwrap_or_default();
-        // addReplyErrorFormat: no line breaks inside an error.
-        let msg: Vec<u8> = msg
-            .into_iter()
-            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-            .collect();
-        return error_line(msg);
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "ok") == ffi::LUA_TSTRING {
-        let text = cstr_bytes(to_bytes(l, -1).unwrap());
-        let text: String = String::from_utf8_lossy(text)
-            .chars()
-            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-            .collect();
-        ffi::lua_pop(l, 2);
-        return Reply::Status(text.into());
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "double") == ffi::LUA_TNUMBER {
-        let d = ffi::lua_tonumber(l, -1);
-        ffi::lua_pop(l, 2);
-        return Reply::Double(d);
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "big_number") == ffi::LUA_TSTRING {
-        let text: Vec<u8> = to_bytes(l, -1)
-            .unwrap()
-            .iter()
-            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-            .collect();
-        ffi::lua_pop(l, 2);
-        return big_number(&text, caller_resp);
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "verbatim_string") == ffi::LUA_TTABLE {
-        if raw_field(l, "format") == ffi::LUA_TSTRING {
-            let format = cstr_bytes(to_bytes(l, -1).unwrap()).to_vec();
-            if raw_field_at(l, "string", -3) == ffi::LUA_TSTRING {
-                let text = to_bytes(l, -1).unwrap().to_vec();
-                ffi::lua_pop(l, 4);
-                return verbatim(&format, &text, caller_resp);
-            }
-            ffi::lua_pop(l, 1);
-        }
-        ffi::lua_pop(l, 1);
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "map") == ffi::LUA_TTABLE {
-        let mut pairs = Vec::new();
-        ffi::lua_pushnil(l);
-        while ffi::lua_next(l, -2) != 0 {
-            ffi::lua_pushvalue(l, -2);
-            let k = lua_to_reply(l, resp, caller_resp);
-            let v = lua_to_reply(l, resp, caller_resp);
-            pairs.push((k, v));
-        }
-        ffi::lua_pop(l, 2);
-        return Reply::Map(pairs);
-    }
-    ffi::lua_pop(l, 1);
-    if raw_field(l, "set") == ffi::LUA_TTABLE {
-        let mut items = Vec::new();
-        ffi::lua_pushnil(l);
-        while ffi::lua_next(l, -2) != 0 {
-            ffi::lua_pop(l, 1);
-            ffi::lua_pushvalue(l, -1);
-            items.push(lua_to_reply(l, resp, caller_resp));
-        }
-        ffi::lua_pop(l, 2);
-        return Reply::Set(items);
-    }
-    ffi::lua_pop(l, 1);
-    let mut items = Vec::new();
-    let mut j = 1;
-    loop {
-        ffi::lua_pushnumber(l, j as f64);
-        j += 1;
-        ffi::lua_rawget(l, -2);
-        if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
-            ffi::lua_pop(l, 1);
-            break;
-        }
-        items.push(lua_to_reply(l, resp, caller_resp));
-    }
-    ffi::lua_pop(l, 1);
-    Reply::Array(items)
 }
 
 /// Pushes `t[key]` (raw) for the table at `idx`, counted after the key is pushed.
