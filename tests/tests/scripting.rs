@@ -607,6 +607,7 @@ fn bit_struct_and_cmsgpack_match_redis() {
         EVAL "return {bit.bswap(0x12345678), bit.tohex(255), bit.tohex(255, 2), bit.tohex(255, -4), bit.tohex(-1, 12)}" 0
         EVAL "return {bit.tobit(1.7), bit.tobit(-1.5), bit.tobit('12')}" 0
         EVAL "return bit.tobit('x')" 0
+        EVAL "return {bit.tohex(255, -2147483648), bit.tohex(1, 2147483648), bit.tohex(65535, 0)}" 0
         EVAL "return bit.band(1, {})" 0
         EVAL "return struct.pack('>I2', 258)" 0
         EVAL "return struct.pack('<i4', -2)" 0

@@ -91,13 +91,17 @@ unsafe extern "C-unwind" fn tohex(l: *mut lua_State) -> c_int {
     } else {
         barg(l, 2) as i32
     };
+    // The reference build carries the fix for CVE-2024-31449: the most negative count
+    // would not negate.
+    if n == i32::MIN {
+        n = i32::MIN + 1;
+    }
     let digits: &[u8; 16] = if n < 0 {
         n = n.wrapping_neg();
         b"0123456789ABCDEF"
     } else {
         b"0123456789abcdef"
     };
-    // i32::MIN stays negative after negation, as in C; it then prints nothing.
     let n = n.clamp(0, 8) as usize;
     let mut buf = [0u8; 8];
     for i in (0..n).rev() {
