@@ -775,3 +775,19 @@ fn deeply_nested_replies_match_redis() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn math_random_follows_redis_sequence() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        EVAL "return {math.random(100), tostring(math.random()), math.random(3, 9)}" 0
+        EVAL "return {math.random(100), tostring(math.random()), math.random(3, 9)}" 0
+        EVAL "math.randomseed(42) return {math.random(100), tostring(math.random())}" 0
+        EVAL "return math.random(0)" 0
+        EVAL "return math.random(1, 2, 3)" 0
+        "#,
+    );
+}
