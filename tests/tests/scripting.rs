@@ -791,3 +791,23 @@ fn math_random_follows_redis_sequence() {
         "#,
     );
 }
+
+#[test]
+fn scripting_commands_describe_themselves_as_in_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    // Not SCRIPT and FUNCTION themselves: Redis lists their subcommands in the order of its
+    // randomly seeded hash table.
+    let names = "eval evalsha eval_ro evalsha_ro fcall fcall_ro script|load \
+                 script|exists script|flush script|kill script|help script|debug function|load \
+                 function|list function|delete function|flush function|dump function|restore \
+                 function|stats function|kill function|help";
+    let mut script = String::new();
+    for name in names.split_whitespace() {
+        script.push_str(&format!("COMMAND INFO {name}\nCOMMAND DOCS {name}\n"));
+    }
+    script.push_str("COMMAND GETKEYS EVAL \"return 1\" 2 a b c\n");
+    script.push_str("COMMAND GETKEYS FCALL f 1 a b\n");
+    d.check_both(&script);
+}

@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("function", -2, &[], container).with_subcommands(FUNCTION),
 ];
 
-/// Subcommands in the order Redis's COMMAND INFO lists them.
+/// Subcommands (Redis lists them in the order of its randomly seeded hash table).
 static SCRIPT: &[CommandSpec] = &[
     CommandSpec::new("script|flush", -2, &["noscript"], script_flush),
     CommandSpec::new("script|help", 2, &["loading", "stale"], script_help),
