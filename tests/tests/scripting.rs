@@ -389,6 +389,9 @@ fn function_load_errors_match_redis() {
         "#!lua name=a-b\n",
         "#!js name=ab\n",
         "no shebang",
+        // Top-level code runs at most 500 ms, and pcall cannot catch the timeout.
+        "#!lua name=inf\nwhile true do end",
+        "#!lua name=inf\nlocal ok = pcall(function() while true do end end) redis.register_function('x', function() return 1 end)",
     ];
     let mut commands: Vec<Vec<&str>> = vec![vec![
         "FUNCTION",

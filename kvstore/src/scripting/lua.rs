@@ -12,9 +12,12 @@
 //!   value with a destructor at that point: errors are built first, pushed, dropped, and only
 //!   then raised ([`raise_string`], [`raise_top`]).
 //! - The globals a script sees are an empty proxy: reads fall through to the real table
-//!   (missing names are an error), writes fail. Library tables (`redis`, `string`, ...) are
-//!   proxied the same way. This stands in for the read-only tables Redis patches into its
-//!   Lua; the real globals are reachable only from Rust (KEYS / ARGV are set there).
+//!   (missing names are an error), writes fail. Library tables (`redis`, `string`, ...) and
+//!   the string metatable are proxied the same way, and the base functions that would see
+//!   through a proxy (`rawget`, `rawset`, `next`, `pairs`, `ipairs`, `getmetatable`,
+//!   `setmetatable`, `table.insert`) look behind it or refuse, with Redis's messages. This
+//!   stands in for the read-only tables Redis patches into its Lua VM; the real globals are
+//!   reachable only from Rust (KEYS / ARGV are set there).
 //! - [`CURRENT`] points at the [`Run`] of the script being executed, and is null otherwise;
 //!   `redis.call` and friends find their host through it.
 
@@ -1676,22 +1679,28 @@ unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
             "redis.register_function can only be called on FUNCTION LOAD command",
         );
     }
-    let result = read_registration(l);
-    match result {
+    let refused = match read_registration(l) {
         Ok(f) => {
             let list = &mut *loading;
-            if !super::functions::valid_name(&f.name) {
-                ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
-                raise_error_table(l, super::functions::BAD_NAME);
+            let refused = if !super::functions::valid_name(&f.name) {
+                Some(super::functions::BAD_NAME)
+            } else if list.iter().any(|g| g.name == f.name) {
+                Some("Function already exists in the library")
+            } else {
+                None
+            };
+            match refused {
+                None => list.push(f),
+                Some(_) => ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func),
             }
-            if list.iter().any(|g| g.name == f.name) {
-                ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, f.func);
-                raise_error_table(l, "Function already exists in the library");
-            }
-            list.push(f);
-            0
+            refused
         }
-        Err(msg) => raise_error_table(l, msg),
+        Err(msg) => Some(msg),
+    };
+    // Everything owned is dropped by now: raising skips no destructor.
+    match refused {
+        None => 0,
+        Some(msg) => raise_error_table(l, msg),
     }
 }
 
