@@ -112,7 +112,7 @@ pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
 /// The scripting state of the server `ctx` belongs to.
 pub fn scripting(ctx: &Ctx) -> std::sync::Arc<Scripting> {
-    scripting::for_server(ctx.shared as *const _ as usize)
+    scripting::for_server(&ctx.shared.run_id)
 }
 
 /// EVAL script numkeys [key ...] [arg ...]

@@ -320,15 +320,16 @@ impl Scripting {
     }
 }
 
-/// The scripting state of the server whose shared state lives at `server` (its address).
-/// Kept outside `Shared` until the lead wires it in; one per server in the process.
-pub fn for_server(server: usize) -> Arc<Scripting> {
-    static ALL: OnceLock<Mutex<HashMap<usize, Arc<Scripting>>>> = OnceLock::new();
-    ALL.get_or_init(Default::default)
-        .lock()
-        .entry(server)
-        .or_default()
-        .clone()
+/// The scripting state of the server with this run id (unique per server started, so
+/// servers started one after the other in one process never share scripts). Kept outside
+/// `Shared` until it gets a field there.
+pub fn for_server(run_id: &str) -> Arc<Scripting> {
+    static ALL: OnceLock<Mutex<HashMap<String, Arc<Scripting>>>> = OnceLock::new();
+    let mut all = ALL.get_or_init(Default::default).lock();
+    if let Some(s) = all.get(run_id) {
+        return s.clone();
+    }
+    all.entry(run_id.to_owned()).or_default().clone()
 }
 
 #[cfg(test)]
