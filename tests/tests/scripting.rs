@@ -692,7 +692,7 @@ fn start_script_and_probe(
 }
 
 #[test]
-fn script_kill_and_function_kill_stop_busy_scripts_as_in_redis() {
+fn busy_scripts_refuse_other_commands_and_die_by_script_kill_or_function_kill() {
     // Several I/O threads, so that kvstore serves other clients while a script runs.
     let Some(d) = Differential::start(&["--io-threads", "4", "--busy-reply-threshold", "100"])
     else {
@@ -712,6 +712,9 @@ fn script_kill_and_function_kill_stop_busy_scripts_as_in_redis() {
             &["FUNCTION", "KILL"],
         );
         log.push(e2e::text(first));
+        // Past busy-reply-threshold other commands are refused.
+        log.push(e2e::text(ctl.cmd(&["GET", "k"])));
+        log.push(e2e::text(server.raw().cmd(&["PING"])));
         log.push(e2e::text(ctl.cmd(&["SCRIPT", "KILL"])));
         log.push(e2e::text(runner.read_reply().unwrap()));
         // FCALL: SCRIPT KILL refuses, FUNCTION STATS reports it, FUNCTION KILL stops it.

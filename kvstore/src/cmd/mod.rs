@@ -207,6 +207,9 @@ impl<'a> Batch<'a> {
             Ok(spec) => spec,
             Err((spec, error)) => return transactions::refuse(self.session, spec, error),
         };
+        if let Some(busy) = scripting::busy_refusal(self.shared, spec) {
+            return transactions::refuse(self.session, Some(spec), busy);
+        }
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
                 self.last_cmd = spec.name;

@@ -2,7 +2,12 @@
 //! FUNCTION, over the engine in [`crate::scripting`].
 //!
 //! A script runs inside its command, under the keyspace lock the batch holds, so no other
-//! client runs in between. `redis.call` goes through [`ScriptHost`]: Redis's checks for
+//! client runs in between. While it runs, other clients' commands wait in dispatch
+//! ([`busy_refusal`]) as they would in Redis, until the script ends or passes
+//! `busy-reply-threshold`; then SCRIPT KILL / FUNCTION KILL / FUNCTION STATS and the other
+//! `allow_busy` commands run (they need no keyspace lock) and the rest get BUSY. That takes
+//! a free worker thread: with the default `io-threads 1` the script's own thread is the only
+//! one, and every client waits for the script to end. `redis.call` goes through [`ScriptHost`]: Redis's checks for
 //! commands called from scripts (unknown, arity, `noscript`, writes from read-only scripts),
 //! then the command's own handler with the caller's context, as the script client (its own
 //! database selection and protocol version), then the reply encoded as that client reads it.
@@ -14,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::{int_arg, is, lookup, CommandSpec, Ctx};
 use crate::client::Transaction;
 use crate::protocol::Reply;
-use crate::scripting::{self, Host, Run, Running, Scripting};
+use crate::scripting::{self, Host, Run, Running, Scripting, RUNNING_SCRIPTS};
+use crate::server::Shared;
 
 const EVAL_FLAGS: &[&str] = &[
     "noscript",
@@ -214,6 +220,7 @@ pub fn run_script(
         command: command.to_vec(),
         started: std::time::Instant::now(),
     });
+    RUNNING_SCRIPTS.fetch_add(1, Ordering::AcqRel);
     let mut host = ScriptHost {
         ctx: &mut *ctx,
         db: caller_db,
@@ -227,9 +234,12 @@ pub fn run_script(
         name,
         kill: Some(&scripting.kill),
     };
+    // The script runs on this worker thread: other clients are served meanwhile only by
+    // the other worker threads (`io-threads` > 1), see the module documentation.
     let reply = body(&mut run);
     drop(run);
     *scripting.running.lock() = None;
+    RUNNING_SCRIPTS.fetch_sub(1, Ordering::AcqRel);
     if !was_in_multi {
         ctx.session.multi = None;
     }
@@ -354,10 +364,33 @@ fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     kill(ctx, true)
 }
 
+/// Dispatch's check before any command (Redis's `processCommand`): while another client's
+/// script runs, the command waits as it would in Redis, until the script ends or passes
+/// `busy-reply-threshold`; then only `allow_busy` commands run, the others get BUSY.
+pub fn busy_refusal(shared: &Shared, spec: &CommandSpec) -> Option<Reply> {
+    if RUNNING_SCRIPTS.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let scripting = scripting::for_server(&shared.run_id);
+    let running = wait_for_busy_in(shared, &scripting)?;
+    if spec.has_flag("allow_busy") {
+        return None;
+    }
+    Some(Reply::error(if running.eval {
+        scripting::busy::BUSY_EVAL
+    } else {
+        scripting::busy::BUSY_FUNCTION
+    }))
+}
+
 /// Waits, as a command sent to Redis during a script waits, until no script runs or the
 /// running one has passed `busy-reply-threshold`; returns the running script, if any.
 pub fn wait_for_busy(ctx: &Ctx, scripting: &Scripting) -> Option<Running> {
-    let threshold = busy_threshold(ctx);
+    wait_for_busy_in(ctx.shared, scripting)
+}
+
+fn wait_for_busy_in(shared: &Shared, scripting: &Scripting) -> Option<Running> {
+    let threshold = busy_threshold(shared);
     loop {
         let running = scripting.running.lock().clone();
         match running {
@@ -373,17 +406,28 @@ pub fn wait_for_busy(ctx: &Ctx, scripting: &Scripting) -> Option<Running> {
 /// SCRIPT KILL / FUNCTION KILL.
 pub fn kill(ctx: &mut Ctx, eval: bool) -> Reply {
     let scripting = scripting(ctx);
-    wait_for_busy(ctx, &scripting);
-    match scripting.kill_running(eval) {
-        Ok(()) => Reply::Ok,
-        Err(e) => Reply::error(e),
+    let Some(victim) = wait_for_busy(ctx, &scripting) else {
+        return Reply::error(scripting::busy::NOTBUSY);
+    };
+    if let Err(e) = scripting.kill_running(eval) {
+        return Reply::error(e);
     }
+    // Redis stops the script before it reads the next command: wait for it to stop (at its
+    // next hook, within 100000 instructions), so that later commands find it gone.
+    while scripting
+        .running
+        .lock()
+        .as_ref()
+        .is_some_and(|r| r.started == victim.started)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Reply::Ok
 }
 
 /// `busy-reply-threshold` (alias `lua-time-limit`).
-pub fn busy_threshold(ctx: &Ctx) -> std::time::Duration {
-    let ms = ctx
-        .shared
+pub fn busy_threshold(shared: &Shared) -> std::time::Duration {
+    let ms = shared
         .config
         .read()
         .get(b"busy-reply-threshold")

@@ -248,6 +248,10 @@ pub struct Scripting {
     pub function_count: std::sync::atomic::AtomicUsize,
 }
 
+/// Scripts running now in this process, all servers together: lets dispatch skip every
+/// busy check with one atomic load while none runs.
+pub static RUNNING_SCRIPTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// What other clients can know about a running script.
 #[derive(Debug, Clone)]
 pub struct Running {
