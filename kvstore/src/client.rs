@@ -1,9 +1,10 @@
 //! Connected clients: what CLIENT LIST shows and how CLIENT KILL reaches another connection.
 //!
-//! Each connection owns its [`Session`]; a shared [`ClientHandle`] mirrors the fields other
-//! connections may read, refreshed once per batch of commands rather than per command.
+//! Each connection owns its session (`cmd::Session`); a shared [`ClientHandle`] mirrors the
+//! fields other connections may read, refreshed once per batch of commands rather than per
+//! command. This module knows nothing of commands or sockets beyond a descriptor to shut.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,9 +12,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-
-use crate::cmd::CommandSpec;
-use crate::pubsub::Outbox;
 
 /// The fields of a client that CLIENT LIST / CLIENT INFO report.
 #[derive(Debug, Clone)]
@@ -182,10 +180,6 @@ impl ClientRegistry {
         self.clients.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// A snapshot of all clients, in id order.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()
@@ -193,108 +187,5 @@ impl ClientRegistry {
 
     pub fn kill_all(&self) {
         self.clients.lock().values().for_each(|c| c.kill());
-    }
-}
-
-/// Per-connection state that commands read and change (the selected database, the protocol
-/// version, authentication, a transaction being queued, watched keys, subscriptions).
-#[derive(Debug)]
-pub struct Session {
-    pub handle: Arc<ClientHandle>,
-    pub db: usize,
-    pub resp: u8,
-    pub authenticated: bool,
-    pub name: Option<Bytes>,
-    pub lib_name: Option<Bytes>,
-    pub lib_ver: Option<Bytes>,
-    /// Between MULTI and EXEC/DISCARD (and while EXEC runs the queue).
-    pub multi: Option<Transaction>,
-    /// Keys under WATCH: database, key, version seen at WATCH.
-    pub watched: Vec<(usize, Bytes, u64)>,
-    pub subscriptions: Subscriptions,
-}
-
-/// A transaction being queued (MULTI) or executed (EXEC).
-#[derive(Debug, Default)]
-pub struct Transaction {
-    pub queue: Vec<(&'static CommandSpec, Vec<Bytes>)>,
-    /// A command was refused while queuing: EXEC answers EXECABORT.
-    pub aborted: bool,
-}
-
-/// A connection's channel and pattern subscriptions, and the queue its messages arrive in.
-#[derive(Debug, Default)]
-pub struct Subscriptions {
-    pub channels: HashSet<Bytes>,
-    pub patterns: HashSet<Bytes>,
-    /// Created at the first subscription; kept afterwards so queued messages still leave.
-    pub outbox: Option<Arc<Outbox>>,
-}
-
-impl Subscriptions {
-    /// The count SUBSCRIBE and friends report.
-    pub fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
-    }
-}
-
-impl Session {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
-        Session {
-            handle,
-            db: 0,
-            resp: 2,
-            authenticated,
-            name: None,
-            lib_name: None,
-            lib_ver: None,
-            multi: None,
-            watched: Vec::new(),
-            subscriptions: Subscriptions::default(),
-        }
-    }
-
-    pub fn id(&self) -> u64 {
-        self.handle.id
-    }
-
-    /// Switches the protocol version; messages published from now on are framed for it.
-    pub fn set_resp(&mut self, resp: u8) {
-        self.resp = resp;
-        if let Some(outbox) = &self.subscriptions.outbox {
-            outbox.set_resp(resp);
-        }
-    }
-
-    /// Inside MULTI or running EXEC's queue: blocking commands must answer at once, as in
-    /// Redis, where a transaction never blocks.
-    pub fn in_multi(&self) -> bool {
-        self.multi.is_some()
-    }
-
-    /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
-    pub fn in_subscribed_mode(&self) -> bool {
-        self.resp == 2 && self.subscriptions.count() > 0
-    }
-
-    /// Publishes the session's fields for CLIENT LIST.
-    pub fn publish(&self, last_cmd: &str) {
-        let mut info = self.handle.info.lock();
-        info.db = self.db;
-        info.resp = self.resp;
-        info.last_active = Instant::now();
-        info.sub = self.subscriptions.channels.len();
-        info.psub = self.subscriptions.patterns.len();
-        info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
-        if info.last_cmd != last_cmd {
-            info.last_cmd = last_cmd.to_owned();
-        }
-        if info.name != self.name {
-            info.name = self.name.clone();
-        }
-        if info.lib_name != self.lib_name || info.lib_ver != self.lib_ver {
-            info.lib_name = self.lib_name.clone();
-            info.lib_ver = self.lib_ver.clone();
-        }
     }
 }

@@ -14,7 +14,6 @@
 //! as the socket takes them, and a command's reply follows the messages queued before it
 //! ran, as in Redis's single output buffer.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -22,12 +21,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::client::{ClientHandle, Session};
-use crate::cmd::blocking::{Blocked, Release};
-use crate::cmd::{Batch, Effects};
+use crate::client::ClientHandle;
+use crate::cmd::{Batch, Effects, Session};
 use crate::protocol::{Reply, RequestParser};
 use crate::pubsub::Outbox;
-use crate::server::Shared;
+use crate::state::{Blocked, Release, Shared};
 
 /// Read size; a bigger buffer is reserved only for a bulk that needs it.
 const READ_CHUNK: usize = 16 * 1024;
@@ -40,7 +38,7 @@ const OUTBOX_CHUNK: usize = 64 * 1024;
 /// How often a write stuck on a subscriber checks whether the client was killed.
 const STUCK_WRITE_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 
-pub struct Connection {
+pub(crate) struct Connection {
     shared: Arc<Shared>,
     socket: TcpStream,
     session: Session,
@@ -50,7 +48,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(shared: Arc<Shared>, socket: TcpStream, session: Session) -> Connection {
+    pub(crate) fn new(shared: Arc<Shared>, socket: TcpStream, session: Session) -> Connection {
         Connection {
             shared,
             socket,
@@ -61,31 +59,28 @@ impl Connection {
         }
     }
 
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let id = self.session.id();
         if let Err(e) = self.serve().await {
             tracing::debug!(client = id, "connection closed: {e}");
         }
         if self.session.handle.is_blocked() {
-            let mut ks = self.shared.keyspace.lock();
-            self.shared.blocked.cancel(&mut ks, id);
+            let mut ks = self.shared.lock_keyspace();
+            self.shared.blocked().cancel(&mut ks, id);
         }
         self.session.handle.socket_closing();
         self.forget_client_state();
-        self.shared.clients.unregister(id);
+        self.shared.clients().unregister(id);
     }
 
     /// Removes what other clients could still see of this one: subscriptions and watches.
     fn forget_client_state(&mut self) {
         if self.session.subscriptions.count() > 0 {
-            crate::cmd::pubsub::forget_subscriptions(
-                &mut self.shared.pubsub.lock(),
-                &mut self.session,
-            );
+            self.session.unsubscribe_all(&mut self.shared.pubsub());
         }
         if !self.session.watched.is_empty() {
-            let mut ks = self.shared.keyspace.lock();
-            crate::cmd::transactions::unwatch_all(&mut ks, &mut self.session);
+            let mut ks = self.shared.lock_keyspace();
+            self.session.unwatch_all(&mut ks);
         }
     }
 
@@ -112,10 +107,7 @@ impl Connection {
     }
 
     fn wrote_wbuf(&mut self) {
-        self.shared
-            .stats
-            .net_output_bytes
-            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();
         if self.wbuf.capacity() > KEEP_WRITE_BUF {
             self.wbuf = BytesMut::new();
@@ -135,11 +127,11 @@ impl Connection {
             }
             let mut effects = self.execute_batch();
             if let Some(seq) = effects.wait_for_durable {
-                self.shared.commit.wait(seq).await;
+                self.shared.commit().wait(seq).await;
             }
             if effects.save {
-                let seq = self.shared.keyspace.lock().writes();
-                self.shared.commit.save(seq).await;
+                let seq = self.shared.lock_keyspace().writes();
+                self.shared.commit().save(seq).await;
             }
             if !self.wbuf.is_empty() {
                 self.socket.write_all(&self.wbuf).await?;
@@ -161,11 +153,7 @@ impl Connection {
     }
 
     fn query_buffer_too_big(&self) -> bool {
-        let limit = self
-            .shared
-            .limits
-            .client_query_buffer_limit
-            .load(Ordering::Relaxed);
+        let limit = self.shared.limits().client_query_buffer_limit();
         let too_big = self.rbuf.len() as u64 > limit;
         if too_big {
             tracing::warn!(
@@ -206,9 +194,9 @@ impl Connection {
                 // The sender went away without a word: only if the server is stopping.
                 Event::Released(None) => return Ok(false),
                 Event::TimedOut => {
-                    let mut ks = self.shared.keyspace.lock();
+                    let mut ks = self.shared.lock_keyspace();
                     let id = self.session.id();
-                    self.shared.blocked.cancel(&mut ks, id);
+                    self.shared.blocked().cancel(&mut ks, id);
                     drop(ks);
                     // Cancelled, or served just before: either way a release is waiting.
                     match release.try_recv() {
@@ -224,18 +212,15 @@ impl Connection {
             }
         };
         if release.writes > 0
-            && self.shared.commit.policy() == crate::persistence::Durability::Always
+            && self.shared.commit().policy() == crate::persistence::Durability::Always
         {
-            self.shared.commit.wait(release.writes).await;
+            self.shared.commit().wait(release.writes).await;
         }
         // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
         self.session.handle.info.lock().last_active = std::time::Instant::now();
         release.reply.encode(self.session.resp, &mut self.wbuf);
         self.socket.write_all(&self.wbuf).await?;
-        self.shared
-            .stats
-            .net_output_bytes
-            .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();
         Ok(true)
     }
@@ -289,20 +274,13 @@ impl Connection {
                 (None, Ok(())) => unreachable!("try_io succeeded without reading"),
             }
         };
-        self.shared
-            .stats
-            .net_input_bytes
-            .fetch_add(read as u64, Ordering::Relaxed);
+        self.shared.stats().bytes_read(read as u64);
         Ok(read > 0 && !self.session.handle.is_killed())
     }
 
     /// Runs every complete command in the read buffer and encodes the replies.
     fn execute_batch(&mut self) -> Effects {
-        let max_bulk = self
-            .shared
-            .limits
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let max_bulk = self.shared.limits().proto_max_bulk_len();
         let mut batch = Batch::new(&self.shared, &mut self.session);
         let mut executed = 0u64;
         loop {
@@ -340,10 +318,7 @@ impl Connection {
                 }
             }
         }
-        self.shared
-            .stats
-            .commands_processed
-            .fetch_add(executed, Ordering::Relaxed);
+        self.shared.stats().commands_processed(executed);
         batch.finish()
     }
 }

@@ -1,19 +1,64 @@
 //! kvstore: a Redis-protocol server whose durable copy lives in sled.
 //!
-//! Dependencies point one way: [`protocol`] and [`connection`] (the wire) → [`cmd`] (commands)
-//! → [`keyspace`] (data in memory) ← [`persistence`] (sled). The keyspace knows no wire format
-//! and persistence knows no commands.
+//! The binary (`main.rs`) parses the command line with [`parse_args`], then calls [`run`];
+//! that is the whole public surface. Everything else is private to the crate, so the
+//! dead-code lint sees what nothing uses.
+//!
+//! Dependencies point one way, from the top: [`run`] → `server` (listeners, sweeps) →
+//! `connection` (one socket: read, execute a batch, write) → `cmd` (the command table,
+//! dispatch, the families) → `state` (what connections share: keyspace lock, configuration,
+//! limits, registries, blocked clients, the clock) → `client`, `pubsub` (registries) and
+//! `persistence` (sled) → `keyspace` (data in memory), `protocol` (RESP), `config`, `glob`,
+//! `number`. The keyspace knows no wire format and persistence knows no commands;
+//! `tests/module_graph.rs` fails on an import cycle.
 
-pub mod busy_poll;
-pub mod client;
-pub mod cmd;
-pub mod config;
-pub mod connection;
-pub mod glob;
-pub mod keyspace;
-pub mod number;
-pub mod persistence;
-pub mod protocol;
-pub mod pubsub;
-pub mod scripting;
-pub mod server;
+// Algorithms and codecs built and tested against redis-server ahead of the commands that
+// use them (BITCOUNT & co., PF*, GEO*, DUMP/RESTORE): the lint wakes once they are wired.
+#[allow(dead_code)]
+mod bitops;
+mod busy_poll;
+mod client;
+mod cmd;
+mod config;
+mod connection;
+#[allow(dead_code)]
+mod geo;
+mod glob;
+#[allow(dead_code)]
+mod hyperloglog;
+mod keyspace;
+mod number;
+mod persistence;
+mod protocol;
+mod pubsub;
+#[allow(dead_code)]
+mod rdb;
+#[cfg(test)]
+mod redis_oracle;
+mod scripting;
+mod server;
+mod state;
+
+pub use config::{
+    parse_args, usage_text, version_text, Config, ConfigError, Invocation, LogLevel, REDIS_VERSION,
+};
+
+/// For the tokio runtime builder's `on_thread_unpark`: tells the busy poller (enabled by
+/// `KVSTORE_BUSY_POLL_US`) that a worker woke up because work arrived.
+pub fn on_thread_unpark() {
+    busy_poll::unparked();
+}
+
+/// Opens the data directory in `config.dir`, loads it, binds every configured address and
+/// serves until `stop` resolves or a client sends SHUTDOWN; then drains the connections and
+/// makes everything durable. Must run inside a multi-threaded tokio runtime.
+pub async fn run(
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let server = server::Server::bind(config).await?;
+    for addr in server.local_addrs() {
+        tracing::info!("Ready to accept connections tcp {addr}");
+    }
+    server.run(stop).await
+}

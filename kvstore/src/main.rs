@@ -7,8 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kvstore::config::{self, Invocation, LogLevel};
-use kvstore::server::Server;
+use kvstore::{Invocation, LogLevel};
 
 /// glibc's malloc spent most of the checkpoint thread's time freeing what commands allocated
 /// on another thread (its free lists and consolidation), and rounds every small key and value
@@ -21,14 +20,14 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("healthcheck") {
         return healthcheck(args.get(1).map(String::as_str));
     }
-    let config = match config::parse_args(&args) {
+    let config = match kvstore::parse_args(&args) {
         Ok(Invocation::Run(config)) => config,
         Ok(Invocation::Version) => {
-            print!("{}", config::version_text());
+            print!("{}", kvstore::version_text());
             return ExitCode::SUCCESS;
         }
         Ok(Invocation::Help) => {
-            eprint!("{}", config::usage_text());
+            eprint!("{}", kvstore::usage_text());
             return ExitCode::FAILURE;
         }
         Err(e) => {
@@ -41,7 +40,7 @@ fn main() -> ExitCode {
     tracing::info!(
         "kvstore version={}, redis_version={}, pid={}, just started",
         env!("CARGO_PKG_VERSION"),
-        config::REDIS_VERSION,
+        kvstore::REDIS_VERSION,
         std::process::id()
     );
     tracing::info!("Configuration loaded: {}", config.summary());
@@ -73,7 +72,7 @@ fn main() -> ExitCode {
     tracing::info!(io_threads, "starting the network threads");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads)
-        .on_thread_unpark(kvstore::busy_poll::unparked)
+        .on_thread_unpark(kvstore::on_thread_unpark)
         .enable_all()
         .build()
     {
@@ -83,7 +82,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    match runtime.block_on(kvstore::run(config, signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -104,14 +103,6 @@ fn disable_transparent_huge_pages() {
             std::io::Error::last_os_error()
         );
     }
-}
-
-async fn run(config: config::Config) -> anyhow::Result<()> {
-    let server = Server::bind(config).await?;
-    for addr in server.local_addrs() {
-        tracing::info!("Ready to accept connections tcp {addr}");
-    }
-    server.run(signal()).await
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -11,7 +11,8 @@
 //!   the `DECRBY` argument and rejects `i64::MIN` itself, see
 //!   [`ERR_DECREMENT_OVERFLOW`]).
 //! * [`parse_f64`] is `string2d` (glibc `strtod` plus Redis's checks). It
-//!   is used for float arguments such as `ZADD` scores.
+//!   is used for float arguments such as `ZADD` scores, and by `config` for
+//!   the one float parameter, `latency-tracking-info-percentiles`.
 //! * [`format_double`] is `addReplyDouble` (`%.17g`, with `inf`/`-inf`). RESP2
 //!   bulk strings and RESP3 doubles use the same text.
 //! * [`incr_by_float`] is `INCRBYFLOAT`. Redis works in C `long double` (x87
@@ -441,29 +442,9 @@ impl LongDouble {
         }
     }
 
-    /// The exact value of `v` (every `i64` fits in 64 mantissa bits).
-    pub fn from_i64(v: i64) -> LongDouble {
-        let neg = v < 0;
-        let abs = v.unsigned_abs();
-        if abs == 0 {
-            return LongDouble::ZERO;
-        }
-        let lz = abs.leading_zeros();
-        LongDouble(Repr::Finite {
-            neg,
-            mant: abs << lz,
-            exp: -(lz as i32),
-        })
-    }
-
     /// Neither infinite nor NaN.
     pub fn is_finite(self) -> bool {
         matches!(self.0, Repr::Finite { .. })
-    }
-
-    /// Is NaN.
-    pub fn is_nan(self) -> bool {
-        matches!(self.0, Repr::Nan)
     }
 
     /// `(long long) ceill(self * factor)` as x86-64 computes it: the product rounded to the
@@ -851,8 +832,9 @@ fn round_to(q: u128, sticky: bool, e: i64, f: &FloatFormat) -> Rounded {
     Rounded::Finite(mant as u64, exp as i32)
 }
 
-/// Correctly rounds `num / den * 2^e2` (`num`, `den` nonzero).
-fn ratio_to_float(mut num: Big, mut den: Big, e2: i64, f: &FloatFormat) -> Rounded {
+/// Correctly rounds `(num + d) / den * 2^e2` (`num`, `den` nonzero), where `d` is a
+/// fraction in (0, 1) when `sticky` and 0 otherwise (digits dropped past the precision).
+fn ratio_to_float(mut num: Big, mut den: Big, sticky: bool, e2: i64, f: &FloatFormat) -> Rounded {
     let t = i64::from(f.prec) + 3;
     // Scale so that the quotient has t or t + 1 bits.
     let s = t - (num.bit_len() as i64 - den.bit_len() as i64);
@@ -870,7 +852,8 @@ fn ratio_to_float(mut num: Big, mut den: Big, e2: i64, f: &FloatFormat) -> Round
         }
         den.shr1();
     }
-    round_to(q, !num.is_zero(), e2 - s, f)
+    // `den` is an integer here, so `d < 1` never changes the quotient, only the sticky bit.
+    round_to(q, sticky || !num.is_zero(), e2 - s, f)
 }
 
 /// Correctly rounds the decimal `int.frac * 10^exp`.
@@ -912,20 +895,29 @@ fn dec_to_float(int: &[u8], frac: &[u8], exp: i64, f: &FloatFormat) -> Rounded {
     } else {
         den.mul_pow5(e10.unsigned_abs());
     }
-    ratio_to_float(num, den, e10, f)
+    ratio_to_float(num, den, false, e10, f)
 }
+
+/// Hex digits kept from a mantissa: 128 bits, more than any format's precision plus the
+/// guard bits, so later digits only matter as a sticky bit. Keeping the work bounded matters:
+/// a client can send a score or a config value with millions of digits.
+const HEX_DIGITS_KEPT: usize = 32;
 
 /// Correctly rounds the hexadecimal `0xint.frac * 2^exp`.
 fn hex_to_float(int: &[u8], frac: &[u8], exp: i64, f: &FloatFormat) -> Rounded {
+    let digits = int.iter().chain(frac).skip_while(|&&c| c == b'0');
+    let significant = digits.clone().count();
+    if significant == 0 {
+        return Rounded::Zero(false);
+    }
+    let dropped = significant.saturating_sub(HEX_DIGITS_KEPT);
     let mut num = Big::default();
-    for &c in int.iter().chain(frac) {
+    for &c in digits.clone().take(HEX_DIGITS_KEPT) {
         let d = (c as char).to_digit(16).expect("hex digit");
         num.mul_add_small(16, d);
     }
-    if num.is_zero() {
-        return Rounded::Zero(false);
-    }
-    let e2 = exp - 4 * frac.len() as i64;
+    let sticky = digits.skip(HEX_DIGITS_KEPT).any(|&c| c != b'0');
+    let e2 = exp - 4 * frac.len() as i64 + 4 * dropped as i64;
     let top = num.bit_len() as i64 + e2; // value < 2^top
     if top > f.max_exp + i64::from(f.prec) {
         return Rounded::Inf;
@@ -933,7 +925,7 @@ fn hex_to_float(int: &[u8], frac: &[u8], exp: i64, f: &FloatFormat) -> Rounded {
     if top < f.min_exp - 1 {
         return Rounded::Zero(true);
     }
-    ratio_to_float(num, Big::from_u128(1), e2, f)
+    ratio_to_float(num, Big::from_u128(1), sticky, e2, f)
 }
 
 // ---------------------------------------------------------------------------
@@ -1369,6 +1361,28 @@ mod tests {
         }
     }
 
+    /// Hex digits past the precision only decide ties; glibc's `strtod` gave every expected
+    /// value. A million-digit mantissa must not cost a million big-integer steps.
+    #[test]
+    fn long_hex_mantissas_round_like_strtod() {
+        let one_plus_half_ulp = b"0x1.00000000000008".to_vec();
+        assert_eq!(parse_f64(&one_plus_half_ulp), Some(1.0));
+        let mut above_half = one_plus_half_ulp.clone();
+        above_half.extend_from_slice(&[b'0'; 100]);
+        above_half.push(b'1');
+        assert_eq!(parse_f64(&above_half), Some(1.0 + f64::EPSILON));
+        let mut tie_with_zeros = one_plus_half_ulp;
+        tie_with_zeros.extend_from_slice(&[b'0'; 100]);
+        assert_eq!(parse_f64(&tie_with_zeros), Some(1.0));
+        let mut huge = b"0x1".to_vec();
+        huge.extend(std::iter::repeat_n(b'0', 1_000_000));
+        huge.extend_from_slice(b"p-4000000");
+        assert_eq!(parse_f64(&huge), Some(1.0));
+        huge.truncate(huge.len() - 9);
+        assert_eq!(parse_f64(&huge), None, "overflow");
+        assert_eq!(parse_strtod(&huge), Some(f64::INFINITY));
+    }
+
     #[test]
     fn parse_f64_values() {
         assert_eq!(
@@ -1578,18 +1592,16 @@ mod tests {
 
     #[test]
     fn long_double_basics() {
+        // Every i64 fits in the 64-bit mantissa, so integers print back exactly.
         for v in [0, 1, -1, 42, i64::MAX, i64::MIN, 1 << 40] {
             let text = v.to_string();
-            assert_eq!(
-                LongDouble::from_i64(v),
-                LongDouble::parse(text.as_bytes()).unwrap()
-            );
-            assert_eq!(LongDouble::from_i64(v).to_human_bytes(), text.as_bytes());
+            let parsed = LongDouble::parse(text.as_bytes()).unwrap();
+            assert_eq!(parsed.to_human_bytes(), text.as_bytes());
         }
         let inf = LongDouble::parse(b"inf").unwrap();
         let ninf = LongDouble::parse(b"-inf").unwrap();
         assert!(!inf.is_finite());
-        assert!((inf + ninf).is_nan());
+        assert!(matches!((inf + ninf).0, Repr::Nan));
         assert_eq!(inf.to_human_bytes(), b"inf");
         assert_eq!(ninf.to_human_bytes(), b"-inf");
         let tenth = LongDouble::parse(b"0.1").unwrap();

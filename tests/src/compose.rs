@@ -17,18 +17,10 @@ use crate::http::Response;
 pub const REDIS_STANDIN: &str = "kvstack-standin/redis:alpine";
 pub const NGINX_STANDIN: &str = "kvstack-standin/nginx:alpine";
 
-/// True when a Docker engine answers; otherwise prints why the caller skips.
-pub fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIP: no Docker engine answers `docker info`; compose tests skipped");
-    }
-    ok
+/// True when a Docker engine answers; fails the test otherwise, unless the run opted out of
+/// missing references ([`crate::reference::require`]).
+pub fn require_docker() -> bool {
+    crate::reference::require(&crate::reference::DOCKER)
 }
 
 /// `docker compose` (v2) when the plugin is there, else `docker-compose` (v1); asked once.
@@ -266,13 +258,12 @@ impl Stack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// `GET total_visits` with redis-cli on the store's published port.
+    /// `GET total_visits` on the store's published port (the bulk string's text).
     pub fn stored_visits(&self) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.store_port.to_string(), "GET", "total_visits"])
-            .output()
-            .expect("redis-cli is installed (apt-get install redis-tools)");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let reply = crate::RawConn::connect(&format!("127.0.0.1:{}", self.store_port))
+            .cmd(&["GET", "total_visits"]);
+        let reply = String::from_utf8_lossy(&reply);
+        reply.split("\r\n").nth(1).unwrap_or_default().to_string()
     }
 }
 

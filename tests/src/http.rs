@@ -526,19 +526,10 @@ fn wait_http(port: u16, child: &mut Child) -> bool {
     false
 }
 
-/// True when Debian's nginx is installed; says why a test skips otherwise.
-pub fn nginx_available() -> bool {
-    let found = Command::new(nginx_path())
-        .arg("-v")
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!(
-            "SKIP: nginx is not installed (apt-get install nginx-light); nginx parity test skipped"
-        );
-    }
-    found
+/// True when Debian's nginx is installed; fails the test otherwise, unless the run opted out
+/// of missing references ([`crate::reference::require`]).
+pub fn require_nginx() -> bool {
+    crate::reference::require(&crate::reference::NGINX)
 }
 
 fn nginx_path() -> PathBuf {

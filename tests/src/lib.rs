@@ -16,6 +16,7 @@ use bytes::BytesMut;
 
 pub mod api;
 pub mod http;
+pub mod reference;
 
 /// The workspace's `target/<profile>` directory holding the binaries under test.
 pub fn bin_dir() -> PathBuf {
@@ -68,18 +69,10 @@ pub struct Server {
     args: Vec<String>,
 }
 
-/// True when Debian's `redis-server` is installed; tests that compare with it print why they
-/// skip otherwise (CI installs it, so there they always run).
-pub fn redis_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("SKIP: redis-server is not installed (apt-get install redis-server); reference comparison skipped");
-    }
-    found
+/// True when Debian's `redis-server` is installed; fails the test otherwise, unless the run
+/// opted out of missing references ([`reference::require`]).
+pub fn require_redis() -> bool {
+    reference::require(&reference::REDIS_SERVER)
 }
 
 impl Server {
@@ -483,10 +476,10 @@ pub struct Differential {
 }
 
 impl Differential {
-    /// Starts both servers with the same options; `None` (after saying why) when
-    /// redis-server is not installed.
+    /// Starts both servers with the same options; `None` when redis-server is missing and the
+    /// run opted out of missing references (without the opt-out the test fails).
     pub fn start(args: &[&str]) -> Option<Differential> {
-        if !redis_available() {
+        if !require_redis() {
             return None;
         }
         Some(Differential {
@@ -587,7 +580,7 @@ pub fn wait_blocked(ctl: &mut RawConn, n: usize) {
 }
 
 /// Runs a multi-connection `scenario` on fresh servers: [`Differential::same_transcripts`].
-/// Skips when redis-server is not installed.
+/// Skipped only when redis-server is missing and the run opted out.
 pub fn same_as_redis(scenario: fn(&Server) -> Vec<String>) {
     if let Some(d) = Differential::start(&[]) {
         d.same_transcripts(scenario);

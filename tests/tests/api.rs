@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::api::{flask_visit_body, raw_http, Api, RawResponse, StallingStore};
-use e2e::{binary, redis_available, Flavor, Server};
+use e2e::{binary, require_redis, Flavor, Server};
 
 /// Timeouts short enough that an outage shows within a second or two.
 const FAST: &[(&str, &str)] = &[
@@ -19,7 +19,7 @@ const FAST: &[(&str, &str)] = &[
 /// A store of the given flavor that persists across a SIGTERM restart; `None` (after saying
 /// why) when redis-server is not installed.
 fn store(flavor: Flavor) -> Option<Server> {
-    if flavor == Flavor::Redis && !redis_available() {
+    if flavor == Flavor::Redis && !require_redis() {
         return None;
     }
     Some(Server::start(flavor, &["--appendonly", "yes"]))
@@ -247,7 +247,7 @@ async fn store_outage_is_503_terputus_then_recovers_on_redis_server() {
 }
 
 fn auth_and_db(flavor: Flavor) {
-    if flavor == Flavor::Redis && !redis_available() {
+    if flavor == Flavor::Redis && !require_redis() {
         return;
     }
     let store = Server::start(flavor, &["--requirepass", "s3cret"]);

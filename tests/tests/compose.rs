@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::compose::{docker_available, image_size, try_get, Stack, Visit};
+use e2e::compose::{image_size, require_docker, try_get, Stack, Visit};
 
 /// 20 visits through the load balancer: the container ids alternate strictly between two
 /// backends and the counter goes up by one each time.
@@ -45,7 +45,7 @@ fn backend_hostnames(stack: &Stack) -> BTreeSet<String> {
 /// reached the store by its service name through Docker's DNS.
 #[test]
 fn default_stack_balances_and_counts() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new("kvstack", &[]);
@@ -75,7 +75,7 @@ fn default_stack_balances_and_counts() {
 /// `down` keeps the named volume; the next `up` continues the count.
 #[test]
 fn counter_survives_down_and_up() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new("kvstack", &[]);
@@ -89,7 +89,7 @@ fn counter_survives_down_and_up() {
 /// With `appendfsync always`, SIGKILL of the store loses no acknowledged visit.
 #[test]
 fn killed_store_keeps_every_acknowledged_visit() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new("kvstack", &[("REDIS_APPENDFSYNC", "always")]);
@@ -110,7 +110,7 @@ fn killed_store_keeps_every_acknowledged_visit() {
 /// `start backend1` the alternation comes back.
 #[test]
 fn stopping_a_backend_under_load_fails_no_request() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new("kvstack", &[]);
@@ -171,7 +171,7 @@ fn stopping_a_backend_under_load_fails_no_request() {
 /// `--scale backend=2` adds two backends without host ports; the proxy finds them by name.
 #[test]
 fn scaled_backends_join_the_rotation() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new("kvstack,scale", &[]);
@@ -191,7 +191,7 @@ fn scaled_backends_join_the_rotation() {
 /// The checks that must hold whichever images run: alternation, and the count kept across
 /// `down` / `up` in the redis_data volume.
 fn profile_works(profiles: &str) {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let stack = Stack::new(profiles, &[]);
@@ -224,7 +224,7 @@ fn official_profile_swaps_both() {
 /// profile only.
 #[test]
 fn stack_file_is_valid_for_swarm() {
-    if !docker_available() {
+    if !require_docker() {
         return;
     }
     let cases: [(&[&str], &[&str]); 4] = [

@@ -174,8 +174,7 @@ const ALWAYS: &[&str] = &["--appendonly", "yes", "--appendfsync", "always"];
 
 #[test]
 fn every_type_comes_back_exactly_after_kill_9_and_restart_as_in_redis() {
-    if !e2e::redis_available() {
-        eprintln!("skipping: redis-server not installed");
+    if !e2e::require_redis() {
         return;
     }
     let mut ours = Server::kvstore(ALWAYS);

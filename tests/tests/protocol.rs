@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use e2e::{encode_command, redis_available, RawConn, Server};
+use e2e::{encode_command, require_redis, RawConn, Server};
 
 /// Sends `input` on a fresh connection and returns everything the server sends back until it
 /// closes the connection (or 2 s of silence).
@@ -16,7 +16,7 @@ fn exchange_until_close(server: &Server, input: &[u8]) -> Vec<u8> {
 
 #[test]
 fn protocol_errors_match_redis_byte_for_byte_and_close() {
-    if !redis_available() {
+    if !require_redis() {
         return;
     }
     let ours = Server::kvstore(&[]);

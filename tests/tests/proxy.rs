@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::http::{
-    fnv1a, get, get_with, nginx_available, parse_response, raw_exchange, Backend, Nginx, Proxy,
+    fnv1a, get, get_with, parse_response, raw_exchange, require_nginx, Backend, Nginx, Proxy,
     BIG_BODY,
 };
 
@@ -262,7 +262,7 @@ fn bodies_heads_and_pipelining_are_relayed_as_nginx_does() {
 
 #[test]
 fn nginx_relays_bodies_heads_and_pipelining() {
-    if !nginx_available() {
+    if !require_nginx() {
         return;
     }
     let (a, b) = two_backends();
@@ -620,7 +620,7 @@ fn graceful_upgrade_refuses_no_client() {
 
 #[test]
 fn nginx_alternates_exactly() {
-    if !nginx_available() {
+    if !require_nginx() {
         return;
     }
     let (a, b) = two_backends();
@@ -630,7 +630,7 @@ fn nginx_alternates_exactly() {
 
 #[test]
 fn nginx_loses_no_request_when_a_backend_dies() {
-    if !nginx_available() {
+    if !require_nginx() {
         return;
     }
     let (a, mut b) = two_backends();

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::{cargo, root, sh};
+use crate::{cargo, prereqs, root, sh};
 
 /// Our three images, in build order; each is a `Dockerfile.multi` target of the same name.
 pub const CRATES: [&str; 3] = ["kvstore", "api", "proxy"];
@@ -39,6 +39,17 @@ pub struct ImagesArgs {
 }
 
 pub fn run(args: ImagesArgs) -> Result<()> {
+    let standin_needs: &[prereqs::Need] = if args.standins {
+        prereqs::STANDINS
+    } else {
+        &[]
+    };
+    prereqs::ensure(
+        "images",
+        &[prereqs::BUILD, standin_needs],
+        prereqs::Docker::Engine,
+        false,
+    )?;
     let crates: Vec<&str> = if args.crates.is_empty() {
         CRATES.to_vec()
     } else {

@@ -6,14 +6,14 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_norway::Value;
 
-use crate::{images, root, sh};
+use crate::{images, prereqs, root, sh};
 
 #[derive(Args)]
 pub struct UpArgs {
@@ -24,29 +24,17 @@ pub struct UpArgs {
     /// Use the images already built instead of rebuilding them.
     #[arg(long)]
     no_build: bool,
+    /// Only check what `up` needs on this machine (and say what to install); build nothing.
+    #[arg(long)]
+    check: bool,
     /// Extra `docker compose up` arguments (e.g. --scale backend=3).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
 }
 
-pub fn docker_available() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// `docker compose` when the v2 plugin is there, else `docker-compose` (v1).
 pub fn compose() -> Command {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if v2 {
+    if prereqs::docker_succeeds(&["compose", "version"]) {
         let mut c = Command::new("docker");
         c.arg("compose");
         c
@@ -56,8 +44,14 @@ pub fn compose() -> Command {
 }
 
 pub fn up(args: UpArgs) -> Result<()> {
-    if !docker_available() {
-        bail!("no Docker engine answers `docker info`: start dockerd (or run the binaries by hand, see README)");
+    let build: &[&[prereqs::Need]] = if args.no_build {
+        &[]
+    } else {
+        &[prereqs::BUILD]
+    };
+    prereqs::ensure("up", build, prereqs::Docker::Compose, args.check)?;
+    if args.check {
+        return Ok(());
     }
     if !args.no_build {
         images::build(&images::CRATES, "latest")?;

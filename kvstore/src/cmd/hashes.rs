@@ -9,33 +9,31 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::keys::{scan_cursor, scan_reply, ScanOptions};
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is};
+use super::collection::{distinct_sample, scan_cursor, scan_reply, ScanOptions, MAX_RANDOM_REPLY};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Hash, Value};
 use crate::number::LongDouble;
 use crate::protocol::Reply;
 
-const WF: &[&str] = &["write", "denyoom", "fast"];
-const RF: &[&str] = &["readonly", "fast"];
-const R: &[&str] = &["readonly"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("hset", -4, WF, hset).keys(1, 1, 1),
-    CommandSpec::new("hsetnx", 4, WF, hsetnx).keys(1, 1, 1),
-    CommandSpec::new("hmset", -4, WF, hset).keys(1, 1, 1),
-    CommandSpec::new("hget", 3, RF, hget).keys(1, 1, 1),
-    CommandSpec::new("hmget", -3, RF, hmget).keys(1, 1, 1),
-    CommandSpec::new("hgetall", 2, R, hgetall).keys(1, 1, 1),
-    CommandSpec::new("hdel", -3, &["write", "fast"], hdel).keys(1, 1, 1),
-    CommandSpec::new("hlen", 2, RF, hlen).keys(1, 1, 1),
-    CommandSpec::new("hexists", 3, RF, hexists).keys(1, 1, 1),
-    CommandSpec::new("hkeys", 2, R, hkeys).keys(1, 1, 1),
-    CommandSpec::new("hvals", 2, R, hvals).keys(1, 1, 1),
-    CommandSpec::new("hstrlen", 3, RF, hstrlen).keys(1, 1, 1),
-    CommandSpec::new("hincrby", 4, WF, hincrby).keys(1, 1, 1),
-    CommandSpec::new("hincrbyfloat", 4, WF, hincrbyfloat).keys(1, 1, 1),
-    CommandSpec::new("hrandfield", -2, R, hrandfield).keys(1, 1, 1),
-    CommandSpec::new("hscan", -3, R, hscan).keys(1, 1, 1),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
+    CommandSpec::new("hsetnx", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hsetnx).keys(1, 1, 1),
+    CommandSpec::new("hmset", -4, flags![WRITE, DENYOOM, FAST], acl![HASH], hset).keys(1, 1, 1),
+    CommandSpec::new("hget", 3, flags![READONLY, FAST], acl![HASH], hget).keys(1, 1, 1),
+    CommandSpec::new("hmget", -3, flags![READONLY, FAST], acl![HASH], hmget).keys(1, 1, 1),
+    CommandSpec::new("hgetall", 2, flags![READONLY], acl![HASH], hgetall).keys(1, 1, 1),
+    CommandSpec::new("hdel", -3, flags![WRITE, FAST], acl![HASH], hdel).keys(1, 1, 1),
+    CommandSpec::new("hlen", 2, flags![READONLY, FAST], acl![HASH], hlen).keys(1, 1, 1),
+    CommandSpec::new("hexists", 3, flags![READONLY, FAST], acl![HASH], hexists).keys(1, 1, 1),
+    CommandSpec::new("hkeys", 2, flags![READONLY], acl![HASH], hkeys).keys(1, 1, 1),
+    CommandSpec::new("hvals", 2, flags![READONLY], acl![HASH], hvals).keys(1, 1, 1),
+    CommandSpec::new("hstrlen", 3, flags![READONLY, FAST], acl![HASH], hstrlen).keys(1, 1, 1),
+    CommandSpec::new("hincrby", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hincrby).keys(1, 1, 1),
+    CommandSpec::new("hincrbyfloat", 4, flags![WRITE, DENYOOM, FAST], acl![HASH], hincrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("hrandfield", -2, flags![READONLY], acl![HASH], hrandfield).keys(1, 1, 1),
+    CommandSpec::new("hscan", -3, flags![READONLY], acl![HASH], hscan).keys(1, 1, 1),
 ];
 
 /// Error replies only hash commands send, byte for byte as Redis 7.0 sends them.
@@ -49,11 +47,6 @@ mod hash_err {
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
     pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 }
-
-/// Replies with repetitions (negative counts) stop growing here. Redis streams such a reply
-/// into the client's output buffer and would exhaust memory on an absurd count; kvstore
-/// builds the reply first, so it bounds it (about 2 million members).
-pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 21;
 
 /// The hash at `key` for a read command (counts a keyspace hit or miss).
 fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Hash>, Reply> {
@@ -90,137 +83,121 @@ fn write<'d, 'a>(
 }
 
 /// HSET key field value [field value ...] and HMSET (which replies OK).
-fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 1 {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-        return Reply::error(format!(
+        return Err(Reply::error(format!(
             "ERR wrong number of arguments for '{name}' command"
-        ));
+        )));
     }
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
-    let hash = match write(ctx.db(), &args[1], now, args[2..].iter().step_by(2)) {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
+    let hash = write(ctx.db(), &args[1], now, args[2..].iter().step_by(2))?;
     hash.prepare_for(args[2..].iter().map(Bytes::len), limits);
     let created = args[2..]
         .chunks(2)
         .filter(|pair| hash.set(pair[0].clone(), pair[1].clone(), limits))
         .count();
-    if is(&args[0][1..2], "s") {
+    Ok(if is(&args[0][1..2], "s") {
         Reply::Integer(created as i64)
     } else {
         Reply::Ok
-    }
+    })
 }
 
 /// HSETNX key field value
-fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let limits = ctx.shared.limits.hash();
+fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
-    let exists = match check_write(db, &args[1], now) {
-        Ok(true) => db
+    let exists = check_write(db, &args[1], now)?
+        && db
             .peek(&args[1])
             .and_then(|e| e.value.as_hash())
-            .is_some_and(|h| h.contains(&args[2])),
-        Ok(false) => false,
-        Err(e) => return e,
-    };
+            .is_some_and(|h| h.contains(&args[2]));
     if exists {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
-    let hash = match write(db, &args[1], now, [&args[2]]) {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
+    let hash = write(db, &args[1], now, [&args[2]])?;
     hash.set(args[2].clone(), args[3].clone(), limits);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// HGET key field
-fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).map(Bytes::copy_from_slice)))),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::opt_bulk(h.and_then(|h| h.get(&args[2]).map(Bytes::copy_from_slice))))
 }
 
 /// HMGET key field [field ...]
-fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|f| Reply::opt_bulk(h.and_then(|h| h.get(f).map(Bytes::copy_from_slice))))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HGETALL key: a map in RESP3.
-fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Map(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(f, v)| (bulk(f), bulk(v)))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HKEYS key
-fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(f, _)| bulk(f))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HVALS key
-fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| {
+    read(ctx.db(), &args[1], now).map(|h| {
         Reply::Array(
             h.into_iter()
                 .flat_map(Hash::iter)
                 .map(|(_, v)| bulk(v))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// HDEL key field [field ...]: deletes the key with its last field.
-fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match check_write(db, key, now) {
-        Ok(true) => {}
-        Ok(false) => return Reply::Integer(0),
-        Err(e) => return e,
+    if !check_write(db, key, now)? {
+        return Ok(Reply::Integer(0));
     }
     let present = db
         .peek(key)
         .and_then(|e| e.value.as_hash())
         .is_some_and(|h| args[2..].iter().any(|f| h.contains(f)));
     if !present {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
-    let hash = match write(db, key, now, &args[2..]) {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
+    let hash = write(db, key, now, &args[2..])?;
     let mut deleted = 0;
     for field in &args[2..] {
         if hash.remove(field) {
@@ -233,41 +210,33 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if hash.is_empty() {
         db.remove(key);
     }
-    Reply::Integer(deleted)
+    Ok(Reply::Integer(deleted))
 }
 
 /// HLEN key
-fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|h| Reply::Integer(h.map_or(0, Hash::len) as i64)))
+    read(ctx.db(), &args[1], now).map(|h| Reply::Integer(h.map_or(0, Hash::len) as i64))
 }
 
 /// HEXISTS key field
-fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::Integer(h.is_some_and(|h| h.contains(&args[2])) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::Integer(h.is_some_and(|h| h.contains(&args[2])) as i64))
 }
 
 /// HSTRLEN key field
-fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|h| Reply::Integer(h.and_then(|h| h.get(&args[2])).map_or(0, <[u8]>::len) as i64))
 }
 
 /// HINCRBY key field increment
-fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hincrby(ctx, args))
-}
-
-fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let incr = int_arg(&args[3])?;
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
     let current = if check_write(db, &args[1], now)? {
@@ -291,16 +260,12 @@ fn try_hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// HINCRBYFLOAT key field increment: long double arithmetic, as Redis does it.
-fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hincrbyfloat(ctx, args))
-}
-
-fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let incr = LongDouble::parse(&args[3]).ok_or(Reply::error(err::NOT_FLOAT))?;
     if !incr.is_finite() {
         return Err(Reply::error(hash_err::INCR_NAN));
     }
-    let limits = ctx.shared.limits.hash();
+    let limits = ctx.shared.limits().hash();
     let now = ctx.now;
     let db = ctx.db();
     let current = if check_write(db, &args[1], now)? {
@@ -325,11 +290,7 @@ fn try_hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hrandfield(ctx, args))
-}
-
-fn try_hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let resp3 = ctx.session.resp >= 3;
     let mut rng = rand::thread_rng();
@@ -396,19 +357,8 @@ fn bulk(s: &[u8]) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(s))
 }
 
-/// `count` distinct indices below `len` (count < len), sorted.
-pub(super) fn distinct_sample(len: usize, count: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
-    let mut chosen = rand::seq::index::sample(rng, len, count).into_vec();
-    chosen.sort_unstable();
-    chosen
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_hscan(ctx, args))
-}
-
-fn try_hscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(hash) = read(ctx.db(), &args[1], now)? else {

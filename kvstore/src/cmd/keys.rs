@@ -10,50 +10,53 @@
 
 use bytes::Bytes;
 
-use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
+use super::args::{c_is, c_str, err, int_arg, sanitize};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, &["write"], del).keys(1, -1, 1),
-    CommandSpec::new("unlink", -2, &["write", "fast"], del).keys(1, -1, 1),
-    CommandSpec::new("exists", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
-    CommandSpec::new("touch", -2, &["readonly", "fast"], exists).keys(1, -1, 1),
-    CommandSpec::new("type", 2, &["readonly", "fast"], type_of).keys(1, 1, 1),
-    CommandSpec::new("expire", -3, &["write", "fast"], expire).keys(1, 1, 1),
-    CommandSpec::new("pexpire", -3, &["write", "fast"], pexpire).keys(1, 1, 1),
-    CommandSpec::new("expireat", -3, &["write", "fast"], expireat).keys(1, 1, 1),
-    CommandSpec::new("pexpireat", -3, &["write", "fast"], pexpireat).keys(1, 1, 1),
-    CommandSpec::new("ttl", 2, &["readonly", "fast"], ttl).keys(1, 1, 1),
-    CommandSpec::new("pttl", 2, &["readonly", "fast"], pttl).keys(1, 1, 1),
-    CommandSpec::new("expiretime", 2, &["readonly", "fast"], expiretime).keys(1, 1, 1),
-    CommandSpec::new("pexpiretime", 2, &["readonly", "fast"], pexpiretime).keys(1, 1, 1),
-    CommandSpec::new("persist", 2, &["write", "fast"], persist).keys(1, 1, 1),
-    CommandSpec::new("keys", 2, &["readonly"], keys),
-    CommandSpec::new("scan", -2, &["readonly"], scan),
-    CommandSpec::new("randomkey", 1, &["readonly"], randomkey),
-    CommandSpec::new("rename", 3, &["write"], rename).keys(1, 2, 1),
-    CommandSpec::new("renamenx", 3, &["write", "fast"], renamenx).keys(1, 2, 1),
-    CommandSpec::new("copy", -3, &["write", "denyoom"], copy).keys(1, 2, 1),
-    CommandSpec::new("move", 3, &["write", "fast"], move_key).keys(1, 1, 1),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("del", -2, flags![WRITE], acl![KEYSPACE], del).keys(1, -1, 1),
+    CommandSpec::new("unlink", -2, flags![WRITE, FAST], acl![KEYSPACE], del).keys(1, -1, 1),
+    CommandSpec::new("exists", -2, flags![READONLY, FAST], acl![KEYSPACE], exists).keys(1, -1, 1),
+    CommandSpec::new("touch", -2, flags![READONLY, FAST], acl![KEYSPACE], exists).keys(1, -1, 1),
+    CommandSpec::new("type", 2, flags![READONLY, FAST], acl![KEYSPACE], type_of).keys(1, 1, 1),
+    CommandSpec::new("expire", -3, flags![WRITE, FAST], acl![KEYSPACE], expire).keys(1, 1, 1),
+    CommandSpec::new("pexpire", -3, flags![WRITE, FAST], acl![KEYSPACE], pexpire).keys(1, 1, 1),
+    CommandSpec::new("expireat", -3, flags![WRITE, FAST], acl![KEYSPACE], expireat).keys(1, 1, 1),
+    CommandSpec::new("pexpireat", -3, flags![WRITE, FAST], acl![KEYSPACE], pexpireat).keys(1, 1, 1),
+    CommandSpec::new("ttl", 2, flags![READONLY, FAST], acl![KEYSPACE], ttl).keys(1, 1, 1),
+    CommandSpec::new("pttl", 2, flags![READONLY, FAST], acl![KEYSPACE], pttl).keys(1, 1, 1),
+    CommandSpec::new("expiretime", 2, flags![READONLY, FAST], acl![KEYSPACE], expiretime).keys(1, 1, 1),
+    CommandSpec::new("pexpiretime", 2, flags![READONLY, FAST], acl![KEYSPACE], pexpiretime).keys(1, 1, 1),
+    CommandSpec::new("persist", 2, flags![WRITE, FAST], acl![KEYSPACE], persist).keys(1, 1, 1),
+    CommandSpec::new("keys", 2, flags![READONLY], acl![KEYSPACE, DANGEROUS], keys),
+    CommandSpec::new("scan", -2, flags![READONLY], acl![KEYSPACE], scan),
+    CommandSpec::new("randomkey", 1, flags![READONLY], acl![KEYSPACE], randomkey),
+    CommandSpec::new("rename", 3, flags![WRITE], acl![KEYSPACE], rename).keys(1, 2, 1),
+    CommandSpec::new("renamenx", 3, flags![WRITE, FAST], acl![KEYSPACE], renamenx).keys(1, 2, 1),
+    CommandSpec::new("copy", -3, flags![WRITE, DENYOOM], acl![KEYSPACE], copy).keys(1, 2, 1),
+    CommandSpec::new("move", 3, flags![WRITE, FAST], acl![KEYSPACE], move_key).keys(1, 1, 1),
     // Dispatch always resolves a subcommand (or fails arity), so the container's own handler
     // never runs; HELP is the natural stand-in.
-    CommandSpec::new("object", -2, &[], object_help).with_subcommands(OBJECT_SUBCOMMANDS),
+    CommandSpec::new("object", -2, flags![], acl![], object_help).with_subcommands(OBJECT_SUBCOMMANDS),
 ];
 
+#[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("object|help", 2, &["loading", "stale"], object_help),
-    CommandSpec::new("object|encoding", 3, &["readonly"], object_encoding).keys(2, 2, 1),
-    CommandSpec::new("object|freq", 3, &["readonly"], object_freq).keys(2, 2, 1),
-    CommandSpec::new("object|idletime", 3, &["readonly"], object_idletime).keys(2, 2, 1),
-    CommandSpec::new("object|refcount", 3, &["readonly"], object_refcount).keys(2, 2, 1),
+    CommandSpec::new("object|help", 2, flags![LOADING, STALE], acl![KEYSPACE], object_help),
+    CommandSpec::new("object|encoding", 3, flags![READONLY], acl![KEYSPACE], object_encoding).keys(2, 2, 1),
+    CommandSpec::new("object|freq", 3, flags![READONLY], acl![KEYSPACE], object_freq).keys(2, 2, 1),
+    CommandSpec::new("object|idletime", 3, flags![READONLY], acl![KEYSPACE], object_idletime).keys(2, 2, 1),
+    CommandSpec::new("object|refcount", 3, flags![READONLY], acl![KEYSPACE], object_refcount).keys(2, 2, 1),
 ];
 
 /// Error replies only these commands send, byte for byte as Redis 7.0 sends them.
 mod keys_err {
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-    pub const INVALID_CURSOR: &str = "ERR invalid cursor";
     pub const NOT_INT32: &str =
         "ERR value is out of range, value must between -2147483648 and 2147483647";
     pub const NX_WITH_OTHERS: &str =
@@ -63,59 +66,59 @@ mod keys_err {
 }
 
 /// DEL key [key ...] and UNLINK key [key ...]: deletes the keys, returns how many existed.
-fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn del(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Integer(args[1..].iter().filter(|k| db.delete(k, now)).count() as i64)
+    Ok(Reply::Integer(
+        args[1..].iter().filter(|k| db.delete(k, now)).count() as i64,
+    ))
 }
 
 /// EXISTS key [key ...] and TOUCH key [key ...]: how many of the keys exist, repeats counted.
-fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Integer(
+    Ok(Reply::Integer(
         args[1..]
             .iter()
             .filter(|k| db.get(k, now).is_some())
             .count() as i64,
-    )
+    ))
 }
 
 /// TYPE key
-fn type_of(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn type_of(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Reply::status(ctx.db().get(&args[1], now).map_or("none", Value::type_name))
+    Ok(Reply::status(
+        ctx.db().get(&args[1], now).map_or("none", Value::type_name),
+    ))
 }
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
-fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn expire(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now as i64;
     set_expiry(ctx, args, now, 1000)
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
-fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pexpire(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now as i64;
     set_expiry(ctx, args, now, 1)
 }
 
 /// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
-fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn expireat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_expiry(ctx, args, 0, 1000)
 }
 
 /// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
-fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_expiry(ctx, args, 0, 1)
 }
 
 /// The EXPIRE family: `args[2]` in units of `unit_ms` milliseconds, added to `base` (now for
 /// relative commands, 0 for absolute ones). A time not in the future deletes the key.
-fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Reply {
-    reply(try_set_expiry(ctx, args, base, unit_ms))
-}
-
-fn try_set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<Reply, Reply> {
+fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<Reply, Reply> {
     let condition = ExpireCondition::parse(&args[3..])?;
     let overflow = || {
         let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
@@ -157,10 +160,10 @@ impl ExpireCondition {
         let mut c = ExpireCondition::default();
         for opt in options {
             let flag = match opt {
-                o if keyword(o, "nx") => &mut c.nx,
-                o if keyword(o, "xx") => &mut c.xx,
-                o if keyword(o, "gt") => &mut c.gt,
-                o if keyword(o, "lt") => &mut c.lt,
+                o if c_is(o, "nx") => &mut c.nx,
+                o if c_is(o, "xx") => &mut c.xx,
+                o if c_is(o, "gt") => &mut c.gt,
+                o if c_is(o, "lt") => &mut c.lt,
                 // Redis prints the option as a C string.
                 o => {
                     let text = String::from_utf8_lossy(c_str(o));
@@ -191,23 +194,23 @@ impl ExpireCondition {
 }
 
 /// TTL key
-fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], false, false)
+fn ttl(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], false, false))
 }
 
 /// PTTL key
-fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], true, false)
+fn pttl(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], true, false))
 }
 
 /// EXPIRETIME key
-fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], false, true)
+fn expiretime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], false, true))
 }
 
 /// PEXPIRETIME key
-fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    time_to_live(ctx, &args[1], true, true)
+fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(time_to_live(ctx, &args[1], true, true))
 }
 
 /// The TTL family: -2 for a missing key, -1 for a persistent one, else the remaining time
@@ -236,7 +239,7 @@ fn time_to_live(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> Repl
 }
 
 /// PERSIST key: removes the expiry time; 1 if there was one.
-fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let had_expiry = db
@@ -245,29 +248,25 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if had_expiry {
         db.set_expire(&args[1], None, now);
     }
-    Reply::Integer(had_expiry as i64)
+    Ok(Reply::Integer(had_expiry as i64))
 }
 
 /// KEYS pattern
-fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let pattern = &args[1];
     let all = pattern[..] == b"*"[..];
     let now = ctx.now;
     let keys = ctx.db().keys(now);
-    Reply::Array(
+    Ok(Reply::Array(
         keys.into_iter()
             .filter(|k| all || glob_match(pattern, k, false))
             .map(Reply::Bulk)
             .collect(),
-    )
+    ))
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_scan(ctx, args))
-}
-
-fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[1])?;
     let options = ScanOptions::parse(&args[2..], true)?;
     let now = ctx.now;
@@ -285,120 +284,20 @@ fn try_scan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(scan_reply(next, keys))
 }
 
-/// The reply of every SCAN-like command: the next cursor (as a bulk string) and the items.
-pub(super) fn scan_reply(next: u64, items: Vec<Bytes>) -> Reply {
-    Reply::Array(vec![
-        Reply::Bulk(Bytes::from(next.to_string())),
-        Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
-    ])
-}
-
-/// A SCAN / HSCAN / SSCAN cursor argument, or Redis's error for it.
-pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, Reply> {
-    parse_cursor(arg).ok_or(Reply::error(keys_err::INVALID_CURSOR))
-}
-
-/// The options of SCAN, each allowed any number of times (the last one wins).
-#[derive(Debug, PartialEq)]
-pub(super) struct ScanOptions<'a> {
-    pub count: usize,
-    pub pattern: Option<&'a [u8]>,
-    pub type_name: Option<&'a [u8]>,
-}
-
-impl<'a> ScanOptions<'a> {
-    /// Parses the options; TYPE only for SCAN (`allow_type`), as Redis's
-    /// `scanGenericCommand` accepts it only without a key.
-    pub fn parse(args: &'a [Bytes], allow_type: bool) -> Result<ScanOptions<'a>, Reply> {
-        let mut options = ScanOptions {
-            count: 10,
-            pattern: None,
-            type_name: None,
-        };
-        let mut rest = args;
-        while let [option, value, tail @ ..] = rest {
-            if keyword(option, "count") {
-                let count = int_arg(value)?;
-                if count < 1 {
-                    return Err(Reply::error(err::SYNTAX));
-                }
-                options.count = count as usize;
-            } else if keyword(option, "match") {
-                options.pattern = Some(value);
-            } else if allow_type && keyword(option, "type") {
-                options.type_name = Some(value);
-            } else {
-                return Err(Reply::error(err::SYNTAX));
-            }
-            rest = tail;
-        }
-        if rest.is_empty() {
-            Ok(options)
-        } else {
-            Err(Reply::error(err::SYNTAX))
-        }
-    }
-
-    /// Whether an item passes MATCH.
-    pub fn matches(&self, item: &[u8]) -> bool {
-        match self.pattern {
-            Some(p) => p[..] == b"*"[..] || glob_match(p, item, false),
-            None => true,
-        }
-    }
-}
-
-/// Parses a SCAN cursor as Redis does with C's `strtoul`: an optional sign (a negative value
-/// wraps around), decimal digits, nothing after them; no leading space; the text ends at the
-/// first NUL, so an empty cursor is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let text = c_str(arg);
-    if text.is_empty() {
-        return Some(0);
-    }
-    let (negative, digits) = match text[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let magnitude = digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?;
-    Some(if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    })
-}
-
-/// Compares an option with a keyword as Redis's `strcasecmp` does: the option ends at its first
-/// NUL, so `nx\0junk` is NX.
-pub(super) fn keyword(arg: &[u8], keyword: &str) -> bool {
-    is(c_str(arg), keyword)
-}
-
-/// The bytes a C function sees of an argument: up to the first NUL.
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
-}
-
 /// RANDOMKEY
-fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn randomkey(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    Reply::opt_bulk(ctx.db().random_key(now))
+    Ok(Reply::opt_bulk(ctx.db().random_key(now)))
 }
 
 /// RENAME key newkey
-fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    rename_key(ctx, args, false)
+fn rename(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(rename_key(ctx, args, false))
 }
 
 /// RENAMENX key newkey
-fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    rename_key(ctx, args, true)
+fn renamenx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(rename_key(ctx, args, true))
 }
 
 /// RENAME and RENAMENX: moves the value and its expiry time to the new name. Renaming a key
@@ -424,19 +323,15 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
-fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_copy(ctx, args))
-}
-
-fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (from, to) = (&args[1], &args[2]);
     let source = ctx.session.db;
     let (mut target, mut replace) = (source, false);
     let mut i = 3;
     while i < args.len() {
-        if keyword(&args[i], "replace") {
+        if c_is(&args[i], "replace") {
             replace = true;
-        } else if keyword(&args[i], "db") && i + 1 < args.len() {
+        } else if c_is(&args[i], "db") && i + 1 < args.len() {
             i += 1;
             target = db_index(ctx, &args[i])?;
         } else {
@@ -467,11 +362,7 @@ fn try_copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// MOVE key db
-fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_move(ctx, args))
-}
-
-fn try_move(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let key = &args[1];
     let target = db_index(ctx, &args[2])?;
     let source = ctx.session.db;
@@ -499,7 +390,7 @@ fn db_index(ctx: &mut Ctx, arg: &[u8]) -> Result<usize, Reply> {
 }
 
 /// OBJECT HELP
-fn object_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
+fn object_help(_: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     const LINES: &[&str] = &[
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
@@ -517,33 +408,37 @@ fn object_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
         "HELP",
         "    Prints this help.",
     ];
-    Reply::Array(LINES.iter().copied().map(Reply::status).collect())
+    Ok(Reply::Array(
+        LINES.iter().copied().map(Reply::status).collect(),
+    ))
 }
 
 /// OBJECT ENCODING key
-fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |v| Reply::bulk(v.encoding()))
+fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |v| Reply::bulk(v.encoding())))
 }
 
 /// OBJECT REFCOUNT key: Redis shares one object among all small non-negative integers.
-fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |v| match v {
+fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |v| match v {
         Value::Str(s) if v.encoding() == "int" => {
             let shared = crate::number::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
             Reply::Integer(if shared { i64::from(i32::MAX) } else { 1 })
         }
         _ => Reply::Integer(1),
-    })
+    }))
 }
 
 /// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh.
-fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |_| Reply::Integer(0))
+fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |_| Reply::Integer(0)))
 }
 
 /// OBJECT FREQ key: only meaningful under an LFU eviction policy, which kvstore never has.
-fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    object_lookup(ctx, &args[2], |_| Reply::error(keys_err::NO_LFU))
+fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(object_lookup(ctx, &args[2], |_| {
+        Reply::error(keys_err::NO_LFU)
+    }))
 }
 
 /// The OBJECT subcommands' common part: nil for a missing key.
@@ -597,51 +492,5 @@ mod tests {
         assert!(c(&["lt"]).allows(None, 1));
         assert!(!c(&["lt"]).allows(Some(5), 5));
         assert!(!c(&["xx", "lt"]).allows(None, 1));
-    }
-
-    #[test]
-    fn cursor_follows_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+0"), Some(0));
-        assert_eq!(parse_cursor(b"-0"), Some(0));
-        assert_eq!(parse_cursor(b"42"), Some(42));
-        assert_eq!(parse_cursor(b"42\0junk"), Some(42));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b"18446744073709551616"[..],
-            b" 1",
-            b"1 ",
-            b"0x1",
-            b"-",
-            b"+",
-            b"a",
-        ] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn scan_options_take_pairs_and_reject_leftovers() {
-        let a = args(&["MATCH", "k*", "count", "3", "TYPE", "string"]);
-        let o = ScanOptions::parse(&a, true).unwrap();
-        assert_eq!(o.count, 3);
-        assert_eq!(o.pattern, Some(&b"k*"[..]));
-        assert_eq!(o.type_name, Some(&b"string"[..]));
-        for bad in [
-            &["count", "0"][..],
-            &["match"],
-            &["count", "1", "x"],
-            &["x", "y"],
-        ] {
-            assert_eq!(
-                ScanOptions::parse(&args(bad), true),
-                Err(Reply::error(err::SYNTAX))
-            );
-        }
-        assert_eq!(
-            ScanOptions::parse(&args(&["count", "x"]), true),
-            Err(Reply::error(err::NOT_INTEGER))
-        );
     }
 }

@@ -13,43 +13,36 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::args::{c_is, err, int_arg, MultiPop};
 use super::blocking::parse_timeout;
-use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
 
-const W: &[&str] = &["write"];
-const WD: &[&str] = &["write", "denyoom"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const WF: &[&str] = &["write", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-const BLOCKING: &[&str] = &["write", "noscript", "blocking"];
-const BLOCKING_D: &[&str] = &["write", "denyoom", "noscript", "blocking"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("lpush", -3, WDF, lpush).keys(1, 1, 1),
-    CommandSpec::new("rpush", -3, WDF, rpush).keys(1, 1, 1),
-    CommandSpec::new("lpushx", -3, WDF, lpushx).keys(1, 1, 1),
-    CommandSpec::new("rpushx", -3, WDF, rpushx).keys(1, 1, 1),
-    CommandSpec::new("lpop", -2, WF, lpop).keys(1, 1, 1),
-    CommandSpec::new("rpop", -2, WF, rpop).keys(1, 1, 1),
-    CommandSpec::new("llen", 2, RF, llen).keys(1, 1, 1),
-    CommandSpec::new("lrange", 4, R, lrange).keys(1, 1, 1),
-    CommandSpec::new("lindex", 3, R, lindex).keys(1, 1, 1),
-    CommandSpec::new("lset", 4, WD, lset).keys(1, 1, 1),
-    CommandSpec::new("linsert", 5, WD, linsert).keys(1, 1, 1),
-    CommandSpec::new("lrem", 4, W, lrem).keys(1, 1, 1),
-    CommandSpec::new("ltrim", 4, W, ltrim).keys(1, 1, 1),
-    CommandSpec::new("lpos", -3, R, lpos).keys(1, 1, 1),
-    CommandSpec::new("lmove", 5, WD, lmove).keys(1, 2, 1),
-    CommandSpec::new("rpoplpush", 3, WD, rpoplpush).keys(1, 2, 1),
-    CommandSpec::new("lmpop", -4, &["write", "movablekeys"], lmpop),
-    CommandSpec::new("blpop", -3, BLOCKING, blpop).keys(1, -2, 1),
-    CommandSpec::new("brpop", -3, BLOCKING, brpop).keys(1, -2, 1),
-    CommandSpec::new("blmove", 6, BLOCKING_D, blmove).keys(1, 2, 1),
-    CommandSpec::new("brpoplpush", 4, BLOCKING_D, brpoplpush).keys(1, 2, 1),
-    CommandSpec::new("blmpop", -5, &["write", "blocking", "movablekeys"], blmpop),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("lpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], lpush).keys(1, 1, 1),
+    CommandSpec::new("rpush", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], rpush).keys(1, 1, 1),
+    CommandSpec::new("lpushx", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], lpushx).keys(1, 1, 1),
+    CommandSpec::new("rpushx", -3, flags![WRITE, DENYOOM, FAST], acl![LIST], rpushx).keys(1, 1, 1),
+    CommandSpec::new("lpop", -2, flags![WRITE, FAST], acl![LIST], lpop).keys(1, 1, 1),
+    CommandSpec::new("rpop", -2, flags![WRITE, FAST], acl![LIST], rpop).keys(1, 1, 1),
+    CommandSpec::new("llen", 2, flags![READONLY, FAST], acl![LIST], llen).keys(1, 1, 1),
+    CommandSpec::new("lrange", 4, flags![READONLY], acl![LIST], lrange).keys(1, 1, 1),
+    CommandSpec::new("lindex", 3, flags![READONLY], acl![LIST], lindex).keys(1, 1, 1),
+    CommandSpec::new("lset", 4, flags![WRITE, DENYOOM], acl![LIST], lset).keys(1, 1, 1),
+    CommandSpec::new("linsert", 5, flags![WRITE, DENYOOM], acl![LIST], linsert).keys(1, 1, 1),
+    CommandSpec::new("lrem", 4, flags![WRITE], acl![LIST], lrem).keys(1, 1, 1),
+    CommandSpec::new("ltrim", 4, flags![WRITE], acl![LIST], ltrim).keys(1, 1, 1),
+    CommandSpec::new("lpos", -3, flags![READONLY], acl![LIST], lpos).keys(1, 1, 1),
+    CommandSpec::new("lmove", 5, flags![WRITE, DENYOOM], acl![LIST], lmove).keys(1, 2, 1),
+    CommandSpec::new("rpoplpush", 3, flags![WRITE, DENYOOM], acl![LIST], rpoplpush).keys(1, 2, 1),
+    CommandSpec::new("lmpop", -4, flags![WRITE, MOVABLEKEYS], acl![LIST], lmpop),
+    CommandSpec::new("blpop", -3, flags![WRITE, NOSCRIPT, BLOCKING], acl![LIST], blpop).keys(1, -2, 1),
+    CommandSpec::new("brpop", -3, flags![WRITE, NOSCRIPT, BLOCKING], acl![LIST], brpop).keys(1, -2, 1),
+    CommandSpec::new("blmove", 6, flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING], acl![LIST], blmove).keys(1, 2, 1),
+    CommandSpec::new("brpoplpush", 4, flags![WRITE, DENYOOM, NOSCRIPT, BLOCKING], acl![LIST], brpoplpush).keys(1, 2, 1),
+    CommandSpec::new("blmpop", -5, flags![WRITE, BLOCKING, MOVABLEKEYS], acl![LIST], blmpop),
 ];
 
 /// Error replies only list commands send, byte for byte as Redis 7.0 sends them.
@@ -172,23 +165,23 @@ fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
 }
 
 /// LPUSH key element [element ...]
-fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Left, false)
+fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(push(ctx, args, End::Left, false))
 }
 
 /// RPUSH key element [element ...]
-fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Right, false)
+fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(push(ctx, args, End::Right, false))
 }
 
 /// LPUSHX key element [element ...]
-fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Left, true)
+fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(push(ctx, args, End::Left, true))
 }
 
 /// RPUSHX key element [element ...]
-fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Right, true)
+fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(push(ctx, args, End::Right, true))
 }
 
 /// The push family; `xx` pushes only onto an existing list. Replies with the new length.
@@ -220,13 +213,13 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, xx: bool) -> Reply {
 }
 
 /// LPOP key [count]
-fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop(ctx, args, End::Left))
+fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop(ctx, args, End::Left)
 }
 
 /// RPOP key [count]
-fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop(ctx, args, End::Right))
+fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop(ctx, args, End::Right)
 }
 
 /// LPOP / RPOP: one element as a bulk string, or with a count an array of up to that many.
@@ -271,11 +264,9 @@ fn positive(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
 }
 
 /// LLEN key
-fn llen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn llen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read_list(ctx.db(), &args[1], now).map(|l| Reply::Integer(l.map_or(0, |l| l.len() as i64))),
-    )
+    read_list(ctx.db(), &args[1], now).map(|l| Reply::Integer(l.map_or(0, |l| l.len() as i64)))
 }
 
 /// Clamps Redis-style inclusive `start..=end` indexes (negative from the end) to a list of
@@ -295,11 +286,7 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 /// LRANGE key start stop
-fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lrange(ctx, args))
-}
-
-fn try_lrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (start, end) = (int_arg(&args[2])?, int_arg(&args[3])?);
     let now = ctx.now;
     let Some(list) = read_list(ctx.db(), &args[1], now)? else {
@@ -318,11 +305,7 @@ fn position(index: i64, len: usize) -> Option<usize> {
 }
 
 /// LINDEX key index: the key is looked up before the index is parsed, as in Redis.
-fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lindex(ctx, args))
-}
-
-fn try_lindex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let Some(list) = read_list(ctx.db(), &args[1], now)? else {
         return Ok(Reply::Nil);
@@ -334,11 +317,7 @@ fn try_lindex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LSET key index element
-fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lset(ctx, args))
-}
-
-fn try_lset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let key = &args[1];
     let now = ctx.now;
     let db = ctx.db();
@@ -356,11 +335,7 @@ fn try_lset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LINSERT key BEFORE|AFTER pivot element: -1 when the pivot is not found.
-fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_linsert(ctx, args))
-}
-
-fn try_linsert(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let after = if c_is(&args[2], "after") {
         true
     } else if c_is(&args[2], "before") {
@@ -387,11 +362,7 @@ fn try_linsert(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LREM key count element: count > 0 from the head, < 0 from the tail, 0 all.
-fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lrem(ctx, args))
-}
-
-fn try_lrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let count = int_arg(&args[2])?;
     let (key, element) = (&args[1], &args[3]);
     let now = ctx.now;
@@ -438,11 +409,7 @@ fn try_lrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LTRIM key start stop
-fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_ltrim(ctx, args))
-}
-
-fn try_ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (start, end) = (int_arg(&args[2])?, int_arg(&args[3])?);
     let key = &args[1];
     let now = ctx.now;
@@ -471,11 +438,7 @@ fn try_ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
-fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lpos(ctx, args))
-}
-
-fn try_lpos(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
     let mut i = 3;
     while i < args.len() {
@@ -538,18 +501,14 @@ fn try_lpos(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
-fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lmove(ctx, args))
-}
-
-fn try_lmove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (from, to) = (End::parse(&args[3])?, End::parse(&args[4])?);
     move_or_nil(ctx, args, from, to)
 }
 
 /// RPOPLPUSH source destination
-fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(move_or_nil(ctx, args, End::Right, End::Left))
+fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    move_or_nil(ctx, args, End::Right, End::Left)
 }
 
 /// LMOVE's body: nil when the source is absent.
@@ -593,11 +552,7 @@ fn move_element(
 }
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
-fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_lmpop(ctx, args))
-}
-
-fn try_lmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 1, End::parse)?;
     let now = ctx.now;
     let db = ctx.db();
@@ -640,13 +595,13 @@ fn holds_list(db: &mut Db, key: &[u8], now: u64) -> bool {
 }
 
 /// BLPOP key [key ...] timeout
-fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args, End::Left))
+fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args, End::Left)
 }
 
 /// BRPOP key [key ...] timeout
-fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args, End::Right))
+fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args, End::Right)
 }
 
 fn blocking_pop(ctx: &mut Ctx, args: &[Bytes], end: End) -> Result<Reply, Reply> {
@@ -674,11 +629,7 @@ fn serve_blocking_pop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Opt
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: the timeout is checked
 /// after the rest, as in Redis.
-fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_blmpop(ctx, args))
-}
-
-fn try_blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 2, End::parse)?;
     let timeout = parse_timeout(&args[1])?;
     let now = ctx.now;
@@ -698,19 +649,15 @@ fn serve_blocking_mpop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Op
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
-fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_blmove(ctx, args))
-}
-
-fn try_blmove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (from, to) = (End::parse(&args[3])?, End::parse(&args[4])?);
     let timeout = parse_timeout(&args[5])?;
     blocking_move(ctx, args, from, to, timeout)
 }
 
 /// BRPOPLPUSH source destination timeout
-fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(parse_timeout(&args[3]).and_then(|t| blocking_move(ctx, args, End::Right, End::Left, t)))
+fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    parse_timeout(&args[3]).and_then(|t| blocking_move(ctx, args, End::Right, End::Left, t))
 }
 
 fn blocking_move(
@@ -741,9 +688,7 @@ fn serve_blocking_move(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Op
     } else {
         (End::Right, End::Left)
     };
-    Some(reply(
-        move_element(db, key, &args[2], from, to, now).map(Reply::Bulk),
-    ))
+    Some(move_element(db, key, &args[2], from, to, now).map_or_else(|e| e, Reply::Bulk))
 }
 
 #[cfg(test)]

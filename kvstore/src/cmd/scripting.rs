@@ -1,5 +1,9 @@
-//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
-//! FUNCTION, over the engine in [`crate::scripting`].
+//! The scripting family: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
+//! FUNCTION, over the engine in `crate::scripting`. Redis puts all eight in one command
+//! group (`scripting`) although its code is split in `eval.c` and `function.c`; here too
+//! they are one family, whose FUNCTION / FCALL handlers live in the child module
+//! [`functions`], because both halves share how a script is run ([`run_script`],
+//! [`ScriptHost`]) and how other clients wait for it ([`busy_refusal`], [`kill`]).
 //!
 //! A script runs inside its command, under the keyspace lock the batch holds, so no other
 //! client runs in between. While it runs, other clients' commands wait in dispatch
@@ -7,142 +11,105 @@
 //! `busy-reply-threshold`; then SCRIPT KILL / FUNCTION KILL / FUNCTION STATS and the other
 //! `allow_busy` commands run (they need no keyspace lock) and the rest get BUSY. That takes
 //! a free worker thread: with the default `io-threads 1` the script's own thread is the only
-//! one, and every client waits for the script to end. `redis.call` goes through [`ScriptHost`]: Redis's checks for
-//! commands called from scripts (unknown, arity, `noscript`, writes from read-only scripts),
-//! then the command's own handler with the caller's context, as the script client (its own
-//! database selection and protocol version), then the reply encoded as that client reads it.
+//! one, and every client waits for the script to end. `redis.call` goes through
+//! [`ScriptHost`]: Redis's checks for commands called from scripts (unknown, arity,
+//! `noscript`, writes from read-only scripts), then the command's own handler through
+//! [`Ctx::call_as`], as the script client (its own database selection and protocol
+//! version), then the reply encoded as that client reads it.
 
-use bytes::{Bytes, BytesMut};
+mod functions;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{int_arg, is, lookup, CommandSpec, Ctx};
-use crate::client::Transaction;
+use bytes::{Bytes, BytesMut};
+
+use super::args::{help, int_arg, is};
+use super::context::Transaction;
+use super::{acl, flags, lookup, CommandSpec, Ctx, Flags};
 use crate::protocol::Reply;
-use crate::scripting::{self, Host, Run, Running, Scripting, RUNNING_SCRIPTS};
-use crate::server::Shared;
+use crate::scripting::{busy, Host, Run, Running, Scripting, RUNNING_SCRIPTS};
+use crate::state::Shared;
 
-const EVAL_FLAGS: &[&str] = &[
-    "noscript",
-    "stale",
-    "skip_monitor",
-    "no_mandatory_keys",
-    "movablekeys",
-];
-const EVAL_RO_FLAGS: &[&str] = &[
-    "readonly",
-    "noscript",
-    "stale",
-    "skip_monitor",
-    "no_mandatory_keys",
-    "movablekeys",
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("eval", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], eval),
+    CommandSpec::new("evalsha", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], evalsha),
+    CommandSpec::new("eval_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], eval_ro),
+    CommandSpec::new("evalsha_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], evalsha_ro),
+    CommandSpec::new("fcall", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], fcall),
+    CommandSpec::new("fcall_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], fcall_ro),
+    CommandSpec::new("script", -2, flags![], acl![], container).with_subcommands(SCRIPT),
+    CommandSpec::new("function", -2, flags![], acl![], container).with_subcommands(FUNCTION),
 ];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("eval", -3, EVAL_FLAGS, eval),
-    CommandSpec::new("evalsha", -3, EVAL_FLAGS, evalsha),
-    CommandSpec::new("eval_ro", -3, EVAL_RO_FLAGS, eval_ro),
-    CommandSpec::new("evalsha_ro", -3, EVAL_RO_FLAGS, evalsha_ro),
-    CommandSpec::new("fcall", -3, EVAL_FLAGS, fcall),
-    CommandSpec::new("fcall_ro", -3, EVAL_RO_FLAGS, fcall_ro),
-    CommandSpec::new("script", -2, &[], container).with_subcommands(SCRIPT),
-    CommandSpec::new("function", -2, &[], container).with_subcommands(FUNCTION),
-];
-
-/// Subcommands (Redis lists them in the order of its randomly seeded hash table).
+/// SCRIPT's subcommands (Redis lists them in the order of its randomly seeded hash table).
+#[rustfmt::skip]
 static SCRIPT: &[CommandSpec] = &[
-    CommandSpec::new("script|flush", -2, &["noscript"], script_flush),
-    CommandSpec::new("script|help", 2, &["loading", "stale"], script_help),
-    CommandSpec::new("script|exists", -3, &["noscript"], script_exists),
-    CommandSpec::new("script|kill", 2, &["noscript", "allow_busy"], script_kill),
-    CommandSpec::new("script|load", 3, &["noscript", "stale"], script_load),
-    CommandSpec::new("script|debug", 3, &["noscript"], script_debug),
+    CommandSpec::new("script|flush", -2, flags![NOSCRIPT], acl![SCRIPTING], script_flush),
+    CommandSpec::new("script|help", 2, flags![LOADING, STALE], acl![SCRIPTING], script_help),
+    CommandSpec::new("script|exists", -3, flags![NOSCRIPT], acl![SCRIPTING], script_exists),
+    CommandSpec::new("script|kill", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], script_kill),
+    CommandSpec::new("script|load", 3, flags![NOSCRIPT, STALE], acl![SCRIPTING], script_load),
+    CommandSpec::new("script|debug", 3, flags![NOSCRIPT], acl![SCRIPTING], script_debug),
 ];
 
+/// FUNCTION's subcommands.
+#[rustfmt::skip]
 static FUNCTION: &[CommandSpec] = &[
-    CommandSpec::new(
-        "function|flush",
-        -2,
-        &["write", "noscript"],
-        super::functions::flush,
-    ),
-    CommandSpec::new(
-        "function|help",
-        2,
-        &["loading", "stale"],
-        super::functions::help,
-    ),
-    CommandSpec::new(
-        "function|kill",
-        2,
-        &["noscript", "allow_busy"],
-        super::functions::kill,
-    ),
-    CommandSpec::new(
-        "function|load",
-        -3,
-        &["write", "denyoom", "noscript"],
-        super::functions::load,
-    ),
-    CommandSpec::new(
-        "function|restore",
-        -3,
-        &["write", "denyoom", "noscript"],
-        super::functions::restore,
-    ),
-    CommandSpec::new(
-        "function|delete",
-        3,
-        &["write", "noscript"],
-        super::functions::delete,
-    ),
-    CommandSpec::new("function|dump", 2, &["noscript"], super::functions::dump),
-    CommandSpec::new("function|list", -2, &["noscript"], super::functions::list),
-    CommandSpec::new(
-        "function|stats",
-        2,
-        &["noscript", "allow_busy"],
-        super::functions::stats,
-    ),
+    CommandSpec::new("function|flush", -2, flags![WRITE, NOSCRIPT], acl![SCRIPTING], functions::flush),
+    CommandSpec::new("function|help", 2, flags![LOADING, STALE], acl![SCRIPTING], functions::help),
+    CommandSpec::new("function|kill", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], functions::kill),
+    CommandSpec::new("function|load", -3, flags![WRITE, DENYOOM, NOSCRIPT], acl![SCRIPTING], functions::load),
+    CommandSpec::new("function|restore", -3, flags![WRITE, DENYOOM, NOSCRIPT], acl![SCRIPTING], functions::restore),
+    CommandSpec::new("function|delete", 3, flags![WRITE, NOSCRIPT], acl![SCRIPTING], functions::delete),
+    CommandSpec::new("function|dump", 2, flags![NOSCRIPT], acl![SCRIPTING], functions::dump),
+    CommandSpec::new("function|list", -2, flags![NOSCRIPT], acl![SCRIPTING], functions::list),
+    CommandSpec::new("function|stats", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], functions::stats),
 ];
 
 /// Container commands answer through their subcommands; reached only with a bad arity.
-fn container(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    Reply::error(format!(
+fn container(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Err(Reply::error(format!(
         "ERR wrong number of arguments for '{}' command",
         String::from_utf8_lossy(&args[0]).to_lowercase()
-    ))
+    )))
 }
 
-pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
-
-/// The scripting state of the server `ctx` belongs to.
-pub fn scripting(ctx: &Ctx) -> std::sync::Arc<Scripting> {
-    scripting::for_server(&ctx.shared.run_id)
-}
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+const RO_WITH_WRITE: &str = "ERR Can not execute a script with write flag using *_ro command.";
 
 /// EVAL script numkeys [key ...] [arg ...]
-fn eval(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn eval(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     eval_generic(ctx, args, false, false)
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
-fn evalsha(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn evalsha(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     eval_generic(ctx, args, true, false)
 }
 
 /// EVAL_RO script numkeys [key ...] [arg ...]
-fn eval_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn eval_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     eval_generic(ctx, args, false, true)
 }
 
 /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
-fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     eval_generic(ctx, args, true, true)
 }
 
+/// FCALL function numkeys [key ...] [arg ...]
+fn fcall(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    functions::fcall(ctx, args, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]
+fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    functions::fcall(ctx, args, true)
+}
+
 /// Splits `numkeys key... arg...` (from `args[2]`) with Redis's errors.
-pub fn keys_and_args(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
+fn keys_and_args(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
     let numkeys = int_arg(&args[2])?;
     if numkeys > (args.len() - 3) as i64 {
         return Err(Reply::error(
@@ -152,52 +119,50 @@ pub fn keys_and_args(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
     if numkeys < 0 {
         return Err(Reply::error("ERR Number of keys can't be negative"));
     }
-    let rest = &args[3..];
-    Ok(rest.split_at(numkeys as usize))
+    Ok(args[3..].split_at(numkeys as usize))
 }
 
-fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Reply {
+fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Result<Reply, Reply> {
     if by_sha && args[1].len() != 40 {
-        return Reply::error(NOSCRIPT);
+        return Err(Reply::error(NOSCRIPT));
     }
-    let (keys, argv) = match keys_and_args(args) {
-        Ok(split) => split,
-        Err(e) => return e,
-    };
-    let scripting = scripting(ctx);
+    let (keys, argv) = keys_and_args(args)?;
+    let scripting = ctx.shared.scripting();
     // Lock order: the keyspace first, then the engine.
     ctx.keyspace();
     let mut scripts = scripting.scripts.lock();
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         if !scripts.exists(sha.as_bytes()) {
-            return Reply::error(NOSCRIPT);
+            return Err(Reply::error(NOSCRIPT));
         }
         sha
     } else {
-        match scripts.load(&args[1]) {
-            Ok(sha) => sha,
-            Err(e) => return e,
-        }
+        scripts.load(&args[1])?
     };
     let flags = scripts
         .get(sha.as_bytes())
         .map(|s| s.flags)
         .unwrap_or_default();
     if !flags.compat && !flags.no_writes && ro {
-        return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
+        return Err(Reply::error(RO_WITH_WRITE));
     }
     let read_only = ro || (!flags.compat && flags.no_writes);
-    run_script(ctx, &scripting, sha, true, read_only, args, |run| {
-        scripts.run(&run.name.clone(), keys, argv, run)
-    })
+    Ok(run_script(
+        ctx,
+        scripting,
+        sha,
+        true,
+        read_only,
+        args,
+        |run| scripts.run(&run.name.clone(), keys, argv, run),
+    ))
 }
 
 /// Runs `body` as the script client of `ctx`'s client: blocking commands answer at once,
 /// the database it selects is its own, and the caller's session is restored afterwards.
 /// Meanwhile other clients see it in `scripting.running` (SCRIPT KILL, FUNCTION STATS).
-#[allow(clippy::too_many_arguments)]
-pub fn run_script(
+fn run_script(
     ctx: &mut Ctx,
     scripting: &Scripting,
     name: String,
@@ -210,6 +175,7 @@ pub fn run_script(
     let caller_db = ctx.session.db;
     let was_in_multi = ctx.session.multi.is_some();
     if !was_in_multi {
+        // Inside a transaction blocking commands answer at once, as they must in a script.
         ctx.session.multi = Some(Transaction::default());
     }
     scripting.kill.store(false, Ordering::Release);
@@ -234,8 +200,6 @@ pub fn run_script(
         name,
         kill: Some(&scripting.kill),
     };
-    // The script runs on this worker thread: other clients are served meanwhile only by
-    // the other worker threads (`io-threads` > 1), see the module documentation.
     let reply = body(&mut run);
     drop(run);
     *scripting.running.lock() = None;
@@ -249,7 +213,7 @@ pub fn run_script(
 }
 
 /// Runs the commands of a script.
-pub struct ScriptHost<'c, 'b, 'a> {
+struct ScriptHost<'c, 'b, 'a> {
     ctx: &'c mut Ctx<'b, 'a>,
     /// The script client's selected database (SELECT in a script does not change the
     /// caller's).
@@ -273,11 +237,10 @@ fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
 /// Redis's `CMD_MAY_REPLICATE` (not reported by COMMAND INFO, so not in the table's flags):
 /// commands a read-only script may not call although they are not writes.
 fn may_replicate(spec: &CommandSpec) -> bool {
-    spec.has_flag("may_replicate")
-        || matches!(
-            spec.name,
-            "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"
-        )
+    matches!(
+        spec.name,
+        "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"
+    )
 }
 
 fn error_bytes(msg: &str) -> Vec<u8> {
@@ -292,24 +255,19 @@ impl Host for ScriptHost<'_, '_, '_> {
         if !spec.arity_ok(args.len()) {
             return error_bytes("Wrong number of args calling Redis command from script");
         }
-        if spec.has_flag("noscript") {
+        if spec.has_flag(Flags::NOSCRIPT) {
             return error_bytes("This Redis command is not allowed from script");
         }
-        if read_only && (spec.has_flag("write") || may_replicate(spec)) {
+        let write = spec.has_flag(Flags::WRITE);
+        if read_only && (write || may_replicate(spec)) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
         }
-        if spec.has_flag("write") {
+        if write {
             self.dirty.store(true, Ordering::Release);
         }
-        let session = &mut *self.ctx.session;
-        let saved_resp = session.resp;
-        session.db = self.db;
-        session.resp = resp;
-        let reply = (spec.handler)(self.ctx, &args);
-        self.db = self.ctx.session.db;
-        self.ctx.session.resp = saved_resp;
         // Clients blocked on keys the script fills are served after the whole script, by
         // the batch (as Redis serves them after the EVAL command), not in the middle of it.
+        let reply = self.ctx.call_as(spec, &args, &mut self.db, resp);
         let mut out = BytesMut::new();
         reply.encode(resp, &mut out);
         out.to_vec()
@@ -321,75 +279,70 @@ impl Host for ScriptHost<'_, '_, '_> {
 }
 
 /// SCRIPT LOAD script
-fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let scripting = scripting(ctx);
+fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let scripting = ctx.shared.scripting();
     ctx.keyspace();
-    let result = scripting.scripts.lock().load(&args[2]);
-    match result {
-        Ok(sha) => Reply::bulk(sha),
-        Err(e) => e,
-    }
+    let sha = scripting.scripts.lock().load(&args[2])?;
+    Ok(Reply::bulk(sha))
 }
 
 /// SCRIPT EXISTS sha1 [sha1 ...]
-fn script_exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let scripting = scripting(ctx);
+fn script_exists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let scripting = ctx.shared.scripting();
     ctx.keyspace();
     let scripts = scripting.scripts.lock();
-    Reply::Array(
+    Ok(Reply::Array(
         args[2..]
             .iter()
             .map(|sha| Reply::Integer(scripts.exists(sha) as i64))
             .collect(),
-    )
+    ))
 }
 
 /// SCRIPT FLUSH [ASYNC|SYNC]
-fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let valid =
         args.len() == 2 || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
     if !valid {
-        return Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        return Err(Reply::error(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
     }
-    let scripting = scripting(ctx);
+    let scripting = ctx.shared.scripting();
     ctx.keyspace();
     scripting.scripts.lock().flush();
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// SCRIPT KILL. It needs no keyspace lock, so it runs while another client's script holds
 /// it. As in Redis, where a script is only interrupted once it has run for
 /// `busy-reply-threshold`, the kill waits for that moment (or for the script to end).
-fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    kill(ctx, true)
+fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    kill(ctx.shared, true)
 }
 
 /// Dispatch's check before any command (Redis's `processCommand`): while another client's
 /// script runs, the command waits as it would in Redis, until the script ends or passes
 /// `busy-reply-threshold`; then only `allow_busy` commands run, the others get BUSY.
-pub fn busy_refusal(shared: &Shared, spec: &CommandSpec) -> Option<Reply> {
+pub(super) fn busy_refusal(shared: &Shared, spec: &CommandSpec) -> Option<Reply> {
     if RUNNING_SCRIPTS.load(Ordering::Acquire) == 0 {
         return None;
     }
-    let scripting = scripting::for_server(&shared.run_id);
-    let running = wait_for_busy_in(shared, &scripting)?;
-    if spec.has_flag("allow_busy") {
+    let running = wait_for_busy(shared)?;
+    if spec.has_flag(Flags::ALLOW_BUSY) {
         return None;
     }
     Some(Reply::error(if running.eval {
-        scripting::busy::BUSY_EVAL
+        busy::BUSY_EVAL
     } else {
-        scripting::busy::BUSY_FUNCTION
+        busy::BUSY_FUNCTION
     }))
 }
 
 /// Waits, as a command sent to Redis during a script waits, until no script runs or the
 /// running one has passed `busy-reply-threshold`; returns the running script, if any.
-pub fn wait_for_busy(ctx: &Ctx, scripting: &Scripting) -> Option<Running> {
-    wait_for_busy_in(ctx.shared, scripting)
-}
-
-fn wait_for_busy_in(shared: &Shared, scripting: &Scripting) -> Option<Running> {
+fn wait_for_busy(shared: &Shared) -> Option<Running> {
+    let scripting = shared.scripting();
     let threshold = busy_threshold(shared);
     loop {
         let running = scripting.running.lock().clone();
@@ -403,15 +356,13 @@ fn wait_for_busy_in(shared: &Shared, scripting: &Scripting) -> Option<Running> {
     }
 }
 
-/// SCRIPT KILL / FUNCTION KILL.
-pub fn kill(ctx: &mut Ctx, eval: bool) -> Reply {
-    let scripting = scripting(ctx);
-    let Some(victim) = wait_for_busy(ctx, &scripting) else {
-        return Reply::error(scripting::busy::NOTBUSY);
+/// SCRIPT KILL (`eval`) / FUNCTION KILL.
+fn kill(shared: &Shared, eval: bool) -> Result<Reply, Reply> {
+    let scripting = shared.scripting();
+    let Some(victim) = wait_for_busy(shared) else {
+        return Err(Reply::error(busy::NOTBUSY));
     };
-    if let Err(e) = scripting.kill_running(eval) {
-        return Reply::error(e);
-    }
+    scripting.kill_running(eval).map_err(Reply::error)?;
     // Redis stops the script before it reads the next command: wait for it to stop (at its
     // next hook, within 100000 instructions), so that later commands find it gone.
     while scripting
@@ -422,14 +373,13 @@ pub fn kill(ctx: &mut Ctx, eval: bool) -> Reply {
     {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// `busy-reply-threshold` (alias `lua-time-limit`).
-pub fn busy_threshold(shared: &Shared) -> std::time::Duration {
+fn busy_threshold(shared: &Shared) -> std::time::Duration {
     let ms = shared
-        .config
-        .read()
+        .config()
         .get(b"busy-reply-threshold")
         .first()
         .and_then(|(_, v)| v.parse().ok())
@@ -439,31 +389,22 @@ pub fn busy_threshold(shared: &Shared) -> std::time::Duration {
 
 /// SCRIPT DEBUG YES|SYNC|NO: kvstore has no Lua debugger, so only NO (the default) is
 /// accepted.
-fn script_debug(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn script_debug(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if is(&args[2], "no") {
-        Reply::Ok
+        Ok(Reply::Ok)
     } else if is(&args[2], "yes") || is(&args[2], "sync") {
-        Reply::error("ERR SCRIPT DEBUG is not supported: kvstore has no Lua debugger")
+        Err(Reply::error(
+            "ERR SCRIPT DEBUG is not supported: kvstore has no Lua debugger",
+        ))
     } else {
-        Reply::error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+        Err(Reply::error("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
     }
 }
 
-/// Redis's `addReplyHelp`: the header, the lines, and HELP's own entry.
-pub fn help(command: &str, lines: &[&'static str]) -> Reply {
-    let mut out = vec![Reply::Status(
-        format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").into(),
-    )];
-    out.extend(lines.iter().map(|l| Reply::status(l)));
-    out.push(Reply::status("HELP"));
-    out.push(Reply::status("    Prints this help."));
-    Reply::Array(out)
-}
-
 /// SCRIPT HELP
-fn script_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    help(
-        "SCRIPT",
+fn script_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
+        &args[0],
         &[
             "DEBUG (YES|SYNC|NO)",
             "    Set the debug mode for subsequent scripts executed.",
@@ -480,15 +421,5 @@ fn script_help(_: &mut Ctx, _: &[Bytes]) -> Reply {
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
         ],
-    )
-}
-
-/// FCALL function numkeys [key ...] [arg ...]
-fn fcall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    super::functions::fcall(ctx, args, false)
-}
-
-/// FCALL_RO function numkeys [key ...] [arg ...]
-fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    super::functions::fcall(ctx, args, true)
+    ))
 }

@@ -10,34 +10,32 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::hashes::{distinct_sample, MAX_RANDOM_REPLY};
-use super::keys::{scan_cursor, scan_reply, ScanOptions};
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is};
+use super::collection::{distinct_sample, MAX_RANDOM_REPLY};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Set, Value};
 use crate::protocol::Reply;
 
-const RF: &[&str] = &["readonly", "fast"];
-const R: &[&str] = &["readonly"];
-const STORE: &[&str] = &["write", "denyoom"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sadd", -3, &["write", "denyoom", "fast"], sadd).keys(1, 1, 1),
-    CommandSpec::new("srem", -3, &["write", "fast"], srem).keys(1, 1, 1),
-    CommandSpec::new("smembers", 2, R, sinter).keys(1, 1, 1),
-    CommandSpec::new("sismember", 3, RF, sismember).keys(1, 1, 1),
-    CommandSpec::new("smismember", -3, RF, smismember).keys(1, 1, 1),
-    CommandSpec::new("scard", 2, RF, scard).keys(1, 1, 1),
-    CommandSpec::new("spop", -2, &["write", "fast"], spop).keys(1, 1, 1),
-    CommandSpec::new("srandmember", -2, R, srandmember).keys(1, 1, 1),
-    CommandSpec::new("smove", 4, &["write", "fast"], smove).keys(1, 2, 1),
-    CommandSpec::new("sinter", -2, R, sinter).keys(1, -1, 1),
-    CommandSpec::new("sintercard", -3, &["readonly", "movablekeys"], sintercard),
-    CommandSpec::new("sinterstore", -3, STORE, sinterstore).keys(1, -1, 1),
-    CommandSpec::new("sunion", -2, R, sunion).keys(1, -1, 1),
-    CommandSpec::new("sunionstore", -3, STORE, sunionstore).keys(1, -1, 1),
-    CommandSpec::new("sdiff", -2, R, sdiff).keys(1, -1, 1),
-    CommandSpec::new("sdiffstore", -3, STORE, sdiffstore).keys(1, -1, 1),
-    CommandSpec::new("sscan", -3, R, sscan).keys(1, 1, 1),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("sadd", -3, flags![WRITE, DENYOOM, FAST], acl![SET], sadd).keys(1, 1, 1),
+    CommandSpec::new("srem", -3, flags![WRITE, FAST], acl![SET], srem).keys(1, 1, 1),
+    CommandSpec::new("smembers", 2, flags![READONLY], acl![SET], sinter).keys(1, 1, 1),
+    CommandSpec::new("sismember", 3, flags![READONLY, FAST], acl![SET], sismember).keys(1, 1, 1),
+    CommandSpec::new("smismember", -3, flags![READONLY, FAST], acl![SET], smismember).keys(1, 1, 1),
+    CommandSpec::new("scard", 2, flags![READONLY, FAST], acl![SET], scard).keys(1, 1, 1),
+    CommandSpec::new("spop", -2, flags![WRITE, FAST], acl![SET], spop).keys(1, 1, 1),
+    CommandSpec::new("srandmember", -2, flags![READONLY], acl![SET], srandmember).keys(1, 1, 1),
+    CommandSpec::new("smove", 4, flags![WRITE, FAST], acl![SET], smove).keys(1, 2, 1),
+    CommandSpec::new("sinter", -2, flags![READONLY], acl![SET], sinter).keys(1, -1, 1),
+    CommandSpec::new("sintercard", -3, flags![READONLY, MOVABLEKEYS], acl![SET], sintercard),
+    CommandSpec::new("sinterstore", -3, flags![WRITE, DENYOOM], acl![SET], sinterstore).keys(1, -1, 1),
+    CommandSpec::new("sunion", -2, flags![READONLY], acl![SET], sunion).keys(1, -1, 1),
+    CommandSpec::new("sunionstore", -3, flags![WRITE, DENYOOM], acl![SET], sunionstore).keys(1, -1, 1),
+    CommandSpec::new("sdiff", -2, flags![READONLY], acl![SET], sdiff).keys(1, -1, 1),
+    CommandSpec::new("sdiffstore", -3, flags![WRITE, DENYOOM], acl![SET], sdiffstore).keys(1, -1, 1),
+    CommandSpec::new("sscan", -3, flags![READONLY], acl![SET], sscan).keys(1, 1, 1),
 ];
 
 /// Error replies only set commands send, byte for byte as Redis 7.0 sends them.
@@ -93,20 +91,19 @@ fn write<'d, 'a>(
 }
 
 fn max_intset(ctx: &Ctx) -> usize {
-    ctx.shared.limits.intset()
+    ctx.shared.limits().intset()
 }
 
 /// SADD key member [member ...]
-fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match peek(db, key, now) {
-        Err(e) => return e,
-        Ok(Some(set)) if args[2..].iter().all(|m| set.contains(m)) => return Reply::Integer(0),
-        Ok(Some(_)) => {}
-        Ok(None) => {
+    match peek(db, key, now)? {
+        Some(set) if args[2..].iter().all(|m| set.contains(m)) => return Ok(Reply::Integer(0)),
+        Some(_) => {}
+        None => {
             db.insert(
                 key.clone(),
                 Value::Set(Arc::new(Set::for_member(&args[2]))),
@@ -115,23 +112,22 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     let set = write(db, key, now, &args[2..]);
-    Reply::Integer(
+    Ok(Reply::Integer(
         args[2..]
             .iter()
             .filter(|m| set.add((*m).clone(), max))
             .count() as i64,
-    )
+    ))
 }
 
 /// SREM key member [member ...]: deletes the key with its last member.
-fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     let key = &args[1];
-    match peek(db, key, now) {
-        Err(e) => return e,
-        Ok(Some(set)) if args[2..].iter().any(|m| set.contains(m)) => {}
-        Ok(_) => return Reply::Integer(0),
+    match peek(db, key, now)? {
+        Some(set) if args[2..].iter().any(|m| set.contains(m)) => {}
+        _ => return Ok(Reply::Integer(0)),
     }
     let set = write(db, key, now, &args[2..]);
     let mut deleted = 0;
@@ -146,55 +142,50 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if set.is_empty() {
         db.remove(key);
     }
-    Reply::Integer(deleted)
+    Ok(Reply::Integer(deleted))
 }
 
 /// SISMEMBER key member
-fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read(ctx.db(), &args[1], now)
-            .map(|s| Reply::Integer(s.is_some_and(|s| s.contains(&args[2])) as i64)),
-    )
+    read(ctx.db(), &args[1], now)
+        .map(|s| Reply::Integer(s.is_some_and(|s| s.contains(&args[2])) as i64))
 }
 
 /// SMISMEMBER key member [member ...]
-fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|s| {
+    read(ctx.db(), &args[1], now).map(|s| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|m| Reply::Integer(s.is_some_and(|s| s.contains(m)) as i64))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// SCARD key
-fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|s| Reply::Integer(s.map_or(0, Set::len) as i64)))
+    read(ctx.db(), &args[1], now).map(|s| Reply::Integer(s.map_or(0, Set::len) as i64))
 }
 
 /// SMOVE source destination member
-fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let db = ctx.db();
     let (src, dst, member) = (&args[1], &args[2], &args[3]);
     let dst_exists = db.contains(dst, now);
-    let in_src = match peek(db, src, now) {
-        Err(e) => return e,
-        Ok(None) => return Reply::Integer(0),
-        Ok(Some(s)) => s.contains(member),
+    let in_src = match peek(db, src, now)? {
+        None => return Ok(Reply::Integer(0)),
+        Some(s) => s.contains(member),
     };
-    if let Err(e) = peek(db, dst, now) {
-        return e;
-    }
+    peek(db, dst, now)?;
     if src == dst || !in_src {
         // Moving to the same set changes nothing; a missing member moves nowhere.
-        return Reply::Integer(in_src as i64);
+        return Ok(Reply::Integer(in_src as i64));
     }
     let set = write(db, src, now, [member]);
     set.remove(member);
@@ -215,15 +206,11 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     {
         write(db, dst, now, [member]).add(member.clone(), max);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// SPOP key [count]
-fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_spop(ctx, args))
-}
-
-fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = max_intset(ctx);
     let now = ctx.now;
     let key = &args[1];
@@ -292,11 +279,7 @@ fn try_spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SRANDMEMBER key [count]
-fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_srandmember(ctx, args))
-}
-
-fn try_srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let mut rng = rand::thread_rng();
     if args.len() > 3 {
@@ -457,50 +440,44 @@ fn inter(sets: &[Option<&Set>], max: usize) -> Set {
 }
 
 /// SINTER key [key ...] and SMEMBERS key: answered straight from the smallest set.
-fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    match sets_at(ctx.db(), &args[1..], now) {
-        Ok(sets) => Reply::Set(
-            inter_members(&sets, 0)
-                .into_iter()
-                .map(Reply::Bulk)
-                .collect(),
-        ),
-        Err(e) => e,
-    }
+    let sets = sets_at(ctx.db(), &args[1..], now)?;
+    Ok(Reply::Set(
+        inter_members(&sets, 0)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    ))
 }
 
 /// SINTERSTORE destination key [key ...]
-fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), inter)
+fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), inter))
 }
 
 /// SUNION key [key ...]
-fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[1..], Target::Reply, union_of)
+fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[1..], Target::Reply, union_of))
 }
 
 /// SUNIONSTORE destination key [key ...]
-fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), union_of)
+fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), union_of))
 }
 
 /// SDIFF key [key ...]
-fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[1..], Target::Reply, diff_of)
+fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[1..], Target::Reply, diff_of))
 }
 
 /// SDIFFSTORE destination key [key ...]
-fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    set_op(ctx, &args[2..], Target::Store(&args[1]), diff_of)
+fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), diff_of))
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_sintercard(ctx, args))
-}
-
-fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let numkeys = non_negative(&args[1], set_err::NUMKEYS)?;
     if numkeys < 1 {
         return Err(Reply::error(set_err::NUMKEYS));
@@ -526,11 +503,7 @@ fn try_sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_sscan(ctx, args))
-}
-
-fn try_sscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(set) = read(ctx.db(), &args[1], now)? else {

@@ -3,41 +3,37 @@
 //! Argument checks happen in the order Redis performs them, because that order decides which
 //! error a client sees when several things are wrong at once.
 
-use std::sync::atomic::Ordering;
-
 use bytes::{Bytes, BytesMut};
 
-use super::{err, int_arg, is, reply, CommandSpec, Ctx};
+use super::args::{err, int_arg, is};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
 use crate::protocol::Reply;
 
-const W: &[&str] = &["write", "denyoom"];
-const WF: &[&str] = &["write", "denyoom", "fast"];
-const RF: &[&str] = &["readonly", "fast"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, RF, get).keys(1, 1, 1),
-    CommandSpec::new("set", -3, W, set).keys(1, 1, 1),
-    CommandSpec::new("setnx", 3, WF, setnx).keys(1, 1, 1),
-    CommandSpec::new("setex", 4, W, setex).keys(1, 1, 1),
-    CommandSpec::new("psetex", 4, W, psetex).keys(1, 1, 1),
-    CommandSpec::new("getset", 3, WF, getset).keys(1, 1, 1),
-    CommandSpec::new("getdel", 2, &["write", "fast"], getdel).keys(1, 1, 1),
-    CommandSpec::new("getex", -2, &["write", "fast"], getex).keys(1, 1, 1),
-    CommandSpec::new("mget", -2, RF, mget).keys(1, -1, 1),
-    CommandSpec::new("mset", -3, W, mset).keys(1, -1, 2),
-    CommandSpec::new("msetnx", -3, W, msetnx).keys(1, -1, 2),
-    CommandSpec::new("incr", 2, WF, incr).keys(1, 1, 1),
-    CommandSpec::new("decr", 2, WF, decr).keys(1, 1, 1),
-    CommandSpec::new("incrby", 3, WF, incrby).keys(1, 1, 1),
-    CommandSpec::new("decrby", 3, WF, decrby).keys(1, 1, 1),
-    CommandSpec::new("incrbyfloat", 3, WF, incrbyfloat).keys(1, 1, 1),
-    CommandSpec::new("append", 3, WF, append).keys(1, 1, 1),
-    CommandSpec::new("strlen", 2, RF, strlen).keys(1, 1, 1),
-    CommandSpec::new("getrange", 4, &["readonly"], getrange).keys(1, 1, 1),
-    CommandSpec::new("substr", 4, &["readonly"], getrange).keys(1, 1, 1),
-    CommandSpec::new("setrange", 4, W, setrange).keys(1, 1, 1),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", 2, flags![READONLY, FAST], acl![STRING], get).keys(1, 1, 1),
+    CommandSpec::new("set", -3, flags![WRITE, DENYOOM], acl![STRING], set).keys(1, 1, 1),
+    CommandSpec::new("setnx", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], setnx).keys(1, 1, 1),
+    CommandSpec::new("setex", 4, flags![WRITE, DENYOOM], acl![STRING], setex).keys(1, 1, 1),
+    CommandSpec::new("psetex", 4, flags![WRITE, DENYOOM], acl![STRING], psetex).keys(1, 1, 1),
+    CommandSpec::new("getset", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], getset).keys(1, 1, 1),
+    CommandSpec::new("getdel", 2, flags![WRITE, FAST], acl![STRING], getdel).keys(1, 1, 1),
+    CommandSpec::new("getex", -2, flags![WRITE, FAST], acl![STRING], getex).keys(1, 1, 1),
+    CommandSpec::new("mget", -2, flags![READONLY, FAST], acl![STRING], mget).keys(1, -1, 1),
+    CommandSpec::new("mset", -3, flags![WRITE, DENYOOM], acl![STRING], mset).keys(1, -1, 2),
+    CommandSpec::new("msetnx", -3, flags![WRITE, DENYOOM], acl![STRING], msetnx).keys(1, -1, 2),
+    CommandSpec::new("incr", 2, flags![WRITE, DENYOOM, FAST], acl![STRING], incr).keys(1, 1, 1),
+    CommandSpec::new("decr", 2, flags![WRITE, DENYOOM, FAST], acl![STRING], decr).keys(1, 1, 1),
+    CommandSpec::new("incrby", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], incrby).keys(1, 1, 1),
+    CommandSpec::new("decrby", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], decrby).keys(1, 1, 1),
+    CommandSpec::new("incrbyfloat", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], incrbyfloat).keys(1, 1, 1),
+    CommandSpec::new("append", 3, flags![WRITE, DENYOOM, FAST], acl![STRING], append).keys(1, 1, 1),
+    CommandSpec::new("strlen", 2, flags![READONLY, FAST], acl![STRING], strlen).keys(1, 1, 1),
+    CommandSpec::new("getrange", 4, flags![READONLY], acl![STRING], getrange).keys(1, 1, 1),
+    CommandSpec::new("substr", 4, flags![READONLY], acl![STRING], getrange).keys(1, 1, 1),
+    CommandSpec::new("setrange", 4, flags![WRITE, DENYOOM], acl![STRING], setrange).keys(1, 1, 1),
 ];
 
 /// The string stored at `key`: `Ok(None)` when absent, `Err(WRONGTYPE)` for another type.
@@ -49,9 +45,9 @@ fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes
 }
 
 /// GET key
-fn get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn get(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read_str(ctx.db(), &args[1], now).map(|v| Reply::opt_bulk(v.cloned())))
+    read_str(ctx.db(), &args[1], now).map(|v| Reply::opt_bulk(v.cloned()))
 }
 
 /// Which of SET's and GETEX's shared options were given (Redis's `OBJ_SET_*` flags).
@@ -173,11 +169,7 @@ fn expire_at(
 
 /// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | KEEPTTL]
-fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_inner(ctx, args))
-}
-
-fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[3..], true)?;
     let now = ctx.now;
     let new_expiry = o.expire_at(now, "set")?;
@@ -209,75 +201,68 @@ fn set_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SETNX key value
-fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
     if db.contains(&args[1], now) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// SETEX key seconds value
-fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn setex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_with_ttl(ctx, args, 1000, "setex")
 }
 
 /// PSETEX key milliseconds value
-fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn psetex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     set_with_ttl(ctx, args, 1, "psetex")
 }
 
-fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, command: &str) -> Reply {
+fn set_with_ttl(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    unit_ms: i64,
+    command: &str,
+) -> Result<Reply, Reply> {
     let now = ctx.now;
-    match expire_at(&args[2], unit_ms, false, now, command) {
-        Ok(at) => {
-            ctx.db()
-                .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
-            Reply::Ok
-        }
-        Err(e) => e,
-    }
+    let at = expire_at(&args[2], unit_ms, false, now, command)?;
+    ctx.db()
+        .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
+    Ok(Reply::Ok)
 }
 
 /// GETSET key value
-fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    reply(
-        read_str(db, &args[1], now)
-            .map(|old| old.cloned())
-            .map(|old| {
-                db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
-                Reply::opt_bulk(old)
-            }),
-    )
+    read_str(db, &args[1], now)
+        .map(|old| old.cloned())
+        .map(|old| {
+            db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+            Reply::opt_bulk(old)
+        })
 }
 
 /// GETDEL key
-fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    reply(
-        read_str(db, &args[1], now)
-            .map(|old| old.cloned())
-            .map(|old| {
-                if old.is_some() {
-                    db.remove(&args[1]);
-                }
-                Reply::opt_bulk(old)
-            }),
-    )
+    read_str(db, &args[1], now)
+        .map(|old| old.cloned())
+        .map(|old| {
+            if old.is_some() {
+                db.remove(&args[1]);
+            }
+            Reply::opt_bulk(old)
+        })
 }
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | PERSIST]
-fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(getex_inner(ctx, args))
-}
-
-fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let o = parse_options(&args[2..], false)?;
     let now = ctx.now;
     let at = o.expire_at(now, "getex")?;
@@ -301,111 +286,104 @@ fn getex_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// MGET key [key ...]
-fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    Reply::Array(
+    Ok(Reply::Array(
         args[1..]
             .iter()
             .map(|k| Reply::opt_bulk(db.get(k, now).and_then(Value::as_str).cloned()))
             .collect(),
-    )
+    ))
 }
 
 /// MSET key value [key value ...]
-fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 0 {
-        return Reply::error("ERR wrong number of arguments for 'mset' command");
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'mset' command",
+        ));
     }
     let db = ctx.db();
     for pair in args[1..].chunks(2) {
         db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
     }
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// MSETNX key value [key value ...]
-fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() % 2 == 0 {
-        return Reply::error("ERR wrong number of arguments for 'msetnx' command");
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'msetnx' command",
+        ));
     }
     let now = ctx.now;
     let db = ctx.db();
     if args[1..].chunks(2).any(|pair| db.contains(&pair[0], now)) {
-        return Reply::Integer(0);
+        return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
         db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
     }
-    Reply::Integer(1)
+    Ok(Reply::Integer(1))
 }
 
 /// INCR key
-fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn incr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     incr_by(ctx, &args[1], 1)
 }
 
 /// DECR key
-fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn decr(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     incr_by(ctx, &args[1], -1)
 }
 
 /// INCRBY key increment
-fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
-        Ok(by) => incr_by(ctx, &args[1], by),
-        Err(e) => e,
-    }
+fn incrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    incr_by(ctx, &args[1], int_arg(&args[2])?)
 }
 
 /// DECRBY key decrement
-fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
-        Ok(i64::MIN) => Reply::error(number::ERR_DECREMENT_OVERFLOW),
-        Ok(by) => incr_by(ctx, &args[1], -by),
-        Err(e) => e,
+fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    match int_arg(&args[2])? {
+        i64::MIN => Err(Reply::error(number::ERR_DECREMENT_OVERFLOW)),
+        by => incr_by(ctx, &args[1], -by),
     }
 }
 
-fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
+fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = match read_str(db, key, now) {
-        Ok(current) => current,
-        Err(e) => return e,
-    };
-    match number::checked_incr(current.map(|b| &b[..]), by) {
-        Ok(n) => {
-            let mut digits = itoa::Buffer::new();
-            let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
-            db.update(key.clone(), Value::Str(text), now);
-            Reply::Integer(n)
-        }
-        Err(e) => Reply::error(e.to_string()),
-    }
+    let current = read_str(db, key, now)?;
+    let n = number::checked_incr(current.map(|b| &b[..]), by)
+        .map_err(|e| Reply::error(e.to_string()))?;
+    let mut digits = itoa::Buffer::new();
+    let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
+    db.update(key.clone(), Value::Str(text), now);
+    Ok(Reply::Integer(n))
 }
 
 /// INCRBYFLOAT key increment
-fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = match read_str(db, &args[1], now) {
-        Ok(current) => current,
-        Err(e) => return e,
-    };
-    match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
-        Ok(text) => {
-            let text = Bytes::from(text);
-            db.update(args[1].clone(), Value::Str(text.clone()), now);
-            Reply::Bulk(text)
-        }
-        Err(e) => Reply::error(e.to_string()),
-    }
+    let current = read_str(db, &args[1], now)?;
+    Ok(
+        match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
+            Ok(text) => {
+                let text = Bytes::from(text);
+                db.update(args[1].clone(), Value::Str(text.clone()), now);
+                Reply::Bulk(text)
+            }
+            Err(e) => Reply::error(e.to_string()),
+        },
+    )
 }
 
 /// Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`.
 fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
-    if len > ctx.shared.limits.proto_max_bulk_len.load(Ordering::Relaxed) {
+    if len > ctx.shared.limits().proto_max_bulk_len() {
         Err(Reply::error(
             "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
         ))
@@ -415,11 +393,7 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 }
 
 /// APPEND key value
-fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(append_inner(ctx, args))
-}
-
-fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let current = read_str(ctx.db(), &args[1], now)?.cloned();
     let Some(current) = current else {
@@ -438,19 +412,13 @@ fn append_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// STRLEN key
-fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(
-        read_str(ctx.db(), &args[1], now).map(|v| Reply::Integer(v.map_or(0, |s| s.len() as i64))),
-    )
+    read_str(ctx.db(), &args[1], now).map(|v| Reply::Integer(v.map_or(0, |s| s.len() as i64)))
 }
 
 /// GETRANGE key start end (and its old name SUBSTR)
-fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(getrange_inner(ctx, args))
-}
-
-fn getrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut start = int_arg(&args[2])?;
     let mut end = int_arg(&args[3])?;
     let now = ctx.now;
@@ -477,11 +445,7 @@ fn getrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// SETRANGE key offset value
-fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(setrange_inner(ctx, args))
-}
-
-fn setrange_inner(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = int_arg(&args[2])?;
     if offset < 0 {
         return Err(Reply::error("ERR offset is out of range"));

@@ -14,32 +14,25 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::{CommandSpec, Ctx};
-use crate::client::{Session, Transaction};
-use crate::keyspace::Keyspace;
+use super::context::Transaction;
+use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
-use crate::server::now_ms;
+use crate::state::now_ms;
 
-const FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("multi", 1, FLAGS, multi),
-    CommandSpec::new(
-        "exec",
-        1,
-        &["noscript", "loading", "stale", "skip_slowlog"],
-        exec,
-    ),
-    CommandSpec::new("discard", 1, FLAGS, discard),
-    CommandSpec::new("watch", -2, FLAGS, watch).keys(1, -1, 1),
-    CommandSpec::new("unwatch", 1, FLAGS, unwatch),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("multi", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], multi),
+    CommandSpec::new("exec", 1, flags![NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG], acl![TRANSACTION], exec),
+    CommandSpec::new("discard", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], discard),
+    CommandSpec::new("watch", -2, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], watch).keys(1, -1, 1),
+    CommandSpec::new("unwatch", 1, flags![NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY], acl![TRANSACTION], unwatch),
 ];
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
-pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub(crate) const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
 /// Commands that run at once even inside MULTI (Redis's list in `processCommand`).
-pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+pub(crate) fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
@@ -48,7 +41,7 @@ pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
 
 /// What dispatch answers when it refuses a command: inside MULTI the refusal aborts the
 /// transaction, and a refused EXEC discards it with the reason.
-pub fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -> Reply {
+pub(crate) fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -> Reply {
     if let Some(tx) = &mut session.multi {
         tx.aborted = true;
     }
@@ -65,18 +58,18 @@ pub fn refuse(session: &mut Session, spec: Option<&CommandSpec>, error: Reply) -
 }
 
 /// MULTI
-fn multi(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn multi(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.is_some() {
-        return Reply::error("ERR MULTI calls can not be nested");
+        return Err(Reply::error("ERR MULTI calls can not be nested"));
     }
     ctx.session.multi = Some(Transaction::default());
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// EXEC
-fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let Some(tx) = ctx.session.multi.take() else {
-        return Reply::error("ERR EXEC without MULTI");
+        return Err(Reply::error("ERR EXEC without MULTI"));
     };
     let now = ctx.now;
     let mut watched = std::mem::take(&mut ctx.session.watched);
@@ -91,10 +84,10 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
         failed
     };
     if tx.aborted {
-        return Reply::error(EXECABORT);
+        return Err(Reply::error(EXECABORT));
     }
     if watch_failed {
-        return Reply::NilArray;
+        return Ok(Reply::NilArray);
     }
     // Queued commands see `in_multi()`, so blocking ones answer at once.
     ctx.session.multi = Some(Transaction::default());
@@ -105,17 +98,17 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
-        let reply = (spec.handler)(ctx, &args);
+        let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,
         });
     }
     ctx.session.multi = None;
-    match before {
+    Ok(match before {
         Some(messages) => Reply::Frames(vec![messages, Reply::Array(replies)]),
         None => Reply::Array(replies),
-    }
+    })
 }
 
 /// Pub/sub messages waiting for this client, already encoded.
@@ -127,18 +120,18 @@ fn pushed(session: &Session) -> Option<Reply> {
 }
 
 /// DISCARD
-fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn discard(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.take().is_none() {
-        return Reply::error("ERR DISCARD without MULTI");
+        return Err(Reply::error("ERR DISCARD without MULTI"));
     }
-    forget_watches(ctx);
-    Reply::Ok
+    ctx.forget_watches();
+    Ok(Reply::Ok)
 }
 
 /// WATCH key [key ...]
-fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.multi.is_some() {
-        return Reply::error("ERR WATCH inside MULTI is not allowed");
+        return Err(Reply::error("ERR WATCH inside MULTI is not allowed"));
     }
     let (db, now) = (ctx.session.db, ctx.now);
     // A set, not a scan per key: WATCH with many keys stays linear.
@@ -155,30 +148,11 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .watched
             .push((db, Bytes::copy_from_slice(key), version));
     }
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// UNWATCH
-fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    forget_watches(ctx);
-    Reply::Ok
-}
-
-/// Drops the client's watches (UNWATCH, DISCARD, RESET).
-pub fn forget_watches(ctx: &mut Ctx) {
-    if ctx.session.watched.is_empty() {
-        return;
-    }
-    let mut watched = std::mem::take(&mut ctx.session.watched);
-    let ks = ctx.keyspace();
-    for (db, key, _) in watched.drain(..) {
-        ks.db(db).unwatch(&key);
-    }
-}
-
-/// Drops every watch of `session` (also when its connection ends).
-pub fn unwatch_all(ks: &mut Keyspace, session: &mut Session) {
-    for (db, key, _) in session.watched.drain(..) {
-        ks.db(db).unwatch(&key);
-    }
+fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    ctx.forget_watches();
+    Ok(Reply::Ok)
 }

@@ -15,9 +15,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::Rng;
 
+use super::args::{c_is, err, int_arg, MultiPop};
 use super::blocking::parse_timeout;
-use super::keys::{keyword, scan_cursor, scan_reply, ScanOptions};
-use super::{c_is, err, int_arg, reply, CommandSpec, Ctx, MultiPop};
+use super::collection::{scan_cursor, scan_reply, ScanOptions};
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Set, Value};
 use crate::number;
@@ -25,51 +26,43 @@ use crate::protocol::Reply;
 
 type Hasher = foldhash::fast::RandomState;
 
-const W: &[&str] = &["write"];
-const WF: &[&str] = &["write", "fast"];
-const WDF: &[&str] = &["write", "denyoom", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
-const RM: &[&str] = &["readonly", "movablekeys"];
-const WDM: &[&str] = &["write", "denyoom", "movablekeys"];
-const WBF: &[&str] = &["write", "noscript", "blocking", "fast"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zadd", -4, WDF, zadd).keys(1, 1, 1),
-    CommandSpec::new("zincrby", 4, WDF, zincrby).keys(1, 1, 1),
-    CommandSpec::new("zrem", -3, WF, zrem).keys(1, 1, 1),
-    CommandSpec::new("zcard", 2, RF, zcard).keys(1, 1, 1),
-    CommandSpec::new("zcount", 4, RF, zcount).keys(1, 1, 1),
-    CommandSpec::new("zlexcount", 4, RF, zlexcount).keys(1, 1, 1),
-    CommandSpec::new("zscore", 3, RF, zscore).keys(1, 1, 1),
-    CommandSpec::new("zmscore", -3, RF, zmscore).keys(1, 1, 1),
-    CommandSpec::new("zrank", 3, RF, zrank).keys(1, 1, 1),
-    CommandSpec::new("zrevrank", 3, RF, zrevrank).keys(1, 1, 1),
-    CommandSpec::new("zrange", -4, R, zrange).keys(1, 1, 1),
-    CommandSpec::new("zrangestore", -5, &["write", "denyoom"], zrangestore).keys(1, 2, 1),
-    CommandSpec::new("zrangebyscore", -4, R, zrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zrevrangebyscore", -4, R, zrevrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zrangebylex", -4, R, zrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zrevrangebylex", -4, R, zrevrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zrevrange", -4, R, zrevrange).keys(1, 1, 1),
-    CommandSpec::new("zremrangebyrank", 4, W, zremrangebyrank).keys(1, 1, 1),
-    CommandSpec::new("zremrangebyscore", 4, W, zremrangebyscore).keys(1, 1, 1),
-    CommandSpec::new("zremrangebylex", 4, W, zremrangebylex).keys(1, 1, 1),
-    CommandSpec::new("zpopmin", -2, WF, zpopmin).keys(1, 1, 1),
-    CommandSpec::new("zpopmax", -2, WF, zpopmax).keys(1, 1, 1),
-    CommandSpec::new("zmpop", -4, &["write", "movablekeys"], zmpop),
-    CommandSpec::new("bzpopmin", -3, WBF, bzpopmin).keys(1, -2, 1),
-    CommandSpec::new("bzpopmax", -3, WBF, bzpopmax).keys(1, -2, 1),
-    CommandSpec::new("bzmpop", -5, &["write", "blocking", "movablekeys"], bzmpop),
-    CommandSpec::new("zunion", -3, RM, zunion),
-    CommandSpec::new("zinter", -3, RM, zinter),
-    CommandSpec::new("zdiff", -3, RM, zdiff),
-    CommandSpec::new("zunionstore", -4, WDM, zunionstore).keys(1, 1, 1),
-    CommandSpec::new("zinterstore", -4, WDM, zinterstore).keys(1, 1, 1),
-    CommandSpec::new("zdiffstore", -4, WDM, zdiffstore).keys(1, 1, 1),
-    CommandSpec::new("zintercard", -3, RM, zintercard),
-    CommandSpec::new("zrandmember", -2, R, zrandmember).keys(1, 1, 1),
-    CommandSpec::new("zscan", -3, R, zscan).keys(1, 1, 1),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("zadd", -4, flags![WRITE, DENYOOM, FAST], acl![SORTEDSET], zadd).keys(1, 1, 1),
+    CommandSpec::new("zincrby", 4, flags![WRITE, DENYOOM, FAST], acl![SORTEDSET], zincrby).keys(1, 1, 1),
+    CommandSpec::new("zrem", -3, flags![WRITE, FAST], acl![SORTEDSET], zrem).keys(1, 1, 1),
+    CommandSpec::new("zcard", 2, flags![READONLY, FAST], acl![SORTEDSET], zcard).keys(1, 1, 1),
+    CommandSpec::new("zcount", 4, flags![READONLY, FAST], acl![SORTEDSET], zcount).keys(1, 1, 1),
+    CommandSpec::new("zlexcount", 4, flags![READONLY, FAST], acl![SORTEDSET], zlexcount).keys(1, 1, 1),
+    CommandSpec::new("zscore", 3, flags![READONLY, FAST], acl![SORTEDSET], zscore).keys(1, 1, 1),
+    CommandSpec::new("zmscore", -3, flags![READONLY, FAST], acl![SORTEDSET], zmscore).keys(1, 1, 1),
+    CommandSpec::new("zrank", 3, flags![READONLY, FAST], acl![SORTEDSET], zrank).keys(1, 1, 1),
+    CommandSpec::new("zrevrank", 3, flags![READONLY, FAST], acl![SORTEDSET], zrevrank).keys(1, 1, 1),
+    CommandSpec::new("zrange", -4, flags![READONLY], acl![SORTEDSET], zrange).keys(1, 1, 1),
+    CommandSpec::new("zrangestore", -5, flags![WRITE, DENYOOM], acl![SORTEDSET], zrangestore).keys(1, 2, 1),
+    CommandSpec::new("zrangebyscore", -4, flags![READONLY], acl![SORTEDSET], zrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zrevrangebyscore", -4, flags![READONLY], acl![SORTEDSET], zrevrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zrangebylex", -4, flags![READONLY], acl![SORTEDSET], zrangebylex).keys(1, 1, 1),
+    CommandSpec::new("zrevrangebylex", -4, flags![READONLY], acl![SORTEDSET], zrevrangebylex).keys(1, 1, 1),
+    CommandSpec::new("zrevrange", -4, flags![READONLY], acl![SORTEDSET], zrevrange).keys(1, 1, 1),
+    CommandSpec::new("zremrangebyrank", 4, flags![WRITE], acl![SORTEDSET], zremrangebyrank).keys(1, 1, 1),
+    CommandSpec::new("zremrangebyscore", 4, flags![WRITE], acl![SORTEDSET], zremrangebyscore).keys(1, 1, 1),
+    CommandSpec::new("zremrangebylex", 4, flags![WRITE], acl![SORTEDSET], zremrangebylex).keys(1, 1, 1),
+    CommandSpec::new("zpopmin", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmin).keys(1, 1, 1),
+    CommandSpec::new("zpopmax", -2, flags![WRITE, FAST], acl![SORTEDSET], zpopmax).keys(1, 1, 1),
+    CommandSpec::new("zmpop", -4, flags![WRITE, MOVABLEKEYS], acl![SORTEDSET], zmpop),
+    CommandSpec::new("bzpopmin", -3, flags![WRITE, NOSCRIPT, BLOCKING, FAST], acl![SORTEDSET], bzpopmin).keys(1, -2, 1),
+    CommandSpec::new("bzpopmax", -3, flags![WRITE, NOSCRIPT, BLOCKING, FAST], acl![SORTEDSET], bzpopmax).keys(1, -2, 1),
+    CommandSpec::new("bzmpop", -5, flags![WRITE, BLOCKING, MOVABLEKEYS], acl![SORTEDSET], bzmpop),
+    CommandSpec::new("zunion", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zunion),
+    CommandSpec::new("zinter", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zinter),
+    CommandSpec::new("zdiff", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zdiff),
+    CommandSpec::new("zunionstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zunionstore).keys(1, 1, 1),
+    CommandSpec::new("zinterstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zinterstore).keys(1, 1, 1),
+    CommandSpec::new("zdiffstore", -4, flags![WRITE, DENYOOM, MOVABLEKEYS], acl![SORTEDSET], zdiffstore).keys(1, 1, 1),
+    CommandSpec::new("zintercard", -3, flags![READONLY, MOVABLEKEYS], acl![SORTEDSET], zintercard),
+    CommandSpec::new("zrandmember", -2, flags![READONLY], acl![SORTEDSET], zrandmember).keys(1, 1, 1),
+    CommandSpec::new("zscan", -3, flags![READONLY], acl![SORTEDSET], zscan).keys(1, 1, 1),
 ];
 
 /// Errors of this family, byte for byte as Redis 7.0.15 sends them.
@@ -101,7 +94,7 @@ const MAX_RANDOM_REPEATS: u64 = 1 << 20;
 
 /// The current `zset-max-listpack-*` settings.
 fn limits(ctx: &Ctx) -> ListpackLimits {
-    ctx.shared.limits.zset()
+    ctx.shared.limits().zset()
 }
 
 /// The sorted set at `key` for a read command (counts a hit or miss).
@@ -400,14 +393,14 @@ fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 // ---------------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zadd_generic(ctx, args, false))
+fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zadd_generic(ctx, args, false)
 }
 
 /// ZINCRBY key increment member: ZADD's code with INCR set, options parsing included (so
 /// `ZINCRBY key nx member` is a syntax error, as in Redis).
-fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zadd_generic(ctx, args, true))
+fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zadd_generic(ctx, args, true)
 }
 
 fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, Reply> {
@@ -415,17 +408,17 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
     let mut i = 2;
     while i < args.len() {
         let opt = &args[i];
-        if keyword(opt, "nx") {
+        if c_is(opt, "nx") {
             nx = true;
-        } else if keyword(opt, "xx") {
+        } else if c_is(opt, "xx") {
             xx = true;
-        } else if keyword(opt, "ch") {
+        } else if c_is(opt, "ch") {
             ch = true;
-        } else if keyword(opt, "incr") {
+        } else if c_is(opt, "incr") {
             incr = true;
-        } else if keyword(opt, "gt") {
+        } else if c_is(opt, "gt") {
             gt = true;
-        } else if keyword(opt, "lt") {
+        } else if c_is(opt, "lt") {
             lt = true;
         } else {
             break;
@@ -526,11 +519,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
 }
 
 /// ZREM key member [member ...]
-fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zrem(ctx, args))
-}
-
-fn try_zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (key, now) = (&args[1], ctx.now);
     let db = ctx.db();
     if !exists_for_write(db, key, now)? {
@@ -557,75 +546,75 @@ fn try_zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// ZCARD key
-fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| Reply::Integer(z.map_or(0, |z| z.len() as i64))))
+    read(ctx.db(), &args[1], now).map(|z| Reply::Integer(z.map_or(0, |z| z.len() as i64)))
 }
 
 /// ZSCORE key member
-fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         z.and_then(|z| z.score(&args[2]))
             .map_or(Reply::Nil, Reply::Double)
-    }))
+    })
 }
 
 /// ZMSCORE key member [member ...]
-fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         Reply::Array(
             args[2..]
                 .iter()
                 .map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double))
                 .collect(),
         )
-    }))
+    })
 }
 
 /// ZRANK key member
-fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     rank(ctx, args, false)
 }
 
 /// ZREVRANK key member
-fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     rank(ctx, args, true)
 }
 
-fn rank(ctx: &mut Ctx, args: &[Bytes], reverse: bool) -> Reply {
+fn rank(ctx: &mut Ctx, args: &[Bytes], reverse: bool) -> Result<Reply, Reply> {
     let now = ctx.now;
-    reply(read(ctx.db(), &args[1], now).map(|z| {
+    read(ctx.db(), &args[1], now).map(|z| {
         let Some(z) = z else { return Reply::Nil };
         z.rank(&args[2]).map_or(Reply::Nil, |r| {
             Reply::Integer(if reverse { z.len() - 1 - r } else { r } as i64)
         })
-    }))
+    })
 }
 
 /// ZCOUNT key min max
-fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(ScoreRange::parse(&args[2], &args[3]).and_then(|range| {
+fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    ScoreRange::parse(&args[2], &args[3]).and_then(|range| {
         let now = ctx.now;
         let z = read(ctx.db(), &args[1], now)?;
         Ok(Reply::Integer(z.map_or(0, |z| {
             let (lo, hi) = range.ranks(z);
             (hi - lo) as i64
         })))
-    }))
+    })
 }
 
 /// ZLEXCOUNT key min max
-fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(LexRange::parse(&args[2], &args[3]).and_then(|range| {
+fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    LexRange::parse(&args[2], &args[3]).and_then(|range| {
         let now = ctx.now;
         let z = read(ctx.db(), &args[1], now)?;
         Ok(Reply::Integer(z.map_or(0, |z| {
             let (lo, hi) = range.ranks(z);
             (hi - lo) as i64
         })))
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -641,44 +630,38 @@ enum RangeBy {
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Auto, None))
+fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Auto, None)
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(
-        ctx,
-        args,
-        Some(&args[1]),
-        RangeBy::Auto,
-        None,
-    ))
+fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, Some(&args[1]), RangeBy::Auto, None)
 }
 
 /// ZREVRANGE key start stop [WITHSCORES]
-fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Rank, Some(true)))
+fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Rank, Some(true))
 }
 
 /// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
-fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Score, Some(false)))
+fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Score, Some(false))
 }
 
 /// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
-fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Score, Some(true)))
+fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Score, Some(true))
 }
 
 /// ZRANGEBYLEX key min max [LIMIT offset count]
-fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Lex, Some(false)))
+fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Lex, Some(false))
 }
 
 /// ZREVRANGEBYLEX key max min [LIMIT offset count]
-fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(zrange_generic(ctx, args, None, RangeBy::Lex, Some(true)))
+fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    zrange_generic(ctx, args, None, RangeBy::Lex, Some(true))
 }
 
 /// Redis's `zrangeGenericCommand`: `by` and `reverse` are fixed by the older commands and
@@ -696,17 +679,17 @@ fn zrange_generic(
     while j < args.len() {
         let left = args.len() - j - 1;
         let opt = &args[j];
-        if dst.is_none() && keyword(opt, "withscores") {
+        if dst.is_none() && c_is(opt, "withscores") {
             withscores = true;
-        } else if keyword(opt, "limit") && left >= 2 {
+        } else if c_is(opt, "limit") && left >= 2 {
             offset = int_arg(&args[j + 1])?;
             limit = int_arg(&args[j + 2])?;
             j += 2;
-        } else if reverse.is_none() && keyword(opt, "rev") {
+        } else if reverse.is_none() && c_is(opt, "rev") {
             reverse = Some(true);
-        } else if by == RangeBy::Auto && keyword(opt, "bylex") {
+        } else if by == RangeBy::Auto && c_is(opt, "bylex") {
             by = RangeBy::Lex;
-        } else if by == RangeBy::Auto && keyword(opt, "byscore") {
+        } else if by == RangeBy::Auto && c_is(opt, "byscore") {
             by = RangeBy::Score;
         } else {
             return Err(Reply::error(err::SYNTAX));
@@ -793,29 +776,25 @@ fn with_limit((lo, hi): (usize, usize), offset: i64, limit: i64, reverse: bool) 
 }
 
 /// ZREMRANGEBYRANK key start stop
-fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let ranks = int_arg(&args[2]).and_then(|start| Ok((start, int_arg(&args[3])?)));
-    reply(ranks.and_then(|(start, end)| {
+    ranks.and_then(|(start, end)| {
         remove_range(ctx, &args[1], |z| {
             rank_range(start, end, z.len()).map_or((0, 0), |(s, e)| (s, e + 1))
         })
-    }))
+    })
 }
 
 /// ZREMRANGEBYSCORE key min max
-fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(
-        ScoreRange::parse(&args[2], &args[3])
-            .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z))),
-    )
+fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    ScoreRange::parse(&args[2], &args[3])
+        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
 }
 
 /// ZREMRANGEBYLEX key min max
-fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(
-        LexRange::parse(&args[2], &args[3])
-            .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z))),
-    )
+fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    LexRange::parse(&args[2], &args[3])
+        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
 }
 
 /// Removes the ranks `lo..hi` that `ranks` picks; replies how many went.
@@ -919,13 +898,13 @@ pub fn zpop(
 }
 
 /// ZPOPMIN key [count]
-fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop_command(ctx, args, false))
+fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop_command(ctx, args, false)
 }
 
 /// ZPOPMAX key [count]
-fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(pop_command(ctx, args, true))
+fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    pop_command(ctx, args, true)
 }
 
 fn pop_command(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Result<Reply, Reply> {
@@ -959,11 +938,7 @@ fn min_or_max(arg: &[u8]) -> Result<bool, Reply> {
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zmpop(ctx, args))
-}
-
-fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 1, min_or_max)?;
     let now = ctx.now;
     let popped = zpop(
@@ -978,13 +953,13 @@ fn try_zmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 }
 
 /// BZPOPMIN key [key ...] timeout
-fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args))
+fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args)
 }
 
 /// BZPOPMAX key [key ...] timeout
-fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(blocking_pop(ctx, args))
+fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    blocking_pop(ctx, args)
 }
 
 /// BZPOPMIN / BZPOPMAX: the timeout is checked first, then the keys in order; with nothing to
@@ -1015,11 +990,7 @@ fn serve_blocking_pop(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Opt
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: the timeout is checked after
 /// the rest, as in Redis.
-fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_bzmpop(ctx, args))
-}
-
-fn try_bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mpop = MultiPop::parse(args, 2, min_or_max)?;
     let timeout = parse_timeout(&args[1])?;
     let now = ctx.now;
@@ -1129,80 +1100,52 @@ impl Aggregate {
 }
 
 /// ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
-fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zunion",
-        None,
-        SetOp::Union,
-        false,
-    ))
+fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zunion", None, SetOp::Union, false)
 }
 
 /// ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
-fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zinter",
-        None,
-        SetOp::Inter,
-        false,
-    ))
+fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zinter", None, SetOp::Inter, false)
 }
 
 /// ZDIFF numkeys key [key ...] [WITHSCORES]
-fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(ctx, args, "zdiff", None, SetOp::Diff, false))
+fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zdiff", None, SetOp::Diff, false)
 }
 
 /// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
-fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
+fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(
         ctx,
         args,
         "zunionstore",
         Some(&args[1]),
         SetOp::Union,
         false,
-    ))
+    )
 }
 
 /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
-fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
+fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(
         ctx,
         args,
         "zinterstore",
         Some(&args[1]),
         SetOp::Inter,
         false,
-    ))
+    )
 }
 
 /// ZDIFFSTORE destination numkeys key [key ...]
-fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zdiffstore",
-        Some(&args[1]),
-        SetOp::Diff,
-        false,
-    ))
+fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zdiffstore", Some(&args[1]), SetOp::Diff, false)
 }
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
-fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(set_operation(
-        ctx,
-        args,
-        "zintercard",
-        None,
-        SetOp::Inter,
-        true,
-    ))
+fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_operation(ctx, args, "zintercard", None, SetOp::Inter, true)
 }
 
 /// Redis's `zunionInterDiffGenericCommand`.
@@ -1243,27 +1186,27 @@ fn set_operation(
         let remaining = args.len() - j;
         let opt = &args[j];
         let combines = op != SetOp::Diff && !cardinality_only;
-        if combines && remaining > setnum && keyword(opt, "weights") {
+        if combines && remaining > setnum && c_is(opt, "weights") {
             for (w, arg) in weights.iter_mut().zip(&args[j + 1..]) {
                 *w = number::parse_f64(arg).ok_or(Reply::error(zerr::WEIGHT))?;
             }
             j += 1 + setnum;
-        } else if combines && remaining >= 2 && keyword(opt, "aggregate") {
+        } else if combines && remaining >= 2 && c_is(opt, "aggregate") {
             let which = &args[j + 1];
-            aggregate = if keyword(which, "sum") {
+            aggregate = if c_is(which, "sum") {
                 Aggregate::Sum
-            } else if keyword(which, "min") {
+            } else if c_is(which, "min") {
                 Aggregate::Min
-            } else if keyword(which, "max") {
+            } else if c_is(which, "max") {
                 Aggregate::Max
             } else {
                 return Err(Reply::error(err::SYNTAX));
             };
             j += 2;
-        } else if dst.is_none() && !cardinality_only && keyword(opt, "withscores") {
+        } else if dst.is_none() && !cardinality_only && c_is(opt, "withscores") {
             withscores = true;
             j += 1;
-        } else if cardinality_only && remaining >= 2 && keyword(opt, "limit") {
+        } else if cardinality_only && remaining >= 2 && c_is(opt, "limit") {
             limit = ranged_int(&args[j + 1], 0, i64::MAX, zerr::LIMIT_NEGATIVE)? as usize;
             j += 2;
         } else {
@@ -1371,11 +1314,7 @@ fn set_operation(
 // ---------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zrandmember(ctx, args))
-}
-
-fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (now, resp) = (ctx.now, ctx.session.resp);
     if args.len() == 2 {
         let Some(z) = read(ctx.db(), &args[1], now)? else {
@@ -1388,7 +1327,7 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if l == i64::MIN {
         return Err(Reply::error(zerr::RANDMEMBER_COUNT));
     }
-    if args.len() > 4 || (args.len() == 4 && !keyword(&args[3], "withscores")) {
+    if args.len() > 4 || (args.len() == 4 && !c_is(&args[3], "withscores")) {
         return Err(Reply::error(err::SYNTAX));
     }
     let withscores = args.len() == 4;
@@ -1430,11 +1369,7 @@ fn try_zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// A listpack-encoded set comes back whole with cursor 0, as in Redis. A larger one is walked
 /// through its slot table ([`ZSet::scan`]): every member present for the whole scan is
 /// returned exactly once, whatever happens to its score.
-fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply(try_zscan(ctx, args))
-}
-
-fn try_zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let cursor = scan_cursor(&args[2])?;
     let now = ctx.now;
     let Some(z) = read(ctx.db(), &args[1], now)? else {

@@ -32,6 +32,7 @@ pub enum Reply {
     /// A double in RESP3, a bulk string in RESP2, both formatted as Redis formats doubles.
     Double(f64),
     /// A boolean in RESP3, `:1`/`:0` in RESP2.
+    #[allow(dead_code)] // no command answers with a boolean yet
     Bool(bool),
     /// A verbatim `txt` string in RESP3 (INFO, CLIENT LIST), a bulk string in RESP2.
     Verbatim(Bytes),

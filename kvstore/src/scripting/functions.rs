@@ -223,7 +223,8 @@ impl Functions {
         self.vm.call(FnRef::Ref(func), keys, args, run)
     }
 
-    /// The code of every library, in order (what persistence and FUNCTION DUMP keep).
+    /// The code of every library, in order.
+    #[cfg(test)]
     pub fn codes(&self) -> Vec<Bytes> {
         self.libraries.iter().map(|l| l.code.clone()).collect()
     }

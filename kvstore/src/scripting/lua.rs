@@ -285,10 +285,6 @@ impl Vm {
         }
     }
 
-    pub fn state(&self) -> *mut lua_State {
-        self.l
-    }
-
     unsafe fn open_libraries(&self) {
         let l = self.l;
         let libs: [(&CStr, ffi::lua_CFunction); 5] = [
@@ -588,17 +584,6 @@ impl Vm {
         Ok(())
     }
 
-    /// Whether the registry holds a function under `key`.
-    pub fn has(&self, key: &CStr) -> bool {
-        // SAFETY: balanced stack use.
-        unsafe {
-            ffi::lua_getfield(self.l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
-            let found = ffi::lua_type(self.l, -1) == ffi::LUA_TFUNCTION;
-            ffi::lua_pop(self.l, 1);
-            found
-        }
-    }
-
     /// Runs the function stored under `key`. EVAL mode sets KEYS and ARGV as globals and
     /// calls the chunk without arguments; function mode passes them as two arguments.
     pub fn call(&mut self, func: FnRef, keys: &[Bytes], args: &[Bytes], run: &mut Run) -> Reply {
@@ -855,7 +840,7 @@ unsafe fn error_reply(l: *mut lua_State, name: &str) -> Reply {
         let msg = to_bytes(l, -1).map_or("execution failure".into(), |m| {
             String::from_utf8_lossy(&m[..m.len().min(100)]).into_owned()
         });
-        return Reply::error(crate::cmd::sanitize(format!(
+        return Reply::error(super::one_line(format!(
             "ERR Error running script {name}, {msg}"
         )));
     }
@@ -877,7 +862,7 @@ fn error_line(msg: Vec<u8>) -> Reply {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
-    Reply::error(crate::cmd::sanitize(text))
+    Reply::error(super::one_line(text))
 }
 
 /// The fields of an error table (`luaExtractErrorInformation`).

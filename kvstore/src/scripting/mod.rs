@@ -24,7 +24,6 @@ mod structlib;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -33,6 +32,15 @@ use crate::protocol::Reply;
 
 pub use functions::Functions;
 pub use lua::{Kind, Run};
+
+/// Error replies stay on one line: as Redis does, CR and LF in them become spaces.
+fn one_line(msg: String) -> String {
+    if msg.contains(['\r', '\n']) {
+        msg.replace(['\r', '\n'], " ")
+    } else {
+        msg
+    }
+}
 
 /// What a running script calls back into.
 pub trait Host {
@@ -142,7 +150,6 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
 /// A cached EVAL script.
 #[derive(Debug, Clone)]
 pub struct Script {
-    pub body: Bytes,
     pub flags: ScriptFlags,
 }
 
@@ -181,18 +188,12 @@ impl Scripts {
         self.vm
             .compile(&registry_key(&sha), &code, c"@user_script")
             .map_err(|msg| {
-                Reply::error(crate::cmd::sanitize(format!(
+                Reply::error(one_line(format!(
                     "ERR Error compiling script (new function): {}",
                     String::from_utf8_lossy(&msg)
                 )))
             })?;
-        self.cache.insert(
-            sha.clone(),
-            Script {
-                body: body.clone(),
-                flags,
-            },
-        );
+        self.cache.insert(sha.clone(), Script { flags });
         Ok(sha)
     }
 
@@ -217,10 +218,7 @@ impl Scripts {
             .call(lua::FnRef::Named(&registry_key(sha)), keys, args, run)
     }
 
-    pub fn len(&self) -> usize {
-        self.cache.len()
-    }
-
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.cache.is_empty()
     }
@@ -297,43 +295,6 @@ impl Scripting {
         self.kill.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
-
-    /// How long the running script has run, if one runs.
-    pub fn running_for(&self) -> Option<std::time::Duration> {
-        self.running.lock().as_ref().map(|r| r.started.elapsed())
-    }
-
-    /// The BUSY error a command gets while a script has run longer than `threshold`
-    /// (`busy-reply-threshold`), unless the command is allowed then (`allow_busy`). For the
-    /// connection layer: a command answered this way must not wait for the keyspace lock.
-    pub fn busy_error(
-        &self,
-        threshold: std::time::Duration,
-        allow_busy: bool,
-    ) -> Option<&'static str> {
-        let running = self.running.lock();
-        let r = running.as_ref()?;
-        if allow_busy || r.started.elapsed() < threshold {
-            return None;
-        }
-        Some(if r.eval {
-            busy::BUSY_EVAL
-        } else {
-            busy::BUSY_FUNCTION
-        })
-    }
-}
-
-/// The scripting state of the server with this run id (unique per server started, so
-/// servers started one after the other in one process never share scripts). Kept outside
-/// `Shared` until it gets a field there.
-pub fn for_server(run_id: &str) -> Arc<Scripting> {
-    static ALL: OnceLock<Mutex<HashMap<String, Arc<Scripting>>>> = OnceLock::new();
-    let mut all = ALL.get_or_init(Default::default).lock();
-    if let Some(s) = all.get(run_id) {
-        return s.clone();
-    }
-    all.entry(run_id.to_owned()).or_default().clone()
 }
 
 #[cfg(test)]

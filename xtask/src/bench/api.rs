@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use super::proc::{bin, free_port, Proc, Store};
 use super::wrk::{self, Sample};
 use super::{median, plan_steps, ratio, spread, step, Plan};
-use crate::{apt_install, root, sh};
+use crate::{root, sh};
 
 /// Which HTTP application.
 #[derive(Clone, Copy, PartialEq)]
@@ -45,15 +45,7 @@ pub fn flask_python() -> Result<PathBuf> {
     let python = venv.join("bin/python");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
         eprintln!("[bench] creating {} (Flask, redis-py)", venv.display());
-        // Debian splits venv support out of python3.
-        let has_venv = Command::new("python3")
-            .args(["-c", "import ensurepip, venv"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !has_venv {
-            apt_install(&["python3-venv"])?;
-        }
+        // Debian splits venv support out of python3: python3-venv is a prerequisite of bench.
         sh(Command::new("python3").arg("-m").arg("venv").arg(&venv))
             .context("python3 -m venv (apt-get install python3-venv)")?;
         sh(Command::new(&python)

@@ -112,7 +112,7 @@ fn image_size(image: &str) -> String {
 
 pub fn run(plan: &Plan) -> Result<String> {
     let mut report = String::from("## The compose stack\n\n");
-    if !stack::docker_available() {
+    if !crate::prereqs::docker_engine_answers() {
         note("compose: no Docker engine answers; section skipped");
         report.push_str("Skipped: no Docker engine answered `docker info` on this machine.\n");
         return Ok(report);

@@ -28,7 +28,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::{ensure_programs, images, root, BENCH_TOOLS};
+use crate::prereqs::{self, Docker};
+use crate::{images, root};
 
 /// Rounds per comparison unless `--rounds` says otherwise.
 const DEFAULT_ROUNDS: usize = 3;
@@ -173,7 +174,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         args.parts.clone()
     };
-    ensure_programs(BENCH_TOOLS)?;
+    let docker = if parts.contains(&Part::Compose) {
+        Docker::Engine
+    } else {
+        Docker::No
+    };
+    prereqs::ensure("bench", &[prereqs::BUILD, prereqs::BENCH], docker, false)?;
     load_font()?;
     note("building the release binaries (static, as the images ship them)");
     images::build_binaries(&images::CRATES)?;
@@ -376,13 +382,10 @@ fn machine() -> String {
     )
 }
 
-/// The plots' font: DejaVu Sans from Debian's fonts-dejavu-core (plotters draws text with
-/// ab_glyph from the TTF bytes; no fontconfig).
+/// The plots' font: DejaVu Sans from Debian's fonts-dejavu-core, a prerequisite of `bench`
+/// (plotters draws text with ab_glyph from the TTF bytes; no fontconfig).
 fn load_font() -> Result<()> {
     const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-    if !Path::new(FONT).exists() {
-        crate::apt_install(&["fonts-dejavu-core"])?;
-    }
     let bytes = std::fs::read(FONT).with_context(|| format!("{FONT} (fonts-dejavu-core)"))?;
     plotters::style::register_font(
         "sans-serif",

@@ -1,5 +1,5 @@
-//! FUNCTION LOAD | LIST | DELETE | FLUSH | DUMP | RESTORE | STATS | KILL | HELP, and FCALL /
-//! FCALL_RO, over [`crate::scripting::Functions`].
+//! The FUNCTION half of the scripting family: FUNCTION LOAD | LIST | DELETE | FLUSH | DUMP |
+//! RESTORE | STATS | KILL | HELP, and FCALL / FCALL_RO, over `crate::scripting::Functions`.
 //!
 //! Libraries survive restarts: after every change the whole set is written, as a FUNCTION
 //! DUMP payload, to `functions.dump` in the data directory (written to a temporary file,
@@ -11,16 +11,16 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::scripting::{help as help_reply, keys_and_args, run_script, scripting};
-use super::{is, Ctx};
+use super::super::args::{help as help_reply, is, sanitize, truncated};
+use super::{keys_and_args, run_script, wait_for_busy, Ctx, RO_WITH_WRITE};
 use crate::protocol::Reply;
 use crate::scripting::functions::RestorePolicy;
-use crate::scripting::{Functions, Scripting};
+use crate::scripting::{busy, Functions, Scripting};
 
 const FILE: &str = "functions.dump";
 
 fn dump_path(ctx: &Ctx) -> PathBuf {
-    ctx.shared.config.read().dir.join(FILE)
+    ctx.shared.config().dir.join(FILE)
 }
 
 /// The functions of this server, loaded from disk on first use.
@@ -28,7 +28,7 @@ fn with_functions<R>(
     ctx: &mut Ctx,
     f: impl FnOnce(&mut Ctx, &Scripting, &mut Functions) -> R,
 ) -> R {
-    let scripting = scripting(ctx);
+    let scripting = ctx.shared.scripting();
     // Lock order: the keyspace first, then the engine.
     ctx.keyspace();
     let path = dump_path(ctx);
@@ -43,7 +43,7 @@ fn with_functions<R>(
             }
         }
     }
-    let result = f(ctx, &scripting, &mut functions);
+    let result = f(ctx, scripting, &mut functions);
     scripting
         .library_count
         .store(functions.libraries().len(), Ordering::Release);
@@ -72,12 +72,12 @@ fn persist(ctx: &Ctx, functions: &Functions) {
 fn subcommand_syntax_error(args: &[Bytes]) -> Reply {
     Reply::error(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-        super::truncated(&args[1], 128)
+        truncated(&args[1], 128)
     ))
 }
 
 /// FUNCTION LOAD [REPLACE] function-code
-pub fn load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(super) fn load(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut replace = false;
     let mut at = 2;
     while at < args.len() - 1 {
@@ -86,28 +86,28 @@ pub fn load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             at += 1;
             continue;
         }
-        return Reply::error(super::sanitize(format!(
+        return Err(Reply::error(sanitize(format!(
             "ERR Unknown option given: {}",
             String::from_utf8_lossy(&args[at])
-        )));
+        ))));
     }
     if at >= args.len() {
-        return Reply::error("ERR Function code is missing");
+        return Err(Reply::error("ERR Function code is missing"));
     }
     let code = args[at].clone();
     with_functions(ctx, |ctx, _, functions| {
         match functions.load(&code, replace) {
             Ok(name) => {
                 persist(ctx, functions);
-                Reply::bulk(name)
+                Ok(Reply::bulk(name))
             }
-            Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
+            Err(e) => Err(Reply::error(sanitize(format!("ERR {e}")))),
         }
     })
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
-pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(super) fn list(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut with_code = false;
     let mut pattern: Option<&Bytes> = None;
     let mut i = 2;
@@ -119,16 +119,16 @@ pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         if pattern.is_none() && is(&args[i], "libraryname") {
             if i >= args.len() - 1 {
-                return Reply::error("ERR library name argument was not given");
+                return Err(Reply::error("ERR library name argument was not given"));
             }
             pattern = Some(&args[i + 1]);
             i += 2;
             continue;
         }
-        return Reply::error(super::sanitize(format!(
+        return Err(Reply::error(sanitize(format!(
             "ERR Unknown argument {}",
             String::from_utf8_lossy(&args[i])
-        )));
+        ))));
     }
     with_functions(ctx, |_, _, functions| {
         let libs = functions
@@ -170,46 +170,50 @@ pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 Reply::Map(fields)
             })
             .collect();
-        Reply::Array(libs)
+        Ok(Reply::Array(libs))
     })
 }
 
 /// FUNCTION DELETE library-name
-pub fn delete(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(super) fn delete(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     with_functions(ctx, |ctx, _, functions| {
         if functions.delete(&args[2]) {
             persist(ctx, functions);
-            Reply::Ok
+            Ok(Reply::Ok)
         } else {
-            Reply::error("ERR Library not found")
+            Err(Reply::error("ERR Library not found"))
         }
     })
 }
 
 /// FUNCTION FLUSH [ASYNC|SYNC]
-pub fn flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(super) fn flush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() > 3 {
-        return subcommand_syntax_error(args);
+        return Err(subcommand_syntax_error(args));
     }
     if args.len() == 3 && !is(&args[2], "sync") && !is(&args[2], "async") {
-        return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return Err(Reply::error(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        ));
     }
     with_functions(ctx, |ctx, _, functions| {
         functions.flush();
         persist(ctx, functions);
-        Reply::Ok
+        Ok(Reply::Ok)
     })
 }
 
 /// FUNCTION DUMP
-pub fn dump(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    with_functions(ctx, |_, _, functions| Reply::bulk(functions.dump()))
+pub(super) fn dump(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(with_functions(ctx, |_, _, functions| {
+        Reply::bulk(functions.dump())
+    }))
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
-pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(super) fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() > 4 {
-        return subcommand_syntax_error(args);
+        return Err(subcommand_syntax_error(args));
     }
     let policy =
         match args.get(3) {
@@ -217,29 +221,29 @@ pub fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             Some(p) if is(p, "append") => RestorePolicy::Append,
             Some(p) if is(p, "replace") => RestorePolicy::Replace,
             Some(p) if is(p, "flush") => RestorePolicy::Flush,
-            Some(_) => return Reply::error(
+            Some(_) => return Err(Reply::error(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ),
+            )),
         };
     with_functions(ctx, |ctx, _, functions| {
         match functions.restore(&args[2], policy) {
             Ok(()) => {
                 persist(ctx, functions);
-                Reply::Ok
+                Ok(Reply::Ok)
             }
-            Err(e) => Reply::error(super::sanitize(format!("ERR {e}"))),
+            Err(e) => Err(Reply::error(sanitize(format!("ERR {e}")))),
         }
     })
 }
 
 /// FUNCTION STATS. While a script runs (another client's, holding the keyspace lock and
 /// the engines) it answers from what the run published, without waiting for either.
-pub fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    let scripting = scripting(ctx);
-    let running = super::scripting::wait_for_busy(ctx, &scripting);
+pub(super) fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    let scripting = ctx.shared.scripting();
+    let running = wait_for_busy(ctx.shared);
     if let Some(r) = &running {
         if r.eval {
-            return Reply::error(crate::scripting::busy::BUSY_EVAL);
+            return Err(Reply::error(busy::BUSY_EVAL));
         }
     } else {
         // Nothing runs: make sure the saved libraries are loaded, so the counts are right.
@@ -261,7 +265,7 @@ pub fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
     };
     let count =
         |c: &std::sync::atomic::AtomicUsize| Reply::Integer(c.load(Ordering::Acquire) as i64);
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         (Reply::bulk("running_script"), running_script),
         (
             Reply::bulk("engines"),
@@ -279,18 +283,18 @@ pub fn stats(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
                 ]),
             )]),
         ),
-    ])
+    ]))
 }
 
 /// FUNCTION KILL (see SCRIPT KILL).
-pub fn kill(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    super::scripting::kill(ctx, false)
+pub(super) fn kill(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    super::kill(ctx.shared, false)
 }
 
 /// FUNCTION HELP
-pub fn help(_: &mut Ctx, _: &[Bytes]) -> Reply {
-    help_reply(
-        "FUNCTION",
+pub(super) fn help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help_reply(
+        &args[0],
         &[
             "LOAD [REPLACE] <FUNCTION CODE>",
             "    Create a new library with the given library name and code.",
@@ -330,30 +334,25 @@ pub fn help(_: &mut Ctx, _: &[Bytes]) -> Reply {
             "      libraries with the new libraries (notice that even on this option there is a chance of failure",
             "      in case of functions name collision with another library).",
         ],
-    )
+    ))
 }
 
 /// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
-pub fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Reply {
+pub(super) fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Result<Reply, Reply> {
     with_functions(ctx, |ctx, scripting, functions| {
         let Some(function) = functions.get(&args[1]) else {
-            return Reply::error("ERR Function not found");
+            return Err(Reply::error("ERR Function not found"));
         };
         if crate::number::parse_i64(&args[2]).is_none() {
-            return Reply::error("ERR Bad number of keys provided");
+            return Err(Reply::error("ERR Bad number of keys provided"));
         }
-        let (keys, argv) = match keys_and_args(args) {
-            Ok(split) => split,
-            Err(e) => return e,
-        };
+        let (keys, argv) = keys_and_args(args)?;
         let flags = function.flags;
         if !flags.no_writes && ro {
-            return Reply::error(
-                "ERR Can not execute a script with write flag using *_ro command.",
-            );
+            return Err(Reply::error(RO_WITH_WRITE));
         }
         let name = function.name.clone();
-        run_script(
+        Ok(run_script(
             ctx,
             scripting,
             name,
@@ -361,6 +360,6 @@ pub fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Reply {
             ro || flags.no_writes,
             args,
             |run| functions.call(&args[1], keys, argv, run),
-        )
+        ))
     })
 }

@@ -7,7 +7,8 @@
 //! followed by `COMMAND INFO`, captured by the ignored test
 //! `regenerate_command_metadata` in `tests/tests/server.rs`. What describes kvstore's own
 //! behaviour (arity, flags, first/last/step, which subcommands exist) still comes from the
-//! command table; commands Redis 7.0 does not have get a [`CommandMeta::fallback`].
+//! command table, and so do the ACL categories; commands Redis 7.0 does not have get a
+//! [`CommandMeta::fallback`].
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,41 +20,15 @@ use crate::protocol::Reply;
 
 const CAPTURE: &[u8] = include_bytes!("redis-7.0.15-commands.resp");
 
-/// Redis's ACL categories in the order `COMMAND INFO` lists them.
-const CATEGORY_ORDER: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
-
 /// Documentation for commands newer than Redis 7.0 that kvstore accepts because current
-/// clients send them: (full name, summary, since, group, complexity, category).
-const NEWER: &[(&str, &str, &str, &str, &str, &str)] = &[
+/// clients send them: (full name, summary, since, group, complexity).
+const NEWER: &[(&str, &str, &str, &str, &str)] = &[
     (
         "client|setinfo",
         "Sets information specific to the client or connection.",
         "7.2.0",
         "connection",
         "O(1)",
-        "connection",
     ),
     (
         "client|no-touch",
@@ -61,7 +36,6 @@ const NEWER: &[(&str, &str, &str, &str, &str, &str)] = &[
         "7.2.0",
         "connection",
         "O(1)",
-        "connection",
     ),
 ];
 
@@ -76,7 +50,9 @@ pub struct CommandMeta {
     pub flags: Vec<String>,
     #[cfg_attr(not(test), allow(dead_code))]
     pub legacy_keys: (i64, i64, i64),
-    /// ACL category names without the `@`.
+    /// ACL category names without the `@`, as Redis lists them: what the command table's
+    /// categories are tested against.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub categories: Vec<String>,
     pub tips: Vec<Reply>,
     pub key_specs: Vec<Reply>,
@@ -85,39 +61,18 @@ pub struct CommandMeta {
 }
 
 impl CommandMeta {
-    /// A description for a command Redis 7.0 does not know, derived the way Redis derives the
-    /// implicit part of a command's ACL categories from its flags.
-    pub fn fallback(fullname: &str, flags: &[&str]) -> CommandMeta {
+    /// A description for a command Redis 7.0 does not know: documentation only (Redis 7.2's
+    /// for the few newer commands kvstore accepts).
+    pub fn fallback(fullname: &str) -> CommandMeta {
         let newer = NEWER.iter().find(|n| n.0 == fullname);
-        let mut categories: Vec<&str> = Vec::new();
-        for (flag, category) in [
-            ("write", "write"),
-            ("readonly", "read"),
-            ("admin", "admin"),
-            ("admin", "dangerous"),
-            ("pubsub", "pubsub"),
-            ("fast", "fast"),
-            ("blocking", "blocking"),
-        ] {
-            if flags.contains(&flag) {
-                categories.push(category);
-            }
-        }
-        if !flags.contains(&"fast") {
-            categories.push("slow");
-        }
-        if let Some(n) = newer {
-            categories.push(n.5);
-        }
-        categories.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c));
         let text = |s: &str| Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()));
         let (summary, since, group, complexity) =
             newer.map_or(("", "", "generic", ""), |n| (n.1, n.2, n.3, n.4));
         CommandMeta {
             arity: 0,
-            flags: flags.iter().map(|f| f.to_string()).collect(),
+            flags: Vec::new(),
             legacy_keys: (0, 0, 0),
-            categories: categories.into_iter().map(str::to_owned).collect(),
+            categories: Vec::new(),
             tips: Vec::new(),
             key_specs: Vec::new(),
             docs: vec![
@@ -127,14 +82,6 @@ impl CommandMeta {
                 (text("complexity"), text(complexity)),
             ],
         }
-    }
-
-    /// The categories as `COMMAND INFO` shows them (`+@read`).
-    pub fn category_replies(&self) -> Vec<Reply> {
-        self.categories
-            .iter()
-            .map(|c| Reply::Status(Cow::Owned(format!("@{c}"))))
-            .collect()
     }
 }
 
@@ -410,13 +357,5 @@ mod tests {
             key_positions("xread", "xread count 2 streams a b 0 0"),
             Some(vec![4, 5])
         );
-    }
-
-    #[test]
-    fn fallback_derives_categories_from_flags() {
-        let meta = CommandMeta::fallback("client|setinfo", &["noscript", "loading", "stale"]);
-        assert_eq!(meta.categories, ["slow", "connection"]);
-        let meta = CommandMeta::fallback("x", &["write", "fast"]);
-        assert_eq!(meta.categories, ["write", "fast"]);
     }
 }

@@ -9,48 +9,39 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{err, int_arg, is, reply, sanitize, CommandSpec, Ctx};
-use crate::client::{fmt_addr, Session};
+use super::args::{c_str, err, help, int_arg, is, sanitize};
+use super::blocking::UNBLOCKED;
+use super::{acl, flags, CommandSpec, Ctx, Session};
+use crate::client::fmt_addr;
 use crate::protocol::Reply;
 
-/// Flags Redis gives the handshake commands, which must work before authentication.
-const HANDSHAKE: &[&str] = &[
-    "noscript",
-    "loading",
-    "stale",
-    "fast",
-    "no_auth",
-    "allow_busy",
-];
-/// Flags of most CLIENT subcommands.
-const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
-const CLIENT_ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, &["fast"], ping),
-    CommandSpec::new("echo", 2, &["loading", "stale", "fast"], echo),
-    CommandSpec::new("select", 2, &["loading", "stale", "fast"], select),
-    CommandSpec::new("auth", -2, HANDSHAKE, auth),
-    CommandSpec::new("hello", -1, HANDSHAKE, hello),
-    CommandSpec::new("reset", 1, HANDSHAKE, reset),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("ping", -1, flags![FAST], acl![CONNECTION], ping),
+    CommandSpec::new("echo", 2, flags![LOADING, STALE, FAST], acl![CONNECTION], echo),
+    CommandSpec::new("select", 2, flags![LOADING, STALE, FAST], acl![CONNECTION], select),
+    CommandSpec::new("auth", -2, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], auth),
+    CommandSpec::new("hello", -1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], hello),
+    CommandSpec::new("reset", 1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], reset),
     // Dispatch answers QUIT before looking commands up; the entry is for COMMAND INFO.
-    CommandSpec::new("quit", -1, HANDSHAKE, quit),
-    CommandSpec::new("client", -2, &[], client_help).with_subcommands(CLIENT),
+    CommandSpec::new("quit", -1, flags![NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY], acl![CONNECTION], quit),
+    CommandSpec::new("client", -2, flags![], acl![], client_help).with_subcommands(CLIENT),
 ];
 
+#[rustfmt::skip]
 static CLIENT: &[CommandSpec] = &[
-    CommandSpec::new("client|id", 2, CLIENT_FLAGS, client_id),
-    CommandSpec::new("client|info", 2, CLIENT_FLAGS, client_info),
-    CommandSpec::new("client|list", -2, CLIENT_ADMIN, client_list),
-    CommandSpec::new("client|kill", -3, CLIENT_ADMIN, client_kill),
-    CommandSpec::new("client|setname", 3, CLIENT_FLAGS, client_setname),
-    CommandSpec::new("client|getname", 2, CLIENT_FLAGS, client_getname),
-    CommandSpec::new("client|setinfo", 4, CLIENT_FLAGS, client_setinfo),
-    CommandSpec::new("client|no-evict", 3, CLIENT_ADMIN, client_no_evict),
-    CommandSpec::new("client|no-touch", 3, CLIENT_FLAGS, client_no_touch),
-    CommandSpec::new("client|reply", 3, CLIENT_FLAGS, client_reply),
-    CommandSpec::new("client|unblock", -3, CLIENT_ADMIN, client_unblock),
-    CommandSpec::new("client|help", 2, &["loading", "stale"], client_help),
+    CommandSpec::new("client|id", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_id),
+    CommandSpec::new("client|info", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_info),
+    CommandSpec::new("client|list", -2, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_list),
+    CommandSpec::new("client|kill", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_kill),
+    CommandSpec::new("client|setname", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_setname),
+    CommandSpec::new("client|getname", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_getname),
+    CommandSpec::new("client|setinfo", 4, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_setinfo),
+    CommandSpec::new("client|no-evict", 3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_evict),
+    CommandSpec::new("client|no-touch", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_touch),
+    CommandSpec::new("client|reply", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_reply),
+    CommandSpec::new("client|unblock", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_unblock),
+    CommandSpec::new("client|help", 2, flags![LOADING, STALE], acl![CONNECTION], client_help),
 ];
 
 const NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
@@ -58,74 +49,79 @@ const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already 
 const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 /// PING [message]
-fn ping(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn ping(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if ctx.session.in_subscribed_mode() && args.len() <= 2 {
         // A RESP2 subscriber gets a push-shaped answer.
         let message = args.get(1).cloned().unwrap_or_default();
-        return Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(message)]);
+        return Ok(Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(message),
+        ]));
     }
     match args.len() {
-        1 => Reply::status("PONG"),
-        2 => Reply::Bulk(args[1].clone()),
-        _ => Reply::error("ERR wrong number of arguments for 'ping' command"),
+        1 => Ok(Reply::status("PONG")),
+        2 => Ok(Reply::Bulk(args[1].clone())),
+        _ => Err(Reply::error(
+            "ERR wrong number of arguments for 'ping' command",
+        )),
     }
 }
 
 /// ECHO message
-fn echo(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    Reply::Bulk(args[1].clone())
+fn echo(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Bulk(args[1].clone()))
 }
 
 /// QUIT
-fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn quit(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.effects.close = true;
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// SELECT index
-fn select(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply((|| {
-        // Redis reads the index as a C int.
-        let index = i32::try_from(int_arg(&args[1])?).map_err(|_| {
-            Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
-        })?;
-        if index < 0 || index as usize >= ctx.databases() {
-            return Err(Reply::error(err::DB_INDEX));
-        }
-        ctx.session.db = index as usize;
-        Ok(Reply::Ok)
-    })())
+fn select(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    // Redis reads the index as a C int.
+    let index = i32::try_from(int_arg(&args[1])?).map_err(|_| {
+        Reply::error("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })?;
+    if index < 0 || index as usize >= ctx.databases() {
+        return Err(Reply::error(err::DB_INDEX));
+    }
+    ctx.session.db = index as usize;
+    Ok(Reply::Ok)
 }
 
 /// AUTH [username] password
-fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() > 3 {
-        return Reply::error(err::SYNTAX);
+        return Err(Reply::error(err::SYNTAX));
     }
     let (user, pass) = if args.len() == 2 {
         if password(ctx).is_none() {
-            return Reply::error(NO_PASSWORD);
+            return Err(Reply::error(NO_PASSWORD));
         }
         (&b"default"[..], &args[1][..])
     } else {
         (&args[1][..], &args[2][..])
     };
     if authenticate(ctx, user, pass) {
-        Reply::Ok
+        Ok(Reply::Ok)
     } else {
-        Reply::error(err::WRONGPASS)
+        Err(Reply::error(err::WRONGPASS))
     }
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let mut version = None;
     if let Some(arg) = args.get(1) {
         let Some(v) = crate::number::parse_i64(arg) else {
-            return Reply::error("ERR Protocol version is not an integer or out of range");
+            return Err(Reply::error(
+                "ERR Protocol version is not an integer or out of range",
+            ));
         };
         if !(2..=3).contains(&v) {
-            return Reply::error("NOPROTO unsupported protocol version");
+            return Err(Reply::error("NOPROTO unsupported protocol version"));
         }
         version = Some(v as u8);
     }
@@ -134,29 +130,27 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         let more = args.len() - 1 - j;
         if is(&args[j], "auth") && more >= 2 {
             if !authenticate(ctx, &args[j + 1], &args[j + 2]) {
-                return Reply::error(err::WRONGPASS);
+                return Err(Reply::error(err::WRONGPASS));
             }
             j += 3;
         } else if is(&args[j], "setname") && more >= 1 {
-            if let Err(e) = set_name(ctx.session, &args[j + 1]) {
-                return e;
-            }
+            set_name(ctx.session, &args[j + 1])?;
             j += 2;
         } else {
-            return Reply::error(sanitize(format!(
+            return Err(Reply::error(sanitize(format!(
                 "ERR Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(&args[j])
-            )));
+            ))));
         }
     }
     if !ctx.session.authenticated {
-        return Reply::error(HELLO_NOAUTH);
+        return Err(Reply::error(HELLO_NOAUTH));
     }
     if let Some(v) = version {
         ctx.session.set_resp(v);
     }
     let text = |s: &'static str| Reply::bulk(s);
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         (text("server"), text("redis")),
         (text("version"), text(crate::config::REDIS_VERSION)),
         (text("proto"), Reply::Integer(ctx.session.resp.into())),
@@ -164,28 +158,27 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (text("mode"), text("standalone")),
         (text("role"), text("master")),
         (text("modules"), Reply::Array(Vec::new())),
-    ])
+    ]))
 }
 
 /// RESET: back to the state of a new connection.
-fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.session.multi = None;
-    super::transactions::forget_watches(ctx);
-    super::pubsub::forget_subscriptions(&mut ctx.shared.pubsub.lock(), ctx.session);
+    ctx.forget_watches();
+    ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;
     session.set_resp(2);
     session.authenticated = authenticated;
     session.name = None;
-    Reply::status("RESET")
+    Ok(Reply::status("RESET"))
 }
 
 /// The default user's password, if one is set (`requirepass ""` means none, as in Redis).
 fn password(ctx: &Ctx) -> Option<String> {
     ctx.shared
-        .config
-        .read()
+        .config()
         .requirepass
         .clone()
         .filter(|p| !p.is_empty())
@@ -221,44 +214,42 @@ fn set_name(session: &mut Session, name: &Bytes) -> Result<(), Reply> {
 }
 
 /// CLIENT ID
-fn client_id(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.session.id() as i64)
+fn client_id(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(ctx.session.id() as i64))
 }
 
 /// CLIENT SETNAME name
-fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match set_name(ctx.session, &args[2]) {
-        Ok(()) => Reply::Ok,
-        Err(e) => e,
-    }
+fn client_setname(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    set_name(ctx.session, &args[2])?;
+    Ok(Reply::Ok)
 }
 
 /// CLIENT GETNAME
-fn client_getname(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::opt_bulk(ctx.session.name.clone())
+fn client_getname(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::opt_bulk(ctx.session.name.clone()))
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2)
-fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let (attr, value) = (&args[2], &args[3]);
     let slot = if is(attr, "lib-name") {
         &mut ctx.session.lib_name
     } else if is(attr, "lib-ver") {
         &mut ctx.session.lib_ver
     } else {
-        return Reply::error(sanitize(format!(
+        return Err(Reply::error(sanitize(format!(
             "ERR Unrecognized option '{}'",
             String::from_utf8_lossy(attr)
-        )));
+        ))));
     };
     if !printable(value) {
-        return Reply::error(sanitize(format!(
+        return Err(Reply::error(sanitize(format!(
             "ERR {} cannot contain spaces, newlines or special characters.",
             String::from_utf8_lossy(attr)
-        )));
+        ))));
     }
     *slot = (!value.is_empty()).then(|| value.clone());
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// The client types CLIENT LIST / KILL filter on. A kvstore connection is `pubsub` while
@@ -296,93 +287,89 @@ fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
 }
 
 /// CLIENT INFO
-fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
+fn client_info(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.session.publish("client|info");
     let mut line = ctx.session.handle.describe(Instant::now());
     line.push('\n');
-    Reply::Verbatim(line.into())
+    Ok(Reply::Verbatim(line.into()))
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id ...]
-fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply((|| {
-        let clients = ctx.shared.clients.all();
-        ctx.session.publish("client|list");
-        let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
-            let kind = client_type(&args[3])?;
-            clients.into_iter().filter(|c| kind.matches(c)).collect()
-        } else if args.len() > 3 && is(&args[2], "id") {
-            let mut selected = Vec::new();
-            for arg in &args[3..] {
-                let id = crate::number::parse_i64(arg)
-                    .ok_or_else(|| Reply::error("ERR Invalid client ID"))?;
-                selected.extend(clients.iter().filter(|c| c.id as i64 == id).cloned());
-            }
-            selected
-        } else if args.len() == 2 {
-            clients
-        } else {
-            return Err(Reply::error(err::SYNTAX));
-        };
-        let now = Instant::now();
-        let mut out = String::new();
-        for client in selected {
-            out.push_str(&client.describe(now));
-            out.push('\n');
+fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let clients = ctx.shared.clients().all();
+    ctx.session.publish("client|list");
+    let selected: Vec<_> = if args.len() == 4 && is(&args[2], "type") {
+        let kind = client_type(&args[3])?;
+        clients.into_iter().filter(|c| kind.matches(c)).collect()
+    } else if args.len() > 3 && is(&args[2], "id") {
+        let mut selected = Vec::new();
+        for arg in &args[3..] {
+            let id = crate::number::parse_i64(arg)
+                .ok_or_else(|| Reply::error("ERR Invalid client ID"))?;
+            selected.extend(clients.iter().filter(|c| c.id as i64 == id).cloned());
         }
-        Ok(Reply::Verbatim(out.into()))
-    })())
+        selected
+    } else if args.len() == 2 {
+        clients
+    } else {
+        return Err(Reply::error(err::SYNTAX));
+    };
+    let now = Instant::now();
+    let mut out = String::new();
+    for client in selected {
+        out.push_str(&client.describe(now));
+        out.push('\n');
+    }
+    Ok(Reply::Verbatim(out.into()))
 }
 
 /// CLIENT KILL ip:port, or CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port]
 /// [LADDR ip:port] [SKIPME yes|no] ...
-fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    reply((|| {
-        let mut filter = KillFilter {
-            skipme: true,
-            ..KillFilter::default()
-        };
-        let old_form = args.len() == 3;
-        if old_form {
-            filter.addr = Some(args[2].clone());
-            // With the old form a client may kill itself.
-            filter.skipme = false;
-        } else {
-            for pair in args[2..].chunks(2) {
-                let [option, value] = pair else {
-                    return Err(Reply::error(err::SYNTAX));
-                };
-                filter.parse(option, value)?;
-            }
-        }
-        let me = ctx.session.id();
-        let mut killed = 0;
-        for client in ctx.shared.clients.all() {
-            let addr_is = |want: &Option<Bytes>, addr| {
-                want.as_ref()
-                    .map_or(true, |w| w[..] == *fmt_addr(addr).as_bytes())
+fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let mut filter = KillFilter {
+        skipme: true,
+        ..KillFilter::default()
+    };
+    let old_form = args.len() == 3;
+    if old_form {
+        filter.addr = Some(args[2].clone());
+        // With the old form a client may kill itself.
+        filter.skipme = false;
+    } else {
+        for pair in args[2..].chunks(2) {
+            let [option, value] = pair else {
+                return Err(Reply::error(err::SYNTAX));
             };
-            let selected = addr_is(&filter.addr, client.addr)
-                && addr_is(&filter.laddr, client.laddr)
-                && filter.kind.map_or(true, |k| k.matches(&client))
-                && filter.id.map_or(true, |id| client.id == id)
-                && !(filter.skipme && client.id == me);
-            if !selected {
-                continue;
-            }
-            if client.id == me {
-                ctx.effects.close = true;
-            } else {
-                client.kill();
-            }
-            killed += 1;
+            filter.parse(option, value)?;
         }
-        Ok(match (old_form, killed) {
-            (true, 0) => Reply::error("ERR No such client"),
-            (true, _) => Reply::Ok,
-            (false, n) => Reply::Integer(n),
-        })
-    })())
+    }
+    let me = ctx.session.id();
+    let mut killed = 0;
+    for client in ctx.shared.clients().all() {
+        let addr_is = |want: &Option<Bytes>, addr| {
+            want.as_ref()
+                .map_or(true, |w| w[..] == *fmt_addr(addr).as_bytes())
+        };
+        let selected = addr_is(&filter.addr, client.addr)
+            && addr_is(&filter.laddr, client.laddr)
+            && filter.kind.map_or(true, |k| k.matches(&client))
+            && filter.id.map_or(true, |id| client.id == id)
+            && !(filter.skipme && client.id == me);
+        if !selected {
+            continue;
+        }
+        if client.id == me {
+            ctx.effects.close = true;
+        } else {
+            client.kill();
+        }
+        killed += 1;
+    }
+    match (old_form, killed) {
+        (true, 0) => Err(Reply::error("ERR No such client")),
+        (true, _) => Ok(Reply::Ok),
+        (false, n) => Ok(Reply::Integer(n)),
+    }
 }
 
 /// The filters of CLIENT KILL's option form.
@@ -440,64 +427,62 @@ fn on_off(arg: &[u8]) -> Reply {
 }
 
 /// CLIENT NO-EVICT ON|OFF
-fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    on_off(&args[2])
+fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(on_off(&args[2]))
 }
 
 /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: releases a client blocked in BLPOP & co. as
 /// if it timed out, or with an error. 1 if it was blocked.
-fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn client_unblock(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if args.len() > 4 {
-        return Reply::error(
+        return Err(Reply::error(
             "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
-        );
+        ));
     }
     let with_error = match args.get(3) {
         None => false,
         Some(a) if is(c_str(a), "timeout") => false,
         Some(a) if is(c_str(a), "error") => true,
-        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        Some(_) => {
+            return Err(Reply::error(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
     };
-    let id = match int_arg(&args[2]) {
-        Ok(id) => id,
-        Err(e) => return e,
-    };
+    let id = int_arg(&args[2])?;
     let released = if with_error {
-        Reply::error(super::blocking::UNBLOCKED)
+        Reply::error(UNBLOCKED)
     } else {
         Reply::NilArray
     };
     let shared = ctx.shared;
     let unblocked =
-        u64::try_from(id).is_ok_and(|id| shared.blocked.release(ctx.keyspace(), id, released));
-    Reply::Integer(unblocked as i64)
-}
-
-/// The bytes a C string function sees: up to the first NUL.
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.split(|&b| b == 0).next().unwrap_or_default()
+        u64::try_from(id).is_ok_and(|id| shared.blocked().release(ctx.keyspace(), id, released));
+    Ok(Reply::Integer(unblocked as i64))
 }
 
 /// CLIENT NO-TOUCH ON|OFF (Redis 7.2)
-fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    on_off(&args[2])
+fn client_no_touch(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(on_off(&args[2]))
 }
 
 /// CLIENT REPLY ON. OFF and SKIP, which silence replies, are refused rather than ignored:
 /// a client that believes its replies are off would misread every reply after it.
-fn client_reply(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn client_reply(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if is(&args[2], "on") {
-        Reply::Ok
+        Ok(Reply::Ok)
     } else if is(&args[2], "off") || is(&args[2], "skip") {
-        Reply::error("ERR CLIENT REPLY OFF|SKIP is not supported by kvstore")
+        Err(Reply::error(
+            "ERR CLIENT REPLY OFF|SKIP is not supported by kvstore",
+        ))
     } else {
-        Reply::error(err::SYNTAX)
+        Err(Reply::error(err::SYNTAX))
     }
 }
 
 /// CLIENT HELP
-fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    help(
+fn client_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
         &args[0],
         &[
             "GETNAME",
@@ -539,22 +524,5 @@ fn client_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "NO-TOUCH (ON|OFF)",
             "    Will not touch LRU/LFU stats when this mode is on.",
         ],
-    )
-}
-
-/// A HELP reply in Redis's layout (`addReplyHelp`): a header naming the command as the
-/// client typed it, the lines, and the HELP entry itself.
-pub(super) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
-    let mut out = Vec::with_capacity(lines.len() + 3);
-    out.push(Reply::Status(
-        format!(
-            "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            String::from_utf8_lossy(command).to_uppercase()
-        )
-        .into(),
-    ));
-    out.extend(lines.iter().map(|l| Reply::status(l)));
-    out.push(Reply::status("HELP"));
-    out.push(Reply::status("    Prints this help."));
-    Reply::Array(out)
+    ))
 }

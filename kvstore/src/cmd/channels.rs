@@ -1,6 +1,6 @@
 //! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
 //!
-//! The registry of subscriptions and the delivery queues are in [`crate::pubsub`]; this file
+//! The registry of subscriptions and the delivery queues are in `crate::pubsub`; this file
 //! keeps a connection's own view ([`Subscriptions`]) and the registry in step and builds
 //! Redis's confirmation frames: pushes in RESP3, arrays in RESP2, one per channel.
 
@@ -8,45 +8,35 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::connection::help;
-use super::{sanitize, CommandSpec, Ctx};
-use crate::client::{Session, Subscriptions};
+use super::args::{help, sanitize};
+use super::context::Subscriptions;
+use super::Session;
+use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 
-const SUBSCRIBE_FLAGS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
-const PUBSUB_FLAGS: &[&str] = &["pubsub", "loading", "stale"];
-
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("subscribe", -2, SUBSCRIBE_FLAGS, subscribe),
-    CommandSpec::new("unsubscribe", -1, SUBSCRIBE_FLAGS, unsubscribe),
-    CommandSpec::new("psubscribe", -2, SUBSCRIBE_FLAGS, psubscribe),
-    CommandSpec::new("punsubscribe", -1, SUBSCRIBE_FLAGS, punsubscribe),
-    CommandSpec::new(
-        "publish",
-        3,
-        &["pubsub", "loading", "stale", "fast"],
-        publish,
-    ),
-    CommandSpec::new("pubsub", -2, &[], pubsub_help).with_subcommands(PUBSUB),
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("subscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], subscribe),
+    CommandSpec::new("unsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], unsubscribe),
+    CommandSpec::new("psubscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], psubscribe),
+    CommandSpec::new("punsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], punsubscribe),
+    CommandSpec::new("publish", 3, flags![PUBSUB, LOADING, STALE, FAST], acl![], publish),
+    CommandSpec::new("pubsub", -2, flags![], acl![], pubsub_help).with_subcommands(PUBSUB),
 ];
 
+#[rustfmt::skip]
 static PUBSUB: &[CommandSpec] = &[
-    CommandSpec::new("pubsub|channels", -2, PUBSUB_FLAGS, pubsub_channels),
-    CommandSpec::new("pubsub|numsub", -2, PUBSUB_FLAGS, pubsub_numsub),
-    CommandSpec::new("pubsub|numpat", 2, PUBSUB_FLAGS, pubsub_numpat),
-    CommandSpec::new(
-        "pubsub|shardchannels",
-        -2,
-        PUBSUB_FLAGS,
-        pubsub_shardchannels,
-    ),
-    CommandSpec::new("pubsub|shardnumsub", -2, PUBSUB_FLAGS, pubsub_shardnumsub),
-    CommandSpec::new("pubsub|help", 2, &["loading", "stale"], pubsub_help),
+    CommandSpec::new("pubsub|channels", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_channels),
+    CommandSpec::new("pubsub|numsub", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_numsub),
+    CommandSpec::new("pubsub|numpat", 2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_numpat),
+    CommandSpec::new("pubsub|shardchannels", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_shardchannels),
+    CommandSpec::new("pubsub|shardnumsub", -2, flags![PUBSUB, LOADING, STALE], acl![], pubsub_shardnumsub),
+    CommandSpec::new("pubsub|help", 2, flags![LOADING, STALE], acl![], pubsub_help),
 ];
 
 /// The commands a RESP2 subscriber may still send (Redis's list in `processCommand`).
-pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
+pub(crate) fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
         "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
@@ -54,7 +44,7 @@ pub fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
 }
 
 /// The error for any other command in that state.
-pub fn subscribed_mode_error(spec: &CommandSpec) -> Reply {
+pub(crate) fn subscribed_mode_error(spec: &CommandSpec) -> Reply {
     Reply::error(format!(
         "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
         spec.name
@@ -111,7 +101,7 @@ impl Kind {
 
 fn add(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Reply {
     let outbox = outbox(ctx.session);
-    let mut registry = ctx.shared.pubsub.lock();
+    let mut registry = ctx.shared.pubsub();
     let subs = &mut ctx.session.subscriptions;
     let frames = args[1..]
         .iter()
@@ -137,7 +127,7 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
     if names.is_empty() {
         return confirmation(reply, None, subs.count());
     }
-    let mut registry = ctx.shared.pubsub.lock();
+    let mut registry = ctx.shared.pubsub();
     let frames = names
         .into_iter()
         .map(|name| {
@@ -153,44 +143,30 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
 }
 
 /// SUBSCRIBE channel [channel ...]
-fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    add(ctx, args, Kind::Channel, "subscribe")
+fn subscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(add(ctx, args, Kind::Channel, "subscribe"))
 }
 
 /// UNSUBSCRIBE [channel ...]
-fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    remove(ctx, args, Kind::Channel, "unsubscribe")
+fn unsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(remove(ctx, args, Kind::Channel, "unsubscribe"))
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
-fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    add(ctx, args, Kind::Pattern, "psubscribe")
+fn psubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(add(ctx, args, Kind::Pattern, "psubscribe"))
 }
 
 /// PUNSUBSCRIBE [pattern ...]
-fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    remove(ctx, args, Kind::Pattern, "punsubscribe")
-}
-
-/// Ends every subscription of a session without replying (RESET, disconnect).
-pub fn forget_subscriptions(registry: &mut Registry, session: &mut Session) {
-    let subs = &mut session.subscriptions;
-    let Some(outbox) = &subs.outbox else {
-        return;
-    };
-    for name in subs.channels.drain() {
-        registry.unsubscribe(&name, outbox);
-    }
-    for name in subs.patterns.drain() {
-        registry.punsubscribe(&name, outbox);
-    }
+fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(remove(ctx, args, Kind::Pattern, "punsubscribe"))
 }
 
 /// PUBLISH channel message
-fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let limit = *ctx.shared.limits.pubsub_output.lock();
-    let receivers = ctx.shared.pubsub.lock().publish(&args[1], &args[2], limit);
-    Reply::Integer(receivers as i64)
+fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let limit = ctx.shared.limits().pubsub_output();
+    let receivers = ctx.shared.pubsub().publish(&args[1], &args[2], limit);
+    Ok(Reply::Integer(receivers as i64))
 }
 
 /// The error of (SHARD)CHANNELS with more than a pattern.
@@ -204,50 +180,48 @@ fn too_many_args(args: &[Bytes]) -> Option<Reply> {
 }
 
 /// PUBSUB SHARDCHANNELS [pattern]: kvstore has no shard channels (no cluster).
-fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    too_many_args(args).unwrap_or(Reply::Array(Vec::new()))
+fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(too_many_args(args).unwrap_or(Reply::Array(Vec::new())))
 }
 
 /// PUBSUB SHARDNUMSUB [shardchannel ...]
-fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let pairs = args[2..]
         .iter()
         .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)]);
-    Reply::Array(pairs.collect())
+    Ok(Reply::Array(pairs.collect()))
 }
 
 /// PUBSUB CHANNELS [pattern]
-fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn pubsub_channels(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if let Some(error) = too_many_args(args) {
-        return error;
+        return Err(error);
     }
-    let channels = ctx
-        .shared
-        .pubsub
-        .lock()
-        .channels(args.get(2).map(|p| &p[..]));
-    Reply::Array(channels.into_iter().map(Reply::Bulk).collect())
+    let channels = ctx.shared.pubsub().channels(args.get(2).map(|p| &p[..]));
+    Ok(Reply::Array(
+        channels.into_iter().map(Reply::Bulk).collect(),
+    ))
 }
 
 /// PUBSUB NUMSUB [channel ...]
-fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let registry = ctx.shared.pubsub.lock();
+fn pubsub_numsub(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let registry = ctx.shared.pubsub();
     let mut out = Vec::with_capacity(2 * (args.len() - 2));
     for channel in &args[2..] {
         out.push(Reply::Bulk(channel.clone()));
         out.push(Reply::Integer(registry.numsub(channel) as i64));
     }
-    Reply::Array(out)
+    Ok(Reply::Array(out))
 }
 
 /// PUBSUB NUMPAT
-fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.shared.pubsub.lock().numpat() as i64)
+fn pubsub_numpat(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(Reply::Integer(ctx.shared.pubsub().numpat() as i64))
 }
 
 /// PUBSUB HELP
-fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
-    help(
+fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
         &args[0],
         &[
             "CHANNELS [<pattern>]",
@@ -262,5 +236,5 @@ fn pubsub_help(_: &mut Ctx, args: &[Bytes]) -> Reply {
             "SHARDNUMSUB [<shardchannel> ...]",
             "    Return the number of subscribers for the specified shard level channel(s)",
         ],
-    )
+    ))
 }

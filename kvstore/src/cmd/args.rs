@@ -1,0 +1,122 @@
+//! Argument parsing and replies every command family uses: Redis's shared error messages,
+//! integer and keyword arguments (with C's stop-at-NUL quirks where Redis has them), the
+//! `numkeys key... SIDE [COUNT n]` tail of the multi-pop commands, and HELP replies.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+
+/// Error replies shared by many commands, byte for byte as Redis sends them.
+pub(crate) mod err {
+    pub(crate) const SYNTAX: &str = "ERR syntax error";
+    pub(crate) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub(crate) const WRONGTYPE: &str =
+        "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub(crate) const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub(crate) const WRONGPASS: &str =
+        "WRONGPASS invalid username-password pair or user is disabled.";
+    pub(crate) const NO_SUCH_KEY: &str = "ERR no such key";
+    pub(crate) const DB_INDEX: &str = "ERR DB index is out of range";
+    pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
+}
+
+/// At most `max` bytes of `b`, as text (Redis's `%.128s`).
+pub(crate) fn truncated(b: &[u8], max: usize) -> Cow<'_, str> {
+    String::from_utf8_lossy(&b[..b.len().min(max)])
+}
+
+/// Errors must stay on one line: Redis replaces CR and LF in them with spaces.
+pub(crate) fn sanitize(msg: String) -> String {
+    if msg.contains(['\r', '\n']) {
+        msg.replace(['\r', '\n'], " ")
+    } else {
+        msg
+    }
+}
+
+/// Parses an integer argument the way Redis's `getLongLongFromObject` does.
+pub(crate) fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    crate::number::parse_i64(arg).ok_or(Reply::error(err::NOT_INTEGER))
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub(crate) fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// Case-insensitive keyword comparison of an argument up to its first NUL (C's `strcasecmp`).
+pub(crate) fn c_is(arg: &[u8], keyword: &str) -> bool {
+    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
+    text.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// The bytes a C string function sees of an argument: up to the first NUL.
+pub(crate) fn c_str(arg: &[u8]) -> &[u8] {
+    arg.split(|&b| b == 0).next().unwrap_or_default()
+}
+
+/// The shared tail of LMPOP / BLMPOP / ZMPOP / BZMPOP: `numkeys key... SIDE [COUNT count]`,
+/// checked in Redis's order with its errors; `side` reads LEFT|RIGHT or MIN|MAX.
+pub(crate) struct MultiPop<'a, S> {
+    pub(crate) keys: &'a [Bytes],
+    pub(crate) side: S,
+    pub(crate) count: usize,
+}
+
+impl<'a, S> MultiPop<'a, S> {
+    /// Parses from `args[at]` (numkeys) on.
+    pub(crate) fn parse(
+        args: &'a [Bytes],
+        at: usize,
+        side: fn(&[u8]) -> Result<S, Reply>,
+    ) -> Result<MultiPop<'a, S>, Reply> {
+        const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+        const COUNT: &str = "ERR count should be greater than 0";
+        let numkeys = crate::number::parse_i64(&args[at])
+            .filter(|n| *n >= 1)
+            .ok_or(Reply::error(NUMKEYS))?;
+        let side_at = usize::try_from(numkeys)
+            .ok()
+            .and_then(|n| n.checked_add(at + 1))
+            .filter(|i| *i < args.len())
+            .ok_or(Reply::error(err::SYNTAX))?;
+        let side = side(&args[side_at])?;
+        let mut count = None;
+        let mut i = side_at + 1;
+        while i < args.len() {
+            if count.is_none() && c_is(&args[i], "count") && i + 1 < args.len() {
+                let n = crate::number::parse_i64(&args[i + 1])
+                    .filter(|n| *n >= 1)
+                    .ok_or(Reply::error(COUNT))?;
+                count = Some(n as usize);
+                i += 2;
+            } else {
+                return Err(Reply::error(err::SYNTAX));
+            }
+        }
+        Ok(MultiPop {
+            keys: &args[at + 1..side_at],
+            side,
+            count: count.unwrap_or(1),
+        })
+    }
+}
+
+/// A HELP reply in Redis's layout (`addReplyHelp`): a header naming the command as the
+/// client typed it, the lines, and the HELP entry itself.
+pub(crate) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
+    let mut out = Vec::with_capacity(lines.len() + 3);
+    out.push(Reply::Status(
+        format!(
+            "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            String::from_utf8_lossy(command).to_uppercase()
+        )
+        .into(),
+    ));
+    out.extend(lines.iter().map(|l| Reply::status(l)));
+    out.push(Reply::status("HELP"));
+    out.push(Reply::status("    Prints this help."));
+    Reply::Array(out)
+}

@@ -1,0 +1,253 @@
+//! What a command handler works with: the [`Ctx`] of one command, the connection's
+//! [`Session`] it reads and changes, and the [`Effects`] it asks the connection for.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::MutexGuard;
+
+use super::CommandSpec;
+use crate::client::ClientHandle;
+use crate::keyspace::{Db, Keyspace};
+use crate::protocol::Reply;
+use crate::pubsub::{Outbox, Registry};
+use crate::state::{Blocked, Retry, Shared};
+
+/// Side effects a batch asks the connection to carry out after writing its replies.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// Close the connection once the replies are written (QUIT, protocol error).
+    pub(crate) close: bool,
+    /// Stop the server (SHUTDOWN).
+    pub(crate) shutdown: bool,
+    /// Make everything durable before replying (SAVE).
+    pub(crate) save: bool,
+    /// Under `appendfsync always`: the write count that must be durable before replying.
+    pub(crate) wait_for_durable: Option<u64>,
+    /// The last command blocked (BLPOP & co.): execution stops there and the connection
+    /// awaits the release; the rest of its input waits too.
+    pub(crate) block: Option<Blocked>,
+}
+
+/// What a command handler works with.
+pub(crate) struct Ctx<'b, 'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) session: &'b mut Session,
+    pub(super) keyspace: &'b mut Option<MutexGuard<'a, Keyspace>>,
+    pub(super) writes_at_lock: &'b mut u64,
+    pub(crate) effects: &'b mut Effects,
+    /// Unix milliseconds at the start of this command, or of the `fast` command just before it
+    /// in the same batch (Redis caches the time per command too).
+    pub(crate) now: u64,
+}
+
+impl Ctx<'_, '_> {
+    /// The keyspace, locked for the rest of the batch on first use.
+    pub(crate) fn keyspace(&mut self) -> &mut Keyspace {
+        let shared = self.shared;
+        let writes_at_lock = &mut *self.writes_at_lock;
+        self.keyspace.get_or_insert_with(|| {
+            let ks = shared.lock_keyspace();
+            *writes_at_lock = ks.writes();
+            ks
+        })
+    }
+
+    /// The client's selected database.
+    pub(crate) fn db(&mut self) -> &mut Db {
+        let index = self.session.db;
+        self.keyspace().db(index)
+    }
+
+    /// Drops the client's watches (UNWATCH, DISCARD, RESET), locking the keyspace only if
+    /// there are some.
+    pub(crate) fn forget_watches(&mut self) {
+        if self.session.watched.is_empty() {
+            return;
+        }
+        let mut watched = std::mem::take(&mut self.session.watched);
+        let ks = self.keyspace();
+        for (db, key, _) in watched.drain(..) {
+            ks.db(db).unwatch(&key);
+        }
+    }
+
+    /// Runs `spec`'s handler for `args` as another client of this connection would, with its
+    /// own selected database `db` (updated if the command SELECTs) and protocol `resp`: what
+    /// a script's `redis.call` does. The caller's database and protocol are left as they were.
+    pub(crate) fn call_as(
+        &mut self,
+        spec: &CommandSpec,
+        args: &[Bytes],
+        db: &mut usize,
+        resp: u8,
+    ) -> Reply {
+        let (caller_db, caller_resp) = (self.session.db, self.session.resp);
+        self.session.db = *db;
+        self.session.resp = resp;
+        let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
+        *db = self.session.db;
+        self.session.db = caller_db;
+        self.session.resp = caller_resp;
+        reply
+    }
+
+    /// Number of databases configured.
+    pub(crate) fn databases(&mut self) -> usize {
+        self.keyspace().dbs().len()
+    }
+
+    /// Whether this command runs inside MULTI/EXEC, where blocking commands do not block
+    /// but answer as if they timed out.
+    pub(crate) fn in_multi(&self) -> bool {
+        self.session.in_multi()
+    }
+
+    /// Blocks the calling client on `keys` (all in its selected database) for `timeout_ms`
+    /// (0: forever); `retry` serves it when one of them becomes ready. The reply returned
+    /// here is never sent: the connection stops executing and awaits the release instead.
+    pub(crate) fn block(
+        &mut self,
+        keys: &[Bytes],
+        timeout_ms: u64,
+        args: &[Bytes],
+        retry: Retry,
+    ) -> Reply {
+        let handle = self.session.handle.clone();
+        let db = self.session.db;
+        let shared = self.shared;
+        let blocked = shared
+            .blocked()
+            .block(self.db(), db, handle, keys, timeout_ms, args, retry);
+        self.effects.block = Some(blocked);
+        Reply::NilArray
+    }
+}
+
+/// Per-connection state that commands read and change (the selected database, the protocol
+/// version, authentication, a transaction being queued, watched keys, subscriptions).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) handle: Arc<ClientHandle>,
+    pub(crate) db: usize,
+    pub(crate) resp: u8,
+    pub(crate) authenticated: bool,
+    pub(crate) name: Option<Bytes>,
+    pub(crate) lib_name: Option<Bytes>,
+    pub(crate) lib_ver: Option<Bytes>,
+    /// Between MULTI and EXEC/DISCARD (and while EXEC runs the queue).
+    pub(crate) multi: Option<Transaction>,
+    /// Keys under WATCH: database, key, version seen at WATCH.
+    pub(crate) watched: Vec<(usize, Bytes, u64)>,
+    pub(crate) subscriptions: Subscriptions,
+}
+
+/// A transaction being queued (MULTI) or executed (EXEC).
+#[derive(Debug, Default)]
+pub(crate) struct Transaction {
+    pub(crate) queue: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub(crate) aborted: bool,
+}
+
+/// A connection's channel and pattern subscriptions, and the queue its messages arrive in.
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions {
+    pub(crate) channels: HashSet<Bytes>,
+    pub(crate) patterns: HashSet<Bytes>,
+    /// Created at the first subscription; kept afterwards so queued messages still leave.
+    pub(crate) outbox: Option<Arc<Outbox>>,
+}
+
+impl Subscriptions {
+    /// The count SUBSCRIBE and friends report.
+    pub(crate) fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
+        Session {
+            handle,
+            db: 0,
+            resp: 2,
+            authenticated,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            multi: None,
+            watched: Vec::new(),
+            subscriptions: Subscriptions::default(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// Switches the protocol version; messages published from now on are framed for it.
+    pub(crate) fn set_resp(&mut self, resp: u8) {
+        self.resp = resp;
+        if let Some(outbox) = &self.subscriptions.outbox {
+            outbox.set_resp(resp);
+        }
+    }
+
+    /// Inside MULTI or running EXEC's queue: blocking commands must answer at once, as in
+    /// Redis, where a transaction never blocks.
+    pub(crate) fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
+    pub(crate) fn in_subscribed_mode(&self) -> bool {
+        self.resp == 2 && self.subscriptions.count() > 0
+    }
+
+    /// Publishes the session's fields for CLIENT LIST.
+    pub(crate) fn publish(&self, last_cmd: &str) {
+        let mut info = self.handle.info.lock();
+        info.db = self.db;
+        info.resp = self.resp;
+        info.last_active = Instant::now();
+        info.sub = self.subscriptions.channels.len();
+        info.psub = self.subscriptions.patterns.len();
+        info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
+        if info.last_cmd != last_cmd {
+            info.last_cmd = last_cmd.to_owned();
+        }
+        if info.name != self.name {
+            info.name = self.name.clone();
+        }
+        if info.lib_name != self.lib_name || info.lib_ver != self.lib_ver {
+            info.lib_name = self.lib_name.clone();
+            info.lib_ver = self.lib_ver.clone();
+        }
+    }
+}
+
+impl Session {
+    /// Drops every watch (UNWATCH, DISCARD, RESET, EXEC, and when the connection ends).
+    pub(crate) fn unwatch_all(&mut self, ks: &mut Keyspace) {
+        for (db, key, _) in self.watched.drain(..) {
+            ks.db(db).unwatch(&key);
+        }
+    }
+
+    /// Ends every subscription without replying (RESET, and when the connection ends).
+    pub(crate) fn unsubscribe_all(&mut self, registry: &mut Registry) {
+        let subs = &mut self.subscriptions;
+        let Some(outbox) = &subs.outbox else {
+            return;
+        };
+        for name in subs.channels.drain() {
+            registry.unsubscribe(&name, outbox);
+        }
+        for name in subs.patterns.drain() {
+            registry.punsubscribe(&name, outbox);
+        }
+    }
+}

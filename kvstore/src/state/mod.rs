@@ -1,0 +1,400 @@
+//! The state every connection shares, and the clock.
+//!
+//! [`Shared`] is what a connection holds an `Arc` of: the keyspace behind its lock, the
+//! configuration, the limits read on every request, the client and pub/sub registries, the
+//! clients waiting in blocking commands, the group commit and the counters INFO prints. Its
+//! fields are private; the accessors say what may be done with each. In particular the
+//! configuration changes only through [`Shared::set_config`], which also refreshes the
+//! [`Limits`] cached from it, so a `CONFIG SET` can never leave them stale.
+//!
+//! This module sits below the commands and the connections: it knows the keyspace,
+//! persistence, the configuration and the registries, never a command or a socket.
+
+mod blocked;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use tokio::sync::watch;
+
+pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+
+use crate::client::ClientRegistry;
+use crate::config::{AppendFsync, Config};
+use crate::keyspace::{HashLimits, Keyspace};
+use crate::persistence::{Durability, GroupCommit};
+use crate::pubsub::{OutputLimit, Registry};
+use crate::scripting::Scripting;
+
+/// Unix time in milliseconds: the clock every command and the expiry sweep read.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Counters for INFO stats: only ever added to, or reset by CONFIG RESETSTAT.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    connections_received: AtomicU64,
+    commands_processed: AtomicU64,
+    rejected_connections: AtomicU64,
+    net_input_bytes: AtomicU64,
+    net_output_bytes: AtomicU64,
+}
+
+/// The counters of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatsSnapshot {
+    pub(crate) connections_received: u64,
+    pub(crate) commands_processed: u64,
+    pub(crate) rejected_connections: u64,
+    pub(crate) net_input_bytes: u64,
+    pub(crate) net_output_bytes: u64,
+}
+
+impl Stats {
+    pub(crate) fn connection_received(&self) {
+        self.connections_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_rejected(&self) {
+        self.rejected_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn commands_processed(&self, n: u64) {
+        self.commands_processed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bytes_read(&self, n: u64) {
+        self.net_input_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bytes_written(&self, n: u64) {
+        self.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The command counter itself, for the busy poller to watch.
+    pub(crate) fn commands_counter(&self) -> &AtomicU64 {
+        &self.commands_processed
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            connections_received: get(&self.connections_received),
+            commands_processed: get(&self.commands_processed),
+            rejected_connections: get(&self.rejected_connections),
+            net_input_bytes: get(&self.net_input_bytes),
+            net_output_bytes: get(&self.net_output_bytes),
+        }
+    }
+
+    /// CONFIG RESETSTAT.
+    fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Settings read on every request, cached outside the config lock. Only
+/// [`Shared::set_config`] writes them.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    proto_max_bulk_len: AtomicU64,
+    client_query_buffer_limit: AtomicU64,
+    timeout_secs: AtomicU64,
+    hash_max_listpack_entries: AtomicU64,
+    hash_max_listpack_value: AtomicU64,
+    set_max_intset_entries: AtomicU64,
+    zset_max_listpack_entries: AtomicU64,
+    zset_max_listpack_value: AtomicU64,
+    /// `client-output-buffer-limit pubsub`.
+    pubsub_output: Mutex<OutputLimit>,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Limits {
+        let limits = Limits {
+            proto_max_bulk_len: AtomicU64::new(0),
+            client_query_buffer_limit: AtomicU64::new(0),
+            timeout_secs: AtomicU64::new(0),
+            hash_max_listpack_entries: AtomicU64::new(0),
+            hash_max_listpack_value: AtomicU64::new(0),
+            set_max_intset_entries: AtomicU64::new(0),
+            zset_max_listpack_entries: AtomicU64::new(0),
+            zset_max_listpack_value: AtomicU64::new(0),
+            pubsub_output: Mutex::new(pubsub_output_limit(config)),
+        };
+        limits.load(config);
+        limits
+    }
+
+    /// Copies the configuration's values into the cache.
+    fn load(&self, config: &Config) {
+        let set = |cell: &AtomicU64, value| cell.store(value, Ordering::Relaxed);
+        set(&self.proto_max_bulk_len, config.proto_max_bulk_len);
+        set(
+            &self.client_query_buffer_limit,
+            config.client_query_buffer_limit,
+        );
+        set(&self.timeout_secs, config.timeout);
+        for (cell, name) in [
+            (&self.hash_max_listpack_entries, "hash-max-listpack-entries"),
+            (&self.hash_max_listpack_value, "hash-max-listpack-value"),
+            (&self.set_max_intset_entries, "set-max-intset-entries"),
+            (&self.zset_max_listpack_entries, "zset-max-listpack-entries"),
+            (&self.zset_max_listpack_value, "zset-max-listpack-value"),
+        ] {
+            set(cell, size_param(config, name));
+        }
+        *self.pubsub_output.lock() = pubsub_output_limit(config);
+    }
+
+    /// `proto-max-bulk-len`.
+    pub(crate) fn proto_max_bulk_len(&self) -> u64 {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// `client-query-buffer-limit`.
+    pub(crate) fn client_query_buffer_limit(&self) -> u64 {
+        self.client_query_buffer_limit.load(Ordering::Relaxed)
+    }
+
+    /// `timeout`: seconds a client may stay idle, 0 for ever.
+    pub(crate) fn timeout_secs(&self) -> u64 {
+        self.timeout_secs.load(Ordering::Relaxed)
+    }
+
+    /// The thresholds of the hash encodings in force.
+    pub(crate) fn hash(&self) -> HashLimits {
+        HashLimits {
+            max_entries: self.hash_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            max_value: self.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// `set-max-intset-entries`.
+    pub(crate) fn intset(&self) -> usize {
+        self.set_max_intset_entries.load(Ordering::Relaxed) as usize
+    }
+
+    /// The thresholds of the sorted set encodings in force.
+    pub(crate) fn zset(&self) -> crate::keyspace::zset::ListpackLimits {
+        crate::keyspace::zset::ListpackLimits {
+            entries: self.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            value: self.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    /// `client-output-buffer-limit pubsub`.
+    pub(crate) fn pubsub_output(&self) -> OutputLimit {
+        *self.pubsub_output.lock()
+    }
+}
+
+/// A numeric parameter without a typed `Config` field (the encoding thresholds).
+fn size_param(config: &Config, name: &str) -> u64 {
+    config
+        .get(name.as_bytes())
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
+fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    let text = config
+        .get(b"client-output-buffer-limit")
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
+    OutputLimit {
+        hard: number(1).unwrap_or(32 << 20),
+        soft: number(2).unwrap_or(8 << 20),
+        soft_secs: number(3).unwrap_or(60),
+    }
+}
+
+/// Maps `appendonly` / `appendfsync` onto when sled is fsynced. With `appendonly no` kvstore
+/// still persists (every second, fsynced lazily), which is closer to what users of the
+/// default redis:alpine image expect from its RDB snapshots than losing everything.
+pub(crate) fn durability(config: &Config) -> Durability {
+    match (config.appendonly, config.appendfsync) {
+        (true, AppendFsync::Always) => Durability::Always,
+        (true, AppendFsync::EverySec) => Durability::EverySec,
+        _ => Durability::No,
+    }
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    keyspace: Arc<Mutex<Keyspace>>,
+    config: RwLock<Config>,
+    limits: Limits,
+    clients: ClientRegistry,
+    /// Channel and pattern subscriptions.
+    pubsub: Mutex<Registry>,
+    commit: GroupCommit,
+    /// Clients waiting in blocking commands.
+    blocked: BlockedClients,
+    /// The script cache, the function libraries and the script running now.
+    scripting: Scripting,
+    stats: Stats,
+    started: Instant,
+    run_id: String,
+    /// The port actually bound (the configured port may be 0 in tests).
+    port: u16,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// The state of a server that loaded `keyspace` (shared with `commit`'s checkpoints) and
+    /// listens on `port`.
+    pub(crate) fn new(
+        config: Config,
+        keyspace: Arc<Mutex<Keyspace>>,
+        commit: GroupCommit,
+        port: u16,
+    ) -> Shared {
+        Shared {
+            keyspace,
+            limits: Limits::new(&config),
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            pubsub: Mutex::new(Registry::default()),
+            commit,
+            blocked: BlockedClients::default(),
+            scripting: Scripting::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: run_id(),
+            port,
+            shutdown: watch::Sender::new(false),
+        }
+    }
+
+    /// Locks the keyspace. Commands lock it once per batch (see `cmd::Batch`).
+    pub(crate) fn lock_keyspace(&self) -> MutexGuard<'_, Keyspace> {
+        self.keyspace.lock()
+    }
+
+    /// The configuration in force (read-locked: do not hold it across an await).
+    pub(crate) fn config(&self) -> RwLockReadGuard<'_, Config> {
+        self.config.read()
+    }
+
+    /// CONFIG SET: applies `pairs` atomically and refreshes what is cached from them.
+    /// Returns the names changed, or Redis's error message.
+    pub(crate) fn set_config(&self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<String>, String> {
+        let mut config = self.config.write();
+        let changed = config.set(pairs)?;
+        self.limits.load(&config);
+        self.commit.set_policy(durability(&config));
+        Ok(changed)
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub(crate) fn clients(&self) -> &ClientRegistry {
+        &self.clients
+    }
+
+    /// The pub/sub registry, locked.
+    pub(crate) fn pubsub(&self) -> MutexGuard<'_, Registry> {
+        self.pubsub.lock()
+    }
+
+    pub(crate) fn commit(&self) -> &GroupCommit {
+        &self.commit
+    }
+
+    pub(crate) fn blocked(&self) -> &BlockedClients {
+        &self.blocked
+    }
+
+    /// The Lua engines (EVAL scripts, FUNCTION libraries) and what other clients may see of
+    /// a running script. Its mutexes are taken after the keyspace lock, never before.
+    pub(crate) fn scripting(&self) -> &Scripting {
+        &self.scripting
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// CONFIG RESETSTAT's part outside the keyspace.
+    pub(crate) fn reset_stats(&self) {
+        self.stats.reset();
+    }
+
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// INFO's `run_id`: random, fixed for the life of the process.
+    pub(crate) fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The port of the first listener.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Asks the server to stop: listeners close, connections end after their batch.
+    pub(crate) fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+        self.clients.kill_all();
+    }
+
+    pub(crate) fn shutdown_requested(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+fn run_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("hex digit"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pubsub_output_limit;
+    use crate::config::Config;
+    use crate::pubsub::OutputLimit;
+
+    #[test]
+    fn pubsub_output_limit_reads_the_pubsub_class() {
+        let default = Config::default();
+        let limit = |hard, soft, soft_secs| OutputLimit {
+            hard,
+            soft,
+            soft_secs,
+        };
+        assert_eq!(pubsub_output_limit(&default), limit(32 << 20, 8 << 20, 60));
+        let mut set = Config::default();
+        let limits = b"pubsub 1mb 512kb 1".to_vec();
+        set.set(&[(b"client-output-buffer-limit".to_vec(), limits)])
+            .unwrap();
+        assert_eq!(pubsub_output_limit(&set), limit(1 << 20, 512 << 10, 1));
+    }
+}
