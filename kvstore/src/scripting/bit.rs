@@ -7,7 +7,7 @@ use std::ffi::{c_int, CStr};
 use mlua::ffi;
 use mlua::ffi::lua_State;
 
-use super::lua::{push_bytes, set_field};
+use super::capi::{push_bytes, set_field};
 
 /// The argument at `idx` as 32 bits (`barg`).
 unsafe fn barg(l: *mut lua_State, idx: c_int) -> u32 {

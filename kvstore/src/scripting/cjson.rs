@@ -10,7 +10,7 @@ use std::ffi::{c_char, c_int, CStr};
 use mlua::ffi;
 use mlua::ffi::lua_State;
 
-use super::lua::{fmt_g, push_bytes, raise_string, set_field, to_bytes};
+use super::capi::{fmt_g, push_bytes, raise_string, set_field, to_bytes};
 
 #[repr(C)]
 #[derive(Clone, Copy)]

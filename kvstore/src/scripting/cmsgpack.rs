@@ -11,7 +11,7 @@ use std::ffi::{c_int, c_void, CStr};
 use mlua::ffi;
 use mlua::ffi::lua_State;
 
-use super::lua::{double_to_i64, push_bytes, raise_string, set_field, to_bytes};
+use super::capi::{double_to_i64, push_bytes, raise_string, set_field, to_bytes};
 
 const MAX_NESTING: c_int = 16;
 

@@ -14,15 +14,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::lua::{FnRef, Kind, Registered, Run, Vm};
-use super::ScriptFlags;
+use super::{valid_name, ScriptFlags, BAD_NAME};
 use crate::protocol::Reply;
-
-pub const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
-
-/// Redis's `functionsVerifyName`: letters, digits and `_`, at least one.
-pub fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
-}
 
 /// A registered function.
 pub struct Function {

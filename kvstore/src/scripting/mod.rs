@@ -14,6 +14,7 @@
 //! - A script that was loaded is compiled in the state; SCRIPT FLUSH replaces the state.
 
 mod bit;
+mod capi;
 mod cjson;
 mod cmsgpack;
 pub mod functions;
@@ -40,6 +41,14 @@ fn one_line(msg: String) -> String {
     } else {
         msg
     }
+}
+
+/// The error for a library or function name [`valid_name`] refuses.
+pub const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+/// Redis's `functionsVerifyName` (libraries and functions): letters, digits and `_`, at least one.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// What a running script calls back into.

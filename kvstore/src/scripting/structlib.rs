@@ -7,7 +7,7 @@ use std::ffi::{c_int, CStr};
 use mlua::ffi;
 use mlua::ffi::lua_State;
 
-use super::lua::{double_to_i64, push_bytes, raise_string, set_field};
+use super::capi::{double_to_i64, push_bytes, raise_string, set_field};
 
 const MAXINTSIZE: usize = 32;
 const MAXALIGN: i64 = 8;
