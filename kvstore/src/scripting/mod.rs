@@ -9,7 +9,7 @@
 //! command holds: a script is atomic by construction.
 //!
 //! Invariants:
-//! - One [`Scripting`] per server; its states are only used under its mutexes, which are
+//! - One [`Scripting`] per server, a field of `state::Shared`; its states are only used under its mutexes, which are
 //!   always taken after the keyspace lock, never before.
 //! - A script that was loaded is compiled in the state; SCRIPT FLUSH replaces the state.
 
