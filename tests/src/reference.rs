@@ -28,6 +28,8 @@ pub struct Reference {
     /// Present only when this extra check passes too (the Docker engine must answer, not
     /// only its client exist).
     pub answers: Option<fn() -> bool>,
+    /// A directory searched before `PATH` (a virtualenv that `cargo xtask test` fills).
+    pub also_in: Option<fn() -> PathBuf>,
 }
 
 pub const REDIS_SERVER: Reference = Reference {
@@ -35,6 +37,7 @@ pub const REDIS_SERVER: Reference = Reference {
     program: "redis-server",
     install: "apt-get install redis-server",
     answers: None,
+    also_in: None,
 };
 
 pub const REDIS_CLI: Reference = Reference {
@@ -42,6 +45,7 @@ pub const REDIS_CLI: Reference = Reference {
     program: "redis-cli",
     install: "apt-get install redis-tools",
     answers: None,
+    also_in: None,
 };
 
 pub const REDIS_BENCHMARK: Reference = Reference {
@@ -49,6 +53,7 @@ pub const REDIS_BENCHMARK: Reference = Reference {
     program: "redis-benchmark",
     install: "apt-get install redis-tools",
     answers: None,
+    also_in: None,
 };
 
 pub const NGINX: Reference = Reference {
@@ -56,6 +61,7 @@ pub const NGINX: Reference = Reference {
     program: "nginx",
     install: "apt-get install nginx-light",
     answers: None,
+    also_in: None,
 };
 
 pub const WRK: Reference = Reference {
@@ -63,6 +69,7 @@ pub const WRK: Reference = Reference {
     program: "wrk",
     install: "apt-get install wrk",
     answers: None,
+    also_in: None,
 };
 
 pub const DOCKER: Reference = Reference {
@@ -70,16 +77,49 @@ pub const DOCKER: Reference = Reference {
     program: "docker",
     install: "apt-get install docker.io docker-compose, then start dockerd",
     answers: Some(docker_engine_answers),
+    also_in: None,
 };
 
+/// A Docker engine that can be a single-node swarm manager. Whether it can is known only by
+/// trying (`docker swarm init`): the swarm tests call [`require_attempt`] with the outcome.
+pub const DOCKER_SWARM: Reference = Reference {
+    name: "a Docker engine in swarm mode",
+    program: "docker",
+    install: "a Docker engine that accepts `docker swarm init` (rootful, not inside another \
+              swarm's task)",
+    answers: Some(docker_engine_answers),
+    also_in: None,
+};
+
+/// The offline schema validator for Kubernetes manifests (PyPI), in the virtualenv
+/// `cargo xtask test` creates under target/.
+pub const KUBERNETES_VALIDATE: Reference = Reference {
+    name: "kubernetes-validate",
+    program: "kubernetes-validate",
+    install: "cargo xtask test installs it into target/kubernetes-validate-venv; by hand: \
+              pip install kubernetes-validate==1.37.0",
+    answers: None,
+    also_in: Some(kubernetes_validate_venv),
+};
+
+/// `bin/` of the virtualenv holding kubernetes-validate (xtask/src/prereqs.rs makes it).
+pub fn kubernetes_validate_venv() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("target/kubernetes-validate-venv/bin")
+}
+
 /// Every reference, for the tests of this module and for documentation.
-pub const ALL: [&Reference; 6] = [
+pub const ALL: [&Reference; 8] = [
     &REDIS_SERVER,
     &REDIS_CLI,
     &REDIS_BENCHMARK,
     &NGINX,
     &WRK,
     &DOCKER,
+    &DOCKER_SWARM,
+    &KUBERNETES_VALIDATE,
 ];
 
 fn docker_engine_answers() -> bool {
@@ -100,8 +140,15 @@ impl Reference {
             .find(|p| is_executable(p))
     }
 
-    /// Where the program is on this process's `PATH` (or `/usr/sbin`).
+    /// Where the program is: its own directory ([`Reference::also_in`]), else this
+    /// process's `PATH` (or `/usr/sbin`).
     pub fn locate(&self) -> Option<PathBuf> {
+        if let Some(dir) = self.also_in {
+            let path = dir().join(self.program);
+            if is_executable(&path) {
+                return Some(path);
+            }
+        }
         self.locate_in(&std::env::var_os("PATH").unwrap_or_default())
     }
 
@@ -154,6 +201,28 @@ pub fn require(reference: &Reference) -> bool {
             false
         }
         Err(message) => panic!("{message}"),
+    }
+}
+
+/// Like [`require`] for a reference whose absence is known only by trying it (`docker swarm
+/// init`): `attempt` is what trying gave. `Err(why)` fails the test with `why`, or under
+/// `KVSTACK_SKIP_MISSING=1` records the skip and returns `false`.
+pub fn require_attempt(reference: &Reference, attempt: Result<(), String>) -> bool {
+    let why = match attempt {
+        Ok(()) => return true,
+        Err(why) => why,
+    };
+    match decide(reference, false, opted_out()) {
+        Ok(_) => {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            eprintln!("SKIP ({OPT_OUT}): {test} needs {}: {why}", reference.name);
+            record_skip(&test, reference);
+            false
+        }
+        Err(message) => panic!("{message}: {why}"),
     }
 }
 
@@ -212,6 +281,23 @@ mod tests {
             assert_eq!(decide(reference, true, false), Ok(true));
             assert_eq!(decide(reference, true, true), Ok(true));
         }
+    }
+
+    /// A refused `docker swarm init` fails the test with the engine's reason (the opt-out,
+    /// when this run has it, turns that into a skip instead).
+    #[test]
+    fn a_refused_attempt_fails_with_its_reason() {
+        assert!(require_attempt(&DOCKER_SWARM, Ok(())));
+        if opted_out() {
+            return;
+        }
+        let failed = std::panic::catch_unwind(|| {
+            require_attempt(&DOCKER_SWARM, Err("swarm init: not permitted".into()))
+        })
+        .unwrap_err();
+        let message = failed.downcast_ref::<String>().expect("a message");
+        assert!(message.contains("swarm init: not permitted"), "{message}");
+        assert!(message.contains(DOCKER_SWARM.name), "{message}");
     }
 
     /// The lookup itself: an empty PATH finds nothing but what /usr/sbin holds, and a PATH

@@ -271,4 +271,22 @@ fn stack_file_is_valid_for_swarm() {
             .collect();
         assert_eq!(services, expected, "{profiles:?}:\n{config}");
     }
+    // The VIP form, for clusters with IPVS, parses too (it cannot be deployed here).
+    let rendered = std::process::Command::new(e2e::binary("xtask"))
+        .args(["stack-file", "--endpoint-mode", "vip"])
+        .output()
+        .expect("xtask stack-file");
+    assert!(rendered.status.success(), "{rendered:?}");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(!text.contains("dnsrr"), "{text}");
+    let mut check = std::process::Command::new("docker")
+        .args(["stack", "config", "-c", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker stack config");
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), &rendered.stdout).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(out.status.success(), "vip: {out:?}");
 }

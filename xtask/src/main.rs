@@ -4,13 +4,16 @@
 //! - `test`: build every binary and image, then run every test (what CI runs).
 //! - `images`: the offline image build (static binaries into FROM-scratch images), and
 //!   stand-ins for the official images.
+//! - `stack-file`, `swarm up|down`: the same stack on Docker Swarm; `k8s`: on Kubernetes.
 //! - `bench <part>`: each part against its reference program in the same run.
 //!   (`bench api` also measures the original Flask app, from `xtask/original/`.)
 
 mod bench;
 mod images;
+mod k8s;
 mod prereqs;
 mod stack;
+mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +54,18 @@ enum Task {
         /// Profiles whose services to keep (default: kvstack).
         #[arg(long = "profile")]
         profiles: Vec<String>,
+        /// dnsrr: no IPVS needed, the load balancer's port in host mode; vip: Swarm's virtual
+        /// IPs and routing mesh (kernels with IPVS), ports as in docker-compose.yml.
+        #[arg(long, value_enum, default_value = "dnsrr")]
+        endpoint_mode: stack::EndpointMode,
     },
+    /// Deploy the stack on a single-node Docker Swarm (`up`), or remove it (`down`).
+    Swarm {
+        #[command(subcommand)]
+        action: swarm::Action,
+    },
+    /// Print Kubernetes manifests rendered from docker-compose.yml (`kubectl apply -f -`).
+    K8s(k8s::K8sArgs),
     /// Build the images offline: static binaries on the host, copied into FROM-scratch images.
     Images(images::ImagesArgs),
 }
@@ -73,10 +87,15 @@ fn run(task: Task) -> Result<()> {
         Task::Test { check, args } => test(check, &args),
         Task::Up(args) => stack::up(args),
         Task::Down { args } => stack::down(&args),
-        Task::StackFile { profiles } => {
-            print!("{}", stack::stack_file(&profiles)?);
+        Task::StackFile {
+            profiles,
+            endpoint_mode,
+        } => {
+            print!("{}", stack::stack_file(&profiles, endpoint_mode)?);
             Ok(())
         }
+        Task::Swarm { action } => swarm::run(action),
+        Task::K8s(args) => k8s::run(args),
         Task::Bench(args) => bench::run(args),
         Task::Images(args) => images::run(args),
     }
@@ -152,6 +171,13 @@ fn test(check: bool, args: &[String]) -> Result<()> {
         if check {
             return Ok(());
         }
+    }
+    // The Kubernetes manifests' schema validator (PyPI, in a virtualenv under target/).
+    if let Err(e) = prereqs::ensure_kubernetes_validate() {
+        if !opt_out {
+            return Err(e);
+        }
+        eprintln!("[xtask] kubernetes-validate not installed: {e:#}");
     }
     if !cargo_nextest_installed() {
         sh(cargo().args(["install", "cargo-nextest", "--locked"]))?;

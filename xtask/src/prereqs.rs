@@ -243,6 +243,45 @@ pub fn ensure(task: &str, needs: &[&[Need]], docker: Docker, check_only: bool) -
     Ok(())
 }
 
+/// The PyPI validator the Kubernetes tests run, pinned (it bundles the schemas of every
+/// Kubernetes version it knows, so validation needs no cluster and no network).
+pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+
+/// `bin/` of the virtualenv under target/ that holds [`KUBERNETES_VALIDATE`]; the tests look
+/// there (tests/src/reference.rs).
+pub fn kubernetes_validate_bin() -> PathBuf {
+    crate::root().join("target/kubernetes-validate-venv/bin")
+}
+
+/// Creates the virtualenv with kubernetes-validate unless it is there (needs python3 and its
+/// venv module, which [`TEST`] lists, and PyPI).
+pub fn ensure_kubernetes_validate() -> Result<()> {
+    let bin = kubernetes_validate_bin();
+    let marker = bin.join("installed.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(KUBERNETES_VALIDATE) {
+        return Ok(());
+    }
+    let venv = bin.parent().expect("venv");
+    eprintln!(
+        "[xtask] creating {} ({KUBERNETES_VALIDATE})",
+        venv.display()
+    );
+    crate::sh(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    crate::sh(
+        Command::new(bin.join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg(KUBERNETES_VALIDATE),
+    )?;
+    std::fs::write(marker, KUBERNETES_VALIDATE)?;
+    Ok(())
+}
+
 /// True when apt-get can be run: as root, with apt-get on `PATH`.
 pub fn can_install() -> bool {
     let root = Command::new("id")
