@@ -10,8 +10,8 @@
 //! ([`busy_refusal`]) as they would in Redis, until the script ends or passes
 //! `busy-reply-threshold`; then SCRIPT KILL / FUNCTION KILL / FUNCTION STATS and the other
 //! `allow_busy` commands run (they need no keyspace lock) and the rest get BUSY. That takes
-//! a free worker thread: with the default `io-threads 1` the script's own thread is the only
-//! one, and every client waits for the script to end. `redis.call` goes through
+//! a free worker thread, even with the default `io-threads 1`: the connection moves a batch
+//! that runs a script off its worker before the script starts. `redis.call` goes through
 //! [`ScriptHost`]: Redis's checks for commands called from scripts (unknown, arity,
 //! `noscript`, writes from read-only scripts), then the command's own handler through
 //! [`Ctx::call_as`], as the script client (its own database selection and protocol

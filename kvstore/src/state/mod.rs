@@ -292,6 +292,12 @@ impl Shared {
         self.keyspace.lock()
     }
 
+    /// Locks the keyspace unless another holder keeps it for longer than `wait` (a long
+    /// script): for background sweeps that can skip a turn.
+    pub(crate) fn try_lock_keyspace(&self, wait: Duration) -> Option<MutexGuard<'_, Keyspace>> {
+        self.keyspace.try_lock_for(wait)
+    }
+
     /// The configuration in force (read-locked: do not hold it across an await).
     pub(crate) fn config(&self) -> RwLockReadGuard<'_, Config> {
         self.config.read()
