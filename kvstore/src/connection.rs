@@ -340,7 +340,7 @@ impl Commands<'_> {
                     }
                 }
             };
-            if !handed_off && may_run_long(&args[0]) {
+            if !handed_off && may_run_long(&args[0], batch.session()) {
                 return executed + tokio::task::block_in_place(|| self.run(batch, Some(args)));
             }
             executed += 1;
@@ -370,23 +370,30 @@ impl Commands<'_> {
     }
 }
 
-/// Whether `name` is a command that runs a script (EVAL, EVALSHA, FCALL and their `_RO`
-/// forms), on a runtime that can hand its worker over. The first test rejects every other
-/// command with a length and a byte compare.
-fn may_run_long(name: &[u8]) -> bool {
+/// Whether `name` runs a script (EVAL, EVALSHA, FCALL and their `_RO` forms, or EXEC of a
+/// transaction that queued one), on a runtime that can hand its worker over. The first test
+/// rejects every other command with a length and a byte compare.
+fn may_run_long(name: &[u8], session: &Session) -> bool {
     if !(4..=10).contains(&name.len()) || !matches!(name[0] | 0x20, b'e' | b'f') {
         return false;
     }
-    let script = [
+    const SCRIPTS: [&str; 6] = [
         "eval",
         "evalsha",
         "eval_ro",
         "evalsha_ro",
         "fcall",
         "fcall_ro",
-    ]
-    .iter()
-    .any(|c| name.eq_ignore_ascii_case(c.as_bytes()));
+    ];
+    let script = SCRIPTS
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+        || (name.eq_ignore_ascii_case(b"exec")
+            && session.multi.as_ref().is_some_and(|tx| {
+                tx.queue
+                    .iter()
+                    .any(|(spec, _)| SCRIPTS.contains(&spec.name))
+            }));
     script
         && tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)

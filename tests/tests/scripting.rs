@@ -826,3 +826,29 @@ fn scripting_commands_describe_themselves_as_in_redis() {
     script.push_str("COMMAND GETKEYS FCALL f 1 a b\n");
     d.check_both(&script);
 }
+
+#[test]
+fn a_script_queued_in_multi_is_killable_with_one_io_thread() {
+    let Some(d) = Differential::start(&["--busy-reply-threshold", "100"]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut ctl = server.raw();
+        let mut runner = server.raw();
+        let mut log = Vec::new();
+        log.push(e2e::text(runner.cmd(&["MULTI"])));
+        log.push(e2e::text(runner.cmd(&["EVAL", "while true do end", "0"])));
+        runner.send(&e2e::encode_command(&[b"EXEC"]));
+        // EXEC runs the script: other clients are answered, and SCRIPT KILL stops it.
+        loop {
+            let reply = ctl.cmd(&["SCRIPT", "KILL"]);
+            if !reply.starts_with(b"-NOTBUSY") {
+                log.push(e2e::text(reply));
+                break;
+            }
+        }
+        log.push(e2e::text(runner.read_reply().unwrap()));
+        log.push(e2e::text(ctl.cmd(&["PING"])));
+        log
+    });
+}
