@@ -19,6 +19,7 @@ use thiserror::Error;
 use crate::number;
 
 /// Redis's default `proto-max-bulk-len` (512 MB): offsets address bytes below it.
+#[cfg(test)]
 pub const DEFAULT_PROTO_MAX_BULK_LEN: u64 = 512 * 1024 * 1024;
 
 /// Argument errors of the bit commands, with Redis's exact text.

@@ -26,6 +26,7 @@ pub const REGISTERS: usize = 1 << 14;
 /// Bytes of a dense value, header included.
 pub const DENSE_LEN: usize = HEADER_LEN + (REGISTERS * 6).div_ceil(8);
 /// Redis's default `hll-sparse-max-bytes`.
+#[cfg(test)]
 pub const DEFAULT_SPARSE_MAX_BYTES: usize = 3000;
 
 const P: u32 = 14;

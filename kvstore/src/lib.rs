@@ -14,17 +14,14 @@
 
 // Algorithms and codecs built and tested against redis-server ahead of the commands that
 // use them (BITCOUNT & co., PF*, GEO*, DUMP/RESTORE): the lint wakes once they are wired.
-#[allow(dead_code)]
 mod bitops;
 mod busy_poll;
 mod client;
 mod cmd;
 mod config;
 mod connection;
-#[allow(dead_code)]
 mod geo;
 mod glob;
-#[allow(dead_code)]
 mod hyperloglog;
 mod keyspace;
 mod number;

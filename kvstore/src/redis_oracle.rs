@@ -65,6 +65,19 @@ impl Resp {
         }
     }
 
+    /// The text of a status reply (without `+`); panics on anything else.
+    pub fn status(&self) -> String {
+        match self {
+            Resp::Simple(s) => String::from_utf8_lossy(s).into_owned(),
+            other => panic!("expected a status reply, got {other:?}"),
+        }
+    }
+
+    /// The bytes of each element of an array of bulk strings; panics on anything else.
+    pub fn bulks(&self) -> Vec<Vec<u8>> {
+        self.array().iter().map(Resp::bulk).collect()
+    }
+
     /// The text of an error reply (without `-`); panics on anything else.
     pub fn error(&self) -> String {
         match self {
@@ -93,6 +106,11 @@ impl RedisOracle {
     /// Starts `redis-server` on a free loopback port and connects to it; `None` when it is
     /// not installed and the run opted out of missing references ([`require_redis_server`]).
     pub fn start() -> Option<RedisOracle> {
+        RedisOracle::start_with(&[])
+    }
+
+    /// [`RedisOracle::start`] with more configuration (`--dir`, `--dbfilename`, ...).
+    pub fn start_with(extra: &[&str]) -> Option<RedisOracle> {
         if !require_redis_server() {
             return None;
         }
@@ -104,6 +122,7 @@ impl RedisOracle {
             let mut child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -125,6 +144,12 @@ impl RedisOracle {
             }
         }
         panic!("could not start redis-server");
+    }
+
+    /// Sends one command, split at spaces (`"CONFIG SET rdbcompression no"`), and returns
+    /// its reply.
+    pub fn run(&mut self, line: &str) -> Resp {
+        self.cmd(&line.split(' ').collect::<Vec<_>>())
     }
 
     /// Sends one command and returns its reply.

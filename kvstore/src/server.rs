@@ -301,6 +301,10 @@ fn expire_step(shared: &Shared) -> bool {
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
     }
+    // An expired stream releases its XREADGROUP waiters (Redis serves them before sleeping).
+    if !shared.blocked().is_empty() {
+        shared.blocked().serve_ready(&mut ks);
+    }
     more
 }
 

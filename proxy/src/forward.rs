@@ -55,6 +55,10 @@ const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// Read buffer sizes: most heads fit the first read.
 const CLIENT_READ: usize = 4096;
 const UPSTREAM_READ: usize = 16 * 1024;
+/// Lingering close after an error answer: how long the client may keep sending, in all
+/// and between two reads (nginx: `lingering_time`, `lingering_timeout`, shortened).
+const LINGER_TIME: Duration = Duration::from_secs(5);
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The proxy service: what pingora's listener hands each accepted client connection to.
 pub struct Forwarder {
@@ -152,15 +156,19 @@ enum Failure {
     Connect,
     /// A connect, send or read took too long.
     Timeout,
-    /// The connection broke, or the upstream sent something that is not HTTP.
+    /// The connection broke.
     Broken,
+    /// The upstream sent something that is not HTTP, or framing readers could disagree on
+    /// (see [`http1::parse_response`]). Never retried: the upstream did answer, and nginx
+    /// does not retry `invalid_header` with `proxy_next_upstream error timeout` either.
+    Invalid,
 }
 
 impl Failure {
     fn status(self) -> u16 {
         match self {
             Failure::Timeout => 504,
-            Failure::Connect | Failure::Broken => 502,
+            Failure::Connect | Failure::Broken | Failure::Invalid => 502,
         }
     }
 }
@@ -177,6 +185,16 @@ enum Attempt {
     Failed { failure: Failure, reused: bool },
     /// The client went away, or the response broke after it started: close.
     Broken { status: u16, body_bytes: u64 },
+    /// The client's streamed body failed (malformed, too long, stalled): nothing reached
+    /// the client yet, so it is answered `status` before the close.
+    Refused(u16),
+}
+
+/// Why streaming a request body stopped.
+enum BodyFailure {
+    /// Answer the client this status and close (0: just close, it left).
+    Client(u16),
+    Upstream(Failure),
 }
 
 /// One client connection and its buffers, reused for every request on it.
@@ -347,6 +365,17 @@ impl Client<'_> {
                     self.finish(req, status, body_bytes, Some(addr), start, upstream_start);
                     return None;
                 }
+                Attempt::Refused(status) => {
+                    self.refuse(status, Some((req, start))).await;
+                    return None;
+                }
+                Attempt::Failed {
+                    failure: Failure::Invalid,
+                    ..
+                } => {
+                    last = Failure::Invalid;
+                    break;
+                }
                 Attempt::Failed { failure, reused } => {
                     // A connect failure leaves even a streamed body untouched.
                     let replayable = failure == Failure::Connect || (held_all && req.idempotent);
@@ -465,12 +494,14 @@ impl Client<'_> {
         if let Some((end, seen)) = rest.as_mut() {
             if let Err(f) = self.stream_body(&mut up, end, *seen).await {
                 return match f {
-                    // The client stalled or left mid-body.
-                    None => Attempt::Broken {
+                    // The client left mid-body.
+                    BodyFailure::Client(0) => Attempt::Broken {
                         status: 408,
                         body_bytes: 0,
                     },
-                    Some(f) => Attempt::Failed {
+                    // The upstream saw part of a body and is closed with it (`up` drops).
+                    BodyFailure::Client(status) => Attempt::Refused(status),
+                    BodyFailure::Upstream(f) => Attempt::Failed {
                         failure: f,
                         reused: false,
                     },
@@ -485,6 +516,7 @@ impl Client<'_> {
             match http1::parse_response(
                 &self.ubuf,
                 req.head_method,
+                req.http10,
                 &settings.server_header,
                 &mut keep_alive,
                 &mut self.down_head,
@@ -495,7 +527,7 @@ impl Client<'_> {
                 }
                 Ok(Some(r)) => break r,
                 Ok(None) if self.ubuf.len() < MAX_RESPONSE_HEAD => {}
-                Ok(None) | Err(()) => return failed(Failure::Broken),
+                Ok(None) | Err(()) => return failed(Failure::Invalid),
             }
             match read_some(
                 &mut up,
@@ -516,21 +548,20 @@ impl Client<'_> {
         let mut body = BodyEnd::new(resp.framing);
         let mut done = body.is_none();
         let mut body_bytes = 0u64;
-        let mut leftover = false;
+        // Bytes after a response without body are not the next response: never reuse the
+        // connection they came on.
+        let mut leftover = done && !self.ubuf.is_empty();
         if let Some(end) = body.as_mut() {
-            match end.advance(&self.ubuf) {
+            let head_len = self.down_head.len();
+            match relay(end, resp.decode, &self.ubuf, &mut self.down_head) {
                 Ok(Some(n)) => {
                     done = true;
                     leftover = n < self.ubuf.len();
-                    self.down_head.extend_from_slice(&self.ubuf[..n]);
-                    body_bytes += n as u64;
                 }
-                Ok(None) => {
-                    self.down_head.extend_from_slice(&self.ubuf);
-                    body_bytes += self.ubuf.len() as u64;
-                }
-                Err(_) => return failed(Failure::Broken),
+                Ok(None) => {}
+                Err(_) => return failed(Failure::Invalid),
             }
+            body_bytes += (self.down_head.len() - head_len) as u64;
             self.ubuf.clear();
         }
         let status = resp.status;
@@ -563,7 +594,14 @@ impl Client<'_> {
                 }
                 return abort(body_bytes);
             }
-            let take = match end.advance(&self.ubuf) {
+            // Undecoded (the usual case), the bytes go out from the read buffer.
+            self.down_head.clear();
+            let found = if resp.decode {
+                end.decode(&self.ubuf, &mut self.down_head)
+            } else {
+                end.advance(&self.ubuf)
+            };
+            let take = match found {
                 Ok(Some(k)) => {
                     done = true;
                     leftover = k < self.ubuf.len();
@@ -572,13 +610,18 @@ impl Client<'_> {
                 Ok(None) => self.ubuf.len(),
                 Err(_) => return abort(body_bytes),
             };
-            if write_all(&mut self.stream, &self.ubuf[..take], settings.send_timeout)
+            let out = if resp.decode {
+                &self.down_head[..]
+            } else {
+                &self.ubuf[..take]
+            };
+            if write_all(&mut self.stream, out, settings.send_timeout)
                 .await
                 .is_err()
             {
                 return abort(body_bytes);
             }
-            body_bytes += take as u64;
+            body_bytes += out.len() as u64;
             self.ubuf.clear();
         }
         if resp.reusable && !leftover {
@@ -592,32 +635,32 @@ impl Client<'_> {
     }
 
     /// Copies the rest of a long request body from the client to the upstream.
-    /// `Err(None)`: the client failed; `Err(Some(_))`: the upstream did.
     async fn stream_body(
         &mut self,
         up: &mut TcpStream,
         end: &mut BodyEnd,
         seen: u64,
-    ) -> Result<(), Option<Failure>> {
+    ) -> Result<(), BodyFailure> {
         let settings = &self.app.balancer.settings;
         let mut total = seen;
         loop {
             match self.read_body().await {
                 Ok(n) if n > 0 => {}
-                _ => return Err(None),
+                Err(Failure::Timeout) => return Err(BodyFailure::Client(408)),
+                _ => return Err(BodyFailure::Client(0)),
             }
             let (take, finished) = match end.advance(&self.buf) {
                 Ok(Some(k)) => (k, true),
                 Ok(None) => (self.buf.len(), false),
-                Err(_) => return Err(None),
+                Err(_) => return Err(BodyFailure::Client(400)),
             };
             total += take as u64;
             if total > settings.client_max_body_size {
-                return Err(None);
+                return Err(BodyFailure::Client(413));
             }
             write_all(up, &self.buf[..take], settings.send_timeout)
                 .await
-                .map_err(Some)?;
+                .map_err(BodyFailure::Upstream)?;
             self.buf.advance(take);
             if finished {
                 return Ok(());
@@ -648,7 +691,32 @@ impl Client<'_> {
             self.finish(req, status, page.len() as u64, None, start, start);
         }
         // The connection closes next either way.
-        let _ = write_all(&mut self.stream, &head, settings.send_timeout).await;
+        if write_all(&mut self.stream, &head, settings.send_timeout)
+            .await
+            .is_ok()
+        {
+            self.linger().await;
+        }
+    }
+
+    /// nginx's lingering close: after an answer that ends the connection, stop sending and
+    /// read (and drop) what the client still sends, until it closes or goes quiet. Closing
+    /// with unread bytes would reset the connection, and a reset can destroy the answer in
+    /// the client's buffers before it was read (a 400 for a smuggling attempt, a 413).
+    async fn linger(&mut self) {
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + LINGER_TIME;
+        let mut scratch = [0u8; 4096];
+        loop {
+            let quiet = tokio::time::Instant::now() + LINGER_TIMEOUT;
+            match tokio::time::timeout_at(quiet.min(deadline), self.stream.read(&mut scratch)).await
+            {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+        }
     }
 
     /// Metrics and the access log line for a finished request.
@@ -673,4 +741,21 @@ impl Client<'_> {
             });
         }
     }
+}
+
+/// Appends to `out` what the client gets of `data`, the next bytes of a response body: the
+/// body bytes as they came, or decoded when `decode`. `Some(n)`: the body ended after `n`
+/// bytes of `data`.
+fn relay(
+    end: &mut BodyEnd,
+    decode: bool,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Option<usize>, http1::BadBody> {
+    if decode {
+        return end.decode(data, out);
+    }
+    let n = end.advance(data)?;
+    out.extend_from_slice(&data[..n.unwrap_or(data.len())]);
+    Ok(n)
 }

@@ -542,6 +542,15 @@ impl Differential {
         assert_eq!(ours, theirs, "left: kvstore, right: redis-server");
     }
 
+    /// Kills both servers with SIGKILL and starts them again on their data directories:
+    /// what a script wrote before must come back as it was acknowledged.
+    pub fn kill9_and_restart(&mut self) {
+        for server in [&mut self.ours, &mut self.reference] {
+            server.kill9();
+            server.restart();
+        }
+    }
+
     /// [`Differential::check`] in RESP2 and in RESP3, flushing both servers in between.
     pub fn check_both(&self, script: &str) {
         for resp in [2, 3] {

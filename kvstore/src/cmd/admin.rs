@@ -8,13 +8,13 @@
 //! so that clients that parse INFO keep working.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 use super::args::{err, help, is, sanitize};
+use super::process::{resident_and_peak, total_system_memory};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::state::Shared;
@@ -407,12 +407,8 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// Highest resident size INFO has seen.
-static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
-
 fn memory_section(_: &mut Ctx, out: &mut String) {
-    let used = resident_bytes();
-    let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let (used, peak) = resident_and_peak();
     let system = total_system_memory();
     field(out, "used_memory", used);
     field(out, "used_memory_human", human_bytes(used));
@@ -435,26 +431,6 @@ fn memory_section(_: &mut Ctx, out: &mut String) {
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);
     field(out, "lazyfreed_objects", 0);
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).unwrap_or(4096)
-}
-
-/// Resident set size, from /proc/self/statm.
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * page_size())
-}
-
-fn total_system_memory() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
-    u64::try_from(pages).unwrap_or(0) * page_size()
 }
 
 /// Redis's `bytesToHuman`: `100B`, `1.49M`, `23.54G`.

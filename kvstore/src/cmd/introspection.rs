@@ -194,7 +194,9 @@ fn command_keys(args: &[Bytes]) -> Result<Vec<(Bytes, Reply)>, Reply> {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let found = if meta.key_specs.is_empty() {
+    let found = if let Some(keys) = sort_keys(spec, target) {
+        Some(keys)
+    } else if meta.key_specs.is_empty() {
         legacy_keys(spec, target.len()).map(|keys| {
             keys.into_iter()
                 .map(|i| (i, Reply::Set(Vec::new())))
@@ -215,6 +217,35 @@ fn command_keys(args: &[Bytes]) -> Result<Vec<(Bytes, Reply)>, Reply> {
         _ if spec.has_flag(Flags::NO_MANDATORY_KEYS) => Ok(Vec::new()),
         _ => Err(Reply::error("ERR Invalid arguments specified for command")),
     }
+}
+
+/// Redis's `sortGetKeys` / `sortROGetKeys`: SORT's key specs cannot say where STORE's key
+/// is, so Redis scans the options (skipping LIMIT's, GET's and BY's arguments) and keeps the
+/// last STORE. `None` for every other command.
+fn sort_keys(spec: &CommandSpec, target: &[Bytes]) -> Option<Vec<(usize, Reply)>> {
+    let flags =
+        |names: [&'static str; 2]| Reply::Set(names.into_iter().map(Reply::status).collect());
+    let mut keys = vec![(1, flags(["RO", "access"]))];
+    match spec.name {
+        "sort_ro" => return Some(keys),
+        "sort" => {}
+        _ => return None,
+    }
+    let mut store = None;
+    let mut i = 2;
+    while i < target.len() {
+        let word = super::args::c_str(&target[i]);
+        if is(word, "limit") {
+            i += 2;
+        } else if is(word, "get") || is(word, "by") {
+            i += 1;
+        } else if is(word, "store") && i + 1 < target.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    keys.extend(store.map(|at| (at, flags(["OW", "update"]))));
+    Some(keys)
 }
 
 /// Key positions from (first, last, step), for commands Redis's metadata does not cover.

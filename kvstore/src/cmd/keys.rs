@@ -62,6 +62,7 @@ mod keys_err {
     pub const NX_WITH_OTHERS: &str =
         "ERR NX and XX, GT or LT options at the same time are not compatible";
     pub const GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+    pub const LFU_NO_IDLETIME: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
     pub const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 }
 
@@ -429,16 +430,38 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }))
 }
 
-/// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh.
+/// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh. Under an
+/// LFU policy Redis tracks frequencies instead and refuses.
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(object_lookup(ctx, &args[2], |_| Reply::Integer(0)))
+    let lfu = lfu_policy(ctx);
+    Ok(object_lookup(ctx, &args[2], |_| {
+        if lfu {
+            Reply::error(keys_err::LFU_NO_IDLETIME)
+        } else {
+            Reply::Integer(0)
+        }
+    }))
 }
 
-/// OBJECT FREQ key: only meaningful under an LFU eviction policy, which kvstore never has.
+/// OBJECT FREQ key: only answered under an LFU `maxmemory-policy`. kvstore counts no
+/// accesses, so every key reports the counter Redis gives a new one (`LFU_INIT_VAL`).
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    const LFU_INIT_VAL: i64 = 5;
+    let lfu = lfu_policy(ctx);
     Ok(object_lookup(ctx, &args[2], |_| {
-        Reply::error(keys_err::NO_LFU)
+        if lfu {
+            Reply::Integer(LFU_INIT_VAL)
+        } else {
+            Reply::error(keys_err::NO_LFU)
+        }
     }))
+}
+
+/// Whether `maxmemory-policy` is one of the LFU ones (Redis's `MAXMEMORY_FLAG_LFU`).
+fn lfu_policy(ctx: &Ctx) -> bool {
+    let config = ctx.shared.config();
+    let policy = config.get(b"maxmemory-policy");
+    policy.first().is_some_and(|(_, v)| v.ends_with("-lfu"))
 }
 
 /// The OBJECT subcommands' common part: nil for a missing key.

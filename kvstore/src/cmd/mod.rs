@@ -12,18 +12,27 @@
 
 mod admin;
 mod args;
+mod bitmaps;
 mod blocking;
 mod channels;
 mod collection;
 mod context;
+mod geosets;
 mod hashes;
+mod hyperloglogs;
 mod introspection;
 mod keys;
+mod lcs;
 mod lists;
+mod memory;
+mod process;
 mod scripting;
+mod serialize;
 mod session;
 mod sets;
+mod sort;
 mod spec;
+mod streams;
 mod strings;
 mod transactions;
 mod zsets;
@@ -50,12 +59,20 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(introspection::COMMANDS)
         .chain(strings::COMMANDS)
         .chain(keys::COMMANDS)
+        .chain(serialize::COMMANDS)
+        .chain(memory::COMMANDS)
+        .chain(sort::COMMANDS)
+        .chain(lcs::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(transactions::COMMANDS)
         .chain(channels::COMMANDS)
+        .chain(streams::COMMANDS)
+        .chain(bitmaps::COMMANDS)
+        .chain(hyperloglogs::COMMANDS)
+        .chain(geosets::COMMANDS)
         .chain(scripting::COMMANDS)
 }
 

@@ -12,6 +12,7 @@ mod expiry;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod table;
 pub mod zset;
 
@@ -25,6 +26,7 @@ pub use expiry::ExpiryIndex;
 pub use hash::{Hash, HashLimits};
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 type Hasher = foldhash::fast::RandomState;
@@ -50,6 +52,8 @@ pub enum Value {
     Set(Arc<Set>),
     /// A sorted set; never empty while stored. Shared like the other collections.
     ZSet(Arc<ZSet>),
+    /// A stream (XADD & co.); may be empty. Shared like the other collections.
+    Stream(Arc<Stream>),
     /// A string that Redis keeps in its `raw` encoding whatever its content: APPEND and
     /// SETRANGE write one (Redis's `dbUnshareStringValue`). Everything but OBJECT ENCODING
     /// treats it as [`Value::Str`].
@@ -65,6 +69,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -88,6 +93,22 @@ impl Value {
     pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
         match self {
             Value::ZSet(z) => Some(Arc::make_mut(z)),
+            _ => None,
+        }
+    }
+
+    /// The stream, or `None` for another type.
+    pub fn as_stream(&self) -> Option<&Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The stream for writing (copied first if persistence still holds it).
+    pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Value::Stream(s) => Some(Arc::make_mut(s)),
             _ => None,
         }
     }
@@ -139,11 +160,14 @@ impl Value {
     }
 
     /// Whether persistence stores this value one element per entry: hashes, sets and sorted
-    /// sets once they left their compact encoding (for good, as in Redis), long lists. Compact values
+    /// sets once they left their compact encoding (for good, as in Redis), long lists, every
+    /// stream (its nodes, group headers and pending entries). Compact values
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
             Value::Str(_) | Value::RawStr(_) => false,
+            // Nodes and groups are the elements (`persistence::stream`).
+            Value::Stream(_) => true,
             Value::List(l) => l.len() > LIST_PACKED_MAX,
             Value::Hash(h) => matches!(**h, Hash::Table(_)),
             Value::Set(s) => matches!(**s, Set::Table(_)),
@@ -162,6 +186,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }
@@ -444,6 +469,8 @@ impl Db {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
             let slot = entry.slot;
+            // Clients blocked in XREADGROUP on an overwritten stream are told it is gone.
+            let was_stream = matches!(old_value, Value::Stream(_));
             let key = self.slots[slot as usize]
                 .clone()
                 .expect("slot of a live key");
@@ -454,6 +481,9 @@ impl Db {
                 if let Some(at) = expire_at {
                     self.expires.insert(at, key.clone());
                 }
+            }
+            if was_stream {
+                self.signal_ready(&key);
             }
             self.journal.dirty.insert(key, Touched::Whole);
             return Some(Entry {
@@ -505,6 +535,10 @@ impl Db {
         }
         self.writes += 1;
         self.touch(&key);
+        // Clients blocked in XREADGROUP on a deleted stream are told it is gone.
+        if matches!(entry.value, Value::Stream(_)) {
+            self.signal_ready(&key);
+        }
         self.journal.dirty.insert(key, Touched::Whole);
         Some(entry)
     }
@@ -546,6 +580,12 @@ impl Db {
         let stats = self.stats;
         let writes = self.writes + 1;
         let waiters = std::mem::take(&mut self.waiters);
+        // Clients blocked in XREADGROUP on a flushed stream are told it is gone.
+        let streams: Vec<Bytes> = waiters
+            .keys()
+            .filter(|k| matches!(self.map.get(*k), Some(e) if matches!(e.value, Value::Stream(_))))
+            .cloned()
+            .collect();
         let mut watched = std::mem::take(&mut self.watched);
         for (key, w) in watched.iter_mut() {
             if self.map.contains_key(key) {
@@ -558,11 +598,15 @@ impl Db {
         self.waiters = waiters;
         self.watched = watched;
         self.journal.cleared = true;
+        for key in &streams {
+            self.signal_ready(key);
+        }
     }
 
     /// Queues `key` for serving if clients are blocked on it. Like Redis's `dbAdd`, every
-    /// creation of a key signals; whoever serves checks the type.
-    fn signal_ready(&mut self, key: &Bytes) {
+    /// creation of a key signals; whoever serves checks the type. Stream commands call it
+    /// for an existing key too (XADD, XGROUP DESTROY), as Redis's `signalKeyAsReady`.
+    pub fn signal_ready(&mut self, key: &Bytes) {
         if !self.waiters.is_empty()
             && self.waiters.contains_key(key)
             && self.ready_set.insert(key.clone())
@@ -641,6 +685,20 @@ impl Db {
         unchanged && !expired
     }
 
+    /// The WATCH version of `key` (if watched), for [`Db::restore_watch`]: Redis's stream
+    /// group commands (XREADGROUP, XACK, XCLAIM, XGROUP, XSETID) write without signalling
+    /// a modified key, so EXEC must not see their writes.
+    pub fn watch_mark(&self, key: &[u8]) -> Option<u64> {
+        self.watched.get(key).map(|w| w.version)
+    }
+
+    /// Puts back the WATCH version [`Db::watch_mark`] returned.
+    pub fn restore_watch(&mut self, key: &[u8], mark: Option<u64>) {
+        if let (Some(version), Some(w)) = (mark, self.watched.get_mut(key)) {
+            w.version = version;
+        }
+    }
+
     /// Records a change of `key` for the clients watching it.
     fn touch(&mut self, key: &[u8]) {
         if !self.watched.is_empty() {
@@ -654,12 +712,28 @@ impl Db {
     /// with their database; watched keys present on either side count as changed, as in
     /// Redis 7.0. Persistence rewrites both databases.
     fn swap_contents(&mut self, other: &mut Db) {
+        // Streams a side loses: its XREADGROUP waiters are told (`scanDatabaseForDeletedStreams`).
+        let lost_here = self.streams_lost_to(other);
+        let lost_there = other.streams_lost_to(self);
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.expires, &mut other.expires);
         self.swapped_with(other);
         other.swapped_with(self);
+        lost_here.iter().for_each(|k| self.signal_ready(k));
+        lost_there.iter().for_each(|k| other.signal_ready(k));
+    }
+
+    /// Keys clients wait on that hold a stream here and will not once `incoming`'s keys
+    /// replace these.
+    fn streams_lost_to(&self, incoming: &Db) -> Vec<Bytes> {
+        let is_stream = |db: &Db, k: &Bytes| matches!(db.map.get(k), Some(e) if matches!(e.value, Value::Stream(_)));
+        self.waiters
+            .keys()
+            .filter(|k| is_stream(self, k) && !is_stream(incoming, k))
+            .cloned()
+            .collect()
     }
 
     /// One side of [`Db::swap_contents`], once the contents moved.
@@ -767,6 +841,18 @@ impl Db {
     /// Takes the changes recorded since the last call.
     pub fn take_journal(&mut self) -> Journal {
         std::mem::take(&mut self.journal)
+    }
+
+    /// Redis's `dbUnshareStringValue` for a command that then changes nothing (SETBIT of a
+    /// bit already set, PFADD that changed no register): the string at `key` is `raw` encoded
+    /// from now on. Not a write: nothing is journaled and WATCH sees no change, as in Redis,
+    /// where the unchanged value is not propagated either.
+    pub fn unshare_string(&mut self, key: &[u8]) {
+        if let Some(entry) = self.map.get_mut(key) {
+            if let Value::Str(s) = &mut entry.value {
+                entry.value = Value::RawStr(std::mem::take(s));
+            }
+        }
     }
 
     /// The current entry of a key, ignoring expiry (for persistence, which stores absolute

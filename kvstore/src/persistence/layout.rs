@@ -38,7 +38,12 @@
 //! one entry per element by earlier versions (no [`CHUNKED`] flag) still load, and are
 //! rewritten in chunks by the first commit.
 //!
-//! Type tags follow Redis's RDB type numbers (string 0, list 1, set 2, zset 3, hash 4).
+//! A stream is always per element, without buckets or chunks: its meta entry carries its
+//! counters after the header, and its nodes, group headers and pending entries are element
+//! entries keyed by `keyspace::stream::Part::id` (`persistence/stream.rs`).
+//!
+//! Type tags follow Redis's OBJ_* type numbers (string 0, list 1, set 2, zset 3, hash 4,
+//! stream 6).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -56,6 +61,7 @@ const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
+const TYPE_STREAM: u8 = 6;
 /// Not an RDB type: a string kept in Redis's `raw` encoding (written by APPEND / SETRANGE), so
 /// OBJECT ENCODING says the same after a restart, as Redis's AOF replay would.
 const TYPE_RAW_STRING: u8 = 200;
@@ -106,6 +112,7 @@ fn type_tag(value: &Value) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::Hash(_) => TYPE_HASH,
         Value::ZSet(_) => TYPE_ZSET,
+        Value::Stream(_) => TYPE_STREAM,
     }
 }
 
@@ -126,7 +133,7 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
     };
     if chunked_len.is_some() {
         flags |= CHUNKED;
-    } else if per_element {
+    } else if per_element && !matches!(value, Value::Stream(_)) {
         flags |= BUCKETED;
     }
     if head.is_some() {
@@ -148,6 +155,10 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
 pub fn encode_meta(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let mut v = Vec::with_capacity(18);
     put_header(&mut v, value, expire_at, true);
+    // A stream's counters change with every write: they live in its meta entry.
+    if let Value::Stream(s) = value {
+        super::stream::encode_counters(s, &mut v);
+    }
     v
 }
 
@@ -159,6 +170,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
         Value::Set(s) => 5 + s.len() * 12,
         Value::List(items) => items.iter().map(|i| 4 + i.len()).sum(),
         Value::ZSet(z) => 1 + z.iter().map(|(_, m)| 12 + m.len()).sum::<usize>(),
+        Value::Stream(_) => 256,
     };
     let mut v = Vec::with_capacity(18 + size);
     put_header(&mut v, value, expire_at, false);
@@ -199,6 +211,7 @@ pub fn encode_value(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
             }
         },
         Value::ZSet(z) => encode_zset(z, &mut v),
+        Value::Stream(s) => super::stream::encode(s, &mut v),
     }
     v
 }
@@ -349,9 +362,10 @@ impl Header<'_> {
     /// it must be rewritten whole before any element-level change is written for it.
     pub fn outdated(&self, value: &Value) -> bool {
         let list = matches!(value, Value::List(_));
+        let stream = matches!(value, Value::Stream(_));
         (!self.per_element && value.per_element())
             || (self.per_element && list && !self.chunked)
-            || (self.per_element && !list && !self.bucketed)
+            || (self.per_element && !list && !stream && !self.bucketed)
     }
 }
 
@@ -397,6 +411,7 @@ pub fn decode_value(v: &[u8]) -> Option<(Value, Option<u64>)> {
         TYPE_HASH => Value::Hash(Arc::new(decode_hash(rest)?)),
         TYPE_SET => Value::Set(Arc::new(decode_set(rest)?)),
         TYPE_ZSET => Value::ZSet(Arc::new(decode_zset(rest)?)),
+        TYPE_STREAM => Value::Stream(Arc::new(super::stream::decode(rest)?)),
         _ => return None,
     };
     Some((value, h.expire_at))
@@ -454,6 +469,7 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
             }))
         }
         Value::ZSet(z) => buckets(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
+        Value::Stream(s) => Box::new(super::stream::elements(s)),
         Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
     }
 }
@@ -791,6 +807,14 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
             .iter()
             .map(|m| (m.clone(), z.score(m).map(score_bytes)))
             .collect(),
+        Value::Stream(s) => changed
+            .members
+            .iter()
+            .filter_map(|id| {
+                let part = crate::keyspace::stream::Part::parse(id)?;
+                Some((id.clone(), super::stream::part_state(s, &part)))
+            })
+            .collect(),
         Value::Str(_) | Value::RawStr(_) => Vec::new(),
     }
 }
@@ -837,6 +861,7 @@ fn rebuild_elements(
     elements: &mut dyn Iterator<Item = (Bytes, Bytes)>,
 ) -> Option<Value> {
     Some(match header.kind {
+        TYPE_STREAM => Value::Stream(Arc::new(super::stream::rebuild(header.payload, elements)?)),
         TYPE_HASH => {
             let mut t = SlotTable::default();
             elements.for_each(|(f, v)| {

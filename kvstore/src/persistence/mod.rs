@@ -11,6 +11,7 @@
 
 mod commit;
 mod layout;
+mod stream;
 mod wal;
 
 use std::path::{Path, PathBuf};

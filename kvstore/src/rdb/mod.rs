@@ -33,6 +33,7 @@ use crate::keyspace::zset::ListpackLimits;
 use crate::keyspace::{HashLimits, Value};
 
 pub use encoding::Reader;
+pub use object::packed_sizes;
 
 /// The RDB version this server writes (Redis 7.0's), and the newest it reads.
 pub const RDB_VERSION: u16 = 10;
@@ -102,15 +103,19 @@ pub fn dump(value: &Value, limits: &Limits) -> Vec<u8> {
 }
 
 /// The value a DUMP payload holds, converted to the encodings `limits` call for.
+///
+/// Like Redis's `restoreCommand`, the value is read from the whole payload, footer included:
+/// a body that claims more bytes than it has reads into the footer instead of failing, and
+/// bytes left over are ignored.
 pub fn restore(payload: &[u8], limits: &Limits) -> Result<Value, RestoreError> {
-    let body = verify(payload)?;
-    let mut r = Reader::new(body);
+    verify(payload)?;
+    let mut r = Reader::new(payload);
     let rdb_type = r.byte().map_err(|_| RestoreError::BadFormat)?;
     object::load(rdb_type, &mut r, limits).map_err(|_| RestoreError::BadFormat)
 }
 
-/// Checks a payload's footer (`verifyDumpPayload`) and returns the part before it.
-fn verify(payload: &[u8]) -> Result<&[u8], RestoreError> {
+/// Checks a payload's footer (`verifyDumpPayload`).
+fn verify(payload: &[u8]) -> Result<(), RestoreError> {
     let Some(body_len) = payload.len().checked_sub(10) else {
         return Err(RestoreError::VersionOrChecksum);
     };
@@ -120,5 +125,5 @@ fn verify(payload: &[u8]) -> Result<&[u8], RestoreError> {
     if version > RDB_VERSION || crc64(&payload[..body_len + 2]) != crc {
         return Err(RestoreError::VersionOrChecksum);
     }
-    Ok(&payload[..body_len])
+    Ok(())
 }

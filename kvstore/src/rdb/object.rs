@@ -120,6 +120,9 @@ pub fn save(out: &mut Vec<u8>, value: &Value, limits: &Limits) {
                 }
             }
         },
+        // Streams (RDB_TYPE_STREAM_LISTPACKS_2) are not encoded yet: DUMP refuses them before
+        // calling the codec (cmd::serialize), and a silently wrong payload would be worse.
+        Value::Stream(_) => unreachable!("DUMP refuses streams before encoding"),
     }
 }
 
@@ -167,26 +170,10 @@ fn node_takes(node: &ListpackWriter, fill: i32, len: usize) -> bool {
     (node.count() as i64) < i64::from(fill)
 }
 
-/// Writes a list as a quicklist of listpack nodes, split where Redis splits a list built by
-/// pushing its elements at the tail (`quicklistPushTail` under `list-max-listpack-size`),
-/// with the nodes away from the ends compressed under `list-compress-depth`.
+/// Writes a list as a quicklist of listpack nodes ([`quicklist_nodes`]), with the nodes away
+/// from the ends compressed under `list-compress-depth`.
 fn save_quicklist<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a Bytes>, limits: &Limits) {
-    let fill = limits.list_max_listpack_size.clamp(-5, i64::from(i16::MAX)) as i32;
-    let mut nodes: Vec<Node> = Vec::new();
-    for item in items {
-        if item.len() >= PLAIN_ELEMENT {
-            nodes.push(Node::Plain(item.clone()));
-            continue;
-        }
-        match nodes.last_mut() {
-            Some(Node::Packed(lp)) if node_takes(lp, fill, item.len()) => lp.push(item),
-            _ => {
-                let mut lp = ListpackWriter::new();
-                lp.push(item);
-                nodes.push(Node::Packed(lp));
-            }
-        }
-    }
+    let nodes = quicklist_nodes(items, limits);
     write_len(out, nodes.len() as u64);
     let depth = limits.list_compress_depth as usize;
     let compressed =
@@ -213,6 +200,65 @@ fn save_quicklist<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a Bytes>,
                 }
             }
         }
+    }
+}
+
+/// A list split into quicklist nodes as Redis splits one built by pushing its elements at
+/// the tail (`quicklistPushTail` under `list-max-listpack-size`).
+fn quicklist_nodes<'a>(items: impl Iterator<Item = &'a Bytes>, limits: &Limits) -> Vec<Node> {
+    let fill = limits.list_max_listpack_size.clamp(-5, i64::from(i16::MAX)) as i32;
+    let mut nodes: Vec<Node> = Vec::new();
+    for item in items {
+        if item.len() >= PLAIN_ELEMENT {
+            nodes.push(Node::Plain(item.clone()));
+            continue;
+        }
+        match nodes.last_mut() {
+            Some(Node::Packed(lp)) if node_takes(lp, fill, item.len()) => lp.push(item),
+            _ => {
+                let mut lp = ListpackWriter::new();
+                lp.push(item);
+                nodes.push(Node::Packed(lp));
+            }
+        }
+    }
+    nodes
+}
+
+/// The sizes of the blobs Redis keeps `value`'s elements in: each quicklist node's listpack
+/// (or plain element) for a list, the one listpack of a listpack-encoded hash or sorted set,
+/// nothing for the other encodings. What `MEMORY USAGE` measures besides the fixed headers.
+pub fn packed_sizes(value: &Value, limits: &Limits) -> Vec<usize> {
+    let pairs = |pairs: &mut dyn Iterator<Item = (&[u8], Option<f64>, &[u8])>| {
+        let mut lp = ListpackWriter::new();
+        for (first, score, second) in pairs {
+            lp.push(first);
+            match score {
+                Some(score) => push_score(&mut lp, score),
+                None => lp.push(second),
+            }
+        }
+        vec![lp.bytes()]
+    };
+    match value {
+        Value::List(list) => quicklist_nodes(list.iter(), limits)
+            .iter()
+            .map(|node| match node {
+                Node::Plain(item) => item.len(),
+                Node::Packed(lp) => lp.bytes(),
+            })
+            .collect(),
+        Value::Hash(h) if matches!(&**h, Hash::Listpack(_)) => {
+            pairs(&mut h.iter().map(|(f, v)| (f, None, v)))
+        }
+        Value::ZSet(z) if z.is_listpack() => {
+            pairs(&mut z.iter().map(|(score, m)| (&m[..], Some(*score), &b""[..])))
+        }
+        Value::Set(set) => match &**set {
+            Set::Intset(members) => vec![intset::encode(members).len()],
+            Set::Table(_) => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 

@@ -3,10 +3,6 @@
 //! value, our `dump` of it is Redis's very bytes where Redis's choice is deterministic, and
 //! Redis RESTOREs our payload into the same value.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-
 use bytes::Bytes;
 
 use super::file::{FileError, FileReader, FileWriter, KeyRecord, Record};
@@ -14,129 +10,34 @@ use super::listpack::tests::ziplist;
 use super::*;
 use crate::keyspace::Hash;
 use crate::number::write_double;
+use crate::redis_oracle::{RedisOracle, Resp};
 
-/// A RESP2 reply.
-#[derive(Debug, Clone, PartialEq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-}
-
-impl Reply {
-    fn bulk(self) -> Vec<u8> {
-        match self {
-            Reply::Bulk(Some(b)) => b,
-            other => panic!("expected a bulk string, got {other:?}"),
-        }
-    }
-
-    fn array(self) -> Vec<Vec<u8>> {
-        match self {
-            Reply::Array(items) => items.into_iter().map(Reply::bulk).collect(),
-            other => panic!("expected an array, got {other:?}"),
-        }
-    }
-
-    fn status(self) -> String {
-        match self {
-            Reply::Status(s) => s,
-            other => panic!("expected a status, got {other:?}"),
-        }
-    }
-}
-
-/// A redis-server on a free loopback port, stopped when dropped.
-struct Redis {
-    child: Child,
-    conn: BufReader<TcpStream>,
-}
+/// The shared redis-server oracle, with binary-argument commands and the codec's round trips.
+struct Redis(RedisOracle);
 
 impl Redis {
     fn start() -> Option<Redis> {
-        Redis::start_with(&[])
+        RedisOracle::start().map(Redis)
     }
 
     /// Starts one with more configuration (`--dir`, `--dbfilename`...).
-    /// `None` when redis-server is missing and the run opted out of missing references.
     fn start_with(extra: &[&str]) -> Option<Redis> {
-        if !crate::redis_oracle::require_redis_server() {
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        // Wait until it listens (it is up within milliseconds; give up after ~10 s).
-        let mut conn = None;
-        for _ in 0..1000 {
-            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
-                conn = Some(c);
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let conn = BufReader::new(conn.expect("redis-server accepts connections"));
-        Some(Redis { child, conn })
+        RedisOracle::start_with(extra).map(Redis)
     }
 
-    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a);
-            req.extend_from_slice(b"\r\n");
-        }
-        self.conn.get_mut().write_all(&req).expect("write");
-        self.read()
+    fn cmd(&mut self, args: &[&[u8]]) -> Resp {
+        self.0.cmd(args)
     }
 
-    fn run(&mut self, line: &str) -> Reply {
-        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        self.cmd(&args)
-    }
-
-    fn read(&mut self) -> Reply {
-        let mut line = Vec::new();
-        self.conn.read_until(b'\n', &mut line).expect("read");
-        let text = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
-        match line[0] {
-            b'+' => Reply::Status(text),
-            b'-' => Reply::Error(text),
-            b':' => Reply::Int(text.parse().expect("integer")),
-            b'$' => {
-                let n: i64 = text.parse().expect("length");
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut buf = vec![0; n as usize + 2];
-                std::io::Read::read_exact(&mut self.conn, &mut buf).expect("bulk");
-                buf.truncate(n as usize);
-                Reply::Bulk(Some(buf))
-            }
-            b'*' => {
-                let n: i64 = text.parse().expect("length");
-                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
-            }
-            other => panic!("unexpected reply type {other}"),
-        }
+    fn run(&mut self, line: &str) -> Resp {
+        self.0.run(line)
     }
 
     fn dump(&mut self, key: &str) -> Vec<u8> {
         self.cmd(&[b"DUMP", key.as_bytes()]).bulk()
     }
 
-    fn restore(&mut self, key: &str, payload: &[u8]) -> Reply {
+    fn restore(&mut self, key: &str, payload: &[u8]) -> Resp {
         self.cmd(&[b"RESTORE", key.as_bytes(), b"0", payload, b"REPLACE"])
     }
 
@@ -148,12 +49,12 @@ impl Redis {
         let encoding = String::from_utf8(self.cmd(&[b"OBJECT", b"ENCODING", k]).bulk()).unwrap();
         let mut items = match kind.as_str() {
             "string" => vec![self.cmd(&[b"GET", k]).bulk()],
-            "list" => self.cmd(&[b"LRANGE", k, b"0", b"-1"]).array(),
-            "hash" => self.cmd(&[b"HGETALL", k]).array(),
-            "set" => self.cmd(&[b"SMEMBERS", k]).array(),
+            "list" => self.cmd(&[b"LRANGE", k, b"0", b"-1"]).bulks(),
+            "hash" => self.cmd(&[b"HGETALL", k]).bulks(),
+            "set" => self.cmd(&[b"SMEMBERS", k]).bulks(),
             "zset" => self
                 .cmd(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"])
-                .array(),
+                .bulks(),
             other => panic!("type {other}"),
         };
         unordered(&kind, &encoding, &mut items);
@@ -165,11 +66,9 @@ impl Redis {
     }
 }
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Redis's `+OK`.
+fn ok() -> Resp {
+    Resp::Simple(b"OK".to_vec())
 }
 
 #[derive(Debug, PartialEq)]
@@ -212,6 +111,7 @@ fn describe(value: &Value) -> Snapshot {
                 [member.to_vec(), text]
             })
             .collect(),
+        Value::Stream(_) => unimplemented!("the codec has no stream encoding yet"),
     };
     let (kind, encoding) = (value.type_name(), value.encoding());
     unordered(kind, encoding, &mut items);
@@ -233,11 +133,7 @@ fn check(redis: &mut Redis, key: &str, limits: &Limits, exact: bool) -> Value {
     if exact {
         assert_eq!(ours, payload, "dump of {key}");
     }
-    assert_eq!(
-        redis.restore("copy", &ours),
-        Reply::Status("OK".into()),
-        "{key}"
-    );
+    assert_eq!(redis.restore("copy", &ours), ok(), "{key}");
     assert_eq!(
         redis.snapshot("copy"),
         expected,
@@ -583,21 +479,21 @@ fn bad_payloads_get_redis_errors() {
         let ours = restore(&payload, &limits).expect_err(what);
         assert_eq!(
             redis.restore("x", &payload),
-            Reply::Error(ours.to_string()),
+            Resp::Error(ours.to_string().into_bytes()),
             "{what}"
         );
     }
     // An older version with a good checksum is fine.
     let v9 = payload_with_footer(body, 9);
     assert!(restore(&v9, &limits).is_ok());
-    assert_eq!(redis.restore("x", &v9), Reply::Status("OK".into()));
+    assert_eq!(redis.restore("x", &v9), ok());
 }
 
 /// Checks a hand-built RDB 9 payload: Redis accepts it, and our restore reads back as
 /// Redis's copy does.
 fn check_rdb9(redis: &mut Redis, body: &[u8], limits: &Limits) -> Value {
     let payload = payload_with_footer(body, 9);
-    assert_eq!(redis.restore("old", &payload), Reply::Status("OK".into()));
+    assert_eq!(redis.restore("old", &payload), ok());
     let value = restore(&payload, limits).expect("our restore accepts an RDB 9 payload");
     assert_eq!(describe(&value), redis.snapshot("old"));
     value
@@ -664,7 +560,7 @@ fn rdb9_payloads_with_ziplists() {
     body.extend(string(&ziplist(&[b"f", b"1", b"f", b"2"])));
     let payload = payload_with_footer(&body, 9);
     assert_eq!(restore(&payload, &limits), Err(RestoreError::BadFormat));
-    let refused = Reply::Error(RestoreError::BadFormat.to_string());
+    let refused = Resp::Error(RestoreError::BadFormat.to_string().into_bytes());
     assert_eq!(redis.restore("old", &payload), refused);
 }
 
@@ -697,8 +593,8 @@ fn expire_of(redis: &mut Redis, db: usize, key: &str) -> Option<u64> {
     let reply = redis.cmd(&[b"PEXPIRETIME", key.as_bytes()]);
     redis.run("SELECT 0");
     match reply {
-        Reply::Int(-1) => None,
-        Reply::Int(at) => Some(at as u64),
+        Resp::Int(-1) => None,
+        Resp::Int(at) => Some(at as u64),
         other => panic!("PEXPIRETIME: {other:?}"),
     }
 }
@@ -717,7 +613,7 @@ fn reads_the_rdb_file_redis_saves() {
         return;
     };
     let keys = populate(&mut redis);
-    assert_eq!(redis.run("SAVE"), Reply::Status("OK".into()));
+    assert_eq!(redis.run("SAVE"), ok());
     let bytes = std::fs::read(dir.path().join("dump.rdb")).unwrap();
 
     let limits = Limits::default();
@@ -811,7 +707,7 @@ fn redis_loads_the_rdb_file_we_write() {
     let Some(mut loaded) = Redis::start_with(&["--dir", dir.path().to_str().unwrap()]) else {
         return;
     };
-    assert_eq!(loaded.run("DBSIZE"), Reply::Int(8));
+    assert_eq!(loaded.run("DBSIZE"), Resp::Int(8));
     for (db, key) in keys {
         assert_eq!(
             snapshot_in(&mut loaded, db, &key),

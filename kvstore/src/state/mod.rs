@@ -23,6 +23,7 @@ pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
 
 use crate::client::ClientRegistry;
 use crate::config::{AppendFsync, Config};
+use crate::keyspace::stream::NodeLimits;
 use crate::keyspace::{HashLimits, Keyspace};
 use crate::persistence::{Durability, GroupCommit};
 use crate::pubsub::{OutputLimit, Registry};
@@ -118,6 +119,9 @@ pub(crate) struct Limits {
     set_max_intset_entries: AtomicU64,
     zset_max_listpack_entries: AtomicU64,
     zset_max_listpack_value: AtomicU64,
+    stream_node_max_entries: AtomicU64,
+    stream_node_max_bytes: AtomicU64,
+    hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
 }
@@ -133,6 +137,9 @@ impl Limits {
             set_max_intset_entries: AtomicU64::new(0),
             zset_max_listpack_entries: AtomicU64::new(0),
             zset_max_listpack_value: AtomicU64::new(0),
+            stream_node_max_entries: AtomicU64::new(0),
+            stream_node_max_bytes: AtomicU64::new(0),
+            hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
         };
         limits.load(config);
@@ -154,6 +161,9 @@ impl Limits {
             (&self.set_max_intset_entries, "set-max-intset-entries"),
             (&self.zset_max_listpack_entries, "zset-max-listpack-entries"),
             (&self.zset_max_listpack_value, "zset-max-listpack-value"),
+            (&self.stream_node_max_entries, "stream-node-max-entries"),
+            (&self.stream_node_max_bytes, "stream-node-max-bytes"),
+            (&self.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
         ] {
             set(cell, size_param(config, name));
         }
@@ -194,6 +204,19 @@ impl Limits {
             entries: self.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
             value: self.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
         }
+    }
+
+    /// The size of a stream node in force (`stream-node-max-entries` / `-bytes`).
+    pub(crate) fn stream_node(&self) -> NodeLimits {
+        NodeLimits {
+            max_entries: self.stream_node_max_entries.load(Ordering::Relaxed),
+            max_bytes: self.stream_node_max_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `hll-sparse-max-bytes`: past this size a sparse HyperLogLog turns dense.
+    pub(crate) fn hll_sparse_max_bytes(&self) -> usize {
+        self.hll_sparse_max_bytes.load(Ordering::Relaxed) as usize
     }
 
     /// `client-output-buffer-limit pubsub`.

@@ -1,4 +1,5 @@
-//! Part `kvstore`: redis-benchmark's default suite against kvstore and Debian's redis-server,
+//! Part `kvstore`: redis-benchmark's default suite, plus bitmap, HyperLogLog and geo commands
+//! as custom commands, against kvstore and Debian's redis-server,
 //! 50 clients, pipeline 1 and 16, with `appendfsync everysec` and `always`.
 //!
 //! A test whose command kvstore does not implement yet is not run against it (an error reply
@@ -35,6 +36,48 @@ const SUITE: &[(&str, &str)] = &[
     ("LRANGE_500", "lrange"),
     ("LRANGE_600", "lrange"),
     ("MSET", "mset"),
+];
+
+/// Custom-command tests run after the default suite on the same server (so BITCOUNT, PFCOUNT
+/// and GEOSEARCH read what SETBIT, PFADD and GEOADD wrote): the row name, then the command
+/// with redis-benchmark's `__rand_int__` placeholders (`-r 100000`). The placeholder is a
+/// zero-padded number, which no integer argument accepts: SETBIT varies its key, not its
+/// offset. GEOSEARCH takes `COUNT 10 ANY` because those digits put every GEOADD point within
+/// a metre of the others.
+const CUSTOM: &[(&str, &[&str])] = &[
+    (
+        "SETBIT",
+        &["SETBIT", "bench:bits:__rand_int__", "4095", "1"],
+    ),
+    ("BITCOUNT", &["BITCOUNT", "bench:bits:__rand_int__"]),
+    ("PFADD", &["PFADD", "bench:hll", "__rand_int__"]),
+    ("PFCOUNT", &["PFCOUNT", "bench:hll"]),
+    (
+        "GEOADD",
+        &[
+            "GEOADD",
+            "bench:geo",
+            "13.__rand_int__",
+            "38.__rand_int__",
+            "m:__rand_int__",
+        ],
+    ),
+    (
+        "GEOSEARCH",
+        &[
+            "GEOSEARCH",
+            "bench:geo",
+            "FROMLONLAT",
+            "13",
+            "38",
+            "BYRADIUS",
+            "5",
+            "km",
+            "COUNT",
+            "10",
+            "ANY",
+        ],
+    ),
 ];
 
 /// One redis-benchmark result row.
@@ -109,6 +152,11 @@ pub fn run(plan: &Plan) -> Result<String> {
         .filter(|(_, cmd)| supports(probe.port, cmd))
         .map(|(t, _)| *t)
         .collect();
+    let custom_supported: Vec<&str> = CUSTOM
+        .iter()
+        .filter(|(_, args)| supports(probe.port, &args[0].to_lowercase()))
+        .map(|(t, _)| *t)
+        .collect();
     drop(probe);
 
     let mut report = String::new();
@@ -116,7 +164,8 @@ pub fn run(plan: &Plan) -> Result<String> {
     writeln!(
         report,
         "`redis-benchmark -c 50 -n <N> -P <pipeline> -t <suite>` (N = {} at pipeline 1, {} at \
-         16), redis-benchmark's default suite, against kvstore and Debian's redis-server, both \
+         16), redis-benchmark's default suite, then SETBIT, BITCOUNT, PFADD, PFCOUNT, GEOADD and \
+         GEOSEARCH as custom commands (`-r 100000`), against kvstore and Debian's redis-server, both \
          fresh for every run, both `appendonly yes` with the `appendfsync` of the row and the \
          default `io-threads 1`. Median of {} rounds (spread in brackets), order alternated \
          every round. Latencies are redis-benchmark's, in ms.\n",
@@ -141,21 +190,33 @@ pub fn run(plan: &Plan) -> Result<String> {
                     round + 1,
                     store.name()
                 ));
-                let tests: Vec<&str> = match store {
-                    Store::Kvstore => supported.clone(),
-                    Store::Redis => SUITE.iter().map(|(t, _)| *t).collect(),
+                let (tests, custom): (Vec<&str>, Vec<&str>) = match store {
+                    Store::Kvstore => (supported.clone(), custom_supported.clone()),
+                    Store::Redis => (
+                        SUITE.iter().map(|(t, _)| *t).collect(),
+                        CUSTOM.iter().map(|(t, _)| *t).collect(),
+                    ),
                 };
-                if tests.is_empty() {
+                if tests.is_empty() && custom.is_empty() {
                     continue;
                 }
                 let server = store.start(fsync)?;
-                let tests = tests.join(",").to_lowercase();
                 let n = requests.to_string();
                 let p = pipeline.to_string();
-                for (test, row) in
-                    redis_benchmark(server.port, &["-n", &n, "-P", &p, "-t", &tests])?
-                {
-                    samples.entry((i, test)).or_default().push(row);
+                if !tests.is_empty() {
+                    let tests = tests.join(",").to_lowercase();
+                    for (test, row) in
+                        redis_benchmark(server.port, &["-n", &n, "-P", &p, "-t", &tests])?
+                    {
+                        samples.entry((i, test)).or_default().push(row);
+                    }
+                }
+                for (test, command) in CUSTOM.iter().filter(|(t, _)| custom.contains(t)) {
+                    let mut args = vec!["-n", &n, "-P", &p, "-r", "100000"];
+                    args.extend_from_slice(command);
+                    for (_, row) in redis_benchmark(server.port, &args)? {
+                        samples.entry((i, test.to_string())).or_default().push(row);
+                    }
                 }
             }
         }
@@ -167,7 +228,7 @@ pub fn run(plan: &Plan) -> Result<String> {
         )?;
         let mut ours_rps = Vec::new();
         let mut theirs_rps = Vec::new();
-        for (test, _) in SUITE {
+        for test in all_tests() {
             let get = |i: usize| samples.get(&(i, test.to_string()));
             let (Some(ours), Some(theirs)) = (get(0), get(1)) else {
                 let theirs = get(1).map_or(f64::NAN, |s| median(&rps(s)));
@@ -205,7 +266,7 @@ pub fn run(plan: &Plan) -> Result<String> {
             &plan.plot_path(&name)?,
             &format!("redis-benchmark, appendfsync {fsync}, pipeline {pipeline}"),
             "requests per second (median)",
-            &SUITE.iter().map(|(t, _)| t.to_string()).collect::<Vec<_>>(),
+            &all_tests().map(str::to_string).collect::<Vec<_>>(),
             &[("kvstore", ours_rps), ("redis-server", theirs_rps)],
         )?;
         writeln!(
@@ -218,7 +279,7 @@ pub fn run(plan: &Plan) -> Result<String> {
         )?;
     }
     // The honest reading first, then the tables.
-    let not_run = SUITE.len() - supported.len();
+    let not_run = SUITE.len() + CUSTOM.len() - supported.len() - custom_supported.len();
     let at_least = summary.iter().filter(|(_, r)| *r >= 1.0).count();
     let worst = summary
         .iter()
@@ -250,13 +311,21 @@ pub fn run(plan: &Plan) -> Result<String> {
          that write nothing at 0.87x–0.96x, unexplained, which later runs did not show.",
         summary.len(),
         if not_run > 0 {
-            format!("{not_run} of the suite's {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len())
+            format!("{not_run} of the {} tests use commands kvstore does not implement yet and were not run against it.", SUITE.len() + CUSTOM.len())
         } else {
             String::new()
         }
     )?;
     report.push_str(&tables);
     Ok(report)
+}
+
+/// Every row's name: the default suite's, then the custom commands'.
+fn all_tests() -> impl Iterator<Item = &'static str> {
+    SUITE
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(CUSTOM.iter().map(|(t, _)| *t))
 }
 
 fn rps(rows: &[Row]) -> Vec<f64> {
