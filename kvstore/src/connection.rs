@@ -10,13 +10,17 @@
 //! connection awaits its release, a timeout, or the end of the stream, still reading (and
 //! bounding) input meanwhile, and carries on with the commands that arrived in between.
 //!
+//! A batch that runs a script gives its worker thread to the runtime first (see
+//! `Commands::run`): a script can hold the keyspace lock for seconds, and the other clients
+//! must still be read and answered (BUSY, SCRIPT KILL) with a single I/O thread.
+//!
 //! A subscribed connection also waits on its [`Outbox`]: published messages are written out
 //! as the socket takes them, and a command's reply follows the messages queued before it
 //! ran, as in Redis's single output buffer.
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
@@ -280,47 +284,119 @@ impl Connection {
 
     /// Runs every complete command in the read buffer and encodes the replies.
     fn execute_batch(&mut self) -> Effects {
-        let max_bulk = self.shared.limits().proto_max_bulk_len();
         let mut batch = Batch::new(&self.shared, &mut self.session);
-        let mut executed = 0u64;
-        loop {
-            let authenticated = batch.session().authenticated;
-            match self.parser.next(&mut self.rbuf, max_bulk, authenticated) {
-                Ok(Some(args)) => {
-                    let reply = batch.execute(args);
-                    executed += 1;
-                    if batch.effects().block.is_some() {
-                        break;
-                    }
-                    if batch.effects().shutdown {
-                        // Like Redis, SHUTDOWN answers by closing the connection.
-                        break;
-                    }
-                    if let Some(outbox) = &batch.session().subscriptions.outbox {
-                        // Messages published before this reply was made go out before it.
-                        outbox.drain_into(&mut self.wbuf, usize::MAX);
-                    }
-                    reply.encode(batch.session().resp, &mut self.wbuf);
-                    if batch.effects().close {
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    // Like Redis: the commands before the bad bytes ran; reply, then close.
-                    Reply::error(e.to_string()).encode(batch.session().resp, &mut self.wbuf);
-                    tracing::debug!(
-                        client = batch.session().id(),
-                        "Protocol error ({e}) from client"
-                    );
-                    batch.effects_mut().close = true;
-                    break;
-                }
-            }
-        }
+        let mut commands = Commands {
+            parser: &mut self.parser,
+            rbuf: &mut self.rbuf,
+            wbuf: &mut self.wbuf,
+            max_bulk: self.shared.limits().proto_max_bulk_len(),
+        };
+        let executed = commands.run(&mut batch, None);
         self.shared.stats().commands_processed(executed);
         batch.finish()
     }
+}
+
+/// The buffers one batch reads its commands from and writes its replies to.
+struct Commands<'c> {
+    parser: &'c mut RequestParser,
+    rbuf: &'c mut BytesMut,
+    wbuf: &'c mut BytesMut,
+    max_bulk: u64,
+}
+
+impl Commands<'_> {
+    /// Runs `first` (a command already parsed) and every complete command after it; returns
+    /// how many ran.
+    ///
+    /// A script (EVAL, FCALL & co.) may run for long while holding the keyspace lock: before
+    /// the first one, the rest of the batch moves off the runtime's worker
+    /// (`block_in_place`, once per batch), so that with the default `io-threads 1` other
+    /// clients are still read and get BUSY, and SCRIPT KILL reaches the script. Batches
+    /// without a script never pay for it.
+    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>) -> u64 {
+        let handed_off = first.is_some();
+        let mut next = first;
+        let mut executed = 0u64;
+        loop {
+            let args = match next.take() {
+                Some(args) => args,
+                None => {
+                    let authenticated = batch.session().authenticated;
+                    match self.parser.next(self.rbuf, self.max_bulk, authenticated) {
+                        Ok(Some(args)) => args,
+                        Ok(None) => break,
+                        Err(e) => {
+                            // Like Redis: the commands before the bad bytes ran; reply, then
+                            // close.
+                            Reply::error(e.to_string()).encode(batch.session().resp, self.wbuf);
+                            tracing::debug!(
+                                client = batch.session().id(),
+                                "Protocol error ({e}) from client"
+                            );
+                            batch.effects_mut().close = true;
+                            break;
+                        }
+                    }
+                }
+            };
+            if !handed_off && may_run_long(&args[0], batch.session()) {
+                return executed + tokio::task::block_in_place(|| self.run(batch, Some(args)));
+            }
+            executed += 1;
+            if !self.execute(batch, args) {
+                break;
+            }
+        }
+        executed
+    }
+
+    /// Runs one command and encodes its reply; false when the batch must stop there.
+    fn execute(&mut self, batch: &mut Batch, args: Vec<Bytes>) -> bool {
+        let reply = batch.execute(args);
+        if batch.effects().block.is_some() {
+            return false;
+        }
+        if batch.effects().shutdown {
+            // Like Redis, SHUTDOWN answers by closing the connection.
+            return false;
+        }
+        if let Some(outbox) = &batch.session().subscriptions.outbox {
+            // Messages published before this reply was made go out before it.
+            outbox.drain_into(self.wbuf, usize::MAX);
+        }
+        reply.encode(batch.session().resp, self.wbuf);
+        !batch.effects().close
+    }
+}
+
+/// Whether `name` runs a script (EVAL, EVALSHA, FCALL and their `_RO` forms, or EXEC of a
+/// transaction that queued one), on a runtime that can hand its worker over. The first test
+/// rejects every other command with a length and a byte compare.
+fn may_run_long(name: &[u8], session: &Session) -> bool {
+    if !(4..=10).contains(&name.len()) || !matches!(name[0] | 0x20, b'e' | b'f') {
+        return false;
+    }
+    const SCRIPTS: [&str; 6] = [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+    ];
+    let script = SCRIPTS
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
+        || (name.eq_ignore_ascii_case(b"exec")
+            && session.multi.as_ref().is_some_and(|tx| {
+                tx.queue
+                    .iter()
+                    .any(|(spec, _)| SCRIPTS.contains(&spec.name))
+            }));
+    script
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Resolves once `outbox` is closed, or its client killed (CLIENT KILL, shutdown), while a

@@ -7,8 +7,8 @@
 //! Dependencies point one way, from the top: [`run`] → `server` (listeners, sweeps) →
 //! `connection` (one socket: read, execute a batch, write) → `cmd` (the command table,
 //! dispatch, the families) → `state` (what connections share: keyspace lock, configuration,
-//! limits, registries, blocked clients, the clock) → `client`, `pubsub` (registries) and
-//! `persistence` (sled) → `keyspace` (data in memory), `protocol` (RESP), `config`, `glob`,
+//! limits, registries, blocked clients, the clock) → `client`, `pubsub` (registries),
+//! `scripting` (the Lua engines) and `persistence` (sled) → `keyspace` (data in memory), `protocol` (RESP), `config`, `glob`,
 //! `number`. The keyspace knows no wire format and persistence knows no commands;
 //! `tests/module_graph.rs` fails on an import cycle.
 
@@ -32,6 +32,7 @@ mod pubsub;
 mod rdb;
 #[cfg(test)]
 mod redis_oracle;
+mod scripting;
 mod server;
 mod state;
 

@@ -23,6 +23,8 @@ use crate::state::{durability, now_ms, Shared};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
+/// How long the expiry sweep waits for the keyspace lock before skipping a tick.
+const EXPIRE_LOCK_WAIT: Duration = Duration::from_millis(5);
 /// Keys one sweep may delete per database before yielding the lock.
 const EXPIRE_BUDGET: usize = 200;
 /// What Redis writes to a non-loopback client in protected mode before closing it.
@@ -289,7 +291,12 @@ fn close_idle_clients(shared: &Shared) {
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
     let now = now_ms();
-    let mut ks = shared.lock_keyspace();
+    // A script may hold the keyspace for seconds: rather than stall this worker (the only
+    // one with `io-threads 1`, which must go on serving BUSY and SCRIPT KILL), the sweep
+    // skips its turn and tries again at the next tick.
+    let Some(mut ks) = shared.try_lock_keyspace(EXPIRE_LOCK_WAIT) else {
+        return false;
+    };
     let mut more = false;
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;

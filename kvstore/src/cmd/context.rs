@@ -74,6 +74,26 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Runs `spec`'s handler for `args` as another client of this connection would, with its
+    /// own selected database `db` (updated if the command SELECTs) and protocol `resp`: what
+    /// a script's `redis.call` does. The caller's database and protocol are left as they were.
+    pub(crate) fn call_as(
+        &mut self,
+        spec: &CommandSpec,
+        args: &[Bytes],
+        db: &mut usize,
+        resp: u8,
+    ) -> Reply {
+        let (caller_db, caller_resp) = (self.session.db, self.session.resp);
+        self.session.db = *db;
+        self.session.resp = resp;
+        let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
+        *db = self.session.db;
+        self.session.db = caller_db;
+        self.session.resp = caller_resp;
+        reply
+    }
+
     /// Number of databases configured.
     pub(crate) fn databases(&mut self) -> usize {
         self.keyspace().dbs().len()

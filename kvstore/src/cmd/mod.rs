@@ -26,6 +26,7 @@ mod lcs;
 mod lists;
 mod memory;
 mod process;
+mod scripting;
 mod serialize;
 mod session;
 mod sets;
@@ -72,6 +73,7 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(bitmaps::COMMANDS)
         .chain(hyperloglogs::COMMANDS)
         .chain(geosets::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -135,6 +137,9 @@ impl<'a> Batch<'a> {
             Ok(spec) => spec,
             Err((spec, error)) => return transactions::refuse(self.session, spec, error),
         };
+        if let Some(busy) = scripting::busy_refusal(self.shared, spec) {
+            return transactions::refuse(self.session, Some(spec), busy);
+        }
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
                 self.last_cmd = spec.name;

@@ -4,4 +4,4 @@ mod reply;
 mod request;
 
 pub use reply::Reply;
-pub use request::RequestParser;
+pub use request::{split_args, RequestParser};

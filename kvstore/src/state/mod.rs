@@ -27,6 +27,7 @@ use crate::keyspace::stream::NodeLimits;
 use crate::keyspace::{HashLimits, Keyspace};
 use crate::persistence::{Durability, GroupCommit};
 use crate::pubsub::{OutputLimit, Registry};
+use crate::scripting::Scripting;
 
 /// Unix time in milliseconds: the clock every command and the expiry sweep read.
 pub(crate) fn now_ms() -> u64 {
@@ -273,6 +274,8 @@ pub(crate) struct Shared {
     commit: GroupCommit,
     /// Clients waiting in blocking commands.
     blocked: BlockedClients,
+    /// The script cache, the function libraries and the script running now.
+    scripting: Scripting,
     stats: Stats,
     started: Instant,
     run_id: String,
@@ -298,6 +301,7 @@ impl Shared {
             pubsub: Mutex::new(Registry::default()),
             commit,
             blocked: BlockedClients::default(),
+            scripting: Scripting::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: run_id(),
@@ -309,6 +313,12 @@ impl Shared {
     /// Locks the keyspace. Commands lock it once per batch (see `cmd::Batch`).
     pub(crate) fn lock_keyspace(&self) -> MutexGuard<'_, Keyspace> {
         self.keyspace.lock()
+    }
+
+    /// Locks the keyspace unless another holder keeps it for longer than `wait` (a long
+    /// script): for background sweeps that can skip a turn.
+    pub(crate) fn try_lock_keyspace(&self, wait: Duration) -> Option<MutexGuard<'_, Keyspace>> {
+        self.keyspace.try_lock_for(wait)
     }
 
     /// The configuration in force (read-locked: do not hold it across an await).
@@ -345,6 +355,12 @@ impl Shared {
 
     pub(crate) fn blocked(&self) -> &BlockedClients {
         &self.blocked
+    }
+
+    /// The Lua engines (EVAL scripts, FUNCTION libraries) and what other clients may see of
+    /// a running script. Its mutexes are taken after the keyspace lock, never before.
+    pub(crate) fn scripting(&self) -> &Scripting {
+        &self.scripting
     }
 
     pub(crate) fn stats(&self) -> &Stats {

@@ -1,0 +1,425 @@
+//! The scripting family: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO and
+//! FUNCTION, over the engine in `crate::scripting`. Redis puts all eight in one command
+//! group (`scripting`) although its code is split in `eval.c` and `function.c`; here too
+//! they are one family, whose FUNCTION / FCALL handlers live in the child module
+//! [`functions`], because both halves share how a script is run ([`run_script`],
+//! [`ScriptHost`]) and how other clients wait for it ([`busy_refusal`], [`kill`]).
+//!
+//! A script runs inside its command, under the keyspace lock the batch holds, so no other
+//! client runs in between. While it runs, other clients' commands wait in dispatch
+//! ([`busy_refusal`]) as they would in Redis, until the script ends or passes
+//! `busy-reply-threshold`; then SCRIPT KILL / FUNCTION KILL / FUNCTION STATS and the other
+//! `allow_busy` commands run (they need no keyspace lock) and the rest get BUSY. That takes
+//! a free worker thread, even with the default `io-threads 1`: the connection moves a batch
+//! that runs a script off its worker before the script starts. `redis.call` goes through
+//! [`ScriptHost`]: Redis's checks for commands called from scripts (unknown, arity,
+//! `noscript`, writes from read-only scripts), then the command's own handler through
+//! [`Ctx::call_as`], as the script client (its own database selection and protocol
+//! version), then the reply encoded as that client reads it.
+
+mod functions;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::{Bytes, BytesMut};
+
+use super::args::{help, int_arg, is};
+use super::context::Transaction;
+use super::{acl, flags, lookup, CommandSpec, Ctx, Flags};
+use crate::protocol::Reply;
+use crate::scripting::{busy, Host, Run, Running, Scripting, RUNNING_SCRIPTS};
+use crate::state::Shared;
+
+#[rustfmt::skip]
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("eval", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], eval),
+    CommandSpec::new("evalsha", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], evalsha),
+    CommandSpec::new("eval_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], eval_ro),
+    CommandSpec::new("evalsha_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], evalsha_ro),
+    CommandSpec::new("fcall", -3, flags![NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], fcall),
+    CommandSpec::new("fcall_ro", -3, flags![READONLY, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MOVABLEKEYS], acl![SCRIPTING], fcall_ro),
+    CommandSpec::new("script", -2, flags![], acl![], container).with_subcommands(SCRIPT),
+    CommandSpec::new("function", -2, flags![], acl![], container).with_subcommands(FUNCTION),
+];
+
+/// SCRIPT's subcommands (Redis lists them in the order of its randomly seeded hash table).
+#[rustfmt::skip]
+static SCRIPT: &[CommandSpec] = &[
+    CommandSpec::new("script|flush", -2, flags![NOSCRIPT], acl![SCRIPTING], script_flush),
+    CommandSpec::new("script|help", 2, flags![LOADING, STALE], acl![SCRIPTING], script_help),
+    CommandSpec::new("script|exists", -3, flags![NOSCRIPT], acl![SCRIPTING], script_exists),
+    CommandSpec::new("script|kill", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], script_kill),
+    CommandSpec::new("script|load", 3, flags![NOSCRIPT, STALE], acl![SCRIPTING], script_load),
+    CommandSpec::new("script|debug", 3, flags![NOSCRIPT], acl![SCRIPTING], script_debug),
+];
+
+/// FUNCTION's subcommands.
+#[rustfmt::skip]
+static FUNCTION: &[CommandSpec] = &[
+    CommandSpec::new("function|flush", -2, flags![WRITE, NOSCRIPT], acl![SCRIPTING], functions::flush),
+    CommandSpec::new("function|help", 2, flags![LOADING, STALE], acl![SCRIPTING], functions::help),
+    CommandSpec::new("function|kill", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], functions::kill),
+    CommandSpec::new("function|load", -3, flags![WRITE, DENYOOM, NOSCRIPT], acl![SCRIPTING], functions::load),
+    CommandSpec::new("function|restore", -3, flags![WRITE, DENYOOM, NOSCRIPT], acl![SCRIPTING], functions::restore),
+    CommandSpec::new("function|delete", 3, flags![WRITE, NOSCRIPT], acl![SCRIPTING], functions::delete),
+    CommandSpec::new("function|dump", 2, flags![NOSCRIPT], acl![SCRIPTING], functions::dump),
+    CommandSpec::new("function|list", -2, flags![NOSCRIPT], acl![SCRIPTING], functions::list),
+    CommandSpec::new("function|stats", 2, flags![NOSCRIPT, ALLOW_BUSY], acl![SCRIPTING], functions::stats),
+];
+
+/// Container commands answer through their subcommands; reached only with a bad arity.
+fn container(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Err(Reply::error(format!(
+        "ERR wrong number of arguments for '{}' command",
+        String::from_utf8_lossy(&args[0]).to_lowercase()
+    )))
+}
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+const RO_WITH_WRITE: &str = "ERR Can not execute a script with write flag using *_ro command.";
+
+/// EVAL script numkeys [key ...] [arg ...]
+fn eval(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    eval_generic(ctx, args, false, false)
+}
+
+/// EVALSHA sha1 numkeys [key ...] [arg ...]
+fn evalsha(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    eval_generic(ctx, args, true, false)
+}
+
+/// EVAL_RO script numkeys [key ...] [arg ...]
+fn eval_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    eval_generic(ctx, args, false, true)
+}
+
+/// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
+fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    eval_generic(ctx, args, true, true)
+}
+
+/// FCALL function numkeys [key ...] [arg ...]
+fn fcall(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    functions::fcall(ctx, args, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]
+fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    functions::fcall(ctx, args, true)
+}
+
+/// Splits `numkeys key... arg...` (from `args[2]`) with Redis's errors.
+fn keys_and_args(args: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
+    let numkeys = int_arg(&args[2])?;
+    if numkeys > (args.len() - 3) as i64 {
+        return Err(Reply::error(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(Reply::error("ERR Number of keys can't be negative"));
+    }
+    Ok(args[3..].split_at(numkeys as usize))
+}
+
+fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Result<Reply, Reply> {
+    if by_sha && args[1].len() != 40 {
+        return Err(Reply::error(NOSCRIPT));
+    }
+    let (keys, argv) = keys_and_args(args)?;
+    let scripting = ctx.shared.scripting();
+    // Lock order: the keyspace first, then the engine.
+    ctx.keyspace();
+    let mut scripts = scripting.scripts.lock();
+    let sha = if by_sha {
+        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        if !scripts.exists(sha.as_bytes()) {
+            return Err(Reply::error(NOSCRIPT));
+        }
+        sha
+    } else {
+        scripts.load(&args[1])?
+    };
+    let flags = scripts
+        .get(sha.as_bytes())
+        .map(|s| s.flags)
+        .unwrap_or_default();
+    if !flags.compat && !flags.no_writes && ro {
+        return Err(Reply::error(RO_WITH_WRITE));
+    }
+    let read_only = ro || (!flags.compat && flags.no_writes);
+    Ok(run_script(
+        ctx,
+        scripting,
+        sha,
+        true,
+        read_only,
+        args,
+        |run| scripts.run(&run.name.clone(), keys, argv, run),
+    ))
+}
+
+/// Runs `body` as the script client of `ctx`'s client: blocking commands answer at once,
+/// the database it selects is its own, and the caller's session is restored afterwards.
+/// Meanwhile other clients see it in `scripting.running` (SCRIPT KILL, FUNCTION STATS).
+fn run_script(
+    ctx: &mut Ctx,
+    scripting: &Scripting,
+    name: String,
+    eval: bool,
+    read_only: bool,
+    command: &[Bytes],
+    body: impl FnOnce(&mut Run) -> Reply,
+) -> Reply {
+    let caller_resp = ctx.session.resp;
+    let caller_db = ctx.session.db;
+    let was_in_multi = ctx.session.multi.is_some();
+    if !was_in_multi {
+        // Inside a transaction blocking commands answer at once, as they must in a script.
+        ctx.session.multi = Some(Transaction::default());
+    }
+    scripting.kill.store(false, Ordering::Release);
+    scripting.dirty.store(false, Ordering::Release);
+    *scripting.running.lock() = Some(Running {
+        eval,
+        name: name.clone(),
+        command: command.to_vec(),
+        started: std::time::Instant::now(),
+    });
+    RUNNING_SCRIPTS.fetch_add(1, Ordering::AcqRel);
+    let mut host = ScriptHost {
+        ctx: &mut *ctx,
+        db: caller_db,
+        dirty: &scripting.dirty,
+    };
+    let mut run = Run {
+        host: &mut host,
+        resp: 2,
+        caller_resp,
+        read_only,
+        name,
+        kill: Some(&scripting.kill),
+    };
+    let reply = body(&mut run);
+    drop(run);
+    *scripting.running.lock() = None;
+    RUNNING_SCRIPTS.fetch_sub(1, Ordering::AcqRel);
+    if !was_in_multi {
+        ctx.session.multi = None;
+    }
+    ctx.session.resp = caller_resp;
+    ctx.session.db = caller_db;
+    reply
+}
+
+/// Runs the commands of a script.
+struct ScriptHost<'c, 'b, 'a> {
+    ctx: &'c mut Ctx<'b, 'a>,
+    /// The script client's selected database (SELECT in a script does not change the
+    /// caller's).
+    db: usize,
+    /// Set once the script ran a write command (SCRIPT KILL then refuses).
+    dirty: &'c AtomicBool,
+}
+
+/// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
+fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
+    let spec = lookup(&args[0])?;
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Some(spec);
+    }
+    spec.subcommands.iter().find(|s| {
+        let sub = &s.name[spec.name.len() + 1..];
+        is(&args[1], sub)
+    })
+}
+
+/// Redis's `CMD_MAY_REPLICATE` (not reported by COMMAND INFO, so not in the table's flags):
+/// commands a read-only script may not call although they are not writes.
+fn may_replicate(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall"
+    )
+}
+
+fn error_bytes(msg: &str) -> Vec<u8> {
+    format!("-ERR {msg}\r\n").into_bytes()
+}
+
+impl Host for ScriptHost<'_, '_, '_> {
+    fn call(&mut self, args: Vec<Bytes>, resp: u8, read_only: bool) -> Vec<u8> {
+        let Some(spec) = resolve(&args) else {
+            return error_bytes("Unknown Redis command called from script");
+        };
+        if !spec.arity_ok(args.len()) {
+            return error_bytes("Wrong number of args calling Redis command from script");
+        }
+        if spec.has_flag(Flags::NOSCRIPT) {
+            return error_bytes("This Redis command is not allowed from script");
+        }
+        let write = spec.has_flag(Flags::WRITE);
+        if read_only && (write || may_replicate(spec)) {
+            return error_bytes("Write commands are not allowed from read-only scripts.");
+        }
+        if write {
+            self.dirty.store(true, Ordering::Release);
+        }
+        // Clients blocked on keys the script fills are served after the whole script, by
+        // the batch (as Redis serves them after the EVAL command), not in the middle of it.
+        let reply = self.ctx.call_as(spec, &args, &mut self.db, resp);
+        let mut out = BytesMut::new();
+        reply.encode(resp, &mut out);
+        out.to_vec()
+    }
+
+    fn command_exists(&self, args: &[Bytes]) -> bool {
+        resolve(args).is_some()
+    }
+}
+
+/// SCRIPT LOAD script
+fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let scripting = ctx.shared.scripting();
+    ctx.keyspace();
+    let sha = scripting.scripts.lock().load(&args[2])?;
+    Ok(Reply::bulk(sha))
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+fn script_exists(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let scripting = ctx.shared.scripting();
+    ctx.keyspace();
+    let scripts = scripting.scripts.lock();
+    Ok(Reply::Array(
+        args[2..]
+            .iter()
+            .map(|sha| Reply::Integer(scripts.exists(sha) as i64))
+            .collect(),
+    ))
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]
+fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let valid =
+        args.len() == 2 || (args.len() == 3 && (is(&args[2], "sync") || is(&args[2], "async")));
+    if !valid {
+        return Err(Reply::error(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    let scripting = ctx.shared.scripting();
+    ctx.keyspace();
+    scripting.scripts.lock().flush();
+    Ok(Reply::Ok)
+}
+
+/// SCRIPT KILL. It needs no keyspace lock, so it runs while another client's script holds
+/// it. As in Redis, where a script is only interrupted once it has run for
+/// `busy-reply-threshold`, the kill waits for that moment (or for the script to end).
+fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    kill(ctx.shared, true)
+}
+
+/// Dispatch's check before any command (Redis's `processCommand`): while another client's
+/// script runs, the command waits as it would in Redis, until the script ends or passes
+/// `busy-reply-threshold`; then only `allow_busy` commands run, the others get BUSY.
+pub(super) fn busy_refusal(shared: &Shared, spec: &CommandSpec) -> Option<Reply> {
+    if RUNNING_SCRIPTS.load(Ordering::Acquire) == 0 {
+        return None;
+    }
+    let running = wait_for_busy(shared)?;
+    if spec.has_flag(Flags::ALLOW_BUSY) {
+        return None;
+    }
+    Some(Reply::error(if running.eval {
+        busy::BUSY_EVAL
+    } else {
+        busy::BUSY_FUNCTION
+    }))
+}
+
+/// Waits, as a command sent to Redis during a script waits, until no script runs or the
+/// running one has passed `busy-reply-threshold`; returns the running script, if any.
+fn wait_for_busy(shared: &Shared) -> Option<Running> {
+    let scripting = shared.scripting();
+    let threshold = busy_threshold(shared);
+    loop {
+        let running = scripting.running.lock().clone();
+        match running {
+            Some(r) if r.started.elapsed() < threshold => {
+                let left = threshold - r.started.elapsed().min(threshold);
+                std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SCRIPT KILL (`eval`) / FUNCTION KILL.
+fn kill(shared: &Shared, eval: bool) -> Result<Reply, Reply> {
+    let scripting = shared.scripting();
+    let Some(victim) = wait_for_busy(shared) else {
+        return Err(Reply::error(busy::NOTBUSY));
+    };
+    scripting.kill_running(eval).map_err(Reply::error)?;
+    // Redis stops the script before it reads the next command: wait for it to stop (at its
+    // next hook, within 100000 instructions), so that later commands find it gone.
+    while scripting
+        .running
+        .lock()
+        .as_ref()
+        .is_some_and(|r| r.started == victim.started)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(Reply::Ok)
+}
+
+/// `busy-reply-threshold` (alias `lua-time-limit`).
+fn busy_threshold(shared: &Shared) -> std::time::Duration {
+    let ms = shared
+        .config()
+        .get(b"busy-reply-threshold")
+        .first()
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(5000u64);
+    std::time::Duration::from_millis(ms)
+}
+
+/// SCRIPT DEBUG YES|SYNC|NO: kvstore has no Lua debugger, so only NO (the default) is
+/// accepted.
+fn script_debug(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    if is(&args[2], "no") {
+        Ok(Reply::Ok)
+    } else if is(&args[2], "yes") || is(&args[2], "sync") {
+        Err(Reply::error(
+            "ERR SCRIPT DEBUG is not supported: kvstore has no Lua debugger",
+        ))
+    } else {
+        Err(Reply::error("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
+    }
+}
+
+/// SCRIPT HELP
+fn script_help(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(help(
+        &args[0],
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    ))
+}
