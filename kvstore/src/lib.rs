@@ -28,7 +28,6 @@ mod number;
 mod persistence;
 mod protocol;
 mod pubsub;
-#[allow(dead_code)]
 mod rdb;
 #[cfg(test)]
 mod redis_oracle;
