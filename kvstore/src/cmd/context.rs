@@ -13,6 +13,7 @@ use crate::client::ClientHandle;
 use crate::keyspace::{Db, Keyspace};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
+use crate::rdb;
 use crate::state::{Blocked, Retry, Shared};
 
 /// Side effects a batch asks the connection to carry out after writing its replies.
@@ -97,6 +98,31 @@ impl Ctx<'_, '_> {
     /// Number of databases configured.
     pub(crate) fn databases(&mut self) -> usize {
         self.keyspace().dbs().len()
+    }
+
+    /// The RDB codec's encoding thresholds from the configuration in force (DUMP and RESTORE
+    /// encode with them; MEMORY USAGE measures the layout they give). Redis reads the same
+    /// `server.*` fields when it saves or loads a value.
+    pub(crate) fn rdb_limits(&self) -> rdb::Limits {
+        let cached = self.shared.limits();
+        let config = self.shared.config();
+        let param = |name: &str| {
+            let value = config.get(name.as_bytes()).into_iter().next();
+            value.map(|(_, v)| v).unwrap_or_default()
+        };
+        let defaults = rdb::Limits::default();
+        rdb::Limits {
+            hash: cached.hash(),
+            zset: cached.zset(),
+            set_max_intset_entries: cached.intset(),
+            list_max_listpack_size: param("list-max-listpack-size")
+                .parse()
+                .unwrap_or(defaults.list_max_listpack_size),
+            list_compress_depth: param("list-compress-depth")
+                .parse()
+                .unwrap_or(defaults.list_compress_depth),
+            rdbcompression: param("rdbcompression") != "no",
+        }
     }
 
     /// Whether this command runs inside MULTI/EXEC, where blocking commands do not block

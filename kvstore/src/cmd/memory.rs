@@ -102,32 +102,12 @@ fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             return Err(Reply::error(err::SYNTAX));
         }
     }
-    let limits = rdb_limits(ctx);
+    let limits = ctx.rdb_limits();
     let key = &args[2];
     Ok(match ctx.db().peek(key) {
         Some(entry) => Reply::Integer(key_usage(key, &entry.value, samples, &limits) as i64),
         None => Reply::Nil,
     })
-}
-
-/// The list and listpack thresholds that decide the layout being measured.
-fn rdb_limits(ctx: &Ctx) -> rdb::Limits {
-    let config = ctx.shared.config();
-    let param = |name: &str| {
-        let value = config.get(name.as_bytes()).into_iter().next();
-        value.and_then(|(_, v)| v.parse().ok())
-    };
-    let cached = ctx.shared.limits();
-    let defaults = rdb::Limits::default();
-    rdb::Limits {
-        hash: cached.hash(),
-        zset: cached.zset(),
-        set_max_intset_entries: cached.intset(),
-        list_max_listpack_size: param("list-max-listpack-size")
-            .unwrap_or(defaults.list_max_listpack_size),
-        list_compress_depth: param("list-compress-depth").map_or(0, |d: i64| d as u32),
-        rdbcompression: defaults.rdbcompression,
-    }
 }
 
 /// jemalloc's size class for a request of `n` bytes: 8, then steps of 16 up to 128, then
@@ -257,7 +237,7 @@ const DOCTOR_MIN_BYTES: usize = 5 << 20;
 fn memory_doctor(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     const EMPTY: &str = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n";
     const FINE: &str = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
-    let limits = rdb_limits(ctx);
+    let limits = ctx.rdb_limits();
     let now = ctx.now;
     let mut total = 0;
     'dbs: for db in ctx.keyspace().dbs_mut() {

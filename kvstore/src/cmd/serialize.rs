@@ -32,41 +32,13 @@ mod restore_err {
     pub const TTL: &str = "ERR Invalid TTL value, must be >= 0";
 }
 
-/// The codec's encoding thresholds from the configuration in force (Redis reads the same
-/// `server.*` fields when it saves or loads a value).
-fn limits(ctx: &Ctx) -> rdb::Limits {
-    let cached = ctx.shared.limits();
-    let config = ctx.shared.config();
-    let param = |name: &str| {
-        config
-            .get(name.as_bytes())
-            .into_iter()
-            .next()
-            .map(|(_, v)| v)
-            .unwrap_or_default()
-    };
-    let defaults = rdb::Limits::default();
-    rdb::Limits {
-        hash: cached.hash(),
-        zset: cached.zset(),
-        set_max_intset_entries: cached.intset(),
-        list_max_listpack_size: param("list-max-listpack-size")
-            .parse()
-            .unwrap_or(defaults.list_max_listpack_size),
-        list_compress_depth: param("list-compress-depth")
-            .parse()
-            .unwrap_or(defaults.list_compress_depth),
-        rdbcompression: param("rdbcompression") != "no",
-    }
-}
-
-/// DUMP key: the value's RDB payload, nil for a missing key.
 /// kvstore's one refusal Redis does not have: the codec has no stream encoding
 /// (`RDB_TYPE_STREAM_LISTPACKS_2`) yet, and a wrong payload would be worse than none.
 const STREAM_NOT_SERIALIZED: &str = "ERR DUMP of stream values is not supported by kvstore yet";
 
+/// DUMP key: the value's RDB payload, nil for a missing key.
 fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let limits = limits(ctx);
+    let limits = ctx.rdb_limits();
     let now = ctx.now;
     Ok(match ctx.db().get(&args[1], now) {
         Some(Value::Stream(_)) => return Err(Reply::error(STREAM_NOT_SERIALIZED)),
@@ -128,7 +100,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if ttl < 0 {
         return Err(Reply::error(restore_err::TTL));
     }
-    let limits = limits(ctx);
+    let limits = ctx.rdb_limits();
     let value = rdb::restore(&args[3], &limits).map_err(|e| Reply::error(e.to_string()))?;
     let db = ctx.db();
     if options.replace {
