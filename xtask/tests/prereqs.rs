@@ -99,3 +99,27 @@ fn up_check_passes_where_everything_is_installed() {
     );
     assert!(!text.contains("missing"), "{text}");
 }
+
+/// With the Docker client present but no engine answering (`DOCKER_HOST` pointing at a
+/// socket nobody serves), `up` stops in one line saying what to install and start.
+#[test]
+fn up_without_an_engine_says_so_in_one_line() {
+    let socket = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["up", "--check"])
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/none.sock", socket.path().display()),
+        )
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run xtask");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no Docker engine answers `docker info`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("apt-get install -y docker.io"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
