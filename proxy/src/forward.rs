@@ -727,11 +727,39 @@ impl Client<'_> {
                 break;
             }
             let _in_flight = balancer.track(addr);
-            let buffered = std::mem::take(&mut self.buf);
-            let _ =
-                upgrade::tunnel(&mut self.stream, &mut up, &buffered, settings.read_timeout).await;
-            balancer.passive.succeeded(&addr);
-            self.finish(req, 101, 0, Some(addr), start, upstream_start);
+            let answer = upgrade::answer(
+                &mut self.stream,
+                &mut up,
+                settings.read_timeout,
+                &settings.server_header,
+            )
+            .await;
+            match answer {
+                Ok(Some(upgrade::Answer::Switched(head))) => {
+                    if write_all(&mut self.stream, &head, settings.send_timeout)
+                        .await
+                        .is_ok()
+                    {
+                        let buffered = std::mem::take(&mut self.buf);
+                        let _ = upgrade::tunnel(
+                            &mut self.stream,
+                            &mut up,
+                            &buffered,
+                            settings.read_timeout,
+                        )
+                        .await;
+                    }
+                    balancer.passive.succeeded(&addr);
+                    self.finish(req, 101, 0, Some(addr), start, upstream_start);
+                }
+                Ok(Some(upgrade::Answer::Relayed(status))) => {
+                    balancer.passive.succeeded(&addr);
+                    self.finish(req, status, 0, Some(addr), start, upstream_start);
+                    // What the client sent after the refused upgrade is never forwarded.
+                    self.linger().await;
+                }
+                Ok(None) | Err(_) => self.refuse(502, Some((req, start))).await,
+            }
             return;
         }
         self.refuse(502, Some((req, start))).await;

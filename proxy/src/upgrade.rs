@@ -2,16 +2,93 @@
 //! `proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";`.
 //!
 //! The request head is forwarded with `Connection: upgrade` and the client's `Upgrade`
-//! header (both hop-by-hop, dropped from ordinary requests) on a fresh upstream connection.
-//! From then on the proxy copies bytes both ways until either side closes or neither sends
-//! anything for the idle timeout (nginx's `proxy_read_timeout`): the upstream's answer, `101
-//! Switching Protocols` or a refusal, reaches the client verbatim. The client connection is
-//! not reused afterwards, and the upstream connection never goes back to the pool.
+//! header (both hop-by-hop, dropped from ordinary requests) on a fresh upstream connection,
+//! and the proxy reads the upstream's answer ([`answer`]). On `101 Switching Protocols` the
+//! answer reaches the client verbatim and from then on the proxy copies bytes both ways until
+//! either side closes or neither sends anything for the idle timeout (nginx's
+//! `proxy_read_timeout`). Any other answer is relayed as an ordinary response, framed by
+//! `http1`, with `Connection: close`. Invariant: nothing the client sent after the upgrade
+//! request reaches the upstream unless the upstream switched protocols, so a refused upgrade
+//! can never carry an unparsed request past the proxy. The client connection is not reused
+//! afterwards, and the upstream connection never goes back to the pool.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::http1::{self, BodyEnd};
+
+/// Longest answer head read before giving up on the upstream (as a 502).
+const MAX_ANSWER_HEAD: usize = 32 * 1024;
+
+/// What the upstream answered to an upgrade request.
+pub enum Answer {
+    /// `101`: these bytes (the head and whatever followed it) go to the client verbatim,
+    /// then the tunnel starts.
+    Switched(Vec<u8>),
+    /// Another final answer, already relayed to the client with `Connection: close`
+    /// (its status, for the access log).
+    Relayed(u16),
+}
+
+/// Reads the upstream's answer to the upgrade request. `Ok(None)`: no valid answer (a 502).
+/// A refusal is relayed here, body included, and the caller closes both connections.
+pub async fn answer(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    idle: Duration,
+    server: &[u8],
+) -> std::io::Result<Option<Answer>> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) if resp.code == Some(101) => {
+                return Ok(Some(Answer::Switched(buf)));
+            }
+            Ok(httparse::Status::Complete(_)) => break,
+            Ok(httparse::Status::Partial) if buf.len() <= MAX_ANSWER_HEAD => {}
+            _ => return Ok(None),
+        }
+        let Ok(n) = timeout(idle, upstream.read(&mut chunk)).await else {
+            return Ok(None);
+        };
+        match n? {
+            0 => return Ok(None),
+            n => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let (mut keep_alive, mut head) = (false, Vec::new());
+    let Ok(Some(resp)) =
+        http1::parse_response(&buf, false, false, server, &mut keep_alive, &mut head)
+    else {
+        return Ok(None);
+    };
+    client.write_all(&head).await?;
+    let Some(mut end) = BodyEnd::new(resp.framing) else {
+        return Ok(Some(Answer::Relayed(resp.status)));
+    };
+    let mut data = buf[resp.head_len..].to_vec();
+    loop {
+        match end.advance(&data) {
+            Ok(Some(n)) => {
+                client.write_all(&data[..n]).await?;
+                break;
+            }
+            Ok(None) => client.write_all(&data).await?,
+            Err(_) => break,
+        }
+        match timeout(idle, upstream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => data = chunk[..n].to_vec(),
+            _ => break,
+        }
+    }
+    Ok(Some(Answer::Relayed(resp.status)))
+}
 
 /// The `Upgrade` header value when the request head asks for a protocol switch
 /// (`Connection: upgrade` and `Upgrade: ...`).
