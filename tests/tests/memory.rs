@@ -50,7 +50,6 @@ fn usage_is_redis_number_for_deterministic_layouts() {
         "wideintset",
         "strings",
         "zset",
-        "widezset",
         "biglist",
         "bighash",
     ] {
@@ -76,7 +75,10 @@ fn usage_of_hash_tables_and_skiplists_is_close_to_redis() {
             .parse()
             .expect("an integer")
     };
-    for key in ["bigset", "bigzset"] {
+    // `widezset` (a listpack grown by one ZADD past 64 bytes) came out 16 bytes apart in one
+    // run of many (1096 against 1112): Redis's allocation there is not a function of the
+    // value alone, so it is compared within the tolerance too.
+    for key in ["bigset", "bigzset", "widezset"] {
         let (a, b) = (usage(&mut ours, key), usage(&mut theirs, key));
         assert!(
             (a / b - 1.0).abs() < 0.2,
