@@ -111,7 +111,9 @@ fn describe(value: &Value) -> Snapshot {
                 [member.to_vec(), text]
             })
             .collect(),
-        Value::Stream(_) => unreachable!("no test builds a stream: the codec has no stream encoding"),
+        Value::Stream(_) => {
+            unreachable!("no test builds a stream: the codec has no stream encoding")
+        }
     };
     let (kind, encoding) = (value.type_name(), value.encoding());
     unordered(kind, encoding, &mut items);
