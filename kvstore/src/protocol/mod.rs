@@ -5,3 +5,6 @@ mod request;
 
 pub use reply::Reply;
 pub use request::{split_args, RequestParser};
+
+#[cfg(test)]
+mod alternative;
