@@ -96,22 +96,43 @@ pub const DOCKER_SWARM: Reference = Reference {
 pub const KUBERNETES_VALIDATE: Reference = Reference {
     name: "kubernetes-validate",
     program: "kubernetes-validate",
-    install: "cargo xtask test installs it into target/kubernetes-validate-venv; by hand: \
+    install: "cargo xtask test installs it into target/python-venv; by hand: \
               pip install kubernetes-validate==1.37.0",
     answers: None,
-    also_in: Some(kubernetes_validate_venv),
+    also_in: Some(python_venv),
 };
 
-/// `bin/` of the virtualenv holding kubernetes-validate (xtask/src/prereqs.rs makes it).
-pub fn kubernetes_validate_venv() -> PathBuf {
+/// redis-py, the Python client (PyPI), in the same virtualenv: its `python3` must import it.
+pub const REDIS_PY: Reference = Reference {
+    name: "redis-py",
+    program: "python3",
+    install:
+        "cargo xtask test installs it into target/python-venv; by hand: \
+              python3 -m venv target/python-venv && target/python-venv/bin/pip install redis==5.2.1",
+    answers: Some(redis_py_imports),
+    also_in: Some(python_venv),
+};
+
+fn redis_py_imports() -> bool {
+    Command::new(python_venv().join("python3"))
+        .args(["-c", "import redis"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `bin/` of the virtualenv holding kubernetes-validate and redis-py (xtask/src/prereqs.rs
+/// makes it).
+pub fn python_venv() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
-        .join("target/kubernetes-validate-venv/bin")
+        .join("target/python-venv/bin")
 }
 
 /// Every reference, for the tests of this module and for documentation.
-pub const ALL: [&Reference; 8] = [
+pub const ALL: [&Reference; 9] = [
     &REDIS_SERVER,
     &REDIS_CLI,
     &REDIS_BENCHMARK,
@@ -120,6 +141,7 @@ pub const ALL: [&Reference; 8] = [
     &DOCKER,
     &DOCKER_SWARM,
     &KUBERNETES_VALIDATE,
+    &REDIS_PY,
 ];
 
 fn docker_engine_answers() -> bool {

@@ -50,14 +50,14 @@ pub const KUBERNETES_VERSION: &str = "1.33.0";
 
 pub fn run(args: K8sArgs) -> Result<()> {
     if args.validate {
-        crate::prereqs::ensure_kubernetes_validate()?;
+        crate::prereqs::ensure_python_packages()?;
         let dir = tempfile::tempdir()?;
         for profile in PROFILES {
             let path = dir.path().join(format!("{profile}.yaml"));
             std::fs::write(&path, render(profile)?)?;
             crate::sh(
                 std::process::Command::new(
-                    crate::prereqs::kubernetes_validate_bin().join("kubernetes-validate"),
+                    crate::prereqs::python_venv_bin().join("kubernetes-validate"),
                 )
                 .args([
                     "--kubernetes-version",

@@ -172,12 +172,13 @@ fn test(check: bool, args: &[String]) -> Result<()> {
             return Ok(());
         }
     }
-    // The Kubernetes manifests' schema validator (PyPI, in a virtualenv under target/).
-    if let Err(e) = prereqs::ensure_kubernetes_validate() {
+    // The Kubernetes manifests' schema validator and redis-py (PyPI, in a virtualenv under
+    // target/).
+    if let Err(e) = prereqs::ensure_python_packages() {
         if !opt_out {
             return Err(e);
         }
-        eprintln!("[xtask] kubernetes-validate not installed: {e:#}");
+        eprintln!("[xtask] python packages not installed: {e:#}");
     }
     if !cargo_nextest_installed() {
         sh(cargo().args(["install", "cargo-nextest", "--locked"]))?;

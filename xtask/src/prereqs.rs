@@ -243,29 +243,29 @@ pub fn ensure(task: &str, needs: &[&[Need]], docker: Docker, check_only: bool) -
     Ok(())
 }
 
-/// The PyPI validator the Kubernetes tests run, pinned (it bundles the schemas of every
-/// Kubernetes version it knows, so validation needs no cluster and no network).
-pub const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+/// The PyPI packages the tests run, pinned, in one virtualenv under target/:
+/// kubernetes-validate bundles the schemas of every Kubernetes version it knows (validation
+/// needs no cluster and no network); redis-py is the client whose `Lock` and stream consumer
+/// groups tests/tests/redis_py.rs runs against kvstore and redis-server.
+pub const PYTHON_PACKAGES: [&str; 2] = ["kubernetes-validate==1.37.0", "redis==5.2.1"];
 
-/// `bin/` of the virtualenv under target/ that holds [`KUBERNETES_VALIDATE`]; the tests look
-/// there (tests/src/reference.rs).
-pub fn kubernetes_validate_bin() -> PathBuf {
-    crate::root().join("target/kubernetes-validate-venv/bin")
+/// `bin/` of the virtualenv holding [`PYTHON_PACKAGES`]; the tests look there
+/// (tests/src/reference.rs).
+pub fn python_venv_bin() -> PathBuf {
+    crate::root().join("target/python-venv/bin")
 }
 
-/// Creates the virtualenv with kubernetes-validate unless it is there (needs python3 and its
-/// venv module, which [`TEST`] lists, and PyPI).
-pub fn ensure_kubernetes_validate() -> Result<()> {
-    let bin = kubernetes_validate_bin();
+/// Creates the virtualenv with [`PYTHON_PACKAGES`] unless it holds them already (needs python3
+/// and its venv module, which [`TEST`] lists, and PyPI).
+pub fn ensure_python_packages() -> Result<()> {
+    let bin = python_venv_bin();
     let marker = bin.join("installed.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(KUBERNETES_VALIDATE) {
+    let wanted = PYTHON_PACKAGES.join(" ");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
     }
     let venv = bin.parent().expect("venv");
-    eprintln!(
-        "[xtask] creating {} ({KUBERNETES_VALIDATE})",
-        venv.display()
-    );
+    eprintln!("[xtask] creating {} ({wanted})", venv.display());
     crate::sh(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
     crate::sh(
         Command::new(bin.join("python"))
@@ -276,9 +276,9 @@ pub fn ensure_kubernetes_validate() -> Result<()> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .arg(KUBERNETES_VALIDATE),
+            .args(PYTHON_PACKAGES),
     )?;
-    std::fs::write(marker, KUBERNETES_VALIDATE)?;
+    std::fs::write(marker, wanted)?;
     Ok(())
 }
 
