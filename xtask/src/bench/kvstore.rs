@@ -1,5 +1,5 @@
-//! Part `kvstore`: redis-benchmark's default suite, plus bitmap, HyperLogLog and geo commands
-//! as custom commands, against kvstore and Debian's redis-server,
+//! Part `kvstore`: redis-benchmark's default suite, plus bitmap, HyperLogLog, geo, scripting
+//! and stream commands as custom commands, against kvstore and Debian's redis-server,
 //! 50 clients, pipeline 1 and 16, with `appendfsync everysec` and `always`.
 //!
 //! A test whose command kvstore does not implement yet is not run against it (an error reply
@@ -45,7 +45,8 @@ const SUITE: &[(&str, &str)] = &[
 /// with redis-benchmark's `__rand_int__` placeholders (`-r 100000`). The placeholder is a
 /// zero-padded number, which no integer argument accepts: SETBIT varies its key, not its
 /// offset. GEOSEARCH takes `COUNT 10 ANY` because those digits put every GEOADD point within
-/// a metre of the others.
+/// a metre of the others. EVALSHA runs [`SCRIPT`] (a rate limiter's INCR + EXPIRE) and
+/// XREADGROUP reads, one entry per call, what XADD appended; [`SETUP`] prepares both.
 const CUSTOM: &[(&str, &[&str])] = &[
     (
         "SETBIT",
@@ -80,7 +81,63 @@ const CUSTOM: &[(&str, &[&str])] = &[
             "ANY",
         ],
     ),
+    (
+        "EVALSHA",
+        &["EVALSHA", SCRIPT_SHA, "1", "bench:limit:__rand_int__"],
+    ),
+    ("XADD", &["XADD", "bench:stream", "*", "n", "__rand_int__"]),
+    (
+        "XREADGROUP",
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "worker",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "bench:stream",
+            ">",
+        ],
+    ),
 ];
+
+/// The script EVALSHA runs, and its SHA1 (SCRIPT LOAD's answer, checked by [`setup`]).
+const SCRIPT: &str =
+    "local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], 60) return n";
+const SCRIPT_SHA: &str = "e7fb793085a6712633dcedd18b7b1d3ea4eaef44";
+
+/// Commands sent once to each fresh server before the custom rows, and the reply expected.
+const SETUP: &[(&[&str], &str)] = &[
+    (&["SCRIPT", "LOAD", SCRIPT], SCRIPT_SHA),
+    (
+        &[
+            "XGROUP",
+            "CREATE",
+            "bench:stream",
+            "workers",
+            "$",
+            "MKSTREAM",
+        ],
+        "OK",
+    ),
+];
+
+/// Sends [`SETUP`] with redis-cli.
+fn setup(port: u16) -> Result<()> {
+    for (command, expected) in SETUP {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(*command)
+            .output()
+            .context("redis-cli")?;
+        let reply = String::from_utf8_lossy(&out.stdout);
+        if reply.trim() != *expected {
+            bail!("{command:?} answered {reply:?}, not {expected:?}");
+        }
+    }
+    Ok(())
+}
 
 /// One redis-benchmark result row.
 #[derive(Clone, Copy)]
@@ -214,13 +271,19 @@ pub fn run(plan: &Plan) -> Result<String> {
     writeln!(
         report,
         "`redis-benchmark -c 50 -n <N> -P <pipeline> -t <suite>` (N = {} at pipeline 1, {} at \
-         16), redis-benchmark's default suite, then SETBIT, BITCOUNT, PFADD, PFCOUNT, GEOADD and \
-         GEOSEARCH as custom commands (`-r 100000`), against kvstore and Debian's redis-server, both \
+         16), redis-benchmark's default suite, then {} as custom commands (`-r 100000`; EVALSHA \
+         runs `{SCRIPT}`, XREADGROUP reads one entry per call as a consumer of the group \
+         `workers`), against kvstore and Debian's redis-server, both \
          fresh for every run, both `appendonly yes` with the `appendfsync` of the row and the \
          default `io-threads 1`. Median of {} rounds (spread in brackets), order alternated \
          every round. Latencies are redis-benchmark's, in ms.\n",
         plan.requests,
         plan.requests * 10,
+        CUSTOM
+            .iter()
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+            .join(", "),
         plan.rounds
     )?;
     let mut summary = Vec::new();
@@ -263,6 +326,9 @@ pub fn run(plan: &Plan) -> Result<String> {
                     {
                         samples.entry((i, test)).or_default().push(row);
                     }
+                }
+                if !custom.is_empty() {
+                    setup(server.port)?;
                 }
                 for (test, command) in CUSTOM.iter().filter(|(t, _)| custom.contains(t)) {
                     let mut args = vec!["-n", &n, "-P", &p, "-r", "100000"];
