@@ -270,6 +270,15 @@ fn stack_file_is_valid_for_swarm() {
             .map(|l| l.trim().trim_end_matches(':'))
             .collect();
         assert_eq!(services, expected, "{profiles:?}:\n{config}");
+        // Swarm routes to a task only once it is healthy: checks every second, not every 10.
+        let intervals: Vec<&str> = config
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("interval: "))
+            .collect();
+        assert!(
+            !intervals.is_empty() && intervals.iter().all(|i| *i == "1s"),
+            "{profiles:?}: {intervals:?}"
+        );
     }
     // The VIP form, for clusters with IPVS, parses too (it cannot be deployed here).
     let rendered = std::process::Command::new(e2e::binary("xtask"))

@@ -149,6 +149,8 @@ pub const STORE_NODE_LABEL: &str = "kvstack.store";
 ///   backends' and the store's host ports are dropped (host-mode ports would pin one task per
 ///   node and stall `start-first` updates). [`EndpointMode::Vip`] keeps the compose ports.
 ///
+/// - Health checks run every [`SWARM_HEALTH_INTERVAL`].
+///
 /// Variables stay `${…}`: `docker stack deploy` substitutes them from the shell.
 pub fn stack_file(profiles: &[String], mode: EndpointMode) -> Result<String> {
     let mut doc = compose_document(profiles)?;
@@ -174,6 +176,14 @@ pub fn stack_file(profiles: &[String], mode: EndpointMode) -> Result<String> {
             );
         }
         files_as_configs(service, &mut configs)?;
+        if let Some(check) = service
+            .get_mut("healthcheck")
+            .and_then(Value::as_mapping_mut)
+        {
+            if check.contains_key("interval") {
+                check.insert("interval".into(), SWARM_HEALTH_INTERVAL.into());
+            }
+        }
         if mode == EndpointMode::Dnsrr {
             deploy(service).insert("endpoint_mode".into(), "dnsrr".into());
             host_mode_load_balancer_port(service)?;
@@ -191,6 +201,13 @@ pub fn stack_file(profiles: &[String], mode: EndpointMode) -> Result<String> {
     }
     Ok(quote_yaml_1_1_booleans(&serde_norway::to_string(&doc)?))
 }
+
+/// Swarm puts a task behind its service's name (DNS and VIP) only once its health check has
+/// passed, and Docker 20.10 runs the first check a whole `interval` after the start (it has no
+/// `start_interval`): with compose's 10 s every scaled or updated replica would wait 10 s
+/// before the load balancer could even resolve it. Checks every second make it resolvable
+/// about a second after it listens; the probe is one exec of a static binary.
+pub const SWARM_HEALTH_INTERVAL: &str = "1s";
 
 /// Quotes the plain scalars that YAML 1.1 reads as booleans (`yes`, `no`, `on`, `off`, `y`,
 /// `n`, any case). serde_norway writes YAML 1.2, where they are strings, but Kubernetes'
