@@ -214,7 +214,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
                 socket.as_raw_fd()
             };
             let handle = shared.clients().register(addr, laddr, fd);
-            let authenticated = shared.config().requirepass.is_none();
+            let authenticated = !shared.acl().auth_required();
             let session = Session::new(handle, authenticated);
             Connection::new(shared.clone(), socket, session).run().await;
             drop(permit);
