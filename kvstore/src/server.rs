@@ -111,6 +111,7 @@ impl Server {
         }
         let port = listeners[0].local_addr()?.port();
         let shared = Arc::new(Shared::new(config, keyspace, commit, port));
+        crate::cmd::load_users_at_startup(&shared).map_err(anyhow::Error::msg)?;
         Ok(Server { shared, listeners })
     }
 

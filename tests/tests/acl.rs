@@ -434,3 +434,134 @@ fn dryrun_and_selectors_as_redis() {
         );
     }
 }
+
+/// A server of `flavor` whose `aclfile` starts with `text`; the file's path is returned too.
+fn with_acl_file(
+    flavor: e2e::Flavor,
+    text: &str,
+) -> (Server, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("users.acl");
+    std::fs::write(&path, text).expect("acl file");
+    let server = Server::start(flavor, &["--aclfile", path.to_str().unwrap()]);
+    (server, path, dir)
+}
+
+#[test]
+fn acl_file_load_and_save_as_redis() {
+    if !e2e::require_redis() {
+        return;
+    }
+    let initial =
+        "user default on nopass ~* &* +@all\n\nuser alice on >pw ~a* resetchannels -@all +get\n";
+    let mut transcripts = Vec::new();
+    for flavor in [e2e::Flavor::Kvstore, e2e::Flavor::Redis] {
+        let (server, path, _dir) = with_acl_file(flavor, initial);
+        let shown = path.to_str().unwrap().to_string();
+        let mut admin = server.raw();
+        let mut alice = server.raw();
+        let mut out = vec![
+            run(&mut admin, &["ACL", "LIST"]),
+            run(&mut alice, &["AUTH", "alice", "pw"]),
+            run(&mut alice, &["GET", "a1"]),
+            run(
+                &mut admin,
+                &[
+                    "ACL", "SETUSER", "bob", "on", "nopass", "+@hash", "~h*", "&c",
+                ],
+            ),
+            run(&mut admin, &["ACL", "SAVE"]),
+            std::fs::read_to_string(&path).unwrap(),
+        ];
+        std::fs::write(
+            &path,
+            "user alice on >pw +nosuch ~x allkeys ~y\nuser alice off\nuser bob on bogus #xx\nfoo bar\nuser\n",
+        )
+        .unwrap();
+        out.push(run(&mut admin, &["ACL", "LOAD"]).replace(&shown, "FILE"));
+        out.push(run(&mut admin, &["ACL", "USERS"]));
+        out.push(run(&mut alice, &["GET", "a1"]));
+        std::fs::write(&path, "user carol on nopass ~c* +@string\n").unwrap();
+        out.push(run(&mut admin, &["ACL", "LOAD"]));
+        out.push(run(&mut admin, &["ACL", "LIST"]));
+        out.push(text(alice.read_to_close()));
+        std::fs::remove_file(&path).unwrap();
+        out.push(run(&mut admin, &["ACL", "LOAD"]).replace(&shown, "FILE"));
+        transcripts.push(out);
+    }
+    assert_eq!(
+        transcripts[0], transcripts[1],
+        "left: kvstore, right: redis-server"
+    );
+}
+
+#[test]
+fn user_directives_as_redis() {
+    let args = [
+        "--user",
+        "alice",
+        "on",
+        ">pw",
+        "~a*",
+        "+@read",
+        "--user",
+        "default",
+        "on",
+        "nopass",
+        "~*",
+        "+@all",
+        "-flushall",
+    ];
+    let Some(servers) = Differential::start(&args) else {
+        return;
+    };
+    servers.check_both(
+        "ACL LIST
+        AUTH alice pw
+        ACL WHOAMI
+        GET a1
+        GET b1
+        SET a1 x",
+    );
+}
+
+#[test]
+fn revoked_channels_disconnect_subscribers() {
+    same_as_redis(|s: &Server| {
+        let mut admin = s.raw();
+        let mut out = Vec::new();
+        out.push(run(
+            &mut admin,
+            &[
+                "ACL",
+                "SETUSER",
+                "sub",
+                "on",
+                "nopass",
+                "+@all",
+                "resetchannels",
+                "&news",
+                "&sport*",
+            ],
+        ));
+        let mut kept = s.raw();
+        let mut dropped = s.raw();
+        out.push(run(&mut kept, &["AUTH", "sub", "x"]));
+        out.push(run(&mut dropped, &["AUTH", "sub", "x"]));
+        out.push(run(&mut kept, &["SUBSCRIBE", "sport1"]));
+        out.push(run(&mut dropped, &["SUBSCRIBE", "news"]));
+        // Adding channels keeps everyone.
+        out.push(run(&mut admin, &["ACL", "SETUSER", "sub", "&more"]));
+        out.push(run(&mut admin, &["PUBLISH", "news", "1"]));
+        out.push(text(dropped.read_reply().unwrap()));
+        // Taking `news` away closes only its subscriber.
+        out.push(run(
+            &mut admin,
+            &["ACL", "SETUSER", "sub", "resetchannels", "&sport*"],
+        ));
+        out.push(text(dropped.read_to_close()));
+        out.push(run(&mut admin, &["PUBLISH", "sport1", "2"]));
+        out.push(text(kept.read_reply().unwrap()));
+        out
+    });
+}

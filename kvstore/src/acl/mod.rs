@@ -23,7 +23,9 @@ use parking_lot::{RwLock, RwLockReadGuard};
 
 pub(crate) use catalog::{Catalog, CATEGORIES};
 pub(crate) use log::{Context, Log, LogEntry, Reason};
-pub(crate) use selector::{category_flag, has_spaces, Call, Denial, Selector, READ, WRITE};
+pub(crate) use selector::{
+    category_flag, channel_in, has_spaces, Call, Denial, Selector, READ, WRITE,
+};
 
 /// Why a rule was refused (Redis's errno values in `ACLSetUser`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,11 +210,21 @@ impl User {
         Err(relevant)
     }
 
-    /// Whether the user may subscribe to / publish on `channel` with any selector.
-    pub(crate) fn channel_allowed(&self, channel: &[u8], is_pattern: bool) -> bool {
-        self.selectors
+    /// `ACLKillPubsubClientsIfNeeded`'s question: `None` if every subscription `old` allowed
+    /// is still allowed (no selector has all channels and the new channel list is a superset),
+    /// else the channel patterns the subscribers of this user must match.
+    pub(crate) fn revoked_channels(&self, old: &User) -> Option<Vec<Vec<u8>>> {
+        if self.selectors.iter().any(|s| s.allchannels) {
+            return None;
+        }
+        let upcoming: Vec<Vec<u8>> = (self.selectors.iter())
+            .flat_map(|s| s.channels.iter().cloned())
+            .collect();
+        let kept = old
+            .selectors
             .iter()
-            .any(|s| s.channel_allowed(channel, is_pattern))
+            .all(|s| !s.allchannels && s.channels.iter().all(|c| upcoming.contains(c)));
+        (!kept).then_some(upcoming)
     }
 
     /// Whether the root selector grants everything: no check can refuse.
@@ -333,10 +345,6 @@ impl Users {
         self.users.iter()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.users.len()
-    }
-
     /// `ACLStringSetUser`: applies `rules` to a copy of `name` (or a new user) and commits
     /// only if all are valid. Returns the user as it was (`None` if new) on success.
     pub(crate) fn set_user(
@@ -374,34 +382,142 @@ impl Users {
         self.users.remove(name).is_some()
     }
 
-    /// Replaces every user but keeps the log (ACL LOAD).
-    pub(crate) fn replace_all(&mut self, users: BTreeMap<Vec<u8>, User>) {
-        self.users = users;
+    /// Replaces every user but keeps the log (ACL LOAD); returns the names of the users
+    /// replaced, whose clients Redis disconnects (all but `default`).
+    pub(crate) fn replace_all(&mut self, users: BTreeMap<Vec<u8>, User>) -> Vec<Vec<u8>> {
+        let old = std::mem::replace(&mut self.users, users);
+        old.into_keys().filter(|name| name != b"default").collect()
     }
 
-    /// A fresh set of users as configured from scratch (for ACL LOAD and `user` directives):
-    /// only the default user, unrestricted and without password.
-    pub(crate) fn fresh(&self) -> BTreeMap<Vec<u8>, User> {
-        Users::new(None).users
-    }
-
-    /// Applies a user definition from a file onto `users` (an existing user, e.g. `default`,
-    /// is reset first). `Err((rule, message))` for the first bad rule.
-    pub(crate) fn load_user(
+    /// `ACLLoadFromFile` over the text of `filename`: the users it defines (a missing
+    /// `default` is the unrestricted one), or Redis's one-line description of every error.
+    pub(crate) fn parse_file(
         &self,
         catalog: &Catalog,
-        users: &mut BTreeMap<Vec<u8>, User>,
-        name: &[u8],
-        rules: &[Vec<u8>],
-    ) -> Result<(), (Vec<u8>, RuleError)> {
+        filename: &str,
+        text: &[u8],
+    ) -> Result<BTreeMap<Vec<u8>, User>, String> {
+        let mut users: BTreeMap<Vec<u8>, User> = BTreeMap::new();
+        let mut errors = String::new();
         let allchannels = self.allchannels_default;
-        let user = users
-            .entry(name.to_vec())
-            .or_insert_with(|| User::new(allchannels));
-        let _ = user.apply(catalog, b"reset", allchannels);
-        for rule in rules {
-            user.apply(catalog, rule, allchannels)
-                .map_err(|e| (rule.clone(), e))?;
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            let linenum = i + 1;
+            let line = trim(line, b" \t\r\n");
+            if line.is_empty() {
+                continue;
+            }
+            let argv: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+            if argv[0] != b"user" || argv.len() < 2 {
+                errors += &format!(
+                    "{filename}:{linenum} should start with user keyword followed by the username. "
+                );
+                continue;
+            }
+            let name = argv[1];
+            if has_spaces(name) {
+                errors += &format!(
+                    "'{filename}:{linenum}: username '{}' contains invalid characters. ",
+                    String::from_utf8_lossy(name)
+                );
+                continue;
+            }
+            if users.contains_key(name) {
+                errors += &format!(
+                    "WARNING: Duplicate user '{}' found on line {linenum}. ",
+                    String::from_utf8_lossy(name)
+                );
+                continue;
+            }
+            let user = users
+                .entry(name.to_vec())
+                .or_insert_with(|| User::new(allchannels));
+            let rules: Vec<Vec<u8>> = argv[2..].iter().map(|r| r.to_vec()).collect();
+            let merged = merge_selector_args(&rules).unwrap_or_else(|_| {
+                errors +=
+                    &format!("{filename}:{linenum}: Unmatched parenthesis in selector definition.");
+                Vec::new()
+            });
+            let mut syntax_error = false;
+            for rule in &merged {
+                let rule = trim(rule, b"\t\r\n");
+                match user.apply(catalog, rule, allchannels) {
+                    Ok(()) => {}
+                    Err(RuleError::UnknownCommand) => {
+                        errors += &format!(
+                            "{filename}:{linenum}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(c_str(rule)),
+                            RuleError::UnknownCommand.message()
+                        );
+                    }
+                    Err(e) if !syntax_error => {
+                        errors += &format!("{filename}:{linenum}: {}. ", e.message());
+                        syntax_error = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors += "WARNING: ACL errors detected, no change to the previously active ACL rules was performed";
+            return Err(errors);
+        }
+        if !users.contains_key(&b"default"[..]) {
+            users.extend(Users::new(None).users);
+        }
+        Ok(users)
+    }
+
+    /// `ACLLoadConfiguredUsers`: the `user` directives of the configuration, in order
+    /// (`default` is reset first). Redis's log line for the first error.
+    pub(crate) fn load_configured(
+        &mut self,
+        catalog: &Catalog,
+        definitions: &[Vec<Vec<u8>>],
+    ) -> Result<(), String> {
+        let allchannels = self.allchannels_default;
+        let mut seen: Vec<&[u8]> = Vec::new();
+        for definition in definitions {
+            let Some((name, rules)) = definition.split_first() else {
+                continue;
+            };
+            let declaration = |message: &str| {
+                format!(
+                    "Error in user declaration '{}': {message}",
+                    String::from_utf8_lossy(name)
+                )
+            };
+            if seen.contains(&&name[..]) {
+                return Err(declaration(
+                    "Duplicate user found. A user can only be defined once in config files",
+                ));
+            }
+            seen.push(name);
+            if has_spaces(name) {
+                return Err("Spaces not allowed in ACL usernames".into());
+            }
+            let rules = merge_selector_args(rules).map_err(|at| {
+                declaration(&format!(
+                    "Unmatched parenthesis in acl selector starting at '{}'.",
+                    String::from_utf8_lossy(&rules[at])
+                ))
+            })?;
+            let user = self
+                .users
+                .entry(name.clone())
+                .or_insert_with(|| User::new(allchannels));
+            if name == b"default" {
+                let _ = user.apply(catalog, b"reset", allchannels);
+            }
+            for rule in &rules {
+                user.apply(catalog, rule, allchannels).map_err(|e| {
+                    format!(
+                        "Error loading ACL rule '{}' for the user named '{}': {}",
+                        String::from_utf8_lossy(rule),
+                        String::from_utf8_lossy(name),
+                        e.message()
+                    )
+                })?;
+            }
         }
         Ok(())
     }
@@ -410,6 +526,16 @@ impl Users {
     pub(crate) fn authenticate(&self, name: &[u8], password: &[u8]) -> bool {
         self.users.get(name).is_some_and(|u| u.accepts(password))
     }
+}
+
+/// `sdstrim`: `set` bytes off both ends.
+fn trim<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
+    let start = s.iter().position(|b| !set.contains(b)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !set.contains(b))
+        .map_or(start, |e| e + 1);
+    &s[start..end]
 }
 
 /// The bytes C code sees: up to the first NUL.
@@ -520,7 +646,7 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(&users.get(b"bob").unwrap().describe(&c)),
             "on #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~foo* %R~bar \
-             resetchannels -@all +get +select|0 (~x* resetchannels -@all +get)"
+             resetchannels -@all +@read +select|0 (~x* resetchannels -@all +@read)"
         );
         users.set_user(&c, b"r", &rules(&["reset"])).unwrap();
         assert_eq!(

@@ -10,7 +10,7 @@
 //! `context`, `spec`) and the layers below (`state`, `keyspace`, `protocol`), never another
 //! family: the module graph test (`tests/module_graph.rs`) holds that.
 
-mod acl;
+mod access_control;
 mod admin;
 mod args;
 mod bitmaps;
@@ -50,6 +50,7 @@ use crate::protocol::Reply;
 use crate::state::{now_ms, Shared};
 use args::{err, sanitize, truncated};
 
+pub(crate) use access_control::load_users_at_startup;
 pub(crate) use context::{Ctx, Effects, Session};
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
@@ -57,7 +58,7 @@ pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
     session::COMMANDS
         .iter()
-        .chain(acl::COMMANDS)
+        .chain(access_control::COMMANDS)
         .chain(admin::COMMANDS)
         .chain(introspection::COMMANDS)
         .chain(strings::COMMANDS)
@@ -224,7 +225,7 @@ impl<'a> Batch<'a> {
                 None => Context::Toplevel,
             };
             log_denial(self.shared, self.session, spec, args, (denial, at), context);
-            return Err((Some(spec), acl::refusal(spec, denial)));
+            return Err((Some(spec), access_control::refusal(spec, denial)));
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));

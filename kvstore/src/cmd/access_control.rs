@@ -7,9 +7,9 @@ use bytes::Bytes;
 
 use super::args::{help, int_arg, is, sanitize, truncated};
 use super::{acl, catalog, flags, permission, CommandSpec, Ctx};
-use crate::acl::{has_spaces, Denial, User, CATEGORIES};
+use crate::acl::{channel_in, has_spaces, Denial, User, CATEGORIES};
 use crate::protocol::Reply;
-use crate::state::now_ms;
+use crate::state::{now_ms, Shared};
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -62,13 +62,46 @@ fn acl_setuser(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let rules: Vec<Vec<u8>> = args[3..].iter().map(|r| r.to_vec()).collect();
     let catalog = catalog();
-    let result = ctx
-        .shared
-        .acl()
-        .update(|users| users.set_user(catalog, name, &rules));
+    let allchannels = pubsub_default(ctx.shared);
+    let result = ctx.shared.acl().update(|users| {
+        users.allchannels_default = allchannels;
+        users.set_user(catalog, name, &rules)
+    });
     match result {
-        Ok(_) => Ok(Reply::Ok),
+        Ok(old) => {
+            let new = ctx.shared.acl().read().get(name).cloned();
+            if let (Some(old), Some(new)) = (old, new) {
+                if let Some(allowed) = new.revoked_channels(&old) {
+                    disconnect_subscribers(ctx, name, &allowed);
+                }
+            }
+            Ok(Reply::Ok)
+        }
         Err(e) => Err(Reply::error(sanitize(format!("ERR {e}")))),
+    }
+}
+
+/// Closes the subscribed connections of user `name` that hold a subscription no longer in
+/// `allowed` (patterns compared literally, channels matched), as ACL SETUSER does in Redis.
+fn disconnect_subscribers(ctx: &mut Ctx, name: &[u8], allowed: &[Vec<u8>]) {
+    let me = ctx.session.id();
+    for client in ctx.shared.clients().all() {
+        let user = client.info.lock().user.clone();
+        let user = user.as_deref().unwrap_or(b"default");
+        if user != name {
+            continue;
+        }
+        let subscriptions = ctx.shared.pubsub().subscriptions_of(client.id);
+        let revoked = (subscriptions.iter())
+            .any(|(channel, pattern)| !channel_in(allowed, channel, *pattern));
+        if !revoked {
+            continue;
+        }
+        if client.id == me {
+            ctx.effects.close = true;
+        } else {
+            client.kill();
+        }
     }
 }
 
@@ -81,26 +114,11 @@ fn acl_deluser(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     ctx.shared.acl().update(|users| {
         for name in &args[2..] {
             if users.remove(name) {
-                deleted.push(name.clone());
+                deleted.push(name.to_vec());
             }
         }
     });
-    if !deleted.is_empty() {
-        let me = ctx.session.id();
-        for client in ctx.shared.clients().all() {
-            let user = client.info.lock().user.clone();
-            if !user.is_some_and(|u| deleted.contains(&u)) {
-                continue;
-            }
-            if client.id == me {
-                ctx.session.authenticated = false;
-                ctx.session.user = Bytes::from_static(b"default");
-                ctx.effects.close = true;
-            } else {
-                client.kill();
-            }
-        }
-    }
+    disconnect_users(ctx, &deleted);
     Ok(Reply::Integer(deleted.len() as i64))
 }
 
@@ -336,16 +354,123 @@ fn acl_dryrun(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
 }
 
-/// ACL LOAD
-fn acl_load(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
-    let _ = ctx;
-    Err(Reply::error(NO_ACL_FILE))
+/// The `aclfile` configured, if any.
+fn acl_file(shared: &Shared) -> Option<String> {
+    let config = shared.config();
+    let value = config.get(b"aclfile").into_iter().next();
+    value.map(|(_, v)| v).filter(|v| !v.is_empty())
 }
 
-/// ACL SAVE
+/// `acl-pubsub-default`: whether new users and selectors start with every channel.
+fn pubsub_default(shared: &Shared) -> bool {
+    let config = shared.config();
+    let value = config.get(b"acl-pubsub-default").into_iter().next();
+    value.is_some_and(|(_, v)| v == "allchannels")
+}
+
+/// An I/O error as C's `strerror` words it (Rust appends the errno).
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// Closes the connections authenticated as one of `names` (the calling one after its
+/// reply), as Redis does when it frees their user.
+fn disconnect_users(ctx: &mut Ctx, names: &[Vec<u8>]) {
+    if names.is_empty() {
+        return;
+    }
+    let me = ctx.session.id();
+    for client in ctx.shared.clients().all() {
+        let user = client.info.lock().user.clone();
+        if !user.is_some_and(|u| names.iter().any(|n| n[..] == u[..])) {
+            continue;
+        }
+        if client.id == me {
+            ctx.session.authenticated = false;
+            ctx.session.set_user(b"default");
+            ctx.effects.close = true;
+        } else {
+            client.kill();
+        }
+    }
+}
+
+/// ACL LOAD: every user is replaced by the file's, or nothing changes if it has an error.
+fn acl_load(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    let Some(path) = acl_file(ctx.shared) else {
+        return Err(Reply::error(NO_ACL_FILE));
+    };
+    let replaced =
+        load_file(ctx.shared, &path).map_err(|e| Reply::error(sanitize(format!("ERR {e}"))))?;
+    disconnect_users(ctx, &replaced);
+    Ok(Reply::Ok)
+}
+
+/// Loads `path` in place of every user; the names of the users replaced.
+fn load_file(shared: &Shared, path: &str) -> Result<Vec<Vec<u8>>, String> {
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{path}': {}",
+            strerror(&e)
+        )
+    })?;
+    let allchannels = pubsub_default(shared);
+    let catalog = catalog();
+    shared.acl().update(|users| {
+        users.allchannels_default = allchannels;
+        let loaded = users.parse_file(catalog, path, &text)?;
+        Ok(users.replace_all(loaded))
+    })
+}
+
+/// ACL SAVE: every user as ACL LIST shows it, written to a temporary file then renamed.
 fn acl_save(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
-    let _ = ctx;
-    Err(Reply::error(NO_ACL_FILE))
+    let Some(path) = acl_file(ctx.shared) else {
+        return Err(Reply::error(NO_ACL_FILE));
+    };
+    let mut text = Vec::new();
+    for (name, user) in ctx.shared.acl().read().iter() {
+        text.extend_from_slice(&user_line(name, user));
+        text.push(b'\n');
+    }
+    let tmp = format!("{path}.tmp-{}-{}", std::process::id(), now_ms());
+    let written = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        tracing::warn!("Writing ACL file for ACL SAVE: {}", strerror(&e));
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Reply::error(
+            "ERR There was an error trying to save the ACLs. Please check the server logs for more information",
+        ));
+    }
+    Ok(Reply::Ok)
+}
+
+/// Redis's `ACLLoadUsersAtStartup`: the `user` directives of the configuration, or the
+/// `aclfile` (not both). The error is the reason to refuse to start.
+pub(crate) fn load_users_at_startup(shared: &Shared) -> Result<(), String> {
+    let definitions: Vec<Vec<Vec<u8>>> = (shared.config().unused.iter())
+        .filter(|(name, _)| name == "user")
+        .map(|(_, args)| args.iter().map(|a| a.as_bytes().to_vec()).collect())
+        .collect();
+    let file = acl_file(shared);
+    if file.is_some() && !definitions.is_empty() {
+        return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+    }
+    let allchannels = pubsub_default(shared);
+    let catalog = catalog();
+    shared.acl().update(|users| {
+        users.allchannels_default = allchannels;
+        users.load_configured(catalog, &definitions)
+    })?;
+    if let Some(path) = file {
+        load_file(shared, &path)
+            .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+    }
+    Ok(())
 }
 
 /// ACL HELP
