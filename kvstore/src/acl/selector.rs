@@ -167,9 +167,9 @@ impl Selector {
             if op[0] == b'%' {
                 while offset < op.len() {
                     let c = op[offset];
-                    if c.to_ascii_uppercase() == b'R' && access & READ == 0 {
+                    if c.eq_ignore_ascii_case(&b'R') && access & READ == 0 {
                         access |= READ;
-                    } else if c.to_ascii_uppercase() == b'W' && access & WRITE == 0 {
+                    } else if c.eq_ignore_ascii_case(&b'W') && access & WRITE == 0 {
                         access |= WRITE;
                     } else if c == b'~' {
                         offset += 1;
