@@ -224,8 +224,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
 }
 
 fn denied_by_protected_mode(shared: &Shared, ip: IpAddr) -> bool {
-    let config = shared.config();
-    protected_mode_denies(config.protected_mode, config.requirepass.is_some(), ip)
+    // Redis asks whether the default user needs a password, whatever set it.
+    let has_password = shared
+        .acl()
+        .read()
+        .get(b"default")
+        .is_some_and(|d| !d.nopass);
+    protected_mode_denies(shared.config().protected_mode, has_password, ip)
 }
 
 /// Redis refuses non-loopback clients while protected mode is on and no password is set

@@ -196,6 +196,9 @@ fn authenticate(ctx: &mut Ctx, command: &Bytes, user: &[u8], pass: &[u8]) -> boo
             false => Context::Toplevel,
         };
         let user = Bytes::copy_from_slice(user);
+        // The entry's client-info names the command being run, as Redis's does.
+        ctx.session
+            .publish(&String::from_utf8_lossy(command).to_ascii_lowercase());
         log_entry(
             ctx.shared,
             ctx.session,
@@ -344,11 +347,12 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         // With the old form a client may kill itself.
         filter.skipme = false;
     } else {
+        let users = ctx.shared.acl().read();
         for pair in args[2..].chunks(2) {
             let [option, value] = pair else {
                 return Err(Reply::error(err::SYNTAX));
             };
-            filter.parse(option, value)?;
+            filter.parse(option, value, &users)?;
         }
     }
     let me = ctx.session.id();
@@ -362,6 +366,10 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             && addr_is(&filter.laddr, client.laddr)
             && filter.kind.map_or(true, |k| k.matches(&client))
             && filter.id.map_or(true, |id| client.id == id)
+            && filter.user.as_ref().map_or(true, |user| {
+                let info = client.info.lock();
+                info.user.as_deref().unwrap_or(b"default") == &user[..]
+            })
             && !(filter.skipme && client.id == me);
         if !selected {
             continue;
@@ -387,11 +395,18 @@ struct KillFilter {
     laddr: Option<Bytes>,
     id: Option<u64>,
     kind: Option<ClientType>,
+    /// The ACL user the clients are authenticated as.
+    user: Option<Bytes>,
     skipme: bool,
 }
 
 impl KillFilter {
-    fn parse(&mut self, option: &[u8], value: &Bytes) -> Result<(), Reply> {
+    fn parse(
+        &mut self,
+        option: &[u8],
+        value: &Bytes,
+        users: &crate::acl::Users,
+    ) -> Result<(), Reply> {
         if is(option, "id") {
             let id = crate::number::parse_i64(value)
                 .filter(|id| *id >= 1)
@@ -404,13 +419,13 @@ impl KillFilter {
         } else if is(option, "laddr") {
             self.laddr = Some(value.clone());
         } else if is(option, "user") {
-            // `default` is the only user, and every connection is authenticated as it.
-            if &value[..] != b"default" {
+            if users.get(value).is_none() {
                 return Err(Reply::error(sanitize(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(value)
                 ))));
             }
+            self.user = Some(value.clone());
         } else if is(option, "skipme") {
             self.skipme = match () {
                 _ if is(value, "yes") => true,
