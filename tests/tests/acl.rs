@@ -565,3 +565,95 @@ fn revoked_channels_disconnect_subscribers() {
         out
     });
 }
+
+#[test]
+fn log_groups_and_trims_as_redis() {
+    same_as_redis(|s: &Server| {
+        let mut admin = s.raw();
+        let mut out = Vec::new();
+        for args in [
+            &["CONFIG", "SET", "acllog-max-len", "3"][..],
+            &[
+                "ACL",
+                "SETUSER",
+                "l",
+                "on",
+                "nopass",
+                "-@all",
+                "+get",
+                "~k*",
+                "resetchannels",
+            ],
+        ] {
+            out.push(run(&mut admin, args));
+        }
+        let mut c = s.raw();
+        out.push(run(&mut c, &["AUTH", "l", "x"]));
+        for args in [
+            &["GET", "x1"][..],
+            &["GET", "x1"],
+            &["GET", "x2"],
+            &["SET", "k1", "v"],
+            &["SET", "k1", "v"],
+            &["MULTI"],
+            &["GET", "x1"],
+            &["GET", "k1"],
+            &["EXEC"],
+            &["GET", "x3"],
+        ] {
+            out.push(run(&mut c, args));
+        }
+        out.extend(log_entries(&mut admin));
+        out.push(run(&mut admin, &["ACL", "LOG", "0"]));
+        out.push(run(&mut admin, &["ACL", "LOG", "-5"]));
+        out.push(run(&mut admin, &["CONFIG", "SET", "acllog-max-len", "0"]));
+        out.push(run(&mut c, &["GET", "x4"]));
+        out.push(run(&mut admin, &["ACL", "LOG", "RESET"]));
+        out.push(run(&mut admin, &["ACL", "LOG"]));
+        out
+    });
+}
+
+#[test]
+fn client_kill_by_user_as_redis() {
+    same_as_redis(|s: &Server| {
+        let mut admin = s.raw();
+        let mut out = Vec::new();
+        out.push(run(
+            &mut admin,
+            &["ACL", "SETUSER", "k", "on", "nopass", "+@all", "~*"],
+        ));
+        let mut one = s.raw();
+        let mut two = s.raw();
+        out.push(run(&mut one, &["AUTH", "k", "x"]));
+        out.push(run(&mut two, &["AUTH", "k", "x"]));
+        out.push(run(&mut admin, &["CLIENT", "KILL", "USER", "nosuch"]));
+        out.push(run(&mut admin, &["CLIENT", "KILL", "USER", "k"]));
+        out.push(text(one.read_to_close()));
+        out.push(text(two.read_to_close()));
+        out.push(run(&mut admin, &["CLIENT", "KILL", "USER", "k"]));
+        out.push(run(
+            &mut admin,
+            &["CLIENT", "KILL", "USER", "default", "SKIPME", "yes"],
+        ));
+        out
+    });
+}
+
+#[test]
+fn pubsub_default_and_reset_as_redis() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    servers.check_both(
+        "ACL SETUSER p1
+        ACL GETUSER p1
+        CONFIG SET acl-pubsub-default allchannels
+        ACL SETUSER p2 (+get)
+        ACL GETUSER p2
+        ACL SETUSER p1 reset
+        ACL LIST
+        CONFIG SET acl-pubsub-default resetchannels
+        ACL DELUSER p1 p2",
+    );
+}
