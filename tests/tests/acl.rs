@@ -657,3 +657,33 @@ fn pubsub_default_and_reset_as_redis() {
         ACL DELUSER p1 p2",
     );
 }
+
+#[test]
+fn scripts_check_permissions_as_redis() {
+    same_as_redis(|s: &Server| {
+        let mut admin = s.raw();
+        let mut out = Vec::new();
+        out.push(run(
+            &mut admin,
+            &[
+                "ACL", "SETUSER", "lua", "on", "nopass", "-@all", "+eval", "+get", "~k*",
+            ],
+        ));
+        let mut c = s.raw();
+        out.push(run(&mut c, &["AUTH", "lua", "x"]));
+        for script in [
+            "return redis.acl_check_cmd('get', 'k1')",
+            "return redis.acl_check_cmd('get', 'x1')",
+            "return redis.acl_check_cmd('set', 'k1', 'v')",
+            "return redis.acl_check_cmd('get')",
+            "return redis.acl_check_cmd('nosuch')",
+            "return redis.pcall('set', 'k1', 'v')",
+            "return redis.call('get', 'k1')",
+        ] {
+            out.push(run(&mut c, &["EVAL", script, "0"]));
+        }
+        out.push(run(&mut c, &["EVAL", "return 1", "1", "x1"]));
+        out.push(run(&mut admin, &["EXISTS", "k1"]));
+        out
+    });
+}

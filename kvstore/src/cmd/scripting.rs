@@ -290,6 +290,12 @@ impl Host for ScriptHost<'_, '_, '_> {
     fn command_exists(&self, args: &[Bytes]) -> bool {
         resolve(args).is_some()
     }
+
+    fn permitted(&self, args: &[Bytes]) -> bool {
+        resolve(args).is_some_and(|spec| {
+            super::permission(self.ctx.shared, &self.ctx.session.user, spec, args).is_ok()
+        })
+    }
 }
 
 /// SCRIPT LOAD script
