@@ -418,7 +418,8 @@ impl Config {
                     }
                     self.include(&lossy(&argv[1]), state)?;
                 }
-                // Not validated: kvstore has no command table / ACL engine.
+                // Not validated here: `user` lines are applied at start-up, after the
+                // configuration (`cmd::load_users_at_startup`), as Redis loads them.
                 "rename-command" if argc == 3 => remember(self),
                 "user" | "loadmodule" if argc >= 2 => remember(self),
                 _ if name.contains('.') => {
