@@ -687,3 +687,80 @@ fn scripts_check_permissions_as_redis() {
         out
     });
 }
+
+#[test]
+fn key_access_of_movable_and_variable_commands_as_redis() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    servers.check_both(
+        "ACL SETUSER rw on nopass +@all %R~r* %W~w* ~b*
+        ACL DRYRUN rw set w1 v
+        ACL DRYRUN rw set w1 v GET
+        ACL DRYRUN rw set r1 v get
+        ACL DRYRUN rw set b1 v GET
+        ACL DRYRUN rw bitfield r1 GET u8 0
+        ACL DRYRUN rw bitfield r1 GET u8 0 SET u8 0 1
+        ACL DRYRUN rw bitfield w1 INCRBY u8 0 1
+        ACL DRYRUN rw bitfield_ro r1 GET u8 0
+        ACL DRYRUN rw getex r1
+        ACL DRYRUN rw getdel r1
+        ACL DRYRUN rw copy r1 w1
+        ACL DRYRUN rw copy w1 r1
+        ACL DRYRUN rw lmove r1 w1 LEFT RIGHT
+        ACL DRYRUN rw eval return 2 r1 w1
+        ACL DRYRUN rw eval_ro return 1 r1
+        ACL DRYRUN rw zunionstore w1 2 r1 r2
+        ACL DRYRUN rw zunionstore r9 2 r1 r2
+        ACL DRYRUN rw zunion 2 r1 w2
+        ACL DRYRUN rw sintercard 2 r1 r2
+        ACL DRYRUN rw lmpop 2 w1 w2 LEFT
+        ACL DRYRUN rw xread COUNT 2 STREAMS r1 w1 0 0
+        ACL DRYRUN rw xreadgroup GROUP g c STREAMS w1 0
+        ACL DRYRUN rw sort r1 BY w* GET # STORE w1
+        ACL DRYRUN rw sort r1 STORE r2
+        ACL DRYRUN rw sort_ro r1
+        ACL DRYRUN rw georadius r1 0 0 1 km STORE w1
+        ACL DRYRUN rw georadius r1 0 0 1 km STORE r2
+        ACL DRYRUN rw geosearchstore w1 r1 FROMLONLAT 0 0 BYRADIUS 1 km
+        ACL DRYRUN rw mset w1 a r1 b
+        ACL DRYRUN rw object encoding r1
+        ACL DRYRUN rw memory usage w1
+        ACL DRYRUN rw rename r1 w1
+        ACL DRYRUN rw rename w1 b1
+        ACL DRYRUN rw pfmerge w1 r1
+        ACL DRYRUN rw pfcount w1
+        ACL DRYRUN rw exists w1
+        ACL DRYRUN rw touch r1
+        ACL DRYRUN rw del r1
+        ACL DELUSER rw",
+    );
+}
+
+#[test]
+fn first_args_and_subcommands_as_redis() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    servers.check_both(
+        "ACL SETUSER sub on nopass ~* -@all +select|0 +config|get +client
+        # Several single-command rules: Redis orders them at random.
+        ~ACL GETUSER sub
+        ACL DRYRUN sub select 0
+        ACL DRYRUN sub select 1
+        ACL DRYRUN sub config get maxmemory
+        ACL DRYRUN sub config set maxmemory 1
+        ACL DRYRUN sub client id
+        ACL DRYRUN sub client kill 1.2.3.4:5
+        ACL SETUSER sub -client|kill
+        ACL DRYRUN sub client kill 1.2.3.4:5
+        ACL DRYRUN sub client id
+        ACL SETUSER sub -select
+        ACL DRYRUN sub select 0
+        ACL SETUSER all on nopass ~* +@all -config|set
+        ACL GETUSER all
+        ACL DRYRUN all config set maxmemory 1
+        ACL DRYRUN all config get maxmemory
+        ACL DELUSER sub all",
+    );
+}
