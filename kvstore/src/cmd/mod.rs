@@ -286,7 +286,11 @@ pub(crate) fn permission(
     let Some(id) = catalog().id(spec.name) else {
         return Ok(());
     };
-    let keys = introspection::key_access(spec, args);
+    // Finding keys costs a walk of the key specs: only for users restricted to some keys.
+    let keys = match user.selectors.iter().all(|s| s.allkeys) {
+        true => Vec::new(),
+        false => introspection::key_access(spec, args),
+    };
     let channels = channel_args(spec, args);
     user.check(&Call {
         id,
