@@ -28,6 +28,8 @@ pub struct ClientInfo {
     pub psub: usize,
     /// Commands queued since MULTI, -1 outside MULTI.
     pub multi: i64,
+    /// The ACL user the client is authenticated as (`None`: `default`).
+    pub user: Option<Bytes>,
 }
 
 impl ClientInfo {
@@ -109,7 +111,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             fmt_addr(self.addr),
             fmt_addr(self.laddr),
@@ -123,6 +125,7 @@ impl ClientHandle {
             info.psub,
             info.multi,
             info.last_cmd,
+            info.user.as_deref().map_or("default".into(), String::from_utf8_lossy),
             info.resp,
             text(&info.lib_name),
             text(&info.lib_ver),
@@ -163,6 +166,7 @@ impl ClientRegistry {
                 sub: 0,
                 psub: 0,
                 multi: -1,
+                user: None,
             }),
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),

@@ -14,6 +14,7 @@
 
 // Algorithms and codecs built and tested against redis-server ahead of the commands that
 // use them (BITCOUNT & co., PF*, GEO*, DUMP/RESTORE): the lint wakes once they are wired.
+mod acl;
 mod bitops;
 mod busy_poll;
 mod client;

@@ -44,7 +44,8 @@ fn main() -> ExitCode {
         std::process::id()
     );
     tracing::info!("Configuration loaded: {}", config.summary());
-    for (name, _) in &config.unused {
+    // `user` directives are ACL users, kept there for start-up.
+    for (name, _) in config.unused.iter().filter(|(name, _)| name != "user") {
         tracing::warn!(
             "'{name}' is a Redis directive kvstore does not use; it is accepted and ignored"
         );

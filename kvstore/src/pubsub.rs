@@ -209,6 +209,22 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The channels (`false`) and patterns (`true`) the client `id` is subscribed to: what
+    /// ACL SETUSER checks against the user's new channel permissions.
+    pub fn subscriptions_of(&self, id: u64) -> Vec<(Bytes, bool)> {
+        let of = |map: &HashMap<Bytes, Vec<Arc<Outbox>>>, pattern: bool| {
+            map.iter()
+                .filter(|(_, subscribers)| subscribers.iter().any(|o| o.client.id == id))
+                .map(|(name, _)| (name.clone(), pattern))
+                .collect::<Vec<_>>()
+        };
+        let mut all = of(&self.channels, false);
+        all.extend(of(&self.patterns, true));
+        all
+    }
+}
+
 fn remove(map: &mut HashMap<Bytes, Vec<Arc<Outbox>>>, name: &[u8], outbox: &Arc<Outbox>) {
     if let Some(subscribers) = map.get_mut(name) {
         subscribers.retain(|o| !Arc::ptr_eq(o, outbox));

@@ -111,6 +111,7 @@ impl Server {
         }
         let port = listeners[0].local_addr()?.port();
         let shared = Arc::new(Shared::new(config, keyspace, commit, port));
+        crate::cmd::load_users_at_startup(&shared).map_err(anyhow::Error::msg)?;
         Ok(Server { shared, listeners })
     }
 
@@ -214,7 +215,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
                 socket.as_raw_fd()
             };
             let handle = shared.clients().register(addr, laddr, fd);
-            let authenticated = shared.config().requirepass.is_none();
+            let authenticated = !shared.acl().auth_required();
             let session = Session::new(handle, authenticated);
             Connection::new(shared.clone(), socket, session).run().await;
             drop(permit);
@@ -223,8 +224,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, maxclients: Arc
 }
 
 fn denied_by_protected_mode(shared: &Shared, ip: IpAddr) -> bool {
-    let config = shared.config();
-    protected_mode_denies(config.protected_mode, config.requirepass.is_some(), ip)
+    // Redis asks whether the default user needs a password, whatever set it.
+    let has_password = shared
+        .acl()
+        .read()
+        .get(b"default")
+        .is_some_and(|d| !d.nopass);
+    protected_mode_denies(shared.config().protected_mode, has_password, ip)
 }
 
 /// Redis refuses non-loopback clients while protected mode is on and no password is set

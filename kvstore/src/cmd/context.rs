@@ -160,6 +160,8 @@ pub(crate) struct Session {
     pub(crate) db: usize,
     pub(crate) resp: u8,
     pub(crate) authenticated: bool,
+    /// The ACL user whose permissions apply (`default` until AUTH / HELLO AUTH).
+    pub(crate) user: Bytes,
     pub(crate) name: Option<Bytes>,
     pub(crate) lib_name: Option<Bytes>,
     pub(crate) lib_ver: Option<Bytes>,
@@ -201,6 +203,7 @@ impl Session {
             db: 0,
             resp: 2,
             authenticated,
+            user: Bytes::from_static(b"default"),
             name: None,
             lib_name: None,
             lib_ver: None,
@@ -212,6 +215,14 @@ impl Session {
 
     pub(crate) fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// Binds the session to an ACL user; CLIENT LIST and DELUSER see it at once.
+    pub(crate) fn set_user(&mut self, user: &[u8]) {
+        if self.user[..] != *user {
+            self.user = Bytes::copy_from_slice(user);
+        }
+        self.handle.info.lock().user = (user != b"default").then(|| self.user.clone());
     }
 
     /// Switches the protocol version; messages published from now on are framed for it.

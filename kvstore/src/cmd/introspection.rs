@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::args::{err, help, is};
+use super::args::{c_str, err, help, is};
 use super::spec::{acl_names, flag_names};
 use super::{acl, flags, lookup, table, CommandSpec, Ctx, Flags};
 use crate::protocol::Reply;
@@ -266,6 +266,82 @@ fn legacy_keys(spec: &CommandSpec, argc: usize) -> Option<Vec<usize>> {
             .map(|i| i as usize)
             .collect(),
     )
+}
+
+/// The keys of a command line (`args[0]` the command) with the access each needs, as ACL
+/// checks see them: `READ` for a key spec flagged `access`, `WRITE` for `insert`, `delete` or
+/// `update` (Redis's `ACLSelectorCheckKey`). Arguments that do not fit the key specs have no
+/// keys, as in Redis.
+pub(crate) fn key_access(spec: &CommandSpec, args: &[Bytes]) -> Vec<(usize, u8)> {
+    let access = |flags: &[Reply]| {
+        let has = |name: &str| {
+            flags
+                .iter()
+                .any(|f| matches!(f, Reply::Status(s) if s == name))
+        };
+        let mut access = 0;
+        if has("access") {
+            access |= READ;
+        }
+        if has("insert") || has("delete") || has("update") {
+            access |= WRITE;
+        }
+        access
+    };
+    use crate::acl::{READ, WRITE};
+    // Key specs flagged `variable_flags`: Redis asks `setGetKeys` / `bitfieldGetKeys`.
+    match spec.name {
+        "set" if args.len() > 1 => {
+            let get = args[3.min(args.len())..]
+                .iter()
+                .any(|a| is(c_str(a), "get"));
+            return vec![(1, if get { READ | WRITE } else { WRITE })];
+        }
+        "bitfield" if args.len() > 1 => {
+            let mut read_only = true;
+            let mut i = 2;
+            while i < args.len() {
+                let more = args.len() - i - 1;
+                let arg = &args[i];
+                if is(arg, "get") && more >= 2 {
+                    i += 2;
+                } else if (is(arg, "set") || is(arg, "incrby")) && more >= 3 {
+                    read_only = false;
+                    break;
+                } else if is(arg, "overflow") && more >= 1 {
+                    i += 1;
+                } else {
+                    read_only = false;
+                    break;
+                }
+                i += 1;
+            }
+            return vec![(1, if read_only { READ } else { READ | WRITE })];
+        }
+        _ => {}
+    }
+    if let Some(keys) = sort_keys(spec, args) {
+        return keys
+            .into_iter()
+            .map(|(i, flags)| match flags {
+                Reply::Set(flags) => (i, access(&flags)),
+                _ => (i, 0),
+            })
+            .collect();
+    }
+    match metadata::lookup(spec.name) {
+        Some(meta) if !meta.key_specs.is_empty() => meta
+            .find_keys(args)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(i, flags)| (i, access(flags)))
+            .collect(),
+        _ => legacy_keys(spec, args.len())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| (i, 0))
+            .collect(),
+    }
 }
 
 /// COMMAND GETKEYS command [arg ...]

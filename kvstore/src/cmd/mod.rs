@@ -10,6 +10,7 @@
 //! `context`, `spec`) and the layers below (`state`, `keyspace`, `protocol`), never another
 //! family: the module graph test (`tests/module_graph.rs`) holds that.
 
+mod access_control;
 mod admin;
 mod args;
 mod bitmaps;
@@ -43,11 +44,13 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use parking_lot::MutexGuard;
 
+use crate::acl::{Call, Catalog, Context, Denial, LogEntry, Reason};
 use crate::keyspace::Keyspace;
 use crate::protocol::Reply;
 use crate::state::{now_ms, Shared};
 use args::{err, sanitize, truncated};
 
+pub(crate) use access_control::load_users_at_startup;
 pub(crate) use context::{Ctx, Effects, Session};
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
@@ -55,6 +58,7 @@ pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
     session::COMMANDS
         .iter()
+        .chain(access_control::COMMANDS)
         .chain(admin::COMMANDS)
         .chain(introspection::COMMANDS)
         .chain(strings::COMMANDS)
@@ -206,11 +210,22 @@ impl<'a> Batch<'a> {
             ));
             return Err((Some(spec), error));
         }
-        if !self.session.authenticated && !spec.has_flag(Flags::NO_AUTH) {
+        if !self.session.authenticated
+            && !spec.has_flag(Flags::NO_AUTH)
+            && self.shared.acl().auth_required()
+        {
             return Err((Some(spec), Reply::error(err::NOAUTH)));
         }
         if self.session.multi.is_some() && spec.has_flag(Flags::NO_MULTI) {
             return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
+        }
+        if let Err((denial, at)) = permission(self.shared, &self.session.user, spec, args) {
+            let context = match self.session.multi {
+                Some(_) => Context::Multi,
+                None => Context::Toplevel,
+            };
+            log_denial(self.shared, self.session, spec, args, (denial, at), context);
+            return Err((Some(spec), access_control::refusal(spec, denial)));
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));
@@ -234,6 +249,119 @@ impl<'a> Batch<'a> {
         }
         self.effects
     }
+}
+
+/// The ACL view of the command table: an id per command and subcommand, with its categories.
+pub(crate) fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let mut catalog = Catalog::default();
+        for spec in table() {
+            let subcommands = spec
+                .subcommands
+                .iter()
+                .map(|s| (s.name, s.acl_categories().bits()));
+            catalog.add(spec.name, spec.acl_categories().bits(), subcommands);
+        }
+        catalog
+    })
+}
+
+/// Whether `user` may run `spec` with `args` (Redis's `ACLCheckAllUserCommandPerm`): `Err`
+/// names the reason and the argument at fault. A user that no longer exists may run nothing.
+pub(crate) fn permission(
+    shared: &Shared,
+    user: &[u8],
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Result<(), (Denial, usize)> {
+    let acl = shared.acl();
+    if user == b"default" && acl.default_unrestricted() {
+        return Ok(());
+    }
+    let users = acl.read();
+    let Some(user) = users.get(user) else {
+        return Err((Denial::Command, 0));
+    };
+    let Some(id) = catalog().id(spec.name) else {
+        return Ok(());
+    };
+    // Finding keys costs a walk of the key specs: only for users restricted to some keys.
+    let keys = match user.selectors.iter().all(|s| s.allkeys) {
+        true => Vec::new(),
+        false => introspection::key_access(spec, args),
+    };
+    let channels = channel_args(spec, args);
+    user.check(&Call {
+        id,
+        is_subcommand: spec.name.contains('|'),
+        no_auth: spec.has_flag(Flags::NO_AUTH),
+        args,
+        keys: &keys,
+        channels: &channels,
+    })
+}
+
+/// The channels a command publishes to or subscribes to, with whether each is a pattern
+/// (Redis's `commands_with_channels`; unsubscribing needs no permission).
+fn channel_args(spec: &CommandSpec, args: &[Bytes]) -> Vec<(usize, bool)> {
+    match spec.name {
+        "publish" | "spublish" => (1..args.len().min(2)).map(|i| (i, false)).collect(),
+        "subscribe" | "ssubscribe" => (1..args.len()).map(|i| (i, false)).collect(),
+        "psubscribe" => (1..args.len()).map(|i| (i, true)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Records a refused command in the ACL LOG (`addACLLogEntry`).
+pub(crate) fn log_denial(
+    shared: &Shared,
+    session: &Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    (denial, at): (Denial, usize),
+    context: Context,
+) {
+    let (reason, object) = match denial {
+        Denial::Command => (Reason::Command, Bytes::from_static(spec.name.as_bytes())),
+        Denial::Key => (Reason::Key, args[at].clone()),
+        Denial::Channel => (Reason::Channel, args[at].clone()),
+    };
+    session.publish(spec.name);
+    log_entry(
+        shared,
+        session,
+        reason,
+        context,
+        object,
+        session.user.clone(),
+    );
+}
+
+/// Adds an entry to the ACL LOG for this client, under `acllog-max-len`.
+pub(crate) fn log_entry(
+    shared: &Shared,
+    session: &Session,
+    reason: Reason,
+    context: Context,
+    object: Bytes,
+    username: Bytes,
+) {
+    let max_len = {
+        let config = shared.config();
+        let value = config.get(b"acllog-max-len").into_iter().next();
+        value.and_then(|(_, v)| v.parse().ok()).unwrap_or(128)
+    };
+    let entry = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username,
+        time_ms: now_ms(),
+        client_info: session.handle.describe(std::time::Instant::now()),
+    };
+    shared.acl().update(|users| users.log.add(entry, max_len));
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

@@ -258,6 +258,20 @@ impl Host for ScriptHost<'_, '_, '_> {
         if spec.has_flag(Flags::NOSCRIPT) {
             return error_bytes("This Redis command is not allowed from script");
         }
+        let shared = self.ctx.shared;
+        if let Err(denied) = super::permission(shared, &self.ctx.session.user, spec, &args) {
+            let context = crate::acl::Context::Lua;
+            super::log_denial(shared, self.ctx.session, spec, &args, denied, context);
+            return error_bytes(match denied.0 {
+                crate::acl::Denial::Command => {
+                    "The user executing the script can't run this command or subcommand"
+                }
+                crate::acl::Denial::Key => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
+                crate::acl::Denial::Channel => {
+                    "The user executing the script can't publish to the channel mentioned in the command"
+                }
+            });
+        }
         let write = spec.has_flag(Flags::WRITE);
         if read_only && (write || may_replicate(spec)) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
@@ -275,6 +289,12 @@ impl Host for ScriptHost<'_, '_, '_> {
 
     fn command_exists(&self, args: &[Bytes]) -> bool {
         resolve(args).is_some()
+    }
+
+    fn permitted(&self, args: &[Bytes]) -> bool {
+        resolve(args).is_some_and(|spec| {
+            super::permission(self.ctx.shared, &self.ctx.session.user, spec, args).is_ok()
+        })
     }
 }
 

@@ -11,7 +11,8 @@ use bytes::Bytes;
 
 use super::args::{c_str, err, help, int_arg, is, sanitize};
 use super::blocking::UNBLOCKED;
-use super::{acl, flags, CommandSpec, Ctx, Session};
+use super::{acl, flags, log_entry, CommandSpec, Ctx, Session};
+use crate::acl::{Context, Reason};
 use crate::client::fmt_addr;
 use crate::protocol::Reply;
 
@@ -97,14 +98,20 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Err(Reply::error(err::SYNTAX));
     }
     let (user, pass) = if args.len() == 2 {
-        if password(ctx).is_none() {
+        let nopass = ctx
+            .shared
+            .acl()
+            .read()
+            .get(b"default")
+            .is_some_and(|d| d.nopass);
+        if nopass {
             return Err(Reply::error(NO_PASSWORD));
         }
         (&b"default"[..], &args[1][..])
     } else {
         (&args[1][..], &args[2][..])
     };
-    if authenticate(ctx, user, pass) {
+    if authenticate(ctx, &args[0], user, pass) {
         Ok(Reply::Ok)
     } else {
         Err(Reply::error(err::WRONGPASS))
@@ -129,7 +136,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     while j < args.len() {
         let more = args.len() - 1 - j;
         if is(&args[j], "auth") && more >= 2 {
-            if !authenticate(ctx, &args[j + 1], &args[j + 2]) {
+            if !authenticate(ctx, &args[0], &args[j + 1], &args[j + 2]) {
                 return Err(Reply::error(err::WRONGPASS));
             }
             j += 3;
@@ -166,38 +173,42 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.session.multi = None;
     ctx.forget_watches();
     ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
-    let authenticated = password(ctx).is_none();
+    let authenticated = !ctx.shared.acl().auth_required();
     let session = &mut *ctx.session;
     session.db = 0;
     session.set_resp(2);
     session.authenticated = authenticated;
+    session.set_user(b"default");
     session.name = None;
     Ok(Reply::status("RESET"))
 }
 
-/// The default user's password, if one is set (`requirepass ""` means none, as in Redis).
-fn password(ctx: &Ctx) -> Option<String> {
-    ctx.shared
-        .config()
-        .requirepass
-        .clone()
-        .filter(|p| !p.is_empty())
-}
-
-/// Checks credentials as Redis's ACL does for its only user, `default`, and marks the session
-/// authenticated when they are right. Without a password every password is right.
-fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let ok = user == b"default"
-        && password(ctx).map_or(true, |expected| same_secret(expected.as_bytes(), pass));
+/// Redis's `ACLAuthenticateUser`: right credentials bind the session to `user`; wrong ones
+/// are recorded in the ACL LOG (the object being the command as sent, AUTH or HELLO).
+fn authenticate(ctx: &mut Ctx, command: &Bytes, user: &[u8], pass: &[u8]) -> bool {
+    let ok = ctx.shared.acl().read().authenticate(user, pass);
     if ok {
         ctx.session.authenticated = true;
+        ctx.session.set_user(user);
+    } else {
+        let context = match ctx.session.in_multi() {
+            true => Context::Multi,
+            false => Context::Toplevel,
+        };
+        let user = Bytes::copy_from_slice(user);
+        // The entry's client-info names the command being run, as Redis's does.
+        ctx.session
+            .publish(&String::from_utf8_lossy(command).to_ascii_lowercase());
+        log_entry(
+            ctx.shared,
+            ctx.session,
+            Reason::Auth,
+            context,
+            command.clone(),
+            user,
+        );
     }
     ok
-}
-
-/// Compares in time independent of where the inputs differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Client names and library attributes must survive CLIENT LIST's space-separated format.
@@ -336,11 +347,12 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         // With the old form a client may kill itself.
         filter.skipme = false;
     } else {
+        let users = ctx.shared.acl().read();
         for pair in args[2..].chunks(2) {
             let [option, value] = pair else {
                 return Err(Reply::error(err::SYNTAX));
             };
-            filter.parse(option, value)?;
+            filter.parse(option, value, &users)?;
         }
     }
     let me = ctx.session.id();
@@ -354,6 +366,10 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             && addr_is(&filter.laddr, client.laddr)
             && filter.kind.map_or(true, |k| k.matches(&client))
             && filter.id.map_or(true, |id| client.id == id)
+            && filter.user.as_ref().map_or(true, |user| {
+                let info = client.info.lock();
+                info.user.as_deref().unwrap_or(b"default") == &user[..]
+            })
             && !(filter.skipme && client.id == me);
         if !selected {
             continue;
@@ -379,11 +395,18 @@ struct KillFilter {
     laddr: Option<Bytes>,
     id: Option<u64>,
     kind: Option<ClientType>,
+    /// The ACL user the clients are authenticated as.
+    user: Option<Bytes>,
     skipme: bool,
 }
 
 impl KillFilter {
-    fn parse(&mut self, option: &[u8], value: &Bytes) -> Result<(), Reply> {
+    fn parse(
+        &mut self,
+        option: &[u8],
+        value: &Bytes,
+        users: &crate::acl::Users,
+    ) -> Result<(), Reply> {
         if is(option, "id") {
             let id = crate::number::parse_i64(value)
                 .filter(|id| *id >= 1)
@@ -396,13 +419,13 @@ impl KillFilter {
         } else if is(option, "laddr") {
             self.laddr = Some(value.clone());
         } else if is(option, "user") {
-            // `default` is the only user, and every connection is authenticated as it.
-            if &value[..] != b"default" {
+            if users.get(value).is_none() {
                 return Err(Reply::error(sanitize(format!(
                     "ERR No such user '{}'",
                     String::from_utf8_lossy(value)
                 ))));
             }
+            self.user = Some(value.clone());
         } else if is(option, "skipme") {
             self.skipme = match () {
                 _ if is(value, "yes") => true,

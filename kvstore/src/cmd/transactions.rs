@@ -98,7 +98,22 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
-        let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
+        // Permissions are checked again: the user's rules may have changed since queuing.
+        let reply = match super::permission(ctx.shared, &ctx.session.user, spec, &args) {
+            Ok(()) => (spec.handler)(ctx, &args).unwrap_or_else(|e| e),
+            Err(denied) => {
+                let context = crate::acl::Context::Multi;
+                super::log_denial(ctx.shared, ctx.session, spec, &args, denied, context);
+                Reply::error(format!(
+                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
+                    match denied.0 {
+                        crate::acl::Denial::Command => "no permission to execute the command or subcommand",
+                        crate::acl::Denial::Key => "no permission to touch the specified keys",
+                        crate::acl::Denial::Channel => "no permission to access one of the channels used as arguments",
+                    }
+                ))
+            }
+        };
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,

@@ -80,7 +80,7 @@ pub(super) fn strerror(err: &io::Error) -> String {
 /// `'single quotes'` (only `\'` is an escape).  A closing quote must be
 /// followed by whitespace or the end of the line.  Returns `None` for
 /// unbalanced quotes.  Like the C code, the input ends at the first NUL byte.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
     let line = &line[..end];
     let at = |i: usize| -> u8 { line.get(i).copied().unwrap_or(0) };
@@ -418,7 +418,8 @@ impl Config {
                     }
                     self.include(&lossy(&argv[1]), state)?;
                 }
-                // Not validated: kvstore has no command table / ACL engine.
+                // Not validated here: `user` lines are applied at start-up, after the
+                // configuration (`cmd::load_users_at_startup`), as Redis loads them.
                 "rename-command" if argc == 3 => remember(self),
                 "user" | "loadmodule" if argc >= 2 => remember(self),
                 _ if name.contains('.') => {

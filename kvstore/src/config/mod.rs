@@ -58,6 +58,7 @@ mod table;
 mod test_support;
 mod value;
 
+pub(crate) use grammar::split_args;
 pub use grammar::{parse_args, usage_text, version_text};
 
 use std::fmt;

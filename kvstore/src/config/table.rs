@@ -465,6 +465,10 @@ pub(super) const USED: &[&str] = &[
     "appendfilename",
     "io-threads",
     "disable-thp",
+    // Read from the table by the ACL (`cmd::access_control`).
+    "aclfile",
+    "acllog-max-len",
+    "acl-pubsub-default",
 ];
 
 /// Finds a parameter by name or alias, ASCII case-insensitively.  Returns the

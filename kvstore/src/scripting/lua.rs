@@ -1474,11 +1474,12 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut lua_State) -> c_int {
         }
     };
     let known = run.host.command_exists(&args);
+    let permitted = known && run.host.permitted(&args);
     drop(args);
     if !known {
         raise_error_table(l, "Invalid command passed to redis.acl_check_cmd()");
     }
-    ffi::lua_pushboolean(l, 1);
+    ffi::lua_pushboolean(l, c_int::from(permitted));
     1
 }
 

@@ -59,6 +59,8 @@ pub trait Host {
     fn call(&mut self, args: Vec<Bytes>, resp: u8, read_only: bool) -> Vec<u8>;
     /// Whether `args` name a known command (`redis.acl_check_cmd`).
     fn command_exists(&self, args: &[Bytes]) -> bool;
+    /// Whether the script's user may run `args`, a known command (`redis.acl_check_cmd`).
+    fn permitted(&self, args: &[Bytes]) -> bool;
 }
 
 /// The lower-case hex SHA1 of `data` (`redis.sha1hex`, script names).

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
 
+use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
 use crate::config::{AppendFsync, Config};
 use crate::keyspace::stream::NodeLimits;
@@ -271,6 +272,8 @@ pub(crate) struct Shared {
     clients: ClientRegistry,
     /// Channel and pattern subscriptions.
     pubsub: Mutex<Registry>,
+    /// Users and the ACL LOG.
+    acl: AccessControl,
     commit: GroupCommit,
     /// Clients waiting in blocking commands.
     blocked: BlockedClients,
@@ -293,12 +296,14 @@ impl Shared {
         commit: GroupCommit,
         port: u16,
     ) -> Shared {
+        let acl = AccessControl::new(config.requirepass.as_deref());
         Shared {
             keyspace,
             limits: Limits::new(&config),
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
             pubsub: Mutex::new(Registry::default()),
+            acl,
             commit,
             blocked: BlockedClients::default(),
             scripting: Scripting::default(),
@@ -333,11 +338,21 @@ impl Shared {
         let changed = config.set(pairs)?;
         self.limits.load(&config);
         self.commit.set_policy(durability(&config));
+        if changed.iter().any(|name| name == "requirepass") {
+            let password = config.requirepass.clone();
+            self.acl
+                .update(|users| users.set_default_password(password.as_deref()));
+        }
         Ok(changed)
     }
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Users, their permissions and the ACL LOG.
+    pub(crate) fn acl(&self) -> &AccessControl {
+        &self.acl
     }
 
     pub(crate) fn clients(&self) -> &ClientRegistry {
