@@ -472,6 +472,13 @@ impl Proxy {
             .expect("proxy did not exit within 30 s of SIGTERM")
     }
 
+    /// The last 4 KB the proxy (and any process that upgraded it) wrote to stderr; empty
+    /// with `KVSTACK_TEST_LOGS`, where it goes to the test's own stderr.
+    pub fn stderr(&self) -> String {
+        let text = std::fs::read(self.dir.path().join(STDERR)).unwrap_or_default();
+        String::from_utf8_lossy(&text[text.len().saturating_sub(4096)..]).into_owned()
+    }
+
     /// Sends `signal` (a name as `kill` takes it: `HUP`, `TERM`...) to the running proxy.
     pub fn signal(&self, signal: &str) {
         unsafe_kill(self.pid(), signal);
@@ -543,14 +550,25 @@ fn proxy_command(dir: &Path, upstreams: &str) -> Command {
         .env_remove("ADMIN_LISTEN")
         .env_remove("ACCESS_LOG")
         .env_remove("HOSTS_FILE")
+        .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
     if std::env::var_os("KVSTACK_TEST_LOGS").is_some() {
         cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        // Kept for [`Proxy::stderr`]: a crash's panic message and backtrace are there.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(STDERR))
+            .expect("open the proxy's stderr file");
+        cmd.stderr(log);
     }
     cmd
 }
+
+/// The file in the proxy's directory its stderr goes to.
+const STDERR: &str = "proxy.stderr";
 
 impl Drop for Proxy {
     fn drop(&mut self) {

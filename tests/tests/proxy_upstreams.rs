@@ -213,7 +213,8 @@ fn sigterm_under_load_always_exits_0_with_every_request_answered() {
         assert_eq!(
             status.code(),
             Some(0),
-            "round {round}: proxy exited with {status:?}"
+            "round {round}: proxy exited with {status:?}; its stderr ends with:\n{}",
+            proxy.stderr()
         );
         assert!(bad.is_empty(), "round {round}: {bad:?}");
         let served = a.served() + b.served() - served_before;
