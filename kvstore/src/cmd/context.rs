@@ -14,7 +14,7 @@ use crate::keyspace::{Db, Keyspace};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 use crate::rdb;
-use crate::state::{Blocked, Retry, Shared};
+use crate::state::{notify, Blocked, Retry, Shared};
 
 /// Side effects a batch asks the connection to carry out after writing its replies.
 #[derive(Debug, Default)]
@@ -50,10 +50,30 @@ impl Ctx<'_, '_> {
         let shared = self.shared;
         let writes_at_lock = &mut *self.writes_at_lock;
         self.keyspace.get_or_insert_with(|| {
-            let ks = shared.lock_keyspace();
+            let mut ks = shared.lock_keyspace();
             *writes_at_lock = ks.writes();
+            notify::record(&mut ks, shared.notify_classes());
             ks
         })
+    }
+
+    /// Redis's `notifyKeyspaceEvent` for `key` in the client's database: publishes the
+    /// keyspace's own events recorded so far (expiry, creation), then this one, if its class
+    /// is enabled.
+    pub(crate) fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.session.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    pub(crate) fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        if self.shared.notify_classes() & class == 0 {
+            return;
+        }
+        if let Some(ks) = self.keyspace.as_mut() {
+            self.shared.publish_key_events(ks);
+        }
+        self.shared.notify(class, event, key, db);
     }
 
     /// The client's selected database.

@@ -168,6 +168,11 @@ impl<'a> Batch<'a> {
                 self.shared.blocked().serve_ready(ks);
             }
         }
+        if self.shared.notify_classes() != 0 {
+            if let Some(ks) = self.keyspace.as_mut() {
+                self.shared.publish_key_events(ks);
+            }
+        }
         reply
     }
 

@@ -263,6 +263,36 @@ struct Watched {
     version: u64,
 }
 
+/// What the keyspace itself does to a key that a keyspace notification reports: Redis's
+/// `expired`, `evicted`, `new` and `keymiss` events, which no command handler sees happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// Deleted because its time came (on access or by the active sweep).
+    Expired,
+    /// Deleted to make room under `maxmemory` (see [`Db::evict`]).
+    Evicted,
+    /// Created (Redis's `dbAdd`).
+    New,
+    /// Missed by a read lookup.
+    KeyMiss,
+    /// A command's own event, raised where no handler context is at hand (clients blocked
+    /// on keys are served with only the [`Db`]): its class bit and name.
+    Command(u32, &'static str),
+}
+
+impl KeyEvent {
+    /// The bit of this event in a recording mask ([`Keyspace::record_events`]).
+    pub const fn bit(self) -> u8 {
+        match self {
+            KeyEvent::Expired => 1,
+            KeyEvent::Evicted => 2,
+            KeyEvent::New => 4,
+            KeyEvent::KeyMiss => 8,
+            KeyEvent::Command(..) => 0,
+        }
+    }
+}
+
 /// One numbered database (`SELECT n`).
 #[derive(Debug, Default)]
 pub struct Db {
@@ -284,6 +314,12 @@ pub struct Db {
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
     ready_set: HashSet<Bytes, Hasher>,
+    /// Which [`KeyEvent`]s to record (bits of [`KeyEvent::bit`]; 0 unless keyspace
+    /// notifications are on), and those recorded since they were last taken.
+    record: u8,
+    /// The notification classes in force for [`Db::notify`] (0 unless notifications are on).
+    classes: u32,
+    events: Vec<(KeyEvent, Bytes)>,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -329,6 +365,10 @@ impl Db {
             }
             None => {
                 self.stats.misses += 1;
+                if self.record & KeyEvent::KeyMiss.bit() != 0 {
+                    let key = Bytes::copy_from_slice(key);
+                    self.events.push((KeyEvent::KeyMiss, key));
+                }
                 None
             }
         }
@@ -508,6 +548,7 @@ impl Db {
         }
         self.journal.dirty.insert(key.clone(), Touched::Whole);
         self.signal_ready(&key);
+        self.raise(KeyEvent::New, &key);
         self.map.insert(
             key,
             Entry {
@@ -592,7 +633,12 @@ impl Db {
                 w.version += 1;
             }
         }
+        let (record, classes) = (self.record, self.classes);
+        let events = std::mem::take(&mut self.events);
         *self = Db::default();
+        self.record = record;
+        self.classes = classes;
+        self.events = events;
         self.stats = stats;
         self.writes = writes;
         self.waiters = waiters;
@@ -773,6 +819,7 @@ impl Db {
             if at <= now {
                 self.remove(key);
                 self.stats.expired += 1;
+                self.raise(KeyEvent::Expired, key);
             }
         }
     }
@@ -791,6 +838,7 @@ impl Db {
             }
             self.remove(&key);
             self.stats.expired += 1;
+            self.raise(KeyEvent::Expired, &key);
             n += 1;
         }
         n
@@ -871,6 +919,32 @@ impl Db {
         self.insert(key, value, expire_at);
         self.journal = Journal::default();
         self.writes = 0;
+        self.events.clear();
+    }
+
+    /// Records `event` for `key` if keyspace notifications want it.
+    fn raise(&mut self, event: KeyEvent, key: &[u8]) {
+        if self.record & event.bit() != 0 {
+            self.events.push((event, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Records a command's keyspace notification for `key` (`class` a notification class
+    /// bit, `event` its name) if that class is enabled; published after the command.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.classes & class != 0 {
+            self.events
+                .push((KeyEvent::Command(class, event), Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Deletes `key` to make room under `maxmemory` (Redis's eviction): the hook the
+    /// eviction policy calls, so that the `evicted` notification is raised. Returns the entry.
+    #[allow(dead_code)] // the hook `maxmemory` eviction calls; nothing evicts yet
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.remove(key)?;
+        self.raise(KeyEvent::Evicted, key);
+        Some(entry)
     }
 }
 
@@ -917,6 +991,32 @@ impl Keyspace {
 
     pub fn dbs_mut(&mut self) -> &mut [Db] {
         &mut self.dbs
+    }
+
+    /// Which [`KeyEvent`]s every database records from now on: a mask of
+    /// [`KeyEvent::bit`]s, and the notification classes [`Db::notify`] records (0 for none;
+    /// what was already recorded stays).
+    pub fn record_events(&mut self, mask: u8, classes: u32) {
+        if self
+            .dbs
+            .first()
+            .is_some_and(|db| db.record != mask || db.classes != classes)
+        {
+            for db in &mut self.dbs {
+                db.record = mask;
+                db.classes = classes;
+            }
+        }
+    }
+
+    /// Takes the [`KeyEvent`]s recorded since the last call, with their database, database
+    /// by database.
+    pub fn take_events(&mut self) -> Vec<(usize, KeyEvent, Bytes)> {
+        let mut out = Vec::new();
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            out.extend(db.events.drain(..).map(|(e, k)| (index, e, k)));
+        }
+        out
     }
 
     /// Total writes across databases; grows whenever anything changed.

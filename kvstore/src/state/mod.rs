@@ -11,8 +11,9 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+pub(crate) mod notify;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -124,6 +125,8 @@ pub(crate) struct Limits {
     hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
+    /// `notify-keyspace-events` as class bits (`notify.rs`).
+    notify_classes: AtomicU32,
 }
 
 impl Limits {
@@ -141,6 +144,7 @@ impl Limits {
             stream_node_max_bytes: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
+            notify_classes: AtomicU32::new(0),
         };
         limits.load(config);
         limits
@@ -168,6 +172,13 @@ impl Limits {
             set(cell, size_param(config, name));
         }
         *self.pubsub_output.lock() = pubsub_output_limit(config);
+        self.notify_classes
+            .store(config.notify_keyspace_events(), Ordering::Relaxed);
+    }
+
+    /// `notify-keyspace-events` as class bits.
+    pub(crate) fn notify_classes(&self) -> u32 {
+        self.notify_classes.load(Ordering::Relaxed)
     }
 
     /// `proto-max-bulk-len`.
