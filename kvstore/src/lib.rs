@@ -34,6 +34,7 @@ mod redis_oracle;
 mod scripting;
 mod server;
 mod state;
+mod tracking;
 
 pub use config::{
     parse_args, usage_text, version_text, Config, ConfigError, Invocation, LogLevel, REDIS_VERSION,

@@ -299,6 +299,7 @@ fn expire_step(shared: &Shared) -> bool {
     };
     let mut more = false;
     notify::record(&mut ks, shared.notify_classes());
+    ks.track_modified(shared.tracking().active());
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
     }
@@ -307,6 +308,9 @@ fn expire_step(shared: &Shared) -> bool {
         shared.blocked().serve_ready(&mut ks);
     }
     shared.publish_key_events(&mut ks);
+    shared.invalidate_modified(&mut ks, None);
+    drop(ks);
+    shared.broadcast_invalidations();
     more
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Effects {
     /// The last command blocked (BLPOP & co.): execution stops there and the connection
     /// awaits the release; the rest of its input waits too.
     pub(crate) block: Option<Blocked>,
+    /// Encoded frames to write right after the last command's reply (the client's own
+    /// client-side caching invalidations).
+    pub(crate) after_reply: Vec<Bytes>,
 }
 
 /// What a command handler works with.
@@ -53,6 +56,7 @@ impl Ctx<'_, '_> {
             let mut ks = shared.lock_keyspace();
             *writes_at_lock = ks.writes();
             notify::record(&mut ks, shared.notify_classes());
+            ks.track_modified(shared.tracking().active());
             ks
         })
     }

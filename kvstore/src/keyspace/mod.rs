@@ -320,6 +320,11 @@ pub struct Db {
     /// The notification classes in force for [`Db::notify`] (0 unless notifications are on).
     classes: u32,
     events: Vec<(KeyEvent, Bytes)>,
+    /// Client-side caching is on for some client: keys changed since last taken (Redis's
+    /// `signalModifiedKey` → `trackingInvalidateKey`), and whether the database was flushed.
+    track: bool,
+    modified: Vec<Bytes>,
+    flushed: bool,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -633,11 +638,15 @@ impl Db {
                 w.version += 1;
             }
         }
-        let (record, classes) = (self.record, self.classes);
+        let (record, classes, track) = (self.record, self.classes, self.track);
         let events = std::mem::take(&mut self.events);
+        let modified = std::mem::take(&mut self.modified);
         *self = Db::default();
         self.record = record;
         self.classes = classes;
+        self.track = track;
+        self.modified = modified;
+        self.flushed = track;
         self.events = events;
         self.stats = stats;
         self.writes = writes;
@@ -747,6 +756,9 @@ impl Db {
 
     /// Records a change of `key` for the clients watching it.
     fn touch(&mut self, key: &[u8]) {
+        if self.track {
+            self.modified.push(Bytes::copy_from_slice(key));
+        }
         if !self.watched.is_empty() {
             if let Some(w) = self.watched.get_mut(key) {
                 w.version += 1;
@@ -1017,6 +1029,27 @@ impl Keyspace {
             out.extend(db.events.drain(..).map(|(e, k)| (index, e, k)));
         }
         out
+    }
+
+    /// Whether every database records the keys that change, for client-side caching.
+    pub fn track_modified(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|db| db.track != on) {
+            for db in &mut self.dbs {
+                db.track = on;
+            }
+        }
+    }
+
+    /// Takes the keys changed since the last call (in order, repeats included, whatever the
+    /// database: client-side caching is not per database) and whether a database was flushed.
+    pub fn take_modified(&mut self) -> (Vec<Bytes>, bool) {
+        let mut keys = Vec::new();
+        let mut flushed = false;
+        for db in &mut self.dbs {
+            keys.append(&mut db.modified);
+            flushed |= std::mem::take(&mut db.flushed);
+        }
+        (keys, flushed)
     }
 
     /// Total writes across databases; grows whenever anything changed.
