@@ -335,3 +335,39 @@ fn tracking_errors_and_introspection_match_redis() {
         "#,
     );
 }
+
+#[test]
+fn reads_inside_transactions_are_tracked_and_group_changes_are_not_modifications() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut cache = resp3(server);
+        let mut writer = server.raw();
+        say(&mut log, &mut cache, "CLIENT TRACKING ON");
+        say(&mut log, &mut cache, "MULTI");
+        say(&mut log, &mut cache, "GET a");
+        say(&mut log, &mut cache, "XLEN x");
+        say(&mut log, &mut cache, "EXEC");
+        say(&mut log, &mut writer, "SET a 1");
+        say(&mut log, &mut writer, "XGROUP CREATE x g $ MKSTREAM");
+        pushes_until_pong(&mut log, &mut cache);
+        say(&mut log, &mut cache, "XLEN x");
+        say(&mut log, &mut writer, "XGROUP CREATECONSUMER x g c");
+        say(&mut log, &mut writer, "XGROUP SETID x g 0");
+        pushes_until_pong(&mut log, &mut cache);
+        say(&mut log, &mut writer, "XADD x 1-1 f v");
+        pushes_until_pong(&mut log, &mut cache);
+        log
+    });
+}
+
+#[test]
+fn a_later_prefix_overlap_is_an_error_and_still_enables_tracking() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut cache = resp3(server);
+        let line = "CLIENT TRACKING ON BCAST PREFIX x PREFIX a PREFIX ab";
+        say_until(&mut log, &mut cache, line, "+OK\r\n");
+        say(&mut log, &mut cache, "CLIENT TRACKINGINFO");
+        log
+    });
+}

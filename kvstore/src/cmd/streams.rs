@@ -310,7 +310,7 @@ fn changing(
     key_at: usize,
     run: impl FnOnce(&mut Ctx) -> Result<Reply, Reply>,
 ) -> Result<Reply, Reply> {
-    let mark = args.get(key_at).and_then(|key| ctx.db().watch_mark(key));
+    let mark = args.get(key_at).map(|key| ctx.db().watch_mark(key));
     let result = run(ctx);
     // Redis signals a modified key only when something changed: not on an error, nor when
     // XDEL / XTRIM deleted nothing.
@@ -651,7 +651,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // XREADGROUP changes groups of its streams (any argument may be one of their keys),
     // which Redis does not count as modifying them for WATCH.
     let db = ctx.db();
-    let marks: Vec<Option<u64>> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
+    let marks: Vec<_> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
     let result = xread(ctx, args);
     let now = ctx.now;
     let db = ctx.db();

@@ -100,9 +100,10 @@ pub(super) fn client_tracking(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Re
             return Err(Reply::error(OPT_SWITCH));
         }
     }
+    let mut collision = None;
     if options.bcast {
         let existing = current.as_ref().map(|c| &c.prefixes);
-        check_prefix_collisions(existing.into_iter().flatten(), &prefixes)?;
+        collision = check_prefix_collisions(existing.into_iter().flatten(), &prefixes)?;
     }
     let outbox = own_outbox(ctx);
     ctx.shared
@@ -110,7 +111,11 @@ pub(super) fn client_tracking(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Re
         .enable(id, outbox, redirect as u64, options, &prefixes);
     // From now on the keyspace records the keys that change.
     ctx.keyspace().track_modified(true);
-    Ok(Reply::Ok)
+    Ok(match collision {
+        // Redis 7.0 replies with both, having enabled tracking all the same.
+        Some(error) => Reply::Frames(vec![error, Reply::Ok]),
+        None => Reply::Ok,
+    })
 }
 
 /// The connection's outbox, created if it has none yet: invalidations for a RESP3 client
@@ -125,10 +130,13 @@ fn own_outbox(ctx: &mut Ctx) -> Arc<Outbox> {
 }
 
 /// Redis's `checkPrefixCollisionsOrReply`: two prefixes collide when one starts the other.
+/// A collision among the given prefixes past the first is `Ok(Some(error))`: Redis 7.0 then
+/// returns the index as if it meant success, so the error reply is followed by tracking
+/// being enabled and `+OK`.
 fn check_prefix_collisions<'a>(
     existing: impl Iterator<Item = &'a Bytes> + Clone,
     prefixes: &[Bytes],
-) -> Result<(), Reply> {
+) -> Result<Option<Reply>, Reply> {
     let overlap = |a: &[u8], b: &[u8]| {
         let n = a.len().min(b.len());
         a[..n] == b[..n]
@@ -147,14 +155,15 @@ fn check_prefix_collisions<'a>(
             ))));
         }
         if let Some(other) = prefixes[i + 1..].iter().find(|o| overlap(prefix, o)) {
-            return Err(Reply::error(sanitize(format!(
+            let error = Reply::error(sanitize(format!(
                 "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
                 text(prefix),
                 text(other)
-            ))));
+            )));
+            return if i == 0 { Err(error) } else { Ok(Some(error)) };
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// CLIENT CACHING YES|NO
@@ -233,16 +242,30 @@ pub(super) fn after_command(
         Some(ks) => shared.invalidate_modified(ks, Some(id)),
         None => Vec::new(),
     };
-    let tracking = shared.tracking();
-    if spec.has_flag(Flags::READONLY) && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
-    {
-        let tracked = tracking.remember(id, keys_of(spec, args));
+    if reads_keys(spec) {
+        let tracked = shared.tracking().remember(id, keys_of(spec, args));
         own.extend(shared.limit_tracked_keys(tracked, Some(id)));
     }
     if !spec.name.starts_with("client") {
-        tracking.set_caching(id, false);
+        shared.tracking().set_caching(id, false);
     }
     own
+}
+
+/// Remembers the keys a command EXEC runs read, as Redis's `call` does for each command of
+/// a transaction (dispatch sees only EXEC).
+pub(super) fn remember_reads(ctx: &mut Ctx, spec: &CommandSpec, args: &[Bytes]) {
+    if ctx.shared.tracking().active() && reads_keys(spec) {
+        ctx.shared
+            .tracking()
+            .remember(ctx.session.id(), keys_of(spec, args));
+    }
+}
+
+/// A read-only command whose keys a tracking client may cache (the read-only script
+/// commands excepted, as in Redis).
+fn reads_keys(spec: &CommandSpec) -> bool {
+    spec.has_flag(Flags::READONLY) && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
 }
 
 /// The keys at a command's fixed key positions (first, last, step; a negative last counts
@@ -272,11 +295,21 @@ mod tests {
     #[test]
     fn prefixes_collide_when_one_starts_the_other() {
         let existing = [Bytes::from("user:")];
-        let err = |r: Result<(), Reply>| match r {
-            Err(Reply::Error(e)) => e.to_string(),
+        let err = |r: Result<Option<Reply>, Reply>| match r {
+            Err(Reply::Error(e)) | Ok(Some(Reply::Error(e))) => e.to_string(),
             other => panic!("{other:?}"),
         };
-        assert!(check_prefix_collisions(existing.iter(), &[Bytes::from("obj:")]).is_ok());
+        assert!(matches!(
+            check_prefix_collisions(existing.iter(), &[Bytes::from("obj:")]),
+            Ok(None)
+        ));
+        assert!(matches!(
+            check_prefix_collisions(
+                [].iter(),
+                &[Bytes::from("x"), Bytes::from("a"), Bytes::from("ab")]
+            ),
+            Ok(Some(_))
+        ));
         assert_eq!(
             err(check_prefix_collisions(existing.iter(), &[Bytes::from("user:1")])),
             "ERR Prefix 'user:1' overlaps with an existing prefix 'user:'. Prefixes for a single client must not overlap."

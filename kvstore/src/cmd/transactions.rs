@@ -99,6 +99,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
         let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
+        super::tracking::remember_reads(ctx, spec, &args);
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,

@@ -256,6 +256,14 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
+/// What [`Db::watch_mark`] saw: the key's WATCH version (if watched) and how many changed
+/// keys client-side caching had to hear about.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchMark {
+    version: Option<u64>,
+    modified: usize,
+}
+
 /// A key some client WATCHes: how many watch it, and a version every change bumps.
 #[derive(Debug, Default)]
 struct Watched {
@@ -743,15 +751,24 @@ impl Db {
     /// The WATCH version of `key` (if watched), for [`Db::restore_watch`]: Redis's stream
     /// group commands (XREADGROUP, XACK, XCLAIM, XGROUP, XSETID) write without signalling
     /// a modified key, so EXEC must not see their writes.
-    pub fn watch_mark(&self, key: &[u8]) -> Option<u64> {
-        self.watched.get(key).map(|w| w.version)
+    /// The mark also covers client-side caching: those writes are not changes to tell.
+    pub fn watch_mark(&self, key: &[u8]) -> WatchMark {
+        WatchMark {
+            version: self.watched.get(key).map(|w| w.version),
+            modified: self.modified.len(),
+        }
     }
 
-    /// Puts back the WATCH version [`Db::watch_mark`] returned.
-    pub fn restore_watch(&mut self, key: &[u8], mark: Option<u64>) {
-        if let (Some(version), Some(w)) = (mark, self.watched.get_mut(key)) {
+    /// Puts back the WATCH version [`Db::watch_mark`] returned, and forgets the keys
+    /// changed since for client-side caching.
+    pub fn restore_watch(&mut self, key: &[u8], mark: impl Into<Option<WatchMark>>) {
+        let Some(mark) = mark.into() else {
+            return;
+        };
+        if let (Some(version), Some(w)) = (mark.version, self.watched.get_mut(key)) {
             w.version = version;
         }
+        self.modified.truncate(mark.modified);
     }
 
     /// Records a change of `key` for the clients watching it.
