@@ -371,3 +371,26 @@ fn a_later_prefix_overlap_is_an_error_and_still_enables_tracking() {
         log
     });
 }
+
+#[test]
+fn scripts_that_read_make_their_declared_keys_tracked() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut cache = resp3(server);
+        let mut writer = server.raw();
+        say(&mut log, &mut cache, "CLIENT TRACKING ON");
+        say(
+            &mut log,
+            &mut cache,
+            r#"EVAL "return redis.call('get', KEYS[1])" 2 read also"#,
+        );
+        say(
+            &mut log,
+            &mut cache,
+            r#"EVAL "return redis.call('set', KEYS[1], 'x')" 1 written"#,
+        );
+        say(&mut log, &mut writer, "MSET read 1 also 2 written 3");
+        pushes_until_pong(&mut log, &mut cache);
+        log
+    });
+}

@@ -262,6 +262,21 @@ pub(super) fn remember_reads(ctx: &mut Ctx, spec: &CommandSpec, args: &[Bytes]) 
     }
 }
 
+/// A script (EVAL / FCALL `command`) ran a read-only command: its caller, if it tracks,
+/// may cache the keys the script declared, as Redis remembers them.
+pub(super) fn remember_script_keys(ctx: &mut Ctx, command: &[Bytes]) {
+    if !ctx.shared.tracking().active() {
+        return;
+    }
+    let numkeys = command
+        .get(2)
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let keys = command.iter().skip(3).take(numkeys);
+    ctx.shared.tracking().remember(ctx.session.id(), keys);
+}
+
 /// A read-only command whose keys a tracking client may cache (the read-only script
 /// commands excepted, as in Redis).
 fn reads_keys(spec: &CommandSpec) -> bool {
