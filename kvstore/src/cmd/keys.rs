@@ -486,7 +486,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 /// The OBJECT subcommands' common part: nil for a missing key.
 fn object_lookup(ctx: &mut Ctx, key: &[u8], then: impl FnOnce(&Value) -> Reply) -> Reply {
     let now = ctx.now;
-    ctx.db().get(key, now).map_or(Reply::Nil, then)
+    ctx.db().get_unnotified(key, now).map_or(Reply::Nil, then)
 }
 
 #[cfg(test)]

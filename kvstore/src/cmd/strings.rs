@@ -45,6 +45,19 @@ fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes
     }
 }
 
+/// [`read_str`] for a command that writes the key: Redis's `lookupKeyWrite` counts no hit or
+/// miss (and raises no `keymiss`).
+fn write_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, Reply> {
+    match db.entry(key, now) {
+        None => Ok(None),
+        Some(e) => e
+            .value
+            .as_str()
+            .map(Some)
+            .ok_or(Reply::error(err::WRONGTYPE)),
+    }
+}
+
 /// GET key
 fn get(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
@@ -371,7 +384,7 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = read_str(db, key, now)?;
+    let current = write_str(db, key, now)?;
     let n = number::checked_incr(current.map(|b| &b[..]), by)
         .map_err(|e| Reply::error(e.to_string()))?;
     let mut digits = itoa::Buffer::new();
@@ -385,7 +398,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = read_str(db, &args[1], now)?;
+    let current = write_str(db, &args[1], now)?;
     let text = number::incr_by_float(current.map(|b| &b[..]), &args[2])
         .map_err(|e| Reply::error(e.to_string()))?;
     let text = Bytes::from(text);
@@ -408,7 +421,7 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 /// APPEND key value
 fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let current = write_str(ctx.db(), &args[1], now)?.cloned();
     let Some(current) = current else {
         ctx.db()
             .insert(args[1].clone(), Value::Str(args[2].clone()), None);
@@ -468,7 +481,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = offset as u64;
     let value = &args[3];
     let now = ctx.now;
-    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let current = write_str(ctx.db(), &args[1], now)?.cloned();
     let current_len = current.as_ref().map_or(0, |s| s.len());
     if value.is_empty() {
         return Ok(Reply::Integer(current_len as i64));

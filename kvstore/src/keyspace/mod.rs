@@ -387,6 +387,19 @@ impl Db {
         }
     }
 
+    /// [`Db::get`] without the `keymiss` notification (Redis's `LOOKUP_NONOTIFY`: OBJECT).
+    pub fn get_unnotified(&mut self, key: &[u8], now: u64) -> Option<&Value> {
+        let record = self.record;
+        self.record &= !KeyEvent::KeyMiss.bit();
+        let found = self.get(key, now).is_some();
+        self.record = record;
+        if found {
+            self.map.get(key).map(|e| &e.value)
+        } else {
+            None
+        }
+    }
+
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.entry(key, now).is_some()
     }
