@@ -394,3 +394,25 @@ fn scripts_that_read_make_their_declared_keys_tracked() {
         log
     });
 }
+
+#[test]
+fn commands_whose_keys_move_track_the_keys_their_specs_name() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut cache = resp3(server);
+        let mut writer = server.raw();
+        say(&mut log, &mut cache, "CLIENT TRACKING ON");
+        say(&mut log, &mut cache, "ZUNION 2 za zb WITHSCORES");
+        say(&mut log, &mut cache, "SINTERCARD 2 sa sb LIMIT 1");
+        say(&mut log, &mut cache, "XREAD COUNT 1 STREAMS xa xb 0 0");
+        say(&mut log, &mut cache, "SORT_RO la");
+        say(&mut log, &mut cache, "LCS ka kb");
+        say(&mut log, &mut writer, "ZADD zb 1 m");
+        say(&mut log, &mut writer, "SADD sa m");
+        say(&mut log, &mut writer, "XADD xb 1-1 f v");
+        say(&mut log, &mut writer, "RPUSH la 1");
+        say(&mut log, &mut writer, "MSET ka 1 kb 2");
+        pushes_until_pong(&mut log, &mut cache);
+        log
+    });
+}

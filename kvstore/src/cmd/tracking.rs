@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::args::{c_is, err, int_arg, sanitize};
+use super::introspection::metadata;
 use super::{CommandSpec, Ctx, Flags};
 use crate::keyspace::Keyspace;
 use crate::protocol::Reply;
@@ -283,9 +284,20 @@ fn reads_keys(spec: &CommandSpec) -> bool {
     spec.has_flag(Flags::READONLY) && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
 }
 
+/// The keys of a command as Redis's `getKeysFromCommand` finds them: at its fixed key
+/// positions, or (keys that move: XREAD, ZUNION, SINTERCARD, ...) where its key specs say.
+fn keys_of<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> Box<dyn Iterator<Item = &'a Bytes> + 'a> {
+    if spec.first_key == 0 && spec.has_flag(Flags::MOVABLEKEYS) {
+        let found = metadata::lookup(spec.name).and_then(|meta| meta.find_keys(args));
+        let at: Vec<usize> = found.into_iter().flatten().map(|(i, _)| i).collect();
+        return Box::new(at.into_iter().filter_map(move |i| args.get(i)));
+    }
+    Box::new(fixed_keys(spec, args))
+}
+
 /// The keys at a command's fixed key positions (first, last, step; a negative last counts
-/// from the end), as Redis's `getKeysFromCommand` finds them for such commands.
-fn keys_of<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
+/// from the end).
+fn fixed_keys<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
     let argc = args.len() as i32;
     let (first, step) = (spec.first_key, spec.step.max(1));
     let last = if spec.last_key < 0 {
