@@ -356,6 +356,12 @@ fn scripts_and_transactions_raise_the_events_of_their_commands() {
         EXEC
         EVAL "redis.call('set', KEYS[1], 'v'); redis.call('lpush', KEYS[2], 'x'); return redis.call('del', KEYS[1], KEYS[2])" 2 k l
         EVAL "redis.call('hset', KEYS[1], 'f', 'v'); return redis.pcall('incr', KEYS[1])" 1 h
+        EVAL "redis.call('rpush', KEYS[1], 'a'); redis.call('publish', '__keyspace@0__:x', 'm'); return redis.call('lpop', KEYS[1])" 1 l
+        MULTI
+        SADD s a
+        PUBLISH __keyevent@0__:y m
+        SREM s a
+        EXEC
         "#,
     );
 }

@@ -80,6 +80,17 @@ impl Ctx<'_, '_> {
         self.shared.notify(class, event, key, db);
     }
 
+    /// Publishes the keyspace events recorded so far (PUBLISH calls it, so that a script's
+    /// or a transaction's events precede its messages, as in Redis).
+    pub(crate) fn publish_key_events(&mut self) {
+        if self.shared.notify_classes() == 0 {
+            return;
+        }
+        if let Some(ks) = self.keyspace.as_mut() {
+            self.shared.publish_key_events(ks);
+        }
+    }
+
     /// The client's selected database.
     pub(crate) fn db(&mut self) -> &mut Db {
         let index = self.session.db;
