@@ -416,3 +416,39 @@ fn commands_whose_keys_move_track_the_keys_their_specs_name() {
         log
     });
 }
+
+/// INFO's tracking fields, one per line.
+fn tracking_info(conn: &mut RawConn) -> String {
+    let info = e2e::text(conn.cmd(&["INFO", "everything"]));
+    info.lines()
+        .filter(|l| l.starts_with("tracking_"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn info_counts_tracking_clients_keys_and_prefixes() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut one = resp3(server);
+        let mut two = resp3(server);
+        let mut bcast = resp3(server);
+        let mut writer = server.raw();
+        log.push(tracking_info(&mut writer));
+        say(&mut log, &mut one, "CLIENT TRACKING ON");
+        say(&mut log, &mut two, "CLIENT TRACKING ON");
+        say(&mut log, &mut one, "MGET a b c");
+        say(&mut log, &mut two, "MGET b c d");
+        log.push(tracking_info(&mut writer));
+        say(&mut log, &mut writer, "SET b 1");
+        log.push(tracking_info(&mut writer));
+        say(&mut log, &mut bcast, "CLIENT TRACKING ON BCAST PREFIX x PREFIX y");
+        log.push(tracking_info(&mut writer));
+        say(&mut log, &mut one, "CLIENT TRACKING OFF");
+        say(&mut log, &mut bcast, "CLIENT TRACKING OFF");
+        log.push(tracking_info(&mut writer));
+        say(&mut log, &mut writer, "FLUSHALL");
+        log.push(tracking_info(&mut writer));
+        log
+    });
+}
