@@ -71,6 +71,11 @@ impl Outbox {
         self.client.id
     }
 
+    /// The client this outbox belongs to.
+    pub fn client(&self) -> &Arc<ClientHandle> {
+        &self.client
+    }
+
     /// Queues an encoded frame that is not a channel message (a client-side caching
     /// invalidation), under the same limit as messages.
     pub fn push_frame(&self, frame: Bytes, limit: OutputLimit) {

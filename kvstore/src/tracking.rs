@@ -25,6 +25,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 
+use crate::client::TrackingView;
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, OutputLimit};
 
@@ -139,6 +140,7 @@ impl Tracking {
         state.options = options;
         state.redirect = redirect;
         state.broken_redirect = false;
+        show(state);
         if options.bcast {
             let empty = [Bytes::new()];
             let wanted = if prefixes.is_empty() {
@@ -166,6 +168,7 @@ impl Tracking {
             return;
         };
         self.clients.fetch_sub(1, Ordering::Relaxed);
+        *state.outbox.client().tracking.lock() = TrackingView::default();
         for prefix in &state.prefixes {
             if let Some(p) = table.prefixes.get_mut(prefix) {
                 p.clients.remove(&id);
@@ -347,6 +350,7 @@ fn send(
             Target::Gone => {
                 if let Some(state) = table.clients.get_mut(&id) {
                     state.broken_redirect = true;
+                    show(state);
                 }
                 if own.resp() >= 3 {
                     let mut frame = BytesMut::new();
@@ -377,6 +381,16 @@ fn send(
     }
     frame.put_slice(keys);
     queue(out, deferred, outbox, frame.freeze());
+}
+
+/// Updates what CLIENT LIST shows of the client.
+fn show(state: &ClientState) {
+    *state.outbox.client().tracking.lock() = TrackingView {
+        on: true,
+        broken_redirect: state.broken_redirect,
+        bcast: state.options.bcast,
+        redirect: state.redirect,
+    };
 }
 
 fn table_noloop(clients: &HashMap<u64, ClientState>, id: u64) -> bool {

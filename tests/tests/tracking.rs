@@ -442,13 +442,60 @@ fn info_counts_tracking_clients_keys_and_prefixes() {
         log.push(tracking_info(&mut writer));
         say(&mut log, &mut writer, "SET b 1");
         log.push(tracking_info(&mut writer));
-        say(&mut log, &mut bcast, "CLIENT TRACKING ON BCAST PREFIX x PREFIX y");
+        say(
+            &mut log,
+            &mut bcast,
+            "CLIENT TRACKING ON BCAST PREFIX x PREFIX y",
+        );
         log.push(tracking_info(&mut writer));
         say(&mut log, &mut one, "CLIENT TRACKING OFF");
         say(&mut log, &mut bcast, "CLIENT TRACKING OFF");
         log.push(tracking_info(&mut writer));
         say(&mut log, &mut writer, "FLUSHALL");
         log.push(tracking_info(&mut writer));
+        log
+    });
+}
+
+/// The `flags=` and `redir=` fields of CLIENT INFO, the client id written `<id>`.
+fn list_fields(conn: &mut RawConn, id: &str) -> String {
+    let info = e2e::text(conn.cmd(&["CLIENT", "INFO"]));
+    info.split_whitespace()
+        .filter(|f| f.starts_with("flags=") || f.starts_with("redir="))
+        .map(|f| f.replace(&format!("redir={id}"), "redir=<id>"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn client_list_shows_tracking_flags_and_redirect() {
+    same(&[], |server| {
+        let mut log = Vec::new();
+        let mut cache = resp3(server);
+        let mut sink = server.raw();
+        let sink_id = id_of(&mut sink);
+        log.push(list_fields(&mut cache, &sink_id));
+        say(&mut log, &mut cache, "CLIENT TRACKING ON");
+        log.push(list_fields(&mut cache, &sink_id));
+        say(&mut log, &mut cache, "CLIENT TRACKING OFF");
+        say(&mut log, &mut cache, "CLIENT TRACKING ON BCAST");
+        log.push(list_fields(&mut cache, &sink_id));
+        say(&mut log, &mut cache, "CLIENT TRACKING OFF");
+        log.push(list_fields(&mut cache, &sink_id));
+        cache.cmd(&["CLIENT", "TRACKING", "ON", "REDIRECT", &sink_id]);
+        log.push(list_fields(&mut cache, &sink_id));
+        say(&mut log, &mut cache, "GET k");
+        drop(sink);
+        let mut writer = server.raw();
+        let started = std::time::Instant::now();
+        while e2e::text(writer.cmd(&["CLIENT", "LIST"])).contains(&format!("id={sink_id} ")) {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        say(&mut log, &mut writer, "SET k v");
+        let mut frames = Vec::new();
+        pushes_until_pong(&mut frames, &mut cache);
+        log.push(list_fields(&mut cache, &sink_id));
         log
     });
 }
