@@ -142,4 +142,31 @@ mod tests {
         assert_eq!(events[0].0, 1);
         assert_eq!(events[0].1, KeyEvent::Command(GENERIC, "del"));
     }
+
+    #[test]
+    fn eviction_and_expiry_are_recorded_for_the_subscribers_who_asked() {
+        use crate::keyspace::Value;
+        let mut ks = Keyspace::new(1);
+        record(&mut ks, KEYSPACE | EVICTED | NEW);
+        let db = ks.db(0);
+        db.insert(Bytes::from("a"), Value::Str(Bytes::from("1")), Some(5));
+        db.insert(Bytes::from("b"), Value::Str(Bytes::from("2")), None);
+        assert!(db.evict(b"b").is_some());
+        assert!(db.evict(b"b").is_none(), "only a present key is evicted");
+        assert_eq!(db.expire_due(10, 10), 1);
+        let events: Vec<(KeyEvent, Bytes)> = ks
+            .take_events()
+            .into_iter()
+            .map(|(_, e, k)| (e, k))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (KeyEvent::New, Bytes::from("a")),
+                (KeyEvent::New, Bytes::from("b")),
+                (KeyEvent::Evicted, Bytes::from("b")),
+            ],
+            "expiry is not recorded unless asked for"
+        );
+    }
 }
