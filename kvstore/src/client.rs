@@ -39,6 +39,16 @@ impl ClientInfo {
     }
 }
 
+/// What CLIENT LIST shows of a client's client-side caching: flags `t`, `R` and `B`, and
+/// `redir=`. Kept up to date by the tracking table.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingView {
+    pub on: bool,
+    pub broken_redirect: bool,
+    pub bcast: bool,
+    pub redirect: u64,
+}
+
 /// A connection as the rest of the server sees it.
 #[derive(Debug)]
 pub struct ClientHandle {
@@ -53,6 +63,7 @@ pub struct ClientHandle {
     blocked: AtomicBool,
     /// Whether `fd` still belongs to this connection; guards the shutdown(2) in `kill`.
     socket_open: Mutex<bool>,
+    pub tracking: Mutex<TrackingView>,
 }
 
 impl ClientHandle {
@@ -99,6 +110,21 @@ impl ClientHandle {
         if self.is_blocked() {
             flags.push('b');
         }
+        let tracking = *self.tracking.lock();
+        for (on, flag) in [
+            (tracking.on, 't'),
+            (tracking.broken_redirect, 'R'),
+            (tracking.bcast, 'B'),
+        ] {
+            if on {
+                flags.push(flag);
+            }
+        }
+        let redir = if tracking.on {
+            tracking.redirect as i64
+        } else {
+            -1
+        };
         if flags.is_empty() {
             flags.push('N');
         }
@@ -111,7 +137,7 @@ impl ClientHandle {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-             cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+             cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             fmt_addr(self.addr),
             fmt_addr(self.laddr),
@@ -126,6 +152,7 @@ impl ClientHandle {
             info.multi,
             info.last_cmd,
             info.user.as_deref().map_or("default".into(), String::from_utf8_lossy),
+            redir,
             info.resp,
             text(&info.lib_name),
             text(&info.lib_ver),
@@ -171,6 +198,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             socket_open: Mutex::new(true),
+            tracking: Mutex::new(TrackingView::default()),
         });
         self.clients.lock().insert(id, handle.clone());
         handle

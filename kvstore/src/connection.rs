@@ -79,6 +79,7 @@ impl Connection {
 
     /// Removes what other clients could still see of this one: subscriptions and watches.
     fn forget_client_state(&mut self) {
+        self.shared.tracking().disable(self.session.id());
         if self.session.subscriptions.count() > 0 {
             self.session.unsubscribe_all(&mut self.shared.pubsub());
         }
@@ -366,6 +367,9 @@ impl Commands<'_> {
             outbox.drain_into(self.wbuf, usize::MAX);
         }
         reply.encode(batch.session().resp, self.wbuf);
+        for frame in batch.effects_mut().after_reply.drain(..) {
+            self.wbuf.extend_from_slice(&frame);
+        }
         !batch.effects().close
     }
 }

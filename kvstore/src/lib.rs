@@ -7,7 +7,7 @@
 //! Dependencies point one way, from the top: [`run`] → `server` (listeners, sweeps) →
 //! `connection` (one socket: read, execute a batch, write) → `cmd` (the command table,
 //! dispatch, the families) → `state` (what connections share: keyspace lock, configuration,
-//! limits, registries, blocked clients, the clock) → `client`, `pubsub` (registries),
+//! limits, registries, blocked clients, the clock) → `tracking`, `pubsub`, `client` (registries),
 //! `scripting` (the Lua engines) and `persistence` (sled) → `keyspace` (data in memory), `protocol` (RESP), `config`, `glob`,
 //! `number`. The keyspace knows no wire format and persistence knows no commands;
 //! `tests/module_graph.rs` fails on an import cycle.
@@ -35,6 +35,7 @@ mod redis_oracle;
 mod scripting;
 mod server;
 mod state;
+mod tracking;
 
 pub use config::{
     parse_args, usage_text, version_text, Config, ConfigError, Invocation, LogLevel, REDIS_VERSION,

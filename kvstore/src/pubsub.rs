@@ -61,6 +61,27 @@ impl Outbox {
         self.resp.store(resp, Ordering::Relaxed);
     }
 
+    /// The subscriber's protocol version.
+    pub fn resp(&self) -> u8 {
+        self.resp.load(Ordering::Relaxed)
+    }
+
+    /// The id of the client this outbox belongs to.
+    pub fn client_id(&self) -> u64 {
+        self.client.id
+    }
+
+    /// The client this outbox belongs to.
+    pub fn client(&self) -> &Arc<ClientHandle> {
+        &self.client
+    }
+
+    /// Queues an encoded frame that is not a channel message (a client-side caching
+    /// invalidation), under the same limit as messages.
+    pub fn push_frame(&self, frame: Bytes, limit: OutputLimit) {
+        self.push(frame, limit, Instant::now());
+    }
+
     /// Waits until something was queued or the outbox closed (a wake-up may be spurious).
     pub async fn ready(&self) {
         self.ready.notified().await
@@ -183,6 +204,17 @@ impl Registry {
             }
         }
         receivers
+    }
+
+    /// The outbox of client `id` if it subscribes to anything (Redis's pub/sub mode): where
+    /// invalidations redirected to it go.
+    pub fn outbox_of(&self, id: u64) -> Option<Arc<Outbox>> {
+        self.channels
+            .values()
+            .chain(self.patterns.values())
+            .flatten()
+            .find(|o| o.client.id == id)
+            .cloned()
     }
 
     /// Channels with at least one subscriber, optionally only those matching `pattern`.

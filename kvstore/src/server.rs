@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
 use crate::persistence::{GroupCommit, Store};
-use crate::state::{durability, now_ms, Shared};
+use crate::state::{durability, notify, now_ms, Shared};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
@@ -304,6 +304,8 @@ fn expire_step(shared: &Shared) -> bool {
         return false;
     };
     let mut more = false;
+    notify::record(&mut ks, shared.notify_classes());
+    ks.track_modified(shared.tracking().active());
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
     }
@@ -311,6 +313,10 @@ fn expire_step(shared: &Shared) -> bool {
     if !shared.blocked().is_empty() {
         shared.blocked().serve_ready(&mut ks);
     }
+    shared.publish_key_events(&mut ks);
+    shared.invalidate_modified(&mut ks, None);
+    drop(ks);
+    shared.broadcast_invalidations();
     more
 }
 

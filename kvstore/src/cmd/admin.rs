@@ -399,7 +399,7 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "client_recent_max_input_buffer", 0);
     field(out, "client_recent_max_output_buffer", 0);
     field(out, "blocked_clients", ctx.shared.blocked().len());
-    field(out, "tracking_clients", 0);
+    field(out, "tracking_clients", ctx.shared.tracking().counts().0);
     field(
         out,
         "clients_in_timeout_table",
@@ -528,9 +528,10 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
     field(out, "migrate_cached_sockets", 0);
-    field(out, "tracking_total_keys", 0);
-    field(out, "tracking_total_items", 0);
-    field(out, "tracking_total_prefixes", 0);
+    let (_, keys, items, prefixes) = ctx.shared.tracking().counts();
+    field(out, "tracking_total_keys", keys);
+    field(out, "tracking_total_items", items);
+    field(out, "tracking_total_prefixes", prefixes);
 }
 
 fn replication_section(_: &mut Ctx, out: &mut String) {

@@ -15,6 +15,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::bitops::{self, BitError, Bitfield};
 use crate::keyspace::{Db, Value};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -90,6 +91,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
     }
     let (old, _) = edit(db, &args[1], now, |v| bitops::setbit(v, offset, on));
+    db.notify(notify::STRING, "setbit", &args[1]);
     Ok(Reply::Integer(i64::from(old)))
 }
 
@@ -142,9 +144,12 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let result = bitops::bitop(op, &views);
     let len = result.len() as i64;
     if result.is_empty() {
-        db.delete(&args[2], now);
+        if db.delete(&args[2], now) {
+            db.notify(notify::GENERIC, "del", &args[2]);
+        }
     } else {
         db.insert(args[2].clone(), Value::RawStr(Bytes::from(result)), None);
+        db.notify(notify::STRING, "set", &args[2]);
     }
     Ok(Reply::Integer(len))
 }
@@ -167,7 +172,11 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Result<Re
     let db = ctx.db();
     let outcome = if command.writes() {
         peek_for_write(db, &args[1], now)?;
-        edit(db, &args[1], now, |v| command.execute(v))
+        let outcome = edit(db, &args[1], now, |v| command.execute(v));
+        if outcome.changes > 0 {
+            db.notify(notify::STRING, "setbit", &args[1]);
+        }
+        outcome
     } else {
         // Reads see zeros past the end: a copy of the bytes the fields cover is enough.
         let covered = command

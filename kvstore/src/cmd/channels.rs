@@ -164,6 +164,8 @@ fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    // Keyspace events a script or transaction raised before this come first.
+    ctx.publish_key_events();
     let limit = ctx.shared.limits().pubsub_output();
     let receivers = ctx.shared.pubsub().publish(&args[1], &args[2], limit);
     Ok(Reply::Integer(receivers as i64))

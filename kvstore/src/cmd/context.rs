@@ -14,7 +14,7 @@ use crate::keyspace::{Db, Keyspace};
 use crate::protocol::Reply;
 use crate::pubsub::{Outbox, Registry};
 use crate::rdb;
-use crate::state::{Blocked, Retry, Shared};
+use crate::state::{notify, Blocked, Retry, Shared};
 
 /// Side effects a batch asks the connection to carry out after writing its replies.
 #[derive(Debug, Default)]
@@ -30,6 +30,9 @@ pub(crate) struct Effects {
     /// The last command blocked (BLPOP & co.): execution stops there and the connection
     /// awaits the release; the rest of its input waits too.
     pub(crate) block: Option<Blocked>,
+    /// Encoded frames to write right after the last command's reply (the client's own
+    /// client-side caching invalidations).
+    pub(crate) after_reply: Vec<Bytes>,
 }
 
 /// What a command handler works with.
@@ -50,10 +53,42 @@ impl Ctx<'_, '_> {
         let shared = self.shared;
         let writes_at_lock = &mut *self.writes_at_lock;
         self.keyspace.get_or_insert_with(|| {
-            let ks = shared.lock_keyspace();
+            let mut ks = shared.lock_keyspace();
             *writes_at_lock = ks.writes();
+            notify::record(&mut ks, shared.notify_classes());
+            ks.track_modified(shared.tracking().active());
             ks
         })
+    }
+
+    /// Redis's `notifyKeyspaceEvent` for `key` in the client's database: publishes the
+    /// keyspace's own events recorded so far (expiry, creation), then this one, if its class
+    /// is enabled.
+    pub(crate) fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.session.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    pub(crate) fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        if self.shared.notify_classes() & class == 0 {
+            return;
+        }
+        if let Some(ks) = self.keyspace.as_mut() {
+            self.shared.publish_key_events(ks);
+        }
+        self.shared.notify(class, event, key, db);
+    }
+
+    /// Publishes the keyspace events recorded so far (PUBLISH calls it, so that a script's
+    /// or a transaction's events precede its messages, as in Redis).
+    pub(crate) fn publish_key_events(&mut self) {
+        if self.shared.notify_classes() == 0 {
+            return;
+        }
+        if let Some(ks) = self.keyspace.as_mut() {
+            self.shared.publish_key_events(ks);
+        }
     }
 
     /// The client's selected database.

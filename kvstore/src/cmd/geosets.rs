@@ -20,6 +20,7 @@ use super::{acl, flags, lookup, CommandSpec, Ctx};
 use crate::geo::{self, GeoError, GeoPoint, GeoShape, Order, ShapeKind};
 use crate::keyspace::{Value, ZSet};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -330,7 +331,9 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], kind: Search) -> Result<Reply, 
         return Ok(match store_key {
             Some(dst) => {
                 let now = ctx.now;
-                ctx.db().delete(dst, now);
+                if ctx.db().delete(dst, now) {
+                    ctx.notify(notify::GENERIC, "del", dst);
+                }
                 Reply::Integer(0)
             }
             None => Reply::Array(Vec::new()),
@@ -376,7 +379,9 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], kind: Search) -> Result<Reply, 
     let found = points.len() as i64;
     let db = ctx.db();
     if points.is_empty() {
-        db.delete(dst, now);
+        if db.delete(dst, now) {
+            db.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         let items = points.into_iter().map(|p| {
             let score = if storedist { p.dist / unit } else { p.score };
@@ -384,6 +389,12 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], kind: Search) -> Result<Reply, 
         });
         let result = ZSet::from_items(items, limits);
         db.insert(dst.clone(), Value::ZSet(Arc::new(result)), None);
+        let event = if search_options {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        db.notify(notify::ZSET, event, dst);
     }
     Ok(Reply::Integer(found))
 }

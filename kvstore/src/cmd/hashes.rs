@@ -15,6 +15,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Hash, Value};
 use crate::number::LongDouble;
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -98,6 +99,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .chunks(2)
         .filter(|pair| hash.set(pair[0].clone(), pair[1].clone(), limits))
         .count();
+    ctx.db().notify(notify::HASH, "hset", &args[1]);
     Ok(if is(&args[0][1..2], "s") {
         Reply::Integer(created as i64)
     } else {
@@ -120,6 +122,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let hash = write(db, &args[1], now, [&args[2]])?;
     hash.set(args[2].clone(), args[3].clone(), limits);
+    db.notify(notify::HASH, "hset", &args[1]);
     Ok(Reply::Integer(1))
 }
 
@@ -207,8 +210,11 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             }
         }
     }
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    db.notify(notify::HASH, "hdel", key);
+    if emptied {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     }
     Ok(Reply::Integer(deleted))
 }
@@ -256,6 +262,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .ok_or(Reply::error(hash_err::OVERFLOW))?;
     let text = Bytes::from(itoa::Buffer::new().format(value).to_owned());
     write(db, &args[1], now, [&args[2]])?.set(args[2].clone(), text, limits);
+    db.notify(notify::HASH, "hincrby", &args[1]);
     Ok(Reply::Integer(value))
 }
 
@@ -286,6 +293,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let text = Bytes::from(sum.to_human_bytes());
     write(db, &args[1], now, [&args[2]])?.set(args[2].clone(), text.clone(), limits);
+    db.notify(notify::HASH, "hincrbyfloat", &args[1]);
     Ok(Reply::Bulk(text))
 }
 

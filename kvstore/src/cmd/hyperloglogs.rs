@@ -15,6 +15,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::hyperloglog::{self, HllError, PfDebugReply, Union};
 use crate::keyspace::{Db, Value};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -64,6 +65,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let Some(current) = string_at(db, &args[1], now, false)? else {
         let (value, _) = hyperloglog::pfadd_new(elements, max);
         db.insert(args[1].clone(), Value::RawStr(Bytes::from(value)), None);
+        db.notify(notify::STRING, "pfadd", &args[1]);
         return Ok(Reply::Integer(1));
     };
     hyperloglog::check(&current).map_err(hll_error)?;
@@ -73,6 +75,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         Ok(0) => Ok(Reply::Integer(0)),
         Ok(_) => {
             store(db, &args[1], value, now);
+            db.notify(notify::STRING, "pfadd", &args[1]);
             Ok(Reply::Integer(1))
         }
         Err(e) => {
@@ -132,6 +135,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         db.insert(args[1].clone(), Value::RawStr(Bytes::from(value)), None);
     }
     stored.map_err(hll_error)?;
+    db.notify(notify::STRING, "pfadd", &args[1]);
     Ok(Reply::Ok)
 }
 

@@ -5,7 +5,7 @@
 //! that `COMMAND INFO` and `COMMAND DOCS` are byte-identical to redis-server's for every
 //! command both know.
 
-mod metadata;
+pub(super) mod metadata;
 
 use std::borrow::Cow;
 

@@ -16,6 +16,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -69,10 +70,14 @@ mod keys_err {
 /// DEL key [key ...] and UNLINK key [key ...]: deletes the keys, returns how many existed.
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    let db = ctx.db();
-    Ok(Reply::Integer(
-        args[1..].iter().filter(|k| db.delete(k, now)).count() as i64,
-    ))
+    let mut deleted = 0;
+    for key in &args[1..] {
+        if ctx.db().delete(key, now) {
+            deleted += 1;
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+    }
+    Ok(Reply::Integer(deleted))
 }
 
 /// EXISTS key [key ...] and TOUCH key [key ...]: how many of the keys exist, repeats counted.
@@ -138,11 +143,14 @@ fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<
     if !condition.allows(current, when) {
         return Ok(Reply::Integer(0));
     }
-    if when <= now as i64 {
+    let event = if when <= now as i64 {
         db.remove(&args[1]);
+        "del"
     } else {
         db.set_expire(&args[1], Some(when as u64), now);
-    }
+        "expire"
+    };
+    ctx.notify(notify::GENERIC, event, &args[1]);
     Ok(Reply::Integer(1))
 }
 
@@ -248,6 +256,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .is_some_and(|e| e.expire_at.is_some());
     if had_expiry {
         db.set_expire(&args[1], None, now);
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
     Ok(Reply::Integer(had_expiry as i64))
 }
@@ -311,10 +320,17 @@ fn rename_key(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
         return Reply::error(err::NO_SUCH_KEY);
     }
     // Like Redis, look the destination up (expiring it if due) whether or not NX needs it.
-    let renamed = from != to && !(db.contains(to, now) && nx);
+    let target_exists = db.contains(to, now);
+    let renamed = from != to && !(target_exists && nx);
     if renamed {
         let entry = db.remove(from).expect("checked above");
+        if target_exists {
+            // Delete, then add, as Redis does: the new name is a new key (`new` event).
+            db.remove(to);
+        }
         db.insert(to.clone(), entry.value, entry.expire_at);
+        ctx.notify(notify::GENERIC, "rename_from", from);
+        ctx.notify(notify::GENERIC, "rename_to", to);
     }
     if nx {
         Reply::Integer(renamed as i64)
@@ -359,6 +375,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         dst.remove(to);
     }
     dst.insert(to.clone(), entry.value, entry.expire_at);
+    ctx.notify_in(target, notify::GENERIC, "copy_to", to);
     Ok(Reply::Integer(1))
 }
 
@@ -377,6 +394,8 @@ fn move_key(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let entry = src.remove(key).expect("checked above");
     dst.insert(key.clone(), entry.value, entry.expire_at);
+    ctx.notify_in(source, notify::GENERIC, "move_from", key);
+    ctx.notify_in(target, notify::GENERIC, "move_to", key);
     Ok(Reply::Integer(1))
 }
 
@@ -467,7 +486,7 @@ fn lfu_policy(ctx: &Ctx) -> bool {
 /// The OBJECT subcommands' common part: nil for a missing key.
 fn object_lookup(ctx: &mut Ctx, key: &[u8], then: impl FnOnce(&Value) -> Reply) -> Reply {
     let now = ctx.now;
-    ctx.db().get(key, now).map_or(Reply::Nil, then)
+    ctx.db().get_unnotified(key, now).map_or(Reply::Nil, then)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::blocking::parse_timeout;
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{own, Db, List, ListEnd, Value};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -86,6 +87,22 @@ impl End {
             End::Right => list.push_back(value),
         }
     }
+
+    /// The keyspace event of a push at this end.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The keyspace event of a pop at this end.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
 }
 
 impl From<End> for ListEnd {
@@ -139,7 +156,8 @@ fn list_ends_mut<'d>(
         .expect("checked to be a list")
 }
 
-/// Deletes `key` if its list is now empty, as every command that removes elements does.
+/// Deletes `key` if its list is now empty, as every command that removes elements does
+/// (after raising its own event: `del` follows it).
 fn delete_if_empty(db: &mut Db, key: &[u8]) {
     if db
         .peek(key)
@@ -147,6 +165,7 @@ fn delete_if_empty(db: &mut Db, key: &[u8]) {
         .is_some_and(VecDeque::is_empty)
     {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     }
 }
 
@@ -155,6 +174,7 @@ fn pop_many(db: &mut Db, key: &[u8], end: End, count: usize, now: u64) -> Vec<By
     let list = list_ends_mut(db, key, now, end, 0, count);
     let n = count.min(list.len());
     let popped = (0..n).filter_map(|_| end.pop(list)).collect();
+    db.notify(notify::LIST, end.pop_event(), key);
     delete_if_empty(db, key);
     popped
 }
@@ -203,13 +223,16 @@ fn push(ctx: &mut Ctx, args: &[Bytes], end: End, xx: bool) -> Reply {
             .for_each(|v| end.push(&mut list, own(v.clone())));
         let len = list.len();
         db.insert(key.clone(), Value::List(Arc::new(list)), None);
+        db.notify(notify::LIST, end.push_event(), key);
         return Reply::Integer(len as i64);
     }
     let list = list_ends_mut(db, key, now, end, args.len() - 2, 0);
     args[2..]
         .iter()
         .for_each(|v| end.push(list, own(v.clone())));
-    Reply::Integer(list.len() as i64)
+    let len = list.len();
+    db.notify(notify::LIST, end.push_event(), key);
+    Reply::Integer(len as i64)
 }
 
 /// LPOP key [count]
@@ -331,6 +354,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .map_or(0, VecDeque::len);
     let i = position(index, len).ok_or(Reply::error(list_err::INDEX_OUT_OF_RANGE))?;
     *db.list_element_mut(key, now, i).expect("checked") = own(args[3].clone());
+    db.notify(notify::LIST, "lset", key);
     Ok(Reply::Ok)
 }
 
@@ -358,7 +382,9 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     let list = list_mut(db, key, now);
     list.insert(at + usize::from(after), own(args[4].clone()));
-    Ok(Reply::Integer(list.len() as i64))
+    let len = list.len();
+    db.notify(notify::LIST, "linsert", key);
+    Ok(Reply::Integer(len as i64))
 }
 
 /// LREM key count element: count > 0 from the head, < 0 from the tail, 0 all.
@@ -404,6 +430,7 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
     }
     *list = kept;
+    db.notify(notify::LIST, "lrem", key);
     delete_if_empty(db, key);
     Ok(Reply::Integer(removed as i64))
 }
@@ -423,6 +450,8 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .map_or(0, VecDeque::len);
     let Some((from, to)) = clamp_range(start, end, len) else {
         db.remove(key);
+        db.notify(notify::LIST, "ltrim", key);
+        db.notify(notify::GENERIC, "del", key);
         return Ok(Reply::Ok);
     };
     // Trimming is popping from both ends: the remaining elements keep their ids.
@@ -433,6 +462,7 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     for _ in 0..front {
         list.pop_front();
     }
+    db.notify(notify::LIST, "ltrim", key);
     delete_if_empty(db, key);
     Ok(Reply::Ok)
 }
@@ -539,14 +569,17 @@ fn move_element(
     let value = from.pop(list).expect("lists are never empty");
     if src == dst {
         to.push(list, value.clone());
-        return Ok(value);
-    }
-    match db.list_ends_mut(dst, now, to.into(), 1, 0) {
-        Some(target) => to.push(target, value.clone()),
-        None => {
-            db.insert(dst.clone(), Value::list([value.clone()].into()), None);
+    } else {
+        match db.list_ends_mut(dst, now, to.into(), 1, 0) {
+            Some(target) => to.push(target, value.clone()),
+            None => {
+                db.insert(dst.clone(), Value::list([value.clone()].into()), None);
+            }
         }
     }
+    // Redis's order: the push, then the pop.
+    db.notify(notify::LIST, to.push_event(), dst);
+    db.notify(notify::LIST, from.pop_event(), src);
     delete_if_empty(db, src);
     Ok(value)
 }

@@ -35,6 +35,7 @@ mod sort;
 mod spec;
 mod streams;
 mod strings;
+mod tracking;
 mod transactions;
 mod zsets;
 
@@ -172,6 +173,17 @@ impl<'a> Batch<'a> {
                 self.shared.blocked().serve_ready(ks);
             }
         }
+        if self.shared.notify_classes() != 0 {
+            if let Some(ks) = self.keyspace.as_mut() {
+                self.shared.publish_key_events(ks);
+            }
+        }
+        if self.shared.tracking().active() {
+            let id = self.session.id();
+            let own =
+                tracking::after_command(self.shared, self.keyspace.as_deref_mut(), id, spec, &args);
+            self.effects.after_reply.extend(own);
+        }
         reply
     }
 
@@ -235,6 +247,8 @@ impl<'a> Batch<'a> {
 
     /// Releases the keyspace lock and reports what the connection must do next.
     pub(crate) fn finish(mut self) -> Effects {
+        // Redis sends BCAST invalidations before its event loop sleeps: after the batch.
+        self.shared.broadcast_invalidations();
         if let Some(ks) = self.keyspace.take() {
             let writes = ks.writes();
             drop(ks);

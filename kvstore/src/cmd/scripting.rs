@@ -191,6 +191,7 @@ fn run_script(
         ctx: &mut *ctx,
         db: caller_db,
         dirty: &scripting.dirty,
+        command,
     };
     let mut run = Run {
         host: &mut host,
@@ -220,6 +221,9 @@ struct ScriptHost<'c, 'b, 'a> {
     db: usize,
     /// Set once the script ran a write command (SCRIPT KILL then refuses).
     dirty: &'c AtomicBool,
+    /// The EVAL / FCALL command running the script (its declared keys are what a tracking
+    /// caller caches when the script reads).
+    command: &'c [Bytes],
 }
 
 /// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
@@ -282,6 +286,9 @@ impl Host for ScriptHost<'_, '_, '_> {
         // Clients blocked on keys the script fills are served after the whole script, by
         // the batch (as Redis serves them after the EVAL command), not in the middle of it.
         let reply = self.ctx.call_as(spec, &args, &mut self.db, resp);
+        if spec.has_flag(Flags::READONLY) {
+            super::tracking::remember_script_keys(self.ctx, self.command);
+        }
         let mut out = BytesMut::new();
         reply.encode(resp, &mut out);
         out.to_vec()

@@ -17,6 +17,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 use crate::rdb;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -103,9 +104,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let limits = ctx.rdb_limits();
     let value = rdb::restore(&args[3], &limits).map_err(|e| Reply::error(e.to_string()))?;
     let db = ctx.db();
-    if options.replace {
-        db.delete(key, now);
-    }
+    let deleted = options.replace && db.delete(key, now);
     let expire_at = match ttl {
         0 => None,
         ttl if options.absttl => Some(ttl),
@@ -113,9 +112,14 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         ttl => Some(ttl.wrapping_add(now as i64)),
     };
     match expire_at {
-        Some(at) if at <= now as i64 => {}
+        Some(at) if at <= now as i64 => {
+            if deleted {
+                db.notify(notify::GENERIC, "del", key);
+            }
+        }
         at => {
             db.insert(key.clone(), value, at.map(|at| at as u64));
+            db.notify(notify::GENERIC, "restore", key);
         }
     }
     Ok(Reply::Ok)

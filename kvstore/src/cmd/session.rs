@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::args::{c_str, err, help, int_arg, is, sanitize};
 use super::blocking::UNBLOCKED;
+use super::tracking::{client_caching, client_getredir, client_tracking, client_trackinginfo};
 use super::{acl, flags, log_entry, CommandSpec, Ctx, Session};
 use crate::acl::{Context, Reason};
 use crate::client::fmt_addr;
@@ -43,6 +44,10 @@ static CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|reply", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_reply),
     CommandSpec::new("client|unblock", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_unblock),
     CommandSpec::new("client|help", 2, flags![LOADING, STALE], acl![CONNECTION], client_help),
+    CommandSpec::new("client|tracking", -3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_tracking),
+    CommandSpec::new("client|caching", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_caching),
+    CommandSpec::new("client|getredir", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_getredir),
+    CommandSpec::new("client|trackinginfo", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_trackinginfo),
 ];
 
 const NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
@@ -173,6 +178,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.session.multi = None;
     ctx.forget_watches();
     ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
+    ctx.shared.tracking().disable(ctx.session.id());
     let authenticated = !ctx.shared.acl().auth_required();
     let session = &mut *ctx.session;
     session.db = 0;

@@ -16,6 +16,7 @@ use super::collection::{scan_cursor, scan_reply, ScanOptions};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Set, Value};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -112,12 +113,12 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
     }
     let set = write(db, key, now, &args[2..]);
-    Ok(Reply::Integer(
-        args[2..]
-            .iter()
-            .filter(|m| set.add((*m).clone(), max))
-            .count() as i64,
-    ))
+    let added = args[2..]
+        .iter()
+        .filter(|m| set.add((*m).clone(), max))
+        .count();
+    db.notify(notify::SET, "sadd", key);
+    Ok(Reply::Integer(added as i64))
 }
 
 /// SREM key member [member ...]: deletes the key with its last member.
@@ -139,8 +140,11 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             }
         }
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    db.notify(notify::SET, "srem", key);
+    if emptied {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     }
     Ok(Reply::Integer(deleted))
 }
@@ -189,8 +193,11 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     let set = write(db, src, now, [member]);
     set.remove(member);
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    db.notify(notify::SET, "srem", src);
+    if emptied {
         db.remove(src);
+        db.notify(notify::GENERIC, "del", src);
     }
     if !dst_exists {
         db.insert(
@@ -205,6 +212,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .is_some_and(|s| s.contains(member))
     {
         write(db, dst, now, [member]).add(member.clone(), max);
+        db.notify(notify::SET, "sadd", dst);
     }
     Ok(Reply::Integer(1))
 }
@@ -225,8 +233,11 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         };
         let set = write(db, key, now, [&member]);
         set.remove(&member);
-        if set.is_empty() {
+        let emptied = set.is_empty();
+        db.notify(notify::SET, "spop", key);
+        if emptied {
             db.remove(key);
+            db.notify(notify::GENERIC, "del", key);
         }
         return Ok(Reply::Bulk(member));
     }
@@ -240,10 +251,16 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Set(Vec::new()));
     }
     let size = set.len() as u64;
+    db.notify(notify::SET, "spop", key);
     if count >= size {
         // The whole set, in the order of a union built from it (as Redis's reply is).
+        let set = db
+            .peek(key)
+            .and_then(|e| e.value.as_set())
+            .expect("checked");
         let whole = union_of(&[Some(set)], max);
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
         return Ok(set_reply(&whole));
     }
     let remaining = size - count;
@@ -398,7 +415,8 @@ fn inter_members(sets: &[Option<&Set>], limit: usize) -> Vec<Bytes> {
 /// How a set operation's result is delivered.
 enum Target<'a> {
     Reply,
-    Store(&'a Bytes),
+    /// Store under this key, raising this event.
+    Store(&'a Bytes, &'static str),
 }
 
 fn set_op(
@@ -416,17 +434,20 @@ fn set_op(
     };
     match target {
         Target::Reply => set_reply(&result),
-        Target::Store(dst) => store(db, dst, result),
+        Target::Store(dst, event) => store(db, dst, result, event),
     }
 }
 
 /// Stores a result (replacing whatever `dst` held, TTL included) or deletes `dst` when empty.
-fn store(db: &mut Db, dst: &Bytes, result: Set) -> Reply {
+fn store(db: &mut Db, dst: &Bytes, result: Set, event: &'static str) -> Reply {
     let n = result.len() as i64;
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            db.notify(notify::GENERIC, "del", dst);
+        }
     } else {
         db.insert(dst.clone(), Value::Set(Arc::new(result)), None);
+        db.notify(notify::SET, event, dst);
     }
     Reply::Integer(n)
 }
@@ -453,7 +474,12 @@ fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// SINTERSTORE destination key [key ...]
 fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), inter))
+    Ok(set_op(
+        ctx,
+        &args[2..],
+        Target::Store(&args[1], "sinterstore"),
+        inter,
+    ))
 }
 
 /// SUNION key [key ...]
@@ -463,7 +489,12 @@ fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// SUNIONSTORE destination key [key ...]
 fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), union_of))
+    Ok(set_op(
+        ctx,
+        &args[2..],
+        Target::Store(&args[1], "sunionstore"),
+        union_of,
+    ))
 }
 
 /// SDIFF key [key ...]
@@ -473,7 +504,12 @@ fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// SDIFFSTORE destination key [key ...]
 fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(set_op(ctx, &args[2..], Target::Store(&args[1]), diff_of))
+    Ok(set_op(
+        ctx,
+        &args[2..],
+        Target::Store(&args[1], "sdiffstore"),
+        diff_of,
+    ))
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]

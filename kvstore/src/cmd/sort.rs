@@ -22,6 +22,7 @@ use super::args::{c_is, c_str, err};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::Value;
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -222,10 +223,13 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> Result<Reply, 
     let count = output.len() as i64;
     let db = ctx.db();
     if output.is_empty() {
-        db.delete(store, now);
+        if db.delete(store, now) {
+            db.notify(notify::GENERIC, "del", store);
+        }
     } else {
         let items: VecDeque<Bytes> = output.into_iter().map(Option::unwrap_or_default).collect();
         db.insert(store.clone(), Value::list(items), None);
+        db.notify(notify::LIST, "sortstore", store);
     }
     Ok(Reply::Integer(count))
 }

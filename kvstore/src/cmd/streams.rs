@@ -18,6 +18,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::stream::{AppendError, IdSpec, Item, Stream, StreamId, Trim, TrimStrategy};
 use crate::keyspace::{Db, Value};
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -309,7 +310,7 @@ fn changing(
     key_at: usize,
     run: impl FnOnce(&mut Ctx) -> Result<Reply, Reply>,
 ) -> Result<Reply, Reply> {
-    let mark = args.get(key_at).and_then(|key| ctx.db().watch_mark(key));
+    let mark = args.get(key_at).map(|key| ctx.db().watch_mark(key));
     let result = run(ctx);
     // Redis signals a modified key only when something changed: not on an error, nor when
     // XDEL / XTRIM deleted nothing.
@@ -516,10 +517,12 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 AppendError::NotGreater => Reply::error(e::NOT_GREATER),
                 AppendError::TooLarge => Reply::error(e::TOO_LARGE),
             })?;
-        if let Some(trim) = parsed.trim {
-            s.trim(trim);
-        }
+        let trimmed = parsed.trim.map_or(0, |trim| s.trim(trim));
         db.signal_ready(key);
+        db.notify(notify::STREAM, "xadd", key);
+        if trimmed > 0 {
+            db.notify(notify::STREAM, "xtrim", key);
+        }
         Ok(id_reply(id))
     })
 }
@@ -536,7 +539,11 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         let trim = parsed.trim.expect("XTRIM has a strategy");
         let s = stream_mut(db, &args[1], now);
-        Ok(Reply::Integer(s.trim(trim) as i64))
+        let trimmed = s.trim(trim);
+        if trimmed > 0 {
+            db.notify(notify::STREAM, "xtrim", &args[1]);
+        }
+        Ok(Reply::Integer(trimmed as i64))
     })
 }
 
@@ -601,7 +608,11 @@ fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             .map(|a| strict_id(a))
             .collect::<Result<Vec<_>, _>>()?;
         let s = stream_mut(db, &args[1], now);
-        Ok(Reply::Integer(s.delete(&ids) as i64))
+        let deleted = s.delete(&ids);
+        if deleted > 0 {
+            db.notify(notify::STREAM, "xdel", &args[1]);
+        }
+        Ok(Reply::Integer(deleted as i64))
     })
 }
 
@@ -640,7 +651,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // XREADGROUP changes groups of its streams (any argument may be one of their keys),
     // which Redis does not count as modifying them for WATCH.
     let db = ctx.db();
-    let marks: Vec<Option<u64>> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
+    let marks: Vec<_> = args[1..].iter().map(|k| db.watch_mark(k)).collect();
     let result = xread(ctx, args);
     let now = ctx.now;
     let db = ctx.db();
@@ -767,12 +778,13 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             continue;
         }
         let start = gt.incr().unwrap_or(StreamId::MIN);
+        let mut created = false;
         let entries = match group {
             None => entries_reply(&s.range(start, StreamId::MAX, false, count as usize)),
             Some((g, c)) => {
                 let s = stream_mut(db, key, now);
                 let group = s.group_mut(g).expect("group checked");
-                group.touch_consumer(c, now as i64);
+                created = group.touch_consumer(c, now as i64);
                 if history {
                     let items = s.history(g, c, start, count as usize, now as i64);
                     Reply::Array(
@@ -789,6 +801,9 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 }
             }
         };
+        if created {
+            db.notify(notify::STREAM, "xgroup-createconsumer", key);
+        }
         served.push((key.clone(), entries));
     }
     if !served.is_empty() {
@@ -869,10 +884,14 @@ fn serve_blocked(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<R
         Some(g) => {
             let mark = db.watch_mark(key);
             let s = stream_mut(db, key, now);
-            s.group_mut(g)
+            let created = s
+                .group_mut(g)
                 .expect("group")
                 .touch_consumer(&consumer, now as i64);
             let items = s.deliver(g, &consumer, start, count, noack, now as i64);
+            if created {
+                db.notify(notify::STREAM, "xgroup-createconsumer", key);
+            }
             journal_parts(db, key, now);
             db.restore_watch(key, mark);
             items
@@ -986,6 +1005,7 @@ fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 Bytes::copy_from_slice(&args[3]),
                 crate::keyspace::stream::Group::new(id, entries_read),
             );
+            db.notify(notify::STREAM, "xgroup-create", &args[2]);
             Ok(Reply::Ok)
         } else if c_is(opt, "setid") && (argc == 5 || argc == 7) {
             let s = stream_mut(db, &args[2], now);
@@ -997,20 +1017,24 @@ fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             let g = s.group_mut(&args[3]).expect("group checked");
             g.last_id = id;
             g.entries_read = entries_read;
+            db.notify(notify::STREAM, "xgroup-setid", &args[2]);
             Ok(Reply::Ok)
         } else if c_is(opt, "destroy") && argc == 4 {
             if !has_group {
                 return Ok(Reply::Integer(0));
             }
             stream_mut(db, &args[2], now).remove_group(&args[3]);
+            db.notify(notify::STREAM, "xgroup-destroy", &args[2]);
             db.signal_ready(&args[2]);
             Ok(Reply::Integer(1))
         } else if c_is(opt, "createconsumer") && argc == 5 {
             let s = stream_mut(db, &args[2], now);
             let g = s.group_mut(&args[3]).expect("group checked");
-            Ok(Reply::Integer(i64::from(
-                g.create_consumer(&args[4], now as i64),
-            )))
+            let created = g.create_consumer(&args[4], now as i64);
+            if created {
+                db.notify(notify::STREAM, "xgroup-createconsumer", &args[2]);
+            }
+            Ok(Reply::Integer(i64::from(created)))
         } else if c_is(opt, "delconsumer") && argc == 5 {
             let s = db.entry(&args[2], now).and_then(|e| e.value.as_stream());
             let known = s.is_some_and(|s| s.groups()[&args[3]].consumers.contains_key(&args[4]));
@@ -1019,9 +1043,9 @@ fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             }
             let s = stream_mut(db, &args[2], now);
             let g = s.group_mut(&args[3]).expect("group checked");
-            Ok(Reply::Integer(
-                g.delete_consumer(&args[4]).unwrap_or(0) as i64
-            ))
+            let pending = g.delete_consumer(&args[4]).unwrap_or(0);
+            db.notify(notify::STREAM, "xgroup-delconsumer", &args[2]);
+            Ok(Reply::Integer(pending as i64))
         } else {
             Err(subcommand_error(args))
         }
@@ -1078,6 +1102,7 @@ fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if !max_deleted.is_zero() {
             s.max_deleted_id = max_deleted;
         }
+        db.notify(notify::STREAM, "xsetid", &args[1]);
         Ok(Reply::Ok)
     })
 }
@@ -1289,6 +1314,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         let mut out = Vec::new();
         let mut consumer_seen = false;
+        let mut created = false;
         for id in ids {
             let exists = s.contains(id);
             let g = s.group_mut(group_name).expect("group");
@@ -1310,7 +1336,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 }
             }
             if !consumer_seen {
-                g.touch_consumer(consumer, now);
+                created = g.touch_consumer(consumer, now);
                 consumer_seen = true;
             }
             let nack = g.assign(id, consumer);
@@ -1329,6 +1355,9 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let fields = s.get(id).expect("exists");
                 out.push(entry_reply(&(id, fields)));
             }
+        }
+        if created {
+            db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
         }
         Ok(Reply::Array(out))
     })
@@ -1380,6 +1409,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let mut cursor = start;
         let mut exhausted = false;
         let mut consumer_seen = false;
+        let mut created = false;
         while attempts > 0 && count > 0 {
             attempts -= 1;
             let g = s.groups().get(group_name).expect("group");
@@ -1410,7 +1440,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 continue;
             }
             if !consumer_seen {
-                g.touch_consumer(consumer, now);
+                created = g.touch_consumer(consumer, now);
                 consumer_seen = true;
             }
             let nack = g.assign(id, consumer);
@@ -1443,6 +1473,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 .next()
                 .map_or(StreamId::MIN, |(id, _)| *id)
         };
+        if created {
+            db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
+        }
         Ok(Reply::Array(vec![
             id_reply(next),
             Reply::Array(out),

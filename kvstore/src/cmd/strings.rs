@@ -10,6 +10,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
 use crate::protocol::Reply;
+use crate::state::notify;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -41,6 +42,19 @@ fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes
     match db.get(key, now) {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or(Reply::error(err::WRONGTYPE)),
+    }
+}
+
+/// [`read_str`] for a command that writes the key: Redis's `lookupKeyWrite` counts no hit or
+/// miss (and raises no `keymiss`).
+fn write_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, Reply> {
+    match db.entry(key, now) {
+        None => Ok(None),
+        Some(e) => e
+            .value
+            .as_str()
+            .map(Some)
+            .ok_or(Reply::error(err::WRONGTYPE)),
     }
 }
 
@@ -193,6 +207,10 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         new_expiry
     };
     db.insert(args[1].clone(), Value::Str(args[2].clone()), expiry);
+    ctx.notify(notify::STRING, "set", &args[1]);
+    if new_expiry.is_some() {
+        ctx.notify(notify::GENERIC, "expire", &args[1]);
+    }
     Ok(if o.get {
         Reply::opt_bulk(old)
     } else {
@@ -208,6 +226,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Integer(0));
     }
     db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+    ctx.notify(notify::STRING, "set", &args[1]);
     Ok(Reply::Integer(1))
 }
 
@@ -231,6 +250,8 @@ fn set_with_ttl(
     let at = expire_at(&args[2], unit_ms, false, now, command)?;
     ctx.db()
         .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
+    ctx.notify(notify::STRING, "set", &args[1]);
+    ctx.notify(notify::GENERIC, "expire", &args[1]);
     Ok(Reply::Ok)
 }
 
@@ -238,26 +259,22 @@ fn set_with_ttl(
 fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    read_str(db, &args[1], now)
-        .map(|old| old.cloned())
-        .map(|old| {
-            db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
-            Reply::opt_bulk(old)
-        })
+    let old = read_str(db, &args[1], now)?.cloned();
+    db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
+    ctx.notify(notify::STRING, "set", &args[1]);
+    Ok(Reply::opt_bulk(old))
 }
 
 /// GETDEL key
 fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    read_str(db, &args[1], now)
-        .map(|old| old.cloned())
-        .map(|old| {
-            if old.is_some() {
-                db.remove(&args[1]);
-            }
-            Reply::opt_bulk(old)
-        })
+    let old = read_str(db, &args[1], now)?.cloned();
+    if old.is_some() {
+        db.remove(&args[1]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
+    }
+    Ok(Reply::opt_bulk(old))
 }
 
 /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
@@ -270,17 +287,26 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let Some(value) = read_str(db, &args[1], now)?.cloned() else {
         return Ok(Reply::Nil);
     };
-    match (o.expiry, at) {
+    let event = match (o.expiry, at) {
         (Expiry::Persist, _) => {
+            let had = db
+                .entry(&args[1], now)
+                .is_some_and(|e| e.expire_at.is_some());
             db.set_expire(&args[1], None, now);
+            had.then_some("persist")
         }
         (_, Some(at)) if at <= now => {
             db.remove(&args[1]);
+            Some("del")
         }
         (_, Some(at)) => {
             db.set_expire(&args[1], Some(at), now);
+            Some("expire")
         }
-        _ => {}
+        _ => None,
+    };
+    if let Some(event) = event {
+        ctx.notify(notify::GENERIC, event, &args[1]);
     }
     Ok(Reply::Bulk(value))
 }
@@ -304,9 +330,10 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             "ERR wrong number of arguments for 'mset' command",
         ));
     }
-    let db = ctx.db();
     for pair in args[1..].chunks(2) {
-        db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+        ctx.db()
+            .insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(Reply::Ok)
 }
@@ -324,7 +351,9 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         return Ok(Reply::Integer(0));
     }
     for pair in args[1..].chunks(2) {
-        db.insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+        ctx.db()
+            .insert(pair[0].clone(), Value::Str(pair[1].clone()), None);
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(Reply::Integer(1))
 }
@@ -355,12 +384,13 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = read_str(db, key, now)?;
+    let current = write_str(db, key, now)?;
     let n = number::checked_incr(current.map(|b| &b[..]), by)
         .map_err(|e| Reply::error(e.to_string()))?;
     let mut digits = itoa::Buffer::new();
     let text = Bytes::copy_from_slice(digits.format(n).as_bytes());
     db.update(key.clone(), Value::Str(text), now);
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Integer(n))
 }
 
@@ -368,17 +398,13 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = read_str(db, &args[1], now)?;
-    Ok(
-        match number::incr_by_float(current.map(|b| &b[..]), &args[2]) {
-            Ok(text) => {
-                let text = Bytes::from(text);
-                db.update(args[1].clone(), Value::Str(text.clone()), now);
-                Reply::Bulk(text)
-            }
-            Err(e) => Reply::error(e.to_string()),
-        },
-    )
+    let current = write_str(db, &args[1], now)?;
+    let text = number::incr_by_float(current.map(|b| &b[..]), &args[2])
+        .map_err(|e| Reply::error(e.to_string()))?;
+    let text = Bytes::from(text);
+    db.update(args[1].clone(), Value::Str(text.clone()), now);
+    ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
+    Ok(Reply::Bulk(text))
 }
 
 /// Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`.
@@ -395,10 +421,11 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 /// APPEND key value
 fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let current = write_str(ctx.db(), &args[1], now)?.cloned();
     let Some(current) = current else {
         ctx.db()
             .insert(args[1].clone(), Value::Str(args[2].clone()), None);
+        ctx.notify(notify::STRING, "append", &args[1]);
         return Ok(Reply::Integer(args[2].len() as i64));
     };
     check_length(ctx, (current.len() + args[2].len()) as u64)?;
@@ -408,6 +435,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let len = joined.len();
     ctx.db()
         .update(args[1].clone(), Value::RawStr(joined.freeze()), now);
+    ctx.notify(notify::STRING, "append", &args[1]);
     Ok(Reply::Integer(len as i64))
 }
 
@@ -453,7 +481,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = offset as u64;
     let value = &args[3];
     let now = ctx.now;
-    let current = read_str(ctx.db(), &args[1], now)?.cloned();
+    let current = write_str(ctx.db(), &args[1], now)?.cloned();
     let current_len = current.as_ref().map_or(0, |s| s.len());
     if value.is_empty() {
         return Ok(Reply::Integer(current_len as i64));
@@ -468,5 +496,6 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let len = out.len();
     ctx.db()
         .update(args[1].clone(), Value::RawStr(out.freeze()), now);
+    ctx.notify(notify::STRING, "setrange", &args[1]);
     Ok(Reply::Integer(len as i64))
 }

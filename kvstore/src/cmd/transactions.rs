@@ -100,7 +100,11 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
         ctx.now = now_ms();
         // Permissions are checked again: the user's rules may have changed since queuing.
         let reply = match super::permission(ctx.shared, &ctx.session.user, spec, &args) {
-            Ok(()) => (spec.handler)(ctx, &args).unwrap_or_else(|e| e),
+            Ok(()) => {
+                let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
+                super::tracking::remember_reads(ctx, spec, &args);
+                reply
+            }
             Err(denied) => {
                 let context = crate::acl::Context::Multi;
                 super::log_denial(ctx.shared, ctx.session, spec, &args, denied, context);

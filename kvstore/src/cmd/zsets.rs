@@ -23,6 +23,7 @@ use crate::keyspace::zset::{Item, ListpackLimits, ZSet};
 use crate::keyspace::{Db, Set, Value};
 use crate::number;
 use crate::protocol::Reply;
+use crate::state::notify;
 
 type Hasher = foldhash::fast::RandomState;
 
@@ -128,7 +129,8 @@ fn write<'d, 'a>(
         .expect("checked to be a sorted set")
 }
 
-/// Deletes `key` if its sorted set became empty, as Redis deletes empty aggregates.
+/// Deletes `key` if its sorted set became empty, as Redis deletes empty aggregates (after
+/// the command's own event: `del` follows it).
 fn delete_if_empty(db: &mut Db, key: &[u8]) {
     if db
         .peek(key)
@@ -136,18 +138,23 @@ fn delete_if_empty(db: &mut Db, key: &[u8]) {
         .is_some_and(ZSet::is_empty)
     {
         db.remove(key);
+        db.notify(notify::GENERIC, "del", key);
     }
 }
 
 /// Stores a command's result set at `dst` (dropping any TTL) or deletes `dst` when the result is
 /// empty; replies with the result's size.
-fn store(db: &mut Db, dst: &Bytes, z: ZSet, now: u64) -> Reply {
+/// `event` is the keyspace event of a non-empty result.
+fn store(db: &mut Db, dst: &Bytes, z: ZSet, now: u64, event: &'static str) -> Reply {
     if z.is_empty() {
-        db.delete(dst, now);
+        if db.delete(dst, now) {
+            db.notify(notify::GENERIC, "del", dst);
+        }
         return Reply::Integer(0);
     }
     let len = z.len() as i64;
     db.insert(dst.clone(), Value::ZSet(Arc::new(z)), None);
+    db.notify(notify::ZSET, event, dst);
     Reply::Integer(len)
 }
 
@@ -503,6 +510,9 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> Result<Reply, 
         for (member, score) in changes {
             z.insert(member.clone(), score, limits);
         }
+        if added + updated > 0 {
+            db.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        }
     }
     if nan {
         return Err(Reply::error(zerr::NAN));
@@ -541,6 +551,7 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             break;
         }
     }
+    db.notify(notify::ZSET, "zrem", key);
     delete_if_empty(db, key);
     Ok(Reply::Integer(deleted))
 }
@@ -726,7 +737,7 @@ fn zrange_generic(
     let db = ctx.db();
     let Some(z) = read(db, &args[src], now)? else {
         return Ok(match dst {
-            Some(dst) => store(db, dst, ZSet::default(), now),
+            Some(dst) => store(db, dst, ZSet::default(), now, "zrangestore"),
             None => Reply::Array(Vec::new()),
         });
     };
@@ -755,7 +766,7 @@ fn zrange_generic(
                 _ => true,
             };
             let z = ZSet::from_adds(items.cloned().collect::<Vec<_>>(), listpack, limits);
-            Ok(store(db, dst, z, now))
+            Ok(store(db, dst, z, now, "zrangestore"))
         }
         None => Ok(items_reply(items, withscores, resp)),
     }
@@ -779,7 +790,7 @@ fn with_limit((lo, hi): (usize, usize), offset: i64, limit: i64, reverse: bool) 
 fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let ranks = int_arg(&args[2]).and_then(|start| Ok((start, int_arg(&args[3])?)));
     ranks.and_then(|(start, end)| {
-        remove_range(ctx, &args[1], |z| {
+        remove_range(ctx, &args[1], "zremrangebyrank", |z| {
             rank_range(start, end, z.len()).map_or((0, 0), |(s, e)| (s, e + 1))
         })
     })
@@ -788,19 +799,20 @@ fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// ZREMRANGEBYSCORE key min max
 fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     ScoreRange::parse(&args[2], &args[3])
-        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
+        .and_then(|range| remove_range(ctx, &args[1], "zremrangebyscore", |z| range.ranks(z)))
 }
 
 /// ZREMRANGEBYLEX key min max
 fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     LexRange::parse(&args[2], &args[3])
-        .and_then(|range| remove_range(ctx, &args[1], |z| range.ranks(z)))
+        .and_then(|range| remove_range(ctx, &args[1], "zremrangebylex", |z| range.ranks(z)))
 }
 
 /// Removes the ranks `lo..hi` that `ranks` picks; replies how many went.
 fn remove_range(
     ctx: &mut Ctx,
     key: &Bytes,
+    event: &'static str,
     ranks: impl FnOnce(&ZSet) -> (usize, usize),
 ) -> Result<Reply, Reply> {
     let now = ctx.now;
@@ -822,6 +834,7 @@ fn remove_range(
         .map(|(_, m)| m.clone())
         .collect();
     let removed = write(db, key, now, &gone).remove_ranks(lo, hi);
+    db.notify(notify::ZSET, event, key);
     delete_if_empty(db, key);
     Ok(Reply::Integer(removed as i64))
 }
@@ -873,6 +886,7 @@ pub fn zpop(
         popped.push(z.pop(max).expect("counted"));
     }
     db.touch_elements(key, popped.iter().map(|(_, m)| m));
+    db.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     delete_if_empty(db, key);
     let pairs = || {
         popped
@@ -1152,7 +1166,7 @@ fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn set_operation(
     ctx: &mut Ctx,
     args: &[Bytes],
-    name: &str,
+    name: &'static str,
     dst: Option<&Bytes>,
     op: SetOp,
     cardinality_only: bool,
@@ -1300,7 +1314,7 @@ fn set_operation(
     drop(inputs);
 
     if let Some(dst) = dst {
-        return Ok(store(db, dst, ZSet::from_items(result, limits), now));
+        return Ok(store(db, dst, ZSet::from_items(result, limits), now, name));
     }
     if cardinality_only {
         return Ok(Reply::Integer(cardinality as i64));

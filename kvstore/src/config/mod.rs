@@ -349,6 +349,15 @@ impl Config {
         )
     }
 
+    /// `notify-keyspace-events` as Redis's class bits (`notify.c`). Read from the value,
+    /// not its CONFIG GET text, which leaves out `n` as Redis's does.
+    pub fn notify_keyspace_events(&self) -> u32 {
+        match self.load(def_index("notify-keyspace-events")) {
+            Val::Notify(flags) => flags as u32,
+            _ => 0,
+        }
+    }
+
     /// The text `CONFIG GET` shows for parameter `idx`.
     fn format_value(&self, idx: usize) -> String {
         if DEFS[idx].name == "loglevel" && self.loglevel == LogLevel::Nothing {

@@ -256,11 +256,49 @@ pub struct KeyspaceStats {
     pub expired: u64,
 }
 
+/// What [`Db::watch_mark`] saw: the key's WATCH version (if watched) and how many changed
+/// keys client-side caching had to hear about.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchMark {
+    version: Option<u64>,
+    modified: usize,
+}
+
 /// A key some client WATCHes: how many watch it, and a version every change bumps.
 #[derive(Debug, Default)]
 struct Watched {
     watchers: u32,
     version: u64,
+}
+
+/// What the keyspace itself does to a key that a keyspace notification reports: Redis's
+/// `expired`, `evicted`, `new` and `keymiss` events, which no command handler sees happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// Deleted because its time came (on access or by the active sweep).
+    Expired,
+    /// Deleted to make room under `maxmemory` (see [`Db::evict`]).
+    Evicted,
+    /// Created (Redis's `dbAdd`).
+    New,
+    /// Missed by a read lookup.
+    KeyMiss,
+    /// A command's own event, raised where no handler context is at hand (clients blocked
+    /// on keys are served with only the [`Db`]): its class bit and name.
+    Command(u32, &'static str),
+}
+
+impl KeyEvent {
+    /// The bit of this event in a recording mask ([`Keyspace::record_events`]).
+    pub const fn bit(self) -> u8 {
+        match self {
+            KeyEvent::Expired => 1,
+            KeyEvent::Evicted => 2,
+            KeyEvent::New => 4,
+            KeyEvent::KeyMiss => 8,
+            KeyEvent::Command(..) => 0,
+        }
+    }
 }
 
 /// One numbered database (`SELECT n`).
@@ -284,6 +322,17 @@ pub struct Db {
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
     ready_set: HashSet<Bytes, Hasher>,
+    /// Which [`KeyEvent`]s to record (bits of [`KeyEvent::bit`]; 0 unless keyspace
+    /// notifications are on), and those recorded since they were last taken.
+    record: u8,
+    /// The notification classes in force for [`Db::notify`] (0 unless notifications are on).
+    classes: u32,
+    events: Vec<(KeyEvent, Bytes)>,
+    /// Client-side caching is on for some client: keys changed since last taken (Redis's
+    /// `signalModifiedKey` → `trackingInvalidateKey`), and whether the database was flushed.
+    track: bool,
+    modified: Vec<Bytes>,
+    flushed: bool,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -329,8 +378,25 @@ impl Db {
             }
             None => {
                 self.stats.misses += 1;
+                if self.record & KeyEvent::KeyMiss.bit() != 0 {
+                    let key = Bytes::copy_from_slice(key);
+                    self.events.push((KeyEvent::KeyMiss, key));
+                }
                 None
             }
+        }
+    }
+
+    /// [`Db::get`] without the `keymiss` notification (Redis's `LOOKUP_NONOTIFY`: OBJECT).
+    pub fn get_unnotified(&mut self, key: &[u8], now: u64) -> Option<&Value> {
+        let record = self.record;
+        self.record &= !KeyEvent::KeyMiss.bit();
+        let found = self.get(key, now).is_some();
+        self.record = record;
+        if found {
+            self.map.get(key).map(|e| &e.value)
+        } else {
+            None
         }
     }
 
@@ -508,6 +574,7 @@ impl Db {
         }
         self.journal.dirty.insert(key.clone(), Touched::Whole);
         self.signal_ready(&key);
+        self.raise(KeyEvent::New, &key);
         self.map.insert(
             key,
             Entry {
@@ -592,7 +659,16 @@ impl Db {
                 w.version += 1;
             }
         }
+        let (record, classes, track) = (self.record, self.classes, self.track);
+        let events = std::mem::take(&mut self.events);
+        let modified = std::mem::take(&mut self.modified);
         *self = Db::default();
+        self.record = record;
+        self.classes = classes;
+        self.track = track;
+        self.modified = modified;
+        self.flushed = track;
+        self.events = events;
         self.stats = stats;
         self.writes = writes;
         self.waiters = waiters;
@@ -688,19 +764,31 @@ impl Db {
     /// The WATCH version of `key` (if watched), for [`Db::restore_watch`]: Redis's stream
     /// group commands (XREADGROUP, XACK, XCLAIM, XGROUP, XSETID) write without signalling
     /// a modified key, so EXEC must not see their writes.
-    pub fn watch_mark(&self, key: &[u8]) -> Option<u64> {
-        self.watched.get(key).map(|w| w.version)
+    /// The mark also covers client-side caching: those writes are not changes to tell.
+    pub fn watch_mark(&self, key: &[u8]) -> WatchMark {
+        WatchMark {
+            version: self.watched.get(key).map(|w| w.version),
+            modified: self.modified.len(),
+        }
     }
 
-    /// Puts back the WATCH version [`Db::watch_mark`] returned.
-    pub fn restore_watch(&mut self, key: &[u8], mark: Option<u64>) {
-        if let (Some(version), Some(w)) = (mark, self.watched.get_mut(key)) {
+    /// Puts back the WATCH version [`Db::watch_mark`] returned, and forgets the keys
+    /// changed since for client-side caching.
+    pub fn restore_watch(&mut self, key: &[u8], mark: impl Into<Option<WatchMark>>) {
+        let Some(mark) = mark.into() else {
+            return;
+        };
+        if let (Some(version), Some(w)) = (mark.version, self.watched.get_mut(key)) {
             w.version = version;
         }
+        self.modified.truncate(mark.modified);
     }
 
     /// Records a change of `key` for the clients watching it.
     fn touch(&mut self, key: &[u8]) {
+        if self.track {
+            self.modified.push(Bytes::copy_from_slice(key));
+        }
         if !self.watched.is_empty() {
             if let Some(w) = self.watched.get_mut(key) {
                 w.version += 1;
@@ -773,6 +861,7 @@ impl Db {
             if at <= now {
                 self.remove(key);
                 self.stats.expired += 1;
+                self.raise(KeyEvent::Expired, key);
             }
         }
     }
@@ -791,6 +880,7 @@ impl Db {
             }
             self.remove(&key);
             self.stats.expired += 1;
+            self.raise(KeyEvent::Expired, &key);
             n += 1;
         }
         n
@@ -871,6 +961,32 @@ impl Db {
         self.insert(key, value, expire_at);
         self.journal = Journal::default();
         self.writes = 0;
+        self.events.clear();
+    }
+
+    /// Records `event` for `key` if keyspace notifications want it.
+    fn raise(&mut self, event: KeyEvent, key: &[u8]) {
+        if self.record & event.bit() != 0 {
+            self.events.push((event, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Records a command's keyspace notification for `key` (`class` a notification class
+    /// bit, `event` its name) if that class is enabled; published after the command.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.classes & class != 0 {
+            self.events
+                .push((KeyEvent::Command(class, event), Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Deletes `key` to make room under `maxmemory` (Redis's eviction): the hook the
+    /// eviction policy calls, so that the `evicted` notification is raised. Returns the entry.
+    #[allow(dead_code)] // the hook `maxmemory` eviction calls; nothing evicts yet
+    pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
+        let entry = self.remove(key)?;
+        self.raise(KeyEvent::Evicted, key);
+        Some(entry)
     }
 }
 
@@ -917,6 +1033,53 @@ impl Keyspace {
 
     pub fn dbs_mut(&mut self) -> &mut [Db] {
         &mut self.dbs
+    }
+
+    /// Which [`KeyEvent`]s every database records from now on: a mask of
+    /// [`KeyEvent::bit`]s, and the notification classes [`Db::notify`] records (0 for none;
+    /// what was already recorded stays).
+    pub fn record_events(&mut self, mask: u8, classes: u32) {
+        if self
+            .dbs
+            .first()
+            .is_some_and(|db| db.record != mask || db.classes != classes)
+        {
+            for db in &mut self.dbs {
+                db.record = mask;
+                db.classes = classes;
+            }
+        }
+    }
+
+    /// Takes the [`KeyEvent`]s recorded since the last call, with their database, database
+    /// by database.
+    pub fn take_events(&mut self) -> Vec<(usize, KeyEvent, Bytes)> {
+        let mut out = Vec::new();
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            out.extend(db.events.drain(..).map(|(e, k)| (index, e, k)));
+        }
+        out
+    }
+
+    /// Whether every database records the keys that change, for client-side caching.
+    pub fn track_modified(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|db| db.track != on) {
+            for db in &mut self.dbs {
+                db.track = on;
+            }
+        }
+    }
+
+    /// Takes the keys changed since the last call (in order, repeats included, whatever the
+    /// database: client-side caching is not per database) and whether a database was flushed.
+    pub fn take_modified(&mut self) -> (Vec<Bytes>, bool) {
+        let mut keys = Vec::new();
+        let mut flushed = false;
+        for db in &mut self.dbs {
+            keys.append(&mut db.modified);
+            flushed |= std::mem::take(&mut db.flushed);
+        }
+        (keys, flushed)
     }
 
     /// Total writes across databases; grows whenever anything changed.

@@ -11,8 +11,10 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+mod invalidation;
+pub(crate) mod notify;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +31,7 @@ use crate::keyspace::{HashLimits, Keyspace};
 use crate::persistence::{Durability, GroupCommit};
 use crate::pubsub::{OutputLimit, Registry};
 use crate::scripting::Scripting;
+use crate::tracking::Tracking;
 
 /// Unix time in milliseconds: the clock every command and the expiry sweep read.
 pub(crate) fn now_ms() -> u64 {
@@ -125,6 +128,10 @@ pub(crate) struct Limits {
     hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
+    /// `notify-keyspace-events` as class bits (`notify.rs`).
+    notify_classes: AtomicU32,
+    /// `tracking-table-max-keys`.
+    tracking_table_max_keys: AtomicU64,
 }
 
 impl Limits {
@@ -142,6 +149,8 @@ impl Limits {
             stream_node_max_bytes: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
+            notify_classes: AtomicU32::new(0),
+            tracking_table_max_keys: AtomicU64::new(0),
         };
         limits.load(config);
         limits
@@ -165,10 +174,23 @@ impl Limits {
             (&self.stream_node_max_entries, "stream-node-max-entries"),
             (&self.stream_node_max_bytes, "stream-node-max-bytes"),
             (&self.hll_sparse_max_bytes, "hll-sparse-max-bytes"),
+            (&self.tracking_table_max_keys, "tracking-table-max-keys"),
         ] {
             set(cell, size_param(config, name));
         }
         *self.pubsub_output.lock() = pubsub_output_limit(config);
+        self.notify_classes
+            .store(config.notify_keyspace_events(), Ordering::Relaxed);
+    }
+
+    /// `tracking-table-max-keys` (0: no limit).
+    pub(crate) fn tracking_table_max_keys(&self) -> usize {
+        self.tracking_table_max_keys.load(Ordering::Relaxed) as usize
+    }
+
+    /// `notify-keyspace-events` as class bits.
+    pub(crate) fn notify_classes(&self) -> u32 {
+        self.notify_classes.load(Ordering::Relaxed)
     }
 
     /// `proto-max-bulk-len`.
@@ -279,6 +301,8 @@ pub(crate) struct Shared {
     blocked: BlockedClients,
     /// The script cache, the function libraries and the script running now.
     scripting: Scripting,
+    /// Client-side caching: who may cache which keys.
+    tracking: Tracking,
     stats: Stats,
     started: Instant,
     run_id: String,
@@ -307,6 +331,7 @@ impl Shared {
             commit,
             blocked: BlockedClients::default(),
             scripting: Scripting::default(),
+            tracking: Tracking::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: run_id(),
