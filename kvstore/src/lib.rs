@@ -14,6 +14,7 @@
 
 // Algorithms and codecs built and tested against redis-server ahead of the commands that
 // use them (BITCOUNT & co., PF*, GEO*, DUMP/RESTORE): the lint wakes once they are wired.
+mod allocator;
 mod bitops;
 mod busy_poll;
 mod client;
@@ -35,6 +36,7 @@ mod scripting;
 mod server;
 mod state;
 
+pub use allocator::CountingAllocator;
 pub use config::{
     parse_args, usage_text, version_text, Config, ConfigError, Invocation, LogLevel, REDIS_VERSION,
 };

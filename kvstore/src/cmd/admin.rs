@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::args::{err, help, is, sanitize};
-use super::process::{resident_and_peak, total_system_memory};
+use super::process::{resident_bytes, total_system_memory, used_and_peak};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::state::Shared;
@@ -407,27 +407,46 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-fn memory_section(_: &mut Ctx, out: &mut String) {
-    let (used, peak) = resident_and_peak();
+/// `used_memory` is every byte the process allocated (`crate::allocator`), `used_memory_rss`
+/// its resident set; the startup figure is what was allocated before the first client.
+fn memory_section(ctx: &mut Ctx, out: &mut String) {
+    let (used, peak) = used_and_peak();
+    let rss = resident_bytes();
     let system = total_system_memory();
+    let memory = ctx.shared.limits().memory();
+    let maxmemory = memory.maxmemory();
+    let policy = ctx.shared.config().get(b"maxmemory-policy");
+    let policy = policy.first().map_or("noeviction", |(_, v)| v.as_str()).to_owned();
+    let startup = memory.startup().min(used);
+    let dataset = used - startup;
+    let percent = |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
     field(out, "used_memory", used);
     field(out, "used_memory_human", human_bytes(used));
-    field(out, "used_memory_rss", used);
-    field(out, "used_memory_rss_human", human_bytes(used));
+    field(out, "used_memory_rss", rss);
+    field(out, "used_memory_rss_human", human_bytes(rss));
     field(out, "used_memory_peak", peak);
     field(out, "used_memory_peak_human", human_bytes(peak));
-    field(
-        out,
-        "used_memory_peak_perc",
-        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
-    );
+    field(out, "used_memory_peak_perc", percent(used, peak));
+    field(out, "used_memory_overhead", startup);
+    field(out, "used_memory_startup", startup);
+    field(out, "used_memory_dataset", dataset);
+    field(out, "used_memory_dataset_perc", percent(dataset, used));
+    field(out, "allocator_allocated", used);
+    field(out, "allocator_active", used);
+    field(out, "allocator_resident", rss);
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", human_bytes(system));
-    field(out, "maxmemory", 0);
-    field(out, "maxmemory_human", "0B");
-    field(out, "maxmemory_policy", "noeviction");
-    field(out, "mem_fragmentation_ratio", "1.00");
-    field(out, "mem_allocator", "libc");
+    field(out, "maxmemory", maxmemory);
+    field(out, "maxmemory_human", human_bytes(maxmemory));
+    field(out, "maxmemory_policy", policy);
+    field(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", rss as f64 / used.max(1) as f64),
+    );
+    field(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    field(out, "mem_not_counted_for_evict", 0);
+    field(out, "mem_allocator", "mimalloc");
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);
     field(out, "lazyfreed_objects", 0);
@@ -514,7 +533,7 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "expired_keys", keyspace.expired);
     field(out, "expired_stale_perc", "0.00");
     field(out, "expired_time_cap_reached_count", 0);
-    field(out, "evicted_keys", 0);
+    field(out, "evicted_keys", ctx.keyspace().evicted_keys());
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);

@@ -465,6 +465,13 @@ pub(super) const USED: &[&str] = &[
     "appendfilename",
     "io-threads",
     "disable-thp",
+    // Read through `state::MemorySettings` rather than typed fields.
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "lfu-log-factor",
+    "lfu-decay-time",
 ];
 
 /// Finds a parameter by name or alias, ASCII case-insensitively.  Returns the

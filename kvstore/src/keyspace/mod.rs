@@ -8,6 +8,7 @@
 //! move while a key exists. `SCAN` walks the slot table, which is what lets a cursor promise
 //! to return every key that exists for the whole scan even while others come and go.
 
+pub mod evict;
 mod expiry;
 pub mod hash;
 pub mod list;
@@ -197,6 +198,16 @@ pub struct Entry {
     pub value: Value,
     pub expire_at: Option<u64>,
     slot: u32,
+    /// Redis's `lru` field: the LRU clock of the last access, or under an LFU policy the
+    /// minute and logarithmic counter of accesses (`evict::AccessPolicy`).
+    access: u32,
+}
+
+impl Entry {
+    /// The access field OBJECT IDLETIME and FREQ read (see [`evict`]).
+    pub fn access(&self) -> u32 {
+        self.access
+    }
 }
 
 /// What changed in one database since persistence last looked.
@@ -280,6 +291,10 @@ pub struct Db {
     pub stats: KeyspaceStats,
     /// Clients blocked on each key (BLPOP & co.), by client id, first blocked first.
     waiters: HashMap<Bytes, VecDeque<u64>, Hasher>,
+    /// How accesses are recorded, and the time they are stamped with (the batch's start):
+    /// set by [`Keyspace::set_access_clock`].
+    access_policy: evict::AccessPolicy,
+    clock: u64,
     /// Keys with waiters that were created since the blocked clients were last served, in
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
@@ -322,9 +337,10 @@ impl Db {
     /// Looks a key up for a read command, counting a keyspace hit or miss as Redis does.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Value> {
         self.expire_if_due(key, now);
-        match self.map.get(key) {
+        match self.map.get_mut(key) {
             Some(e) => {
                 self.stats.hits += 1;
+                e.access = self.access_policy.accessed(e.access, self.clock);
                 Some(&e.value)
             }
             None => {
@@ -332,6 +348,18 @@ impl Db {
                 None
             }
         }
+    }
+
+    /// Looks a key up counting a hit or miss but leaving its access clock alone (Redis's
+    /// `LOOKUP_NOTOUCH`: OBJECT).
+    pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now);
+        if self.map.contains_key(key) {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        self.map.get(key)
     }
 
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
@@ -345,7 +373,7 @@ impl Db {
         self.journal.dirty.insert(k.clone(), Touched::Whole);
         self.writes += 1;
         self.touch(key);
-        self.map.get_mut(key).map(|e| &mut e.value)
+        self.accessed_mut(key).map(|e| &mut e.value)
     }
 
     /// Mutable access to a collection whose change the caller describes element by element:
@@ -364,7 +392,7 @@ impl Db {
             elements.members.extend(members.into_iter().cloned());
         }
         self.touch(key);
-        self.map.get_mut(key).map(|e| &mut e.value)
+        self.accessed_mut(key).map(|e| &mut e.value)
     }
 
     /// Names more elements changed by the current command, after a `value_mut_elements`
@@ -406,7 +434,7 @@ impl Db {
             }
         }
         self.touch(key);
-        self.map.get_mut(key)?.value.as_list_ends_mut()
+        self.accessed_mut(key)?.value.as_list_ends_mut()
     }
 
     /// The element at `index` of the list at `key`, for replacing it in place (LSET):
@@ -426,12 +454,18 @@ impl Db {
             elements.ids.push(id);
         }
         self.touch(key);
-        self.map
-            .get_mut(key)?
+        self.accessed_mut(key)?
             .value
             .as_list_ends_mut()?
             .items_mut()
             .get_mut(index)
+    }
+
+    /// The entry of `key`, its access recorded (Redis's `lookupKey`).
+    fn accessed_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let entry = self.map.get_mut(key)?;
+        entry.access = self.access_policy.accessed(entry.access, self.clock);
+        Some(entry)
     }
 
     /// The journal's element record for `key` (holding `value`, before the change), or
@@ -469,6 +503,11 @@ impl Db {
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
             let slot = entry.slot;
+            // A new value, a new stamp; under LFU it inherits the old counter (`dbSetValue`).
+            let old_access = entry.access;
+            if !self.access_policy.lfu {
+                entry.access = self.access_policy.fresh(self.clock);
+            }
             // Clients blocked in XREADGROUP on an overwritten stream are told it is gone.
             let was_stream = matches!(old_value, Value::Stream(_));
             let key = self.slots[slot as usize]
@@ -490,6 +529,7 @@ impl Db {
                 value: old_value,
                 expire_at: old_expire,
                 slot,
+                access: old_access,
             });
         }
         let key = own(key);
@@ -514,6 +554,7 @@ impl Db {
                 value,
                 expire_at,
                 slot,
+                access: self.access_policy.fresh(self.clock),
             },
         );
         None
@@ -592,7 +633,10 @@ impl Db {
                 w.version += 1;
             }
         }
+        let (access_policy, clock) = (self.access_policy, self.clock);
         *self = Db::default();
+        self.access_policy = access_policy;
+        self.clock = clock;
         self.stats = stats;
         self.writes = writes;
         self.waiters = waiters;
@@ -878,12 +922,15 @@ impl Db {
 #[derive(Debug)]
 pub struct Keyspace {
     dbs: Vec<Db>,
+    /// `maxmemory` eviction's pool and counters (`evict`).
+    evictor: evict::Evictor,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
             dbs: (0..databases).map(|_| Db::default()).collect(),
+            evictor: evict::Evictor::default(),
         }
     }
 
@@ -934,7 +981,17 @@ impl Keyspace {
             })
     }
 
+    /// Sets how keys record accesses and the time they are stamped with (a batch's start:
+    /// Redis, too, stamps with a clock cached per event-loop turn).
+    pub fn set_access_clock(&mut self, policy: evict::AccessPolicy, now: u64) {
+        for db in &mut self.dbs {
+            db.access_policy = policy;
+            db.clock = now;
+        }
+    }
+
     pub fn reset_stats(&mut self) {
+        self.evictor.evicted = 0;
         self.dbs
             .iter_mut()
             .for_each(|db| db.stats = KeyspaceStats::default());

@@ -11,6 +11,7 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+mod memory;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use memory::MemorySettings;
 
 use crate::client::ClientRegistry;
 use crate::config::{AppendFsync, Config};
@@ -124,6 +126,8 @@ pub(crate) struct Limits {
     hll_sparse_max_bytes: AtomicU64,
     /// `client-output-buffer-limit pubsub`.
     pubsub_output: Mutex<OutputLimit>,
+    /// `maxmemory` and eviction.
+    memory: MemorySettings,
 }
 
 impl Limits {
@@ -141,6 +145,7 @@ impl Limits {
             stream_node_max_bytes: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
+            memory: MemorySettings::new(config),
         };
         limits.load(config);
         limits
@@ -168,6 +173,7 @@ impl Limits {
             set(cell, size_param(config, name));
         }
         *self.pubsub_output.lock() = pubsub_output_limit(config);
+        self.memory.load(config);
     }
 
     /// `proto-max-bulk-len`.
@@ -222,6 +228,11 @@ impl Limits {
     /// `client-output-buffer-limit pubsub`.
     pub(crate) fn pubsub_output(&self) -> OutputLimit {
         *self.pubsub_output.lock()
+    }
+
+    /// `maxmemory` and the eviction settings.
+    pub(crate) fn memory(&self) -> &MemorySettings {
+        &self.memory
     }
 }
 
