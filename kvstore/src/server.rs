@@ -44,6 +44,7 @@ impl Server {
         std::fs::create_dir_all(&config.dir).with_context(|| {
             format!("cannot create the data directory {}", config.dir.display())
         })?;
+        let baseline_memory = crate::allocator::allocated() as u64;
         let store = Store::open(&config.dir)?;
         let replayed = store.replay_log()?;
         if replayed > 0 {
@@ -115,7 +116,10 @@ impl Server {
         }
         let port = listeners[0].local_addr()?.port();
         let shared = Arc::new(Shared::new(config, keyspace, commit, port));
-        shared.limits().memory().set_startup(startup_memory);
+        shared
+            .limits()
+            .memory()
+            .set_startup(baseline_memory, startup_memory);
         Ok(Server { shared, listeners })
     }
 

@@ -408,17 +408,22 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
 }
 
 /// `used_memory` is every byte the process allocated (`crate::allocator`), `used_memory_rss`
-/// its resident set; the startup figure is what was allocated before the first client.
+/// its resident set, `used_memory_startup` what it held before loading its data. The
+/// dataset is what the keys take (`keyspace::evict::footprint`); eviction counts it plus the
+/// process's memory before sled was opened, and `mem_not_counted_for_evict` is the rest —
+/// persistence's (sled's cache and log buffers, changes waiting for a checkpoint), as Redis
+/// leaves its AOF buffer out.
 fn memory_section(ctx: &mut Ctx, out: &mut String) {
     let (used, peak) = used_and_peak();
     let rss = resident_bytes();
     let system = total_system_memory();
     let memory = ctx.shared.limits().memory();
-    let maxmemory = memory.maxmemory();
+    let (maxmemory, baseline) = (memory.maxmemory(), memory.baseline());
+    let startup = memory.startup().min(used);
     let policy = ctx.shared.config().get(b"maxmemory-policy");
     let policy = policy.first().map_or("noeviction", |(_, v)| v.as_str()).to_owned();
-    let startup = memory.startup().min(used);
-    let dataset = used - startup;
+    let dataset = ctx.keyspace().dataset_bytes().min(used);
+    let not_counted = used.saturating_sub(baseline + dataset);
     let percent = |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
     field(out, "used_memory", used);
     field(out, "used_memory_human", human_bytes(used));
@@ -427,7 +432,7 @@ fn memory_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "used_memory_peak", peak);
     field(out, "used_memory_peak_human", human_bytes(peak));
     field(out, "used_memory_peak_perc", percent(used, peak));
-    field(out, "used_memory_overhead", startup);
+    field(out, "used_memory_overhead", used - dataset);
     field(out, "used_memory_startup", startup);
     field(out, "used_memory_dataset", dataset);
     field(out, "used_memory_dataset_perc", percent(dataset, used));
@@ -445,7 +450,7 @@ fn memory_section(ctx: &mut Ctx, out: &mut String) {
         format!("{:.2}", rss as f64 / used.max(1) as f64),
     );
     field(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
-    field(out, "mem_not_counted_for_evict", 0);
+    field(out, "mem_not_counted_for_evict", not_counted);
     field(out, "mem_allocator", "mimalloc");
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);

@@ -5,21 +5,23 @@
 //! LFU policy the minute of its last decrement in the high 16 bits and a logarithmic access
 //! counter in the low 8. OBJECT IDLETIME / FREQ answer from it, and eviction ranks by it.
 //!
-//! [`Keyspace::perform_evictions`] is Redis's `performEvictions`: while the memory in use is
-//! over `maxmemory`, sample `maxmemory-samples` keys of every database into a pool of the 16
-//! best candidates, delete the best, and measure what that freed; stop when enough was freed,
-//! when nothing is left to evict (the command is refused then), or after the time
+//! [`Keyspace::perform_evictions`] is Redis's `performEvictions`: while the memory counted
+//! is over `maxmemory`, sample `maxmemory-samples` keys of every database into a pool of the
+//! 16 best candidates, delete the best, and count what that freed; stop when enough was
+//! freed, when nothing is left to evict (the command is refused then), or after the time
 //! `maxmemory-eviction-tenacity` allows (the rest is left to the next command or the
 //! server's sweep). Evicted keys go through [`Db::remove`], the ordinary delete path: they
 //! leave sled at the next commit, WATCHers see a change and waiters on a stream are told.
 //!
-//! One thing Redis does not have: persistence may still hold an evicted value (a commit not
-//! yet taken, a checkpoint being written), so deleting it frees less than it will. The
-//! difference is credited at once, as Redis's lazy-free eviction does, and kept as
-//! "releasing" until persistence has moved past it ([`PersistProgress`]); the memory
-//! compared with `maxmemory` excludes it, so a slow checkpoint does not make every key go.
+//! What is counted against `maxmemory` is the dataset as the keyspace holds it —
+//! [`footprint`] per key, kept up to date by every write path of [`Db`] — plus the
+//! process's memory before its data was loaded. Redis leaves its AOF buffer and replica
+//! buffers out of that count; kvstore leaves out persistence (the redo log's pending
+//! changes, checkpoints being written, sled's page cache and log buffers), whose memory the
+//! process's `used_memory` still reports. Counting what the allocator reports instead would
+//! make eviction chase sled: deleting a key frees nothing while persistence still holds
+//! its value, and sled's own memory does not shrink when keys go.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -194,19 +196,6 @@ impl Limits {
     }
 }
 
-/// How far persistence has come: an evicted value persistence still held is released once a
-/// commit taken after the eviction has replaced it and no checkpoint from before is being
-/// written (or one started after it has finished).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PersistProgress {
-    /// Commits that took the keyspace's changes so far.
-    pub commits: u64,
-    /// Checkpoints written to sled so far.
-    pub checkpoints: u64,
-    /// A checkpoint is being written now.
-    pub checkpointing: bool,
-}
-
 /// What [`Keyspace::perform_evictions`] found (`EVICT_OK` / `_RUNNING` / `_FAIL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -227,34 +216,18 @@ struct Candidate {
 }
 
 /// Eviction state that lives with the keyspace (under its lock): the pool of best
-/// candidates, the random policies' database cursor, the memory credited but not yet
-/// released, and the `evicted_keys` counter.
+/// candidates, the random policies' database cursor and the `evicted_keys` counter.
 #[derive(Debug, Default)]
 pub struct Evictor {
     /// Ascending by score: the best candidate last.
     pool: Vec<Candidate>,
     next_db: usize,
-    releasing: VecDeque<(PersistProgress, u64)>,
-    releasing_bytes: u64,
     pub(super) evicted: u64,
     /// The last cycle ran out of time: the server's sweep goes on evicting.
     running: bool,
 }
 
 impl Evictor {
-    /// Forgets credits persistence has moved past.
-    fn release(&mut self, now: PersistProgress) {
-        while let Some((at, bytes)) = self.releasing.front() {
-            let done = now.checkpoints >= at.checkpoints + 2
-                || (now.commits > at.commits && !now.checkpointing);
-            if !done {
-                break;
-            }
-            self.releasing_bytes -= bytes;
-            self.releasing.pop_front();
-        }
-    }
-
     /// Inserts sampled keys into the pool (`evictionPoolPopulate`).
     fn populate(&mut self, db: usize, sampled: impl IntoIterator<Item = (Bytes, u64)>) {
         for (key, score) in sampled {
@@ -276,13 +249,15 @@ impl Evictor {
     }
 }
 
-/// An estimate of the memory a key takes: what an eviction is credited with when deleting
-/// it freed less because persistence still shares the value. Strings exactly, collections by
-/// element count.
-fn approx_size(key: &Bytes, entry: &Entry) -> u64 {
-    const PER_KEY: u64 = 96;
+/// The memory a key takes in the keyspace: its name and value plus a fixed cost per key —
+/// its hash map bucket (key handle and 64-byte entry inline, 96 bytes, at the table's
+/// typical load), its SCAN slot, and the shared headers of the key and of a string value.
+/// Collections count a fixed cost per element, so the sum stays O(1) to maintain whatever a
+/// write changed; the expiry index's entries are left out.
+pub(super) fn footprint(key: &[u8], value: &Value) -> u64 {
+    const PER_KEY: u64 = 240;
     const PER_ELEMENT: u64 = 48;
-    let value = match &entry.value {
+    let value = match value {
         Value::Str(s) | Value::RawStr(s) => s.len() as u64,
         Value::List(l) => l.len() as u64 * PER_ELEMENT,
         Value::Hash(h) => h.len() as u64 * PER_ELEMENT * 2,
@@ -381,31 +356,29 @@ impl Db {
 }
 
 impl Keyspace {
-    /// Evicts keys until the memory in use is at most `limits.maxmemory`: Redis's
-    /// `performEvictions`. `used` reads the memory in use (the counting allocator);
-    /// `on_evicted` is called with each evicted key's database and name after it is gone.
+    /// Evicts keys until the memory counted — `baseline` plus the dataset's
+    /// [`Keyspace::dataset_bytes`] — is at most `limits.maxmemory`: Redis's
+    /// `performEvictions`. `on_evicted` is called with each evicted key's database and name
+    /// after it is gone.
     pub fn perform_evictions(
         &mut self,
         limits: &Limits,
-        used: &dyn Fn() -> u64,
-        progress: PersistProgress,
+        baseline: u64,
         now: u64,
         on_evicted: &mut dyn FnMut(usize, &Bytes),
     ) -> Outcome {
         if limits.maxmemory == 0 {
             return Outcome::Ok;
         }
-        self.evictor.release(progress);
-        let counted = |ev: &Evictor| used().saturating_sub(ev.releasing_bytes);
-        let in_use = counted(&self.evictor);
-        if in_use <= limits.maxmemory {
+        let counted = baseline + self.dataset_bytes();
+        if counted <= limits.maxmemory {
             self.evictor.running = false;
             return Outcome::Ok;
         }
         if limits.policy == Policy::NoEviction {
             return Outcome::Fail;
         }
-        let to_free = in_use - limits.maxmemory;
+        let to_free = counted - limits.maxmemory;
         let time_limit = limits.time_limit();
         let started = Instant::now();
         let mut freed = 0u64;
@@ -415,34 +388,26 @@ impl Keyspace {
                 self.evictor.running = false;
                 return Outcome::Fail;
             };
-            let before = used();
-            let Some(entry) = self.dbs[db].remove(&key) else {
+            let before = self.dbs[db].dataset_bytes();
+            if self.dbs[db].remove(&key).is_none() {
                 continue;
-            };
-            let estimate = approx_size(&key, &entry);
-            drop(entry);
-            let released = before.saturating_sub(used());
-            if estimate > released {
-                self.evictor.releasing_bytes += estimate - released;
-                self.evictor
-                    .releasing
-                    .push_back((progress, estimate - released));
             }
-            freed += released.max(estimate);
+            freed += before - self.dbs[db].dataset_bytes();
             self.evictor.evicted += 1;
             on_evicted(db, &key);
             keys += 1;
-            if keys % 16 == 0 && started.elapsed() > time_limit {
-                self.evictor.running = counted(&self.evictor) > limits.maxmemory;
-                return if self.evictor.running {
-                    Outcome::Running
-                } else {
-                    Outcome::Ok
-                };
+            if keys % 16 == 0 && started.elapsed() > time_limit && freed < to_free {
+                self.evictor.running = true;
+                return Outcome::Running;
             }
         }
         self.evictor.running = false;
         Outcome::Ok
+    }
+
+    /// The memory the keys of every database take ([`footprint`]).
+    pub fn dataset_bytes(&mut self) -> u64 {
+        self.dbs.iter_mut().map(|db| db.dataset_bytes()).sum()
     }
 
     /// Whether the last eviction cycle ran out of time while still over the limit (Redis
@@ -564,26 +529,19 @@ mod tests {
         assert_eq!(t(100).time_limit(), Duration::MAX);
     }
 
-    /// Memory counted as 100 bytes per key, freed at once.
-    fn evict_with(policy: Policy, ks: &mut Keyspace, max_keys: u64) -> Vec<Bytes> {
+    /// Evicts under `policy` down to `keep` keys' worth (keys "k…" / "p…" of one-byte values
+    /// and names of equal length) and returns the evicted keys in order.
+    fn evict_with(policy: Policy, ks: &mut Keyspace, keep: u64) -> Vec<Bytes> {
+        let per_key = footprint(b"k000", &s("v"));
         let limits = Limits {
-            maxmemory: max_keys * 100,
+            maxmemory: keep * per_key,
             policy,
             samples: 5,
             tenacity: 100,
         };
-        let sizes: Vec<u64> = ks.dbs.iter().map(|d| d.len() as u64).collect();
-        let cell = std::cell::Cell::new(sizes.iter().sum::<u64>() * 100);
         let mut evicted = Vec::new();
-        // The closure cannot see the keyspace; count removals through the hook instead.
-        let outcome = {
-            let used = || cell.get();
-            let mut hook = |_: usize, key: &Bytes| {
-                cell.set(cell.get() - 100);
-                evicted.push(key.clone());
-            };
-            ks.perform_evictions(&limits, &used, PersistProgress::default(), 0, &mut hook)
-        };
+        let mut hook = |_: usize, key: &Bytes| evicted.push(key.clone());
+        let outcome = ks.perform_evictions(&limits, 0, 0, &mut hook);
         assert_eq!(outcome, Outcome::Ok);
         evicted
     }
@@ -592,20 +550,17 @@ mod tests {
     fn volatile_ttl_evicts_the_soonest_deadlines() {
         let mut ks = Keyspace::new(2);
         for i in 0..50u64 {
-            let key = Bytes::from(format!("k{i}"));
+            let key = Bytes::from(format!("k{i:03}"));
             ks.db((i % 2) as usize)
                 .insert(key, s("v"), Some(1_000_000 + i * 10));
         }
         for i in 0..50 {
-            ks.db(0).insert(Bytes::from(format!("p{i}")), s("v"), None);
+            ks.db(0).insert(Bytes::from(format!("p{i:03}")), s("v"), None);
         }
         let evicted = evict_with(Policy::VolatileTtl, &mut ks, 80);
-        // The estimate credits more than the fake counter frees: at least the 20 soonest go,
-        // never a persistent key.
-        assert!(!evicted.is_empty());
-        for (rank, key) in evicted.iter().enumerate() {
-            assert_eq!(key, &Bytes::from(format!("k{rank}")));
-        }
+        let soonest: Vec<Bytes> = (0..20).map(|i| Bytes::from(format!("k{i:03}"))).collect();
+        assert_eq!(evicted, soonest);
+        assert_eq!(ks.db(0).len() + ks.db(1).len(), 80);
     }
 
     #[test]
@@ -634,11 +589,9 @@ mod tests {
             samples: 5,
             tenacity: 10,
         };
-        let used = || 1000;
         let mut hook = |_: usize, _: &Bytes| {};
-        let p = PersistProgress::default();
         assert_eq!(
-            ks.perform_evictions(&limits, &used, p, 0, &mut hook),
+            ks.perform_evictions(&limits, 0, 0, &mut hook),
             Outcome::Fail
         );
         let volatile = Limits {
@@ -646,7 +599,7 @@ mod tests {
             ..limits
         };
         assert_eq!(
-            ks.perform_evictions(&volatile, &used, p, 0, &mut hook),
+            ks.perform_evictions(&volatile, 0, 0, &mut hook),
             Outcome::Fail
         );
         assert_eq!(ks.db(0).len(), 1);

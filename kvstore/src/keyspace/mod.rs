@@ -295,6 +295,10 @@ pub struct Db {
     /// set by [`Keyspace::set_access_clock`].
     access_policy: evict::AccessPolicy,
     clock: u64,
+    /// The sum of the keys' [`evict::footprint`]s, except `resized`'s, whose value a caller
+    /// may be changing through a `&mut` handed out last: it is added back at the next call.
+    footprint: u64,
+    resized: Option<Bytes>,
     /// Keys with waiters that were created since the blocked clients were last served, in
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
@@ -461,11 +465,31 @@ impl Db {
             .get_mut(index)
     }
 
-    /// The entry of `key`, its access recorded (Redis's `lookupKey`).
+    /// The entry of `key` for a change through `&mut`, its access recorded (Redis's
+    /// `lookupKey`); its footprint is recounted at the next call.
     fn accessed_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.settle_footprint();
+        let (k, entry) = self.map.get_key_value(key)?;
+        self.footprint -= evict::footprint(k, &entry.value);
+        self.resized = Some(k.clone());
         let entry = self.map.get_mut(key)?;
         entry.access = self.access_policy.accessed(entry.access, self.clock);
         Some(entry)
+    }
+
+    /// Counts the footprint of the key last handed out for a change.
+    fn settle_footprint(&mut self) {
+        if let Some(key) = self.resized.take() {
+            if let Some(entry) = self.map.get(&key) {
+                self.footprint += evict::footprint(&key, &entry.value);
+            }
+        }
+    }
+
+    /// The memory this database's keys take (`evict::footprint`), what `maxmemory` counts.
+    pub fn dataset_bytes(&mut self) -> u64 {
+        self.settle_footprint();
+        self.footprint
     }
 
     /// The journal's element record for `key` (holding `value`, before the change), or
@@ -499,7 +523,10 @@ impl Db {
         };
         self.writes += 1;
         self.touch(&key);
+        self.settle_footprint();
+        self.footprint += evict::footprint(&key, &value);
         if let Some(entry) = self.map.get_mut(&key[..]) {
+            self.footprint -= evict::footprint(&key, &entry.value);
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
             let slot = entry.slot;
@@ -568,7 +595,9 @@ impl Db {
 
     /// Deletes a key (expired or not) and returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.settle_footprint();
         let (key, entry) = self.map.remove_entry(key)?;
+        self.footprint -= evict::footprint(&key, &entry.value);
         self.slots[entry.slot as usize] = None;
         self.free.push(entry.slot);
         if let Some(at) = entry.expire_at {
@@ -763,6 +792,9 @@ impl Db {
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        self.settle_footprint();
+        other.settle_footprint();
+        std::mem::swap(&mut self.footprint, &mut other.footprint);
         self.swapped_with(other);
         other.swapped_with(self);
         lost_here.iter().for_each(|k| self.signal_ready(k));

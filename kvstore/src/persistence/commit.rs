@@ -24,7 +24,6 @@ use tokio::sync::watch;
 
 use super::wal::{self, Wal};
 use super::{collect_changes, DbChanges, KeyState, PersistError, Record, Store};
-use crate::keyspace::evict::PersistProgress;
 use crate::keyspace::Keyspace;
 
 /// Changes are committed at least this often when nobody waits for them.
@@ -109,10 +108,6 @@ struct Inner {
     policy: AtomicU8,
     last_save: AtomicU64,
     syncs: AtomicU64,
-    /// Commits that took the keyspace's changes, and checkpoints written, so far: eviction
-    /// reads them to know when persistence no longer holds an evicted value.
-    commits: AtomicU64,
-    checkpoints: AtomicU64,
 }
 
 /// Handle to the commit thread.
@@ -156,8 +151,6 @@ impl GroupCommit {
             policy: AtomicU8::new(policy.to_u8()),
             last_save: AtomicU64::new(unix_secs()),
             syncs: AtomicU64::new(0),
-            commits: AtomicU64::new(0),
-            checkpoints: AtomicU64::new(0),
         });
         let checkpointer = {
             let inner = inner.clone();
@@ -203,15 +196,6 @@ impl GroupCommit {
 
     pub fn size_on_disk(&self) -> u64 {
         self.inner.store.size_on_disk()
-    }
-
-    /// How far commits and checkpoints have come (`keyspace::evict`).
-    pub fn progress(&self) -> PersistProgress {
-        PersistProgress {
-            commits: self.inner.commits.load(Ordering::Acquire),
-            checkpoints: self.inner.checkpoints.load(Ordering::Acquire),
-            checkpointing: self.inner.checkpointing.load(Ordering::Acquire),
-        }
     }
 
     /// Asks the commit thread to make the keyspace state at write count `seq` durable (with
@@ -341,8 +325,6 @@ impl Inner {
         log.to_checkpointer.as_ref()?;
         let (seq, changes) = {
             let mut ks = self.keyspace.lock();
-            // Counted under the lock: an eviction that read an older count happened before.
-            self.commits.fetch_add(1, Ordering::AcqRel);
             (ks.writes(), collect_changes(&mut ks))
         };
         let mut ok = true;
@@ -470,7 +452,6 @@ impl Inner {
                     self.checkpoint_failed.store(true, Ordering::Release);
                 }
             }
-            self.checkpoints.fetch_add(1, Ordering::AcqRel);
             self.checkpointing.store(false, Ordering::Release);
         }
     }

@@ -25,6 +25,9 @@ pub(crate) struct MemorySettings {
     pre_command_oom: AtomicBool,
     /// `used_memory` when the server was set up, before any client (`used_memory_startup`).
     startup: AtomicU64,
+    /// `used_memory` before persistence opened sled: the part of the startup memory that
+    /// eviction counts.
+    baseline: AtomicU64,
 }
 
 const POLICIES: [Policy; 8] = [
@@ -104,9 +107,16 @@ impl MemorySettings {
         }
     }
 
-    /// Records `used_memory` once the server is set up, before its data is loaded.
-    pub(crate) fn set_startup(&self, bytes: u64) {
-        self.startup.store(bytes, Ordering::Relaxed);
+    /// Records `used_memory` before sled was opened and once the server is set up, before
+    /// its data is loaded.
+    pub(crate) fn set_startup(&self, baseline: u64, startup: u64) {
+        self.baseline.store(baseline, Ordering::Relaxed);
+        self.startup.store(startup, Ordering::Relaxed);
+    }
+
+    /// What eviction counts besides the dataset: the process before it opened sled.
+    pub(crate) fn baseline(&self) -> u64 {
+        self.baseline.load(Ordering::Relaxed)
     }
 
     /// `used_memory` before the data was loaded (`used_memory_startup`).
@@ -128,20 +138,19 @@ impl MemorySettings {
 }
 
 impl super::Shared {
-    /// Evicts keys while memory is over `maxmemory` (Redis's `performEvictions`), with the
-    /// keyspace locked by the caller: before a command, and from the server's sweep while a
-    /// cycle ran out of time. Memory is the counting allocator's (`crate::allocator`).
+    /// Evicts keys while the memory counted is over `maxmemory` (Redis's
+    /// `performEvictions`), with the keyspace locked by the caller: before a command, and
+    /// from the server's sweep while a cycle ran out of time. What is counted: the process
+    /// before it opened its data ([`MemorySettings::baseline`]) plus the dataset
+    /// (`keyspace::evict`).
     pub(crate) fn perform_evictions(&self, ks: &mut Keyspace) -> Outcome {
         let limits = self.limits.memory.eviction();
         if limits.maxmemory == 0 {
             return Outcome::Ok;
         }
-        let used = || crate::allocator::allocated() as u64;
-        let progress = self.commit.progress();
         ks.perform_evictions(
             &limits,
-            &used,
-            progress,
+            self.limits.memory.baseline(),
             super::now_ms(),
             &mut |db, key| self.key_evicted(db, key),
         )
