@@ -193,6 +193,13 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .collect();
     let changed = (ctx.shared.set_config(&pairs)).map_err(|e| Reply::error(sanitize(e)))?;
     tracing::info!(?changed, "CONFIG SET");
+    // As Redis's `updateMaxmemory`: a new limit is enforced at once, not at the next write.
+    if changed.iter().any(|name| name == "maxmemory") {
+        let shared = ctx.shared;
+        if shared.limits().memory().maxmemory() != 0 {
+            shared.perform_evictions(ctx.keyspace());
+        }
+    }
     Ok(Reply::Ok)
 }
 
@@ -421,10 +428,14 @@ fn memory_section(ctx: &mut Ctx, out: &mut String) {
     let (maxmemory, baseline) = (memory.maxmemory(), memory.baseline());
     let startup = memory.startup().min(used);
     let policy = ctx.shared.config().get(b"maxmemory-policy");
-    let policy = policy.first().map_or("noeviction", |(_, v)| v.as_str()).to_owned();
+    let policy = policy
+        .first()
+        .map_or("noeviction", |(_, v)| v.as_str())
+        .to_owned();
     let dataset = ctx.keyspace().dataset_bytes().min(used);
     let not_counted = used.saturating_sub(baseline + dataset);
-    let percent = |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
+    let percent =
+        |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
     field(out, "used_memory", used);
     field(out, "used_memory_human", human_bytes(used));
     field(out, "used_memory_rss", rss);

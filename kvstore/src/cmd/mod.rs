@@ -214,7 +214,8 @@ impl<'a> Batch<'a> {
             return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
         }
         if oom::applies(self.shared) {
-            let ks = context::lock_for_batch(self.shared, &mut self.keyspace, &mut self.writes_at_lock);
+            let ks =
+                context::lock_for_batch(self.shared, &mut self.keyspace, &mut self.writes_at_lock);
             if oom::refuses(self.shared, ks, self.session, spec, args) {
                 return Err((Some(spec), Reply::error(oom::OOM)));
             }

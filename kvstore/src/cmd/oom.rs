@@ -28,15 +28,12 @@ pub(super) fn refuses(
     args: &[Bytes],
 ) -> bool {
     let out_of_memory = shared.perform_evictions(ks) == Outcome::Fail;
-    let queuing = session.multi.is_some()
-        && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+    let queuing =
+        session.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
     if out_of_memory && (queuing || denyoom(shared, session, spec, args)) {
         return true;
     }
-    shared
-        .limits()
-        .memory()
-        .set_pre_command_oom(out_of_memory);
+    shared.limits().memory().set_pre_command_oom(out_of_memory);
     false
 }
 

@@ -511,7 +511,10 @@ mod tests {
     #[test]
     fn pool_keeps_the_best_sixteen_in_order() {
         let mut ev = Evictor::default();
-        ev.populate(0, (0..40).map(|i| (Bytes::from(format!("k{i}")), (i * 7) % 40)));
+        ev.populate(
+            0,
+            (0..40).map(|i| (Bytes::from(format!("k{i}")), (i * 7) % 40)),
+        );
         assert_eq!(ev.pool.len(), POOL_SIZE);
         let scores: Vec<u64> = ev.pool.iter().map(|c| c.score).collect();
         assert_eq!(scores, (24..40).collect::<Vec<_>>());
@@ -555,7 +558,8 @@ mod tests {
                 .insert(key, s("v"), Some(1_000_000 + i * 10));
         }
         for i in 0..50 {
-            ks.db(0).insert(Bytes::from(format!("p{i:03}")), s("v"), None);
+            ks.db(0)
+                .insert(Bytes::from(format!("p{i:03}")), s("v"), None);
         }
         let evicted = evict_with(Policy::VolatileTtl, &mut ks, 80);
         let soonest: Vec<Bytes> = (0..20).map(|i| Bytes::from(format!("k{i:03}"))).collect();
@@ -574,7 +578,10 @@ mod tests {
         ks.db(0).clock = 300_000;
         let evicted = evict_with(Policy::AllKeysLru, &mut ks, 150);
         // Approximated: the evicted keys are mostly the oldest half.
-        let old = evicted.iter().filter(|k| k.as_ref() < b"k100".as_ref()).count();
+        let old = evicted
+            .iter()
+            .filter(|k| k.as_ref() < b"k100".as_ref())
+            .count();
         assert!(old * 10 >= evicted.len() * 8, "{old} of {}", evicted.len());
         assert!(ks.db(0).len() < 200);
     }

@@ -75,8 +75,7 @@ impl MemorySettings {
         self.lfu_decay_time
             .store(number("lfu-decay-time") as u32, Ordering::Relaxed);
         // Last: a reader that sees the limit sees the policy it goes with.
-        self.maxmemory
-            .store(number("maxmemory"), Ordering::Release);
+        self.maxmemory.store(number("maxmemory"), Ordering::Release);
     }
 
     /// `maxmemory` in bytes, 0 for no limit: the one load on the hot path.
