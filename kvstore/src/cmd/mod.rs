@@ -217,7 +217,7 @@ impl<'a> Batch<'a> {
             let ks =
                 context::lock_for_batch(self.shared, &mut self.keyspace, &mut self.writes_at_lock);
             if oom::refuses(self.shared, ks, self.session, spec, args) {
-                return Err((Some(spec), Reply::error(oom::OOM)));
+                return Err((Some(spec), Reply::error(err::OOM)));
             }
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {

@@ -8,9 +8,6 @@ use crate::keyspace::evict::Outcome;
 use crate::keyspace::Keyspace;
 use crate::state::Shared;
 
-/// Redis's `shared.oomerr`, byte for byte.
-pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-
 /// Whether memory is limited and eviction may run now: not while another client's script
 /// holds the keyspace (Redis does not evict while a busy script yields either).
 pub(super) fn applies(shared: &Shared) -> bool {
@@ -18,7 +15,7 @@ pub(super) fn applies(shared: &Shared) -> bool {
 }
 
 /// Evicts as needed before `spec` runs (or is queued) and says whether it must be refused
-/// with [`OOM`]: out of memory with nothing left to evict, and the command is `denyoom`
+/// with `err::OOM`: out of memory with nothing left to evict, and the command is `denyoom`
 /// (EXEC: one of its queued commands is) or is being queued in MULTI.
 pub(super) fn refuses(
     shared: &Shared,

@@ -273,7 +273,7 @@ impl Host for ScriptHost<'_, '_, '_> {
             && !self.dirty.load(Ordering::Acquire)
             && self.ctx.shared.limits().memory().pre_command_oom()
         {
-            return format!("-{}\r\n", super::oom::OOM).into_bytes();
+            return format!("-{}\r\n", super::args::err::OOM).into_bytes();
         }
         if write {
             self.dirty.store(true, Ordering::Release);
