@@ -263,7 +263,7 @@ pub(super) fn footprint(key: &[u8], value: &Value) -> u64 {
         Value::Hash(h) => h.len() as u64 * PER_ELEMENT * 2,
         Value::Set(s) => s.len() as u64 * PER_ELEMENT,
         Value::ZSet(z) => z.len() as u64 * PER_ELEMENT * 2,
-        Value::Stream(s) => s.len() as u64 * PER_ELEMENT * 2,
+        Value::Stream(s) => s.len() * PER_ELEMENT * 2,
     };
     PER_KEY + key.len() as u64 + value
 }

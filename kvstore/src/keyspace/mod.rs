@@ -295,10 +295,11 @@ pub struct Db {
     /// set by [`Keyspace::set_access_clock`].
     access_policy: evict::AccessPolicy,
     clock: u64,
-    /// The sum of the keys' [`evict::footprint`]s, except `resized`'s, whose value a caller
-    /// may be changing through a `&mut` handed out last: it is added back at the next call.
+    /// The sum of the keys' [`evict::footprint`]s, except that of the key in slot `resized`,
+    /// whose value a caller may be changing through a `&mut` handed out last: it is added
+    /// back at the next call.
     footprint: u64,
-    resized: Option<Bytes>,
+    resized: Option<u32>,
     /// Keys with waiters that were created since the blocked clients were last served, in
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
@@ -469,19 +470,21 @@ impl Db {
     /// `lookupKey`); its footprint is recounted at the next call.
     fn accessed_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.settle_footprint();
-        let (k, entry) = self.map.get_key_value(key)?;
-        self.footprint -= evict::footprint(k, &entry.value);
-        self.resized = Some(k.clone());
         let entry = self.map.get_mut(key)?;
+        self.footprint -= evict::footprint(key, &entry.value);
+        self.resized = Some(entry.slot);
         entry.access = self.access_policy.accessed(entry.access, self.clock);
         Some(entry)
     }
 
-    /// Counts the footprint of the key last handed out for a change.
+    /// Counts the footprint of the key last handed out for a change (every path that adds
+    /// or removes a key settles first, so its slot still names it).
     fn settle_footprint(&mut self) {
-        if let Some(key) = self.resized.take() {
-            if let Some(entry) = self.map.get(&key) {
-                self.footprint += evict::footprint(&key, &entry.value);
+        if let Some(slot) = self.resized.take() {
+            if let Some(key) = &self.slots[slot as usize] {
+                if let Some(entry) = self.map.get(key) {
+                    self.footprint += evict::footprint(key, &entry.value);
+                }
             }
         }
     }
@@ -788,12 +791,12 @@ impl Db {
         // Streams a side loses: its XREADGROUP waiters are told (`scanDatabaseForDeletedStreams`).
         let lost_here = self.streams_lost_to(other);
         let lost_there = other.streams_lost_to(self);
+        self.settle_footprint();
+        other.settle_footprint();
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.expires, &mut other.expires);
-        self.settle_footprint();
-        other.settle_footprint();
         std::mem::swap(&mut self.footprint, &mut other.footprint);
         self.swapped_with(other);
         other.swapped_with(self);
@@ -1129,6 +1132,47 @@ mod tests {
             assert!(journal.cleared);
             assert_eq!(journal.dirty.len(), keys);
         }
+    }
+
+    #[test]
+    fn footprint_follows_every_write_path() {
+        let recount = |db: &Db| -> u64 {
+            db.map
+                .iter()
+                .map(|(k, e)| evict::footprint(k, &e.value))
+                .sum()
+        };
+        let mut ks = Keyspace::new(2);
+        let db = ks.db(0);
+        db.insert(Bytes::from("a"), s("1"), None);
+        db.insert(Bytes::from("a"), s("longer value"), Some(10));
+        db.insert(
+            Bytes::from("l"),
+            Value::list(VecDeque::from([Bytes::from("x")])),
+            None,
+        );
+        let list = db.list_ends_mut(b"l", 0, ListEnd::Back, 3, 0).unwrap();
+        for _ in 0..3 {
+            list.push_back(Bytes::from("y"));
+        }
+        assert_eq!(db.dataset_bytes(), recount(db));
+        if let Some(Value::List(l)) = db.value_mut(b"l", 0) {
+            Arc::make_mut(l).pop_front();
+        }
+        db.insert(Bytes::from("b"), s("2"), None);
+        assert_eq!(db.dataset_bytes(), recount(db));
+        db.expire_due(100, 10);
+        db.remove(b"b");
+        assert_eq!(db.dataset_bytes(), recount(db));
+        ks.db(1).insert(Bytes::from("c"), s("3"), None);
+        ks.db(1).value_mut(b"c", 0);
+        ks.swap(0, 1);
+        for i in 0..2 {
+            let db = ks.db(i);
+            assert_eq!(db.dataset_bytes(), recount(db), "db {i}");
+        }
+        ks.db(0).clear();
+        assert_eq!(ks.dataset_bytes(), ks.db(1).dataset_bytes());
     }
 
     #[test]
