@@ -457,3 +457,86 @@ fn config_set_maxmemory_takes_effect_at_run_time() {
         "kvstore {ours:?}, redis {theirs:?}"
     );
 }
+
+/// 1,000 keys without a TTL and 1,000 with one, then a limit below what the persistent keys
+/// alone take: every volatile key goes, no persistent one does, and writes are refused.
+fn volatile_only_run(server: &Server) -> (Vec<bool>, Vec<bool>, String) {
+    let mut c = server.raw();
+    let persistent = names("p", 1000);
+    let volatile = names("v", 1000);
+    set_all(&mut c, &persistent, None);
+    set_all(&mut c, &volatile, Some(&|_| 100_000));
+    let limit = (counted(&mut c) * 3 / 10).to_string();
+    assert_eq!(
+        text(c.cmd(&["CONFIG", "SET", "maxmemory", &limit])),
+        "+OK\r\n"
+    );
+    let refused = text(c.cmd(&["SET", "new", "value"]));
+    (
+        present(&mut c, &persistent),
+        present(&mut c, &volatile),
+        refused,
+    )
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    if !require_redis() {
+        return;
+    }
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        // Tenacity 100: one cycle evicts all it must (a debug build is slow), so the write
+        // right after the limit meets the outcome, not a cycle still running.
+        let args = [
+            "--maxmemory-policy",
+            policy,
+            "--maxmemory-eviction-tenacity",
+            "100",
+        ];
+        let ours = volatile_only_run(&Server::kvstore(&args));
+        let theirs = volatile_only_run(&Server::redis(&args));
+        for (server, (persistent, volatile, refused)) in [("kvstore", &ours), ("redis", &theirs)] {
+            assert!(persistent.iter().all(|&p| p), "{server} {policy}");
+            assert!(volatile.iter().all(|&p| !p), "{server} {policy}");
+            assert_eq!(
+                refused, "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+                "{server} {policy}"
+            );
+        }
+    }
+}
+
+/// 500 keys read 30 times each, then 20 MB of keys written once into a 5 MB limit: under
+/// allkeys-lfu the keys read often stay. Returns the fraction of them left.
+fn lfu_run(server: &Server) -> f64 {
+    let mut c = server.raw();
+    let hot = names("hot", 500);
+    set_all(&mut c, &hot, None);
+    let gets: Vec<Vec<Vec<u8>>> = (0..30)
+        .flat_map(|_| hot.iter())
+        .map(|k| vec![b"GET".to_vec(), k.as_bytes().to_vec()])
+        .collect();
+    pipeline(&mut c, &gets);
+    set_all(&mut c, &names("cold", 20_000), None);
+    assert!(info_u64(&mut c, "stats", "evicted_keys") > 0);
+    fraction(&present(&mut c, &hot))
+}
+
+#[test]
+fn allkeys_lfu_keeps_frequently_read_keys_as_redis_does() {
+    if !require_redis() {
+        return;
+    }
+    let args = ["--maxmemory", "5mb", "--maxmemory-policy", "allkeys-lfu"];
+    let ours = lfu_run(&Server::kvstore(&args));
+    let theirs = lfu_run(&Server::redis(&args));
+    assert!(
+        ours >= theirs - 0.15,
+        "frequently read keys kept: kvstore {ours}, redis-server {theirs}"
+    );
+}
