@@ -540,3 +540,48 @@ fn allkeys_lfu_keeps_frequently_read_keys_as_redis_does() {
         "frequently read keys kept: kvstore {ours}, redis-server {theirs}"
     );
 }
+
+/// The payload of a bulk string reply.
+fn bulk(reply: &[u8]) -> Vec<u8> {
+    let start = reply.iter().position(|&b| b == b'\n').expect("header") + 1;
+    reply[start..reply.len() - 2].to_vec()
+}
+
+#[test]
+fn restore_sets_the_eviction_clock_from_idletime_and_freq() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    servers.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut out = vec![text(c.cmd(&["SET", "k", "v"]))];
+        let payload = bulk(&c.cmd(&["DUMP", "k"]));
+        let restore = |c: &mut RawConn, key: &str, option: &str, n: &str| {
+            let args: [&[u8]; 6] = [
+                b"RESTORE",
+                key.as_bytes(),
+                b"0",
+                &payload,
+                option.as_bytes(),
+                n.as_bytes(),
+            ];
+            text(c.cmd_bytes(&args))
+        };
+        out.push(restore(&mut c, "idle", "IDLETIME", "1000"));
+        out.push(text(c.cmd(&["OBJECT", "IDLETIME", "idle"])));
+        // FREQ is ignored under an LRU policy, IDLETIME under an LFU one.
+        out.push(restore(&mut c, "lru-freq", "FREQ", "100"));
+        out.push(text(c.cmd(&["OBJECT", "IDLETIME", "lru-freq"])));
+        out.push(text(c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory-policy",
+            "allkeys-lfu",
+        ])));
+        out.push(restore(&mut c, "freq", "FREQ", "100"));
+        out.push(text(c.cmd(&["OBJECT", "FREQ", "freq"])));
+        out.push(restore(&mut c, "lfu-idle", "IDLETIME", "1000"));
+        out.push(text(c.cmd(&["OBJECT", "FREQ", "lfu-idle"])));
+        out
+    });
+}

@@ -130,6 +130,21 @@ impl AccessPolicy {
         }
     }
 
+    /// The field RESTORE's IDLETIME (seconds) or FREQ sets, whichever the policy keeps
+    /// (`objectSetLRUOrLFU`); `None` to keep a fresh one.
+    pub fn restored(&self, idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> Option<u32> {
+        if self.lfu {
+            return freq.map(|f| (lfu_minutes(now_ms) << 8) | u32::from(f));
+        }
+        let idle = i64::try_from(idle_secs?).unwrap_or(i64::MAX);
+        let mut at = i64::from(lru_clock(now_ms)).saturating_sub(idle);
+        if at < 0 {
+            at += LRU_CLOCK_MAX as i64;
+        }
+        // Redis stores it in a 24-bit field.
+        Some((at as u64 & LRU_CLOCK_MAX) as u32)
+    }
+
     /// `LFUDecrAndReturn`: the counter, decayed by the periods elapsed since it was stored.
     pub fn counter(&self, field: u32, now_ms: u64) -> u8 {
         let last = field >> 8;

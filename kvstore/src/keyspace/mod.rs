@@ -355,6 +355,13 @@ impl Db {
         }
     }
 
+    /// Sets the access field of `key` (RESTORE's IDLETIME / FREQ).
+    pub fn set_access(&mut self, key: &[u8], field: u32) {
+        if let Some(entry) = self.map.get_mut(key) {
+            entry.access = field;
+        }
+    }
+
     /// Looks a key up counting a hit or miss but leaving its access clock alone (Redis's
     /// `LOOKUP_NOTOUCH`: OBJECT).
     pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
