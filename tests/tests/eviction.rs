@@ -285,7 +285,13 @@ fn noeviction_refuses_denyoom_commands_with_redis_bytes_and_serves_reads_and_del
         ] {
             out.push(text(c.cmd(&["EVAL", script, "0"])));
         }
+        // A subscribed RESP2 client: the OOM check comes before the subscribed-mode one.
+        let mut sub = server.raw();
+        for args in [&["SUBSCRIBE", "c"][..], &["SET", "a", "b"], &["PING"]] {
+            out.push(text(sub.cmd(args)));
+        }
         out.push(text(c.cmd(&["CONFIG", "SET", "maxmemory", "0"])));
+        out.push(text(sub.cmd(&["SET", "a", "b"])));
         out
     });
 }
