@@ -591,3 +591,26 @@ fn restore_sets_the_eviction_clock_from_idletime_and_freq() {
         out
     });
 }
+
+#[test]
+fn fcall_is_denyoom_unless_the_function_declares_no_writes_or_allow_oom() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    servers.same_transcripts(|server| {
+        let mut c = server.raw();
+        let library = "#!lua name=evictlib\n\
+            redis.register_function('plain', function(keys, args) return redis.call('set','fx','1') end)\n\
+            redis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get','fx') end, flags={'no-writes'}}\n\
+            redis.register_function{function_name='oomok', callback=function(keys, args) return redis.call('set','fx','2') end, flags={'allow-oom'}}";
+        let mut out = vec![text(c.cmd(&["FUNCTION", "LOAD", "REPLACE", library]))];
+        out.push(text(c.cmd(&["CONFIG", "SET", "maxmemory", "1"])));
+        for function in ["plain", "ro", "oomok", "ro", "missing"] {
+            out.push(text(c.cmd(&["FCALL", function, "0"])));
+        }
+        out.push(text(c.cmd(&["FUNCTION", "LOAD", "REPLACE", library])));
+        out.push(text(c.cmd(&["CONFIG", "SET", "maxmemory", "0"])));
+        out.push(text(c.cmd(&["FUNCTION", "FLUSH"])));
+        out
+    });
+}
