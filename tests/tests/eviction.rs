@@ -614,3 +614,48 @@ fn fcall_is_denyoom_unless_the_function_declares_no_writes_or_allow_oom() {
         out
     });
 }
+
+#[test]
+fn an_evicted_key_is_a_change_for_watch_and_releases_stream_readers() {
+    let Some(servers) = Differential::start(&["--maxmemory-policy", "allkeys-random"]) else {
+        return;
+    };
+    servers.same_transcripts(|server| {
+        let mut watcher = server.raw();
+        let mut reader = server.raw();
+        let mut admin = server.raw();
+        let mut out = Vec::new();
+        for args in [
+            &["SET", "w", "v"][..],
+            &["XADD", "s", "1-1", "f", "v"],
+            &["XGROUP", "CREATE", "s", "g", "$"],
+        ] {
+            out.push(text(admin.cmd(args)));
+        }
+        out.push(text(watcher.cmd(&["WATCH", "w"])));
+        e2e::send_command(
+            &mut reader,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        e2e::wait_blocked(&mut admin, 1);
+        // Every key goes: the reader is told its stream is gone, EXEC fails.
+        out.push(text(admin.cmd(&["CONFIG", "SET", "maxmemory", "1"])));
+        out.push(text(reader.read_reply().expect("reader released")));
+        out.push(text(admin.cmd(&["CONFIG", "SET", "maxmemory", "0"])));
+        out.push(text(admin.cmd(&["DBSIZE"])));
+        for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+            out.push(text(watcher.cmd(args)));
+        }
+        out
+    });
+}
