@@ -333,6 +333,20 @@ impl Db {
                 out.push((key.clone(), score(entry)));
             }
         }
+        if out.is_empty() && !self.slots.is_empty() {
+            // A sparse table (after mass deletions): walk it from a random point.
+            let start = rng.gen_range(0..self.slots.len());
+            let (tail, head) = self.slots.split_at(start);
+            out.extend(
+                head.iter()
+                    .chain(tail)
+                    .flatten()
+                    .filter_map(|key| Some((key, self.map.get(key)?)))
+                    .filter(|(_, entry)| !volatile || entry.expire_at.is_some())
+                    .take(n)
+                    .map(|(key, entry)| (key.clone(), score(entry))),
+            );
+        }
         out
     }
 
@@ -599,6 +613,27 @@ mod tests {
             .count();
         assert!(old * 10 >= evicted.len() * 8, "{old} of {}", evicted.len());
         assert!(ks.db(0).len() < 200);
+    }
+
+    #[test]
+    fn sampling_finds_the_last_keys_of_a_sparse_table() {
+        let mut ks = Keyspace::new(1);
+        for i in 0..20_000u64 {
+            ks.db(0)
+                .insert(Bytes::from(format!("k{i:05}")), s("v"), None);
+        }
+        for i in 3..20_000u64 {
+            ks.db(0).remove(format!("k{i:05}").as_bytes());
+        }
+        let limits = Limits {
+            maxmemory: 1,
+            policy: Policy::AllKeysLru,
+            samples: 5,
+            tenacity: 100,
+        };
+        let mut evicted = 0;
+        let outcome = ks.perform_evictions(&limits, 0, 0, &mut |_, _| evicted += 1);
+        assert_eq!((outcome, evicted), (Outcome::Ok, 3));
     }
 
     #[test]
