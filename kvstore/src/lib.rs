@@ -1,7 +1,7 @@
 //! kvstore: a Redis-protocol server whose durable copy lives in sled.
 //!
-//! The binary (`main.rs`) parses the command line with [`parse_args`], then calls [`run`];
-//! that is the whole public surface. Everything else is private to the crate, so the
+//! The binary (`main.rs`) installs [`CountingAllocator`] (INFO's `used_memory`), parses the
+//! command line with [`parse_args`], then calls [`run`]; that is the whole public surface. Everything else is private to the crate, so the
 //! dead-code lint sees what nothing uses.
 //!
 //! Dependencies point one way, from the top: [`run`] → `server` (listeners, sweeps) →
