@@ -196,7 +196,15 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // As Redis's `updateMaxmemory`: a new limit is enforced at once, not at the next write.
     if changed.iter().any(|name| name == "maxmemory") {
         let shared = ctx.shared;
-        if shared.limits().memory().maxmemory() != 0 {
+        let memory = shared.limits().memory();
+        let maxmemory = memory.maxmemory();
+        if maxmemory != 0 {
+            let used = memory.baseline() + ctx.keyspace().dataset_bytes();
+            if maxmemory < used {
+                tracing::warn!(
+                    "WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+                );
+            }
             shared.perform_evictions(ctx.keyspace());
         }
     }
