@@ -6,9 +6,9 @@
 //! atomic of the bytes requested and not yet freed, as Redis's `zmalloc` does with its own
 //! counter. That is every allocation of the process — keys and values, client buffers, the
 //! redo log's pending changes, sled's page cache — because that is what the process really
-//! holds; eviction subtracts only what it knows is already on its way out
-//! (`keyspace::evict`). Under `cargo test` the library runs on the system allocator and
-//! [`allocated`] reads 0.
+//! holds. `maxmemory` is compared with the dataset instead (`keyspace::evict` says why),
+//! plus this count as it was before sled was opened. Under `cargo test` the library runs on
+//! the system allocator and [`allocated`] reads 0.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,7 +15,7 @@
 //!
 //! What is counted against `maxmemory` is the dataset as the keyspace holds it —
 //! [`footprint`] per key, kept up to date by every write path of [`Db`] — plus the
-//! process's memory before its data was loaded. Redis leaves its AOF buffer and replica
+//! process's memory before it opened sled (the caller's `baseline`). Redis leaves its AOF buffer and replica
 //! buffers out of that count; kvstore leaves out persistence (the redo log's pending
 //! changes, checkpoints being written, sled's page cache and log buffers), whose memory the
 //! process's `used_memory` still reports. Counting what the allocator reports instead would
