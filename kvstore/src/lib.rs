@@ -1,7 +1,7 @@
 //! kvstore: a Redis-protocol server whose durable copy lives in sled.
 //!
-//! The binary (`main.rs`) parses the command line with [`parse_args`], then calls [`run`];
-//! that is the whole public surface. Everything else is private to the crate, so the
+//! The binary (`main.rs`) installs [`CountingAllocator`] (INFO's `used_memory`), parses the
+//! command line with [`parse_args`], then calls [`run`]; that is the whole public surface. Everything else is private to the crate, so the
 //! dead-code lint sees what nothing uses.
 //!
 //! Dependencies point one way, from the top: [`run`] → `server` (listeners, sweeps) →
@@ -15,6 +15,7 @@
 // Algorithms and codecs built and tested against redis-server ahead of the commands that
 // use them (BITCOUNT & co., PF*, GEO*, DUMP/RESTORE): the lint wakes once they are wired.
 mod acl;
+mod allocator;
 mod bitops;
 mod busy_poll;
 mod client;
@@ -37,6 +38,7 @@ mod server;
 mod state;
 mod tracking;
 
+pub use allocator::CountingAllocator;
 pub use config::{
     parse_args, usage_text, version_text, Config, ConfigError, Invocation, LogLevel, REDIS_VERSION,
 };

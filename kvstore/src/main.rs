@@ -11,9 +11,10 @@ use kvstore::{Invocation, LogLevel};
 
 /// glibc's malloc spent most of the checkpoint thread's time freeing what commands allocated
 /// on another thread (its free lists and consolidation), and rounds every small key and value
-/// up with a header; mimalloc's size classes and per-thread heaps do neither.
+/// up with a header; mimalloc's size classes and per-thread heaps do neither. Counted, so
+/// INFO's `used_memory` and `maxmemory` see what the process holds.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: kvstore::CountingAllocator = kvstore::CountingAllocator::new();
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -44,6 +44,7 @@ impl Server {
         std::fs::create_dir_all(&config.dir).with_context(|| {
             format!("cannot create the data directory {}", config.dir.display())
         })?;
+        let baseline_memory = crate::allocator::allocated() as u64;
         let store = Store::open(&config.dir)?;
         let replayed = store.replay_log()?;
         if replayed > 0 {
@@ -52,7 +53,11 @@ impl Server {
                 "replayed the log left by an unclean shutdown"
             );
         }
+        let startup_memory = crate::allocator::allocated() as u64;
         let mut keyspace = Keyspace::new(config.databases as usize);
+        // Loaded keys are stamped as accessed now, as Redis stamps the objects it loads.
+        let memory = crate::state::MemorySettings::new(&config);
+        keyspace.set_access_clock(memory.access(), now_ms());
         let loaded_at = Instant::now();
         let stats = store.load(&mut keyspace, now_ms())?;
         tracing::info!(
@@ -112,6 +117,10 @@ impl Server {
         let port = listeners[0].local_addr()?.port();
         let shared = Arc::new(Shared::new(config, keyspace, commit, port));
         crate::cmd::load_users_at_startup(&shared).map_err(anyhow::Error::msg)?;
+        shared
+            .limits()
+            .memory()
+            .set_startup(baseline_memory, startup_memory);
         Ok(Server { shared, listeners })
     }
 
@@ -308,6 +317,10 @@ fn expire_step(shared: &Shared) -> bool {
     ks.track_modified(shared.tracking().active());
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
+    }
+    // An eviction cycle that ran out of time goes on here (Redis's `evictionTimeProc`).
+    if ks.eviction_running() {
+        shared.perform_evictions(&mut ks);
     }
     // An expired stream releases its XREADGROUP waiters (Redis serves them before sleeping).
     if !shared.blocked().is_empty() {

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::args::{err, help, is, sanitize};
-use super::process::{resident_and_peak, total_system_memory};
+use super::process::{resident_bytes, total_system_memory, used_and_peak};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::protocol::Reply;
 use crate::state::Shared;
@@ -193,6 +193,21 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         .collect();
     let changed = (ctx.shared.set_config(&pairs)).map_err(|e| Reply::error(sanitize(e)))?;
     tracing::info!(?changed, "CONFIG SET");
+    // As Redis's `updateMaxmemory`: a new limit is enforced at once, not at the next write.
+    if changed.iter().any(|name| name == "maxmemory") {
+        let shared = ctx.shared;
+        let memory = shared.limits().memory();
+        let maxmemory = memory.maxmemory();
+        if maxmemory != 0 {
+            let used = memory.baseline() + ctx.keyspace().dataset_bytes();
+            if maxmemory < used {
+                tracing::warn!(
+                    "WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+                );
+            }
+            shared.perform_evictions(ctx.keyspace());
+        }
+    }
     Ok(Reply::Ok)
 }
 
@@ -407,27 +422,55 @@ fn clients_section(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-fn memory_section(_: &mut Ctx, out: &mut String) {
-    let (used, peak) = resident_and_peak();
+/// `used_memory` is every byte the process allocated (`crate::allocator`), `used_memory_rss`
+/// its resident set, `used_memory_startup` what it held before loading its data. The
+/// dataset is what the keys take (`keyspace::evict::footprint`); eviction counts it plus the
+/// process's memory before sled was opened, and `mem_not_counted_for_evict` is the rest —
+/// persistence's (sled's cache and log buffers, changes waiting for a checkpoint), as Redis
+/// leaves its AOF buffer out.
+fn memory_section(ctx: &mut Ctx, out: &mut String) {
+    let (used, peak) = used_and_peak();
+    let rss = resident_bytes();
     let system = total_system_memory();
+    let memory = ctx.shared.limits().memory();
+    let (maxmemory, baseline) = (memory.maxmemory(), memory.baseline());
+    let startup = memory.startup().min(used);
+    let policy = ctx.shared.config().get(b"maxmemory-policy");
+    let policy = policy
+        .first()
+        .map_or("noeviction", |(_, v)| v.as_str())
+        .to_owned();
+    let dataset = ctx.keyspace().dataset_bytes().min(used);
+    let not_counted = used.saturating_sub(baseline + dataset);
+    let percent =
+        |part: u64, whole: u64| format!("{:.2}%", part as f64 * 100.0 / whole.max(1) as f64);
     field(out, "used_memory", used);
     field(out, "used_memory_human", human_bytes(used));
-    field(out, "used_memory_rss", used);
-    field(out, "used_memory_rss_human", human_bytes(used));
+    field(out, "used_memory_rss", rss);
+    field(out, "used_memory_rss_human", human_bytes(rss));
     field(out, "used_memory_peak", peak);
     field(out, "used_memory_peak_human", human_bytes(peak));
-    field(
-        out,
-        "used_memory_peak_perc",
-        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
-    );
+    field(out, "used_memory_peak_perc", percent(used, peak));
+    field(out, "used_memory_overhead", used - dataset);
+    field(out, "used_memory_startup", startup);
+    field(out, "used_memory_dataset", dataset);
+    field(out, "used_memory_dataset_perc", percent(dataset, used));
+    field(out, "allocator_allocated", used);
+    field(out, "allocator_active", used);
+    field(out, "allocator_resident", rss);
     field(out, "total_system_memory", system);
     field(out, "total_system_memory_human", human_bytes(system));
-    field(out, "maxmemory", 0);
-    field(out, "maxmemory_human", "0B");
-    field(out, "maxmemory_policy", "noeviction");
-    field(out, "mem_fragmentation_ratio", "1.00");
-    field(out, "mem_allocator", "libc");
+    field(out, "maxmemory", maxmemory);
+    field(out, "maxmemory_human", human_bytes(maxmemory));
+    field(out, "maxmemory_policy", policy);
+    field(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", rss as f64 / used.max(1) as f64),
+    );
+    field(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    field(out, "mem_not_counted_for_evict", not_counted);
+    field(out, "mem_allocator", "mimalloc");
     field(out, "active_defrag_running", 0);
     field(out, "lazyfree_pending_objects", 0);
     field(out, "lazyfreed_objects", 0);
@@ -514,7 +557,7 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "expired_keys", keyspace.expired);
     field(out, "expired_stale_perc", "0.00");
     field(out, "expired_time_cap_reached_count", 0);
-    field(out, "evicted_keys", 0);
+    field(out, "evicted_keys", ctx.keyspace().evicted_keys());
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);

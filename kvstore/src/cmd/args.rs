@@ -15,6 +15,8 @@ pub(crate) mod err {
     pub(crate) const WRONGTYPE: &str =
         "WRONGTYPE Operation against a key holding the wrong kind of value";
     pub(crate) const NOAUTH: &str = "NOAUTH Authentication required.";
+    /// Redis's `shared.oomerr`: a `denyoom` command out of memory (`cmd::oom`).
+    pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
     pub(crate) const WRONGPASS: &str =
         "WRONGPASS invalid username-password pair or user is disabled.";
     pub(crate) const NO_SUCH_KEY: &str = "ERR no such key";

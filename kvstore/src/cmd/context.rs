@@ -35,6 +35,24 @@ pub(crate) struct Effects {
     pub(crate) after_reply: Vec<Bytes>,
 }
 
+/// The batch's keyspace, locked on first use: notes the write count at that moment and
+/// stamps key accesses with this time and the policy in force (`keyspace::evict`), and turns
+/// on the recording of keyspace events and tracked writes as configured.
+pub(super) fn lock_for_batch<'g, 'a>(
+    shared: &'a Shared,
+    slot: &'g mut Option<MutexGuard<'a, Keyspace>>,
+    writes_at_lock: &mut u64,
+) -> &'g mut Keyspace {
+    slot.get_or_insert_with(|| {
+        let mut ks = shared.lock_keyspace();
+        *writes_at_lock = ks.writes();
+        ks.set_access_clock(shared.limits().memory().access(), crate::state::now_ms());
+        notify::record(&mut ks, shared.notify_classes());
+        ks.track_modified(shared.tracking().active());
+        ks
+    })
+}
+
 /// What a command handler works with.
 pub(crate) struct Ctx<'b, 'a> {
     pub(crate) shared: &'a Shared,
@@ -50,15 +68,7 @@ pub(crate) struct Ctx<'b, 'a> {
 impl Ctx<'_, '_> {
     /// The keyspace, locked for the rest of the batch on first use.
     pub(crate) fn keyspace(&mut self) -> &mut Keyspace {
-        let shared = self.shared;
-        let writes_at_lock = &mut *self.writes_at_lock;
-        self.keyspace.get_or_insert_with(|| {
-            let mut ks = shared.lock_keyspace();
-            *writes_at_lock = ks.writes();
-            notify::record(&mut ks, shared.notify_classes());
-            ks.track_modified(shared.tracking().active());
-            ks
-        })
+        lock_for_batch(self.shared, self.keyspace, self.writes_at_lock)
     }
 
     /// Redis's `notifyKeyspaceEvent` for `key` in the client's database: publishes the

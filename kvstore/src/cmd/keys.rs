@@ -14,7 +14,7 @@ use super::args::{c_is, c_str, err, int_arg, sanitize};
 use super::collection::{scan_cursor, scan_reply, ScanOptions};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::Value;
+use crate::keyspace::{evict, Entry, Value};
 use crate::protocol::Reply;
 use crate::state::notify;
 
@@ -449,44 +449,45 @@ fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }))
 }
 
-/// OBJECT IDLETIME key: kvstore does not track access times, so every key is fresh. Under an
-/// LFU policy Redis tracks frequencies instead and refuses.
+/// OBJECT IDLETIME key: seconds since the key was last read or written (the eviction
+/// clock, `keyspace::evict`). Under an LFU policy Redis tracks frequencies instead and
+/// refuses.
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let lfu = lfu_policy(ctx);
-    Ok(object_lookup(ctx, &args[2], |_| {
-        if lfu {
+    let access = ctx.shared.limits().memory().access();
+    let now = ctx.now;
+    Ok(object_lookup_entry(ctx, &args[2], |entry| {
+        if access.lfu {
             Reply::error(keys_err::LFU_NO_IDLETIME)
         } else {
-            Reply::Integer(0)
+            Reply::Integer((evict::idle_ms(entry.access(), now) / 1000) as i64)
         }
     }))
 }
 
-/// OBJECT FREQ key: only answered under an LFU `maxmemory-policy`. kvstore counts no
-/// accesses, so every key reports the counter Redis gives a new one (`LFU_INIT_VAL`).
+/// OBJECT FREQ key: the logarithmic access counter, decayed, under an LFU
+/// `maxmemory-policy` only (Redis's `LFUDecrAndReturn`).
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    const LFU_INIT_VAL: i64 = 5;
-    let lfu = lfu_policy(ctx);
-    Ok(object_lookup(ctx, &args[2], |_| {
-        if lfu {
-            Reply::Integer(LFU_INIT_VAL)
+    let access = ctx.shared.limits().memory().access();
+    let now = ctx.now;
+    Ok(object_lookup_entry(ctx, &args[2], |entry| {
+        if access.lfu {
+            Reply::Integer(i64::from(access.counter(entry.access(), now)))
         } else {
             Reply::error(keys_err::NO_LFU)
         }
     }))
 }
 
-/// Whether `maxmemory-policy` is one of the LFU ones (Redis's `MAXMEMORY_FLAG_LFU`).
-fn lfu_policy(ctx: &Ctx) -> bool {
-    let config = ctx.shared.config();
-    let policy = config.get(b"maxmemory-policy");
-    policy.first().is_some_and(|(_, v)| v.ends_with("-lfu"))
-}
-
 /// The OBJECT subcommands' common part: nil for a missing key.
 fn object_lookup(ctx: &mut Ctx, key: &[u8], then: impl FnOnce(&Value) -> Reply) -> Reply {
+    object_lookup_entry(ctx, key, |entry| then(&entry.value))
+}
+
+/// Looks `key` up as OBJECT does (Redis's `LOOKUP_NOTOUCH`): a hit or miss is counted but
+/// the access clock is left alone, so OBJECT IDLETIME does not reset what it reports.
+fn object_lookup_entry(ctx: &mut Ctx, key: &[u8], then: impl FnOnce(&Entry) -> Reply) -> Reply {
     let now = ctx.now;
-    ctx.db().get_unnotified(key, now).map_or(Reply::Nil, then)
+    ctx.db().get_untouched(key, now).map_or(Reply::Nil, then)
 }
 
 #[cfg(test)]

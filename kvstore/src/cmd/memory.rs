@@ -9,13 +9,13 @@
 //! at the tail; hash tables and skiplists differ where Redis's answer depends on a rehash in
 //! progress, sds growth or random skiplist levels (kvstore counts one level per node), and
 //! lists count their nodes uncompressed whatever `list-compress-depth` says.
-//! `MEMORY STATS` reports the process's resident size where Redis reports jemalloc's
-//! counters; `MALLOC-STATS` answers as a Redis built without jemalloc does.
+//! `MEMORY STATS` reports the counting allocator's `used_memory` where Redis reports
+//! jemalloc's counters; `MALLOC-STATS` answers as a Redis built without jemalloc does.
 
 use bytes::Bytes;
 
 use super::args::{c_is, err, help, int_arg};
-use super::process::resident_and_peak;
+use super::process::used_and_peak;
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Hash, Set, Value};
 use crate::protocol::Reply;
@@ -260,10 +260,10 @@ fn memory_doctor(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     )))
 }
 
-/// MEMORY STATS: Redis's fields, filled from the process's resident size (kvstore's stand-in
-/// for `used_memory`) and the keyspace's per-key overheads as Redis would count them.
+/// MEMORY STATS: Redis's fields, filled from `used_memory` (the counting allocator) and the
+/// keyspace's per-key overheads as Redis would count them.
 fn memory_stats(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
-    let (used, peak) = resident_and_peak();
+    let (used, peak) = used_and_peak();
     let clients = ctx.shared.clients().len() as u64;
     let mut fields: Vec<(&'static str, Reply)> = Vec::new();
     let int = |n: u64| Reply::Integer(n as i64);

@@ -26,6 +26,7 @@ mod keys;
 mod lcs;
 mod lists;
 mod memory;
+mod oom;
 mod process;
 mod scripting;
 mod serialize;
@@ -188,11 +189,11 @@ impl<'a> Batch<'a> {
     }
 
     /// Redis's checks before running or queuing a command, in its order: lookup, arity,
-    /// authentication, MULTI-compatibility, subscribed mode. A refusal carries the command
-    /// it refused, when known.
+    /// authentication, MULTI-compatibility, `maxmemory` (eviction, OOM), subscribed mode. A
+    /// refusal carries the command it refused, when known.
     #[allow(clippy::type_complexity)]
     fn check(
-        &self,
+        &mut self,
         args: &[Bytes],
     ) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, Reply)> {
         let name = &args[0];
@@ -238,6 +239,12 @@ impl<'a> Batch<'a> {
             };
             log_denial(self.shared, self.session, spec, args, (denial, at), context);
             return Err((Some(spec), access_control::refusal(spec, denial)));
+        if oom::applies(self.shared) {
+            let ks =
+                context::lock_for_batch(self.shared, &mut self.keyspace, &mut self.writes_at_lock);
+            if oom::refuses(self.shared, ks, self.session, spec, args) {
+                return Err((Some(spec), Reply::error(err::OOM)));
+            }
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));

@@ -1,11 +1,11 @@
 //! What the server process itself occupies, for the commands that report memory (INFO memory,
-//! MEMORY STATS / DOCTOR): resident size, the highest resident size seen, and the machine's
-//! memory. kvstore's allocator keeps no per-allocation statistics, so the process's resident
-//! set stands in for Redis's `used_memory`.
+//! MEMORY STATS / DOCTOR): the bytes allocated (Redis's `used_memory`, from the counting
+//! allocator, `crate::allocator`) and the highest seen, the resident size, and the machine's
+//! memory. Without the counting allocator (unit tests) the resident size stands in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Highest resident size any report has seen.
+/// Highest `used_memory` any report has seen.
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 fn page_size() -> u64 {
@@ -22,9 +22,18 @@ pub(crate) fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * page_size())
 }
 
-/// The resident size now and the highest seen so far (this one included).
-pub(crate) fn resident_and_peak() -> (u64, u64) {
-    let used = resident_bytes();
+/// Bytes allocated now (`used_memory`): the counting allocator's count, or the resident
+/// size when it is not installed.
+pub(crate) fn used_memory() -> u64 {
+    match crate::allocator::allocated() {
+        0 => resident_bytes(),
+        n => n as u64,
+    }
+}
+
+/// `used_memory` now and the highest seen so far (this one included).
+pub(crate) fn used_and_peak() -> (u64, u64) {
+    let used = used_memory();
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     (used, peak)
 }

@@ -27,7 +27,7 @@ use super::args::{help, int_arg, is};
 use super::context::Transaction;
 use super::{acl, flags, lookup, CommandSpec, Ctx, Flags};
 use crate::protocol::Reply;
-use crate::scripting::{busy, Host, Run, Running, Scripting, RUNNING_SCRIPTS};
+use crate::scripting::{busy, Host, Run, Running, ScriptFlags, Scripting, RUNNING_SCRIPTS};
 use crate::state::Shared;
 
 #[rustfmt::skip]
@@ -148,12 +148,13 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> Result
         return Err(Reply::error(RO_WITH_WRITE));
     }
     let read_only = ro || (!flags.compat && flags.no_writes);
+    let allow_oom = !flags.compat && flags.allow_oom;
     Ok(run_script(
         ctx,
         scripting,
         sha,
         true,
-        read_only,
+        (read_only, allow_oom),
         args,
         |run| scripts.run(&run.name.clone(), keys, argv, run),
     ))
@@ -167,7 +168,7 @@ fn run_script(
     scripting: &Scripting,
     name: String,
     eval: bool,
-    read_only: bool,
+    (read_only, allow_oom): (bool, bool),
     command: &[Bytes],
     body: impl FnOnce(&mut Run) -> Reply,
 ) -> Reply {
@@ -192,6 +193,7 @@ fn run_script(
         db: caller_db,
         dirty: &scripting.dirty,
         command,
+        allow_oom,
     };
     let mut run = Run {
         host: &mut host,
@@ -224,6 +226,8 @@ struct ScriptHost<'c, 'b, 'a> {
     /// The EVAL / FCALL command running the script (its declared keys are what a tracking
     /// caller caches when the script reads).
     command: &'c [Bytes],
+    /// The script declared `allow-oom`: its `denyoom` commands run even out of memory.
+    allow_oom: bool,
 }
 
 /// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
@@ -279,6 +283,15 @@ impl Host for ScriptHost<'_, '_, '_> {
         let write = spec.has_flag(Flags::WRITE);
         if read_only && (write || may_replicate(spec)) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
+        }
+        // Redis's `scriptVerifyOOM`: out of memory when the script started, its first
+        // write (nothing changed yet, so it can still stop cleanly) is refused.
+        if !self.allow_oom
+            && spec.has_flag(Flags::DENYOOM)
+            && !self.dirty.load(Ordering::Acquire)
+            && self.ctx.shared.limits().memory().pre_command_oom()
+        {
+            return format!("-{}\r\n", super::args::err::OOM).into_bytes();
         }
         if write {
             self.dirty.store(true, Ordering::Release);
@@ -346,6 +359,55 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 /// `busy-reply-threshold`, the kill waits for that moment (or for the script to end).
 fn script_kill(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     kill(ctx.shared, true)
+}
+
+/// Whether a script runs now (any client's): eviction then waits, as Redis does not evict
+/// while a busy script yields.
+pub(super) fn script_running() -> bool {
+    RUNNING_SCRIPTS.load(Ordering::Acquire) != 0
+}
+
+/// For EVAL*, FCALL*: whether the script makes the command `denyoom`, from its flags
+/// (Redis's `evalGetCommandFlags` / `fcallGetCommandFlags`): a script that declares flags
+/// is, unless they include `allow-oom` or `no-writes`; one without a shebang (or not found)
+/// keeps the command's own flags. `None` for other commands.
+pub(super) fn script_denyoom(shared: &Shared, spec: &CommandSpec, args: &[Bytes]) -> Option<bool> {
+    let declared = |flags: ScriptFlags| {
+        if flags.compat {
+            spec.has_flag(Flags::DENYOOM)
+        } else {
+            !(flags.allow_oom || flags.no_writes)
+        }
+    };
+    match spec.name {
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
+            let by_sha = spec.name.starts_with("evalsha");
+            if by_sha && args[1].len() != 40 {
+                return Some(spec.has_flag(Flags::DENYOOM));
+            }
+            let sha = if by_sha {
+                args[1].to_vec()
+            } else {
+                crate::scripting::sha1_hex(&args[1]).into_bytes()
+            };
+            let cached = shared.scripting().scripts.lock().get(&sha).map(|s| s.flags);
+            let flags = match cached {
+                Some(flags) => flags,
+                None if by_sha => return Some(spec.has_flag(Flags::DENYOOM)),
+                None => match crate::scripting::parse_shebang(&args[1]) {
+                    Ok((flags, _)) => flags,
+                    Err(_) => return Some(spec.has_flag(Flags::DENYOOM)),
+                },
+            };
+            Some(declared(flags))
+        }
+        "fcall" | "fcall_ro" => {
+            let functions = shared.scripting().functions.lock();
+            let flags = functions.get(&args[1]).map(|f| f.flags);
+            Some(flags.map_or(spec.has_flag(Flags::DENYOOM), declared))
+        }
+        _ => None,
+    }
 }
 
 /// Dispatch's check before any command (Redis's `processCommand`): while another client's

@@ -53,11 +53,14 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 struct RestoreOptions {
     replace: bool,
     absttl: bool,
+    /// IDLETIME seconds / FREQ counter: the restored key's access clock.
+    idletime: Option<u64>,
+    freq: Option<u8>,
 }
 
 impl RestoreOptions {
     /// REPLACE, ABSTTL, IDLETIME n (n >= 0) and FREQ n (0..=255), IDLETIME and FREQ
-    /// excluding each other. kvstore keeps no access times, so the last two are only checked.
+    /// excluding each other.
     fn parse(options: &[Bytes]) -> Result<RestoreOptions, Reply> {
         let mut parsed = RestoreOptions::default();
         let (mut idletime, mut freq) = (false, false);
@@ -69,15 +72,19 @@ impl RestoreOptions {
             } else if c_is(word, "absttl") {
                 parsed.absttl = true;
             } else if c_is(word, "idletime") && has_value && !freq {
-                if int_arg(&options[i + 1])? < 0 {
+                let seconds = int_arg(&options[i + 1])?;
+                if seconds < 0 {
                     return Err(Reply::error(restore_err::IDLETIME));
                 }
+                parsed.idletime = Some(seconds as u64);
                 idletime = true;
                 i += 1;
             } else if c_is(word, "freq") && has_value && !idletime {
-                if !(0..=255).contains(&int_arg(&options[i + 1])?) {
+                let counter = int_arg(&options[i + 1])?;
+                if !(0..=255).contains(&counter) {
                     return Err(Reply::error(restore_err::FREQ));
                 }
+                parsed.freq = Some(counter as u8);
                 freq = true;
                 i += 1;
             } else {
@@ -120,6 +127,10 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         at => {
             db.insert(key.clone(), value, at.map(|at| at as u64));
             db.notify(notify::GENERIC, "restore", key);
+            let access = ctx.shared.limits().memory().access();
+            if let Some(field) = access.restored(options.idletime, options.freq, now) {
+                ctx.db().set_access(key, field);
+            }
         }
     }
     Ok(Reply::Ok)
@@ -142,6 +153,8 @@ mod tests {
         let both = RestoreOptions {
             replace: true,
             absttl: true,
+            idletime: Some(0),
+            freq: None,
         };
         assert_eq!(options(&["absttl", "REPLACE", "idletime", "0"]), Ok(both));
         assert!(options(&["FREQ", "255", "freq", "0"]).is_ok());

@@ -1023,8 +1023,6 @@ mod tests {
         assert_eq!(
             names,
             [
-                "maxmemory",
-                "maxmemory-policy",
                 "slaveof",
                 "client-output-buffer-limit",
                 "rename-command",
@@ -1036,8 +1034,8 @@ mod tests {
                 "lua-replicate-commands",
             ]
         );
-        assert_eq!(config.unused[4].1, ["FLUSHALL", ""]);
-        assert_eq!(config.unused[3].1, ["pubsub", "1mb", "1mb", "10"]);
+        assert_eq!(config.unused[2].1, ["FLUSHALL", ""]);
+        assert_eq!(config.unused[1].1, ["pubsub", "1mb", "1mb", "10"]);
         assert_eq!(value(&config, "maxmemory"), "104857600");
         assert_eq!(value(&config, "maxmemory-policy"), "allkeys-lru");
         assert_eq!(value(&config, "replicaof"), "127.0.0.1 6380");

@@ -479,7 +479,7 @@ mod tests {
 
     #[test]
     fn summary_masks_the_password() {
-        let config = conf("requirepass hunter2\nport 7000\nmaxmemory 1mb\n").unwrap();
+        let config = conf("requirepass hunter2\nport 7000\nmaxmemory-clients 1mb\n").unwrap();
         let line = config.summary();
         assert!(!line.contains("hunter2"), "{line}");
         assert!(line.contains("requirepass=(set)"));

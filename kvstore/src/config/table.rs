@@ -469,6 +469,13 @@ pub(super) const USED: &[&str] = &[
     "aclfile",
     "acllog-max-len",
     "acl-pubsub-default",
+    // Read through `state::MemorySettings` rather than typed fields.
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "lfu-log-factor",
+    "lfu-decay-time",
 ];
 
 /// Finds a parameter by name or alias, ASCII case-insensitively.  Returns the

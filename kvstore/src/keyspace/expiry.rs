@@ -27,6 +27,21 @@ impl ExpiryIndex {
         self.set.remove(&(at, key.clone()));
     }
 
+    /// The keys with the `n` soonest deadlines (volatile-ttl's candidates).
+    pub fn soonest(&self, n: usize) -> impl Iterator<Item = &Bytes> {
+        self.set.iter().take(n).map(|(_, k)| k)
+    }
+
+    /// A key at a random point of the deadlines' range: the first deadline at or after a
+    /// time drawn uniformly between the soonest and the latest (the volatile policies'
+    /// sample when few keys have a TTL).
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<&Bytes> {
+        let (first, last) = (self.set.first()?.0, self.set.last()?.0);
+        let at = rng.gen_range(first..=last);
+        let (_, key) = self.set.range((at, Bytes::new())..).next()?;
+        Some(key)
+    }
+
     /// Removes and returns a key whose time is `<= now`, if any.
     pub fn pop_due(&mut self, now: u64) -> Option<Bytes> {
         match self.set.first() {

@@ -8,6 +8,7 @@
 //! move while a key exists. `SCAN` walks the slot table, which is what lets a cursor promise
 //! to return every key that exists for the whole scan even while others come and go.
 
+pub mod evict;
 mod expiry;
 pub mod hash;
 pub mod list;
@@ -197,6 +198,16 @@ pub struct Entry {
     pub value: Value,
     pub expire_at: Option<u64>,
     slot: u32,
+    /// Redis's `lru` field: the LRU clock of the last access, or under an LFU policy the
+    /// minute and logarithmic counter of accesses (`evict::AccessPolicy`).
+    access: u32,
+}
+
+impl Entry {
+    /// The access field OBJECT IDLETIME and FREQ read (see [`evict`]).
+    pub fn access(&self) -> u32 {
+        self.access
+    }
 }
 
 /// What changed in one database since persistence last looked.
@@ -318,6 +329,15 @@ pub struct Db {
     pub stats: KeyspaceStats,
     /// Clients blocked on each key (BLPOP & co.), by client id, first blocked first.
     waiters: HashMap<Bytes, VecDeque<u64>, Hasher>,
+    /// How accesses are recorded, and the time they are stamped with (the batch's start):
+    /// set by [`Keyspace::set_access_clock`].
+    access_policy: evict::AccessPolicy,
+    clock: u64,
+    /// The sum of the keys' [`evict::footprint`]s, except that of the key in slot `resized`,
+    /// whose value a caller may be changing through a `&mut` handed out last: it is added
+    /// back at the next call.
+    footprint: u64,
+    resized: Option<u32>,
     /// Keys with waiters that were created since the blocked clients were last served, in
     /// order (Redis's `ready_keys`), and the same keys as a set to queue each only once.
     ready: Vec<Bytes>,
@@ -371,9 +391,10 @@ impl Db {
     /// Looks a key up for a read command, counting a keyspace hit or miss as Redis does.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Value> {
         self.expire_if_due(key, now);
-        match self.map.get(key) {
+        match self.map.get_mut(key) {
             Some(e) => {
                 self.stats.hits += 1;
+                e.access = self.access_policy.accessed(e.access, self.clock);
                 Some(&e.value)
             }
             None => {
@@ -387,17 +408,23 @@ impl Db {
         }
     }
 
-    /// [`Db::get`] without the `keymiss` notification (Redis's `LOOKUP_NONOTIFY`: OBJECT).
-    pub fn get_unnotified(&mut self, key: &[u8], now: u64) -> Option<&Value> {
-        let record = self.record;
-        self.record &= !KeyEvent::KeyMiss.bit();
-        let found = self.get(key, now).is_some();
-        self.record = record;
-        if found {
-            self.map.get(key).map(|e| &e.value)
-        } else {
-            None
+    /// Sets the access field of `key` (RESTORE's IDLETIME / FREQ).
+    pub fn set_access(&mut self, key: &[u8], field: u32) {
+        if let Some(entry) = self.map.get_mut(key) {
+            entry.access = field;
         }
+    }
+
+    /// Looks a key up counting a hit or miss but leaving its access clock alone (Redis's
+    /// `LOOKUP_NOTOUCH`: OBJECT).
+    pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now);
+        if self.map.contains_key(key) {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        self.map.get(key)
     }
 
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
@@ -411,7 +438,7 @@ impl Db {
         self.journal.dirty.insert(k.clone(), Touched::Whole);
         self.writes += 1;
         self.touch(key);
-        self.map.get_mut(key).map(|e| &mut e.value)
+        self.accessed_mut(key).map(|e| &mut e.value)
     }
 
     /// Mutable access to a collection whose change the caller describes element by element:
@@ -430,7 +457,7 @@ impl Db {
             elements.members.extend(members.into_iter().cloned());
         }
         self.touch(key);
-        self.map.get_mut(key).map(|e| &mut e.value)
+        self.accessed_mut(key).map(|e| &mut e.value)
     }
 
     /// Names more elements changed by the current command, after a `value_mut_elements`
@@ -472,7 +499,7 @@ impl Db {
             }
         }
         self.touch(key);
-        self.map.get_mut(key)?.value.as_list_ends_mut()
+        self.accessed_mut(key)?.value.as_list_ends_mut()
     }
 
     /// The element at `index` of the list at `key`, for replacing it in place (LSET):
@@ -492,12 +519,40 @@ impl Db {
             elements.ids.push(id);
         }
         self.touch(key);
-        self.map
-            .get_mut(key)?
+        self.accessed_mut(key)?
             .value
             .as_list_ends_mut()?
             .items_mut()
             .get_mut(index)
+    }
+
+    /// The entry of `key` for a change through `&mut`, its access recorded (Redis's
+    /// `lookupKey`); its footprint is recounted at the next call.
+    fn accessed_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.settle_footprint();
+        let entry = self.map.get_mut(key)?;
+        self.footprint -= evict::footprint(key, &entry.value);
+        self.resized = Some(entry.slot);
+        entry.access = self.access_policy.accessed(entry.access, self.clock);
+        Some(entry)
+    }
+
+    /// Counts the footprint of the key last handed out for a change (every path that adds
+    /// or removes a key settles first, so its slot still names it).
+    fn settle_footprint(&mut self) {
+        if let Some(slot) = self.resized.take() {
+            if let Some(key) = &self.slots[slot as usize] {
+                if let Some(entry) = self.map.get(key) {
+                    self.footprint += evict::footprint(key, &entry.value);
+                }
+            }
+        }
+    }
+
+    /// The memory this database's keys take (`evict::footprint`), what `maxmemory` counts.
+    pub fn dataset_bytes(&mut self) -> u64 {
+        self.settle_footprint();
+        self.footprint
     }
 
     /// The journal's element record for `key` (holding `value`, before the change), or
@@ -531,10 +586,18 @@ impl Db {
         };
         self.writes += 1;
         self.touch(&key);
+        self.settle_footprint();
+        self.footprint += evict::footprint(&key, &value);
         if let Some(entry) = self.map.get_mut(&key[..]) {
+            self.footprint -= evict::footprint(&key, &entry.value);
             let old_expire = std::mem::replace(&mut entry.expire_at, expire_at);
             let old_value = std::mem::replace(&mut entry.value, value);
             let slot = entry.slot;
+            // A new value, a new stamp; under LFU it inherits the old counter (`dbSetValue`).
+            let old_access = entry.access;
+            if !self.access_policy.lfu {
+                entry.access = self.access_policy.fresh(self.clock);
+            }
             // Clients blocked in XREADGROUP on an overwritten stream are told it is gone.
             let was_stream = matches!(old_value, Value::Stream(_));
             let key = self.slots[slot as usize]
@@ -556,6 +619,7 @@ impl Db {
                 value: old_value,
                 expire_at: old_expire,
                 slot,
+                access: old_access,
             });
         }
         let key = own(key);
@@ -581,6 +645,7 @@ impl Db {
                 value,
                 expire_at,
                 slot,
+                access: self.access_policy.fresh(self.clock),
             },
         );
         None
@@ -594,7 +659,9 @@ impl Db {
 
     /// Deletes a key (expired or not) and returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.settle_footprint();
         let (key, entry) = self.map.remove_entry(key)?;
+        self.footprint -= evict::footprint(&key, &entry.value);
         self.slots[entry.slot as usize] = None;
         self.free.push(entry.slot);
         if let Some(at) = entry.expire_at {
@@ -660,6 +727,7 @@ impl Db {
             }
         }
         let (record, classes, track) = (self.record, self.classes, self.track);
+        let (access_policy, clock) = (self.access_policy, self.clock);
         let events = std::mem::take(&mut self.events);
         let modified = std::mem::take(&mut self.modified);
         *self = Db::default();
@@ -669,6 +737,8 @@ impl Db {
         self.modified = modified;
         self.flushed = track;
         self.events = events;
+        self.access_policy = access_policy;
+        self.clock = clock;
         self.stats = stats;
         self.writes = writes;
         self.waiters = waiters;
@@ -803,10 +873,13 @@ impl Db {
         // Streams a side loses: its XREADGROUP waiters are told (`scanDatabaseForDeletedStreams`).
         let lost_here = self.streams_lost_to(other);
         let lost_there = other.streams_lost_to(self);
+        self.settle_footprint();
+        other.settle_footprint();
         std::mem::swap(&mut self.map, &mut other.map);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.footprint, &mut other.footprint);
         self.swapped_with(other);
         other.swapped_with(self);
         lost_here.iter().for_each(|k| self.signal_ready(k));
@@ -982,7 +1055,6 @@ impl Db {
 
     /// Deletes `key` to make room under `maxmemory` (Redis's eviction): the hook the
     /// eviction policy calls, so that the `evicted` notification is raised. Returns the entry.
-    #[allow(dead_code)] // the hook `maxmemory` eviction calls; nothing evicts yet
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.remove(key)?;
         self.raise(KeyEvent::Evicted, key);
@@ -994,12 +1066,15 @@ impl Db {
 #[derive(Debug)]
 pub struct Keyspace {
     dbs: Vec<Db>,
+    /// `maxmemory` eviction's pool and counters (`evict`).
+    evictor: evict::Evictor,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
             dbs: (0..databases).map(|_| Db::default()).collect(),
+            evictor: evict::Evictor::default(),
         }
     }
 
@@ -1097,7 +1172,17 @@ impl Keyspace {
             })
     }
 
+    /// Sets how keys record accesses and the time they are stamped with (a batch's start:
+    /// Redis, too, stamps with a clock cached per event-loop turn).
+    pub fn set_access_clock(&mut self, policy: evict::AccessPolicy, now: u64) {
+        for db in &mut self.dbs {
+            db.access_policy = policy;
+            db.clock = now;
+        }
+    }
+
     pub fn reset_stats(&mut self) {
+        self.evictor.evicted = 0;
         self.dbs
             .iter_mut()
             .for_each(|db| db.stats = KeyspaceStats::default());
@@ -1203,6 +1288,47 @@ mod tests {
             assert!(journal.cleared);
             assert_eq!(journal.dirty.len(), keys);
         }
+    }
+
+    #[test]
+    fn footprint_follows_every_write_path() {
+        let recount = |db: &Db| -> u64 {
+            db.map
+                .iter()
+                .map(|(k, e)| evict::footprint(k, &e.value))
+                .sum()
+        };
+        let mut ks = Keyspace::new(2);
+        let db = ks.db(0);
+        db.insert(Bytes::from("a"), s("1"), None);
+        db.insert(Bytes::from("a"), s("longer value"), Some(10));
+        db.insert(
+            Bytes::from("l"),
+            Value::list(VecDeque::from([Bytes::from("x")])),
+            None,
+        );
+        let list = db.list_ends_mut(b"l", 0, ListEnd::Back, 3, 0).unwrap();
+        for _ in 0..3 {
+            list.push_back(Bytes::from("y"));
+        }
+        assert_eq!(db.dataset_bytes(), recount(db));
+        if let Some(Value::List(l)) = db.value_mut(b"l", 0) {
+            Arc::make_mut(l).pop_front();
+        }
+        db.insert(Bytes::from("b"), s("2"), None);
+        assert_eq!(db.dataset_bytes(), recount(db));
+        db.expire_due(100, 10);
+        db.remove(b"b");
+        assert_eq!(db.dataset_bytes(), recount(db));
+        ks.db(1).insert(Bytes::from("c"), s("3"), None);
+        ks.db(1).value_mut(b"c", 0);
+        ks.swap(0, 1);
+        for i in 0..2 {
+            let db = ks.db(i);
+            assert_eq!(db.dataset_bytes(), recount(db), "db {i}");
+        }
+        ks.db(0).clear();
+        assert_eq!(ks.dataset_bytes(), ks.db(1).dataset_bytes());
     }
 
     #[test]

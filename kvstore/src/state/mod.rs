@@ -13,6 +13,7 @@
 mod blocked;
 mod invalidation;
 pub(crate) mod notify;
+mod memory;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use memory::MemorySettings;
 
 use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
@@ -132,6 +134,8 @@ pub(crate) struct Limits {
     notify_classes: AtomicU32,
     /// `tracking-table-max-keys`.
     tracking_table_max_keys: AtomicU64,
+    /// `maxmemory` and eviction.
+    memory: MemorySettings,
 }
 
 impl Limits {
@@ -151,6 +155,7 @@ impl Limits {
             pubsub_output: Mutex::new(pubsub_output_limit(config)),
             notify_classes: AtomicU32::new(0),
             tracking_table_max_keys: AtomicU64::new(0),
+            memory: MemorySettings::new(config),
         };
         limits.load(config);
         limits
@@ -179,6 +184,7 @@ impl Limits {
             set(cell, size_param(config, name));
         }
         *self.pubsub_output.lock() = pubsub_output_limit(config);
+        self.memory.load(config);
         self.notify_classes
             .store(config.notify_keyspace_events(), Ordering::Relaxed);
     }
@@ -245,6 +251,11 @@ impl Limits {
     /// `client-output-buffer-limit pubsub`.
     pub(crate) fn pubsub_output(&self) -> OutputLimit {
         *self.pubsub_output.lock()
+    }
+
+    /// `maxmemory` and the eviction settings.
+    pub(crate) fn memory(&self) -> &MemorySettings {
+        &self.memory
     }
 }
 

@@ -357,7 +357,7 @@ pub(super) fn fcall(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> Result<Reply, Re
             scripting,
             name,
             false,
-            ro || flags.no_writes,
+            (ro || flags.no_writes, flags.allow_oom),
             args,
             |run| functions.call(&args[1], keys, argv, run),
         ))
