@@ -659,3 +659,74 @@ fn an_evicted_key_is_a_change_for_watch_and_releases_stream_readers() {
         out
     });
 }
+
+/// Evicts about 300 of 1,000 keys with `notify-keyspace-events Ee` set and returns what a
+/// subscriber to `__keyevent@0__:evicted` heard (each message's key), the keys left, and
+/// `evicted_keys`.
+fn evicted_events_run(server: &Server) -> (Vec<String>, BTreeSet<Vec<u8>>, u64) {
+    let mut c = server.raw();
+    let reply = c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    assert_eq!(text(reply), "+OK\r\n");
+    let mut sub = server.raw();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    sub.cmd(&["SUBSCRIBE", "end"]);
+    let keys = names("k", 1000);
+    set_all(&mut c, &keys, None);
+    let limit = counted(&mut c) - 300 * VALUE_LEN as u64;
+    assert_eq!(
+        text(c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()])),
+        "+OK\r\n"
+    );
+    // A cycle that runs out of time goes on in the background (both servers): wait until
+    // the memory is under the limit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while counted(&mut c) > limit {
+        assert!(std::time::Instant::now() < deadline, "still over the limit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Redis evicts before any command while over the limit (INFO included): no limit from
+    // here on, so the count read afterwards is the count of announced evictions.
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    c.cmd(&["PUBLISH", "end", "."]);
+    let mut heard = Vec::new();
+    loop {
+        let frame = text(sub.read_reply().expect("message"));
+        if frame.contains("$3\r\nend\r\n") {
+            break;
+        }
+        // `*3 $7 message $22 __keyevent@0__:evicted $<n> <key>`: the frame, key masked.
+        let (head, key) = frame.rsplit_once("\r\n$").expect("a message");
+        assert_eq!(
+            head, "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted",
+            "{frame:?}"
+        );
+        heard.push(key.split("\r\n").nth(1).expect("the key").to_owned());
+    }
+    let evicted = info_u64(&mut c, "stats", "evicted_keys");
+    (heard, all_keys(&mut c), evicted)
+}
+
+#[test]
+fn evictions_publish_the_evicted_keyevent_as_redis_does() {
+    if !require_redis() {
+        return;
+    }
+    let args = ["--maxmemory-policy", "allkeys-lru"];
+    for server in [Server::kvstore(&args), Server::redis(&args)] {
+        let (heard, left, evicted) = evicted_events_run(&server);
+        let flavor = &server.flavor;
+        assert!(evicted >= 200, "{flavor:?} evicted {evicted}");
+        assert_eq!(
+            heard.len() as u64,
+            evicted,
+            "{flavor:?}: one message per eviction"
+        );
+        for key in &heard {
+            assert!(
+                !left.contains(key.as_bytes()),
+                "{flavor:?}: {key} still there"
+            );
+        }
+        assert_eq!(left.len() + heard.len(), 1000, "{flavor:?}");
+    }
+}

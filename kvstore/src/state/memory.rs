@@ -6,8 +6,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use bytes::Bytes;
-
 use crate::config::Config;
 use crate::keyspace::evict::{AccessPolicy, Limits, Outcome, Policy};
 use crate::keyspace::Keyspace;
