@@ -1,11 +1,13 @@
 //! Argument parsing and replies every command family uses: Redis's shared error messages,
 //! integer and keyword arguments (with C's stop-at-NUL quirks where Redis has them), the
-//! `numkeys key... SIDE [COUNT n]` tail of the multi-pop commands, and HELP replies.
+//! `numkeys key... SIDE [COUNT n]` tail of the multi-pop commands, HELP replies, and the
+//! string lookup of the commands that write one (strings and bitmaps).
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use crate::keyspace::Db;
 use crate::protocol::Reply;
 
 /// Error replies shared by many commands, byte for byte as Redis sends them.
@@ -121,4 +123,21 @@ pub(crate) fn help(command: &[u8], lines: &[&'static str]) -> Reply {
     out.push(Reply::status("HELP"));
     out.push(Reply::status("    Prints this help."));
     Reply::Array(out)
+}
+
+/// The string at `key` for a command that writes it (Redis's `lookupKeyWrite`: no hit or
+/// miss counted, no `keymiss` raised); another type is WRONGTYPE.
+pub(crate) fn string_for_write<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: u64,
+) -> Result<Option<&'d Bytes>, Reply> {
+    match db.entry(key, now) {
+        None => Ok(None),
+        Some(e) => e
+            .value
+            .as_str()
+            .map(Some)
+            .ok_or(Reply::error(err::WRONGTYPE)),
+    }
 }

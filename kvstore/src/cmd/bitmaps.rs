@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::args::err;
+use super::args::{err, string_for_write};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::bitops::{self, BitError, Bitfield};
 use crate::keyspace::{Db, Value};
@@ -37,19 +37,6 @@ fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, R
     match db.get(key, now) {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or(Reply::error(err::WRONGTYPE)),
-    }
-}
-
-/// The string at `key` for a write command (Redis's `lookupKeyWrite`: no hit or miss
-/// counted); another type is WRONGTYPE.
-fn peek_for_write<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, Reply> {
-    match db.entry(key, now) {
-        None => Ok(None),
-        Some(e) => e
-            .value
-            .as_str()
-            .map(Some)
-            .ok_or(Reply::error(err::WRONGTYPE)),
     }
 }
 
@@ -83,7 +70,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let on = bitops::parse_bit_value(&args[3]).map_err(bit_error)?;
     let now = ctx.now;
     let db = ctx.db();
-    if let Some(current) = peek_for_write(db, &args[1], now)? {
+    if let Some(current) = string_for_write(db, &args[1], now)? {
         // Nothing to write when the bit is there already and the string need not grow.
         if (offset >> 3) < current.len() as u64 && bitops::getbit(current, offset) == on {
             db.unshare_string(&args[1]);
@@ -171,7 +158,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Result<Re
     let now = ctx.now;
     let db = ctx.db();
     let outcome = if command.writes() {
-        peek_for_write(db, &args[1], now)?;
+        string_for_write(db, &args[1], now)?;
         let outcome = edit(db, &args[1], now, |v| command.execute(v));
         if outcome.changes > 0 {
             db.notify(notify::STRING, "setbit", &args[1]);

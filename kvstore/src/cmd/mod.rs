@@ -239,6 +239,7 @@ impl<'a> Batch<'a> {
             };
             log_denial(self.shared, self.session, spec, args, (denial, at), context);
             return Err((Some(spec), access_control::refusal(spec, denial)));
+        }
         if oom::applies(self.shared) {
             let ks =
                 context::lock_for_batch(self.shared, &mut self.keyspace, &mut self.writes_at_lock);

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::args::{err, int_arg, is};
+use super::args::{err, int_arg, is, string_for_write};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
@@ -42,19 +42,6 @@ fn read_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes
     match db.get(key, now) {
         None => Ok(None),
         Some(v) => v.as_str().map(Some).ok_or(Reply::error(err::WRONGTYPE)),
-    }
-}
-
-/// [`read_str`] for a command that writes the key: Redis's `lookupKeyWrite` counts no hit or
-/// miss (and raises no `keymiss`).
-fn write_str<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, Reply> {
-    match db.entry(key, now) {
-        None => Ok(None),
-        Some(e) => e
-            .value
-            .as_str()
-            .map(Some)
-            .ok_or(Reply::error(err::WRONGTYPE)),
     }
 }
 
@@ -384,7 +371,7 @@ fn decrby(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = write_str(db, key, now)?;
+    let current = string_for_write(db, key, now)?;
     let n = number::checked_incr(current.map(|b| &b[..]), by)
         .map_err(|e| Reply::error(e.to_string()))?;
     let mut digits = itoa::Buffer::new();
@@ -398,7 +385,7 @@ fn incr_by(ctx: &mut Ctx, key: &Bytes, by: i64) -> Result<Reply, Reply> {
 fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
     let db = ctx.db();
-    let current = write_str(db, &args[1], now)?;
+    let current = string_for_write(db, &args[1], now)?;
     let text = number::incr_by_float(current.map(|b| &b[..]), &args[2])
         .map_err(|e| Reply::error(e.to_string()))?;
     let text = Bytes::from(text);
@@ -421,7 +408,7 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 /// APPEND key value
 fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    let current = write_str(ctx.db(), &args[1], now)?.cloned();
+    let current = string_for_write(ctx.db(), &args[1], now)?.cloned();
     let Some(current) = current else {
         ctx.db()
             .insert(args[1].clone(), Value::Str(args[2].clone()), None);
@@ -481,7 +468,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = offset as u64;
     let value = &args[3];
     let now = ctx.now;
-    let current = write_str(ctx.db(), &args[1], now)?.cloned();
+    let current = string_for_write(ctx.db(), &args[1], now)?.cloned();
     let current_len = current.as_ref().map_or(0, |s| s.len());
     if value.is_empty() {
         return Ok(Reply::Integer(current_len as i64));

@@ -12,8 +12,8 @@
 
 mod blocked;
 mod invalidation;
-pub(crate) mod notify;
 mod memory;
+pub(crate) mod notify;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
