@@ -93,6 +93,11 @@ impl Outbox {
         true
     }
 
+    /// Queues an encoded frame (a MONITOR line) under `limit`, like a published message.
+    pub fn push_frame(&self, frame: Bytes, limit: OutputLimit) {
+        self.push(frame, limit, Instant::now());
+    }
+
     /// Queues a message unless that takes the subscriber over its limit, in which case the
     /// subscriber is closed instead. Never blocks on the subscriber.
     fn push(&self, frame: Bytes, limit: OutputLimit, now: Instant) {

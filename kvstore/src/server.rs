@@ -290,6 +290,9 @@ fn close_idle_clients(shared: &Shared) {
 
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
+    if !shared.introspection().active_expire() {
+        return false;
+    }
     let now = now_ms();
     // A script may hold the keyspace for seconds: rather than stall this worker (the only
     // one with `io-threads 1`, which must go on serving BUSY and SCRIPT KILL), the sweep

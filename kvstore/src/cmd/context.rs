@@ -80,7 +80,7 @@ impl Ctx<'_, '_> {
     /// a script's `redis.call` does. The caller's database and protocol are left as they were.
     pub(crate) fn call_as(
         &mut self,
-        spec: &CommandSpec,
+        spec: &'static CommandSpec,
         args: &[Bytes],
         db: &mut usize,
         resp: u8,
@@ -88,8 +88,12 @@ impl Ctx<'_, '_> {
         let (caller_db, caller_resp) = (self.session.db, self.session.resp);
         self.session.db = *db;
         self.session.resp = resp;
+        let start = Instant::now();
         let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
         *db = self.session.db;
+        let nanos = start.elapsed().as_nanos() as u64;
+        let caller = super::observe::Caller::Script { db: *db };
+        super::observe::after_call(self.shared, spec, args, nanos, &reply, caller, false);
         self.session.db = caller_db;
         self.session.resp = caller_resp;
         reply
@@ -168,6 +172,8 @@ pub(crate) struct Session {
     /// Keys under WATCH: database, key, version seen at WATCH.
     pub(crate) watched: Vec<(usize, Bytes, u64)>,
     pub(crate) subscriptions: Subscriptions,
+    /// In MONITOR mode: every command's line arrives in the subscriptions' outbox.
+    pub(crate) monitoring: bool,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -207,6 +213,7 @@ impl Session {
             multi: None,
             watched: Vec::new(),
             subscriptions: Subscriptions::default(),
+            monitoring: false,
         }
     }
 

@@ -17,19 +17,26 @@ mod blocking;
 mod channels;
 mod collection;
 mod context;
+mod debug;
 mod geosets;
 mod hashes;
 mod hyperloglogs;
 mod introspection;
 mod keys;
+mod latency;
 mod lcs;
 mod lists;
+mod lolwut;
 mod memory;
+mod monitor;
+mod observe;
 mod process;
+mod replication;
 mod scripting;
 mod serialize;
 mod session;
 mod sets;
+mod slowlog;
 mod sort;
 mod spec;
 mod streams;
@@ -39,6 +46,7 @@ mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
@@ -74,6 +82,12 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(hyperloglogs::COMMANDS)
         .chain(geosets::COMMANDS)
         .chain(scripting::COMMANDS)
+        .chain(slowlog::COMMANDS)
+        .chain(latency::COMMANDS)
+        .chain(monitor::COMMANDS)
+        .chain(debug::COMMANDS)
+        .chain(lolwut::COMMANDS)
+        .chain(replication::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -100,6 +114,9 @@ pub(crate) struct Batch<'a> {
     /// was the largest user-space cost of a pipelined PING or GET. After any other command
     /// the clock is read again, so a slow command never makes later ones see an old time.
     recent_now: Option<u64>,
+    /// When the previous command of the batch ended: the next one's start, so that timing a
+    /// command (INFO commandstats, SLOWLOG, LATENCY) costs one clock read, not two.
+    clock: Option<Instant>,
 }
 
 impl<'a> Batch<'a> {
@@ -112,6 +129,7 @@ impl<'a> Batch<'a> {
             effects: Effects::default(),
             last_cmd: "",
             recent_now: None,
+            clock: None,
         }
     }
 
@@ -135,10 +153,16 @@ impl<'a> Batch<'a> {
         }
         let spec = match self.check(&args) {
             Ok(spec) => spec,
-            Err((spec, error)) => return transactions::refuse(self.session, spec, error),
+            Err((spec, error)) => {
+                let reply = transactions::refuse(self.session, spec, error);
+                observe::rejected(self.shared, spec, &reply);
+                return reply;
+            }
         };
         if let Some(busy) = scripting::busy_refusal(self.shared, spec) {
-            return transactions::refuse(self.session, Some(spec), busy);
+            let reply = transactions::refuse(self.session, Some(spec), busy);
+            observe::rejected(self.shared, Some(spec), &reply);
+            return reply;
         }
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
@@ -157,7 +181,18 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now,
         };
+        let start = self.clock.take().unwrap_or_else(Instant::now);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        let end = Instant::now();
+        self.clock = Some(end);
+        let caller = observe::Caller::Client {
+            addr: self.session.handle.addr,
+            name: self.session.name.as_ref(),
+            db: self.session.db,
+        };
+        let nanos = end.duration_since(start).as_nanos() as u64;
+        let blocked = self.effects.block.is_some();
+        observe::after_call(self.shared, spec, &args, nanos, &reply, caller, blocked);
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }
@@ -205,6 +240,9 @@ impl<'a> Batch<'a> {
                 spec.name
             ));
             return Err((Some(spec), error));
+        }
+        if spec.name == "debug" && !debug::allowed(self.shared, self.session) {
+            return Err((Some(spec), Reply::error(debug::NOT_ALLOWED)));
         }
         if !self.session.authenticated && !spec.has_flag(Flags::NO_AUTH) {
             return Err((Some(spec), Reply::error(err::NOAUTH)));

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::context::Transaction;
+use super::observe;
 use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
 use crate::state::now_ms;
@@ -98,7 +99,15 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
+        let start = std::time::Instant::now();
         let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
+        let caller = observe::Caller::Client {
+            addr: ctx.session.handle.addr,
+            name: ctx.session.name.as_ref(),
+            db: ctx.session.db,
+        };
+        let nanos = start.elapsed().as_nanos() as u64;
+        observe::after_call(ctx.shared, spec, &args, nanos, &reply, caller, false);
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,

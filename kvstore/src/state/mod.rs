@@ -11,6 +11,7 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+mod introspection;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 
 use crate::client::ClientRegistry;
 use crate::config::{AppendFsync, Config};
@@ -277,6 +279,8 @@ pub(crate) struct Shared {
     /// The script cache, the function libraries and the script running now.
     scripting: Scripting,
     stats: Stats,
+    /// Command statistics, error counts, slow log, latency events, monitors.
+    introspection: Introspection,
     started: Instant,
     run_id: String,
     /// The port actually bound (the configured port may be 0 in tests).
@@ -293,6 +297,7 @@ impl Shared {
         commit: GroupCommit,
         port: u16,
     ) -> Shared {
+        let introspection = Introspection::new(&config);
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -303,6 +308,7 @@ impl Shared {
             blocked: BlockedClients::default(),
             scripting: Scripting::default(),
             stats: Stats::default(),
+            introspection,
             started: Instant::now(),
             run_id: run_id(),
             port,
@@ -332,6 +338,7 @@ impl Shared {
         let mut config = self.config.write();
         let changed = config.set(pairs)?;
         self.limits.load(&config);
+        self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
         Ok(changed)
     }
@@ -370,6 +377,12 @@ impl Shared {
     /// CONFIG RESETSTAT's part outside the keyspace.
     pub(crate) fn reset_stats(&self) {
         self.stats.reset();
+        self.introspection.reset_stats();
+    }
+
+    /// Per-command statistics, errors, the slow log, latency events and MONITOR clients.
+    pub(crate) fn introspection(&self) -> &Introspection {
+        &self.introspection
     }
 
     pub(crate) fn uptime(&self) -> Duration {

@@ -1,0 +1,161 @@
+//! What happens around every command call besides the call itself (the end of Redis's
+//! `call()`): its statistics (INFO commandstats, latencystats, errorstats), the latency
+//! monitor's `command` / `fast-command` events, the slow log and the MONITOR feed. Dispatch,
+//! EXEC's queue and scripts' `redis.call` all go through [`after_call`]; refusals before a
+//! call through [`rejected`].
+//!
+//! The per-command counters live in `state::Introspection` in table order; a command finds
+//! its slot by the address of its table entry (one hash of a pointer).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{CommandSpec, Flags};
+use crate::client::fmt_addr;
+use crate::protocol::Reply;
+use crate::state::{CommandStat, Shared};
+
+type SlotIndex = HashMap<usize, usize, foldhash::fast::FixedState>;
+
+/// Every command and subcommand, in the table's order (the order their counters are kept).
+fn all_specs() -> impl Iterator<Item = &'static CommandSpec> {
+    super::table().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+}
+
+/// The counters of `spec`.
+pub(crate) fn stat<'s>(shared: &'s Shared, spec: &'static CommandSpec) -> Option<&'s CommandStat> {
+    static SLOTS: OnceLock<SlotIndex> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        all_specs()
+            .enumerate()
+            .map(|(i, s)| (s as *const CommandSpec as usize, i))
+            .collect()
+    });
+    let slot = *slots.get(&(spec as *const CommandSpec as usize))?;
+    let stats = shared
+        .introspection()
+        .commands(|| all_specs().map(|s| s.name).collect());
+    stats.get(slot)
+}
+
+/// Who ran a command, for the slow log and MONITOR.
+pub(crate) enum Caller<'a> {
+    /// A client: its address, name and selected database after the command.
+    Client {
+        addr: std::net::SocketAddr,
+        name: Option<&'a Bytes>,
+        db: usize,
+    },
+    /// A script's `redis.call`, in the script's database.
+    Script { db: usize },
+}
+
+/// Records a call of `spec` that took `nanos` and answered `reply`.
+pub(crate) fn after_call(
+    shared: &Shared,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    nanos: u64,
+    reply: &Reply,
+    caller: Caller,
+    blocked: bool,
+) {
+    let introspection = shared.introspection();
+    let stat = stat(shared, spec);
+    if let Reply::Error(message) = reply {
+        introspection.record_error(message);
+        if let Some(stat) = stat {
+            introspection.record_failed(stat);
+        }
+    }
+    let usec = nanos / 1000;
+    let event = if spec.has_flag(Flags::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    introspection.latency_sample_if_needed(event, usec / 1000);
+    if !blocked && !spec.has_flag(Flags::SKIP_SLOWLOG) && introspection.is_slow(usec) {
+        let (peer, name) = match &caller {
+            Caller::Client { addr, name, .. } => {
+                (fmt_addr(*addr), name.cloned().unwrap_or_default())
+            }
+            // Redis logs the script client, which has no address.
+            Caller::Script { .. } => (String::new(), Bytes::new()),
+        };
+        introspection.slowlog_push(args, usec, peer, name);
+    }
+    if introspection.has_monitors() && !spec.flags.intersects(Flags::SKIP_MONITOR | Flags::ADMIN) {
+        introspection.feed_monitors(monitor_line(args, &caller));
+    }
+    if let Some(stat) = stat {
+        introspection.record_call(stat, nanos, !blocked);
+    }
+}
+
+/// A command refused before it ran (arity, authentication, MULTI, subscribed mode, BUSY):
+/// its `rejected_calls` and the error's count.
+pub(crate) fn rejected(shared: &Shared, spec: Option<&'static CommandSpec>, error: &Reply) {
+    if let Reply::Error(message) = error {
+        shared.introspection().record_error(message);
+    }
+    if let Some(stat) = spec.and_then(|spec| stat(shared, spec)) {
+        shared.introspection().record_rejected(stat);
+    }
+}
+
+/// A MONITOR line (Redis's `replicationFeedMonitors`): `+<sec>.<usec> [<db> <addr>]` and
+/// each argument quoted as `sdscatrepr` does.
+fn monitor_line(args: &[Bytes], caller: &Caller) -> Bytes {
+    use std::fmt::Write;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = String::with_capacity(64);
+    let _ = write!(line, "+{}.{:06} ", now.as_secs(), now.subsec_micros());
+    let _ = match caller {
+        Caller::Client { addr, db, .. } => write!(line, "[{db} {}] ", fmt_addr(*addr)),
+        Caller::Script { db } => write!(line, "[{db} lua] "),
+    };
+    let mut out = BytesMut::from(line.as_bytes());
+    for (j, arg) in args.iter().enumerate() {
+        repr(arg, &mut out);
+        if j + 1 != args.len() {
+            out.extend_from_slice(b" ");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out.freeze()
+}
+
+/// Redis's `sdscatrepr`: a quoted string with C escapes and `\xNN` for other bytes.
+pub(crate) fn repr(s: &[u8], out: &mut BytesMut) {
+    out.extend_from_slice(b"\"");
+    for &b in s {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.extend_from_slice(&[b]),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.extend_from_slice(b"\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repr_escapes_like_sdscatrepr() {
+        let mut out = BytesMut::new();
+        repr(b"a\"b\\c\n\r\t\x07\x08\x00\xff ", &mut out);
+        assert_eq!(&out[..], b"\"a\\\"b\\\\c\\n\\r\\t\\a\\b\\x00\\xff \"");
+    }
+}

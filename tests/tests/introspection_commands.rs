@@ -1,0 +1,499 @@
+//! The commands operators type when something is slow — INFO commandstats / errorstats /
+//! latencystats, SLOWLOG, LATENCY, MONITOR, DEBUG, LOLWUT, WAIT — against redis-server.
+//!
+//! Timings differ between any two runs, so replies are compared after masking only what is
+//! a time, a duration or a client's port; everything else (counts, ids, argument vectors,
+//! field names, error text) must be byte-identical. Redis prints commandstats and
+//! latencystats in its hash table's order, so those lines are compared as sets.
+
+use e2e::{Differential, RawConn, Server};
+
+/// A decoded RESP2 reply, enough to mask the fields that are times.
+#[derive(Debug, Clone, PartialEq)]
+enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+}
+
+fn parse(buf: &[u8]) -> Resp {
+    fn line(buf: &[u8], at: &mut usize) -> String {
+        let end = (*at..buf.len())
+            .find(|&i| buf[i] == b'\r')
+            .expect("line end");
+        let text = String::from_utf8_lossy(&buf[*at..end]).into_owned();
+        *at = end + 2;
+        text
+    }
+    fn value(buf: &[u8], at: &mut usize) -> Resp {
+        let kind = buf[*at];
+        *at += 1;
+        let head = line(buf, at);
+        match kind {
+            b'+' => Resp::Simple(head),
+            b'-' => Resp::Error(head),
+            b':' => Resp::Int(head.parse().expect("integer")),
+            b'$' => {
+                let len: i64 = head.parse().expect("bulk length");
+                if len < 0 {
+                    return Resp::Bulk(None);
+                }
+                let data = buf[*at..*at + len as usize].to_vec();
+                *at += len as usize + 2;
+                Resp::Bulk(Some(data))
+            }
+            b'*' => {
+                let len: i64 = head.parse().expect("array length");
+                if len < 0 {
+                    return Resp::Array(None);
+                }
+                Resp::Array(Some((0..len).map(|_| value(buf, at)).collect()))
+            }
+            other => panic!("unexpected RESP2 type {}", other as char),
+        }
+    }
+    let mut at = 0;
+    value(buf, &mut at)
+}
+
+fn items(r: &Resp) -> &[Resp] {
+    match r {
+        Resp::Array(Some(items)) => items,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+fn bulk_text(r: &Resp) -> String {
+    match r {
+        Resp::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("not a bulk: {other:?}"),
+    }
+}
+
+/// `127.0.0.1:53412` → `127.0.0.1:PORT`.
+fn mask_port(addr: &str) -> String {
+    match addr.rsplit_once(':') {
+        Some((ip, _)) => format!("{ip}:PORT"),
+        None => addr.to_owned(),
+    }
+}
+
+/// The lines of an INFO section without its header, values of `masked` keys replaced.
+fn info_lines(reply: Vec<u8>, mask: impl Fn(&str, &str) -> String) -> Vec<String> {
+    let text = bulk_text(&parse(&reply));
+    let mut lines: Vec<String> = text
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (key, value) = l.split_once(':').expect("key:value");
+            format!("{key}:{}", mask(key, value))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `calls=3,usec=12,usec_per_call=4.00,...` with the times masked.
+fn mask_cmdstat(value: &str) -> String {
+    value
+        .split(',')
+        .map(|field| match field.split_once('=') {
+            Some((k @ ("usec" | "usec_per_call"), _)) => format!("{k}=T"),
+            _ => field.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `commands` on a fresh connection and returns the raw replies.
+fn run(server: &Server, commands: &[&[&str]]) -> Vec<String> {
+    let mut c = server.raw();
+    commands
+        .iter()
+        .map(|args| String::from_utf8_lossy(&c.cmd(args)).into_owned())
+        .collect()
+}
+
+const WORKLOAD: &[&[&str]] = &[
+    &["CONFIG", "RESETSTAT"],
+    &["SET", "a", "1"],
+    &["GET", "a"],
+    &["GET", "a"],
+    &["LPUSH", "a", "x"],
+    &["GET"],
+    &["NOSUCHCOMMAND", "x"],
+    &["CONFIG", "GET", "maxmemory"],
+    &["CONFIG", "NOSUCH"],
+    &["CONFIG", "SET", "maxmemory"],
+    &["INCR", "a"],
+    &["HSET", "h", "f"],
+    &["MULTI"],
+    &["SET", "b", "2"],
+    &["LPOP", "a"],
+    &["EXEC"],
+    &["MULTI"],
+    &["GET"],
+    &["EXEC"],
+    &["EXEC"],
+    &["PING"],
+];
+
+#[test]
+fn commandstats_count_calls_rejections_and_failures_as_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut out = run(server, WORKLOAD);
+        let mut c = server.raw();
+        out.extend(info_lines(c.cmd(&["INFO", "commandstats"]), |_, v| {
+            mask_cmdstat(v)
+        }));
+        out
+    });
+}
+
+#[test]
+fn errorstats_and_total_error_replies_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut out = run(server, WORKLOAD);
+        let mut c = server.raw();
+        out.push(String::from_utf8_lossy(&c.cmd(&["INFO", "errorstats"])).into_owned());
+        let stats = bulk_text(&parse(&c.cmd(&["INFO", "stats"])));
+        out.extend(
+            stats
+                .split("\r\n")
+                .filter(|l| l.starts_with("total_error_replies:"))
+                .map(str::to_owned),
+        );
+        // CONFIG RESETSTAT clears both.
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        out.push(String::from_utf8_lossy(&c.cmd(&["INFO", "errorstats"])).into_owned());
+        out.extend(info_lines(c.cmd(&["INFO", "commandstats"]), |_, v| {
+            mask_cmdstat(v)
+        }));
+        out
+    });
+}
+
+#[test]
+fn latencystats_print_the_configured_percentiles() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut out = Vec::new();
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        c.cmd(&["SET", "k", "v"]);
+        c.cmd(&["GET", "k"]);
+        let mask = |_: &str, v: &str| {
+            v.split(',')
+                .map(|f| {
+                    f.split_once('=')
+                        .map_or(f.to_owned(), |(k, _)| k.to_owned())
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        out.extend(info_lines(c.cmd(&["INFO", "latencystats"]), mask));
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "0 12.5 99.99 100",
+        ]);
+        out.extend(info_lines(c.cmd(&["INFO", "latencystats"]), mask));
+        c.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+        out.push(String::from_utf8_lossy(&c.cmd(&["INFO", "latencystats"])).into_owned());
+        out
+    });
+}
+
+#[test]
+fn slowlog_errors_and_help_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        SLOWLOG
+        SLOWLOG HELP
+        SLOWLOG help x
+        SLOWLOG NOSUCH
+        SLOWLOG GET -2
+        SLOWLOG GET abc
+        SLOWLOG GET 1 2
+        SLOWLOG LEN x
+        SLOWLOG RESET x
+        SLOWLOG RESET
+        SLOWLOG LEN
+        SLOWLOG GET
+        SLOWLOG GET 0
+        "#,
+    );
+}
+
+/// SLOWLOG GET's entries with times masked: id, args, address without port, name.
+fn slowlog_entries(c: &mut RawConn, count: &str) -> Vec<String> {
+    let reply = parse(&c.cmd(&["SLOWLOG", "GET", count]));
+    items(&reply)
+        .iter()
+        .map(|entry| {
+            let fields = items(entry);
+            assert_eq!(fields.len(), 6);
+            let args: Vec<String> = items(&fields[3]).iter().map(bulk_text).collect();
+            format!(
+                "{:?} {:?} {} {}",
+                fields[0],
+                args,
+                mask_port(&bulk_text(&fields[4])),
+                bulk_text(&fields[5])
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn slowlog_records_entries_as_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut out = Vec::new();
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        c.cmd(&["SLOWLOG", "RESET"]);
+        c.cmd(&["CLIENT", "SETNAME", "slowpoke"]);
+        c.cmd(&["SET", "k", "v"]);
+        let long = "x".repeat(300);
+        c.cmd(&["SET", "big", &long]);
+        let many: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+        let mut sadd = vec!["SADD", "s"];
+        sadd.extend(many.iter().map(String::as_str));
+        c.cmd(&sadd);
+        // AUTH is never logged (skip_slowlog), nor EXEC.
+        c.cmd(&["AUTH", "nopass"]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["INCR", "n"]);
+        c.cmd(&["EXEC"]);
+        out.push(String::from_utf8_lossy(&c.cmd(&["SLOWLOG", "LEN"])).into_owned());
+        out.extend(slowlog_entries(&mut c, "-1"));
+        out.extend(slowlog_entries(&mut c, "2"));
+        c.cmd(&["CONFIG", "SET", "slowlog-max-len", "3"]);
+        c.cmd(&["PING"]);
+        out.push(String::from_utf8_lossy(&c.cmd(&["SLOWLOG", "LEN"])).into_owned());
+        out.extend(slowlog_entries(&mut c, "10"));
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+        c.cmd(&["SLOWLOG", "RESET"]);
+        c.cmd(&["SET", "k", "v"]);
+        out.push(String::from_utf8_lossy(&c.cmd(&["SLOWLOG", "LEN"])).into_owned());
+        out
+    });
+}
+
+#[test]
+fn latency_subcommands_without_events_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        LATENCY
+        LATENCY HELP
+        LATENCY NOSUCH
+        LATENCY HISTORY
+        LATENCY HISTORY command
+        LATENCY GRAPH command
+        LATENCY GRAPH command x
+        LATENCY LATEST
+        LATENCY LATEST x
+        LATENCY DOCTOR
+        LATENCY RESET
+        LATENCY RESET command fast-command
+        LATENCY HISTOGRAM nosuchcommand
+        "#,
+    );
+}
+
+#[test]
+fn latency_histogram_counts_calls_per_command() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        for _ in 0..3 {
+            c.cmd(&["SET", "k", "v"]);
+        }
+        c.cmd(&["CONFIG", "GET", "port"]);
+        let mut out = Vec::new();
+        for args in [
+            &["LATENCY", "HISTOGRAM", "set", "nosuch"][..],
+            &["LATENCY", "HISTOGRAM", "CONFIG"][..],
+        ] {
+            let reply = parse(&c.cmd(args));
+            let pairs = items(&reply);
+            for pair in pairs.chunks(2) {
+                let detail = items(&pair[1]);
+                out.push(format!(
+                    "{} {:?} {:?}",
+                    bulk_text(&pair[0]),
+                    detail[0],
+                    detail[1]
+                ));
+                // The buckets: cumulative counts end at the number of calls.
+                let buckets = items(&detail[3]);
+                assert_eq!(buckets.last(), Some(&detail[1]), "{detail:?}");
+            }
+        }
+        out
+    });
+}
+
+#[test]
+fn latency_monitor_records_slow_commands_like_redis() {
+    let Some(d) = Differential::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut out = Vec::new();
+        c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "5"]);
+        c.cmd(&["DEBUG", "SLEEP", "0.02"]);
+        let latest = parse(&c.cmd(&["LATENCY", "LATEST"]));
+        for event in items(&latest) {
+            let fields = items(event);
+            out.push(format!("{} {}", bulk_text(&fields[0]), fields.len()));
+        }
+        let history = parse(&c.cmd(&["LATENCY", "HISTORY", "command"]));
+        out.push(format!("history {}", items(&history).len()));
+        let doctor = bulk_text(&parse(&c.cmd(&["LATENCY", "DOCTOR"])));
+        out.push(doctor.lines().next().unwrap_or_default().to_owned());
+        let graph = bulk_text(&parse(&c.cmd(&["LATENCY", "GRAPH", "command"])));
+        out.push(graph.lines().nth(1).unwrap_or_default().to_owned());
+        out.push(String::from_utf8_lossy(&c.cmd(&["LATENCY", "RESET"])).into_owned());
+        out.push(String::from_utf8_lossy(&c.cmd(&["LATENCY", "LATEST"])).into_owned());
+        out
+    });
+}
+
+/// A MONITOR line with its timestamp and the client's port masked.
+fn mask_monitor(line: Vec<u8>) -> String {
+    let text = String::from_utf8_lossy(&line).into_owned();
+    let Some(rest) = text.strip_prefix('+') else {
+        return text;
+    };
+    let (stamp, rest) = rest.split_once(' ').expect("timestamp");
+    let (secs, micros) = stamp.split_once('.').expect("seconds.micros");
+    assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{text}");
+    let (who, args) = rest.split_once("] ").expect("[db addr]");
+    format!("+T {}] {args}", mask_port(who))
+}
+
+#[test]
+fn monitor_lines_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut monitor = server.raw();
+        let mut out = vec![String::from_utf8_lossy(&monitor.cmd(&["MONITOR"])).into_owned()];
+        let mut c = server.raw();
+        for args in [
+            &["SET", "k", "a \"b\"\n\t\\"][..],
+            &["GET", "k"],
+            &["SELECT", "1"],
+            &["CONFIG", "GET", "port"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["GET"],
+            &["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "lk"],
+            &["PING"],
+        ] {
+            c.cmd(args);
+        }
+        c.cmd_bytes(&[b"SET", b"bin", b"\x00\x01\xff"]);
+        c.cmd(&["ECHO", "last"]);
+        loop {
+            let line = mask_monitor(monitor.read_reply().expect("monitor line"));
+            let done = line.contains("\"last\"");
+            out.push(line);
+            if done {
+                break;
+            }
+        }
+        out
+    });
+}
+
+#[test]
+fn debug_is_refused_unless_enabled() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        DEBUG
+        DEBUG HELP
+        DEBUG SLEEP 0
+        DEBUG nosuch
+        "#,
+    );
+}
+
+#[test]
+fn debug_subcommands_match_redis_when_enabled() {
+    let Some(d) = Differential::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        DEBUG HELP
+        DEBUG SLEEP 0
+        DEBUG SLEEP 0.001
+        DEBUG SLEEP
+        DEBUG SET-ACTIVE-EXPIRE 0
+        DEBUG SET-ACTIVE-EXPIRE 1
+        DEBUG SET-ACTIVE-EXPIRE
+        DEBUG QUICKLIST-PACKED-THRESHOLD 0
+        DEBUG QUICKLIST-PACKED-THRESHOLD 100mb
+        DEBUG QUICKLIST-PACKED-THRESHOLD 5gb
+        DEBUG QUICKLIST-PACKED-THRESHOLD abc
+        DEBUG LOG hello
+        DEBUG ERROR "some error"
+        DEBUG CHANGE-REPL-ID
+        DEBUG nosuch
+        "#,
+    );
+}
+
+#[test]
+fn lolwut_and_wait_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        LOLWUT
+        LOLWUT VERSION
+        LOLWUT VERSION x
+        LOLWUT VERSION 7
+        LOLWUT foo bar
+        WAIT
+        WAIT 0 0
+        WAIT -1 10
+        WAIT x 0
+        WAIT 0 x
+        WAIT 0 -1
+        WAIT 0 1.5
+        "#,
+    );
+}
