@@ -182,6 +182,12 @@ impl<'a> Batch<'a> {
             now,
         };
         let start = self.clock.take().unwrap_or_else(Instant::now);
+        let caller = observe::Caller::Client {
+            addr: ctx.session.handle.addr,
+            name: None,
+            db: ctx.session.db,
+        };
+        observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
         let end = Instant::now();
         self.clock = Some(end);

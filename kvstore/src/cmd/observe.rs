@@ -64,6 +64,8 @@ pub(crate) fn after_call(
 ) {
     let introspection = shared.introspection();
     let stat = stat(shared, spec);
+    let redacted = redact(spec, args);
+    let args = redacted.as_deref().unwrap_or(args);
     if let Reply::Error(message) = reply {
         introspection.record_error(message);
         if let Some(stat) = stat {
@@ -93,6 +95,68 @@ pub(crate) fn after_call(
     if let Some(stat) = stat {
         introspection.record_call(stat, nanos, !blocked);
     }
+}
+
+/// Before a script command runs (EVAL, EVALSHA, FCALL and their `_RO` forms): Redis feeds
+/// it to MONITOR first, so that the commands the script calls follow it. These commands are
+/// flagged `skip_monitor`, so [`after_call`] does not feed them again.
+pub(crate) fn before_call(
+    shared: &Shared,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    caller: Caller,
+) {
+    let introspection = shared.introspection();
+    if introspection.has_monitors()
+        && spec.has_flag(Flags::SKIP_MONITOR)
+        && (spec.name.starts_with("eval") || spec.name.starts_with("fcall"))
+    {
+        introspection.feed_monitors(monitor_line(args, &caller));
+    }
+}
+
+/// The arguments the slow log and MONITOR show: secrets replaced with `(redacted)`, as
+/// Redis's `redactClientCommandArgument` does for AUTH, HELLO ... AUTH and the sensitive
+/// parameters of CONFIG SET. `None` when nothing is hidden.
+fn redact(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<Bytes>> {
+    let hidden: Vec<usize> = match spec.name {
+        "auth" if args.len() <= 3 => (1..args.len()).collect(),
+        "hello" => {
+            let mut hidden = Vec::new();
+            let mut j = 2;
+            while j < args.len() {
+                let more = args.len() - 1 - j;
+                if args[j].eq_ignore_ascii_case(b"auth") && more >= 2 {
+                    hidden.extend([j + 1, j + 2]);
+                    j += 3;
+                } else if args[j].eq_ignore_ascii_case(b"setname") && more >= 1 {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            hidden
+        }
+        "config|set" => (2..args.len())
+            .step_by(2)
+            .filter(|&i| {
+                ["requirepass", "masterauth", "masteruser"]
+                    .iter()
+                    .any(|p| args[i].eq_ignore_ascii_case(p.as_bytes()))
+            })
+            .map(|i| i + 1)
+            .filter(|&i| i < args.len())
+            .collect(),
+        _ => return None,
+    };
+    if hidden.is_empty() {
+        return None;
+    }
+    let mut args = args.to_vec();
+    for i in hidden {
+        args[i] = Bytes::from_static(b"(redacted)");
+    }
+    Some(args)
 }
 
 /// A command refused before it ran (arity, authentication, MULTI, subscribed mode, BUSY):

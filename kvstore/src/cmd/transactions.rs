@@ -100,6 +100,12 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
         let start = std::time::Instant::now();
+        let caller = observe::Caller::Client {
+            addr: ctx.session.handle.addr,
+            name: None,
+            db: ctx.session.db,
+        };
+        observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
         let caller = observe::Caller::Client {
             addr: ctx.session.handle.addr,
