@@ -79,7 +79,7 @@ impl Connection {
 
     /// Removes what other clients could still see of this one: subscriptions and watches.
     fn forget_client_state(&mut self) {
-        if self.session.subscriptions.count() > 0 {
+        if self.session.subscriptions.any() {
             self.session.unsubscribe_all(&mut self.shared.pubsub());
         }
         if !self.session.watched.is_empty() {

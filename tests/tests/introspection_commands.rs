@@ -502,3 +502,65 @@ fn lolwut_and_wait_match_redis() {
         "#,
     );
 }
+
+/// Reads `n` more frames from `c`, as text.
+fn frames(c: &mut RawConn, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| String::from_utf8_lossy(&c.read_reply().expect("frame")).into_owned())
+        .collect()
+}
+
+fn sharded_pubsub_scenario(server: &Server, resp: &str) -> Vec<String> {
+    let mut sub = server.raw();
+    let mut other = server.raw();
+    let mut out = Vec::new();
+    if resp == "3" {
+        sub.cmd(&["HELLO", "3"]);
+    }
+    out.push(e2e::text(sub.cmd(&["SSUBSCRIBE", "a", "b", "a"])));
+    out.extend(frames(&mut sub, 2));
+    out.push(e2e::text(sub.cmd(&["SUBSCRIBE", "a"])));
+    out.push(e2e::text(sub.cmd(&["GET", "x"])));
+    out.push(e2e::text(other.cmd(&["SPUBLISH", "a", "hello"])));
+    out.push(e2e::text(other.cmd(&["PUBLISH", "b", "plain"])));
+    out.push(e2e::text(other.cmd(&["SPUBLISH", "nobody", "x"])));
+    out.extend(frames(&mut sub, 1));
+    out.push(e2e::text(e2e::sorted_reply(
+        &other.cmd(&["PUBSUB", "SHARDCHANNELS"]),
+        1,
+    )));
+    out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDCHANNELS", "b*"])));
+    out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDCHANNELS", "a", "b"])));
+    out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDNUMSUB", "a", "b", "c"])));
+    out.push(e2e::text(other.cmd(&["PUBSUB", "NUMSUB", "a", "b"])));
+    out.push(e2e::text(other.cmd(&["PUBSUB", "CHANNELS"])));
+    let stats = bulk_text(&parse(&other.cmd(&["INFO", "stats"])));
+    out.extend(
+        stats
+            .split("\r\n")
+            .filter(|l| l.starts_with("pubsub"))
+            .map(str::to_owned),
+    );
+    out.push(e2e::text(sub.cmd(&["SUNSUBSCRIBE", "a", "zzz"])));
+    out.extend(frames(&mut sub, 1));
+    out.push(e2e::text(sub.cmd(&["UNSUBSCRIBE"])));
+    out.push(e2e::text(sub.cmd(&["SUNSUBSCRIBE"])));
+    out.push(e2e::text(sub.cmd(&["SUNSUBSCRIBE"])));
+    out.push(e2e::text(sub.cmd(&["GET", "x"])));
+    out.push(e2e::text(other.cmd(&["SPUBLISH", "b", "gone"])));
+    out.push(e2e::text(other.cmd(&["MULTI"])));
+    out.push(e2e::text(other.cmd(&["SSUBSCRIBE", "m"])));
+    out.push(e2e::text(other.cmd(&["EXEC"])));
+    out.push(e2e::text(other.cmd(&["SSUBSCRIBE"])));
+    out.push(e2e::text(other.cmd(&["SPUBLISH", "a"])));
+    out
+}
+
+#[test]
+fn sharded_pubsub_matches_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| sharded_pubsub_scenario(server, "2"));
+    d.same_transcripts(|server| sharded_pubsub_scenario(server, "3"));
+}

@@ -518,13 +518,17 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);
-    let (channels, patterns) = {
+    let (channels, patterns, shard_channels) = {
         let registry = ctx.shared.pubsub();
-        (registry.numchannels(), registry.numpat())
+        (
+            registry.numchannels(),
+            registry.numpat(),
+            registry.numshardchannels(),
+        )
     };
     field(out, "pubsub_channels", channels);
     field(out, "pubsub_patterns", patterns);
-    field(out, "pubsubshard_channels", 0);
+    field(out, "pubsubshard_channels", shard_channels);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
     field(out, "migrate_cached_sockets", 0);

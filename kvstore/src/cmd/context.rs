@@ -189,6 +189,8 @@ pub(crate) struct Transaction {
 pub(crate) struct Subscriptions {
     pub(crate) channels: HashSet<Bytes>,
     pub(crate) patterns: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub(crate) shard_channels: HashSet<Bytes>,
     /// Created at the first subscription; kept afterwards so queued messages still leave.
     pub(crate) outbox: Option<Arc<Outbox>>,
 }
@@ -197,6 +199,11 @@ impl Subscriptions {
     /// The count SUBSCRIBE and friends report.
     pub(crate) fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Subscribed to anything, shard channels included.
+    pub(crate) fn any(&self) -> bool {
+        self.count() > 0 || !self.shard_channels.is_empty()
     }
 }
 
@@ -237,7 +244,7 @@ impl Session {
 
     /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
     pub(crate) fn in_subscribed_mode(&self) -> bool {
-        self.resp == 2 && self.subscriptions.count() > 0
+        self.resp == 2 && self.subscriptions.any()
     }
 
     /// Publishes the session's fields for CLIENT LIST.
@@ -281,6 +288,9 @@ impl Session {
         }
         for name in subs.patterns.drain() {
             registry.punsubscribe(&name, outbox);
+        }
+        for name in subs.shard_channels.drain() {
+            registry.sunsubscribe(&name, outbox);
         }
     }
 }
