@@ -121,6 +121,8 @@ impl Connection {
     async fn serve(&mut self) -> std::io::Result<()> {
         // After a blocking command, input that arrived meanwhile runs before reading more.
         let mut resume = false;
+        // A command CLIENT PAUSE held back, to run first once the pause is over.
+        let mut postponed = None;
         loop {
             if !resume && !self.read().await? {
                 return Ok(());
@@ -129,7 +131,7 @@ impl Connection {
             if self.query_buffer_too_big() {
                 return Ok(());
             }
-            let mut effects = self.execute_batch();
+            let mut effects = self.execute_batch(postponed.take());
             if let Some(seq) = effects.wait_for_durable {
                 self.shared.commit().wait(seq).await;
             }
@@ -151,6 +153,11 @@ impl Connection {
                 if !self.wait_released(blocked).await? {
                     return Ok(());
                 }
+                resume = true;
+            }
+            if let Some(args) = effects.postponed.take() {
+                self.shared.pause().ended().await;
+                postponed = Some(args);
                 resume = true;
             }
         }
@@ -282,8 +289,9 @@ impl Connection {
         Ok(read > 0 && !self.session.handle.is_killed())
     }
 
-    /// Runs every complete command in the read buffer and encodes the replies.
-    fn execute_batch(&mut self) -> Effects {
+    /// Runs `postponed` (a command CLIENT PAUSE held back), then every complete command in
+    /// the read buffer, and encodes the replies.
+    fn execute_batch(&mut self, postponed: Option<Vec<Bytes>>) -> Effects {
         let mut batch = Batch::new(&self.shared, &mut self.session);
         let mut commands = Commands {
             parser: &mut self.parser,
@@ -291,7 +299,7 @@ impl Connection {
             wbuf: &mut self.wbuf,
             max_bulk: self.shared.limits().proto_max_bulk_len(),
         };
-        let executed = commands.run(&mut batch, None);
+        let executed = commands.run(&mut batch, postponed, false);
         self.shared.stats().commands_processed(executed);
         batch.finish()
     }
@@ -314,8 +322,7 @@ impl Commands<'_> {
     /// (`block_in_place`, once per batch), so that with the default `io-threads 1` other
     /// clients are still read and get BUSY, and SCRIPT KILL reaches the script. Batches
     /// without a script never pay for it.
-    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>) -> u64 {
-        let handed_off = first.is_some();
+    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>, handed_off: bool) -> u64 {
         let mut next = first;
         let mut executed = 0u64;
         loop {
@@ -341,12 +348,16 @@ impl Commands<'_> {
                 }
             };
             if !handed_off && may_run_long(&args[0], batch.session()) {
-                return executed + tokio::task::block_in_place(|| self.run(batch, Some(args)));
+                return executed
+                    + tokio::task::block_in_place(|| self.run(batch, Some(args), true));
             }
-            executed += 1;
             if !self.execute(batch, args) {
+                if batch.effects().postponed.is_none() {
+                    executed += 1;
+                }
                 break;
             }
+            executed += 1;
         }
         executed
     }
@@ -354,7 +365,7 @@ impl Commands<'_> {
     /// Runs one command and encodes its reply; false when the batch must stop there.
     fn execute(&mut self, batch: &mut Batch, args: Vec<Bytes>) -> bool {
         let reply = batch.execute(args);
-        if batch.effects().block.is_some() {
+        if batch.effects().block.is_some() || batch.effects().postponed.is_some() {
             return false;
         }
         if batch.effects().shutdown {

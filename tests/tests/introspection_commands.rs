@@ -531,7 +531,13 @@ fn sharded_pubsub_scenario(server: &Server, resp: &str) -> Vec<String> {
     )));
     out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDCHANNELS", "b*"])));
     out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDCHANNELS", "a", "b"])));
-    out.push(e2e::text(other.cmd(&["PUBSUB", "SHARDNUMSUB", "a", "b", "c"])));
+    out.push(e2e::text(other.cmd(&[
+        "PUBSUB",
+        "SHARDNUMSUB",
+        "a",
+        "b",
+        "c",
+    ])));
     out.push(e2e::text(other.cmd(&["PUBSUB", "NUMSUB", "a", "b"])));
     out.push(e2e::text(other.cmd(&["PUBSUB", "CHANNELS"])));
     let stats = bulk_text(&parse(&other.cmd(&["INFO", "stats"])));
@@ -563,4 +569,56 @@ fn sharded_pubsub_matches_redis() {
     };
     d.same_transcripts(|server| sharded_pubsub_scenario(server, "2"));
     d.same_transcripts(|server| sharded_pubsub_scenario(server, "3"));
+}
+
+#[test]
+fn client_pause_errors_match_redis() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        CLIENT PAUSE
+        CLIENT PAUSE abc
+        CLIENT PAUSE -1
+        CLIENT PAUSE 10 foo
+        CLIENT PAUSE abc foo
+        CLIENT PAUSE 10 write extra
+        CLIENT UNPAUSE x
+        CLIENT PAUSE 0
+        CLIENT PAUSE 0 WRITE
+        CLIENT UNPAUSE
+        CLIENT NO-EVICT maybe
+        CLIENT NO-EVICT on
+        CLIENT NO-EVICT OFF
+        "#,
+    );
+}
+
+fn pause_scenario(server: &Server) -> Vec<String> {
+    let mut admin = server.raw();
+    let mut writer = server.raw();
+    let mut out = Vec::new();
+    out.push(e2e::text(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"])));
+    // Reads go on; the write waits for the pause to end, and so does what follows it.
+    out.push(e2e::text(writer.cmd(&["GET", "k"])));
+    e2e::send_command(&mut writer, &["SET", "k", "v"]);
+    e2e::send_command(&mut writer, &["GET", "k"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    out.push(e2e::text(admin.cmd(&["GET", "k"])));
+    out.push(e2e::text(admin.cmd(&["CLIENT", "UNPAUSE"])));
+    out.extend(frames(&mut writer, 2));
+    // ALL holds every command, the pauser's own included, until the timeout.
+    out.push(e2e::text(admin.cmd(&["CLIENT", "PAUSE", "200", "ALL"])));
+    out.push(e2e::text(writer.cmd(&["GET", "k"])));
+    out.push(e2e::text(admin.cmd(&["PING"])));
+    out
+}
+
+#[test]
+fn client_pause_holds_commands_until_unpaused() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(pause_scenario);
 }

@@ -30,6 +30,9 @@ pub(crate) struct Effects {
     /// The last command blocked (BLPOP & co.): execution stops there and the connection
     /// awaits the release; the rest of its input waits too.
     pub(crate) block: Option<Blocked>,
+    /// CLIENT PAUSE holds this command back: execution stops before it, and the connection
+    /// runs it again once the pause is over.
+    pub(crate) postponed: Option<Vec<Bytes>>,
 }
 
 /// What a command handler works with.

@@ -164,6 +164,10 @@ impl<'a> Batch<'a> {
             observe::rejected(self.shared, Some(spec), &reply);
             return reply;
         }
+        if (self.shared.pause()).holds(|| may_replicate(spec, self.session)) {
+            self.effects.postponed = Some(args);
+            return Reply::Nil;
+        }
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
                 self.last_cmd = spec.name;
@@ -278,6 +282,22 @@ impl<'a> Batch<'a> {
         }
         self.effects
     }
+}
+
+/// Whether CLIENT PAUSE WRITE holds `spec` back: Redis's write commands, those flagged
+/// `may_replicate` (EVAL, EVALSHA, FCALL, PFCOUNT, PUBLISH, SPUBLISH), and EXEC of a
+/// transaction that queued one.
+fn may_replicate(spec: &CommandSpec, session: &Session) -> bool {
+    let one = |spec: &CommandSpec| {
+        spec.has_flag(Flags::WRITE)
+            || matches!(
+                spec.name,
+                "eval" | "evalsha" | "fcall" | "pfcount" | "publish" | "spublish"
+            )
+    };
+    one(spec)
+        || (spec.name == "exec"
+            && (session.multi.as_ref()).is_some_and(|tx| tx.queue.iter().any(|(s, _)| one(s))))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

@@ -12,6 +12,7 @@
 
 mod blocked;
 mod introspection;
+mod pause;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
+pub(crate) use pause::{ClientPause, PauseKind};
 
 use crate::client::ClientRegistry;
 use crate::config::{AppendFsync, Config};
@@ -281,6 +283,8 @@ pub(crate) struct Shared {
     stats: Stats,
     /// Command statistics, error counts, slow log, latency events, monitors.
     introspection: Introspection,
+    /// CLIENT PAUSE.
+    pause: ClientPause,
     started: Instant,
     run_id: String,
     /// The port actually bound (the configured port may be 0 in tests).
@@ -309,6 +313,7 @@ impl Shared {
             scripting: Scripting::default(),
             stats: Stats::default(),
             introspection,
+            pause: ClientPause::default(),
             started: Instant::now(),
             run_id: run_id(),
             port,
@@ -378,6 +383,11 @@ impl Shared {
     pub(crate) fn reset_stats(&self) {
         self.stats.reset();
         self.introspection.reset_stats();
+    }
+
+    /// The pause CLIENT PAUSE put in force, if any.
+    pub(crate) fn pause(&self) -> &ClientPause {
+        &self.pause
     }
 
     /// Per-command statistics, errors, the slow log, latency events and MONITOR clients.
