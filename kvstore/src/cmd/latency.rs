@@ -203,13 +203,14 @@ fn doctor(shared: &Shared) -> String {
         }
         let samples: Vec<(u64, u64)> = series.samples().collect();
         let n = samples.len() as u64;
-        let (mut avg, mut mad, mut period) = (0, 0, 0);
-        if n > 0 {
-            avg = samples.iter().map(|s| s.1).sum::<u64>() / n;
-            let oldest = samples.iter().map(|s| s.0).min().unwrap_or(now);
-            period = now.saturating_sub(oldest).max(1);
-            mad = samples.iter().map(|s| s.1.abs_diff(avg)).sum::<u64>() / n;
-        }
+        let sum: u64 = samples.iter().map(|s| s.1).sum();
+        let avg = sum.checked_div(n).unwrap_or(0);
+        let deviation: u64 = samples.iter().map(|s| s.1.abs_diff(avg)).sum();
+        let mad = deviation.checked_div(n).unwrap_or(0);
+        let period = match samples.iter().map(|s| s.0).min() {
+            Some(oldest) => now.saturating_sub(oldest).max(1),
+            None => 0,
+        };
         report.push_str(&format!(
             "{}. {}: {} latency spikes (average {}ms, mean deviation {}ms, period {:.2} sec). Worst all time event {}ms.",
             i + 1,
@@ -295,11 +296,9 @@ fn latency_histogram(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             let spec = match name.iter().position(|&b| b == b'|') {
                 Some(bar) => lookup(&name[..bar]).and_then(|c| {
                     let sub = &name[bar + 1..];
-                    c.subcommands.iter().find(|s| {
-                        s.name[c.name.len() + 1..]
-                            .as_bytes()
-                            .eq_ignore_ascii_case(sub)
-                    })
+                    c.subcommands
+                        .iter()
+                        .find(|s| s.name.as_bytes()[c.name.len() + 1..].eq_ignore_ascii_case(sub))
                 }),
                 None => lookup(name),
             };

@@ -87,8 +87,8 @@ impl CommandStat {
 /// percentiles read the same values; counts are atomics.
 #[derive(Debug)]
 pub(crate) struct Histogram {
+    /// Redis's `counts` array; the total is their sum, so recording is one addition.
     counts: Box<[AtomicU64]>,
-    total: AtomicU64,
 }
 
 const HDR_LOWEST: u64 = 1024;
@@ -106,7 +106,6 @@ impl Histogram {
     fn new() -> Histogram {
         Histogram {
             counts: (0..COUNTS_LEN).map(|_| AtomicU64::new(0)).collect(),
-            total: AtomicU64::new(0),
         }
     }
 
@@ -148,24 +147,24 @@ impl Histogram {
     fn record(&self, nanos: u64) {
         let value = nanos.clamp(HDR_LOWEST, HDR_HIGHEST);
         self.counts[Self::counts_index(value)].fetch_add(1, Ordering::Relaxed);
-        self.total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How many durations were recorded.
     pub(crate) fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
     fn reset(&self) {
         self.counts
             .iter()
             .for_each(|c| c.store(0, Ordering::Relaxed));
-        self.total.store(0, Ordering::Relaxed);
     }
 
     /// `hdr_value_at_percentile`, in nanoseconds.
     pub(crate) fn value_at_percentile(&self, percentile: f64) -> u64 {
         let requested = percentile.min(100.0);
-        let wanted = ((requested / 100.0) * self.total() as f64 + 0.5) as u64;
+        let total = self.total();
+        let wanted = ((requested / 100.0) * total as f64 + 0.5) as u64;
         let wanted = wanted.max(1);
         let mut seen = 0;
         let mut value = 0;
