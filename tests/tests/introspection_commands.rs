@@ -138,6 +138,23 @@ const WORKLOAD: &[&[&str]] = &[
     &["EXEC"],
     &["EXEC"],
     &["PING"],
+    &["SET", "str", "x"],
+    &[
+        "EVAL",
+        "return redis.call('lpush', KEYS[1], 'x')",
+        "1",
+        "str",
+    ],
+    &[
+        "EVAL",
+        "return redis.pcall('lpush', KEYS[1], 'x')",
+        "1",
+        "str",
+    ],
+    &["EVAL", "return redis.error_reply('MINE custom error')", "0"],
+    &["EVAL", "return redis.call('nosuchcommand')", "0"],
+    &["EVAL", "syntax error(", "0"],
+    &["EVAL", "return redis.call('get', KEYS[1])", "1", "str"],
 ];
 
 #[test]

@@ -96,7 +96,17 @@ impl Ctx<'_, '_> {
         *db = self.session.db;
         let nanos = start.elapsed().as_nanos() as u64;
         let caller = super::observe::Caller::Script { db: *db };
-        super::observe::after_call(self.shared, spec, args, nanos, &reply, caller, false);
+        let observe = super::observe::after_call;
+        observe(
+            self.shared,
+            spec,
+            args,
+            nanos,
+            &reply,
+            caller,
+            false,
+            u64::MAX,
+        );
         self.session.db = caller_db;
         self.session.resp = caller_resp;
         reply

@@ -191,7 +191,7 @@ impl<'a> Batch<'a> {
             name: None,
             db: ctx.session.db,
         };
-        observe::before_call(ctx.shared, spec, &args, caller);
+        let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
         let end = Instant::now();
         self.clock = Some(end);
@@ -202,7 +202,16 @@ impl<'a> Batch<'a> {
         };
         let nanos = end.duration_since(start).as_nanos() as u64;
         let blocked = self.effects.block.is_some();
-        observe::after_call(self.shared, spec, &args, nanos, &reply, caller, blocked);
+        observe::after_call(
+            self.shared,
+            spec,
+            &args,
+            nanos,
+            &reply,
+            caller,
+            blocked,
+            errors,
+        );
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }

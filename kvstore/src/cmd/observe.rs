@@ -52,7 +52,9 @@ pub(crate) enum Caller<'a> {
     Script { db: usize },
 }
 
-/// Records a call of `spec` that took `nanos` and answered `reply`.
+/// Records a call of `spec` that took `nanos` and answered `reply`; `errors_before` is what
+/// [`before_call`] returned.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn after_call(
     shared: &Shared,
     spec: &'static CommandSpec,
@@ -61,13 +63,19 @@ pub(crate) fn after_call(
     reply: &Reply,
     caller: Caller,
     blocked: bool,
+    errors_before: u64,
 ) {
     let introspection = shared.introspection();
     let stat = stat(shared, spec);
     let redacted = redact(spec, args);
     let args = redacted.as_deref().unwrap_or(args);
     if let Reply::Error(message) = reply {
-        introspection.record_error(message);
+        // A script failing with the error of a command it called: Redis counted that error
+        // when the command answered it (`ignore_error_stats_update`), not again.
+        let counted = is_script(spec) && introspection.total_error_replies() > errors_before;
+        if !counted {
+            introspection.record_error(message);
+        }
         if let Some(stat) = stat {
             introspection.record_failed(stat);
         }
@@ -97,22 +105,27 @@ pub(crate) fn after_call(
     }
 }
 
-/// Before a script command runs (EVAL, EVALSHA, FCALL and their `_RO` forms): Redis feeds
-/// it to MONITOR first, so that the commands the script calls follow it. These commands are
-/// flagged `skip_monitor`, so [`after_call`] does not feed them again.
+/// EVAL, EVALSHA, FCALL and their `_RO` forms.
+fn is_script(spec: &CommandSpec) -> bool {
+    spec.has_flag(Flags::SKIP_MONITOR)
+        && (spec.name.starts_with("eval") || spec.name.starts_with("fcall"))
+}
+
+/// Before a call: a script command (see [`is_script`]) is fed to MONITOR first, as Redis
+/// does, so that the commands the script calls follow it (these commands are flagged
+/// `skip_monitor`, so [`after_call`] does not feed them again). Returns the error count so
+/// far, for [`after_call`].
 pub(crate) fn before_call(
     shared: &Shared,
     spec: &'static CommandSpec,
     args: &[Bytes],
     caller: Caller,
-) {
+) -> u64 {
     let introspection = shared.introspection();
-    if introspection.has_monitors()
-        && spec.has_flag(Flags::SKIP_MONITOR)
-        && (spec.name.starts_with("eval") || spec.name.starts_with("fcall"))
-    {
+    if introspection.has_monitors() && is_script(spec) {
         introspection.feed_monitors(monitor_line(args, &caller));
     }
+    introspection.total_error_replies()
 }
 
 /// The arguments the slow log and MONITOR show: secrets replaced with `(redacted)`, as

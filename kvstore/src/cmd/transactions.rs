@@ -105,7 +105,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
             name: None,
             db: ctx.session.db,
         };
-        observe::before_call(ctx.shared, spec, &args, caller);
+        let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
         let caller = observe::Caller::Client {
             addr: ctx.session.handle.addr,
@@ -113,7 +113,9 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
             db: ctx.session.db,
         };
         let nanos = start.elapsed().as_nanos() as u64;
-        observe::after_call(ctx.shared, spec, &args, nanos, &reply, caller, false);
+        observe::after_call(
+            ctx.shared, spec, &args, nanos, &reply, caller, false, errors,
+        );
         replies.push(match pushed(ctx.session) {
             Some(messages) => Reply::Frames(vec![messages, reply]),
             None => reply,
