@@ -406,7 +406,7 @@ fn latency_monitor_records_slow_commands_like_redis() {
 /// A MONITOR line with its timestamp and the client's port masked.
 fn mask_monitor(line: Vec<u8>) -> String {
     let text = String::from_utf8_lossy(&line).into_owned();
-    let Some(rest) = text.strip_prefix('+') else {
+    let Some(rest) = text.strip_prefix('+').filter(|r| r.contains(" [")) else {
         return text;
     };
     let (stamp, rest) = rest.split_once(' ').expect("timestamp");
@@ -638,4 +638,52 @@ fn client_pause_holds_commands_until_unpaused() {
         return;
     };
     d.same_transcripts(pause_scenario);
+}
+
+/// CLIENT LIST's flags, subscription counts and last command, one line per client, sorted.
+fn client_list_fields(c: &mut RawConn) -> Vec<String> {
+    let list = bulk_text(&parse(&c.cmd(&["CLIENT", "LIST"])));
+    let mut lines: Vec<String> = list
+        .lines()
+        .map(|line| {
+            line.split(' ')
+                .filter(|f| {
+                    ["flags=", "sub=", "psub=", "ssub=", "cmd="]
+                        .iter()
+                        .any(|k| f.starts_with(k))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn client_list_shows_monitors_and_shard_subscribers() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut monitor = server.raw();
+        let mut sub = server.raw();
+        let mut c = server.raw();
+        monitor.cmd(&["MONITOR"]);
+        sub.cmd(&["SSUBSCRIBE", "x", "y"]);
+        sub.read_reply().expect("second confirmation");
+        let mut out = client_list_fields(&mut c);
+        // A second MONITOR is ignored without a reply.
+        e2e::send_command(&mut monitor, &["MONITOR"]);
+        e2e::send_command(&mut monitor, &["PING"]);
+        loop {
+            let frame = mask_monitor(monitor.read_reply().expect("reply"));
+            let done = frame == "+PONG\r\n";
+            out.push(frame);
+            if done {
+                break;
+            }
+        }
+        out
+    });
 }

@@ -268,6 +268,8 @@ impl Session {
         info.last_active = Instant::now();
         info.sub = self.subscriptions.channels.len();
         info.psub = self.subscriptions.patterns.len();
+        info.ssub = self.subscriptions.shard_channels.len();
+        info.monitor = self.monitoring;
         info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
         if info.last_cmd != last_cmd {
             info.last_cmd = last_cmd.to_owned();

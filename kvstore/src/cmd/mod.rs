@@ -190,19 +190,24 @@ impl<'a> Batch<'a> {
             addr: ctx.session.handle.addr,
             name: None,
             db: ctx.session.db,
+            own: None,
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
         let end = Instant::now();
         self.clock = Some(end);
+        let own = (self.session.monitoring)
+            .then_some(self.session.subscriptions.outbox.as_ref())
+            .flatten();
         let caller = observe::Caller::Client {
             addr: self.session.handle.addr,
             name: self.session.name.as_ref(),
             db: self.session.db,
+            own,
         };
         let nanos = end.duration_since(start).as_nanos() as u64;
         let blocked = self.effects.block.is_some();
-        observe::after_call(
+        let own_line = observe::after_call(
             self.shared,
             spec,
             &args,
@@ -222,7 +227,10 @@ impl<'a> Batch<'a> {
                 self.shared.blocked().serve_ready(ks);
             }
         }
-        reply
+        match own_line {
+            Some(line) => Reply::Frames(vec![reply, Reply::Encoded(line)]),
+            None => reply,
+        }
     }
 
     /// Redis's checks before running or queuing a command, in its order: lookup, arity,

@@ -10,11 +10,14 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
 use super::{CommandSpec, Flags};
 use crate::client::fmt_addr;
 use crate::protocol::Reply;
+use crate::pubsub::Outbox;
 use crate::state::{CommandStat, Shared};
 
 type SlotIndex = HashMap<usize, usize, foldhash::fast::FixedState>;
@@ -42,18 +45,22 @@ pub(crate) fn stat<'s>(shared: &'s Shared, spec: &'static CommandSpec) -> Option
 
 /// Who ran a command, for the slow log and MONITOR.
 pub(crate) enum Caller<'a> {
-    /// A client: its address, name and selected database after the command.
+    /// A client: its address, name and selected database after the command, and its own
+    /// outbox when it is a monitor that takes its own lines after the reply (as Redis
+    /// appends them to its output buffer after the reply).
     Client {
         addr: std::net::SocketAddr,
         name: Option<&'a Bytes>,
         db: usize,
+        own: Option<&'a Arc<Outbox>>,
     },
     /// A script's `redis.call`, in the script's database.
     Script { db: usize },
 }
 
 /// Records a call of `spec` that took `nanos` and answered `reply`; `errors_before` is what
-/// [`before_call`] returned.
+/// [`before_call`] returned. Returns the MONITOR line the caller must send after its reply
+/// when it is a monitor itself (`own`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn after_call(
     shared: &Shared,
@@ -64,7 +71,7 @@ pub(crate) fn after_call(
     caller: Caller,
     blocked: bool,
     errors_before: u64,
-) {
+) -> Option<Bytes> {
     let introspection = shared.introspection();
     let stat = stat(shared, spec);
     let redacted = redact(spec, args);
@@ -97,12 +104,20 @@ pub(crate) fn after_call(
         };
         introspection.slowlog_push(args, usec, peer, name);
     }
+    let mut own_line = None;
     if introspection.has_monitors() && !spec.flags.intersects(Flags::SKIP_MONITOR | Flags::ADMIN) {
-        introspection.feed_monitors(monitor_line(args, &caller));
+        let line = monitor_line(args, &caller);
+        let own = match caller {
+            Caller::Client { own, .. } => own,
+            Caller::Script { .. } => None,
+        };
+        introspection.feed_monitors(line.clone(), own);
+        own_line = own.map(|_| line);
     }
     if let Some(stat) = stat {
         introspection.record_call(stat, nanos, !blocked);
     }
+    own_line
 }
 
 /// EVAL, EVALSHA, FCALL and their `_RO` forms.
@@ -123,7 +138,7 @@ pub(crate) fn before_call(
 ) -> u64 {
     let introspection = shared.introspection();
     if introspection.has_monitors() && is_script(spec) {
-        introspection.feed_monitors(monitor_line(args, &caller));
+        introspection.feed_monitors(monitor_line(args, &caller), None);
     }
     introspection.total_error_replies()
 }

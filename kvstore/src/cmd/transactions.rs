@@ -104,6 +104,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
             addr: ctx.session.handle.addr,
             name: None,
             db: ctx.session.db,
+            own: None,
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
@@ -111,6 +112,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
             addr: ctx.session.handle.addr,
             name: ctx.session.name.as_ref(),
             db: ctx.session.db,
+            own: None,
         };
         let nanos = start.elapsed().as_nanos() as u64;
         observe::after_call(

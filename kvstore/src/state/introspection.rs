@@ -529,9 +529,9 @@ impl Introspection {
         self.monitor_count.load(Ordering::Relaxed) > 0
     }
 
-    /// Sends one line to every monitor; monitors whose connection ended (only this list
-    /// still holds their outbox) are dropped.
-    pub(crate) fn feed_monitors(&self, line: Bytes) {
+    /// Sends one line to every monitor but `except`; monitors whose connection ended (only
+    /// this list still holds their outbox) are dropped.
+    pub(crate) fn feed_monitors(&self, line: Bytes, except: Option<&Arc<Outbox>>) {
         const REPLICA_CLASS: OutputLimit = OutputLimit {
             hard: 256 << 20,
             soft: 64 << 20,
@@ -540,7 +540,9 @@ impl Introspection {
         let mut monitors = self.monitors.lock();
         monitors.retain(|m| Arc::strong_count(m) > 1 && !m.is_closed());
         for monitor in monitors.iter() {
-            monitor.push_frame(line.clone(), REPLICA_CLASS);
+            if !except.is_some_and(|e| Arc::ptr_eq(e, monitor)) {
+                monitor.push_frame(line.clone(), REPLICA_CLASS);
+            }
         }
         self.monitor_count.store(monitors.len(), Ordering::Relaxed);
     }
