@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 
 use crate::client::ClientHandle;
 use crate::cmd::{Batch, Effects, Session};
-use crate::protocol::{Reply, RequestParser};
+use crate::protocol::RequestParser;
 use crate::pubsub::Outbox;
 use crate::state::{Blocked, Release, Shared};
 
@@ -336,7 +336,8 @@ impl Commands<'_> {
                         Err(e) => {
                             // Like Redis: the commands before the bad bytes ran; reply, then
                             // close.
-                            Reply::error(e.to_string()).encode(batch.session().resp, self.wbuf);
+                            let reply = batch.protocol_error(e.to_string());
+                            reply.encode(batch.session().resp, self.wbuf);
                             tracing::debug!(
                                 client = batch.session().id(),
                                 "Protocol error ({e}) from client"

@@ -687,3 +687,18 @@ fn client_list_shows_monitors_and_shard_subscribers() {
         out
     });
 }
+
+#[test]
+fn protocol_errors_count_in_errorstats() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut bad = server.raw();
+        bad.send(b"*1\r\n$x\r\n");
+        let mut out = vec![e2e::text(bad.read_to_close())];
+        let mut c = server.raw();
+        out.push(e2e::text(c.cmd(&["INFO", "errorstats"])));
+        out
+    });
+}

@@ -91,10 +91,10 @@ impl Ctx<'_, '_> {
         let (caller_db, caller_resp) = (self.session.db, self.session.resp);
         self.session.db = *db;
         self.session.resp = resp;
-        let start = Instant::now();
+        let start = crate::state::tick();
         let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
         *db = self.session.db;
-        let nanos = start.elapsed().as_nanos() as u64;
+        let nanos = crate::state::tick().nanos_since(start);
         let caller = super::observe::Caller::Script { db: *db };
         let observe = super::observe::after_call;
         observe(

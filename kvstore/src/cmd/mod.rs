@@ -46,14 +46,13 @@ mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
 
 use crate::keyspace::Keyspace;
 use crate::protocol::Reply;
-use crate::state::{now_ms, Shared};
+use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use context::{Ctx, Effects, Session};
@@ -116,7 +115,7 @@ pub(crate) struct Batch<'a> {
     recent_now: Option<u64>,
     /// When the previous command of the batch ended: the next one's start, so that timing a
     /// command (INFO commandstats, SLOWLOG, LATENCY) costs one clock read, not two.
-    clock: Option<Instant>,
+    clock: Option<Tick>,
 }
 
 impl<'a> Batch<'a> {
@@ -143,6 +142,13 @@ impl<'a> Batch<'a> {
 
     pub(crate) fn effects_mut(&mut self) -> &mut Effects {
         &mut self.effects
+    }
+
+    /// The reply to a malformed request, counted like any error reply (INFO errorstats).
+    pub(crate) fn protocol_error(&mut self, message: String) -> Reply {
+        let reply = Reply::error(message);
+        observe::rejected(self.shared, None, &reply);
+        reply
     }
 
     /// Runs one command (or queues it inside MULTI) and returns its reply.
@@ -185,7 +191,7 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now,
         };
-        let start = self.clock.take().unwrap_or_else(Instant::now);
+        let start = self.clock.take().unwrap_or_else(tick);
         let caller = observe::Caller::Client {
             addr: ctx.session.handle.addr,
             name: None,
@@ -194,7 +200,7 @@ impl<'a> Batch<'a> {
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
-        let end = Instant::now();
+        let end = tick();
         self.clock = Some(end);
         let own = (self.session.monitoring)
             .then_some(self.session.subscriptions.outbox.as_ref())
@@ -205,7 +211,7 @@ impl<'a> Batch<'a> {
             db: self.session.db,
             own,
         };
-        let nanos = end.duration_since(start).as_nanos() as u64;
+        let nanos = end.nanos_since(start);
         let blocked = self.effects.block.is_some();
         let own_line = observe::after_call(
             self.shared,

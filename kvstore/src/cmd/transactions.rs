@@ -99,7 +99,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let mut replies = Vec::with_capacity(tx.queue.len());
     for (spec, args) in tx.queue {
         ctx.now = now_ms();
-        let start = std::time::Instant::now();
+        let start = crate::state::tick();
         let caller = observe::Caller::Client {
             addr: ctx.session.handle.addr,
             name: None,
@@ -114,7 +114,7 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
             db: ctx.session.db,
             own: None,
         };
-        let nanos = start.elapsed().as_nanos() as u64;
+        let nanos = crate::state::tick().nanos_since(start);
         observe::after_call(
             ctx.shared, spec, &args, nanos, &reply, caller, false, errors,
         );

@@ -277,6 +277,8 @@ pub(crate) struct Introspection {
 
 impl Introspection {
     pub(crate) fn new(config: &Config) -> Introspection {
+        // Calibrates the command clock now rather than during the first command.
+        super::clock::tick();
         let introspection = Introspection {
             commands: OnceLock::new(),
             errors: Mutex::default(),

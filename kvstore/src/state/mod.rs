@@ -11,6 +11,7 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+mod clock;
 mod introspection;
 mod pause;
 
@@ -22,6 +23,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use clock::{tick, Tick};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use pause::{ClientPause, PauseKind};
 
