@@ -702,3 +702,58 @@ fn protocol_errors_count_in_errorstats() {
         out
     });
 }
+
+/// A DEBUG OBJECT line with the address and LRU clock masked.
+fn mask_debug_object(reply: Vec<u8>) -> String {
+    e2e::text(reply)
+        .split(' ')
+        .map(|field| match field.split_once(':') {
+            Some(("at" | "lru", _)) => "MASKED".to_owned(),
+            _ => field.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn debug_object_matches_redis() {
+    let Some(d) = Differential::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let long: String = "x".repeat(60);
+        let varied: String = (0..200)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let members: Vec<String> = (0..300).map(|i| format!("member-{i}")).collect();
+        let mut rpush = vec!["RPUSH", "biglist"];
+        rpush.extend(members.iter().map(String::as_str));
+        let mut sadd = vec!["SADD", "bigset"];
+        sadd.extend(members.iter().map(String::as_str));
+        for args in [
+            &["RPUSH", "ql", "a", "b", "c"][..],
+            &["SET", "int", "12"],
+            &["SET", "bigint", "123456"],
+            &["SET", "emb", "hello"],
+            &["SET", "long", &long],
+            &["SET", "varied", &varied],
+            &["HSET", "h", "f", "v"],
+            &["SADD", "st", "1", "2"],
+            &["ZADD", "z", "1", "a"],
+            &rpush,
+            &sadd,
+        ] {
+            c.cmd(args);
+        }
+        let mut out = Vec::new();
+        for key in [
+            "ql", "int", "bigint", "emb", "long", "varied", "h", "st", "z", "biglist", "bigset",
+            "nokey",
+        ] {
+            out.push(mask_debug_object(c.cmd(&["DEBUG", "OBJECT", key])));
+        }
+        out.push(e2e::text(c.cmd(&["DEBUG", "OBJECT"])));
+        out
+    });
+}
