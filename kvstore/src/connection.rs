@@ -222,6 +222,10 @@ impl Connection {
                 }
             }
         };
+        // Served by a write (a timeout or CLIENT UNBLOCK writes nothing): Redis records the
+        // call's statistics then.
+        let served = release.writes > 0;
+        crate::cmd::unblocked(&self.shared, &mut self.session, &release.reply, served);
         if release.writes > 0
             && self.shared.commit().policy() == crate::persistence::Durability::Always
         {

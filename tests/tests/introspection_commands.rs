@@ -757,3 +757,27 @@ fn debug_object_matches_redis() {
         out
     });
 }
+
+#[test]
+fn blocked_commands_enter_the_slowlog_when_released() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut waiter = server.raw();
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        c.cmd(&["SLOWLOG", "RESET"]);
+        let mut out = vec![e2e::text(waiter.cmd(&["BLPOP", "nolist", "0.05"]))];
+        e2e::send_command(&mut waiter, &["BLPOP", "l", "0"]);
+        e2e::wait_blocked(&mut c, 1);
+        out.push(e2e::text(c.cmd(&["RPUSH", "l", "x"])));
+        out.push(e2e::text(waiter.read_reply().expect("served")));
+        out.extend(slowlog_entries(&mut c, "-1"));
+        out.extend(info_lines(c.cmd(&["INFO", "commandstats"]), |_, v| {
+            mask_cmdstat(v)
+        }));
+        out
+    });
+}

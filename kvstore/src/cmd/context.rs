@@ -187,6 +187,8 @@ pub(crate) struct Session {
     pub(crate) subscriptions: Subscriptions,
     /// In MONITOR mode: every command's line arrives in the subscriptions' outbox.
     pub(crate) monitoring: bool,
+    /// The call this client is blocked in, for the statistics recorded at its release.
+    pub(crate) blocked_call: Option<super::observe::BlockedCall>,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -234,6 +236,7 @@ impl Session {
             watched: Vec::new(),
             subscriptions: Subscriptions::default(),
             monitoring: false,
+            blocked_call: None,
         }
     }
 

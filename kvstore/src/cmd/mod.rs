@@ -56,6 +56,7 @@ use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use context::{Ctx, Effects, Session};
+pub(crate) use observe::unblocked;
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
 /// Every top-level command.
@@ -223,6 +224,9 @@ impl<'a> Batch<'a> {
             blocked,
             errors,
         );
+        if blocked {
+            self.session.blocked_call = Some(observe::BlockedCall::new(spec, args, nanos));
+        }
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }

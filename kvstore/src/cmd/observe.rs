@@ -43,6 +43,56 @@ pub(crate) fn stat<'s>(shared: &'s Shared, spec: &'static CommandSpec) -> Option
     stats.get(slot)
 }
 
+/// A call that blocked (BLPOP & co.): what Redis records once the client is released
+/// (`updateStatsOnUnblock`), kept in the client's session meanwhile.
+#[derive(Debug)]
+pub(crate) struct BlockedCall {
+    spec: &'static CommandSpec,
+    args: Vec<Bytes>,
+    nanos: u64,
+}
+
+impl BlockedCall {
+    pub(crate) fn new(spec: &'static CommandSpec, args: Vec<Bytes>, nanos: u64) -> BlockedCall {
+        BlockedCall { spec, args, nanos }
+    }
+}
+
+/// A blocked client was released with `reply`. When a key `served` it, like Redis, its
+/// call's time is added again, its latency sample and slow log entry are recorded now, and an
+/// error reply counts as a failed call; a timeout or CLIENT UNBLOCK records nothing more.
+pub(crate) fn unblocked(
+    shared: &Shared,
+    session: &mut super::Session,
+    reply: &Reply,
+    served: bool,
+) {
+    let Some(call) = session.blocked_call.take() else {
+        return;
+    };
+    if !served {
+        return;
+    }
+    let introspection = shared.introspection();
+    let stat = stat(shared, call.spec);
+    if let Reply::Error(message) = reply {
+        introspection.record_error(message);
+        if let Some(stat) = stat {
+            introspection.record_failed(stat);
+        }
+    }
+    if let Some(stat) = stat {
+        introspection.record_unblocked(stat, call.nanos);
+    }
+    let usec = call.nanos / 1000;
+    if !call.spec.has_flag(Flags::SKIP_SLOWLOG) && introspection.is_slow(usec) {
+        let peer = fmt_addr(session.handle.addr);
+        let name = session.name.clone().unwrap_or_default();
+        let args = redact(call.spec, &call.args);
+        introspection.slowlog_push(args.as_deref().unwrap_or(&call.args), usec, peer, name);
+    }
+}
+
 /// Who ran a command, for the slow log and MONITOR.
 pub(crate) enum Caller<'a> {
     /// A client: its address, name and selected database after the command, and its own

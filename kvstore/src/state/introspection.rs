@@ -350,6 +350,15 @@ impl Introspection {
         }
     }
 
+    /// A call that had blocked was released: Redis adds its time again and records the
+    /// latency sample it skipped when the call blocked.
+    pub(crate) fn record_unblocked(&self, stat: &CommandStat, nanos: u64) {
+        stat.usec.fetch_add(nanos / 1000, Ordering::Relaxed);
+        if self.thresholds.latency_tracking.load(Ordering::Relaxed) {
+            stat.histogram.get_or_init(Histogram::new).record(nanos);
+        }
+    }
+
     pub(crate) fn record_failed(&self, stat: &CommandStat) {
         stat.failed.fetch_add(1, Ordering::Relaxed);
     }
