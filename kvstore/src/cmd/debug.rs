@@ -82,6 +82,23 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
         return Ok(Reply::Ok);
     }
+    if c_is(sub, "reload") {
+        // kvstore's data directory is always current: reloading it gives back the dataset
+        // in memory, so RELOAD only makes it durable first (unless NOSAVE), as Redis saves.
+        let mut save = true;
+        for opt in &args[2..] {
+            if c_is(opt, "nosave") {
+                save = false;
+            } else if !(c_is(opt, "merge") || c_is(opt, "noflush")) {
+                return Err(Reply::error(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                ));
+            }
+        }
+        ctx.effects.save |= save;
+        tracing::warn!("DB reloaded by DEBUG RELOAD");
+        return Ok(Reply::Ok);
+    }
     if c_is(sub, "object") && argc == 3 {
         return debug_object(ctx, &args[2]);
     }
