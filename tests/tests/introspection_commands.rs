@@ -500,6 +500,24 @@ fn debug_subcommands_match_redis_when_enabled() {
         DEBUG LOG hello
         DEBUG ERROR "some error"
         DEBUG CHANGE-REPL-ID
+        DEBUG DIGEST
+        DEBUG DIGEST x
+        DEBUG DIGEST-VALUE
+        SET str hello
+        SET int 12345
+        RPUSH list a b c 1 2
+        SADD set 1 2 3
+        SADD set2 a b c
+        ZADD zset 1 a 2.5 b -3 c 1e100 d
+        HSET hash f v g w
+        XADD stream 1-1 f v g w
+        XADD stream 2-5 f2 v2
+        SET temp x EX 1000
+        SELECT 3
+        SET other db
+        SELECT 0
+        DEBUG DIGEST
+        DEBUG DIGEST-VALUE str int list set set2 zset hash stream temp nokey
         SET k v
         DEBUG RELOAD
         DEBUG RELOAD NOSAVE NOFLUSH MERGE

@@ -99,6 +99,23 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         tracing::warn!("DB reloaded by DEBUG RELOAD");
         return Ok(Reply::Ok);
     }
+    if c_is(sub, "digest") && argc == 2 {
+        return Ok(Reply::Status(hex(&dataset_digest(ctx)).into()));
+    }
+    if c_is(sub, "digest-value") {
+        let db = ctx.db();
+        let digests = args[2..]
+            .iter()
+            .map(|key| {
+                let mut digest = [0u8; 20];
+                if let Some(entry) = db.peek(key) {
+                    value_digest(&mut digest, entry);
+                }
+                Reply::Status(hex(&digest).into())
+            })
+            .collect();
+        return Ok(Reply::Array(digests));
+    }
     if c_is(sub, "object") && argc == 3 {
         return debug_object(ctx, &args[2]);
     }
@@ -161,6 +178,94 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Result<Reply, Reply> {
         )
         .into(),
     ))
+}
+
+/// Redis's `xorDigest`: `digest ^= SHA1(data)`.
+fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
+    let hash = sha1_smol::Sha1::from(data).digest().bytes();
+    digest.iter_mut().zip(hash).for_each(|(d, h)| *d ^= h);
+}
+
+/// Redis's `mixDigest`: `digest = SHA1(digest ^ SHA1(data))`, so order matters.
+fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = sha1_smol::Sha1::from(&digest[..]).digest().bytes();
+}
+
+fn hex(digest: &[u8; 20]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Redis's `computeDatasetDigest` (DEBUG DIGEST): per database with keys, its number mixed
+/// in, then every key's digest (its name mixed with its value's) xored in, so key order does
+/// not matter.
+fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
+    let now = ctx.now;
+    let mut result = [0u8; 20];
+    for (j, db) in ctx.keyspace().dbs_mut().iter_mut().enumerate() {
+        let keys = db.keys(now);
+        if keys.is_empty() {
+            continue;
+        }
+        mix_digest(&mut result, &(j as u32).to_be_bytes());
+        for key in keys {
+            let Some(entry) = db.peek(&key) else {
+                continue;
+            };
+            let mut digest = [0u8; 20];
+            mix_digest(&mut digest, &key);
+            value_digest(&mut digest, entry);
+            xor_digest(&mut result, &digest);
+        }
+    }
+    result
+}
+
+/// Redis's `xorObjectDigest`: the type, then the elements (mixed where order matters,
+/// xored where it does not), then whether the key expires.
+fn value_digest(digest: &mut [u8; 20], entry: &crate::keyspace::Entry) {
+    let pair = |first: &[u8], second: &[u8]| {
+        let mut element = [0u8; 20];
+        mix_digest(&mut element, first);
+        mix_digest(&mut element, second);
+        element
+    };
+    let value = &entry.value;
+    let kind: u32 = match value {
+        Value::Str(_) | Value::RawStr(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
+    };
+    mix_digest(digest, &kind.to_be_bytes());
+    match value {
+        Value::Str(s) | Value::RawStr(s) => mix_digest(digest, s),
+        Value::List(list) => list.iter().for_each(|item| mix_digest(digest, item)),
+        Value::Set(set) => set.iter().for_each(|member| xor_digest(digest, &member)),
+        Value::ZSet(z) => {
+            for (score, member) in z.iter() {
+                let score = crate::number::format_double(*score);
+                xor_digest(digest, &pair(member, score.as_bytes()));
+            }
+        }
+        Value::Hash(h) => {
+            for (field, value) in h.iter() {
+                xor_digest(digest, &pair(field, value));
+            }
+        }
+        Value::Stream(stream) => {
+            use crate::keyspace::stream::StreamId;
+            for (id, fields) in stream.range(StreamId::MIN, StreamId::MAX, false, usize::MAX) {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                fields.iter().for_each(|f| mix_digest(digest, f));
+            }
+        }
+    }
+    if entry.expire_at.is_some() {
+        xor_digest(digest, b"!!expire!!");
+    }
 }
 
 /// C's `strtod` on a prefix: the longest leading number, 0 when there is none.
