@@ -290,7 +290,8 @@ fn close_idle_clients(shared: &Shared) {
 
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
-    if !shared.introspection().active_expire() {
+    // DEBUG SET-ACTIVE-EXPIRE 0, or a CLIENT PAUSE (Redis expires nothing while paused).
+    if !shared.introspection().active_expire() || shared.pause().holds(|| true) {
         return false;
     }
     let now = now_ms();

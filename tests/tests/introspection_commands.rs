@@ -299,6 +299,7 @@ fn slowlog_records_entries_as_redis() {
         c.cmd(&["MULTI"]);
         c.cmd(&["INCR", "n"]);
         c.cmd(&["EXEC"]);
+        c.cmd(&["EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "lk"]);
         out.push(String::from_utf8_lossy(&c.cmd(&["SLOWLOG", "LEN"])).into_owned());
         out.extend(slowlog_entries(&mut c, "-1"));
         out.extend(slowlog_entries(&mut c, "2"));

@@ -149,8 +149,8 @@ pub(crate) fn after_call(
             Caller::Client { addr, name, .. } => {
                 (fmt_addr(*addr), name.cloned().unwrap_or_default())
             }
-            // Redis logs the script client, which has no address.
-            Caller::Script { .. } => (String::new(), Bytes::new()),
+            // Redis logs the script client, which has no connection.
+            Caller::Script { .. } => ("?:0".to_owned(), Bytes::new()),
         };
         introspection.slowlog_push(args, usec, peer, name);
     }
