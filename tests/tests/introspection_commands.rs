@@ -820,3 +820,27 @@ fn blocked_commands_enter_the_slowlog_when_released() {
             .collect()
     });
 }
+
+#[test]
+fn deterministic_replies_match_redis_in_both_protocols() {
+    let Some(d) = Differential::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        LATENCY HISTOGRAM nosuch
+        LATENCY LATEST
+        LATENCY HISTORY command
+        PUBSUB SHARDNUMSUB a b
+        PUBSUB SHARDCHANNELS
+        SPUBLISH a b
+        SLOWLOG GET 0
+        SLOWLOG LEN
+        SET k v
+        DEBUG DIGEST-VALUE k
+        DEBUG OBJECT nokey
+        LOLWUT
+        WAIT 0 0
+        "#,
+    );
+}
