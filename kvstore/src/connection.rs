@@ -225,7 +225,7 @@ impl Connection {
         // Served by a write (a timeout or CLIENT UNBLOCK writes nothing): Redis records the
         // call's statistics then.
         let served = release.writes > 0;
-        crate::cmd::unblocked(&self.shared, &mut self.session, &release.reply, served);
+        let reply = crate::cmd::unblocked(&self.shared, &mut self.session, release.reply, served);
         if release.writes > 0
             && self.shared.commit().policy() == crate::persistence::Durability::Always
         {
@@ -233,7 +233,7 @@ impl Connection {
         }
         // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
         self.session.handle.info.lock().last_active = std::time::Instant::now();
-        release.reply.encode(self.session.resp, &mut self.wbuf);
+        reply.encode(self.session.resp, &mut self.wbuf);
         self.socket.write_all(&self.wbuf).await?;
         self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();

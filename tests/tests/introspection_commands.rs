@@ -844,3 +844,27 @@ fn deterministic_replies_match_redis_in_both_protocols() {
         "#,
     );
 }
+
+#[test]
+fn wait_blocks_until_its_timeout_or_client_unblock() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut waiter = server.raw();
+        let mut ctl = server.raw();
+        let mut out = vec![e2e::text(waiter.cmd(&["WAIT", "1", "50"]))];
+        let id = e2e::text(waiter.cmd(&["CLIENT", "ID"]));
+        let id = id.trim_start_matches(':').trim_end().to_owned();
+        for mode in ["TIMEOUT", "ERROR"] {
+            e2e::send_command(&mut waiter, &["WAIT", "2", "0"]);
+            e2e::wait_blocked(&mut ctl, 1);
+            out.push(e2e::text(ctl.cmd(&["CLIENT", "UNBLOCK", &id, mode])));
+            out.push(e2e::text(waiter.read_reply().expect("released")));
+        }
+        out.push(e2e::text(waiter.cmd(&["MULTI"])));
+        out.push(e2e::text(waiter.cmd(&["WAIT", "1", "0"])));
+        out.push(e2e::text(waiter.cmd(&["EXEC"])));
+        out
+    });
+}

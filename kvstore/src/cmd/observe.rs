@@ -58,21 +58,26 @@ impl BlockedCall {
     }
 }
 
-/// A blocked client was released with `reply`. When a key `served` it, like Redis, its
-/// call's time is added again, its latency sample and slow log entry are recorded now, and an
-/// error reply counts as a failed call; a timeout or CLIENT UNBLOCK records nothing more.
+/// A blocked client was released with `reply`; returns what it is sent. When a key `served`
+/// it, like Redis, its call's time is added again, its latency sample and slow log entry are
+/// recorded now, and an error reply counts as a failed call; a timeout or CLIENT UNBLOCK
+/// records nothing more. WAIT, released without replicas to count, answers 0.
 pub(crate) fn unblocked(
     shared: &Shared,
     session: &mut super::Session,
-    reply: &Reply,
+    reply: Reply,
     served: bool,
-) {
+) -> Reply {
     let Some(call) = session.blocked_call.take() else {
-        return;
+        return reply;
     };
-    if !served {
-        return;
+    if call.spec.name == "wait" && matches!(reply, Reply::NilArray) {
+        return Reply::Integer(0);
     }
+    if !served {
+        return reply;
+    }
+    let reply = &reply;
     let introspection = shared.introspection();
     let stat = stat(shared, call.spec);
     if let Reply::Error(message) = reply {
@@ -91,6 +96,7 @@ pub(crate) fn unblocked(
         let args = redact(call.spec, &call.args);
         introspection.slowlog_push(args.as_deref().unwrap_or(&call.args), usec, peer, name);
     }
+    reply.clone()
 }
 
 /// Who ran a command, for the slow log and MONITOR.
