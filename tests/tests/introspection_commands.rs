@@ -541,6 +541,16 @@ fn lolwut_and_wait_match_redis() {
         LOLWUT VERSION x
         LOLWUT VERSION 7
         LOLWUT foo bar
+        LOLWUT VERSION 5 1 1 1
+        LOLWUT VERSION 5 10 2 2
+        LOLWUT VERSION 5 66 8 2
+        LOLWUT VERSION 5 33 3 1
+        LOLWUT VERSION 5 -5 0 0
+        LOLWUT VERSION 5 abc
+        LOLWUT VERSION 5 10 x
+        LOLWUT VERSION 4294967301 10 2 2
+        LOLWUT VERSION 6 x
+        LOLWUT VERSION 6 10 y
         WAIT
         WAIT 0 0
         WAIT -1 10
