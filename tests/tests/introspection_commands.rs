@@ -335,6 +335,9 @@ fn latency_subcommands_without_events_match_redis() {
         LATENCY RESET
         LATENCY RESET command fast-command
         LATENCY HISTOGRAM nosuchcommand
+        CONFIG SET latency-monitor-threshold 100000
+        LATENCY DOCTOR
+        CONFIG SET latency-monitor-threshold 0
         "#,
     );
 }
