@@ -3,8 +3,10 @@
 //! Each family lives in its own file and exports a `COMMANDS` table of [`CommandSpec`]s: the
 //! name, Redis's arity convention (positive = exact, negative = at least), flags and key
 //! positions as COMMAND INFO reports them, and the handler. Dispatch follows Redis's
-//! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, then
-//! authentication, so clients see the same error for the same mistake.
+//! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, DEBUG's
+//! `enable-debug-command`, then authentication, so clients see the same error for the same
+//! mistake. Every call goes through `observe` (statistics, slow log, latency, MONITOR), and
+//! CLIENT PAUSE postpones what it holds back before it runs or is queued.
 //!
 //! A family imports only this module, its helpers (`args`, `collection`, `blocking`,
 //! `context`, `spec`) and the layers below (`state`, `keyspace`, `protocol`), never another
@@ -244,8 +246,8 @@ impl<'a> Batch<'a> {
     }
 
     /// Redis's checks before running or queuing a command, in its order: lookup, arity,
-    /// authentication, MULTI-compatibility, subscribed mode. A refusal carries the command
-    /// it refused, when known.
+    /// DEBUG's protection, authentication, MULTI-compatibility, subscribed mode. A refusal
+    /// carries the command it refused, when known.
     #[allow(clippy::type_complexity)]
     fn check(
         &self,
