@@ -307,6 +307,14 @@ fn slowlog_records_entries_as_redis() {
         c.cmd(&["PING"]);
         out.push(String::from_utf8_lossy(&c.cmd(&["SLOWLOG", "LEN"])).into_owned());
         out.extend(slowlog_entries(&mut c, "10"));
+        // A shorter log is trimmed by the next command while the log is on, not before.
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+        c.cmd(&["CONFIG", "SET", "slowlog-max-len", "1"]);
+        c.cmd(&["PING"]);
+        out.push(e2e::text(c.cmd(&["SLOWLOG", "LEN"])));
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "1000000000"]);
+        c.cmd(&["PING"]);
+        out.push(e2e::text(c.cmd(&["SLOWLOG", "LEN"])));
         c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
         c.cmd(&["SLOWLOG", "RESET"]);
         c.cmd(&["SET", "k", "v"]);

@@ -273,6 +273,8 @@ pub(crate) struct Introspection {
     thresholds: Thresholds,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry sweep runs.
     active_expire: AtomicBool,
+    /// `slowlog-max-len` was lowered: the log is trimmed after the next command.
+    slowlog_trim: AtomicBool,
 }
 
 impl Introspection {
@@ -288,6 +290,7 @@ impl Introspection {
             monitors: Mutex::default(),
             monitor_count: AtomicUsize::new(0),
             active_expire: AtomicBool::new(true),
+            slowlog_trim: AtomicBool::new(false),
             thresholds: Thresholds {
                 slowlog_slower_than: AtomicI64::new(10000),
                 slowlog_max_len: AtomicU64::new(128),
@@ -315,9 +318,10 @@ impl Introspection {
             t.slowlog_slower_than.store(v, Ordering::Relaxed);
         }
         if let Ok(v) = param("slowlog-max-len").parse() {
-            t.slowlog_max_len.store(v, Ordering::Relaxed);
-            let mut slowlog = self.slowlog.lock();
-            slowlog.entries.truncate(v as usize);
+            // Like Redis, a shorter log is trimmed by the next command, if the log is on.
+            if t.slowlog_max_len.swap(v, Ordering::Relaxed) > v {
+                self.slowlog_trim.store(true, Ordering::Relaxed);
+            }
         }
         if let Ok(v) = param("latency-monitor-threshold").parse() {
             t.latency_monitor_ms.store(v, Ordering::Relaxed);
@@ -418,10 +422,24 @@ impl Introspection {
 
     // --- slow log ---------------------------------------------------------------------
 
-    /// Whether a command that took `usec` belongs in the slow log.
+    /// Whether a command that took `usec` belongs in the slow log. When it does not but the
+    /// log is on, a pending trim (a lowered `slowlog-max-len`) happens here, as Redis trims
+    /// after every command.
     pub(crate) fn is_slow(&self, usec: u64) -> bool {
         let slower_than = self.thresholds.slowlog_slower_than.load(Ordering::Relaxed);
-        slower_than >= 0 && usec as i64 >= slower_than
+        if slower_than < 0 {
+            return false;
+        }
+        if usec as i64 >= slower_than {
+            return true;
+        }
+        if self.slowlog_trim.load(Ordering::Relaxed)
+            && self.slowlog_trim.swap(false, Ordering::Relaxed)
+        {
+            let max_len = self.thresholds.slowlog_max_len.load(Ordering::Relaxed) as usize;
+            self.slowlog.lock().entries.truncate(max_len);
+        }
+        false
     }
 
     /// Adds an entry (Redis's `slowlogCreateEntry`: at most 32 arguments, the last saying
@@ -444,6 +462,7 @@ impl Introspection {
             .collect();
         let time = crate::state::now_ms() / 1000;
         let max_len = self.thresholds.slowlog_max_len.load(Ordering::Relaxed) as usize;
+        self.slowlog_trim.store(false, Ordering::Relaxed);
         let mut slowlog = self.slowlog.lock();
         let id = slowlog.next_id;
         slowlog.next_id += 1;
