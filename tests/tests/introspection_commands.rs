@@ -889,3 +889,22 @@ fn wait_blocks_until_its_timeout_or_client_unblock() {
         out
     });
 }
+
+#[test]
+fn debug_set_active_expire_stops_the_sweep() {
+    let Some(d) = Differential::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut out = vec![e2e::text(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]))];
+        c.cmd(&["SET", "k", "v", "PX", "20"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // Nobody read it and nothing swept it: still counted until touched.
+        out.push(e2e::text(c.cmd(&["DBSIZE"])));
+        out.push(e2e::text(c.cmd(&["GET", "k"])));
+        out.push(e2e::text(c.cmd(&["DBSIZE"])));
+        out.push(e2e::text(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"])));
+        out
+    });
+}
