@@ -908,3 +908,20 @@ fn debug_set_active_expire_stops_the_sweep() {
         out
     });
 }
+
+#[test]
+fn reset_ends_monitor_mode() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.same_transcripts(|server| {
+        let mut monitor = server.raw();
+        let mut c = server.raw();
+        let mut out = vec![e2e::text(monitor.cmd(&["MONITOR"]))];
+        out.push(e2e::text(monitor.cmd(&["RESET"])));
+        c.cmd(&["SET", "unseen", "1"]);
+        out.push(e2e::text(monitor.cmd(&["PING"])));
+        out.extend(client_list_fields(&mut c));
+        out
+    });
+}

@@ -243,6 +243,16 @@ fn redact(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<Bytes>> {
     Some(args)
 }
 
+/// RESET: the client leaves MONITOR mode.
+pub(crate) fn stop_monitoring(shared: &Shared, session: &mut super::Session) {
+    if !std::mem::take(&mut session.monitoring) {
+        return;
+    }
+    if let Some(outbox) = &session.subscriptions.outbox {
+        shared.introspection().remove_monitor(outbox);
+    }
+}
+
 /// A command refused before it ran (arity, authentication, MULTI, subscribed mode, BUSY):
 /// its `rejected_calls` and the error's count.
 pub(crate) fn rejected(shared: &Shared, spec: Option<&'static CommandSpec>, error: &Reply) {

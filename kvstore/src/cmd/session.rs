@@ -169,6 +169,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.session.multi = None;
     ctx.forget_watches();
     ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
+    super::observe::stop_monitoring(ctx.shared, ctx.session);
     let authenticated = password(ctx).is_none();
     let session = &mut *ctx.session;
     session.db = 0;

@@ -554,6 +554,13 @@ impl Introspection {
         self.monitor_count.store(monitors.len(), Ordering::Relaxed);
     }
 
+    /// Takes a client out of MONITOR mode (RESET).
+    pub(crate) fn remove_monitor(&self, outbox: &Arc<Outbox>) {
+        let mut monitors = self.monitors.lock();
+        monitors.retain(|m| !Arc::ptr_eq(m, outbox));
+        self.monitor_count.store(monitors.len(), Ordering::Relaxed);
+    }
+
     /// Whether any client is in MONITOR mode: one load on every command.
     pub(crate) fn has_monitors(&self) -> bool {
         self.monitor_count.load(Ordering::Relaxed) > 0
