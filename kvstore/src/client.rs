@@ -26,6 +26,10 @@ pub struct ClientInfo {
     /// Channel and pattern subscriptions.
     pub sub: usize,
     pub psub: usize,
+    /// Shard channel subscriptions (SSUBSCRIBE).
+    pub ssub: usize,
+    /// In MONITOR mode (flag `O`; like Redis's replicas, never idle).
+    pub monitor: bool,
     /// Commands queued since MULTI, -1 outside MULTI.
     pub multi: i64,
     /// The ACL user the client is authenticated as (`None`: `default`).
@@ -35,7 +39,7 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// Subscribed to anything: CLIENT LIST / KILL's type `pubsub`.
     pub fn is_pubsub(&self) -> bool {
-        self.sub + self.psub > 0
+        self.sub + self.psub + self.ssub > 0
     }
 }
 
@@ -101,6 +105,9 @@ impl ClientHandle {
     pub fn describe(&self, now: Instant) -> String {
         let info = self.info.lock();
         let mut flags = String::new();
+        if info.monitor {
+            flags.push('O');
+        }
         if info.is_pubsub() {
             flags.push('P');
         }
@@ -135,7 +142,7 @@ impl ClientHandle {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
@@ -149,6 +156,7 @@ impl ClientHandle {
             info.db,
             info.sub,
             info.psub,
+            info.ssub,
             info.multi,
             info.last_cmd,
             info.user.as_deref().map_or("default".into(), String::from_utf8_lossy),
@@ -192,6 +200,8 @@ impl ClientRegistry {
                 last_active: now,
                 sub: 0,
                 psub: 0,
+                ssub: 0,
+                monitor: false,
                 multi: -1,
                 user: None,
             }),

@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 
 use crate::client::ClientHandle;
 use crate::cmd::{Batch, Effects, Session};
-use crate::protocol::{Reply, RequestParser};
+use crate::protocol::RequestParser;
 use crate::pubsub::Outbox;
 use crate::state::{Blocked, Release, Shared};
 
@@ -80,7 +80,7 @@ impl Connection {
     /// Removes what other clients could still see of this one: subscriptions and watches.
     fn forget_client_state(&mut self) {
         self.shared.tracking().disable(self.session.id());
-        if self.session.subscriptions.count() > 0 {
+        if self.session.subscriptions.any() {
             self.session.unsubscribe_all(&mut self.shared.pubsub());
         }
         if !self.session.watched.is_empty() {
@@ -122,6 +122,8 @@ impl Connection {
     async fn serve(&mut self) -> std::io::Result<()> {
         // After a blocking command, input that arrived meanwhile runs before reading more.
         let mut resume = false;
+        // A command CLIENT PAUSE held back, to run first once the pause is over.
+        let mut postponed = None;
         loop {
             if !resume && !self.read().await? {
                 return Ok(());
@@ -130,7 +132,7 @@ impl Connection {
             if self.query_buffer_too_big() {
                 return Ok(());
             }
-            let mut effects = self.execute_batch();
+            let mut effects = self.execute_batch(postponed.take());
             if let Some(seq) = effects.wait_for_durable {
                 self.shared.commit().wait(seq).await;
             }
@@ -152,6 +154,11 @@ impl Connection {
                 if !self.wait_released(blocked).await? {
                     return Ok(());
                 }
+                resume = true;
+            }
+            if let Some(args) = effects.postponed.take() {
+                self.shared.pause().ended().await;
+                postponed = Some(args);
                 resume = true;
             }
         }
@@ -216,6 +223,10 @@ impl Connection {
                 }
             }
         };
+        // Served by a write (a timeout or CLIENT UNBLOCK writes nothing): Redis records the
+        // call's statistics then.
+        let served = release.writes > 0;
+        let reply = crate::cmd::unblocked(&self.shared, &mut self.session, release.reply, served);
         if release.writes > 0
             && self.shared.commit().policy() == crate::persistence::Durability::Always
         {
@@ -223,7 +234,7 @@ impl Connection {
         }
         // Being served counts as activity for the idle `timeout`, as a reply does in Redis.
         self.session.handle.info.lock().last_active = std::time::Instant::now();
-        release.reply.encode(self.session.resp, &mut self.wbuf);
+        reply.encode(self.session.resp, &mut self.wbuf);
         self.socket.write_all(&self.wbuf).await?;
         self.shared.stats().bytes_written(self.wbuf.len() as u64);
         self.wbuf.clear();
@@ -283,8 +294,9 @@ impl Connection {
         Ok(read > 0 && !self.session.handle.is_killed())
     }
 
-    /// Runs every complete command in the read buffer and encodes the replies.
-    fn execute_batch(&mut self) -> Effects {
+    /// Runs `postponed` (a command CLIENT PAUSE held back), then every complete command in
+    /// the read buffer, and encodes the replies.
+    fn execute_batch(&mut self, postponed: Option<Vec<Bytes>>) -> Effects {
         let mut batch = Batch::new(&self.shared, &mut self.session);
         let mut commands = Commands {
             parser: &mut self.parser,
@@ -292,7 +304,7 @@ impl Connection {
             wbuf: &mut self.wbuf,
             max_bulk: self.shared.limits().proto_max_bulk_len(),
         };
-        let executed = commands.run(&mut batch, None);
+        let executed = commands.run(&mut batch, postponed, false);
         self.shared.stats().commands_processed(executed);
         batch.finish()
     }
@@ -315,8 +327,7 @@ impl Commands<'_> {
     /// (`block_in_place`, once per batch), so that with the default `io-threads 1` other
     /// clients are still read and get BUSY, and SCRIPT KILL reaches the script. Batches
     /// without a script never pay for it.
-    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>) -> u64 {
-        let handed_off = first.is_some();
+    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>, handed_off: bool) -> u64 {
         let mut next = first;
         let mut executed = 0u64;
         loop {
@@ -330,7 +341,8 @@ impl Commands<'_> {
                         Err(e) => {
                             // Like Redis: the commands before the bad bytes ran; reply, then
                             // close.
-                            Reply::error(e.to_string()).encode(batch.session().resp, self.wbuf);
+                            let reply = batch.protocol_error(e.to_string());
+                            reply.encode(batch.session().resp, self.wbuf);
                             tracing::debug!(
                                 client = batch.session().id(),
                                 "Protocol error ({e}) from client"
@@ -342,12 +354,16 @@ impl Commands<'_> {
                 }
             };
             if !handed_off && may_run_long(&args[0], batch.session()) {
-                return executed + tokio::task::block_in_place(|| self.run(batch, Some(args)));
+                return executed
+                    + tokio::task::block_in_place(|| self.run(batch, Some(args), true));
             }
-            executed += 1;
             if !self.execute(batch, args) {
+                if batch.effects().postponed.is_none() {
+                    executed += 1;
+                }
                 break;
             }
+            executed += 1;
         }
         executed
     }
@@ -355,7 +371,7 @@ impl Commands<'_> {
     /// Runs one command and encodes its reply; false when the batch must stop there.
     fn execute(&mut self, batch: &mut Batch, args: Vec<Bytes>) -> bool {
         let reply = batch.execute(args);
-        if batch.effects().block.is_some() {
+        if batch.effects().block.is_some() || batch.effects().postponed.is_some() {
             return false;
         }
         if batch.effects().shutdown {

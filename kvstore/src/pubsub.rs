@@ -77,7 +77,7 @@ impl Outbox {
     }
 
     /// Queues an encoded frame that is not a channel message (a client-side caching
-    /// invalidation), under the same limit as messages.
+    /// invalidation, a MONITOR line) under `limit`, like a published message.
     pub fn push_frame(&self, frame: Bytes, limit: OutputLimit) {
         self.push(frame, limit, Instant::now());
     }
@@ -153,6 +153,8 @@ impl Outbox {
 pub struct Registry {
     channels: HashMap<Bytes, Vec<Arc<Outbox>>>,
     patterns: HashMap<Bytes, Vec<Arc<Outbox>>>,
+    /// Shard channels (SSUBSCRIBE / SPUBLISH): without cluster, one shard holds them all.
+    shard_channels: HashMap<Bytes, Vec<Arc<Outbox>>>,
 }
 
 impl Registry {
@@ -177,6 +179,53 @@ impl Registry {
 
     pub fn punsubscribe(&mut self, pattern: &[u8], outbox: &Arc<Outbox>) {
         remove(&mut self.patterns, pattern, outbox);
+    }
+
+    /// Adds a subscriber to a shard channel (the caller knows it is not subscribed yet).
+    pub fn ssubscribe(&mut self, channel: Bytes, outbox: &Arc<Outbox>) {
+        self.shard_channels
+            .entry(channel)
+            .or_default()
+            .push(outbox.clone());
+    }
+
+    pub fn sunsubscribe(&mut self, channel: &[u8], outbox: &Arc<Outbox>) {
+        remove(&mut self.shard_channels, channel, outbox);
+    }
+
+    /// SPUBLISH: delivers an `smessage` to the shard channel's subscribers (patterns never
+    /// match shard channels); returns how many there were.
+    pub fn spublish(&self, channel: &[u8], message: &[u8], limit: OutputLimit) -> usize {
+        let Some(subscribers) = self.shard_channels.get(channel) else {
+            return 0;
+        };
+        let now = Instant::now();
+        let mut frames: [Option<Bytes>; 2] = [None, None];
+        for outbox in subscribers {
+            let resp = outbox.resp.load(Ordering::Relaxed);
+            let frame = frames[usize::from(resp >= 3)]
+                .get_or_insert_with(|| encode_kind(resp, "smessage", None, channel, message));
+            outbox.push(frame.clone(), limit, now);
+        }
+        subscribers.len()
+    }
+
+    /// Shard channels with a subscriber, optionally only those matching `pattern`.
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.shard_channels
+            .keys()
+            .filter(|c| pattern.map_or(true, |p| crate::glob::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.shard_channels.get(channel).map_or(0, Vec::len)
+    }
+
+    /// Number of shard channels with a subscriber (INFO's `pubsubshard_channels`).
+    pub fn numshardchannels(&self) -> usize {
+        self.shard_channels.len()
     }
 
     /// Delivers a message to the channel's subscribers, then to every matching pattern's,
@@ -268,13 +317,26 @@ fn remove(map: &mut HashMap<Bytes, Vec<Arc<Outbox>>>, name: &[u8], outbox: &Arc<
 
 /// A `message` (or, with a pattern, `pmessage`) frame.
 fn encode(resp: u8, pattern: Option<&[u8]>, channel: &[u8], message: &[u8]) -> Bytes {
+    let kind = if pattern.is_some() {
+        "pmessage"
+    } else {
+        "message"
+    };
+    encode_kind(resp, kind, pattern, channel, message)
+}
+
+/// A message frame of `kind` (`message`, `pmessage`, `smessage`).
+fn encode_kind(
+    resp: u8,
+    kind: &'static str,
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    message: &[u8],
+) -> Bytes {
     let mut items = Vec::with_capacity(4);
-    match pattern {
-        Some(p) => {
-            items.push(Reply::bulk("pmessage"));
-            items.push(Reply::Bulk(Bytes::copy_from_slice(p)));
-        }
-        None => items.push(Reply::bulk("message")),
+    items.push(Reply::bulk(kind));
+    if let Some(p) = pattern {
+        items.push(Reply::Bulk(Bytes::copy_from_slice(p)));
     }
     items.push(Reply::Bulk(Bytes::copy_from_slice(channel)));
     items.push(Reply::Bulk(Bytes::copy_from_slice(message)));

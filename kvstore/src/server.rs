@@ -294,7 +294,7 @@ fn close_idle_clients(shared: &Shared) {
         }
         let (last_active, subscribed) = {
             let info = client.info.lock();
-            (info.last_active, info.is_pubsub())
+            (info.last_active, info.is_pubsub() || info.monitor)
         };
         // Like Redis, subscribers are never idle: they wait for messages.
         if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
@@ -305,6 +305,10 @@ fn close_idle_clients(shared: &Shared) {
 
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
+    // DEBUG SET-ACTIVE-EXPIRE 0, or a CLIENT PAUSE (Redis expires nothing while paused).
+    if !shared.introspection().active_expire() || shared.pause().holds(|| true) {
+        return false;
+    }
     let now = now_ms();
     // A script may hold the keyspace for seconds: rather than stall this worker (the only
     // one with `io-threads 1`, which must go on serving BUSY and SCRIPT KILL), the sweep

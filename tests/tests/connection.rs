@@ -290,6 +290,11 @@ fn requirepass_blocks_everything_but_the_handshake() {
                 reply,
                 "-EXECABORT Transaction discarded because of: NOAUTH Authentication required.\r\n"
             ),
+            // Redis checks `enable-debug-command` before authentication.
+            "debug" => assert!(
+                reply.starts_with("-ERR DEBUG command not allowed."),
+                "{reply}"
+            ),
             // A container with subcommands: the subcommands are checked one by one.
             _ if arity == -2 && names.iter().any(|n| n.starts_with(&format!("{name}|"))) => {}
             _ => assert_eq!(reply, "-NOAUTH Authentication required.\r\n", "{args:?}"),

@@ -328,9 +328,9 @@ fn info(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         (&["replication"], "Replication", replication_section),
         (&["cpu"], "CPU", cpu_section),
         (&["module_list", "modules"], "Modules", |_, _| {}),
-        (&["commandstats"], "Commandstats", |_, _| {}),
-        (&["errorstats"], "Errorstats", |_, _| {}),
-        (&["latencystats"], "Latencystats", |_, _| {}),
+        (&["commandstats"], "Commandstats", commandstats_section),
+        (&["errorstats"], "Errorstats", errorstats_section),
+        (&["latencystats"], "Latencystats", latencystats_section),
         (&["cluster"], "Cluster", |_, out| {
             field(out, "cluster_enabled", 0)
         }),
@@ -561,13 +561,17 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", keyspace.hits);
     field(out, "keyspace_misses", keyspace.misses);
-    let (channels, patterns) = {
+    let (channels, patterns, shard_channels) = {
         let registry = ctx.shared.pubsub();
-        (registry.numchannels(), registry.numpat())
+        (
+            registry.numchannels(),
+            registry.numpat(),
+            registry.numshardchannels(),
+        )
     };
     field(out, "pubsub_channels", channels);
     field(out, "pubsub_patterns", patterns);
-    field(out, "pubsubshard_channels", 0);
+    field(out, "pubsubshard_channels", shard_channels);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
     field(out, "migrate_cached_sockets", 0);
@@ -575,6 +579,72 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "tracking_total_keys", keys);
     field(out, "tracking_total_items", items);
     field(out, "tracking_total_prefixes", prefixes);
+    field(out, "unexpected_error_replies", 0);
+    let errors = ctx.shared.introspection().total_error_replies();
+    field(out, "total_error_replies", errors);
+    field(out, "dump_payload_sanitizations", 0);
+}
+
+/// Redis's `getSafeInfoString`: INFO's separators cannot appear in a name.
+fn info_safe(name: &str) -> String {
+    name.replace(['#', ':', '\n', '\r'], "_")
+}
+
+fn commandstats_section(ctx: &mut Ctx, out: &mut String) {
+    for stat in ctx.shared.introspection().commands_seen() {
+        let c = stat.counts();
+        if c.calls == 0 && c.failed == 0 && c.rejected == 0 {
+            continue;
+        }
+        // Redis divides in single precision.
+        let per_call = if c.calls == 0 {
+            0.0
+        } else {
+            f64::from(c.usec as f32 / c.calls as f32)
+        };
+        field(
+            out,
+            &format!("cmdstat_{}", info_safe(stat.name)),
+            format!(
+                "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                c.calls, c.usec, c.rejected, c.failed
+            ),
+        );
+    }
+}
+
+fn errorstats_section(ctx: &mut Ctx, out: &mut String) {
+    for (prefix, count) in ctx.shared.introspection().errors() {
+        let name = info_safe(&String::from_utf8_lossy(&prefix));
+        field(out, &format!("errorstat_{name}"), format!("count={count}"));
+    }
+}
+
+fn latencystats_section(ctx: &mut Ctx, out: &mut String) {
+    let introspection = ctx.shared.introspection();
+    if !introspection.latency_tracking() {
+        return;
+    }
+    let percentiles = introspection.percentiles();
+    for stat in introspection.commands_seen() {
+        let Some(histogram) = stat.histogram() else {
+            continue;
+        };
+        let values: Vec<String> = (percentiles.iter())
+            .map(|&p| {
+                let usec = histogram.value_at_percentile(p) as f64 / 1000.0;
+                format!("p{}={usec:.3}", percentile_label(p))
+            })
+            .collect();
+        let name = format!("latency_percentiles_usec_{}", info_safe(stat.name));
+        field(out, &name, values.join(","));
+    }
+}
+
+/// `%f` without trailing zeros (Redis's `trimDoubleString`): `50`, `99.9`.
+fn percentile_label(p: f64) -> String {
+    let text = format!("{p:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn replication_section(_: &mut Ctx, out: &mut String) {

@@ -141,3 +141,12 @@ pub(crate) fn string_for_write<'d>(
             .ok_or(Reply::error(err::WRONGTYPE)),
     }
 }
+
+/// Redis's `addReplySubcommandSyntaxError`: a known subcommand with the wrong arguments.
+pub(crate) fn subcommand_syntax_error(args: &[Bytes]) -> Reply {
+    Reply::error(sanitize(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        truncated(&args[1], 128),
+        String::from_utf8_lossy(&args[0]).to_uppercase()
+    )))
+}

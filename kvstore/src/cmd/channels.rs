@@ -1,4 +1,6 @@
-//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//! Pub/sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB,
+//! and their sharded forms SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH (without cluster every
+//! shard channel lives on this server; their subscriptions are counted apart).
 //!
 //! The registry of subscriptions and the delivery queues are in `crate::pubsub`; this file
 //! keeps a connection's own view ([`Subscriptions`]) and the registry in step and builds
@@ -22,6 +24,9 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("psubscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], psubscribe),
     CommandSpec::new("punsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], punsubscribe),
     CommandSpec::new("publish", 3, flags![PUBSUB, LOADING, STALE, FAST], acl![], publish),
+    CommandSpec::new("spublish", 3, flags![PUBSUB, LOADING, STALE, FAST], acl![], spublish).keys(1, 1, 1),
+    CommandSpec::new("ssubscribe", -2, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], ssubscribe).keys(1, -1, 1),
+    CommandSpec::new("sunsubscribe", -1, flags![PUBSUB, NOSCRIPT, LOADING, STALE], acl![], sunsubscribe).keys(1, -1, 1),
     CommandSpec::new("pubsub", -2, flags![], acl![], pubsub_help).with_subcommands(PUBSUB),
 ];
 
@@ -39,7 +44,15 @@ static PUBSUB: &[CommandSpec] = &[
 pub(crate) fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
     matches!(
         spec.name,
-        "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+        "ping"
+            | "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "quit"
+            | "reset"
     )
 }
 
@@ -74,6 +87,7 @@ fn outbox(session: &mut Session) -> Arc<Outbox> {
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -81,6 +95,15 @@ impl Kind {
         match self {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
+            Kind::Shard => &mut subs.shard_channels,
+        }
+    }
+
+    /// The count the confirmations report: shard channels are counted apart.
+    fn count(self, subs: &Subscriptions) -> usize {
+        match self {
+            Kind::Channel | Kind::Pattern => subs.count(),
+            Kind::Shard => subs.shard_channels.len(),
         }
     }
 
@@ -88,6 +111,7 @@ impl Kind {
         match self {
             Kind::Channel => registry.subscribe(name, outbox),
             Kind::Pattern => registry.psubscribe(name, outbox),
+            Kind::Shard => registry.ssubscribe(name, outbox),
         }
     }
 
@@ -95,6 +119,7 @@ impl Kind {
         match self {
             Kind::Channel => registry.unsubscribe(name, outbox),
             Kind::Pattern => registry.punsubscribe(name, outbox),
+            Kind::Shard => registry.sunsubscribe(name, outbox),
         }
     }
 }
@@ -111,7 +136,7 @@ fn add(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Reply 
                 kind.names(subs).insert(name.clone());
                 kind.add(&mut registry, name, &outbox);
             }
-            confirmation(reply, Some(name.clone()), subs.count())
+            confirmation(reply, Some(name.clone()), kind.count(subs))
         })
         .collect();
     Reply::Frames(frames)
@@ -125,7 +150,7 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
         kind.names(subs).iter().cloned().collect()
     };
     if names.is_empty() {
-        return confirmation(reply, None, subs.count());
+        return confirmation(reply, None, kind.count(subs));
     }
     let mut registry = ctx.shared.pubsub();
     let frames = names
@@ -136,7 +161,7 @@ fn remove(ctx: &mut Ctx, args: &[Bytes], kind: Kind, reply: &'static str) -> Rep
                     kind.remove(&mut registry, &name, outbox);
                 }
             }
-            confirmation(reply, Some(name), subs.count())
+            confirmation(reply, Some(name), kind.count(subs))
         })
         .collect();
     Reply::Frames(frames)
@@ -162,6 +187,28 @@ fn punsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(remove(ctx, args, Kind::Pattern, "punsubscribe"))
 }
 
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+fn ssubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    if ctx.in_multi() {
+        return Err(Reply::error(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
+    }
+    Ok(add(ctx, args, Kind::Shard, "ssubscribe"))
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]
+fn sunsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    Ok(remove(ctx, args, Kind::Shard, "sunsubscribe"))
+}
+
+/// SPUBLISH shardchannel message
+fn spublish(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let limit = ctx.shared.limits().pubsub_output();
+    let receivers = ctx.shared.pubsub().spublish(&args[1], &args[2], limit);
+    Ok(Reply::Integer(receivers as i64))
+}
+
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // Keyspace events a script or transaction raised before this come first.
@@ -181,16 +228,24 @@ fn too_many_args(args: &[Bytes]) -> Option<Reply> {
     })
 }
 
-/// PUBSUB SHARDCHANNELS [pattern]: kvstore has no shard channels (no cluster).
-fn pubsub_shardchannels(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    Ok(too_many_args(args).unwrap_or(Reply::Array(Vec::new())))
+/// PUBSUB SHARDCHANNELS [pattern]
+fn pubsub_shardchannels(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    if let Some(error) = too_many_args(args) {
+        return Err(error);
+    }
+    let channels = (ctx.shared.pubsub()).shard_channels(args.get(2).map(|p| &p[..]));
+    Ok(Reply::Array(
+        channels.into_iter().map(Reply::Bulk).collect(),
+    ))
 }
 
 /// PUBSUB SHARDNUMSUB [shardchannel ...]
-fn pubsub_shardnumsub(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
-    let pairs = args[2..]
-        .iter()
-        .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Integer(0)]);
+fn pubsub_shardnumsub(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let registry = ctx.shared.pubsub();
+    let pairs = args[2..].iter().flat_map(|c| {
+        let n = registry.shard_numsub(c) as i64;
+        [Reply::Bulk(c.clone()), Reply::Integer(n)]
+    });
     Ok(Reply::Array(pairs.collect()))
 }
 

@@ -33,6 +33,9 @@ pub(crate) struct Effects {
     /// Encoded frames to write right after the last command's reply (the client's own
     /// client-side caching invalidations).
     pub(crate) after_reply: Vec<Bytes>,
+    /// CLIENT PAUSE holds this command back: execution stops before it, and the connection
+    /// runs it again once the pause is over.
+    pub(crate) postponed: Option<Vec<Bytes>>,
 }
 
 /// The batch's keyspace, locked on first use: notes the write count at that moment and
@@ -125,7 +128,7 @@ impl Ctx<'_, '_> {
     /// a script's `redis.call` does. The caller's database and protocol are left as they were.
     pub(crate) fn call_as(
         &mut self,
-        spec: &CommandSpec,
+        spec: &'static CommandSpec,
         args: &[Bytes],
         db: &mut usize,
         resp: u8,
@@ -133,8 +136,22 @@ impl Ctx<'_, '_> {
         let (caller_db, caller_resp) = (self.session.db, self.session.resp);
         self.session.db = *db;
         self.session.resp = resp;
+        let start = crate::state::tick();
         let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
         *db = self.session.db;
+        let nanos = crate::state::tick().nanos_since(start);
+        let caller = super::observe::Caller::Script { db: *db };
+        let observe = super::observe::after_call;
+        observe(
+            self.shared,
+            spec,
+            args,
+            nanos,
+            &reply,
+            caller,
+            false,
+            u64::MAX,
+        );
         self.session.db = caller_db;
         self.session.resp = caller_resp;
         reply
@@ -215,6 +232,10 @@ pub(crate) struct Session {
     /// Keys under WATCH: database, key, version seen at WATCH.
     pub(crate) watched: Vec<(usize, Bytes, u64)>,
     pub(crate) subscriptions: Subscriptions,
+    /// In MONITOR mode: every command's line arrives in the subscriptions' outbox.
+    pub(crate) monitoring: bool,
+    /// The call this client is blocked in, for the statistics recorded at its release.
+    pub(crate) blocked_call: Option<super::observe::BlockedCall>,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -230,6 +251,8 @@ pub(crate) struct Transaction {
 pub(crate) struct Subscriptions {
     pub(crate) channels: HashSet<Bytes>,
     pub(crate) patterns: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub(crate) shard_channels: HashSet<Bytes>,
     /// Created at the first subscription; kept afterwards so queued messages still leave.
     pub(crate) outbox: Option<Arc<Outbox>>,
 }
@@ -238,6 +261,11 @@ impl Subscriptions {
     /// The count SUBSCRIBE and friends report.
     pub(crate) fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Subscribed to anything, shard channels included.
+    pub(crate) fn any(&self) -> bool {
+        self.count() > 0 || !self.shard_channels.is_empty()
     }
 }
 
@@ -255,6 +283,8 @@ impl Session {
             multi: None,
             watched: Vec::new(),
             subscriptions: Subscriptions::default(),
+            monitoring: false,
+            blocked_call: None,
         }
     }
 
@@ -286,7 +316,7 @@ impl Session {
 
     /// Subscribed in RESP2: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT and RESET run.
     pub(crate) fn in_subscribed_mode(&self) -> bool {
-        self.resp == 2 && self.subscriptions.count() > 0
+        self.resp == 2 && self.subscriptions.any()
     }
 
     /// Publishes the session's fields for CLIENT LIST.
@@ -297,6 +327,8 @@ impl Session {
         info.last_active = Instant::now();
         info.sub = self.subscriptions.channels.len();
         info.psub = self.subscriptions.patterns.len();
+        info.ssub = self.subscriptions.shard_channels.len();
+        info.monitor = self.monitoring;
         info.multi = self.multi.as_ref().map_or(-1, |tx| tx.queue.len() as i64);
         if info.last_cmd != last_cmd {
             info.last_cmd = last_cmd.to_owned();
@@ -330,6 +362,9 @@ impl Session {
         }
         for name in subs.patterns.drain() {
             registry.punsubscribe(&name, outbox);
+        }
+        for name in subs.shard_channels.drain() {
+            registry.sunsubscribe(&name, outbox);
         }
     }
 }

@@ -3,8 +3,10 @@
 //! Each family lives in its own file and exports a `COMMANDS` table of [`CommandSpec`]s: the
 //! name, Redis's arity convention (positive = exact, negative = at least), flags and key
 //! positions as COMMAND INFO reports them, and the handler. Dispatch follows Redis's
-//! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, then
-//! authentication, so clients see the same error for the same mistake.
+//! `processCommand` order: QUIT, lookup (unknown command / subcommand), arity, DEBUG's
+//! `enable-debug-command`, then authentication, so clients see the same error for the same
+//! mistake. Every call goes through `observe` (statistics, slow log, latency, MONITOR), and
+//! CLIENT PAUSE postpones what it holds back before it runs or is queued.
 //!
 //! A family imports only this module, its helpers (`args`, `collection`, `blocking`,
 //! `context`, `spec`) and the layers below (`state`, `keyspace`, `protocol`), never another
@@ -18,20 +20,27 @@ mod blocking;
 mod channels;
 mod collection;
 mod context;
+mod debug;
 mod geosets;
 mod hashes;
 mod hyperloglogs;
 mod introspection;
 mod keys;
+mod latency;
 mod lcs;
 mod lists;
+mod lolwut;
 mod memory;
+mod monitor;
+mod observe;
 mod oom;
 mod process;
+mod replication;
 mod scripting;
 mod serialize;
 mod session;
 mod sets;
+mod slowlog;
 mod sort;
 mod spec;
 mod streams;
@@ -49,11 +58,12 @@ use parking_lot::MutexGuard;
 use crate::acl::{Call, Catalog, Context, Denial, LogEntry, Reason};
 use crate::keyspace::Keyspace;
 use crate::protocol::Reply;
-use crate::state::{now_ms, Shared};
+use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use access_control::load_users_at_startup;
 pub(crate) use context::{Ctx, Effects, Session};
+pub(crate) use observe::unblocked;
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
 /// Every top-level command.
@@ -80,6 +90,12 @@ pub(crate) fn table() -> impl Iterator<Item = &'static CommandSpec> {
         .chain(hyperloglogs::COMMANDS)
         .chain(geosets::COMMANDS)
         .chain(scripting::COMMANDS)
+        .chain(slowlog::COMMANDS)
+        .chain(latency::COMMANDS)
+        .chain(monitor::COMMANDS)
+        .chain(debug::COMMANDS)
+        .chain(lolwut::COMMANDS)
+        .chain(replication::COMMANDS)
 }
 
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -106,6 +122,9 @@ pub(crate) struct Batch<'a> {
     /// was the largest user-space cost of a pipelined PING or GET. After any other command
     /// the clock is read again, so a slow command never makes later ones see an old time.
     recent_now: Option<u64>,
+    /// When the previous command of the batch ended: the next one's start, so that timing a
+    /// command (INFO commandstats, SLOWLOG, LATENCY) costs one clock read, not two.
+    clock: Option<Tick>,
 }
 
 impl<'a> Batch<'a> {
@@ -118,6 +137,7 @@ impl<'a> Batch<'a> {
             effects: Effects::default(),
             last_cmd: "",
             recent_now: None,
+            clock: None,
         }
     }
 
@@ -133,6 +153,13 @@ impl<'a> Batch<'a> {
         &mut self.effects
     }
 
+    /// The reply to a malformed request, counted like any error reply (INFO errorstats).
+    pub(crate) fn protocol_error(&mut self, message: String) -> Reply {
+        let reply = Reply::error(message);
+        observe::rejected(self.shared, None, &reply);
+        reply
+    }
+
     /// Runs one command (or queues it inside MULTI) and returns its reply.
     pub(crate) fn execute(&mut self, args: Vec<Bytes>) -> Reply {
         if args[0].eq_ignore_ascii_case(b"quit") {
@@ -141,10 +168,20 @@ impl<'a> Batch<'a> {
         }
         let spec = match self.check(&args) {
             Ok(spec) => spec,
-            Err((spec, error)) => return transactions::refuse(self.session, spec, error),
+            Err((spec, error)) => {
+                let reply = transactions::refuse(self.session, spec, error);
+                observe::rejected(self.shared, spec, &reply);
+                return reply;
+            }
         };
         if let Some(busy) = scripting::busy_refusal(self.shared, spec) {
-            return transactions::refuse(self.session, Some(spec), busy);
+            let reply = transactions::refuse(self.session, Some(spec), busy);
+            observe::rejected(self.shared, Some(spec), &reply);
+            return reply;
+        }
+        if (self.shared.pause()).holds(|| may_replicate(spec, self.session)) {
+            self.effects.postponed = Some(args);
+            return Reply::Nil;
         }
         if let Some(tx) = &mut self.session.multi {
             if !transactions::runs_inside_multi(spec) {
@@ -163,7 +200,41 @@ impl<'a> Batch<'a> {
             effects: &mut self.effects,
             now,
         };
+        let start = self.clock.take().unwrap_or_else(tick);
+        let caller = observe::Caller::Client {
+            addr: ctx.session.handle.addr,
+            name: None,
+            db: ctx.session.db,
+            own: None,
+        };
+        let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        let end = tick();
+        self.clock = Some(end);
+        let own = (self.session.monitoring)
+            .then_some(self.session.subscriptions.outbox.as_ref())
+            .flatten();
+        let caller = observe::Caller::Client {
+            addr: self.session.handle.addr,
+            name: self.session.name.as_ref(),
+            db: self.session.db,
+            own,
+        };
+        let nanos = end.nanos_since(start);
+        let blocked = self.effects.block.is_some();
+        let own_line = observe::after_call(
+            self.shared,
+            spec,
+            &args,
+            nanos,
+            &reply,
+            caller,
+            blocked,
+            errors,
+        );
+        if blocked {
+            self.session.blocked_call = Some(observe::BlockedCall::new(spec, args.clone(), nanos));
+        }
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }
@@ -185,12 +256,15 @@ impl<'a> Batch<'a> {
                 tracking::after_command(self.shared, self.keyspace.as_deref_mut(), id, spec, &args);
             self.effects.after_reply.extend(own);
         }
-        reply
+        match own_line {
+            Some(line) => Reply::Frames(vec![reply, Reply::Encoded(line)]),
+            None => reply,
+        }
     }
 
     /// Redis's checks before running or queuing a command, in its order: lookup, arity,
-    /// authentication, MULTI-compatibility, `maxmemory` (eviction, OOM), subscribed mode. A
-    /// refusal carries the command it refused, when known.
+    /// DEBUG's protection, authentication, MULTI-compatibility, ACL permissions, `maxmemory`
+    /// (eviction, OOM), subscribed mode. A refusal carries the command it refused, when known.
     #[allow(clippy::type_complexity)]
     fn check(
         &mut self,
@@ -222,6 +296,9 @@ impl<'a> Batch<'a> {
                 spec.name
             ));
             return Err((Some(spec), error));
+        }
+        if spec.name == "debug" && !debug::allowed(self.shared, self.session) {
+            return Err((Some(spec), Reply::error(debug::NOT_ALLOWED)));
         }
         if !self.session.authenticated
             && !spec.has_flag(Flags::NO_AUTH)
@@ -384,6 +461,22 @@ pub(crate) fn log_entry(
         client_info: session.handle.describe(std::time::Instant::now()),
     };
     shared.acl().update(|users| users.log.add(entry, max_len));
+}
+
+/// Whether CLIENT PAUSE WRITE holds `spec` back: Redis's write commands, those flagged
+/// `may_replicate` (EVAL, EVALSHA, FCALL, PFCOUNT, PUBLISH, SPUBLISH), and EXEC of a
+/// transaction that queued one.
+fn may_replicate(spec: &CommandSpec, session: &Session) -> bool {
+    let one = |spec: &CommandSpec| {
+        spec.has_flag(Flags::WRITE)
+            || matches!(
+                spec.name,
+                "eval" | "evalsha" | "fcall" | "pfcount" | "publish" | "spublish"
+            )
+    };
+    one(spec)
+        || (spec.name == "exec"
+            && (session.multi.as_ref()).is_some_and(|tx| tx.queue.iter().any(|(s, _)| one(s))))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

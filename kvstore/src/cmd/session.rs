@@ -16,6 +16,7 @@ use super::{acl, flags, log_entry, CommandSpec, Ctx, Session};
 use crate::acl::{Context, Reason};
 use crate::client::fmt_addr;
 use crate::protocol::Reply;
+use crate::state::PauseKind;
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
@@ -40,6 +41,8 @@ static CLIENT: &[CommandSpec] = &[
     CommandSpec::new("client|getname", 2, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_getname),
     CommandSpec::new("client|setinfo", 4, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_setinfo),
     CommandSpec::new("client|no-evict", 3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_evict),
+    CommandSpec::new("client|pause", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_pause),
+    CommandSpec::new("client|unpause", 2, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_unpause),
     CommandSpec::new("client|no-touch", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_no_touch),
     CommandSpec::new("client|reply", 3, flags![NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_reply),
     CommandSpec::new("client|unblock", -3, flags![ADMIN, NOSCRIPT, LOADING, STALE], acl![CONNECTION], client_unblock),
@@ -179,6 +182,7 @@ fn reset(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.forget_watches();
     ctx.session.unsubscribe_all(&mut ctx.shared.pubsub());
     ctx.shared.tracking().disable(ctx.session.id());
+    super::observe::stop_monitoring(ctx.shared, ctx.session);
     let authenticated = !ctx.shared.acl().auth_required();
     let session = &mut *ctx.session;
     session.db = 0;
@@ -458,6 +462,33 @@ fn on_off(arg: &[u8]) -> Reply {
 /// CLIENT NO-EVICT ON|OFF
 fn client_no_evict(_: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(on_off(&args[2]))
+}
+
+/// CLIENT PAUSE timeout [WRITE | ALL]: holds back every command, or those that may write,
+/// for `timeout` milliseconds (dispatch postpones them; see `state::ClientPause`).
+fn client_pause(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    if args.len() > 4 {
+        return Err(super::args::subcommand_syntax_error(args));
+    }
+    let kind = match args.get(3) {
+        None => PauseKind::All,
+        Some(mode) if super::args::c_is(mode, "write") => PauseKind::Write,
+        Some(mode) if super::args::c_is(mode, "all") => PauseKind::All,
+        Some(_) => return Err(Reply::error("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms = crate::number::parse_i64(&args[2]).ok_or(Reply::error(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    let ms = u64::try_from(ms).map_err(|_| Reply::error("ERR timeout is negative"))?;
+    let until = Instant::now() + std::time::Duration::from_millis(ms);
+    ctx.shared.pause().pause(until, kind);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT UNPAUSE
+fn client_unpause(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    ctx.shared.pause().unpause();
+    Ok(Reply::Ok)
 }
 
 /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]: releases a client blocked in BLPOP & co. as

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::context::Transaction;
+use super::observe;
 use super::{acl, flags, CommandSpec, Ctx, Session};
 use crate::protocol::Reply;
 use crate::state::now_ms;
@@ -100,22 +101,23 @@ fn exec(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
         ctx.now = now_ms();
         // Permissions are checked again: the user's rules may have changed since queuing.
         let reply = match super::permission(ctx.shared, &ctx.session.user, spec, &args) {
-            Ok(()) => {
-                let reply = (spec.handler)(ctx, &args).unwrap_or_else(|e| e);
-                super::tracking::remember_reads(ctx, spec, &args);
-                reply
-            }
+            Ok(()) => call_queued(ctx, spec, &args),
             Err(denied) => {
                 let context = crate::acl::Context::Multi;
                 super::log_denial(ctx.shared, ctx.session, spec, &args, denied, context);
-                Reply::error(format!(
+                let error = Reply::error(format!(
                     "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}",
                     match denied.0 {
                         crate::acl::Denial::Command => "no permission to execute the command or subcommand",
                         crate::acl::Denial::Key => "no permission to touch the specified keys",
                         crate::acl::Denial::Channel => "no permission to access one of the channels used as arguments",
                     }
-                ))
+                ));
+                // Not a call: counted as an error reply only, as Redis's execCommand does.
+                if let Reply::Error(message) = &error {
+                    ctx.shared.introspection().record_error(message);
+                }
+                error
             }
         };
         replies.push(match pushed(ctx.session) {
@@ -174,4 +176,28 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     ctx.forget_watches();
     Ok(Reply::Ok)
+}
+
+/// Runs one queued command of EXEC as Redis's `call` does: timed, counted, shown to
+/// MONITOR, and its reads remembered for client-side caching.
+fn call_queued(ctx: &mut Ctx, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let start = crate::state::tick();
+    let caller = observe::Caller::Client {
+        addr: ctx.session.handle.addr,
+        name: None,
+        db: ctx.session.db,
+        own: None,
+    };
+    let errors = observe::before_call(ctx.shared, spec, args, caller);
+    let reply = (spec.handler)(ctx, args).unwrap_or_else(|e| e);
+    super::tracking::remember_reads(ctx, spec, args);
+    let caller = observe::Caller::Client {
+        addr: ctx.session.handle.addr,
+        name: ctx.session.name.as_ref(),
+        db: ctx.session.db,
+        own: None,
+    };
+    let nanos = crate::state::tick().nanos_since(start);
+    observe::after_call(ctx.shared, spec, args, nanos, &reply, caller, false, errors);
+    reply
 }

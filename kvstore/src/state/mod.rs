@@ -11,9 +11,12 @@
 //! persistence, the configuration and the registries, never a command or a socket.
 
 mod blocked;
+mod clock;
+mod introspection;
 mod invalidation;
 mod memory;
 pub(crate) mod notify;
+mod pause;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +26,10 @@ use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
 pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use clock::{tick, Tick};
+pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use memory::MemorySettings;
+pub(crate) use pause::{ClientPause, PauseKind};
 
 use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
@@ -315,6 +321,10 @@ pub(crate) struct Shared {
     /// Client-side caching: who may cache which keys.
     tracking: Tracking,
     stats: Stats,
+    /// Command statistics, error counts, slow log, latency events, monitors.
+    introspection: Introspection,
+    /// CLIENT PAUSE.
+    pause: ClientPause,
     started: Instant,
     run_id: String,
     /// The port actually bound (the configured port may be 0 in tests).
@@ -332,6 +342,7 @@ impl Shared {
         port: u16,
     ) -> Shared {
         let acl = AccessControl::new(config.requirepass.as_deref());
+        let introspection = Introspection::new(&config);
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -344,6 +355,8 @@ impl Shared {
             scripting: Scripting::default(),
             tracking: Tracking::default(),
             stats: Stats::default(),
+            introspection,
+            pause: ClientPause::default(),
             started: Instant::now(),
             run_id: run_id(),
             port,
@@ -373,6 +386,7 @@ impl Shared {
         let mut config = self.config.write();
         let changed = config.set(pairs)?;
         self.limits.load(&config);
+        self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
@@ -421,6 +435,17 @@ impl Shared {
     /// CONFIG RESETSTAT's part outside the keyspace.
     pub(crate) fn reset_stats(&self) {
         self.stats.reset();
+        self.introspection.reset_stats();
+    }
+
+    /// The pause CLIENT PAUSE put in force, if any.
+    pub(crate) fn pause(&self) -> &ClientPause {
+        &self.pause
+    }
+
+    /// Per-command statistics, errors, the slow log, latency events and MONITOR clients.
+    pub(crate) fn introspection(&self) -> &Introspection {
+        &self.introspection
     }
 
     pub(crate) fn uptime(&self) -> Duration {
