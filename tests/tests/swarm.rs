@@ -190,7 +190,7 @@ fn rolling_update_of_the_api_service_fails_no_request() {
     let (sent, failures) = load.finish();
     eprintln!(
         "rolling update of backend: {sent} requests sent, {} failed; the update converged \
-         after {updated:?}, the new replica served {new_served:?} after it started",
+         after {updated:?}, the new replica served {new_served:?} after the command started",
         failures.len()
     );
     assert!(
