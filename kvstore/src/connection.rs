@@ -304,7 +304,7 @@ impl Connection {
             wbuf: &mut self.wbuf,
             max_bulk: self.shared.limits().proto_max_bulk_len(),
         };
-        let executed = commands.run(&mut batch, postponed, false);
+        let executed = commands.run(&mut batch, postponed);
         self.shared.stats().commands_processed(executed);
         batch.finish()
     }
@@ -320,14 +320,9 @@ struct Commands<'c> {
 
 impl Commands<'_> {
     /// Runs `first` (a command already parsed) and every complete command after it; returns
-    /// how many ran.
-    ///
-    /// A script (EVAL, FCALL & co.) may run for long while holding the keyspace lock: before
-    /// the first one, the rest of the batch moves off the runtime's worker
-    /// (`block_in_place`, once per batch), so that with the default `io-threads 1` other
-    /// clients are still read and get BUSY, and SCRIPT KILL reaches the script. Batches
-    /// without a script never pay for it.
-    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>, handed_off: bool) -> u64 {
+    /// how many ran. (A script that runs long hands this thread's worker over to another
+    /// thread from inside the script: `cmd::scripting`.)
+    fn run(&mut self, batch: &mut Batch, first: Option<Vec<Bytes>>) -> u64 {
         let mut next = first;
         let mut executed = 0u64;
         loop {
@@ -353,10 +348,6 @@ impl Commands<'_> {
                     }
                 }
             };
-            if !handed_off && may_run_long(&args[0], batch.session()) {
-                return executed
-                    + tokio::task::block_in_place(|| self.run(batch, Some(args), true));
-            }
             if !self.execute(batch, args) {
                 if batch.effects().postponed.is_none() {
                     executed += 1;
@@ -388,35 +379,6 @@ impl Commands<'_> {
         }
         !batch.effects().close
     }
-}
-
-/// Whether `name` runs a script (EVAL, EVALSHA, FCALL and their `_RO` forms, or EXEC of a
-/// transaction that queued one), on a runtime that can hand its worker over. The first test
-/// rejects every other command with a length and a byte compare.
-fn may_run_long(name: &[u8], session: &Session) -> bool {
-    if !(4..=10).contains(&name.len()) || !matches!(name[0] | 0x20, b'e' | b'f') {
-        return false;
-    }
-    const SCRIPTS: [&str; 6] = [
-        "eval",
-        "evalsha",
-        "eval_ro",
-        "evalsha_ro",
-        "fcall",
-        "fcall_ro",
-    ];
-    let script = SCRIPTS
-        .iter()
-        .any(|c| name.eq_ignore_ascii_case(c.as_bytes()))
-        || (name.eq_ignore_ascii_case(b"exec")
-            && session.multi.as_ref().is_some_and(|tx| {
-                tx.queue
-                    .iter()
-                    .any(|(spec, _)| SCRIPTS.contains(&spec.name))
-            }));
-    script
-        && tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Resolves once `outbox` is closed, or its client killed (CLIENT KILL, shutdown), while a

@@ -698,7 +698,7 @@ fn busy_scripts_refuse_other_commands_and_die_by_script_kill_or_function_kill() 
 
 #[test]
 fn busy_scripts_are_killable_with_the_default_single_io_thread() {
-    // With `io-threads 1` the script's batch hands its worker thread over, so the other
+    // With `io-threads 1` a script running past 20 ms hands its worker thread over, so the other
     // clients are still read and answered while the script runs.
     busy_scripts_with(&["--busy-reply-threshold", "100"]);
 }

@@ -194,6 +194,8 @@ fn run_script(
         dirty: &scripting.dirty,
         command,
         allow_oom,
+        started: std::time::Instant::now(),
+        handed_over: false,
     };
     let mut run = Run {
         host: &mut host,
@@ -228,6 +230,27 @@ struct ScriptHost<'c, 'b, 'a> {
     command: &'c [Bytes],
     /// The script declared `allow-oom`: its `denyoom` commands run even out of memory.
     allow_oom: bool,
+    /// When the script started, and whether it already handed its worker over
+    /// ([`ScriptHost::still_running`]).
+    started: std::time::Instant,
+    handed_over: bool,
+}
+
+/// How long a script runs before its thread hands the runtime's worker to another thread.
+const HAND_OVER_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Moves the runtime's worker off this thread, which goes on running the script: with the
+/// default `io-threads 1` other clients are then still read (and get BUSY) and SCRIPT KILL
+/// reaches the script. `block_in_place` starts a thread to take the worker over; the pause
+/// gives that thread time to take it (this thread would take the worker back if it returned
+/// first). Only scripts running past [`HAND_OVER_AFTER`] pay this: handing over before every
+/// script halved EVALSHA's rate at pipeline 1.
+fn hand_worker_over() {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
+    }
 }
 
 /// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
@@ -315,6 +338,13 @@ impl Host for ScriptHost<'_, '_, '_> {
         resolve(args).is_some_and(|spec| {
             super::permission(self.ctx.shared, &self.ctx.session.user, spec, args).is_ok()
         })
+    }
+
+    fn still_running(&mut self) {
+        if !self.handed_over && self.started.elapsed() >= HAND_OVER_AFTER {
+            self.handed_over = true;
+            hand_worker_over();
+        }
     }
 }
 

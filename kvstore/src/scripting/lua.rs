@@ -1546,7 +1546,8 @@ unsafe extern "C-unwind" fn redis_replicate_commands(l: *mut lua_State) -> c_int
     1
 }
 
-/// Stops a script that was asked to stop (SCRIPT KILL / FUNCTION KILL).
+/// Stops a script that was asked to stop (SCRIPT KILL / FUNCTION KILL); otherwise tells the
+/// host the script is still running.
 unsafe extern "C-unwind" fn kill_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
     let Some(run) = current() else { return };
     let killed = run
@@ -1557,6 +1558,7 @@ unsafe extern "C-unwind" fn kill_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debu
         ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKLINE, 0);
         raise_error_table(l, "Script killed by user with SCRIPT KILL...");
     }
+    run.host.still_running();
 }
 
 /// Stops a library whose top-level code runs too long (FUNCTION LOAD timeout).

@@ -61,6 +61,9 @@ pub trait Host {
     fn command_exists(&self, args: &[Bytes]) -> bool;
     /// Whether the script's user may run `args`, a known command (`redis.acl_check_cmd`).
     fn permitted(&self, args: &[Bytes]) -> bool;
+    /// Called from the script's instruction hook (every 100,000 Lua instructions) while it
+    /// runs: where a host lets the rest of the server go on beside a long script.
+    fn still_running(&mut self) {}
 }
 
 /// The lower-case hex SHA1 of `data` (`redis.sha1hex`, script names).
