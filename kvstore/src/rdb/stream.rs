@@ -17,8 +17,8 @@
 //! Loading checks what `streamValidateListpackIntegrity` and Redis's deep sanitization check,
 //! and also what the keyspace relies on and a stream Redis built always satisfies: ids
 //! increasing within and across nodes, no node without a live entry, the length equal to the
-//! live entries, the last id not below any entry, and every pending entry owned by exactly
-//! one consumer.
+//! live entries, the entries-added counter not below it, the last id not below any entry,
+//! read counters of -1 or more, and every pending entry owned by exactly one consumer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -144,6 +144,10 @@ pub fn load(rdb_type: u8, r: &mut Reader<'_>) -> Result<Stream> {
         s.first_id = read_id(r)?;
         s.max_deleted_id = read_id(r)?;
         s.entries_added = r.length()?;
+        // XSETID refuses a counter below the length; the lag arithmetic relies on it.
+        if s.entries_added < s.length {
+            return Err(Corrupt);
+        }
     } else {
         // As Redis 7.0 migrates an older stream: the counter starts at the length, and the
         // first id is the first live entry's (all ones when there is none).
@@ -156,7 +160,12 @@ pub fn load(rdb_type: u8, r: &mut Reader<'_>) -> Result<Stream> {
         let name = r.string()?;
         let last_id = read_id(r)?;
         let entries_read = if v2 {
-            r.length()? as i64
+            // -1 (unknown) is saved as 2^64 - 1; nothing else below 0 is possible.
+            let read = r.length()? as i64;
+            if read < -1 {
+                return Err(Corrupt);
+            }
+            read
         } else {
             s.estimate_distance(last_id)
         };
