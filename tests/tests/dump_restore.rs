@@ -848,8 +848,8 @@ fn random_stream_write(
 }
 
 /// Random XADD / XDEL / XTRIM / XGROUP / XSETID sequences under several node limits: the
-/// stream dumps to Redis's bytes after every few writes, and Redis's payload restored here
-/// dumps back to the same bytes.
+/// stream dumps to Redis's bytes after every few writes, Redis's payload restored here dumps
+/// back to the same bytes, and the restored copy, written to like the original, still does.
 #[test]
 fn random_stream_writes_dump_as_redis() {
     let Some(servers) = Differential::start(&[]) else {
@@ -889,6 +889,23 @@ fn random_stream_writes_dump_as_redis() {
             );
             if cmd[0] == "XADD" && a[0] == b'$' {
                 ids.push(String::from_utf8_lossy(&bulk(&a).unwrap()).into_owned());
+            }
+            // The same write on the last restored copy: a restored stream goes on as Redis's.
+            let on_copy: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == "r" { "copy" } else { a })
+                .collect();
+            assert_eq!(
+                e2e::text(ours.cmd(&on_copy)),
+                e2e::text(theirs.cmd(&on_copy)),
+                "round {round} step {step}: {on_copy:?}"
+            );
+            if step % 10 == 9 && theirs.cmd(&["EXISTS", "copy"]) == b":1\r\n" {
+                assert_eq!(
+                    dump(&mut ours, "copy"),
+                    dump(&mut theirs, "copy"),
+                    "round {round} step {step}: the copy after writes"
+                );
             }
             if step % 10 == 9 && theirs.cmd(&["EXISTS", "r"]) == b":1\r\n" {
                 let expected = dump(&mut theirs, "r");
