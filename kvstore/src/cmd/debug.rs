@@ -129,8 +129,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 
 /// DEBUG OBJECT key: Redis's line about the value. The address is made up (there is no
 /// `robj`), the LRU clock is now's and the idle time 0, as OBJECT IDLETIME; the serialized
-/// length is the DUMP body's, which kvstore writes as Redis does (streams, which DUMP cannot
-/// encode yet, report 0). Lists add the quicklist's node figures.
+/// length is the DUMP body's, which kvstore writes as Redis does. Lists add the quicklist's
+/// node figures.
 fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Result<Reply, Reply> {
     let limits = ctx.rdb_limits();
     let now = ctx.now;
@@ -149,13 +149,10 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Result<Reply, Reply> {
         }
         _ => 1,
     };
-    let serialized = match value {
-        Value::Stream(_) => 0,
-        _ => {
-            let mut body = Vec::new();
-            rdb::object::save(&mut body, value, &limits);
-            body.len() - 1
-        }
+    let serialized = {
+        let mut body = Vec::new();
+        rdb::object::save(&mut body, value, &limits);
+        body.len() - 1
     };
     let mut extra = String::new();
     if let Value::List(list) = value {

@@ -14,7 +14,6 @@ use bytes::Bytes;
 
 use super::args::{c_is, err, int_arg};
 use super::{acl, flags, CommandSpec, Ctx};
-use crate::keyspace::Value;
 use crate::protocol::Reply;
 use crate::rdb;
 use crate::state::notify;
@@ -33,16 +32,11 @@ mod restore_err {
     pub const TTL: &str = "ERR Invalid TTL value, must be >= 0";
 }
 
-/// kvstore's one refusal Redis does not have: the codec has no stream encoding
-/// (`RDB_TYPE_STREAM_LISTPACKS_2`) yet, and a wrong payload would be worse than none.
-const STREAM_NOT_SERIALIZED: &str = "ERR DUMP of stream values is not supported by kvstore yet";
-
 /// DUMP key: the value's RDB payload, nil for a missing key.
 fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let limits = ctx.rdb_limits();
     let now = ctx.now;
     Ok(match ctx.db().get(&args[1], now) {
-        Some(Value::Stream(_)) => return Err(Reply::error(STREAM_NOT_SERIALIZED)),
         Some(value) => Reply::bulk(rdb::dump(value, &limits)),
         None => Reply::Nil,
     })

@@ -182,6 +182,14 @@ pub struct NodeEntry {
     pub deleted: bool,
 }
 
+impl NodeEntry {
+    /// Whether the entry stores its values only, its fields being the node's master fields
+    /// (Redis's `STREAM_ITEM_FLAG_SAMEFIELDS`).
+    pub fn same_fields(&self) -> bool {
+        self.same
+    }
+}
+
 /// A radix-tree node's listpack: entries appended in id order. Their fields and values are
 /// packed in one buffer (each length-prefixed), so an entry costs its bytes plus a small
 /// index record, not an allocation per field.

@@ -41,7 +41,7 @@ pub enum FileError {
     Corrupt(usize),
     #[error("RDB file checksum mismatch")]
     Checksum,
-    #[error("RDB record type {0} (stream or module) is not supported")]
+    #[error("RDB record type {0} (module) is not supported")]
     Unsupported(u8),
 }
 
@@ -248,7 +248,7 @@ impl<'a> FileReader<'a> {
                 }
                 OPCODE_IDLE => idle_secs = Some(self.r.length()?),
                 OPCODE_FREQ => freq = Some(self.r.byte()?),
-                OPCODE_MODULE_AUX | 6 | 7 | 15 | 19 => {
+                OPCODE_MODULE_AUX | 6 | 7 => {
                     return Err(Failure::File(FileError::Unsupported(opcode)))
                 }
                 rdb_type => {

@@ -9,9 +9,10 @@
 //! - [`dump`] returns redis-server 7.0's bytes for the same value wherever Redis's own choice
 //!   is a function of the value and the configuration: strings (integer-encoded, compressed
 //!   past 20 bytes under `rdbcompression`), listpack hashes and sorted sets, intsets,
-//!   skiplist sorted sets, and lists built by pushes at the tail. Hash tables (Redis's dict
-//!   order), intsets that once held a wider member and lists edited in the middle save
-//!   valid payloads that Redis may order or split differently.
+//!   skiplist sorted sets, lists built by pushes at the tail, and streams (whose nodes split
+//!   where Redis's do; pending-entry and consumer times are the clock's). Hash tables
+//!   (Redis's dict order), intsets that once held a wider member and lists edited in the
+//!   middle save valid payloads that Redis may order or split differently.
 //! - [`restore`] accepts what redis-server 7.0 produces (RDB 10) and what 6.x produced
 //!   (RDB 9: ziplists, quicklists of ziplists), never panics, and reports a bad footer and a
 //!   bad body with Redis's two distinct errors.
@@ -28,6 +29,7 @@ mod intset;
 mod listpack;
 mod lzf;
 pub mod object;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -90,7 +92,7 @@ pub enum RestoreError {
     #[error("ERR DUMP payload version or checksum are wrong")]
     VersionOrChecksum,
     /// The footer is right but the value is malformed, empty, or of a type this server
-    /// does not keep (streams, modules).
+    /// does not keep (modules).
     #[error("ERR Bad data format")]
     BadFormat,
 }

@@ -3,8 +3,8 @@
 //!
 //! Saving picks the RDB type from the value's encoding (listpack, intset, quicklist, or the
 //! plain forms of big collections), so a value saves as redis-server saves the same value.
-//! Loading accepts every type Redis 7.0 loads for strings, lists, sets, sorted sets and
-//! hashes, including the ziplist forms of RDB 9, and then applies Redis's conversions (a
+//! Loading accepts every type Redis 7.0 loads for strings, lists, sets, sorted sets, hashes
+//! and streams (`stream`), including the ziplist forms of RDB 9, and then applies Redis's conversions (a
 //! listpack hash with too many fields becomes a hash table, a small plain sorted set a
 //! listpack...) under the configured [`Limits`]. Anything malformed, duplicated or empty is
 //! [`Corrupt`]: this reader checks what Redis's deep sanitization checks, always.
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::encoding::{write_binary_double, write_len, write_lzf_blob, write_string};
 use super::encoding::{Corrupt, Reader, Result};
 use super::listpack::{read_listpack, read_ziplist, Entry, ListpackWriter};
-use super::{intset, lzf, Limits};
+use super::{intset, lzf, stream, Limits};
 use crate::keyspace::hash::Listpack;
 use crate::keyspace::table::SlotTable;
 use crate::keyspace::zset::{cmp_item, Item};
@@ -120,9 +120,10 @@ pub fn save(out: &mut Vec<u8>, value: &Value, limits: &Limits) {
                 }
             }
         },
-        // Streams (RDB_TYPE_STREAM_LISTPACKS_2) are not encoded yet: DUMP refuses them before
-        // calling the codec (cmd::serialize), and a silently wrong payload would be worse.
-        Value::Stream(_) => unreachable!("DUMP refuses streams before encoding"),
+        Value::Stream(s) => {
+            out.push(stream::TYPE_STREAM_LISTPACKS_2);
+            stream::save(out, s, compress);
+        }
     }
 }
 
@@ -319,6 +320,9 @@ pub fn load(rdb_type: u8, r: &mut Reader<'_>, limits: &Limits) -> Result<Value> 
             Ok(zset(items, listpack))
         }
         TYPE_HASH => load_plain_hash(r, limits),
+        stream::TYPE_STREAM_LISTPACKS | stream::TYPE_STREAM_LISTPACKS_2 => {
+            Ok(Value::Stream(Arc::new(stream::load(rdb_type, r)?)))
+        }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
             let blob = r.string()?;
             let entries = packed_pairs(rdb_type == TYPE_HASH_ZIPLIST, &blob)?;
