@@ -827,6 +827,27 @@ fn scripting_commands_describe_themselves_as_in_redis() {
     d.check_both(&script);
 }
 
+/// Streams read from a script never block: BLOCK is refused with Redis's error (checked
+/// where the option is parsed, so before the group lookup), reads without it answer.
+#[test]
+fn stream_reads_with_block_are_refused_inside_scripts() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    d.check_both(
+        r#"
+        EVAL "return redis.pcall('XREAD','STREAMS','s','$')" 1 s
+        EVAL "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')" 1 s
+        EVAL "return redis.call('XREAD','COUNT','x','BLOCK',0,'STREAMS','s','$')" 1 s
+        EVAL "return redis.pcall('xreadgroup','GROUP','nogroup','c','BLOCK',0,'STREAMS','s','>')" 1 s
+        XGROUP CREATE s g $ MKSTREAM
+        EVAL "return redis.pcall('xreadgroup','group','g','c','STREAMS','s','>')" 1 s
+        EVAL "return redis.pcall('XREADGROUP','group','g','c','BLOCK',0,'STREAMS','s','>')" 1 s
+        XREAD BLOCK 1 STREAMS s $
+        "#,
+    );
+}
+
 #[test]
 fn a_script_queued_in_multi_is_killable_with_one_io_thread() {
     let Some(d) = Differential::start(&["--busy-reply-threshold", "100"]) else {

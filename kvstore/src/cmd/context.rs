@@ -236,6 +236,8 @@ pub(crate) struct Session {
     pub(crate) monitoring: bool,
     /// The call this client is blocked in, for the statistics recorded at its release.
     pub(crate) blocked_call: Option<super::observe::BlockedCall>,
+    /// A script of this client is running the command (Redis's `CLIENT_SCRIPT`).
+    pub(crate) in_script: bool,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -285,6 +287,7 @@ impl Session {
             subscriptions: Subscriptions::default(),
             monitoring: false,
             blocked_call: None,
+            in_script: false,
         }
     }
 

@@ -175,6 +175,7 @@ fn run_script(
     let caller_resp = ctx.session.resp;
     let caller_db = ctx.session.db;
     let was_in_multi = ctx.session.multi.is_some();
+    let was_in_script = std::mem::replace(&mut ctx.session.in_script, true);
     if !was_in_multi {
         // Inside a transaction blocking commands answer at once, as they must in a script.
         ctx.session.multi = Some(Transaction::default());
@@ -212,6 +213,7 @@ fn run_script(
     if !was_in_multi {
         ctx.session.multi = None;
     }
+    ctx.session.in_script = was_in_script;
     ctx.session.resp = caller_resp;
     ctx.session.db = caller_db;
     reply

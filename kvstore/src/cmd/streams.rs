@@ -677,6 +677,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let more = args.len() - i - 1;
         let o = &args[i];
         if c_is(o, "block") && more > 0 {
+            if ctx.session.in_script {
+                return Err(Reply::error(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&args[0])
+                )));
+            }
             i += 1;
             timeout = long_long_or(&args[i], e::TIMEOUT_NOT_INTEGER)?;
             if timeout < 0 {
