@@ -873,3 +873,45 @@ fn a_script_queued_in_multi_is_killable_with_one_io_thread() {
         log
     });
 }
+
+/// INFO memory's scripting fields: present in Redis's order, and the counts equal to
+/// redis-server's as scripts and libraries come and go (the byte figures are each engine's
+/// own and are not compared).
+#[test]
+fn info_memory_counts_scripts_and_functions_as_redis_does() {
+    let Some(d) = Differential::start(&[]) else {
+        return;
+    };
+    let lib = "#!lua name=lib\nredis.register_function('f', function() return 1 end)\n\
+               redis.register_function('g', function() return 2 end)";
+    d.same_transcripts(|server| {
+        let mut c = server.raw();
+        let mut log = Vec::new();
+        let snapshot = |c: &mut RawConn| {
+            let info = e2e::text(c.cmd(&["INFO", "memory"]));
+            let lines: Vec<String> = info
+                .split("\r\n")
+                .filter(|l| {
+                    ["lua", "script", "function", "librar", "vm_"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
+                .map(|l| match l.split_once(':') {
+                    Some((name, _)) if name.starts_with("number_of") => l.to_string(),
+                    Some((name, _)) => name.to_string(),
+                    None => l.to_string(),
+                })
+                .collect();
+            lines.join(" ")
+        };
+        log.push(snapshot(&mut c));
+        c.cmd(&["EVAL", "return 1", "0"]);
+        c.cmd(&["SCRIPT", "LOAD", "return 2"]);
+        c.cmd(&["FUNCTION", "LOAD", lib]);
+        log.push(snapshot(&mut c));
+        c.cmd(&["SCRIPT", "FLUSH"]);
+        c.cmd(&["FUNCTION", "DELETE", "lib"]);
+        log.push(snapshot(&mut c));
+        log
+    });
+}

@@ -193,6 +193,15 @@ impl Functions {
         &self.libraries
     }
 
+    /// What INFO reports of the function engine: the Lua state's bytes and the libraries'
+    /// (code and names, over Redis's 200-byte empty overhead; Redis counts allocations).
+    pub fn memory(&self) -> (usize, usize) {
+        let libraries: usize = (self.libraries.iter())
+            .map(|l| l.code.len() + l.name.len() + l.functions.len() * 64)
+            .sum();
+        (self.vm.memory(), 200 + libraries)
+    }
+
     pub fn function_count(&self) -> usize {
         self.owners.len()
     }

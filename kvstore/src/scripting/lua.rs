@@ -468,6 +468,16 @@ impl Vm {
     }
 
     /// Releases a registered function.
+    /// The bytes the Lua state holds (`lua_gc` COUNT and COUNTB, as Redis's INFO reads it).
+    pub fn memory(&self) -> usize {
+        // SAFETY: `l` is a live state used by one thread at a time (`&self` here).
+        unsafe {
+            let kb = ffi::lua_gc(self.l, ffi::LUA_GCCOUNT, 0).max(0) as usize;
+            let rest = ffi::lua_gc(self.l, ffi::LUA_GCCOUNTB, 0).max(0) as usize;
+            kb * 1024 + rest
+        }
+    }
+
     pub fn unref(&mut self, func: c_int) {
         // SAFETY: plain registry operation.
         unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, func) }

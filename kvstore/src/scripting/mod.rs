@@ -171,6 +171,8 @@ pub struct Script {
 pub struct Scripts {
     vm: lua::Vm,
     cache: HashMap<String, Script>,
+    /// The cached scripts' bodies, in bytes (INFO's `used_memory_scripts_eval`).
+    body_bytes: usize,
 }
 
 impl Default for Scripts {
@@ -178,6 +180,7 @@ impl Default for Scripts {
         Scripts {
             vm: lua::Vm::new(Kind::Eval),
             cache: HashMap::new(),
+            body_bytes: 0,
         }
     }
 }
@@ -208,7 +211,19 @@ impl Scripts {
                 )))
             })?;
         self.cache.insert(sha.clone(), Script { flags });
+        self.body_bytes += body.len();
         Ok(sha)
+    }
+
+    /// How many scripts are cached.
+    pub fn count(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// What INFO reports of the EVAL engine: the Lua state's bytes and the cache's (its
+    /// bodies and names; Redis counts its dictionary's allocations, so the number differs).
+    pub fn memory(&self) -> (usize, usize) {
+        (self.vm.memory(), self.body_bytes + self.cache.len() * 64)
     }
 
     /// The cached script with this SHA1 (any case).
