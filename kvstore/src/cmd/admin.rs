@@ -435,11 +435,7 @@ fn memory_section(ctx: &mut Ctx, out: &mut String) {
     let memory = ctx.shared.limits().memory();
     let (maxmemory, baseline) = (memory.maxmemory(), memory.baseline());
     let startup = memory.startup().min(used);
-    let policy = ctx.shared.config().get(b"maxmemory-policy");
-    let policy = policy
-        .first()
-        .map_or("noeviction", |(_, v)| v.as_str())
-        .to_owned();
+    let policy = ctx.shared.config().value("maxmemory-policy");
     let dataset = ctx.keyspace().dataset_bytes().min(used);
     let not_counted = used.saturating_sub(baseline + dataset);
     let percent =

@@ -188,11 +188,9 @@ fn doctor(shared: &Shared) -> String {
     if events.is_empty() && threshold == 0 {
         return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_owned();
     }
-    let slower_than: i64 = {
-        let config = shared.config();
-        let value = config.get(b"slowlog-log-slower-than").into_iter().next();
-        value.and_then(|(_, v)| v.parse().ok()).unwrap_or(10000)
-    };
+    let slower_than: i64 = (shared.config().value("slowlog-log-slower-than"))
+        .parse()
+        .unwrap_or(10000);
     let now = crate::state::now_ms() / 1000;
     let mut report = String::new();
     let (mut advices, mut slowlog_enabled, mut slowlog_tuning) = (0, false, false);

@@ -446,11 +446,11 @@ pub(crate) fn log_entry(
     object: Bytes,
     username: Bytes,
 ) {
-    let max_len = {
-        let config = shared.config();
-        let value = config.get(b"acllog-max-len").into_iter().next();
-        value.and_then(|(_, v)| v.parse().ok()).unwrap_or(128)
-    };
+    let max_len = shared
+        .config()
+        .value("acllog-max-len")
+        .parse()
+        .unwrap_or(128);
     let entry = LogEntry {
         count: 1,
         reason,

@@ -43,6 +43,16 @@ impl Config {
         self.get_many([pattern])
     }
 
+    /// One parameter's value as CONFIG GET prints it (`name` exact, not a pattern); empty
+    /// when there is no such parameter.
+    pub fn value(&self, name: &str) -> String {
+        self.get(name.as_bytes())
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
     /// `CONFIG GET pattern [pattern ...]` (Redis 7): the union of the
     /// matches, each parameter reported once.
     pub fn get_many<I, P>(&self, patterns: I) -> Vec<(String, String)>

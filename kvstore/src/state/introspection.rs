@@ -305,14 +305,7 @@ impl Introspection {
 
     /// Refreshes the cached settings (called under the configuration's write lock).
     pub(crate) fn load(&self, config: &Config) {
-        let param = |name: &str| {
-            config
-                .get(name.as_bytes())
-                .into_iter()
-                .next()
-                .map(|(_, v)| v)
-                .unwrap_or_default()
-        };
+        let param = |name: &str| config.value(name);
         let t = &self.thresholds;
         if let Ok(v) = param("slowlog-log-slower-than").parse() {
             t.slowlog_slower_than.store(v, Ordering::Relaxed);

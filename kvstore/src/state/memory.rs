@@ -39,16 +39,6 @@ const POLICIES: [Policy; 8] = [
     Policy::NoEviction,
 ];
 
-/// A parameter as CONFIG GET prints it (memory values in bytes).
-fn param(config: &Config, name: &str) -> String {
-    config
-        .get(name.as_bytes())
-        .into_iter()
-        .next()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
 impl MemorySettings {
     pub(crate) fn new(config: &Config) -> MemorySettings {
         let settings = MemorySettings::default();
@@ -58,8 +48,8 @@ impl MemorySettings {
 
     /// Copies the configuration's values into the cache.
     pub(super) fn load(&self, config: &Config) {
-        let number = |name| param(config, name).parse().unwrap_or(0);
-        let policy = Policy::parse(&param(config, "maxmemory-policy"));
+        let number = |name| config.value(name).parse().unwrap_or(0);
+        let policy = Policy::parse(&config.value("maxmemory-policy"));
         let index = POLICIES.iter().position(|p| *p == policy).unwrap_or(7);
         self.policy.store(index as u8, Ordering::Relaxed);
         self.samples
