@@ -130,8 +130,6 @@ pub(crate) fn after_call(
 ) -> Option<Bytes> {
     let introspection = shared.introspection();
     let stat = stat(shared, spec);
-    let redacted = redact(spec, args);
-    let args = redacted.as_deref().unwrap_or(args);
     if let Reply::Error(message) = reply {
         // A script failing with the error of a command it called: Redis counted that error
         // when the command answered it (`ignore_error_stats_update`), not again.
@@ -158,11 +156,13 @@ pub(crate) fn after_call(
             // Redis logs the script client, which has no connection.
             Caller::Script { .. } => ("?:0".to_owned(), Bytes::new()),
         };
-        introspection.slowlog_push(args, usec, peer, name);
+        let redacted = redact(spec, args);
+        introspection.slowlog_push(redacted.as_deref().unwrap_or(args), usec, peer, name);
     }
     let mut own_line = None;
     if introspection.has_monitors() && !spec.flags.intersects(Flags::SKIP_MONITOR | Flags::ADMIN) {
-        let line = monitor_line(args, &caller);
+        let redacted = redact(spec, args);
+        let line = monitor_line(redacted.as_deref().unwrap_or(args), &caller);
         let own = match caller {
             Caller::Client { own, .. } => own,
             Caller::Script { .. } => None,
@@ -200,8 +200,9 @@ pub(crate) fn before_call(
 }
 
 /// The arguments the slow log and MONITOR show: secrets replaced with `(redacted)`, as
-/// Redis's `redactClientCommandArgument` does for AUTH, HELLO ... AUTH and the sensitive
-/// parameters of CONFIG SET. `None` when nothing is hidden.
+/// Redis's `redactClientCommandArgument` does for AUTH, HELLO ... AUTH, ACL SETUSER and the
+/// sensitive parameters of CONFIG SET. `None` when nothing is hidden; computed only for a
+/// command that is logged or monitored.
 fn redact(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<Bytes>> {
     let hidden: Vec<usize> = match spec.name {
         "auth" if args.len() <= 3 => (1..args.len()).collect(),
