@@ -252,6 +252,29 @@ impl Stack {
             .to_string()
     }
 
+    /// Waits until every container of `service` passes its health check (the api's asks
+    /// `/readyz`: its store answers), so a replica that just started is not visited while its
+    /// first store connection is still being made.
+    pub fn wait_healthy(&self, service: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ids = self.compose(&["ps", "-q", service]);
+            let ids: Vec<&str> = ids.lines().collect();
+            let mut args = vec!["inspect", "-f", "{{.State.Health.Status}}"];
+            args.extend(ids.iter().copied());
+            let states = crate::swarm::docker(&args);
+            if !ids.is_empty() && states.lines().all(|s| s.trim() == "healthy") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{service} not healthy: {states}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Every container's log, for failure messages.
     pub fn logs(&self) -> String {
         let out = self.compose_output(&["logs", "--no-color", "--tail", "50"]);

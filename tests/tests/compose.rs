@@ -176,6 +176,7 @@ fn scaled_backends_join_the_rotation() {
     }
     let stack = Stack::new("kvstack,scale", &[]);
     stack.up(&["--scale", "backend=2"]);
+    stack.wait_healthy("backend");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut ids = BTreeSet::new();
     while ids.len() < 4 {
