@@ -408,6 +408,7 @@ impl Client<'_> {
                     // fresh connection to the next upstream in the rotation, without blaming
                     // this one (nginx gives cached connections the same extra try).
                     if reused && failure == Failure::Broken && replayable && !retried_stale {
+                        tracing::info!(upstream = %addr, "pooled connection closed by the upstream; trying the next one");
                         retried_stale = true;
                         continue;
                     }

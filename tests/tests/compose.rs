@@ -12,16 +12,18 @@ use std::time::{Duration, Instant};
 
 use e2e::compose::{image_size, require_docker, try_get, Stack, Visit};
 
-/// 20 visits through the load balancer: the container ids alternate strictly between two
+/// `visits` visits through the load balancer: the container ids alternate strictly between two
 /// backends and the counter goes up by one each time.
 fn assert_alternates(stack: &Stack, visits: usize) -> Vec<Visit> {
     let seen: Vec<Visit> = (0..visits).map(|_| stack.visit()).collect();
     let ids: BTreeSet<&str> = seen.iter().map(|v| v.container_id.as_str()).collect();
-    assert_eq!(ids.len(), 2, "two backends answer: {seen:?}");
-    for pair in seen.windows(2) {
-        assert_ne!(pair[0].container_id, pair[1].container_id, "{seen:?}");
-        assert_eq!(pair[1].total_visits, pair[0].total_visits + 1, "{seen:?}");
-    }
+    let alternates = ids.len() == 2
+        && seen.windows(2).all(|pair| {
+            pair[0].container_id != pair[1].container_id
+                && pair[1].total_visits == pair[0].total_visits + 1
+        });
+    // The logs say why (a check that failed, a retried upstream connection).
+    assert!(alternates, "{seen:?}\n{}", stack.logs());
     seen
 }
 
