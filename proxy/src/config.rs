@@ -513,7 +513,9 @@ impl Config {
             health_interval: secs("health_interval_secs", f.health_interval_secs, 1.0)?,
             health_timeout: secs("health_timeout_secs", f.health_timeout_secs, 1.0)?,
             health_rise: positive("health_rise", f.health_rise.unwrap_or(1))?,
-            health_fall: positive("health_fall", f.health_fall.unwrap_or(1))?,
+            // Two: one slow check (the store stalled on an fsync for a second, as it does
+            // for every backend at once) is not an outage; the second comes at once.
+            health_fall: positive("health_fall", f.health_fall.unwrap_or(2))?,
             max_fails: f.max_fails.unwrap_or(1),
             fail_timeout: secs("fail_timeout_secs", f.fail_timeout_secs, 10.0)?,
             connect_timeout: secs("connect_timeout_secs", f.connect_timeout_secs, 5.0)?,

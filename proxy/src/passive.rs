@@ -16,7 +16,7 @@
 //! The request path reads one atomic when nothing is marked (the normal case) and only takes
 //! the lock while some backend has failed recently.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -52,6 +52,9 @@ pub struct PassiveHealth {
     failures: Mutex<HashMap<SocketAddr, Failures>>,
     /// Per-server `max_fails` / `fail_timeout` where the server line sets them.
     limits: Mutex<HashMap<SocketAddr, (u32, Duration)>>,
+    /// Backends whose last active check failed, whether or not that took them out yet
+    /// (`health_fall` > 1): while there are any, checks come quickly.
+    check_failing: Mutex<HashSet<SocketAddr>>,
 }
 
 impl PassiveHealth {
@@ -62,6 +65,7 @@ impl PassiveHealth {
             tracked: AtomicUsize::new(0),
             failures: Mutex::new(HashMap::new()),
             limits: Mutex::new(HashMap::new()),
+            check_failing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -186,9 +190,29 @@ impl PassiveHealth {
             .is_some_and(|f| f.unchecked || f.probation)
     }
 
+    /// Records an active check's outcome for [`checks_failing`](Self::checks_failing).
+    pub fn check_result(&self, addr: SocketAddr, passed: bool) {
+        let mut failing = self.check_failing.lock().unwrap_or_else(|p| p.into_inner());
+        if passed {
+            failing.remove(&addr);
+        } else {
+            failing.insert(addr);
+        }
+    }
+
+    /// True while some backend's last active check failed.
+    pub fn checks_failing(&self) -> bool {
+        !self
+            .check_failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// A backend no longer discovered: nothing about it needs remembering.
     pub fn forget(&self, addr: &SocketAddr) {
         self.remove(addr);
+        self.check_result(*addr, true);
     }
 
     fn remove(&self, addr: &SocketAddr) -> Option<Failures> {
@@ -205,6 +229,22 @@ impl PassiveHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_check_is_remembered_until_one_passes_or_the_backend_goes() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        );
+        let p = PassiveHealth::new(1, Duration::from_secs(10));
+        assert!(!p.checks_failing());
+        p.check_result(a, false);
+        p.check_result(b, false);
+        p.check_result(a, true);
+        assert!(p.checks_failing());
+        p.forget(&b);
+        assert!(!p.checks_failing());
+    }
 
     #[test]
     fn max_fails_within_window() {

@@ -4,7 +4,8 @@
 //!
 //! pingora checks at a fixed frequency, so a backend whose check failed (at start-up, the
 //! first check often runs before the backend listens) stays out of rotation for a whole
-//! interval. Here, while some backend fails its check, the next round comes after
+//! interval. Here, while some backend's last check failed (whether or not that took it out
+//! yet: `health_fall`), the next round comes after
 //! [`FIRST_RECHECK`], doubling each round up to the configured interval; once all pass, the
 //! configured interval applies, and the next failure starts again from [`FIRST_RECHECK`].
 
@@ -51,7 +52,9 @@ impl BackgroundService for Refresh {
             let mut next_resolve = now + balancer.resolve_interval;
             let mut backoff = FIRST_RECHECK.min(interval);
             let all_pass = |b: &Balancer| {
-                b.primary.all_pass() && b.backup.as_ref().map_or(true, |g| g.all_pass())
+                b.primary.all_pass()
+                    && b.backup.as_ref().map_or(true, |g| g.all_pass())
+                    && !b.passive.checks_failing()
             };
             let mut next_check = now + next_wait(all_pass(&balancer), &mut backoff, interval);
             loop {

@@ -63,7 +63,11 @@ struct ReleasingCheck {
 #[async_trait]
 impl HealthCheck for ReleasingCheck {
     async fn check(&self, target: &Backend) -> pingora_error::Result<()> {
-        self.check.check(target).await?;
+        let result = self.check.check(target).await;
+        if let Some(addr) = target.addr.as_inet() {
+            self.passive.check_result(*addr, result.is_ok());
+        }
+        result?;
         if let Some(addr) = target.addr.as_inet() {
             if self.passive.checked(addr) {
                 tracing::info!(upstream = %addr, "upstream passed its first check");

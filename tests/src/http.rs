@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{binary, free_port, unsafe_kill, wait_timeout};
+use crate::{binary, free_port, free_ports, unsafe_kill, wait_timeout};
 
 /// A tiny HTTP/1.1 server that answers every request with its name on the first body line,
 /// then the request line and the request headers it received, one per line
 /// (`name: value`, names lowercased). `GET /slow` waits 5 s first. `GET /readyz` answers
-/// 503 instead while [`set_ready`](Backend::set_ready) said false, as an api that cannot reach
+/// 503 instead while [`set_ready`](Backend::set_ready) said false (or for the next checks
+/// [`fail_checks`](Backend::fail_checks) asked for), as an api that cannot reach
 /// its store.
 pub struct Backend {
     pub name: String,
@@ -28,7 +29,7 @@ pub struct Backend {
     served: Arc<AtomicU64>,
     /// Request heads received (counted before `/slow` waits).
     received: Arc<AtomicU64>,
-    ready: Arc<AtomicBool>,
+    ready: Arc<Readiness>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -45,7 +46,10 @@ impl Backend {
             addr,
             served: Arc::new(AtomicU64::new(0)),
             received: Arc::new(AtomicU64::new(0)),
-            ready: Arc::new(AtomicBool::new(true)),
+            ready: Arc::new(Readiness {
+                ready: AtomicBool::new(true),
+                fail_next: AtomicU64::new(0),
+            }),
             rt: None,
         };
         b.spawn();
@@ -107,7 +111,17 @@ impl Backend {
 
     /// Whether `GET /readyz` answers 200 (the default) or 503.
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
+        self.ready.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// The next `n` `GET /readyz` answer 503 (one slow or failed check, say).
+    pub fn fail_checks(&self, n: u64) {
+        self.ready.fail_next.store(n, Ordering::Relaxed);
+    }
+
+    /// How many of the checks [`fail_checks`](Self::fail_checks) asked for are still to come.
+    pub fn checks_to_fail(&self) -> u64 {
+        self.ready.fail_next.load(Ordering::Relaxed)
     }
 
     /// Kills the backend: the listener and every open connection close at once.
@@ -130,12 +144,30 @@ impl Drop for Backend {
     }
 }
 
+/// What the test backend's `GET /readyz` answers.
+struct Readiness {
+    ready: AtomicBool,
+    /// Checks still to fail before `ready` decides again.
+    fail_next: AtomicU64,
+}
+
+impl Readiness {
+    /// Answers one check: false while unready or while checks are still to fail.
+    fn check(&self) -> bool {
+        let failing = self
+            .fail_next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        !failing && self.ready.load(Ordering::Relaxed)
+    }
+}
+
 async fn serve_connection(
     mut stream: tokio::net::TcpStream,
     name: Arc<str>,
     served: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
-    ready: Arc<AtomicBool>,
+    ready: Arc<Readiness>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
@@ -201,7 +233,7 @@ async fn serve_connection(
             body.truncate(BIG_BODY);
         }
         let extra = if close { "Connection: close\r\n" } else { "" };
-        let status = if request_line.starts_with("GET /readyz ") && !ready.load(Ordering::Relaxed) {
+        let status = if request_line.starts_with("GET /readyz ") && !ready.check() {
             "503 Service Unavailable"
         } else {
             "200 OK"
@@ -418,7 +450,7 @@ impl Proxy {
     fn launch(upstreams: &str, extra_toml: &str, wait: fn(u16, &mut Child) -> bool) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
-            let (port, admin_port) = (free_port(), free_port());
+            let [port, admin_port] = free_ports();
             // Quick health checks unless the test sets its own interval.
             let interval = if extra_toml.contains("health_interval_secs") {
                 ""

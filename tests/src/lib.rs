@@ -46,11 +46,17 @@ pub fn binary(name: &str) -> PathBuf {
 /// A free TCP port on 127.0.0.1 (the kernel picks it; a rare race with another process is
 /// handled by the callers retrying start-up).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind :0")
-        .local_addr()
-        .expect("addr")
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free TCP ports on 127.0.0.1: all are held while the kernel picks the next, so
+/// no two are the same (picked one by one and released in between, the kernel can hand out
+/// a port twice, and Docker then refuses the second mapping: "port is already allocated").
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("addr").port())
 }
 
 /// Which server program a [`Server`] runs.

@@ -227,7 +227,7 @@ fn sigterm_under_load_always_exits_0_with_every_request_answered() {
 
 /// Two loopback addresses nothing listens on yet.
 fn two_free_addrs() -> [std::net::SocketAddr; 2] {
-    [e2e::free_port(), e2e::free_port()].map(|p| format!("127.0.0.1:{p}").parse().unwrap())
+    e2e::free_ports::<2>().map(|p| format!("127.0.0.1:{p}").parse().unwrap())
 }
 
 /// From the first 200 on, 20 consecutive requests alternate strictly between the two.
@@ -300,6 +300,49 @@ fn nginx_tries_a_backend_that_came_up_late_at_once() {
     let nginx = Nginx::start_untouched(&addrs.map(|a| a.to_string()));
     let _b = Backend::start_on("beta", addrs[1]);
     check_alternation_from_the_first_answer(&nginx.addr());
+}
+
+/// One failed check (a backend's store stalled past the check timeout for a moment, as in the
+/// compose stack under `appendfsync always`) does not take the backend out: requests keep
+/// alternating strictly while the check fails and is re-checked. Checks that keep failing do
+/// take it out (`health_fall`, 2 by default).
+#[test]
+fn one_failed_check_keeps_the_rotation_and_a_failing_backend_leaves_it() {
+    let (a, b) = (Backend::start("alpha"), Backend::start("beta"));
+    let proxy = Proxy::start(
+        &upstreams(&[&a, &b]),
+        "health_check = \"http\"\nhealth_path = \"/readyz\"\nhealth_interval_secs = 0.2",
+    );
+    let addr = proxy.addr();
+    let mut seen = vec![who(&addr, "/")];
+    let mut next = |seen: &mut Vec<String>| seen.push(who(&addr, "/"));
+    b.fail_checks(1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.checks_to_fail() > 0 {
+        assert!(Instant::now() < deadline, "beta was never checked");
+        next(&mut seen);
+    }
+    // Until the check after the failed one has surely run (it comes within 20 ms).
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        next(&mut seen);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] != w[1]),
+        "one failed check broke the rotation: {seen:?}"
+    );
+
+    b.set_ready(false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = who(&addr, "/");
+    loop {
+        let now = who(&addr, "/");
+        if now == "alpha" && last == "alpha" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "beta never left the rotation");
+        last = now;
+    }
 }
 
 /// The value of a counter series in the proxy's `/metrics` (0 when absent).
