@@ -35,6 +35,7 @@ mod monitor;
 mod observe;
 mod oom;
 mod process;
+mod propagate;
 mod replication;
 mod scripting;
 mod serialize;
@@ -62,8 +63,9 @@ use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use access_control::load_users_at_startup;
-pub(crate) use context::{Ctx, Effects, Session};
+pub(crate) use context::{Ctx, Effects, Session, WaitReplicas};
 pub(crate) use observe::unblocked;
+pub(crate) use propagate::background as propagate_background;
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
 /// Every top-level command.
@@ -208,7 +210,9 @@ impl<'a> Batch<'a> {
             own: None,
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
+        let mark = propagate::mark(&mut ctx);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        propagate::after_call(&mut ctx, mark, spec, &args, &reply);
         let end = tick();
         self.clock = Some(end);
         let own = (self.session.monitoring)
@@ -242,8 +246,14 @@ impl<'a> Batch<'a> {
         // keys this command created are served before anything else runs.
         if !self.shared.blocked().is_empty() {
             if let Some(ks) = self.keyspace.as_mut() {
-                self.shared.blocked().serve_ready(ks);
+                let served = self.shared.blocked().serve_ready(ks);
+                if self.shared.replication().active() {
+                    propagate::served(self.session, ks, served);
+                }
             }
+        }
+        if self.shared.replication().active() {
+            propagate::flush(self.shared, self.session);
         }
         if self.shared.notify_classes() != 0 {
             if let Some(ks) = self.keyspace.as_mut() {

@@ -523,6 +523,12 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if trimmed > 0 {
             db.notify(notify::STREAM, "xtrim", key);
         }
+        // A generated ID goes to replicas as the ID it became (Redis's `xaddCommand`).
+        if spec != IdSpec::Exact(id) && ctx.replicating() {
+            let mut argv = args.to_vec();
+            argv[parsed.id_pos] = id.to_bytes();
+            ctx.propagate_as(argv);
+        }
         Ok(id_reply(id))
     })
 }

@@ -62,6 +62,16 @@ struct Waiter {
     timed: bool,
 }
 
+/// A blocked call served by [`BlockedClients::serve_ready`].
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) db: usize,
+    pub(crate) args: Vec<Bytes>,
+    /// The key whose change served it.
+    pub(crate) key: Bytes,
+    pub(crate) reply: Reply,
+}
+
 /// Every blocked client, by client id. Its lock is only taken with the keyspace lock held.
 #[derive(Default)]
 pub(crate) struct BlockedClients {
@@ -180,11 +190,13 @@ impl BlockedClients {
 impl BlockedClients {
     /// Serves the clients blocked on keys that became ready, first blocked first, until no key is
     /// ready (serving BLMOVE can make its destination ready). Called after every command while
-    /// clients are blocked, with the keyspace lock held.
-    pub(crate) fn serve_ready(&self, ks: &mut Keyspace) {
+    /// clients are blocked, with the keyspace lock held. Returns each served call (its
+    /// database, arguments and the key that served it), for replication to propagate.
+    pub(crate) fn serve_ready(&self, ks: &mut Keyspace) -> Vec<Served> {
         let blocked = self;
         let mut waiters = blocked.waiters.lock();
         let mut released = Vec::new();
+        let mut served = Vec::new();
         loop {
             let mut any = false;
             for index in 0..ks.dbs().len() {
@@ -202,6 +214,12 @@ impl BlockedClients {
                         };
                         if let Some(reply) = (waiter.retry)(db, now, &waiter.args, &key) {
                             let waiter = waiters.remove(&id).expect("present");
+                            served.push(Served {
+                                db: index,
+                                args: waiter.args.clone(),
+                                key: key.clone(),
+                                reply: reply.clone(),
+                            });
                             released.push((blocked.unlink(db, id, waiter), reply));
                         }
                     }
@@ -215,5 +233,6 @@ impl BlockedClients {
         for (tx, reply) in released {
             let _ = tx.send(Release { reply, writes });
         }
+        served
     }
 }

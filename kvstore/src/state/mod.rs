@@ -17,6 +17,7 @@ mod invalidation;
 mod memory;
 pub(crate) mod notify;
 mod pause;
+mod replication;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,11 +26,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
-pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry, Served};
 pub(crate) use clock::{tick, Tick};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use memory::MemorySettings;
 pub(crate) use pause::{ClientPause, PauseKind};
+pub(crate) use replication::{random_replid, Feed, ReplicaInfo, Replication};
 
 use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
@@ -303,6 +305,14 @@ pub(crate) fn durability(config: &Config) -> Durability {
     }
 }
 
+/// `repl-backlog-size` in bytes.
+fn backlog_size(config: &Config) -> usize {
+    config
+        .value("repl-backlog-size")
+        .parse()
+        .unwrap_or(1024 * 1024)
+}
+
 /// State shared by every connection.
 pub(crate) struct Shared {
     keyspace: Arc<Mutex<Keyspace>>,
@@ -325,6 +335,8 @@ pub(crate) struct Shared {
     introspection: Introspection,
     /// CLIENT PAUSE.
     pause: ClientPause,
+    /// The replication stream, its backlog and the replicas attached.
+    replication: Replication,
     started: Instant,
     run_id: String,
     /// The port actually bound (the configured port may be 0 in tests).
@@ -343,6 +355,8 @@ impl Shared {
     ) -> Shared {
         let acl = AccessControl::new(config.requirepass.as_deref());
         let introspection = Introspection::new(&config);
+        let replication = Replication::default();
+        replication.set_backlog_size(backlog_size(&config));
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -357,6 +371,7 @@ impl Shared {
             stats: Stats::default(),
             introspection,
             pause: ClientPause::default(),
+            replication,
             started: Instant::now(),
             run_id: run_id(),
             port,
@@ -388,6 +403,7 @@ impl Shared {
         self.limits.load(&config);
         self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
+        self.replication.set_backlog_size(backlog_size(&config));
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl
@@ -436,6 +452,11 @@ impl Shared {
     pub(crate) fn reset_stats(&self) {
         self.stats.reset();
         self.introspection.reset_stats();
+    }
+
+    /// The replication stream and the replicas (`state/replication.rs`).
+    pub(crate) fn replication(&self) -> &Replication {
+        &self.replication
     }
 
     /// The pause CLIENT PAUSE put in force, if any.

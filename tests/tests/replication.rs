@@ -1,0 +1,393 @@
+//! kvstore as a master of Debian's redis-server 7.0.15: the replica's handshake, the full
+//! resync's RDB snapshot of every type, the write stream (with the rewrites Redis makes for
+//! relative expiries, floats, random pops, scripts, transactions and served blocking pops,
+//! and the `DEL`s of expired keys), a reconnection inside the backlog (`+CONTINUE`), WAIT,
+//! and ROLE / INFO replication next to a redis-server master in the same state.
+
+use std::time::{Duration, Instant};
+
+use e2e::{elements, require_redis, send_command, text, wait_blocked, RawConn, Server};
+
+/// One field of an INFO reply.
+fn info_field(conn: &mut RawConn, section: &str, name: &str) -> Option<String> {
+    let info = text(conn.cmd(&["INFO", section]));
+    let prefix = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+}
+
+/// A replica of `master` (redis-server), once its link is up.
+fn start_replica(master: &Server) -> Server {
+    let port = master.port.to_string();
+    let replica = Server::redis(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-load",
+        "disabled",
+    ]);
+    let mut conn = replica.raw();
+    wait_until("the replica's link is up", || {
+        info_field(&mut conn, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    replica
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the replica processed everything the master sent.
+fn wait_caught_up(master: &mut RawConn, replica: &mut RawConn) {
+    let mut last = (String::new(), String::new());
+    wait_until("the replica's offset reaches the master's", || {
+        let m = info_field(master, "replication", "master_repl_offset").unwrap_or_default();
+        let r = info_field(replica, "replication", "master_repl_offset").unwrap_or_default();
+        last = (m.clone(), r.clone());
+        !m.is_empty() && m == r
+    });
+}
+
+/// A key as both servers must agree on it: database, name, `DEBUG DIGEST-VALUE`, PEXPIRETIME.
+type KeyState = (usize, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Every key of every database, sorted.
+fn dataset(conn: &mut RawConn) -> Vec<KeyState> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        conn.cmd(&["SELECT", &db.to_string()]);
+        let keys = elements(&conn.cmd(&["KEYS", "*"]));
+        for key in keys {
+            let key = key.to_vec();
+            let k = &key[..];
+            let digest = conn.cmd_bytes(&[b"DEBUG", b"DIGEST-VALUE", k]);
+            let expires = conn.cmd_bytes(&[b"PEXPIRETIME", k]);
+            out.push((db, key, digest, expires));
+        }
+    }
+    conn.cmd(&["SELECT", "0"]);
+    out.sort();
+    out
+}
+
+/// A small deterministic generator (xorshift), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Data of every type and encoding, in two databases.
+fn populate(c: &mut RawConn) {
+    for db in ["0", "3"] {
+        c.cmd(&["SELECT", db]);
+        c.cmd(&["SET", "str", "hello"]);
+        c.cmd(&["SET", "int", "12345"]);
+        c.cmd(&["SET", "long", &"abcdefgh".repeat(100)]);
+        c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+        c.cmd(&["RPUSH", "list", "a", "b", "1", "2"]);
+        let big: Vec<String> = (0..300).map(|i| format!("element-{i}")).collect();
+        let mut args = vec!["RPUSH", "biglist"];
+        args.extend(big.iter().map(String::as_str));
+        c.cmd(&args);
+        c.cmd(&["HSET", "hash", "f1", "v1", "f2", "2"]);
+        let mut args = vec!["HSET", "bighash"];
+        let fields: Vec<String> = (0..200).map(|i| format!("field-{i}")).collect();
+        for f in &fields {
+            args.push(f);
+            args.push(f);
+        }
+        c.cmd(&args);
+        c.cmd(&["SADD", "intset", "1", "2", "3", "-7"]);
+        c.cmd(&["SADD", "set", "a", "b", "c"]);
+        let mut args = vec!["SADD", "bigset"];
+        args.extend(big.iter().map(String::as_str));
+        c.cmd(&args);
+        c.cmd(&["ZADD", "zset", "1", "a", "2.5", "b"]);
+        let mut args = vec!["ZADD", "bigzset"];
+        let scores: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        for (s, m) in scores.iter().zip(&big) {
+            args.push(s);
+            args.push(m);
+        }
+        c.cmd(&args);
+        for i in 0..5 {
+            c.cmd(&[
+                "XADD",
+                "stream",
+                &format!("{}-1", i + 1),
+                "f",
+                &i.to_string(),
+            ]);
+        }
+        c.cmd(&["XGROUP", "CREATE", "stream", "g1", "0"]);
+        c.cmd(&["XGROUP", "CREATECONSUMER", "stream", "g1", "alice"]);
+        c.cmd(&["PFADD", "hll", "a", "b", "c"]);
+        c.cmd(&["SETBIT", "bits", "100", "1"]);
+    }
+    c.cmd(&["SELECT", "0"]);
+}
+
+/// One random write among every type's, with the commands whose propagation Redis rewrites.
+fn random_write(c: &mut RawConn, rng: &mut Rng, step: usize) {
+    let key = |rng: &mut Rng, prefix: &str| format!("{prefix}{}", rng.below(20));
+    let n = rng.below(1000).to_string();
+    match rng.below(24) {
+        0 => drop(c.cmd(&["SET", &key(rng, "s"), &n])),
+        1 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "EX", "100"])),
+        2 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "PX", "30"])),
+        3 => drop(c.cmd(&["EXPIRE", &key(rng, "s"), "1000"])),
+        4 => drop(c.cmd(&["PEXPIRE", &key(rng, "l"), "25"])),
+        5 => drop(c.cmd(&["INCRBYFLOAT", &key(rng, "f"), "1.1"])),
+        6 => drop(c.cmd(&["INCR", &key(rng, "i")])),
+        7 => drop(c.cmd(&["LPUSH", &key(rng, "l"), &n])),
+        8 => drop(c.cmd(&["RPOP", &key(rng, "l")])),
+        9 => drop(c.cmd(&["HSET", &key(rng, "h"), &n, &n])),
+        10 => drop(c.cmd(&["HINCRBYFLOAT", &key(rng, "h"), "x", "0.5"])),
+        11 => drop(c.cmd(&["SADD", &key(rng, "t"), &n, "a"])),
+        12 => drop(c.cmd(&["SPOP", &key(rng, "t")])),
+        13 => drop(c.cmd(&["SPOP", &key(rng, "t"), "2"])),
+        14 => drop(c.cmd(&["ZADD", &key(rng, "z"), &n, &n])),
+        15 => drop(c.cmd(&["ZINCRBY", &key(rng, "z"), "0.25", "m"])),
+        16 => drop(c.cmd(&["XADD", &key(rng, "x"), "*", "f", &n])),
+        17 => drop(c.cmd(&["DEL", &key(rng, "s")])),
+        18 => drop(c.cmd(&[
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[2]); return redis.call('SPOP', KEYS[3])",
+            "3",
+            &key(rng, "s"),
+            &key(rng, "i"),
+            &key(rng, "t"),
+            &n,
+        ])),
+        19 => {
+            c.cmd(&["MULTI"]);
+            c.cmd(&["SET", &key(rng, "s"), &n, "EX", "50"]);
+            c.cmd(&["HSET", &key(rng, "h"), "m", &n]);
+            c.cmd(&["SELECT", "5"]);
+            c.cmd(&["INCR", &key(rng, "i")]);
+            c.cmd(&["SELECT", "0"]);
+            c.cmd(&["EXEC"]);
+        }
+        20 => {
+            c.cmd(&["SELECT", "3"]);
+            c.cmd(&["SETEX", &key(rng, "s"), "100", &n]);
+            c.cmd(&["GETEX", &key(rng, "s"), "PX", "40"]);
+            c.cmd(&["SELECT", "0"]);
+        }
+        21 => drop(c.cmd(&["GET", &key(rng, "s")])),
+        22 => drop(c.cmd(&["SETRANGE", &key(rng, "r"), &rng.below(50).to_string(), &n])),
+        _ => {
+            if step % 7 == 0 {
+                c.cmd(&["FLUSHDB"]);
+            } else {
+                c.cmd(&["ZPOPMIN", &key(rng, "z")]);
+            }
+        }
+    }
+}
+
+/// Full sync of every type, then a few thousand random writes: the replica's dataset equals
+/// the master's key by key (digest and expiry time).
+#[test]
+fn redis_replica_follows_kvstore() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let replica = start_replica(&master);
+    let mut r = replica.raw();
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(dataset(&mut m), dataset(&mut r), "after the full sync");
+
+    // A blocked pop served later is propagated as the pop it became.
+    let mut blocked = master.raw();
+    send_command(&mut blocked, &["BLPOP", "waiting", "0"]);
+    wait_blocked(&mut m, 1);
+
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for step in 0..3000 {
+        random_write(&mut m, &mut rng, step);
+        if step == 1500 {
+            m.cmd(&["RPUSH", "waiting", "x", "y"]);
+            let served = elements(&blocked.read_reply().expect("BLPOP served"));
+            assert_eq!(served[1], b"$1\r\nx\r\n");
+        }
+    }
+    // Let the short expiries fire, lazily and in the sweep.
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..20 {
+        m.cmd(&["GET", &format!("s{i}")]);
+    }
+    m.cmd(&["SET", "done", "1"]);
+    assert_eq!(text(m.cmd(&["WAIT", "1", "5000"])), ":1\r\n");
+    wait_caught_up(&mut m, &mut r);
+    let master_data = dataset(&mut m);
+    let replica_data = dataset(&mut r);
+    assert!(master_data.len() > 50, "{} keys", master_data.len());
+    let diff: Vec<_> = (master_data.iter())
+        .filter(|k| !replica_data.contains(k))
+        .chain(replica_data.iter().filter(|k| !master_data.contains(k)))
+        .collect();
+    assert!(diff.is_empty(), "keys that differ: {diff:?}");
+    for db in ["0", "3", "5"] {
+        m.cmd(&["SELECT", db]);
+        r.cmd(&["SELECT", db]);
+        assert_eq!(m.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]), "DBSIZE of db {db}");
+    }
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
+}
+
+/// A replica whose link broke reconnects inside the backlog: `+CONTINUE`, no new snapshot.
+#[test]
+fn reconnect_inside_the_backlog_continues() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    m.cmd(&["SET", "a", "1"]);
+    let replica = start_replica(&master);
+    let mut r = replica.raw();
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    m.cmd(&["SET", "b", "2"]);
+    wait_until("the replica's link is up again", || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+            && info_field(&mut m, "stats", "sync_partial_ok").as_deref() == Some("1")
+    });
+    wait_caught_up(&mut m, &mut r);
+    assert_eq!(r.cmd(&["GET", "b"]), b"$1\r\n2\r\n");
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+
+    // The same by hand: the stream from an offset in the backlog, then the next write.
+    let replid = info_field(&mut m, "replication", "master_replid").unwrap();
+    let offset: u64 = info_field(&mut m, "replication", "master_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut fake = master.raw();
+    assert_eq!(
+        fake.cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]),
+        b"+OK\r\n"
+    );
+    let from = (offset + 1).to_string();
+    assert_eq!(
+        text(fake.cmd(&["PSYNC", &replid, &from])),
+        format!("+CONTINUE {replid}\r\n")
+    );
+    m.cmd(&["SET", "c", "3"]);
+    let next = fake.read_reply().unwrap();
+    assert_eq!(text(next), "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n");
+    // An unknown history gets a full resync.
+    let mut other = master.raw();
+    let reply = other.cmd(&["PSYNC", &"f".repeat(40), "1"]);
+    assert!(text(reply).starts_with("+FULLRESYNC "));
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_err").as_deref(),
+        Some("1")
+    );
+}
+
+/// ROLE and INFO replication of a kvstore master next to a redis-server master, each with one
+/// redis-server replica that caught up: the same lines, ids, offsets and lag masked.
+#[test]
+fn role_and_info_replication_match_redis() {
+    if !require_redis() {
+        return;
+    }
+    let mut views = Vec::new();
+    for master in [Server::kvstore(&[]), Server::redis(&["--save", ""])] {
+        let mut m = master.raw();
+        m.cmd(&["SET", "k", "v"]);
+        let replica = start_replica(&master);
+        let mut r = replica.raw();
+        m.cmd(&["SET", "k2", "v"]);
+        wait_caught_up(&mut m, &mut r);
+        wait_until("the replica acknowledged the last write", || {
+            text(m.cmd(&["WAIT", "1", "100"])) == ":1\r\n"
+        });
+        wait_until("ROLE lists the replica with its offset", || {
+            let role = text(m.cmd(&["ROLE"]));
+            let offset = info_field(&mut m, "replication", "master_repl_offset").unwrap();
+            role.contains(&format!("${}\r\n{offset}\r\n", offset.len()))
+        });
+        let info = text(m.cmd(&["INFO", "replication"]));
+        let role = text(m.cmd(&["ROLE"]));
+        let replica_port = replica.port.to_string();
+        let mask = |s: &str| {
+            let mut out = String::new();
+            for line in s.split("\r\n") {
+                let masked = match line.split_once(':') {
+                    Some((name, _))
+                        if [
+                            "master_replid",
+                            "master_repl_offset",
+                            "repl_backlog_histlen",
+                        ]
+                        .contains(&name) =>
+                    {
+                        format!("{name}:*")
+                    }
+                    Some((name, value)) if name.starts_with("slave") => {
+                        let value = value.replace(&replica_port, "PORT");
+                        let fields: Vec<String> = (value.split(','))
+                            .map(|f| match f.split_once('=') {
+                                Some(("offset" | "lag", _)) => {
+                                    format!("{}=*", f.split('=').next().unwrap())
+                                }
+                                _ => f.to_owned(),
+                            })
+                            .collect();
+                        format!("{name}:{}", fields.join(","))
+                    }
+                    _ => line.to_owned(),
+                };
+                out.push_str(&masked);
+                out.push_str("\r\n");
+            }
+            out
+        };
+        let role_shape: Vec<String> = elements(role.as_bytes())
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect();
+        views.push((
+            mask(&info),
+            role_shape[0].clone(),
+            role.matches('*').count(),
+        ));
+    }
+    assert_eq!(views[0], views[1]);
+}
