@@ -154,7 +154,7 @@ fn populate(c: &mut RawConn) {
 fn random_write(c: &mut RawConn, rng: &mut Rng, step: usize) {
     let key = |rng: &mut Rng, prefix: &str| format!("{prefix}{}", rng.below(20));
     let n = rng.below(1000).to_string();
-    match rng.below(24) {
+    match rng.below(27) {
         0 => drop(c.cmd(&["SET", &key(rng, "s"), &n])),
         1 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "EX", "100"])),
         2 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "PX", "30"])),
@@ -199,6 +199,18 @@ fn random_write(c: &mut RawConn, rng: &mut Rng, step: usize) {
         }
         21 => drop(c.cmd(&["GET", &key(rng, "s")])),
         22 => drop(c.cmd(&["SETRANGE", &key(rng, "r"), &rng.below(50).to_string(), &n])),
+        23 => drop(c.cmd(&["XADD", &key(rng, "x"), "MAXLEN", "~", "3", "*", "f", &n])),
+        24 => {
+            let payload = c.cmd(&["DUMP", &key(rng, "h")]);
+            if payload.starts_with(b"$") && !payload.starts_with(b"$-1") {
+                let start = payload.iter().position(|&b| b == b'\n').unwrap() + 1;
+                let body = &payload[start..payload.len() - 2];
+                let target = key(rng, "h");
+                let ttl: &[u8] = if rng.below(2) == 0 { b"0" } else { b"100000" };
+                c.cmd_bytes(&[b"RESTORE", target.as_bytes(), ttl, body, b"REPLACE"]);
+            }
+        }
+        25 => drop(c.cmd(&["EXPIRE", &key(rng, "i"), "0"])),
         _ => {
             if step % 7 == 0 {
                 c.cmd(&["FLUSHDB"]);
@@ -249,6 +261,8 @@ fn redis_replica_follows_kvstore() {
     let master_data = dataset(&mut m);
     let replica_data = dataset(&mut r);
     assert!(master_data.len() > 50, "{} keys", master_data.len());
+    let expired: u64 = info_field(&mut m, "stats", "expired_keys").unwrap().parse().unwrap();
+    assert!(expired > 0, "no key expired on the way");
     let diff: Vec<_> = (master_data.iter())
         .filter(|k| !replica_data.contains(k))
         .chain(replica_data.iter().filter(|k| !master_data.contains(k)))

@@ -300,16 +300,15 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         out.extend(set.iter().map(Reply::Bulk));
         *set = kept.expect("remaining > 0");
     }
-    // The members chosen at random go to replicas by name, 1024 per SREM as in Redis.
+    // The members chosen at random go to replicas by name, one SREM each as in Redis 7.0
+    // (a transaction of them, since they are several).
     if ctx.replicating() {
         ctx.propagate_nothing();
-        for chunk in out.chunks(1024) {
-            let mut srem = vec![Bytes::from_static(b"SREM"), key.clone()];
-            srem.extend(chunk.iter().filter_map(|r| match r {
-                Reply::Bulk(m) => Some(m.clone()),
-                _ => None,
-            }));
-            ctx.propagate_as(srem);
+        for member in &out {
+            if let Reply::Bulk(m) = member {
+                let srem = Bytes::from_static(b"SREM");
+                ctx.propagate_as(vec![srem, key.clone(), m.clone()]);
+            }
         }
     }
     Ok(Reply::Set(out))

@@ -377,6 +377,8 @@ struct AddTrimArgs {
     trim: Option<Trim>,
     /// Index of the id argument (XADD).
     id_pos: usize,
+    /// Index of the trim threshold (after `~` when approximate).
+    trim_arg_idx: usize,
 }
 
 /// `streamParseAddOrTrimArgsOrReply`.
@@ -386,6 +388,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
         no_mkstream: false,
         trim: None,
         id_pos: args.len(),
+        trim_arg_idx: 0,
     };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
@@ -409,6 +412,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
             } else if more >= 2 && next == b"=" {
                 i += 1;
             }
+            out.trim_arg_idx = i + 1;
             if c_is(opt, "maxlen") {
                 let n = int_arg(&args[i + 1])?;
                 if n < 0 {
@@ -523,14 +527,30 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if trimmed > 0 {
             db.notify(notify::STREAM, "xtrim", key);
         }
-        // A generated ID goes to replicas as the ID it became (Redis's `xaddCommand`).
-        if spec != IdSpec::Exact(id) && ctx.replicating() {
+        // A generated ID goes to replicas as the ID it became, an approximate trim as the
+        // exact one it amounted to (Redis's `xaddCommand`).
+        let approx = parsed.trim.is_some_and(|t| t.approx);
+        if (spec != IdSpec::Exact(id) || approx) && ctx.replicating() {
             let mut argv = args.to_vec();
             argv[parsed.id_pos] = id.to_bytes();
+            if let Some(trim) = parsed.trim.filter(|t| t.approx) {
+                let s = stream_mut(ctx.db(), key, now);
+                exact_trim(&mut argv, s, trim, parsed.trim_arg_idx);
+            }
             ctx.propagate_as(argv);
         }
         Ok(id_reply(id))
     })
+}
+
+/// Redis's `streamRewriteApproxSpecifier` and `streamRewriteTrimArgument`: `~ threshold`
+/// becomes `= <the length or first ID the trim left>`, so replicas trim exactly as much.
+fn exact_trim(argv: &mut [Bytes], s: &Stream, trim: Trim, at: usize) {
+    argv[at - 1] = Bytes::from_static(b"=");
+    argv[at] = match trim.strategy {
+        TrimStrategy::MaxLen(_) => Bytes::from(s.len().to_string()),
+        TrimStrategy::MinId(_) => s.first_live().unwrap_or_default().to_bytes(),
+    };
 }
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
@@ -539,6 +559,7 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let limits = ctx.shared.limits().stream_node();
         let parsed = parse_add_trim(args, false, limits.max_entries)?;
         let now = ctx.now;
+        let replicating = ctx.replicating();
         let db = ctx.db();
         if !check_stream(db, &args[1], now)? {
             return Ok(Reply::Integer(0));
@@ -546,8 +567,17 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let trim = parsed.trim.expect("XTRIM has a strategy");
         let s = stream_mut(db, &args[1], now);
         let trimmed = s.trim(trim);
+        let mut exact = None;
+        if trim.approx && replicating {
+            let mut argv = args.to_vec();
+            exact_trim(&mut argv, s, trim, parsed.trim_arg_idx);
+            exact = Some(argv);
+        }
         if trimmed > 0 {
             db.notify(notify::STREAM, "xtrim", &args[1]);
+        }
+        if let Some(argv) = exact {
+            ctx.propagate_as(argv);
         }
         Ok(Reply::Integer(trimmed as i64))
     })
