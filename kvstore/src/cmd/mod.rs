@@ -242,18 +242,19 @@ impl<'a> Batch<'a> {
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }
+        // What the command propagates goes to the stream before what serving blocked
+        // clients does.
+        if self.shared.replication().active() {
+            propagate::flush(self.shared, self.session, spec);
+        }
         // Like Redis's `handleClientsBlockedOnKeys` after each command: clients blocked on
         // keys this command created are served before anything else runs.
         if !self.shared.blocked().is_empty() {
             if let Some(ks) = self.keyspace.as_mut() {
                 let served = self.shared.blocked().serve_ready(ks);
-                if self.shared.replication().active() {
-                    propagate::served(self.session, ks, served);
-                }
+                // Each served call propagates on its own, after the command that served it.
+                propagate::background(self.shared, ks, served);
             }
-        }
-        if self.shared.replication().active() {
-            propagate::flush(self.shared, self.session);
         }
         if self.shared.notify_classes() != 0 {
             if let Some(ks) = self.keyspace.as_mut() {

@@ -97,16 +97,20 @@ pub(crate) fn after_call(
     }
     let rewrite = ctx.session.propagation.rewrite.take();
     let writes_at_lock = *ctx.writes_at_lock;
-    let Some(ks) = ctx.keyspace.as_deref_mut() else {
-        return;
+    let (deleted, wrote) = match ctx.keyspace.as_deref_mut() {
+        // The call never touched the keyspace (PUBLISH, FUNCTION LOAD).
+        None => (Vec::new(), false),
+        Some(ks) => {
+            let deleted = ks.take_deletions();
+            let deleted_during = match mark.deletions {
+                Some(before) => ks.deletion_count() - before,
+                None => deleted.len() as u64,
+            };
+            let writes_before = mark.writes.unwrap_or(writes_at_lock);
+            let wrote = ks.writes().saturating_sub(writes_before) > deleted_during;
+            (deleted, wrote)
+        }
     };
-    let deleted = ks.take_deletions();
-    let deleted_during = match mark.deletions {
-        Some(before) => ks.deletion_count() - before,
-        None => deleted.len() as u64,
-    };
-    let writes_before = mark.writes.unwrap_or(writes_at_lock);
-    let wrote = ks.writes().saturating_sub(writes_before) > deleted_during;
     let ops = &mut ctx.session.propagation.ops;
     push_deletions(ops, deleted);
     if is_container(spec) {
@@ -121,15 +125,26 @@ pub(crate) fn after_call(
 
 /// After a top-level command: feeds what it left to the stream, and notes the offset the
 /// client's writes reach (for WAIT).
-pub(crate) fn flush(shared: &Shared, session: &mut Session) {
+pub(crate) fn flush(shared: &Shared, session: &mut Session, spec: &CommandSpec) {
     let ops = std::mem::take(&mut session.propagation.ops);
+    // Commands that may expire any number of keys (Redis's `CMD_TOUCHES_ARBITRARY_KEYS`:
+    // SCAN, RANDOMKEY) send their DELs one by one, like the expiry sweep.
+    if matches!(spec.name, "scan" | "randomkey") {
+        for op in &ops {
+            if let Some(offset) = feed(shared, std::slice::from_ref(op)) {
+                session.woff = offset;
+            }
+        }
+        return;
+    }
     if let Some(offset) = feed(shared, &ops) {
         session.woff = offset;
     }
 }
 
-/// After the expiry sweep, or what serving blocked clients did: the deletions, then the
-/// served calls as the non-blocking commands they amount to.
+/// After the expiry sweep, or after serving blocked clients: the deletions, then the served
+/// calls as the non-blocking commands they amount to, each on its own (Redis propagates a
+/// served client's pop after the command that served it, never in one transaction with it).
 pub(crate) fn background(shared: &Shared, ks: &mut Keyspace, served: Vec<Served>) {
     if !shared.replication().active() {
         return;
@@ -144,17 +159,6 @@ pub(crate) fn background(shared: &Shared, ks: &mut Keyspace, served: Vec<Served>
     // Redis propagates each expired key on its own, never as one transaction.
     for op in ops {
         feed(shared, std::slice::from_ref(&op));
-    }
-}
-
-/// Queues what serving blocked clients did, as part of the running command's propagation
-/// (their pops follow the push that served them).
-pub(crate) fn served(session: &mut Session, ks: &mut Keyspace, served: Vec<Served>) {
-    push_deletions(&mut session.propagation.ops, ks.take_deletions());
-    for s in served {
-        if let Some(argv) = unblocked_equivalent(&s) {
-            session.propagation.ops.push((s.db, argv));
-        }
     }
 }
 

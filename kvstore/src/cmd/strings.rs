@@ -275,6 +275,11 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let old = read_str(db, &args[1], now)?.cloned();
     db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
     ctx.notify(notify::STRING, "set", &args[1]);
+    // Propagated as the SET it amounts to (Redis's `getsetCommand`).
+    if ctx.replicating() {
+        let set = Bytes::from_static(b"SET");
+        ctx.propagate_as(vec![set, args[1].clone(), args[2].clone()]);
+    }
     Ok(Reply::opt_bulk(old))
 }
 
