@@ -615,7 +615,7 @@ fn stream_matches_redis_byte_for_byte() {
         &["INCRBYFLOAT", "f", "0.1"],
         &["HINCRBYFLOAT", "h", "x", "2.5"],
         &["EXPIRE", "a", "100"],
-        &["PEXPIRE", "a", "100000", "GT"],
+        &["PEXPIRE", "a", "200000", "GT"],
         &["EXPIREAT", "f", "4102444800"],
         &["GETEX", "b", "PERSIST"],
         &["GETEX", "c", "EX", "50"],
