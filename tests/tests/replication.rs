@@ -68,7 +68,8 @@ fn wait_caught_up(master: &mut RawConn, replica: &mut RawConn) {
     });
 }
 
-/// A key as both servers must agree on it: database, name, `DEBUG DIGEST-VALUE`, PEXPIRETIME.
+/// A key as both servers must agree on it: database, name, `DEBUG DIGEST-VALUE`, PEXPIRETIME
+/// (with a stream's groups and pending summaries).
 type KeyState = (usize, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// Every key of every database, sorted.
@@ -82,7 +83,28 @@ fn dataset(conn: &mut RawConn) -> Vec<KeyState> {
             let key = frame[start..frame.len() - 2].to_vec();
             let k = &key[..];
             let digest = conn.cmd_bytes(&[b"DEBUG", b"DIGEST-VALUE", k]);
-            let expires = conn.cmd_bytes(&[b"PEXPIRETIME", k]);
+            let mut expires = conn.cmd_bytes(&[b"PEXPIRETIME", k]);
+            // Digests leave consumer groups out: their counters and pending entries.
+            if conn.cmd_bytes(&[b"TYPE", k]) == b"+stream\r\n" {
+                // A group's read counter is left out: redis-server 7.0's own replicas lose it
+                // (its XCLAIM carries none; a redis-server master and replica show 1 and nil
+                // after the same XREADGROUP), and kvstore sends what Redis sends.
+                let groups = text(conn.cmd_bytes(&[b"XINFO", b"GROUPS", k]));
+                let masked: Vec<&str> = (groups.split("\r\n").enumerate())
+                    .map(|(i, line)| {
+                        let after_read =
+                            i > 0 && groups.split("\r\n").nth(i - 1) == Some("entries-read");
+                        if after_read {
+                            "*"
+                        } else {
+                            line
+                        }
+                    })
+                    .collect();
+                expires.extend(masked.join("\r\n").into_bytes());
+                expires.extend(conn.cmd_bytes(&[b"XPENDING", k, b"g"]));
+                expires.extend(conn.cmd_bytes(&[b"XPENDING", k, b"g1"]));
+            }
             out.push((db, key, digest, expires));
         }
     }
@@ -162,7 +184,7 @@ fn populate(c: &mut RawConn) {
 fn random_write(c: &mut RawConn, rng: &mut Rng, step: usize) {
     let key = |rng: &mut Rng, prefix: &str| format!("{prefix}{}", rng.below(20));
     let n = rng.below(1000).to_string();
-    match rng.below(27) {
+    match rng.below(30) {
         0 => drop(c.cmd(&["SET", &key(rng, "s"), &n])),
         1 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "EX", "100"])),
         2 => drop(c.cmd(&["SET", &key(rng, "s"), &n, "PX", "30"])),
@@ -219,6 +241,13 @@ fn random_write(c: &mut RawConn, rng: &mut Rng, step: usize) {
             }
         }
         25 => drop(c.cmd(&["EXPIRE", &key(rng, "i"), "0"])),
+        26 => drop(c.cmd(&["XGROUP", "CREATE", &key(rng, "x"), "g", "0", "MKSTREAM"])),
+        27 => drop(c.cmd(&[
+            "XREADGROUP", "GROUP", "g", &key(rng, "c"), "COUNT", "2", "STREAMS", &key(rng, "x"), ">",
+        ])),
+        28 => drop(c.cmd(&[
+            "XREADGROUP", "GROUP", "g", &key(rng, "c"), "NOACK", "STREAMS", &key(rng, "x"), ">",
+        ])),
         _ => {
             if step % 7 == 0 {
                 c.cmd(&["FLUSHDB"]);
@@ -278,7 +307,13 @@ fn redis_replica_follows_kvstore() {
         .filter(|k| !replica_data.contains(k))
         .chain(replica_data.iter().filter(|k| !master_data.contains(k)))
         .collect();
-    assert!(diff.is_empty(), "keys that differ: {diff:?}");
+    let show: Vec<String> = (diff.iter())
+        .map(|(db, k, d, e)| {
+            let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            format!("db {db} {}: {} {}", t(k), t(d), t(e))
+        })
+        .collect();
+    assert!(diff.is_empty(), "keys that differ: {show:#?}");
     for db in ["0", "3", "5"] {
         m.cmd(&["SELECT", db]);
         r.cmd(&["SELECT", db]);
@@ -650,6 +685,31 @@ fn stream_matches_redis_byte_for_byte() {
         &["EVAL", "return redis.call('GET', KEYS[1])", "1", "ev"],
         &["XADD", "st", "1-1", "f", "v"],
         &["XADD", "st", "MAXLEN", "~", "1", "2-1", "f", "v"],
+        &["XGROUP", "CREATE", "st", "g", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "NOACK",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "st", "0"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "st", ">"],
+        &["XACK", "st", "g", "1-1"],
         &["HSET", "h2", "a", "1"],
         &["HDEL", "h2", "a", "b"],
         &["PUBLISH", "chan", "hello"],

@@ -791,7 +791,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         };
         ids.push(id);
     }
-    // Serve synchronously what can be served.
+    // Serve synchronously what can be served. XREADGROUP goes to replicas as what it did to
+    // the group (Redis's `streamPropagateXCLAIM`, `streamPropagateGroupID`,
+    // `streamPropagateConsumerCreation`), never as itself.
+    let replicating = xreadgroup && ctx_replicates(ctx.shared);
+    let mut propagate: Vec<Vec<Bytes>> = Vec::new();
+    let db = ctx.db();
     let mut served: Vec<(Bytes, Reply)> = Vec::new();
     for (key, gt) in keys.iter().zip(ids.iter_mut()) {
         let Some(Value::Stream(s)) = db.get(key, now) else {
@@ -827,7 +832,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let s = stream_mut(db, key, now);
                 let group = s.group_mut(g).expect("group checked");
                 created = group.touch_consumer(c, now as i64);
+                if created && replicating && noack {
+                    propagate.push(argv(&["XGROUP", "CREATECONSUMER"], [key, g, c]));
+                }
                 if history {
+                    // Redis 7.0 propagates nothing of a history read (its delivery counts
+                    // and times stay the master's own).
                     let items = s.history(g, c, start, count as usize, now as i64);
                     Reply::Array(
                         items
@@ -839,7 +849,20 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                             .collect(),
                     )
                 } else {
-                    entries_reply(&s.deliver(g, c, start, count as usize, noack, now as i64))
+                    let last_before = s.groups()[g].last_id;
+                    let items = s.deliver(g, c, start, count as usize, noack, now as i64);
+                    if replicating && !noack {
+                        propagate.extend(items.iter().map(|(id, _)| xclaim_for(s, key, g, *id)));
+                    }
+                    let group = &s.groups()[g];
+                    if replicating && noack && group.last_id != last_before {
+                        let setid = ["XGROUP", "SETID"];
+                        let last = group.last_id.to_bytes();
+                        let read = Bytes::from(group.entries_read.to_string());
+                        let entries_read = Bytes::from_static(b"ENTRIESREAD");
+                        propagate.push(argv(&setid, [key, g, &last, &entries_read, &read]));
+                    }
+                    entries_reply(&items)
                 }
             }
         };
@@ -847,6 +870,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             db.notify(notify::STREAM, "xgroup-createconsumer", key);
         }
         served.push((key.clone(), entries));
+    }
+    if replicating {
+        ctx.propagate_nothing();
+        for command in propagate {
+            ctx.propagate_as(command);
+        }
     }
     if !served.is_empty() {
         return Ok(keyed_reply(resp, served));
@@ -872,6 +901,44 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         pairs: &pairs,
     };
     Ok(ctx.block(keys, timeout as u64, &blocked.encode(), serve_blocked))
+}
+
+fn ctx_replicates(shared: &crate::state::Shared) -> bool {
+    shared.replication().active()
+}
+
+/// A command line of static words followed by arguments.
+fn argv<'a>(words: &[&'static str], rest: impl IntoIterator<Item = &'a Bytes>) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = words
+        .iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect();
+    out.extend(rest.into_iter().cloned());
+    out
+}
+
+/// Redis's `streamPropagateXCLAIM`: the pending entry `id` of `group` as an idempotent
+/// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID last-id`.
+fn xclaim_for(s: &Stream, key: &Bytes, group: &[u8], id: StreamId) -> Vec<Bytes> {
+    let g = &s.groups()[group];
+    let nack = &g.pel[&id];
+    let b = |t: &'static str| Bytes::from_static(t.as_bytes());
+    vec![
+        b("XCLAIM"),
+        key.clone(),
+        Bytes::copy_from_slice(group),
+        nack.consumer.clone(),
+        b("0"),
+        id.to_bytes(),
+        b("TIME"),
+        Bytes::from(nack.delivery_time.to_string()),
+        b("RETRYCOUNT"),
+        Bytes::from(nack.delivery_count.to_string()),
+        b("FORCE"),
+        b("JUSTID"),
+        b("LASTID"),
+        g.last_id.to_bytes(),
+    ]
 }
 
 /// XREAD's reply: a map of key → entries in RESP3, an array of [key, entries] in RESP2.
