@@ -1349,6 +1349,8 @@ fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     changing_groups(ctx, args, 1, |ctx| {
         let now = ctx.now;
+        let replicating = ctx.replicating();
+        let mut propagate: Vec<Vec<Bytes>> = Vec::new();
         let db = ctx.db();
         if !group_exists(db, &args[1], &args[2], now)? {
             return Err(nogroup(format!(
@@ -1415,17 +1417,24 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let s = stream_mut(db, &args[1], now as u64);
         let group_name = &args[2];
         let consumer = &args[3];
+        let mut propagate_last_id = false;
         {
             let g = s.group_mut(group_name).expect("group");
             if last_id > g.last_id {
                 g.last_id = last_id;
+                propagate_last_id = true;
             }
         }
         let mut out = Vec::new();
         let mut consumer_seen = false;
         let mut created = false;
+        // Each change goes to replicas as an idempotent XCLAIM (Redis's `xclaimCommand`).
         for id in ids {
             let exists = s.contains(id);
+            if !exists && replicating && s.groups()[group_name].pel.contains_key(&id) {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+                propagate_last_id = false;
+            }
             let g = s.group_mut(group_name).expect("group");
             if !exists {
                 g.ack(id);
@@ -1464,9 +1473,30 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let fields = s.get(id).expect("exists");
                 out.push(entry_reply(&(id, fields)));
             }
+            if replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+                propagate_last_id = false;
+            }
+        }
+        if replicating && propagate_last_id {
+            let g = &s.groups()[group_name];
+            let (last, read) = (
+                g.last_id.to_bytes(),
+                Bytes::from(g.entries_read.to_string()),
+            );
+            let entries_read = Bytes::from_static(b"ENTRIESREAD");
+            let setid = ["XGROUP", "SETID"];
+            propagate.push(argv(
+                &setid,
+                [&args[1], group_name, &last, &entries_read, &read],
+            ));
         }
         if created {
             db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
+        }
+        if replicating {
+            ctx.propagate_nothing();
+            propagate.into_iter().for_each(|p| ctx.propagate_as(p));
         }
         Ok(Reply::Array(out))
     })
@@ -1500,6 +1530,8 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             j += 1;
         }
         let now = ctx.now;
+        let replicating = ctx.replicating();
+        let mut propagate: Vec<Vec<Bytes>> = Vec::new();
         let db = ctx.db();
         if !group_exists(db, &args[1], &args[2], now)? {
             return Err(nogroup(format!(
@@ -1529,6 +1561,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             cursor = id;
             let delivery_time = nack.delivery_time;
             let exists = s.contains(id);
+            // Redis's `xautoclaimCommand` propagates each change as an XCLAIM.
+            if !exists && replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+            }
             let g = s.group_mut(group_name).expect("group");
             if !exists {
                 g.ack(id);
@@ -1563,6 +1599,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let fields = s.get(id).expect("exists");
                 out.push(entry_reply(&(id, fields)));
             }
+            if replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+            }
             count -= 1;
             match next_cursor {
                 Some(n) => cursor = n,
@@ -1584,6 +1623,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         };
         if created {
             db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
+        }
+        if replicating {
+            ctx.propagate_nothing();
+            propagate.into_iter().for_each(|p| ctx.propagate_as(p));
         }
         Ok(Reply::Array(vec![
             id_reply(next),
