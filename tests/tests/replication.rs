@@ -750,3 +750,43 @@ fn stream_matches_redis_byte_for_byte() {
     let lines = |s: &str| s.split("\r\n").map(str::to_owned).collect::<Vec<_>>();
     assert_eq!(lines(&streams[0]), lines(&streams[1]));
 }
+
+/// `min-replicas-to-write`: without enough replicas acknowledging in time, writes get Redis's
+/// NOREPLICAS (queued in MULTI too, which aborts the transaction); with one, they run.
+#[test]
+fn min_replicas_to_write_refuses_writes_like_redis() {
+    if !require_redis() {
+        return;
+    }
+    let options = ["--min-replicas-to-write", "1", "--save", ""];
+    let mut transcripts = Vec::new();
+    for master in [Server::kvstore(&options), Server::redis(&options)] {
+        let mut m = master.raw();
+        let mut transcript = Vec::new();
+        for command in [
+            &["SET", "a", "1"][..],
+            &["GET", "a"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["EVAL", "return 1", "0"],
+        ] {
+            transcript.push(text(m.cmd(command)));
+        }
+        transcripts.push(transcript);
+        if master.flavor == e2e::Flavor::Kvstore {
+            let replica = start_replica(&master);
+            let mut r = replica.raw();
+            wait_until("the replica acknowledged", || {
+                text(m.cmd(&["SET", "a", "2"])) == "+OK\r\n"
+            });
+            wait_caught_up(&mut m, &mut r);
+            assert_eq!(r.cmd(&["GET", "a"]), b"$1\r\n2\r\n");
+        }
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+    assert_eq!(
+        transcripts[0][0],
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+}

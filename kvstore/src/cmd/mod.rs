@@ -335,6 +335,12 @@ impl<'a> Batch<'a> {
                 return Err((Some(spec), Reply::error(err::OOM)));
             }
         }
+        // Redis's `checkGoodReplicasStatus`: writes need `min-replicas-to-write` good replicas.
+        if (spec.has_flag(Flags::WRITE) || exec_writes(spec, self.session))
+            && self.shared.replication().too_few_good_replicas()
+        {
+            return Err((Some(spec), Reply::error(replication::NOREPLICAS)));
+        }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));
         }
@@ -488,6 +494,13 @@ fn may_replicate(spec: &CommandSpec, session: &Session) -> bool {
     one(spec)
         || (spec.name == "exec"
             && (session.multi.as_ref()).is_some_and(|tx| tx.queue.iter().any(|(s, _)| one(s))))
+}
+
+/// EXEC of a transaction that queued a write command (Redis's `mstate.cmd_flags & CMD_WRITE`).
+fn exec_writes(spec: &CommandSpec, session: &Session) -> bool {
+    spec.name == "exec"
+        && (session.multi.as_ref())
+            .is_some_and(|tx| tx.queue.iter().any(|(s, _)| s.has_flag(Flags::WRITE)))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

@@ -26,6 +26,9 @@ use crate::protocol::Reply;
 use crate::rdb::file::FileWriter;
 use crate::state::ReplicaInfo;
 
+/// A write refused under `min-replicas-to-write` (Redis's `shared.noreplicaserr`).
+pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("wait", 3, flags![NOSCRIPT], acl![CONNECTION], wait),

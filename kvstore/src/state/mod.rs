@@ -313,6 +313,15 @@ fn backlog_size(config: &Config) -> usize {
         .unwrap_or(1024 * 1024)
 }
 
+/// `min-replicas-to-write` and `min-replicas-max-lag`.
+fn min_replicas(config: &Config) -> (usize, usize) {
+    let number = |name| config.value(name).parse().unwrap_or(0);
+    (
+        number("min-replicas-to-write"),
+        number("min-replicas-max-lag"),
+    )
+}
+
 /// State shared by every connection.
 pub(crate) struct Shared {
     keyspace: Arc<Mutex<Keyspace>>,
@@ -357,6 +366,8 @@ impl Shared {
         let introspection = Introspection::new(&config);
         let replication = Replication::default();
         replication.set_backlog_size(backlog_size(&config));
+        let (to_write, max_lag) = min_replicas(&config);
+        replication.set_min_replicas(to_write, max_lag);
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -404,6 +415,8 @@ impl Shared {
         self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
         self.replication.set_backlog_size(backlog_size(&config));
+        let (to_write, max_lag) = min_replicas(&config);
+        self.replication.set_min_replicas(to_write, max_lag);
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl

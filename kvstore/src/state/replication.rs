@@ -31,6 +31,9 @@ pub(crate) struct Replication {
     acked: Notify,
     /// `repl-backlog-size`, for the backlog created by the first replica.
     backlog_size: AtomicUsize,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (0: no check).
+    min_replicas: AtomicUsize,
+    min_replicas_max_lag: AtomicUsize,
 }
 
 struct Inner {
@@ -123,6 +126,8 @@ impl Default for Replication {
             }),
             acked: Notify::new(),
             backlog_size: AtomicUsize::new(1024 * 1024),
+            min_replicas: AtomicUsize::new(0),
+            min_replicas_max_lag: AtomicUsize::new(10),
         }
     }
 }
@@ -319,6 +324,29 @@ impl Replication {
             sync_partial_ok: inner.sync_partial_ok,
             sync_partial_err: inner.sync_partial_err,
         }
+    }
+
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (at start-up and on CONFIG SET).
+    pub(crate) fn set_min_replicas(&self, to_write: usize, max_lag: usize) {
+        self.min_replicas.store(to_write, Ordering::Relaxed);
+        self.min_replicas_max_lag.store(max_lag, Ordering::Relaxed);
+    }
+
+    /// Redis's `checkGoodReplicasStatus` failing: `min-replicas-to-write` is set and fewer
+    /// online replicas acknowledged within `min-replicas-max-lag` seconds. One atomic load
+    /// while the option is off.
+    pub(crate) fn too_few_good_replicas(&self) -> bool {
+        let wanted = self.min_replicas.load(Ordering::Relaxed);
+        let max_lag = self.min_replicas_max_lag.load(Ordering::Relaxed) as u64;
+        if wanted == 0 || max_lag == 0 {
+            return false;
+        }
+        let inner = self.inner.lock();
+        let now = Instant::now();
+        let good = (inner.replicas.iter())
+            .filter(|r| r.online && now.duration_since(r.ack_at).as_secs() <= max_lag)
+            .count();
+        good < wanted
     }
 
     /// `repl-backlog-size` (at start-up and on CONFIG SET): the backlog's size, now or when
