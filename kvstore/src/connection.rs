@@ -194,10 +194,11 @@ impl Connection {
                 Event::Stream(None) => return Ok(()),
                 Event::Stream(Some(bytes)) => {
                     self.wbuf.extend_from_slice(&bytes);
-                    while let Ok(more) = feed.try_recv() {
+                    while let Some(more) = feed.try_recv() {
                         self.wbuf.extend_from_slice(&more);
                     }
                     self.socket.write_all(&self.wbuf).await?;
+                    feed.written(self.wbuf.len());
                     self.wrote_wbuf();
                 }
                 Event::Input(input) => {

@@ -790,3 +790,26 @@ fn min_replicas_to_write_refuses_writes_like_redis() {
         "-NOREPLICAS Not enough good replicas to write.\r\n"
     );
 }
+
+/// A replica that stops reading is dropped at `client-output-buffer-limit replica`, as Redis
+/// drops it, instead of the master queueing the stream for it without bound.
+#[test]
+fn replica_over_its_output_buffer_limit_is_dropped() {
+    let master = Server::kvstore(&["--client-output-buffer-limit", "replica 1mb 256kb 0"]);
+    let mut m = master.raw();
+    // Handshake by hand, then never read again.
+    let mut silent = master.raw();
+    assert_eq!(silent.cmd(&["REPLCONF", "capa", "eof"]), b"+OK\r\n");
+    silent.send(&e2e::encode_command(&[b"PSYNC", b"?", b"-1"]));
+    wait_until("the replica is attached", || {
+        info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("1")
+    });
+    let value = "x".repeat(64 * 1024);
+    for i in 0..400 {
+        m.cmd(&["SET", &format!("k{}", i % 10), &value]);
+        if info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("0") {
+            return;
+        }
+    }
+    panic!("a replica 25 MB behind is still attached");
+}

@@ -278,6 +278,16 @@ fn size_param(config: &Config, name: &str) -> u64 {
 
 /// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
 fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    output_limit(config, "pubsub", (32 << 20, 8 << 20, 60))
+}
+
+/// The `slave` (replica) class of `client-output-buffer-limit`.
+fn replica_output_limit(config: &Config) -> OutputLimit {
+    output_limit(config, "slave", (256 << 20, 64 << 20, 60))
+}
+
+/// One class of `client-output-buffer-limit`, as CONFIG GET prints it.
+fn output_limit(config: &Config, name: &str, (hard, soft, secs): (u64, u64, u64)) -> OutputLimit {
     let text = config
         .get(b"client-output-buffer-limit")
         .into_iter()
@@ -285,12 +295,12 @@ fn pubsub_output_limit(config: &Config) -> OutputLimit {
         .map(|(_, v)| v)
         .unwrap_or_default();
     let words: Vec<&str> = text.split_whitespace().collect();
-    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let class = words.chunks(4).find(|c| c.first() == Some(&name));
     let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
     OutputLimit {
-        hard: number(1).unwrap_or(32 << 20),
-        soft: number(2).unwrap_or(8 << 20),
-        soft_secs: number(3).unwrap_or(60),
+        hard: number(1).unwrap_or(hard),
+        soft: number(2).unwrap_or(soft),
+        soft_secs: number(3).unwrap_or(secs),
     }
 }
 
@@ -368,6 +378,7 @@ impl Shared {
         replication.set_backlog_size(backlog_size(&config));
         let (to_write, max_lag) = min_replicas(&config);
         replication.set_min_replicas(to_write, max_lag);
+        replication.set_output_limit(replica_output_limit(&config));
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -417,6 +428,8 @@ impl Shared {
         self.replication.set_backlog_size(backlog_size(&config));
         let (to_write, max_lag) = min_replicas(&config);
         self.replication.set_min_replicas(to_write, max_lag);
+        self.replication
+            .set_output_limit(replica_output_limit(&config));
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl

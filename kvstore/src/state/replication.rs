@@ -13,15 +13,41 @@
 //! replication. Lock order: the keyspace, then this.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 
-/// Where a replica's part of the stream goes: its connection writes what arrives.
-pub(crate) type Feed = mpsc::UnboundedReceiver<Bytes>;
+use crate::pubsub::OutputLimit;
+
+/// A replica's part of the stream: its connection writes what arrives and reports what it
+/// wrote, so that a replica that stops reading is dropped at its output buffer limit
+/// (`client-output-buffer-limit replica`) instead of growing the master without bound.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicU64>,
+}
+
+impl Feed {
+    /// The next bytes of the stream; `None` once the replica was dropped.
+    pub(crate) async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await
+    }
+
+    /// More bytes, if some are already waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Bytes> {
+        self.rx.try_recv().ok()
+    }
+
+    /// `n` bytes reached the socket.
+    pub(crate) fn written(&self, n: usize) {
+        self.queued.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+}
 
 /// The replication state of a master.
 pub(crate) struct Replication {
@@ -46,6 +72,7 @@ struct Inner {
     /// The database the stream last selected; `None` forces a `SELECT` before the next command.
     stream_db: Option<usize>,
     replicas: Vec<Replica>,
+    output_limit: OutputLimit,
     sync_full: u64,
     sync_partial_ok: u64,
     sync_partial_err: u64,
@@ -70,6 +97,10 @@ struct Replica {
     ack_offset: u64,
     ack_at: Instant,
     tx: mpsc::UnboundedSender<Bytes>,
+    /// Bytes fed and not yet written to its socket.
+    queued: Arc<AtomicU64>,
+    /// Since when `queued` has been over the soft limit.
+    over_soft_since: Option<Instant>,
 }
 
 /// What a replica announced during its handshake (`REPLCONF`).
@@ -120,6 +151,11 @@ impl Default for Replication {
                 backlog: None,
                 stream_db: None,
                 replicas: Vec::new(),
+                output_limit: OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_secs: 60,
+                },
                 sync_full: 0,
                 sync_partial_ok: 0,
                 sync_partial_err: 0,
@@ -349,6 +385,11 @@ impl Replication {
         good < wanted
     }
 
+    /// `client-output-buffer-limit`'s replica class (at start-up and on CONFIG SET).
+    pub(crate) fn set_output_limit(&self, limit: OutputLimit) {
+        self.inner.lock().output_limit = limit;
+    }
+
     /// `repl-backlog-size` (at start-up and on CONFIG SET): the backlog's size, now or when
     /// it is created.
     pub(crate) fn set_backlog_size(&self, size: usize) {
@@ -375,6 +416,7 @@ impl Inner {
 
     fn register(&mut self, client: u64, info: &ReplicaInfo) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicU64::new(0));
         self.replicas.retain(|r| r.client != client);
         self.replicas.push(Replica {
             client,
@@ -384,8 +426,10 @@ impl Inner {
             ack_offset: 0,
             ack_at: Instant::now(),
             tx,
+            queued: queued.clone(),
+            over_soft_since: None,
         });
-        rx
+        Feed { rx, queued }
     }
 
     /// Adds `bytes` to the stream: offset, backlog, every replica's feed.
@@ -399,8 +443,34 @@ impl Inner {
         self.offset += bytes.len() as u64;
         backlog.data.extend(bytes.iter());
         backlog.trim();
-        // A replica whose connection is gone is dropped here; its task detaches it too.
-        self.replicas.retain(|r| r.tx.send(bytes.clone()).is_ok());
+        // A replica whose connection is gone, or that is over its output buffer limit, is
+        // dropped here (its connection then ends); its task detaches it too.
+        let limit = self.output_limit;
+        let now = Instant::now();
+        self.replicas.retain_mut(|r| {
+            let queued = r.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            let queued = queued + bytes.len() as u64;
+            let over_soft = limit.soft > 0 && queued > limit.soft;
+            let since = match over_soft {
+                true => *r.over_soft_since.get_or_insert(now),
+                false => {
+                    r.over_soft_since = None;
+                    now
+                }
+            };
+            let over = (limit.hard > 0 && queued > limit.hard)
+                || (over_soft && now.duration_since(since).as_secs() > limit.soft_secs);
+            if over {
+                tracing::warn!(
+                    "Client id={} addr={}:{} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    r.client,
+                    r.ip,
+                    r.port
+                );
+                return false;
+            }
+            r.tx.send(bytes.clone()).is_ok()
+        });
         self.offset
     }
 }
