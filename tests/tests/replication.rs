@@ -740,6 +740,24 @@ fn stream_matches_redis_byte_for_byte() {
                 wait_blocked(&mut c, 1);
                 c.cmd(&["RPUSH", "queue", "job1", "job2"]);
                 blocked.read_reply().unwrap();
+                // A blocked XREADGROUP served by an XADD: the XCLAIM of what it delivered.
+                send_command(
+                    &mut blocked,
+                    &[
+                        "XREADGROUP",
+                        "GROUP",
+                        "g",
+                        "zed",
+                        "BLOCK",
+                        "0",
+                        "STREAMS",
+                        "st",
+                        ">",
+                    ],
+                );
+                wait_blocked(&mut c, 1);
+                c.cmd(&["XADD", "st", "10-1", "f", "v"]);
+                blocked.read_reply().unwrap();
             }
             c.cmd(command);
         }

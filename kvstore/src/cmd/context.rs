@@ -229,6 +229,22 @@ impl Ctx<'_, '_> {
         self.effects.block = Some(blocked);
         Reply::NilArray
     }
+
+    /// [`Ctx::block`] for a command that says itself what serving it propagates to
+    /// replicas (XREADGROUP: the XCLAIMs of what it delivered).
+    pub(crate) fn block_propagating(
+        &mut self,
+        keys: &[Bytes],
+        timeout_ms: u64,
+        args: &[Bytes],
+        retry: Retry,
+        propagate: crate::state::Propagate,
+    ) -> Reply {
+        let reply = self.block(keys, timeout_ms, args, retry);
+        let id = self.session.id();
+        self.shared.blocked().propagate_with(id, propagate);
+        reply
+    }
 }
 
 /// Per-connection state that commands read and change (the selected database, the protocol

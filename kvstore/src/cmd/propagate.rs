@@ -152,8 +152,12 @@ pub(crate) fn background(shared: &Shared, ks: &mut Keyspace, served: Vec<Served>
     let mut ops = Vec::new();
     push_deletions(&mut ops, ks.take_deletions());
     for s in served {
-        if let Some(argv) = unblocked_equivalent(&s) {
-            ops.push((s.db, argv));
+        match s.propagate {
+            Some(propagate) => {
+                let argvs = propagate(ks.db(s.db), &s.args, &s.key, &s.reply);
+                ops.extend(argvs.into_iter().map(|argv| (s.db, argv)));
+            }
+            None => ops.extend(unblocked_equivalent(&s).map(|argv| (s.db, argv))),
         }
     }
     // Redis propagates each expired key on its own, never as one transaction.

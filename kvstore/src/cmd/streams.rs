@@ -852,7 +852,10 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                     let last_before = s.groups()[g].last_id;
                     let items = s.deliver(g, c, start, count as usize, noack, now as i64);
                     if replicating && !noack {
-                        propagate.extend(items.iter().map(|(id, _)| xclaim_for(s, key, g, *id)));
+                        let claims = items.iter().map(|(id, _)| {
+                            xclaim_with_last_id(s, key, g, *id, (*id).max(last_before))
+                        });
+                        propagate.extend(claims);
                     }
                     let group = &s.groups()[g];
                     if replicating && noack && group.last_id != last_before {
@@ -900,7 +903,8 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         consumer: group.map_or(&empty, |(_, c)| c),
         pairs: &pairs,
     };
-    Ok(ctx.block(keys, timeout as u64, &blocked.encode(), serve_blocked))
+    let args = blocked.encode();
+    Ok(ctx.block_propagating(keys, timeout as u64, &args, serve_blocked, propagate_served))
 }
 
 fn ctx_replicates(shared: &crate::state::Shared) -> bool {
@@ -920,6 +924,19 @@ fn argv<'a>(words: &[&'static str], rest: impl IntoIterator<Item = &'a Bytes>) -
 /// Redis's `streamPropagateXCLAIM`: the pending entry `id` of `group` as an idempotent
 /// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID last-id`.
 fn xclaim_for(s: &Stream, key: &Bytes, group: &[u8], id: StreamId) -> Vec<Bytes> {
+    let last_id = s.groups()[group].last_id;
+    xclaim_with_last_id(s, key, group, id, last_id)
+}
+
+/// [`xclaim_for`] with the group's last ID as it was when `id` was delivered (XREADGROUP
+/// delivering several entries moves it along them).
+fn xclaim_with_last_id(
+    s: &Stream,
+    key: &Bytes,
+    group: &[u8],
+    id: StreamId,
+    last_id: StreamId,
+) -> Vec<Bytes> {
     let g = &s.groups()[group];
     let nack = &g.pel[&id];
     let b = |t: &'static str| Bytes::from_static(t.as_bytes());
@@ -937,8 +954,65 @@ fn xclaim_for(s: &Stream, key: &Bytes, group: &[u8], id: StreamId) -> Vec<Bytes>
         b("FORCE"),
         b("JUSTID"),
         b("LASTID"),
-        g.last_id.to_bytes(),
+        last_id.to_bytes(),
     ]
+}
+
+/// What serving a blocked XREADGROUP propagates (Redis's `serveClientsBlockedOnStreamKey`):
+/// an XCLAIM per delivered entry or, under NOACK, the consumer and the group's new last ID.
+/// A blocked XREAD propagates nothing.
+fn propagate_served(db: &mut Db, args: &[Bytes], key: &Bytes, reply: &Reply) -> Vec<Vec<Bytes>> {
+    let (noack, group, consumer) = (&args[2][..] == b"1", &args[3], &args[4]);
+    if group.is_empty() {
+        return Vec::new();
+    }
+    // The reply is [[key, entries]] (RESP2) or {key: entries} (RESP3).
+    let entries = match reply {
+        Reply::Array(keys) => match keys.first() {
+            Some(Reply::Array(pair)) => pair.get(1),
+            _ => None,
+        },
+        Reply::Map(pairs) => pairs.first().map(|(_, v)| v),
+        _ => None,
+    };
+    let Some(Reply::Array(entries)) = entries else {
+        return Vec::new();
+    };
+    let ids: Vec<StreamId> = (entries.iter())
+        .filter_map(|e| match e {
+            Reply::Array(pair) => match pair.first() {
+                Some(Reply::Bulk(id)) => parse_id(id, 0, true).ok(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let Some(Value::Stream(s)) = db.peek(key).map(|e| &e.value) else {
+        return Vec::new();
+    };
+    let Some(g) = s.groups().get(group) else {
+        return Vec::new();
+    };
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    if noack {
+        let (last, read) = (
+            g.last_id.to_bytes(),
+            Bytes::from(g.entries_read.to_string()),
+        );
+        let entries_read = Bytes::from_static(b"ENTRIESREAD");
+        return vec![
+            argv(&["XGROUP", "CREATECONSUMER"], [key, group, consumer]),
+            argv(
+                &["XGROUP", "SETID"],
+                [key, group, &last, &entries_read, &read],
+            ),
+        ];
+    }
+    (ids.into_iter())
+        .map(|id| xclaim_with_last_id(s, key, group, id, id))
+        .collect()
 }
 
 /// XREAD's reply: a map of key → entries in RESP3, an array of [key, entries] in RESP2.

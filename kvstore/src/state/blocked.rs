@@ -34,6 +34,12 @@ const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// another type, or empty); `Some(reply)` releases it with that reply (errors included).
 pub(crate) type Retry = fn(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply>;
 
+/// What a served call propagates to replicas, for a command that says so itself
+/// ([`BlockedClients::propagate_with`]): from the database after serving, the call's
+/// arguments, the key that served it and its reply.
+pub(crate) type Propagate =
+    fn(db: &mut Db, args: &[Bytes], key: &Bytes, reply: &Reply) -> Vec<Vec<Bytes>>;
+
 /// How a blocked client is released.
 #[derive(Debug)]
 pub(crate) struct Release {
@@ -57,6 +63,7 @@ struct Waiter {
     keys: Vec<Bytes>,
     args: Vec<Bytes>,
     retry: Retry,
+    propagate: Option<Propagate>,
     release: oneshot::Sender<Release>,
     /// Blocked with a timeout (counted in INFO's `clients_in_timeout_table`).
     timed: bool,
@@ -70,6 +77,7 @@ pub(crate) struct Served {
     /// The key whose change served it.
     pub(crate) key: Bytes,
     pub(crate) reply: Reply,
+    pub(crate) propagate: Option<Propagate>,
 }
 
 /// Every blocked client, by client id. Its lock is only taken with the keyspace lock held.
@@ -155,6 +163,7 @@ impl BlockedClients {
                 keys: unique,
                 args: args.to_vec(),
                 retry,
+                propagate: None,
                 release: tx,
                 timed: timeout_ms > 0,
             },
@@ -188,6 +197,14 @@ impl BlockedClients {
 }
 
 impl BlockedClients {
+    /// Has the call client `id` is blocked in propagate, once served, what `propagate`
+    /// says (instead of the non-blocking form of its name).
+    pub(crate) fn propagate_with(&self, id: u64, propagate: Propagate) {
+        if let Some(waiter) = self.waiters.lock().get_mut(&id) {
+            waiter.propagate = Some(propagate);
+        }
+    }
+
     /// Serves the clients blocked on keys that became ready, first blocked first, until no key is
     /// ready (serving BLMOVE can make its destination ready). Called after every command while
     /// clients are blocked, with the keyspace lock held. Returns each served call (its
@@ -219,6 +236,7 @@ impl BlockedClients {
                                 args: waiter.args.clone(),
                                 key: key.clone(),
                                 reply: reply.clone(),
+                                propagate: waiter.propagate,
                             });
                             released.push((blocked.unlink(db, id, waiter), reply));
                         }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
-pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry, Served};
+pub(crate) use blocked::{Blocked, BlockedClients, Propagate, Release, Retry, Served};
 pub(crate) use clock::{tick, Tick};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use memory::MemorySettings;
