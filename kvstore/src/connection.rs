@@ -179,6 +179,7 @@ impl Connection {
     /// to its replicas.
     async fn serve_replica(&mut self, mut feed: crate::state::Feed) -> std::io::Result<()> {
         let id = self.session.id();
+        self.session.handle.info.lock().replica = true;
         self.shared.replication().online(id);
         tracing::info!(client = id, "Synchronization with replica succeeded");
         enum Event {

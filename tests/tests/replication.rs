@@ -392,6 +392,16 @@ fn reconnect_inside_the_backlog_continues() {
         Some("1")
     );
 
+    // The master's side: the replica's connection is type `replica`, flag S, and killing it
+    // makes the replica continue again.
+    let list = text(m.cmd(&["CLIENT", "LIST", "TYPE", "replica"]));
+    assert_eq!(list.matches("id=").count(), 1, "{list}");
+    assert!(list.contains(" flags=S "), "{list}");
+    assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    wait_until("the replica continued again", || {
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref() == Some("2")
+    });
+
     // The same by hand: the stream from an offset in the backlog, then the next write.
     let replid = info_field(&mut m, "replication", "master_replid").unwrap();
     let offset: u64 = info_field(&mut m, "replication", "master_repl_offset")
