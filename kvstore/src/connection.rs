@@ -231,16 +231,21 @@ impl Connection {
             if count >= wait.numreplicas {
                 break count;
             }
-            match wait.deadline {
-                Some(at) => {
-                    tokio::select! {
-                        _ = acked => {}
-                        _ = tokio::time::sleep_until(at.into()) => {
-                            break replication.acked_at_least(wait.offset);
-                        }
-                    }
+            if self.session.handle.is_killed() {
+                // CLIENT KILL or shutdown while waiting: no reply.
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
+            let deadline = async {
+                match wait.deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
                 }
-                None => acked.await,
+            };
+            tokio::select! {
+                _ = acked => {}
+                _ = deadline => break replication.acked_at_least(wait.offset),
+                // Kills do not wake the replicas' notification: look now and then.
+                _ = tokio::time::sleep(STUCK_WRITE_CHECK) => {}
             }
         };
         crate::protocol::Reply::Integer(count as i64).encode(self.session.resp, &mut self.wbuf);

@@ -841,3 +841,29 @@ fn replica_over_its_output_buffer_limit_is_dropped() {
     }
     panic!("a replica 25 MB behind is still attached");
 }
+
+/// WAIT with a replica attached: the count of replicas that acknowledged the client's last
+/// write, at once when enough did, at the timeout otherwise; a WAIT for ever does not keep
+/// the server from shutting down.
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    if !require_redis() {
+        return;
+    }
+    let mut master = Server::kvstore(&[]);
+    let mut m = master.raw();
+    let replica = start_replica(&master);
+    let mut r = replica.raw();
+    m.cmd(&["SET", "a", "1"]);
+    assert_eq!(m.cmd(&["WAIT", "1", "0"]), b":1\r\n");
+    assert_eq!(m.cmd(&["WAIT", "2", "300"]), b":1\r\n");
+    wait_caught_up(&mut m, &mut r);
+    let mut forever = master.raw();
+    send_command(&mut forever, &["WAIT", "2", "0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    m.send(&e2e::encode_command(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(
+        master.wait_exit(Duration::from_secs(10)).is_some(),
+        "a WAIT kept the server running"
+    );
+}
