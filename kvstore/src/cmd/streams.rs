@@ -794,7 +794,7 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     // Serve synchronously what can be served. XREADGROUP goes to replicas as what it did to
     // the group (Redis's `streamPropagateXCLAIM`, `streamPropagateGroupID`,
     // `streamPropagateConsumerCreation`), never as itself.
-    let replicating = xreadgroup && ctx_replicates(ctx.shared);
+    let replicating = xreadgroup && ctx.replicating();
     let mut propagate: Vec<Vec<Bytes>> = Vec::new();
     let db = ctx.db();
     let mut served: Vec<(Bytes, Reply)> = Vec::new();
@@ -905,10 +905,6 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     let args = blocked.encode();
     Ok(ctx.block_propagating(keys, timeout as u64, &args, serve_blocked, propagate_served))
-}
-
-fn ctx_replicates(shared: &crate::state::Shared) -> bool {
-    shared.replication().active()
 }
 
 /// A command line of static words followed by arguments.
