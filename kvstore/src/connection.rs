@@ -200,7 +200,13 @@ impl Connection {
                     }
                     self.socket.write_all(&self.wbuf).await?;
                     feed.written(self.wbuf.len());
-                    self.wrote_wbuf();
+                    self.shared
+                        .stats()
+                        .repl_bytes_written(self.wbuf.len() as u64);
+                    self.wbuf.clear();
+                    if self.wbuf.capacity() > KEEP_WRITE_BUF {
+                        self.wbuf = BytesMut::new();
+                    }
                 }
                 Event::Input(input) => {
                     if !input? || self.query_buffer_too_big() {

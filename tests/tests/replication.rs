@@ -320,6 +320,11 @@ fn redis_replica_follows_kvstore() {
         assert_eq!(m.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]), "DBSIZE of db {db}");
     }
     assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), r.cmd(&["DEBUG", "DIGEST"]));
+    // One replica, synced from offset 0: every byte of the stream went to it.
+    assert_eq!(
+        info_field(&mut m, "stats", "total_net_repl_output_bytes"),
+        info_field(&mut m, "replication", "master_repl_offset")
+    );
 }
 
 /// A master with a password: the replica authenticates with `masterauth`; the snapshot

@@ -595,7 +595,11 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "total_net_input_bytes", stats.net_input_bytes);
     field(out, "total_net_output_bytes", stats.net_output_bytes);
     field(out, "total_net_repl_input_bytes", 0);
-    field(out, "total_net_repl_output_bytes", 0);
+    field(
+        out,
+        "total_net_repl_output_bytes",
+        stats.net_repl_output_bytes,
+    );
     field(out, "instantaneous_input_kbps", "0.00");
     field(out, "instantaneous_output_kbps", "0.00");
     field(out, "rejected_connections", stats.rejected_connections);

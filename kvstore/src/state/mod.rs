@@ -58,6 +58,8 @@ pub(crate) struct Stats {
     rejected_connections: AtomicU64,
     net_input_bytes: AtomicU64,
     net_output_bytes: AtomicU64,
+    /// Bytes of the replication stream written to replicas (Redis counts them apart).
+    net_repl_output_bytes: AtomicU64,
 }
 
 /// The counters of [`Stats`] at one moment.
@@ -68,6 +70,7 @@ pub(crate) struct StatsSnapshot {
     pub(crate) rejected_connections: u64,
     pub(crate) net_input_bytes: u64,
     pub(crate) net_output_bytes: u64,
+    pub(crate) net_repl_output_bytes: u64,
 }
 
 impl Stats {
@@ -91,6 +94,11 @@ impl Stats {
         self.net_output_bytes.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Bytes of the replication stream written to a replica.
+    pub(crate) fn repl_bytes_written(&self, n: u64) {
+        self.net_repl_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// The command counter itself, for the busy poller to watch.
     pub(crate) fn commands_counter(&self) -> &AtomicU64 {
         &self.commands_processed
@@ -104,6 +112,7 @@ impl Stats {
             rejected_connections: get(&self.rejected_connections),
             net_input_bytes: get(&self.net_input_bytes),
             net_output_bytes: get(&self.net_output_bytes),
+            net_repl_output_bytes: get(&self.net_repl_output_bytes),
         }
     }
 
@@ -115,6 +124,7 @@ impl Stats {
             &self.rejected_connections,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.net_repl_output_bytes,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
