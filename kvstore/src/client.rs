@@ -34,6 +34,8 @@ pub struct ClientInfo {
     pub multi: i64,
     /// The ACL user the client is authenticated as (`None`: `default`).
     pub user: Option<Bytes>,
+    /// A replica's connection after its sync (flag `S`, type `replica`).
+    pub replica: bool,
 }
 
 impl ClientInfo {
@@ -107,6 +109,8 @@ impl ClientHandle {
         let mut flags = String::new();
         if info.monitor {
             flags.push('O');
+        } else if info.replica {
+            flags.push('S');
         }
         if info.is_pubsub() {
             flags.push('P');
@@ -202,6 +206,7 @@ impl ClientRegistry {
                 psub: 0,
                 ssub: 0,
                 monitor: false,
+                replica: false,
                 multi: -1,
                 user: None,
             }),

@@ -68,6 +68,9 @@ impl Connection {
         if let Err(e) = self.serve().await {
             tracing::debug!(client = id, "connection closed: {e}");
         }
+        if self.session.replica.is_some() {
+            self.shared.replication().detach(id);
+        }
         if self.session.handle.is_blocked() {
             let mut ks = self.shared.lock_keyspace();
             self.shared.blocked().cancel(&mut ks, id);
@@ -156,12 +159,105 @@ impl Connection {
                 }
                 resume = true;
             }
+            if let Some(feed) = effects.replica_feed.take() {
+                return self.serve_replica(feed).await;
+            }
+            if let Some(wait) = effects.wait_replicas.take() {
+                self.wait_replicas(wait).await?;
+                resume = true;
+            }
             if let Some(args) = effects.postponed.take() {
                 self.shared.pause().ended().await;
                 postponed = Some(args);
                 resume = true;
             }
         }
+    }
+
+    /// A replica's connection after its sync: writes the replication stream as it comes and
+    /// runs what the replica sends (`REPLCONF ACK`), never replying, as Redis does not reply
+    /// to its replicas.
+    async fn serve_replica(&mut self, mut feed: crate::state::Feed) -> std::io::Result<()> {
+        let id = self.session.id();
+        self.session.handle.info.lock().replica = true;
+        self.shared.replication().online(id);
+        tracing::info!(client = id, "Synchronization with replica succeeded");
+        enum Event {
+            Stream(Option<Bytes>),
+            Input(std::io::Result<bool>),
+        }
+        loop {
+            let event = tokio::select! {
+                bytes = feed.recv() => Event::Stream(bytes),
+                input = self.read() => Event::Input(input),
+            };
+            match event {
+                Event::Stream(None) => return Ok(()),
+                Event::Stream(Some(bytes)) => {
+                    self.wbuf.extend_from_slice(&bytes);
+                    while let Some(more) = feed.try_recv() {
+                        self.wbuf.extend_from_slice(&more);
+                    }
+                    self.socket.write_all(&self.wbuf).await?;
+                    feed.written(self.wbuf.len());
+                    self.shared
+                        .stats()
+                        .repl_bytes_written(self.wbuf.len() as u64);
+                    self.wbuf.clear();
+                    if self.wbuf.capacity() > KEEP_WRITE_BUF {
+                        self.wbuf = BytesMut::new();
+                    }
+                }
+                Event::Input(input) => {
+                    if !input? || self.query_buffer_too_big() {
+                        return Ok(());
+                    }
+                    let effects = self.execute_batch(None);
+                    self.wbuf.clear();
+                    if effects.close {
+                        return Ok(());
+                    }
+                }
+            }
+            if self.session.handle.is_killed() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// WAIT with replicas attached: answers once enough of them acknowledged the client's
+    /// last write, or at the deadline with the count then.
+    async fn wait_replicas(&mut self, wait: crate::cmd::WaitReplicas) -> std::io::Result<()> {
+        let replication = self.shared.replication();
+        let count = loop {
+            let acked = replication.acked().notified();
+            tokio::pin!(acked);
+            acked.as_mut().enable();
+            let count = replication.acked_at_least(wait.offset);
+            if count >= wait.numreplicas {
+                break count;
+            }
+            if self.session.handle.is_killed() {
+                // CLIENT KILL or shutdown while waiting: no reply.
+                return Err(std::io::ErrorKind::ConnectionAborted.into());
+            }
+            let deadline = async {
+                match wait.deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = acked => {}
+                _ = deadline => break replication.acked_at_least(wait.offset),
+                // Kills do not wake the replicas' notification: look now and then.
+                _ = tokio::time::sleep(STUCK_WRITE_CHECK) => {}
+            }
+        };
+        crate::protocol::Reply::Integer(count as i64).encode(self.session.resp, &mut self.wbuf);
+        self.socket.write_all(&self.wbuf).await?;
+        self.wrote_wbuf();
+        Ok(())
     }
 
     fn query_buffer_too_big(&self) -> bool {
@@ -362,7 +458,15 @@ impl Commands<'_> {
     /// Runs one command and encodes its reply; false when the batch must stop there.
     fn execute(&mut self, batch: &mut Batch, args: Vec<Bytes>) -> bool {
         let reply = batch.execute(args);
-        if batch.effects().block.is_some() || batch.effects().postponed.is_some() {
+        if batch.effects().block.is_some()
+            || batch.effects().postponed.is_some()
+            || batch.effects().wait_replicas.is_some()
+        {
+            return false;
+        }
+        if batch.effects().replica_feed.is_some() {
+            // The sync's reply is the last thing this client is answered.
+            reply.encode(batch.session().resp, self.wbuf);
             return false;
         }
         if batch.effects().shutdown {

@@ -145,6 +145,7 @@ impl Server {
             tasks.spawn(accept_loop(shared.clone(), listener, maxclients.clone()));
         }
         tasks.spawn(expire_loop(shared.clone()));
+        tasks.spawn(replication_cron(shared.clone()));
         if let Some(budget) = crate::busy_poll::budget() {
             let shared = shared.clone();
             tasks.spawn(async move {
@@ -268,6 +269,25 @@ fn configure(socket: &TcpStream, keepalive_secs: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Redis's `replicationCron` for a master: a `PING` into the stream every
+/// `repl-ping-replica-period` seconds while replicas are attached, so they can tell a silent
+/// master from a dead link.
+async fn replication_cron(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut loops = 0u64;
+    let ping = [bytes::Bytes::from_static(b"PING")];
+    loop {
+        tick.tick().await;
+        loops += 1;
+        let period: u64 = (shared.config().value("repl-ping-replica-period"))
+            .parse()
+            .unwrap_or(10);
+        if loops % period.max(1) == 0 && shared.replication().has_replicas() {
+            shared.replication().feed([(None, &ping[..])]);
+        }
+    }
+}
+
 /// The active half of expiry: keys nobody reads still leave memory and disk.
 async fn expire_loop(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(EXPIRE_PERIOD);
@@ -318,6 +338,7 @@ fn expire_step(shared: &Shared) -> bool {
     };
     let mut more = false;
     notify::record(&mut ks, shared.notify_classes());
+    ks.record_deletions(shared.replication().active());
     ks.track_modified(shared.tracking().active());
     for db in ks.dbs_mut() {
         more |= db.expire_due(now, EXPIRE_BUDGET) == EXPIRE_BUDGET;
@@ -327,9 +348,11 @@ fn expire_step(shared: &Shared) -> bool {
         shared.perform_evictions(&mut ks);
     }
     // An expired stream releases its XREADGROUP waiters (Redis serves them before sleeping).
-    if !shared.blocked().is_empty() {
-        shared.blocked().serve_ready(&mut ks);
-    }
+    let served = match shared.blocked().is_empty() {
+        true => Vec::new(),
+        false => shared.blocked().serve_ready(&mut ks),
+    };
+    crate::cmd::propagate_background(shared, &mut ks, served);
     shared.publish_key_events(&mut ks);
     shared.invalidate_modified(&mut ks, None);
     drop(ks);

@@ -595,13 +595,18 @@ fn stats_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "total_net_input_bytes", stats.net_input_bytes);
     field(out, "total_net_output_bytes", stats.net_output_bytes);
     field(out, "total_net_repl_input_bytes", 0);
-    field(out, "total_net_repl_output_bytes", 0);
+    field(
+        out,
+        "total_net_repl_output_bytes",
+        stats.net_repl_output_bytes,
+    );
     field(out, "instantaneous_input_kbps", "0.00");
     field(out, "instantaneous_output_kbps", "0.00");
     field(out, "rejected_connections", stats.rejected_connections);
-    field(out, "sync_full", 0);
-    field(out, "sync_partial_ok", 0);
-    field(out, "sync_partial_err", 0);
+    let sync = ctx.shared.replication().view();
+    field(out, "sync_full", sync.sync_full);
+    field(out, "sync_partial_ok", sync.sync_partial_ok);
+    field(out, "sync_partial_err", sync.sync_partial_err);
     field(out, "expired_keys", keyspace.expired);
     field(out, "expired_stale_perc", "0.00");
     field(out, "expired_time_cap_reached_count", 0);
@@ -695,26 +700,34 @@ fn percentile_label(p: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn replication_section(_: &mut Ctx, out: &mut String) {
-    static REPLID: OnceLock<String> = OnceLock::new();
-    let replid = REPLID.get_or_init(|| {
-        use rand::Rng;
-        let mut rng = rand::thread_rng();
-        (0..40)
-            .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
-            .collect()
-    });
+fn replication_section(ctx: &mut Ctx, out: &mut String) {
+    let view = ctx.shared.replication().view();
     field(out, "role", "master");
-    field(out, "connected_slaves", 0);
+    field(out, "connected_slaves", view.replicas.len());
+    for (i, r) in view.replicas.iter().enumerate() {
+        let state = if r.online { "online" } else { "wait_bgsave" };
+        field(
+            out,
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={state},offset={},lag={}",
+                r.ip, r.port, r.offset, r.lag_secs
+            ),
+        );
+    }
     field(out, "master_failover_state", "no-failover");
-    field(out, "master_replid", replid);
-    field(out, "master_replid2", "0".repeat(40));
-    field(out, "master_repl_offset", 0);
-    field(out, "second_repl_offset", -1);
-    field(out, "repl_backlog_active", 0);
-    field(out, "repl_backlog_size", 1048576);
-    field(out, "repl_backlog_first_byte_offset", 0);
-    field(out, "repl_backlog_histlen", 0);
+    field(out, "master_replid", &view.replid);
+    field(out, "master_replid2", &view.replid2);
+    field(out, "master_repl_offset", view.offset);
+    field(out, "second_repl_offset", view.second_offset);
+    field(out, "repl_backlog_active", u8::from(view.backlog_active));
+    field(out, "repl_backlog_size", view.backlog_size);
+    field(
+        out,
+        "repl_backlog_first_byte_offset",
+        view.backlog_first_byte_offset,
+    );
+    field(out, "repl_backlog_histlen", view.backlog_histlen);
 }
 
 fn cpu_section(_: &mut Ctx, out: &mut String) {

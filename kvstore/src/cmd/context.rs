@@ -25,6 +25,11 @@ pub(crate) struct Effects {
     pub(crate) shutdown: bool,
     /// Make everything durable before replying (SAVE).
     pub(crate) save: bool,
+    /// PSYNC / SYNC succeeded: once the replies are written, the connection carries the
+    /// replication stream from this feed.
+    pub(crate) replica_feed: Option<crate::state::Feed>,
+    /// WAIT: answer once this many replicas acknowledged the offset, or at the deadline.
+    pub(crate) wait_replicas: Option<WaitReplicas>,
     /// Under `appendfsync always`: the write count that must be durable before replying.
     pub(crate) wait_for_durable: Option<u64>,
     /// The last command blocked (BLPOP & co.): execution stops there and the connection
@@ -36,6 +41,15 @@ pub(crate) struct Effects {
     /// CLIENT PAUSE holds this command back: execution stops before it, and the connection
     /// runs it again once the pause is over.
     pub(crate) postponed: Option<Vec<Bytes>>,
+}
+
+/// A WAIT the connection completes: the reply is the count of replicas that acknowledged
+/// `offset` once there are `numreplicas` of them, or at `deadline`.
+#[derive(Debug)]
+pub(crate) struct WaitReplicas {
+    pub(crate) offset: u64,
+    pub(crate) numreplicas: usize,
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 /// The batch's keyspace, locked on first use: notes the write count at that moment and
@@ -52,6 +66,7 @@ pub(super) fn lock_for_batch<'g, 'a>(
         ks.set_access_clock(shared.limits().memory().access(), crate::state::now_ms());
         notify::record(&mut ks, shared.notify_classes());
         ks.track_modified(shared.tracking().active());
+        ks.record_deletions(shared.replication().active());
         ks
     })
 }
@@ -137,7 +152,9 @@ impl Ctx<'_, '_> {
         self.session.db = *db;
         self.session.resp = resp;
         let start = crate::state::tick();
+        let mark = super::propagate::mark(self);
         let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
+        super::propagate::after_call(self, mark, spec, args, &reply);
         *db = self.session.db;
         let nanos = crate::state::tick().nanos_since(start);
         let caller = super::observe::Caller::Script { db: *db };
@@ -212,6 +229,22 @@ impl Ctx<'_, '_> {
         self.effects.block = Some(blocked);
         Reply::NilArray
     }
+
+    /// [`Ctx::block`] for a command that says itself what serving it propagates to
+    /// replicas (XREADGROUP: the XCLAIMs of what it delivered).
+    pub(crate) fn block_propagating(
+        &mut self,
+        keys: &[Bytes],
+        timeout_ms: u64,
+        args: &[Bytes],
+        retry: Retry,
+        propagate: crate::state::Propagate,
+    ) -> Reply {
+        let reply = self.block(keys, timeout_ms, args, retry);
+        let id = self.session.id();
+        self.shared.blocked().propagate_with(id, propagate);
+        reply
+    }
 }
 
 /// Per-connection state that commands read and change (the selected database, the protocol
@@ -238,6 +271,12 @@ pub(crate) struct Session {
     pub(crate) blocked_call: Option<super::observe::BlockedCall>,
     /// A script of this client is running the command (Redis's `CLIENT_SCRIPT`).
     pub(crate) in_script: bool,
+    /// What the running command propagates to replicas.
+    pub(crate) propagation: super::propagate::Propagation,
+    /// The replication offset after this client's last propagated write (WAIT's target).
+    pub(crate) woff: u64,
+    /// What this connection announced with REPLCONF, if it is a replica's.
+    pub(crate) replica: Option<crate::state::ReplicaInfo>,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -288,6 +327,9 @@ impl Session {
             monitoring: false,
             blocked_call: None,
             in_script: false,
+            propagation: Default::default(),
+            woff: 0,
+            replica: None,
         }
     }
 

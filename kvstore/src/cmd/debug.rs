@@ -80,6 +80,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     }
     if c_is(sub, "change-repl-id") && argc == 2 {
         tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+        ctx.shared.replication().change_replid();
         return Ok(Reply::Ok);
     }
     if c_is(sub, "reload") {

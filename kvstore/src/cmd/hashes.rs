@@ -294,6 +294,11 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let text = Bytes::from(sum.to_human_bytes());
     write(db, &args[1], now, [&args[2]])?.set(args[2].clone(), text.clone(), limits);
     db.notify(notify::HASH, "hincrbyfloat", &args[1]);
+    // Propagated as the value it gave (Redis's `hincrbyfloatCommand`).
+    if ctx.replicating() {
+        let hset = Bytes::from_static(b"HSET");
+        ctx.propagate_as(vec![hset, args[1].clone(), args[2].clone(), text.clone()]);
+    }
     Ok(Reply::Bulk(text))
 }
 

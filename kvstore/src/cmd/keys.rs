@@ -151,6 +151,18 @@ fn set_expiry(ctx: &mut Ctx, args: &[Bytes], base: i64, unit_ms: i64) -> Result<
         "expire"
     };
     ctx.notify(notify::GENERIC, event, &args[1]);
+    // Propagated with an absolute time (or as the DEL it amounted to), as Redis's
+    // `expireGenericCommand` rewrites it; the conditions stay.
+    if ctx.replicating() {
+        let mut argv = args.to_vec();
+        if event == "del" {
+            argv = vec![Bytes::from_static(b"DEL"), args[1].clone()];
+        } else {
+            argv[0] = Bytes::from_static(b"PEXPIREAT");
+            argv[2] = Bytes::from(when.to_string());
+        }
+        ctx.propagate_as(argv);
+    }
     Ok(Reply::Integer(1))
 }
 

@@ -35,6 +35,7 @@ mod monitor;
 mod observe;
 mod oom;
 mod process;
+mod propagate;
 mod replication;
 mod scripting;
 mod serialize;
@@ -62,8 +63,9 @@ use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use access_control::load_users_at_startup;
-pub(crate) use context::{Ctx, Effects, Session};
+pub(crate) use context::{Ctx, Effects, Session, WaitReplicas};
 pub(crate) use observe::unblocked;
+pub(crate) use propagate::background as propagate_background;
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
 
 /// Every top-level command.
@@ -208,7 +210,9 @@ impl<'a> Batch<'a> {
             own: None,
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
+        let mark = propagate::mark(&mut ctx);
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        propagate::after_call(&mut ctx, mark, spec, &args, &reply);
         let end = tick();
         self.clock = Some(end);
         let own = (self.session.monitoring)
@@ -238,11 +242,18 @@ impl<'a> Batch<'a> {
         if spec.has_flag(Flags::FAST) {
             self.recent_now = Some(now);
         }
+        // What the command propagates goes to the stream before what serving blocked
+        // clients does.
+        if self.shared.replication().active() {
+            propagate::flush(self.shared, self.session, spec);
+        }
         // Like Redis's `handleClientsBlockedOnKeys` after each command: clients blocked on
         // keys this command created are served before anything else runs.
         if !self.shared.blocked().is_empty() {
             if let Some(ks) = self.keyspace.as_mut() {
-                self.shared.blocked().serve_ready(ks);
+                let served = self.shared.blocked().serve_ready(ks);
+                // Each served call propagates on its own, after the command that served it.
+                propagate::background(self.shared, ks, served);
             }
         }
         if self.shared.notify_classes() != 0 {
@@ -323,6 +334,12 @@ impl<'a> Batch<'a> {
             if oom::refuses(self.shared, ks, self.session, spec, args) {
                 return Err((Some(spec), Reply::error(err::OOM)));
             }
+        }
+        // Redis's `checkGoodReplicasStatus`: writes need `min-replicas-to-write` good replicas.
+        if (spec.has_flag(Flags::WRITE) || exec_writes(spec, self.session))
+            && self.shared.replication().too_few_good_replicas()
+        {
+            return Err((Some(spec), Reply::error(replication::NOREPLICAS)));
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));
@@ -477,6 +494,13 @@ fn may_replicate(spec: &CommandSpec, session: &Session) -> bool {
     one(spec)
         || (spec.name == "exec"
             && (session.multi.as_ref()).is_some_and(|tx| tx.queue.iter().any(|(s, _)| one(s))))
+}
+
+/// EXEC of a transaction that queued a write command (Redis's `mstate.cmd_flags & CMD_WRITE`).
+fn exec_writes(spec: &CommandSpec, session: &Session) -> bool {
+    spec.name == "exec"
+        && (session.multi.as_ref())
+            .is_some_and(|tx| tx.queue.iter().any(|(s, _)| s.has_flag(Flags::WRITE)))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

@@ -1,19 +1,41 @@
-//! Replication commands, for a server that has no replicas yet: WAIT.
+//! Replication commands, the master's side (Redis's `replication.c`): the replica's handshake
+//! (REPLCONF, PSYNC, SYNC), ROLE and WAIT.
 //!
-//! WAIT answers how many replicas acknowledged the client's writes, which without
-//! replication is always 0. Asked for more than that, it blocks like Redis until its timeout
-//! (0: for ever) or CLIENT UNBLOCK, then answers 0; inside MULTI it answers at once.
+//! A replica connects as a client: `REPLCONF listening-port / ip-address / capa` record what
+//! it announces, then `PSYNC <replid> <offset>` either continues from the backlog
+//! (`+CONTINUE`) or starts over with `+FULLRESYNC <replid> <offset>` and an RDB snapshot of
+//! every database, taken under the same keyspace lock that registers the replica, so the
+//! stream that follows starts exactly where the snapshot ends. The connection then carries
+//! the stream (`Effects::replica_feed`) and reads the replica's `REPLCONF ACK`s.
+//!
+//! WAIT answers how many replicas acknowledged the client's last write; asked for more, it
+//! asks them for an acknowledgement (`REPLCONF GETACK *`) and waits until they are enough or
+//! its timeout passes. Without any replica it blocks like Redis until its timeout (0: for
+//! ever) or CLIENT UNBLOCK, then answers 0; inside MULTI it answers at once.
+
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::args::int_arg;
+use super::context::WaitReplicas;
+use super::process::used_memory;
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::Db;
 use crate::protocol::Reply;
+use crate::rdb::file::FileWriter;
+use crate::state::ReplicaInfo;
+
+/// A write refused under `min-replicas-to-write` (Redis's `shared.noreplicaserr`).
+pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("wait", 3, flags![NOSCRIPT], acl![CONNECTION], wait),
+    CommandSpec::new("psync", -3, flags![NO_ASYNC_LOADING, ADMIN, NO_MULTI, NOSCRIPT], acl![], psync),
+    CommandSpec::new("replconf", -1, flags![ADMIN, NOSCRIPT, LOADING, STALE, ALLOW_BUSY], acl![], replconf),
+    CommandSpec::new("sync", 1, flags![NO_ASYNC_LOADING, ADMIN, NO_MULTI, NOSCRIPT], acl![], sync),
+    CommandSpec::new("role", 1, flags![NOSCRIPT, LOADING, STALE, FAST], acl![ADMIN, DANGEROUS], role),
 ];
 
 /// WAIT numreplicas timeout
@@ -26,14 +48,207 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     if timeout < 0 {
         return Err(Reply::error("ERR timeout is negative"));
     }
-    if numreplicas <= 0 || ctx.in_multi() {
-        return Ok(Reply::Integer(0));
+    let replication = ctx.shared.replication();
+    let acked = replication.acked_at_least(ctx.session.woff);
+    if acked as i64 >= numreplicas || ctx.in_multi() {
+        return Ok(Reply::Integer(acked as i64));
     }
-    // No key will ever serve it: only the timeout or CLIENT UNBLOCK releases it, and the
-    // release answers 0 (`observe::unblocked`).
-    Ok(ctx.block(&[], timeout as u64, args, never_served))
+    if replication.replica_count() == 0 {
+        // No key will ever serve it: only the timeout or CLIENT UNBLOCK releases it, and the
+        // release answers 0 (`observe::unblocked`).
+        return Ok(ctx.block(&[], timeout as u64, args, never_served));
+    }
+    // Redis's `replicationRequestAckFromSlaves`: the replicas answer with REPLCONF ACK.
+    let getack = [
+        Bytes::from_static(b"REPLCONF"),
+        Bytes::from_static(b"GETACK"),
+        Bytes::from_static(b"*"),
+    ];
+    replication.feed([(None, &getack[..])]);
+    ctx.effects.wait_replicas = Some(WaitReplicas {
+        offset: ctx.session.woff,
+        numreplicas: numreplicas as usize,
+        deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64)),
+    });
+    Ok(Reply::Nil)
 }
 
 fn never_served(_: &mut Db, _: u64, _: &[Bytes], _: &Bytes) -> Option<Reply> {
     None
+}
+
+/// REPLCONF <option> <value> [<option> <value> ...]
+fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    if args.len() % 2 == 0 {
+        return Err(Reply::error(super::args::err::SYNTAX));
+    }
+    let is = |a: &Bytes, name: &str| a.eq_ignore_ascii_case(name.as_bytes());
+    let mut info = ctx.session.replica.clone().unwrap_or_else(|| ReplicaInfo {
+        ip: ctx.session.handle.addr.ip().to_string(),
+        ..ReplicaInfo::default()
+    });
+    for pair in args[1..].chunks(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        if is(option, "listening-port") {
+            let port = int_arg(value)?;
+            info.port = u16::try_from(port).unwrap_or(0);
+        } else if is(option, "ip-address") {
+            info.ip = String::from_utf8_lossy(value).into_owned();
+        } else if is(option, "capa") {
+            info.capa_eof |= is(value, "eof");
+            info.capa_psync2 |= is(value, "psync2");
+        } else if is(option, "ack") {
+            // From a replica: no reply, ever.
+            if let Some(offset) = crate::number::parse_i64(value) {
+                let id = ctx.session.id();
+                ctx.shared.replication().ack(id, offset.max(0) as u64);
+            }
+            return Ok(Reply::Frames(Vec::new()));
+        } else if is(option, "getack") {
+            // Only a replica answers it (to its master).
+            return Ok(Reply::Frames(Vec::new()));
+        } else if is(option, "rdb-only") || is(option, "rdb-filter-only") {
+            // Accepted; kvstore has no RDB-only sync yet.
+        } else {
+            return Err(Reply::error(format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(option)
+            )));
+        }
+    }
+    ctx.session.replica = Some(info);
+    Ok(Reply::Ok)
+}
+
+/// PSYNC <replid> <offset>
+fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let offset = crate::number::parse_i64(&args[2])
+        .ok_or(Reply::error("ERR value is not an integer or out of range"))?;
+    start_sync(ctx, Some((&args[1], offset)))
+}
+
+/// SYNC: the pre-PSYNC protocol, a snapshot without the FULLRESYNC line.
+fn sync(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    start_sync(ctx, None)
+}
+
+fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Reply> {
+    if ctx.effects.replica_feed.is_some() {
+        return Ok(Reply::Frames(Vec::new()));
+    }
+    let info = ctx.session.replica.clone().unwrap_or_else(|| ReplicaInfo {
+        ip: ctx.session.handle.addr.ip().to_string(),
+        ..ReplicaInfo::default()
+    });
+    let id = ctx.session.id();
+    // The keyspace is locked before anything is registered: the stream after the
+    // registration is exactly what follows the snapshot.
+    ctx.keyspace();
+    let replication = ctx.shared.replication();
+    if let Some((replid, offset)) = psync {
+        if let Some((replid, missing, feed)) = replication.resume(id, &info, replid, offset) {
+            tracing::info!(
+                "Partial resynchronization request from {}:{} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+                info.ip,
+                info.port,
+                missing.len()
+            );
+            let head = match info.capa_psync2 {
+                true => format!("+CONTINUE {replid}\r\n"),
+                false => "+CONTINUE\r\n".to_owned(),
+            };
+            let mut out = head.into_bytes();
+            out.extend_from_slice(&missing);
+            ctx.effects.replica_feed = Some(feed);
+            return Ok(Reply::Encoded(Bytes::from(out)));
+        }
+    }
+    let (replid, offset, feed) = replication.attach(id, &info);
+    tracing::info!(
+        "Replica {}:{} asks for synchronization; full resync to offset {offset}",
+        info.ip,
+        info.port
+    );
+    let rdb = snapshot(ctx, &replid, offset)
+        .map_err(|e| Reply::error(format!("ERR snapshot failed: {e}")))?;
+    let mut out = Vec::with_capacity(rdb.len() + 128);
+    if psync.is_some() {
+        out.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+    }
+    if info.capa_eof && psync.is_some() {
+        let mark = eof_mark();
+        out.extend_from_slice(b"$EOF:");
+        out.extend_from_slice(&mark);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&rdb);
+        out.extend_from_slice(&mark);
+    } else {
+        out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+        out.extend_from_slice(&rdb);
+    }
+    ctx.effects.replica_feed = Some(feed);
+    Ok(Reply::Encoded(Bytes::from(out)))
+}
+
+/// 40 random bytes ending a diskless snapshot (Redis's `RDB_EOF_MARK_SIZE`): printable, as
+/// Redis's `getRandomHexChars`.
+fn eof_mark() -> [u8; 40] {
+    let hex = crate::state::random_replid();
+    let mut mark = [0u8; 40];
+    mark.copy_from_slice(hex.as_bytes());
+    mark
+}
+
+/// The RDB file of every database, with the aux fields Redis writes for a replica.
+fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+    let limits = ctx.rdb_limits();
+    let now = ctx.now;
+    let used = used_memory();
+    let mut w = FileWriter::new(Vec::new(), limits)?;
+    w.aux(b"redis-ver", crate::config::REDIS_VERSION.as_bytes())?;
+    w.aux(b"redis-bits", b"64")?;
+    w.aux(b"ctime", (now / 1000).to_string().as_bytes())?;
+    w.aux(b"used-mem", used.to_string().as_bytes())?;
+    w.aux(b"repl-stream-db", b"0")?;
+    w.aux(b"repl-id", replid.as_bytes())?;
+    w.aux(b"repl-offset", offset.to_string().as_bytes())?;
+    w.aux(b"aof-base", b"0")?;
+    for (index, db) in ctx.keyspace().dbs().iter().enumerate() {
+        let live = |at: &Option<u64>| at.map_or(true, |at| at > now);
+        let keys = db.iter().filter(|(_, e)| live(&e.expire_at)).count();
+        if keys == 0 {
+            continue;
+        }
+        let expires = (db.iter())
+            .filter(|(_, e)| e.expire_at.is_some_and(|at| at > now))
+            .count();
+        w.select_db(index, keys, expires)?;
+        for (key, entry) in db.iter() {
+            if live(&entry.expire_at) {
+                w.key(key, &entry.value, entry.expire_at)?;
+            }
+        }
+    }
+    w.finish()
+}
+
+/// ROLE, a master's form: its offset and the online replicas with what they acknowledged.
+fn role(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    let view = ctx.shared.replication().view();
+    let bulk = |s: String| Reply::Bulk(Bytes::from(s));
+    let replicas = (view.replicas.into_iter())
+        .filter(|r| r.online)
+        .map(|r| {
+            Reply::Array(vec![
+                bulk(r.ip),
+                bulk(r.port.to_string()),
+                bulk(r.offset.to_string()),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from_static(b"master")),
+        Reply::Integer(view.offset as i64),
+        Reply::Array(replicas),
+    ]))
 }

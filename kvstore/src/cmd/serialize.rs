@@ -116,9 +116,20 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         Some(at) if at <= now as i64 => {
             if deleted {
                 db.notify(notify::GENERIC, "del", key);
+                ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
             }
         }
         at => {
+            // A relative TTL goes to replicas as the absolute time it gave (Redis 7.0).
+            if let (Some(at), false) = (at, options.absttl) {
+                if ctx.replicating() {
+                    let mut argv = args.to_vec();
+                    argv[2] = Bytes::from(at.to_string());
+                    argv.push(Bytes::from_static(b"ABSTTL"));
+                    ctx.propagate_as(argv);
+                }
+            }
+            let db = ctx.db();
             db.insert(key.clone(), value, at.map(|at| at as u64));
             db.notify(notify::GENERIC, "restore", key);
             let access = ctx.shared.limits().memory().access();

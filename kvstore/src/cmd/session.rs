@@ -273,20 +273,29 @@ fn client_setinfo(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::Ok)
 }
 
-/// The client types CLIENT LIST / KILL filter on. A kvstore connection is `pubsub` while
-/// subscribed, `normal` otherwise: there is no replication.
+/// The client types CLIENT LIST / KILL filter on. A kvstore connection is `replica` once a
+/// replica synced through it, `pubsub` while subscribed, `normal` otherwise; none is a
+/// `master` (kvstore is never a replica).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
     Pubsub,
+    Replica,
     Other,
 }
 
 impl ClientType {
     fn matches(self, client: &crate::client::ClientHandle) -> bool {
         match self {
-            ClientType::Normal => !client.info.lock().is_pubsub(),
-            ClientType::Pubsub => client.info.lock().is_pubsub(),
+            ClientType::Normal => {
+                let info = client.info.lock();
+                !info.is_pubsub() && !info.replica
+            }
+            ClientType::Pubsub => {
+                let info = client.info.lock();
+                info.is_pubsub() && !info.replica
+            }
+            ClientType::Replica => client.info.lock().replica,
             ClientType::Other => false,
         }
     }
@@ -297,7 +306,9 @@ fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
         Ok(ClientType::Normal)
     } else if is(arg, "pubsub") {
         Ok(ClientType::Pubsub)
-    } else if ["slave", "replica", "master"].iter().any(|t| is(arg, t)) {
+    } else if is(arg, "slave") || is(arg, "replica") {
+        Ok(ClientType::Replica)
+    } else if is(arg, "master") {
         Ok(ClientType::Other)
     } else {
         Err(Reply::error(sanitize(format!(

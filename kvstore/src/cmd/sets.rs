@@ -239,6 +239,11 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             db.remove(key);
             db.notify(notify::GENERIC, "del", key);
         }
+        // The member chosen at random goes to replicas by name.
+        if ctx.replicating() {
+            let srem = Bytes::from_static(b"SREM");
+            ctx.propagate_as(vec![srem, key.clone(), member.clone()]);
+        }
         return Ok(Reply::Bulk(member));
     }
     let count = non_negative(&args[2], set_err::POSITIVE)?;
@@ -261,6 +266,9 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let whole = union_of(&[Some(set)], max);
         db.remove(key);
         db.notify(notify::GENERIC, "del", key);
+        if ctx.replicating() {
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
         return Ok(set_reply(&whole));
     }
     let remaining = size - count;
@@ -291,6 +299,17 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         }
         out.extend(set.iter().map(Reply::Bulk));
         *set = kept.expect("remaining > 0");
+    }
+    // The members chosen at random go to replicas by name, one SREM each as in Redis 7.0
+    // (a transaction of them, since they are several).
+    if ctx.replicating() {
+        ctx.propagate_nothing();
+        for member in &out {
+            if let Reply::Bulk(m) = member {
+                let srem = Bytes::from_static(b"SREM");
+                ctx.propagate_as(vec![srem, key.clone(), m.clone()]);
+            }
+        }
     }
     Ok(Reply::Set(out))
 }

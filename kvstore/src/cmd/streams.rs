@@ -377,6 +377,8 @@ struct AddTrimArgs {
     trim: Option<Trim>,
     /// Index of the id argument (XADD).
     id_pos: usize,
+    /// Index of the trim threshold (after `~` when approximate).
+    trim_arg_idx: usize,
 }
 
 /// `streamParseAddOrTrimArgsOrReply`.
@@ -386,6 +388,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
         no_mkstream: false,
         trim: None,
         id_pos: args.len(),
+        trim_arg_idx: 0,
     };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
@@ -409,6 +412,7 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, node_max_entries: u64) -> Result<A
             } else if more >= 2 && next == b"=" {
                 i += 1;
             }
+            out.trim_arg_idx = i + 1;
             if c_is(opt, "maxlen") {
                 let n = int_arg(&args[i + 1])?;
                 if n < 0 {
@@ -523,8 +527,30 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         if trimmed > 0 {
             db.notify(notify::STREAM, "xtrim", key);
         }
+        // A generated ID goes to replicas as the ID it became, an approximate trim as the
+        // exact one it amounted to (Redis's `xaddCommand`).
+        let approx = parsed.trim.is_some_and(|t| t.approx);
+        if (spec != IdSpec::Exact(id) || approx) && ctx.replicating() {
+            let mut argv = args.to_vec();
+            argv[parsed.id_pos] = id.to_bytes();
+            if let Some(trim) = parsed.trim.filter(|t| t.approx) {
+                let s = stream_mut(ctx.db(), key, now);
+                exact_trim(&mut argv, s, trim, parsed.trim_arg_idx);
+            }
+            ctx.propagate_as(argv);
+        }
         Ok(id_reply(id))
     })
+}
+
+/// Redis's `streamRewriteApproxSpecifier` and `streamRewriteTrimArgument`: `~ threshold`
+/// becomes `= <the length or first ID the trim left>`, so replicas trim exactly as much.
+fn exact_trim(argv: &mut [Bytes], s: &Stream, trim: Trim, at: usize) {
+    argv[at - 1] = Bytes::from_static(b"=");
+    argv[at] = match trim.strategy {
+        TrimStrategy::MaxLen(_) => Bytes::from(s.len().to_string()),
+        TrimStrategy::MinId(_) => s.first_live().unwrap_or_default().to_bytes(),
+    };
 }
 
 /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
@@ -533,6 +559,7 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let limits = ctx.shared.limits().stream_node();
         let parsed = parse_add_trim(args, false, limits.max_entries)?;
         let now = ctx.now;
+        let replicating = ctx.replicating();
         let db = ctx.db();
         if !check_stream(db, &args[1], now)? {
             return Ok(Reply::Integer(0));
@@ -540,8 +567,17 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let trim = parsed.trim.expect("XTRIM has a strategy");
         let s = stream_mut(db, &args[1], now);
         let trimmed = s.trim(trim);
+        let mut exact = None;
+        if trim.approx && replicating {
+            let mut argv = args.to_vec();
+            exact_trim(&mut argv, s, trim, parsed.trim_arg_idx);
+            exact = Some(argv);
+        }
         if trimmed > 0 {
             db.notify(notify::STREAM, "xtrim", &args[1]);
+        }
+        if let Some(argv) = exact {
+            ctx.propagate_as(argv);
         }
         Ok(Reply::Integer(trimmed as i64))
     })
@@ -755,7 +791,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         };
         ids.push(id);
     }
-    // Serve synchronously what can be served.
+    // Serve synchronously what can be served. XREADGROUP goes to replicas as what it did to
+    // the group (Redis's `streamPropagateXCLAIM`, `streamPropagateGroupID`,
+    // `streamPropagateConsumerCreation`), never as itself.
+    let replicating = xreadgroup && ctx.replicating();
+    let mut propagate: Vec<Vec<Bytes>> = Vec::new();
+    let db = ctx.db();
     let mut served: Vec<(Bytes, Reply)> = Vec::new();
     for (key, gt) in keys.iter().zip(ids.iter_mut()) {
         let Some(Value::Stream(s)) = db.get(key, now) else {
@@ -791,7 +832,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let s = stream_mut(db, key, now);
                 let group = s.group_mut(g).expect("group checked");
                 created = group.touch_consumer(c, now as i64);
+                if created && replicating && noack {
+                    propagate.push(argv(&["XGROUP", "CREATECONSUMER"], [key, g, c]));
+                }
                 if history {
+                    // Redis 7.0 propagates nothing of a history read (its delivery counts
+                    // and times stay the master's own).
                     let items = s.history(g, c, start, count as usize, now as i64);
                     Reply::Array(
                         items
@@ -803,7 +849,23 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                             .collect(),
                     )
                 } else {
-                    entries_reply(&s.deliver(g, c, start, count as usize, noack, now as i64))
+                    let last_before = s.groups()[g].last_id;
+                    let items = s.deliver(g, c, start, count as usize, noack, now as i64);
+                    if replicating && !noack {
+                        let claims = items.iter().map(|(id, _)| {
+                            xclaim_with_last_id(s, key, g, *id, (*id).max(last_before))
+                        });
+                        propagate.extend(claims);
+                    }
+                    let group = &s.groups()[g];
+                    if replicating && noack && group.last_id != last_before {
+                        let setid = ["XGROUP", "SETID"];
+                        let last = group.last_id.to_bytes();
+                        let read = Bytes::from(group.entries_read.to_string());
+                        let entries_read = Bytes::from_static(b"ENTRIESREAD");
+                        propagate.push(argv(&setid, [key, g, &last, &entries_read, &read]));
+                    }
+                    entries_reply(&items)
                 }
             }
         };
@@ -811,6 +873,12 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             db.notify(notify::STREAM, "xgroup-createconsumer", key);
         }
         served.push((key.clone(), entries));
+    }
+    if replicating {
+        ctx.propagate_nothing();
+        for command in propagate {
+            ctx.propagate_as(command);
+        }
     }
     if !served.is_empty() {
         return Ok(keyed_reply(resp, served));
@@ -835,7 +903,112 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         consumer: group.map_or(&empty, |(_, c)| c),
         pairs: &pairs,
     };
-    Ok(ctx.block(keys, timeout as u64, &blocked.encode(), serve_blocked))
+    let args = blocked.encode();
+    Ok(ctx.block_propagating(keys, timeout as u64, &args, serve_blocked, propagate_served))
+}
+
+/// A command line of static words followed by arguments.
+fn argv<'a>(words: &[&'static str], rest: impl IntoIterator<Item = &'a Bytes>) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = words
+        .iter()
+        .map(|w| Bytes::from_static(w.as_bytes()))
+        .collect();
+    out.extend(rest.into_iter().cloned());
+    out
+}
+
+/// Redis's `streamPropagateXCLAIM`: the pending entry `id` of `group` as an idempotent
+/// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID last-id`.
+fn xclaim_for(s: &Stream, key: &Bytes, group: &[u8], id: StreamId) -> Vec<Bytes> {
+    let last_id = s.groups()[group].last_id;
+    xclaim_with_last_id(s, key, group, id, last_id)
+}
+
+/// [`xclaim_for`] with the group's last ID as it was when `id` was delivered (XREADGROUP
+/// delivering several entries moves it along them).
+fn xclaim_with_last_id(
+    s: &Stream,
+    key: &Bytes,
+    group: &[u8],
+    id: StreamId,
+    last_id: StreamId,
+) -> Vec<Bytes> {
+    let g = &s.groups()[group];
+    let nack = &g.pel[&id];
+    let b = |t: &'static str| Bytes::from_static(t.as_bytes());
+    vec![
+        b("XCLAIM"),
+        key.clone(),
+        Bytes::copy_from_slice(group),
+        nack.consumer.clone(),
+        b("0"),
+        id.to_bytes(),
+        b("TIME"),
+        Bytes::from(nack.delivery_time.to_string()),
+        b("RETRYCOUNT"),
+        Bytes::from(nack.delivery_count.to_string()),
+        b("FORCE"),
+        b("JUSTID"),
+        b("LASTID"),
+        last_id.to_bytes(),
+    ]
+}
+
+/// What serving a blocked XREADGROUP propagates (Redis's `serveClientsBlockedOnStreamKey`):
+/// an XCLAIM per delivered entry or, under NOACK, the consumer and the group's new last ID.
+/// A blocked XREAD propagates nothing.
+fn propagate_served(db: &mut Db, args: &[Bytes], key: &Bytes, reply: &Reply) -> Vec<Vec<Bytes>> {
+    let (noack, group, consumer) = (&args[2][..] == b"1", &args[3], &args[4]);
+    if group.is_empty() {
+        return Vec::new();
+    }
+    // The reply is [[key, entries]] (RESP2) or {key: entries} (RESP3).
+    let entries = match reply {
+        Reply::Array(keys) => match keys.first() {
+            Some(Reply::Array(pair)) => pair.get(1),
+            _ => None,
+        },
+        Reply::Map(pairs) => pairs.first().map(|(_, v)| v),
+        _ => None,
+    };
+    let Some(Reply::Array(entries)) = entries else {
+        return Vec::new();
+    };
+    let ids: Vec<StreamId> = (entries.iter())
+        .filter_map(|e| match e {
+            Reply::Array(pair) => match pair.first() {
+                Some(Reply::Bulk(id)) => parse_id(id, 0, true).ok(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let Some(Value::Stream(s)) = db.peek(key).map(|e| &e.value) else {
+        return Vec::new();
+    };
+    let Some(g) = s.groups().get(group) else {
+        return Vec::new();
+    };
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    if noack {
+        let (last, read) = (
+            g.last_id.to_bytes(),
+            Bytes::from(g.entries_read.to_string()),
+        );
+        let entries_read = Bytes::from_static(b"ENTRIESREAD");
+        return vec![
+            argv(&["XGROUP", "CREATECONSUMER"], [key, group, consumer]),
+            argv(
+                &["XGROUP", "SETID"],
+                [key, group, &last, &entries_read, &read],
+            ),
+        ];
+    }
+    (ids.into_iter())
+        .map(|id| xclaim_with_last_id(s, key, group, id, id))
+        .collect()
 }
 
 /// XREAD's reply: a map of key → entries in RESP3, an array of [key, entries] in RESP2.
@@ -1246,6 +1419,8 @@ fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
 fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     changing_groups(ctx, args, 1, |ctx| {
         let now = ctx.now;
+        let replicating = ctx.replicating();
+        let mut propagate: Vec<Vec<Bytes>> = Vec::new();
         let db = ctx.db();
         if !group_exists(db, &args[1], &args[2], now)? {
             return Err(nogroup(format!(
@@ -1312,17 +1487,24 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         let s = stream_mut(db, &args[1], now as u64);
         let group_name = &args[2];
         let consumer = &args[3];
+        let mut propagate_last_id = false;
         {
             let g = s.group_mut(group_name).expect("group");
             if last_id > g.last_id {
                 g.last_id = last_id;
+                propagate_last_id = true;
             }
         }
         let mut out = Vec::new();
         let mut consumer_seen = false;
         let mut created = false;
+        // Each change goes to replicas as an idempotent XCLAIM (Redis's `xclaimCommand`).
         for id in ids {
             let exists = s.contains(id);
+            if !exists && replicating && s.groups()[group_name].pel.contains_key(&id) {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+                propagate_last_id = false;
+            }
             let g = s.group_mut(group_name).expect("group");
             if !exists {
                 g.ack(id);
@@ -1361,9 +1543,30 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let fields = s.get(id).expect("exists");
                 out.push(entry_reply(&(id, fields)));
             }
+            if replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+                propagate_last_id = false;
+            }
+        }
+        if replicating && propagate_last_id {
+            let g = &s.groups()[group_name];
+            let (last, read) = (
+                g.last_id.to_bytes(),
+                Bytes::from(g.entries_read.to_string()),
+            );
+            let entries_read = Bytes::from_static(b"ENTRIESREAD");
+            let setid = ["XGROUP", "SETID"];
+            propagate.push(argv(
+                &setid,
+                [&args[1], group_name, &last, &entries_read, &read],
+            ));
         }
         if created {
             db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
+        }
+        if replicating {
+            ctx.propagate_nothing();
+            propagate.into_iter().for_each(|p| ctx.propagate_as(p));
         }
         Ok(Reply::Array(out))
     })
@@ -1397,6 +1600,8 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             j += 1;
         }
         let now = ctx.now;
+        let replicating = ctx.replicating();
+        let mut propagate: Vec<Vec<Bytes>> = Vec::new();
         let db = ctx.db();
         if !group_exists(db, &args[1], &args[2], now)? {
             return Err(nogroup(format!(
@@ -1426,6 +1631,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             cursor = id;
             let delivery_time = nack.delivery_time;
             let exists = s.contains(id);
+            // Redis's `xautoclaimCommand` propagates each change as an XCLAIM.
+            if !exists && replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+            }
             let g = s.group_mut(group_name).expect("group");
             if !exists {
                 g.ack(id);
@@ -1460,6 +1669,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 let fields = s.get(id).expect("exists");
                 out.push(entry_reply(&(id, fields)));
             }
+            if replicating {
+                propagate.push(xclaim_for(s, &args[1], group_name, id));
+            }
             count -= 1;
             match next_cursor {
                 Some(n) => cursor = n,
@@ -1481,6 +1693,10 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         };
         if created {
             db.notify(notify::STREAM, "xgroup-createconsumer", &args[1]);
+        }
+        if replicating {
+            ctx.propagate_nothing();
+            propagate.into_iter().for_each(|p| ctx.propagate_as(p));
         }
         Ok(Reply::Array(vec![
             id_reply(next),

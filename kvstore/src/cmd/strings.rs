@@ -195,8 +195,19 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     db.insert(args[1].clone(), Value::Str(args[2].clone()), expiry);
     ctx.notify(notify::STRING, "set", &args[1]);
-    if new_expiry.is_some() {
+    if let Some(at) = new_expiry {
         ctx.notify(notify::GENERIC, "expire", &args[1]);
+        let pxat = matches!(
+            o.expiry,
+            Expiry::At {
+                unit_ms: 1,
+                absolute: true,
+                ..
+            }
+        );
+        if !pxat {
+            propagate_set_pxat(ctx, &args[1], &args[2], at);
+        }
     }
     Ok(if o.get {
         Reply::opt_bulk(old)
@@ -239,7 +250,22 @@ fn set_with_ttl(
         .insert(args[1].clone(), Value::Str(args[3].clone()), Some(at));
     ctx.notify(notify::STRING, "set", &args[1]);
     ctx.notify(notify::GENERIC, "expire", &args[1]);
+    propagate_set_pxat(ctx, &args[1], &args[3], at);
     Ok(Reply::Ok)
+}
+
+/// Redis 7.0 propagates a SET with a relative expiry (SET EX/PX/EXAT, SETEX, PSETEX) as
+/// `SET key value PXAT <ms>`, so the replica's key dies at the master's moment.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &Bytes, value: &Bytes, at: u64) {
+    if ctx.replicating() {
+        ctx.propagate_as(vec![
+            Bytes::from_static(b"SET"),
+            key.clone(),
+            value.clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(at.to_string()),
+        ]);
+    }
 }
 
 /// GETSET key value
@@ -249,6 +275,11 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let old = read_str(db, &args[1], now)?.cloned();
     db.insert(args[1].clone(), Value::Str(args[2].clone()), None);
     ctx.notify(notify::STRING, "set", &args[1]);
+    // Propagated as the SET it amounts to (Redis's `getsetCommand`).
+    if ctx.replicating() {
+        let set = Bytes::from_static(b"SET");
+        ctx.propagate_as(vec![set, args[1].clone(), args[2].clone()]);
+    }
     Ok(Reply::opt_bulk(old))
 }
 
@@ -280,20 +311,26 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
                 .entry(&args[1], now)
                 .is_some_and(|e| e.expire_at.is_some());
             db.set_expire(&args[1], None, now);
-            had.then_some("persist")
+            had.then_some(("persist", "PERSIST", None))
         }
         (_, Some(at)) if at <= now => {
             db.remove(&args[1]);
-            Some("del")
+            Some(("del", "DEL", None))
         }
         (_, Some(at)) => {
             db.set_expire(&args[1], Some(at), now);
-            Some("expire")
+            Some(("expire", "PEXPIREAT", Some(at)))
         }
         _ => None,
     };
-    if let Some(event) = event {
+    if let Some((event, command, at)) = event {
         ctx.notify(notify::GENERIC, event, &args[1]);
+        // Never propagated as GETEX: as the change it made (Redis's `getexCommand`).
+        if ctx.replicating() {
+            let mut argv = vec![Bytes::from_static(command.as_bytes()), args[1].clone()];
+            argv.extend(at.map(|at| Bytes::from(at.to_string())));
+            ctx.propagate_as(argv);
+        }
     }
     Ok(Reply::Bulk(value))
 }
@@ -391,6 +428,15 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let text = Bytes::from(text);
     db.update(args[1].clone(), Value::Str(text.clone()), now);
     ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
+    // Propagated as the value it gave, so float formatting never differs on a replica.
+    if ctx.replicating() {
+        ctx.propagate_as(vec![
+            Bytes::from_static(b"SET"),
+            args[1].clone(),
+            text.clone(),
+            Bytes::from_static(b"KEEPTTL"),
+        ]);
+    }
     Ok(Reply::Bulk(text))
 }
 

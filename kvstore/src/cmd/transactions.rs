@@ -15,8 +15,8 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::context::Transaction;
-use super::observe;
 use super::{acl, flags, CommandSpec, Ctx, Session};
+use super::{observe, propagate};
 use crate::protocol::Reply;
 use crate::state::now_ms;
 
@@ -189,7 +189,9 @@ fn call_queued(ctx: &mut Ctx, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
         own: None,
     };
     let errors = observe::before_call(ctx.shared, spec, args, caller);
+    let mark = propagate::mark(ctx);
     let reply = (spec.handler)(ctx, args).unwrap_or_else(|e| e);
+    propagate::after_call(ctx, mark, spec, args, &reply);
     super::tracking::remember_reads(ctx, spec, args);
     let caller = observe::Caller::Client {
         addr: ctx.session.handle.addr,

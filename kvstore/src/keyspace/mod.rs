@@ -353,6 +353,12 @@ pub struct Db {
     track: bool,
     modified: Vec<Bytes>,
     flushed: bool,
+    /// Replication is on: keys the keyspace deleted on its own (lazy and active expiry,
+    /// eviction), which the master tells its replicas as `DEL`s, and how many ever were (a
+    /// caller subtracts them from [`Db::writes`] to know whether a command itself wrote).
+    record_deletions: bool,
+    deletions: Vec<Bytes>,
+    deletion_count: u64,
 }
 
 /// Takes ownership of client bytes for long-term storage.
@@ -727,6 +733,9 @@ impl Db {
             }
         }
         let (record, classes, track) = (self.record, self.classes, self.track);
+        let record_deletions = self.record_deletions;
+        let deletions = std::mem::take(&mut self.deletions);
+        let deletion_count = self.deletion_count;
         let (access_policy, clock) = (self.access_policy, self.clock);
         let events = std::mem::take(&mut self.events);
         let modified = std::mem::take(&mut self.modified);
@@ -734,6 +743,9 @@ impl Db {
         self.record = record;
         self.classes = classes;
         self.track = track;
+        self.record_deletions = record_deletions;
+        self.deletions = deletions;
+        self.deletion_count = deletion_count;
         self.modified = modified;
         self.flushed = track;
         self.events = events;
@@ -935,6 +947,7 @@ impl Db {
                 self.remove(key);
                 self.stats.expired += 1;
                 self.raise(KeyEvent::Expired, key);
+                self.deleted_on_its_own(key);
             }
         }
     }
@@ -954,6 +967,7 @@ impl Db {
             self.remove(&key);
             self.stats.expired += 1;
             self.raise(KeyEvent::Expired, &key);
+            self.deleted_on_its_own(&key);
             n += 1;
         }
         n
@@ -1058,7 +1072,21 @@ impl Db {
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.remove(key)?;
         self.raise(KeyEvent::Evicted, key);
+        self.deleted_on_its_own(key);
         Some(entry)
+    }
+
+    /// Records a deletion no command asked for, while replication wants them.
+    fn deleted_on_its_own(&mut self, key: &[u8]) {
+        if self.record_deletions {
+            self.deletions.push(Bytes::copy_from_slice(key));
+            self.deletion_count += 1;
+        }
+    }
+
+    /// Every live entry, expired ones included (a snapshot skips those itself), in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.map.iter()
     }
 }
 
@@ -1155,6 +1183,33 @@ impl Keyspace {
             flushed |= std::mem::take(&mut db.flushed);
         }
         (keys, flushed)
+    }
+
+    /// Whether every database records the keys it deletes on its own (expiry, eviction)
+    /// for replication.
+    pub fn record_deletions(&mut self, on: bool) {
+        if self.dbs.first().is_some_and(|db| db.record_deletions != on) {
+            for db in &mut self.dbs {
+                db.record_deletions = on;
+            }
+        }
+    }
+
+    /// Takes the keys deleted on their own since the last call, with their database.
+    pub fn take_deletions(&mut self) -> Vec<(usize, Bytes)> {
+        let mut out = Vec::new();
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            if !db.deletions.is_empty() {
+                out.extend(db.deletions.drain(..).map(|k| (index, k)));
+            }
+        }
+        out
+    }
+
+    /// How many keys were ever deleted on their own while recorded (each also counted one
+    /// write in [`Keyspace::writes`]).
+    pub fn deletion_count(&self) -> u64 {
+        self.dbs.iter().map(|db| db.deletion_count).sum()
     }
 
     /// Total writes across databases; grows whenever anything changed.

@@ -21,8 +21,8 @@
 //! [`file`] builds whole RDB files (`SAVE`, full resync) from the same value encoding.
 
 mod encoding;
-// Whole RDB files, for the snapshots and replication still to come (tested both ways against
-// redis-server already); nothing in the server reads or writes one yet.
+// Whole RDB files: the snapshot a replica receives on a full resync (tested both ways against
+// redis-server); the reader waits for kvstore as a replica.
 #[allow(dead_code)]
 pub mod file;
 mod intset;

@@ -34,6 +34,12 @@ const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// another type, or empty); `Some(reply)` releases it with that reply (errors included).
 pub(crate) type Retry = fn(db: &mut Db, now: u64, args: &[Bytes], key: &Bytes) -> Option<Reply>;
 
+/// What a served call propagates to replicas, for a command that says so itself
+/// ([`BlockedClients::propagate_with`]): from the database after serving, the call's
+/// arguments, the key that served it and its reply.
+pub(crate) type Propagate =
+    fn(db: &mut Db, args: &[Bytes], key: &Bytes, reply: &Reply) -> Vec<Vec<Bytes>>;
+
 /// How a blocked client is released.
 #[derive(Debug)]
 pub(crate) struct Release {
@@ -57,9 +63,21 @@ struct Waiter {
     keys: Vec<Bytes>,
     args: Vec<Bytes>,
     retry: Retry,
+    propagate: Option<Propagate>,
     release: oneshot::Sender<Release>,
     /// Blocked with a timeout (counted in INFO's `clients_in_timeout_table`).
     timed: bool,
+}
+
+/// A blocked call served by [`BlockedClients::serve_ready`].
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) db: usize,
+    pub(crate) args: Vec<Bytes>,
+    /// The key whose change served it.
+    pub(crate) key: Bytes,
+    pub(crate) reply: Reply,
+    pub(crate) propagate: Option<Propagate>,
 }
 
 /// Every blocked client, by client id. Its lock is only taken with the keyspace lock held.
@@ -145,6 +163,7 @@ impl BlockedClients {
                 keys: unique,
                 args: args.to_vec(),
                 retry,
+                propagate: None,
                 release: tx,
                 timed: timeout_ms > 0,
             },
@@ -178,13 +197,23 @@ impl BlockedClients {
 }
 
 impl BlockedClients {
+    /// Has the call client `id` is blocked in propagate, once served, what `propagate`
+    /// says (instead of the non-blocking form of its name).
+    pub(crate) fn propagate_with(&self, id: u64, propagate: Propagate) {
+        if let Some(waiter) = self.waiters.lock().get_mut(&id) {
+            waiter.propagate = Some(propagate);
+        }
+    }
+
     /// Serves the clients blocked on keys that became ready, first blocked first, until no key is
     /// ready (serving BLMOVE can make its destination ready). Called after every command while
-    /// clients are blocked, with the keyspace lock held.
-    pub(crate) fn serve_ready(&self, ks: &mut Keyspace) {
+    /// clients are blocked, with the keyspace lock held. Returns each served call (its
+    /// database, arguments and the key that served it), for replication to propagate.
+    pub(crate) fn serve_ready(&self, ks: &mut Keyspace) -> Vec<Served> {
         let blocked = self;
         let mut waiters = blocked.waiters.lock();
         let mut released = Vec::new();
+        let mut served = Vec::new();
         loop {
             let mut any = false;
             for index in 0..ks.dbs().len() {
@@ -202,6 +231,13 @@ impl BlockedClients {
                         };
                         if let Some(reply) = (waiter.retry)(db, now, &waiter.args, &key) {
                             let waiter = waiters.remove(&id).expect("present");
+                            served.push(Served {
+                                db: index,
+                                args: waiter.args.clone(),
+                                key: key.clone(),
+                                reply: reply.clone(),
+                                propagate: waiter.propagate,
+                            });
                             released.push((blocked.unlink(db, id, waiter), reply));
                         }
                     }
@@ -215,5 +251,6 @@ impl BlockedClients {
         for (tx, reply) in released {
             let _ = tx.send(Release { reply, writes });
         }
+        served
     }
 }

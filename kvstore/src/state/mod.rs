@@ -17,6 +17,7 @@ mod invalidation;
 mod memory;
 pub(crate) mod notify;
 mod pause;
+mod replication;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,11 +26,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use tokio::sync::watch;
 
-pub(crate) use blocked::{Blocked, BlockedClients, Release, Retry};
+pub(crate) use blocked::{Blocked, BlockedClients, Propagate, Release, Retry, Served};
 pub(crate) use clock::{tick, Tick};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use memory::MemorySettings;
 pub(crate) use pause::{ClientPause, PauseKind};
+pub(crate) use replication::{random_replid, Feed, ReplicaInfo, Replication};
 
 use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
@@ -56,6 +58,8 @@ pub(crate) struct Stats {
     rejected_connections: AtomicU64,
     net_input_bytes: AtomicU64,
     net_output_bytes: AtomicU64,
+    /// Bytes of the replication stream written to replicas (Redis counts them apart).
+    net_repl_output_bytes: AtomicU64,
 }
 
 /// The counters of [`Stats`] at one moment.
@@ -66,6 +70,7 @@ pub(crate) struct StatsSnapshot {
     pub(crate) rejected_connections: u64,
     pub(crate) net_input_bytes: u64,
     pub(crate) net_output_bytes: u64,
+    pub(crate) net_repl_output_bytes: u64,
 }
 
 impl Stats {
@@ -89,6 +94,11 @@ impl Stats {
         self.net_output_bytes.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Bytes of the replication stream written to a replica.
+    pub(crate) fn repl_bytes_written(&self, n: u64) {
+        self.net_repl_output_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// The command counter itself, for the busy poller to watch.
     pub(crate) fn commands_counter(&self) -> &AtomicU64 {
         &self.commands_processed
@@ -102,6 +112,7 @@ impl Stats {
             rejected_connections: get(&self.rejected_connections),
             net_input_bytes: get(&self.net_input_bytes),
             net_output_bytes: get(&self.net_output_bytes),
+            net_repl_output_bytes: get(&self.net_repl_output_bytes),
         }
     }
 
@@ -113,6 +124,7 @@ impl Stats {
             &self.rejected_connections,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.net_repl_output_bytes,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -276,6 +288,16 @@ fn size_param(config: &Config, name: &str) -> u64 {
 
 /// The `pubsub` class of `client-output-buffer-limit` (as CONFIG GET prints it).
 fn pubsub_output_limit(config: &Config) -> OutputLimit {
+    output_limit(config, "pubsub", (32 << 20, 8 << 20, 60))
+}
+
+/// The `slave` (replica) class of `client-output-buffer-limit`.
+fn replica_output_limit(config: &Config) -> OutputLimit {
+    output_limit(config, "slave", (256 << 20, 64 << 20, 60))
+}
+
+/// One class of `client-output-buffer-limit`, as CONFIG GET prints it.
+fn output_limit(config: &Config, name: &str, (hard, soft, secs): (u64, u64, u64)) -> OutputLimit {
     let text = config
         .get(b"client-output-buffer-limit")
         .into_iter()
@@ -283,12 +305,12 @@ fn pubsub_output_limit(config: &Config) -> OutputLimit {
         .map(|(_, v)| v)
         .unwrap_or_default();
     let words: Vec<&str> = text.split_whitespace().collect();
-    let class = words.chunks(4).find(|c| c.first() == Some(&"pubsub"));
+    let class = words.chunks(4).find(|c| c.first() == Some(&name));
     let number = |i: usize| class.and_then(|c| c.get(i)).and_then(|w| w.parse().ok());
     OutputLimit {
-        hard: number(1).unwrap_or(32 << 20),
-        soft: number(2).unwrap_or(8 << 20),
-        soft_secs: number(3).unwrap_or(60),
+        hard: number(1).unwrap_or(hard),
+        soft: number(2).unwrap_or(soft),
+        soft_secs: number(3).unwrap_or(secs),
     }
 }
 
@@ -301,6 +323,23 @@ pub(crate) fn durability(config: &Config) -> Durability {
         (true, AppendFsync::EverySec) => Durability::EverySec,
         _ => Durability::No,
     }
+}
+
+/// `repl-backlog-size` in bytes.
+fn backlog_size(config: &Config) -> usize {
+    config
+        .value("repl-backlog-size")
+        .parse()
+        .unwrap_or(1024 * 1024)
+}
+
+/// `min-replicas-to-write` and `min-replicas-max-lag`.
+fn min_replicas(config: &Config) -> (usize, usize) {
+    let number = |name| config.value(name).parse().unwrap_or(0);
+    (
+        number("min-replicas-to-write"),
+        number("min-replicas-max-lag"),
+    )
 }
 
 /// State shared by every connection.
@@ -325,6 +364,8 @@ pub(crate) struct Shared {
     introspection: Introspection,
     /// CLIENT PAUSE.
     pause: ClientPause,
+    /// The replication stream, its backlog and the replicas attached.
+    replication: Replication,
     started: Instant,
     run_id: String,
     /// The port actually bound (the configured port may be 0 in tests).
@@ -343,6 +384,11 @@ impl Shared {
     ) -> Shared {
         let acl = AccessControl::new(config.requirepass.as_deref());
         let introspection = Introspection::new(&config);
+        let replication = Replication::default();
+        replication.set_backlog_size(backlog_size(&config));
+        let (to_write, max_lag) = min_replicas(&config);
+        replication.set_min_replicas(to_write, max_lag);
+        replication.set_output_limit(replica_output_limit(&config));
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -357,6 +403,7 @@ impl Shared {
             stats: Stats::default(),
             introspection,
             pause: ClientPause::default(),
+            replication,
             started: Instant::now(),
             run_id: run_id(),
             port,
@@ -388,6 +435,11 @@ impl Shared {
         self.limits.load(&config);
         self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
+        self.replication.set_backlog_size(backlog_size(&config));
+        let (to_write, max_lag) = min_replicas(&config);
+        self.replication.set_min_replicas(to_write, max_lag);
+        self.replication
+            .set_output_limit(replica_output_limit(&config));
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl
@@ -436,6 +488,11 @@ impl Shared {
     pub(crate) fn reset_stats(&self) {
         self.stats.reset();
         self.introspection.reset_stats();
+    }
+
+    /// The replication stream and the replicas (`state/replication.rs`).
+    pub(crate) fn replication(&self) -> &Replication {
+        &self.replication
     }
 
     /// The pause CLIENT PAUSE put in force, if any.
