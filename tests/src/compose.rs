@@ -101,12 +101,7 @@ impl Stack {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let (lb_port, b1, b2, store_port) = (
-            crate::free_port(),
-            crate::free_port(),
-            crate::free_port(),
-            crate::free_port(),
-        );
+        let [lb_port, b1, b2, store_port] = crate::free_ports();
         let mut env: Vec<(String, String)> = vec![
             ("COMPOSE_PROFILES".into(), profiles.into()),
             ("HOST_IP".into(), "127.0.0.1".into()),

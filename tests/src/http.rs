@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::{binary, free_port, unsafe_kill, wait_timeout};
+use crate::{binary, free_port, free_ports, unsafe_kill, wait_timeout};
 
 /// A tiny HTTP/1.1 server that answers every request with its name on the first body line,
 /// then the request line and the request headers it received, one per line
@@ -418,7 +418,7 @@ impl Proxy {
     fn launch(upstreams: &str, extra_toml: &str, wait: fn(u16, &mut Child) -> bool) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         for _attempt in 0..5 {
-            let (port, admin_port) = (free_port(), free_port());
+            let [port, admin_port] = free_ports();
             // Quick health checks unless the test sets its own interval.
             let interval = if extra_toml.contains("health_interval_secs") {
                 ""

@@ -46,11 +46,17 @@ pub fn binary(name: &str) -> PathBuf {
 /// A free TCP port on 127.0.0.1 (the kernel picks it; a rare race with another process is
 /// handled by the callers retrying start-up).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind :0")
-        .local_addr()
-        .expect("addr")
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free TCP ports on 127.0.0.1. Each is held until all are picked: two calls to
+/// [`free_port`] in a row can return the same port (the first one's socket is closed before
+/// the second bind), which once gave the proxy its admin listener on its client listener's
+/// address.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"));
+    held.map(|l| l.local_addr().expect("addr").port())
 }
 
 /// Which server program a [`Server`] runs.
