@@ -363,7 +363,6 @@ fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, Co
     Ok(Duration::from_secs_f64(v))
 }
 
-/// nginx allows 400..=599 for `limit_req_status` / `limit_conn_status`; default 503.
 /// True when binding both addresses would claim the same port (equal, or either is the
 /// unspecified address of that family).
 fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
@@ -372,6 +371,7 @@ fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
+/// nginx allows 400..=599 for `limit_req_status` / `limit_conn_status`; default 503.
 fn limit_status(name: &'static str, v: Option<u16>) -> Result<u16, ConfigError> {
     match v.unwrap_or(503) {
         s @ 400..=599 => Ok(s),
