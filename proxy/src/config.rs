@@ -363,6 +363,14 @@ fn secs(name: &'static str, v: Option<f64>, default: f64) -> Result<Duration, Co
     Ok(Duration::from_secs_f64(v))
 }
 
+/// True when binding both addresses would claim the same port (equal, or either is the
+/// unspecified address of that family).
+fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 /// nginx allows 400..=599 for `limit_req_status` / `limit_conn_status`; default 503.
 fn limit_status(name: &'static str, v: Option<u16>) -> Result<u16, ConfigError> {
     match v.unwrap_or(503) {
@@ -440,6 +448,17 @@ impl Config {
             "" | "off" => None,
             a => Some(addr("ADMIN_LISTEN", a)?),
         };
+        if admin_listen.is_some_and(|a| same_socket(a, listen)) {
+            // pingora keys listening sockets by address: a second service on the client
+            // listener's address would get a second owner of the same socket, and each would
+            // close it at shutdown (the second close aborts a debug build, and in a release
+            // build closes whatever descriptor has that number by then).
+            return Err(ConfigError::Invalid {
+                name: "ADMIN_LISTEN",
+                value: admin,
+                why: "must not be the client listener's address (LISTEN)",
+            });
+        }
         let health_path = over.health_path.or(f.health_path).unwrap_or("/".into());
         if !health_path.starts_with('/') {
             return Err(ConfigError::Invalid {
@@ -683,6 +702,35 @@ mod tests {
         );
         assert!(parse_method("hash $host").is_err());
         assert!(parse_method("random").is_err());
+    }
+
+    #[test]
+    fn admin_listener_on_the_client_listener_is_refused() {
+        let build = |listen: &str, admin: &str| {
+            Config::build(
+                FileConfig::default(),
+                Overrides {
+                    listen: Some(listen.into()),
+                    admin_listen: Some(admin.into()),
+                    ..Overrides::default()
+                },
+            )
+        };
+        for (listen, admin) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("0.0.0.0:8080", "127.0.0.1:8080"),
+            ("127.0.0.1:8080", "0.0.0.0:8080"),
+        ] {
+            let e = build(listen, admin).expect_err(admin).to_string();
+            assert!(e.contains("ADMIN_LISTEN"), "{e}");
+        }
+        for (listen, admin) in [
+            ("127.0.0.1:8080", "127.0.0.1:9091"),
+            ("127.0.0.1:8080", "127.0.0.2:8080"),
+            ("0.0.0.0:8080", "off"),
+        ] {
+            assert!(build(listen, admin).is_ok(), "{listen} {admin}");
+        }
     }
 
     #[test]

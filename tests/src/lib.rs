@@ -49,14 +49,15 @@ pub fn free_port() -> u16 {
     free_ports::<1>()[0]
 }
 
-/// `N` distinct free TCP ports on 127.0.0.1: all are held while the kernel picks the next, so
-/// no two are the same (picked one by one and released in between, the kernel can hand out
-/// a port twice, and Docker then refuses the second mapping: "port is already allocated").
+/// `N` distinct free TCP ports on 127.0.0.1. Each is held until all are picked: two calls to
+/// [`free_port`] in a row can return the same port (the first one's socket is closed before
+/// the second bind), which once gave the proxy its admin listener on its client listener's
+/// address, and a compose stack two services on one published port (Docker: "port is
+/// already allocated").
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"))
-        .collect();
-    std::array::from_fn(|i| held[i].local_addr().expect("addr").port())
+    let held: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind :0"));
+    held.map(|l| l.local_addr().expect("addr").port())
 }
 
 /// Which server program a [`Server`] runs.

@@ -544,6 +544,15 @@ fn bad_configuration_stops_startup_with_a_message() {
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
         assert!(stderr.contains(message), "{var}={value}: {stderr}");
     }
+    // Both listeners on one address would share one socket, closed twice at shutdown.
+    let out = std::process::Command::new(e2e::binary("proxy"))
+        .env("LISTEN", "127.0.0.1:18080")
+        .env("ADMIN_LISTEN", "127.0.0.1:18080")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid ADMIN_LISTEN"), "{stderr}");
 }
 
 #[test]
