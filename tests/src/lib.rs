@@ -572,6 +572,28 @@ impl Differential {
     }
 }
 
+/// A small deterministic generator (xorshift64), so a failing random sequence can be replayed
+/// from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
 /// A reply as text (for transcripts and messages).
 pub fn text(reply: Vec<u8>) -> String {
     String::from_utf8_lossy(&reply).into_owned()

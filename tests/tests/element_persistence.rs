@@ -5,23 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{elements, encode_command, sorted_reply, RawConn, Server};
-
-/// A small deterministic generator (xorshift), so a failing script can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use e2e::{elements, encode_command, sorted_reply, RawConn, Rng, Server};
 
 fn args(line: String) -> Vec<String> {
     line.split(' ').map(str::to_string).collect()
@@ -61,7 +45,7 @@ fn setup() -> Vec<Vec<String>> {
 fn writes(rng: &mut Rng, n: usize, whole: bool) -> Vec<Vec<String>> {
     (0..n)
         .map(|_| {
-            let r = rng.next() % 1000;
+            let r = rng.below(1000);
             let f = rng.below(260);
             let op = match rng.below(40) {
                 21 | 22 if !whole => 13,

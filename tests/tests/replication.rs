@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use e2e::{elements, require_redis, send_command, text, wait_blocked, RawConn, Server};
+use e2e::{elements, require_redis, send_command, text, wait_blocked, RawConn, Rng, Server};
 
 /// One field of an INFO reply.
 fn info_field(conn: &mut RawConn, section: &str, name: &str) -> Option<String> {
@@ -111,22 +111,6 @@ fn dataset(conn: &mut RawConn) -> Vec<KeyState> {
     conn.cmd(&["SELECT", "0"]);
     out.sort();
     out
-}
-
-/// A small deterministic generator (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Data of every type and encoding, in two databases.

@@ -5,7 +5,7 @@
 //! Scripts use explicit ids wherever a reply would show one; lines whose replies hold
 //! generated ids or times start with `~` (run on both, not compared).
 
-use e2e::{send_command, text, wait_blocked, Differential, Server};
+use e2e::{send_command, text, wait_blocked, Differential, Rng, Server};
 
 #[test]
 fn xadd_ids_and_options_match_redis() {
@@ -935,27 +935,6 @@ fn pending_entries_match_redis_but_for_idle_times() {
         .map(|cmd| mask_idle(text(c.cmd(cmd))))
         .collect()
     });
-}
-
-/// A small deterministic generator (xorshift64*), so a failing sequence is reproducible
-/// from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// One random command on stream `s`: appends with varied fields and sizes (so nodes fill by

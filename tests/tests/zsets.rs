@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use e2e::{same_as_redis, send_command, text, wait_blocked, Differential, RawConn, Server};
+use e2e::{same_as_redis, send_command, text, wait_blocked, Differential, RawConn, Rng, Server};
 
 /// A script line adding `n` members `m0..` with scores `0..` (times `scale`) to `key`.
 fn zadd_many(key: &str, n: usize, scale: f64) -> String {
@@ -901,22 +901,6 @@ fn encoding_thresholds_follow_config_set() {
     );
 }
 
-/// A small deterministic generator, so a failing script can be reproduced.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.next(items.len())]
-    }
-}
-
 /// Random scripts of every deterministic sorted set command over a few keys (some growing
 /// past the listpack limit, one lexicographic), compared with redis-server reply by reply.
 #[test]
@@ -929,7 +913,7 @@ fn random_command_sequences_match_redis() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_2024_0007);
-    let mut rng = XorShift(seed);
+    let mut rng = Rng(seed);
     let keys = ["a", "b", "big", "s"];
     let scores = [
         "-inf", "-1.5", "0", "-0", "1", "2", "2.5", "10", "+inf", "0.1", "1e3",
@@ -942,11 +926,11 @@ fn random_command_sequences_match_redis() {
     let mut script = String::from("SET s string\n");
     for _ in 0..3000 {
         let key = rng.pick(&keys);
-        let member = |rng: &mut XorShift| {
+        let member = |rng: &mut Rng| {
             let n = if key == "big" { 200 } else { 8 };
-            format!("m{}", rng.next(n))
+            format!("m{}", rng.below(n as u64))
         };
-        let line = match rng.next(27) {
+        let line = match rng.below(27) {
             // Only `l` is sure to stay listpack-encoded, where ZSCAN's order is Redis's.
             22 => format!("ZSCAN l 0 {}", rng.pick(&["", "MATCH m1*", "COUNT 1"])),
             23 => format!(
@@ -978,7 +962,7 @@ fn random_command_sequences_match_redis() {
             0..=4 => {
                 let opts = ["", "NX", "XX", "GT", "LT", "CH", "XX CH", "GT CH", "INCR"];
                 let mut line = format!("ZADD {key} {}", rng.pick(&opts));
-                for _ in 0..1 + rng.next(4) {
+                for _ in 0..1 + rng.below(4) {
                     line.push_str(&format!(" {} {}", rng.pick(&scores), member(&mut rng)));
                 }
                 line
@@ -1007,8 +991,8 @@ fn random_command_sequences_match_redis() {
             ),
             10 => format!(
                 "ZADD l 0 m{} 0 m{}{}",
-                rng.next(10),
-                rng.next(10),
+                rng.below(10),
+                rng.below(10),
                 rng.pick(&["", "a", "zz"])
             ),
             11 => format!(
