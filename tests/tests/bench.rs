@@ -130,7 +130,9 @@ fn quick_run_writes_every_section_and_plot() {
         let compose = table_after(&report, "## The compose stack");
         assert_eq!(compose.len(), 4, "four profiles: {compose:?}");
         for row in compose {
-            assert!(positive(cells(row)[2]), "compose row: {row}");
+            // Direct to the balancer and through the published port.
+            let c = cells(row);
+            assert!(positive(c[2]) && positive(c[5]), "compose row: {row}");
         }
     }
 

@@ -49,15 +49,15 @@ fn hook() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `wrk -t2 -c<connections> -d<seconds>s` against `GET http://127.0.0.1:<port>/`, measuring
+/// `wrk -t2 -c<connections> -d<seconds>s` against `GET http://<addr>/` (`ip:port`), measuring
 /// the CPU time of `pids` (and their children).
-pub fn run(port: u16, connections: u32, seconds: u64, pids: &[u32]) -> Result<Sample> {
+fn run(addr: &str, connections: u32, seconds: u64, pids: &[u32]) -> Result<Sample> {
     let cpu_before = cpu_seconds(pids);
     let out = Command::new("wrk")
         .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s")])
         .arg("-s")
         .arg(hook()?)
-        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(format!("http://{addr}/"))
         .output()
         .context("cannot run wrk (apt-get install wrk)")?;
     let cpu = cpu_seconds(pids) - cpu_before;
@@ -102,8 +102,13 @@ pub fn run(port: u16, connections: u32, seconds: u64, pids: &[u32]) -> Result<Sa
     })
 }
 
-/// A 1 s warm-up, then the measurement.
+/// A 1 s warm-up, then the measurement, against `127.0.0.1:<port>`.
 pub fn measure(port: u16, connections: u32, seconds: u64, pids: &[u32]) -> Result<Sample> {
-    run(port, connections, 1, pids)?;
-    run(port, connections, seconds, pids)
+    measure_at(&format!("127.0.0.1:{port}"), connections, seconds, pids)
+}
+
+/// [`measure`] against `http://<addr>/`.
+pub fn measure_at(addr: &str, connections: u32, seconds: u64, pids: &[u32]) -> Result<Sample> {
+    run(addr, connections, 1, pids)?;
+    run(addr, connections, seconds, pids)
 }
