@@ -111,9 +111,13 @@ fn quick_run_writes_every_section_and_plot() {
         let c = cells(row);
         assert!(positive(c[1]) && positive(c[2]), "growth row: {c:?}");
     }
-    for row in table_after(&report, "## proxy vs nginx") {
-        let c = cells(row);
-        assert!(positive(c[2]) && positive(c[3]), "proxy row: {c:?}");
+    for heading in ["## proxy vs nginx", "### Equal CPU quota"] {
+        let rows = table_after(&report, heading);
+        assert!(!rows.is_empty(), "no table after {heading}");
+        for row in rows {
+            let c = cells(row);
+            assert!(positive(c[2]) && positive(c[3]), "proxy row: {c:?}");
+        }
     }
     for row in table_after(&report, "## api vs the original") {
         let c = cells(row);

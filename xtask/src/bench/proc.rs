@@ -325,3 +325,64 @@ impl Balancer {
         }
     }
 }
+
+/// A CPU cgroup that confines the processes put in it to `quota` of one core: cgroup v1's
+/// `cpu` controller (`cpu.cfs_quota_us` over `cpu.cfs_period_us`) where it is mounted
+/// writable, else cgroup v2's `cpu.max`. Removed (its processes moved back to the root
+/// group first) on drop.
+pub struct CpuQuota {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl CpuQuota {
+    /// A new group allowing `share` of one core (0.5: half a core).
+    pub fn new(name: &str, share: f64) -> Result<CpuQuota> {
+        const PERIOD_US: u64 = 100_000;
+        let quota_us = (share * PERIOD_US as f64) as u64;
+        let v1 = Path::new("/sys/fs/cgroup/cpu");
+        let (root, limit, text) = if v1.join("cpu.cfs_quota_us").exists() {
+            (v1, "cpu.cfs_quota_us", quota_us.to_string())
+        } else {
+            let v2 = Path::new("/sys/fs/cgroup");
+            (v2, "cpu.max", format!("{quota_us} {PERIOD_US}"))
+        };
+        let dir = root.join(format!("kvbench-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the CPU cgroup {}", dir.display()))?;
+        let group = CpuQuota {
+            dir,
+            root: root.to_path_buf(),
+        };
+        if limit == "cpu.cfs_quota_us" {
+            std::fs::write(group.dir.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
+        }
+        std::fs::write(group.dir.join(limit), text)
+            .with_context(|| format!("cannot set {limit} in {}", group.dir.display()))?;
+        Ok(group)
+    }
+
+    /// Moves `pid` and its children (nginx's workers) into the group, all their threads
+    /// with them.
+    pub fn add(&self, pid: u32) -> Result<()> {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for p in
+            std::iter::once(pid.to_string()).chain(children.split_whitespace().map(String::from))
+        {
+            std::fs::write(self.dir.join("cgroup.procs"), &p)
+                .with_context(|| format!("cannot move process {p} into {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CpuQuota {
+    fn drop(&mut self) {
+        let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+        for p in procs.split_whitespace() {
+            let _ = std::fs::write(self.root.join("cgroup.procs"), p);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}

@@ -1,13 +1,15 @@
 //! Part `proxy`: `wrk` through our proxy and through Debian's nginx with the equivalent
 //! configuration (`configs/nginx.conf`'s shape), over the same two fast backends (one nginx
-//! worker with two `return 200` servers), with 1 and 2 workers each.
+//! worker with two `return 200` servers), with 1 and 2 workers each: unconfined, and each
+//! balancer confined to the same CPU quota ([`QUOTA`] of a core, a CPU cgroup) so that the
+//! balancer, not wrk or the backends sharing the two cores, is the bottleneck.
 
 use std::fmt::Write as _;
 
 use anyhow::{bail, Result};
 
 use super::plot::{self, Series};
-use super::proc::{fast_backends, Balancer};
+use super::proc::{fast_backends, Balancer, CpuQuota};
 use super::wrk::{self, Sample};
 use super::{
     image, median, number, plan_steps, ratio, spread, spreads_overlap, step, table_rows, Plan,
@@ -15,6 +17,8 @@ use super::{
 
 const BALANCERS: [Balancer; 2] = [Balancer::Proxy, Balancer::Nginx];
 const WORKERS: [usize; 2] = [1, 2];
+/// The share of one core each balancer gets in the equal-quota table.
+const QUOTA: f64 = 0.5;
 
 /// One table row, as the reading needs it.
 struct RowSummary {
@@ -26,6 +30,8 @@ struct RowSummary {
     ratio: f64,
     /// CPU µs per request (medians): proxy, nginx.
     cpu: [f64; 2],
+    /// p99 latency in ms (medians): proxy, nginx.
+    p99: [f64; 2],
     /// The two req/s spreads overlap.
     overlap: bool,
 }
@@ -68,6 +74,7 @@ pub fn replot(plan: &Plan, section: &str) -> Result<()> {
                 rps: [o, t],
                 ratio: o / t,
                 cpu: [number(&c[7]), number(&c[8])],
+                p99: [f64::NAN; 2],
                 overlap: false,
             }
         })
@@ -76,6 +83,23 @@ pub fn replot(plan: &Plan, section: &str) -> Result<()> {
         bail!("no proxy table to replot");
     }
     draw(plan, &rows)
+}
+
+/// The equal-quota sentence of the reading, from that table's rows only.
+fn quota_reading(rows: &[RowSummary]) -> String {
+    let by = |a: &&RowSummary, b: &&RowSummary| a.ratio.total_cmp(&b.ratio);
+    let (Some(worst), Some(best)) = (rows.iter().min_by(by), rows.iter().max_by(by)) else {
+        return String::new();
+    };
+    let p99_no_worse = rows.iter().filter(|r| r.p99[0] <= r.p99[1]).count();
+    format!(
+        "**Reading:** confined to the same CPU quota ({QUOTA} of a core each), the proxy \
+         serves {:.2}x to {:.2}x nginx's requests per second, with a p99 no worse than \
+         nginx's on {p99_no_worse} of {} rows. ",
+        worst.ratio,
+        best.ratio,
+        rows.len()
+    )
 }
 
 /// The reading above the table, from the run's rows only.
@@ -92,7 +116,7 @@ fn reading(rows: &[RowSummary], rounds: usize) -> String {
         )
     };
     let mut text = format!(
-        "**Reading:** the proxy reaches {:.2}x ({}) to {:.2}x ({}) nginx's throughput. ",
+        "Unconfined, the proxy reaches {:.2}x ({}) to {:.2}x ({}) nginx's throughput. ",
         worst.ratio,
         at(worst),
         best.ratio,
@@ -125,22 +149,13 @@ fn reading(rows: &[RowSummary], rounds: usize) -> String {
     text
 }
 
-pub fn run(plan: &Plan) -> Result<String> {
-    plan_steps((WORKERS.len() * plan.connections.len() * plan.rounds * 2) as u64);
-    let (_backends, ports) = fast_backends(2)?;
-    let mut report = String::new();
-    writeln!(report, "## proxy vs nginx\n")?;
-    writeln!(
-        report,
-        "`wrk -t2 -c<connections> -d{}s`, keep-alive, through each load balancer to the same two \
-         backends (one nginx worker answering `return 200`). Both balancers: the same number of \
-         workers, upstream keep-alive, access log off; nginx with configs/nginx.conf's \
-         directives. Median of {} rounds (spread in brackets), order alternated every round. \
-         **CPU µs/req**: CPU time of the balancer's processes per request — it depends much \
-         less on the rest of the machine than req/s, which wrk, the balancer and the backends \
-         share on these cores.\n",
-        plan.seconds, plan.rounds
-    )?;
+/// One table: every worker count and connection count, both balancers, each confined to
+/// `quota` of a core if given.
+fn measure_table(
+    plan: &Plan,
+    ports: &[u16],
+    quota: Option<f64>,
+) -> Result<(String, Vec<RowSummary>)> {
     let mut table = String::from(
         "| workers | connections | proxy req/s | nginx req/s | ratio | proxy p50 / p99 ms | nginx p50 / p99 ms | proxy CPU µs/req | nginx CPU µs/req |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -153,12 +168,21 @@ pub fn run(plan: &Plan) -> Result<String> {
                 for i in Plan::order(round, 2) {
                     let balancer = BALANCERS[i];
                     step(&format!(
-                        "proxy: {} workers, {connections} connections, round {}, {}",
+                        "proxy{}: {} workers, {connections} connections, round {}, {}",
+                        if quota.is_some() { " (quota)" } else { "" },
                         workers,
                         round + 1,
                         balancer.name()
                     ));
-                    let server = balancer.start(&ports, workers)?;
+                    let server = balancer.start(ports, workers)?;
+                    let _group = match quota {
+                        Some(share) => {
+                            let group = CpuQuota::new(balancer.name(), share)?;
+                            group.add(server.pid())?;
+                            Some(group)
+                        }
+                        None => None,
+                    };
                     samples[i].push(wrk::measure(
                         server.port,
                         connections,
@@ -191,16 +215,50 @@ pub fn run(plan: &Plan) -> Result<String> {
                 rps: [o, t],
                 ratio: o / t,
                 cpu: [m(0, |s| s.cpu_us), m(1, |s| s.cpu_us)],
+                p99: [m(0, |s| s.p99_ms), m(1, |s| s.p99_ms)],
                 overlap: spreads_overlap(&rps(0), &rps(1)),
             });
         }
     }
+    Ok((table, rows))
+}
+
+pub fn run(plan: &Plan) -> Result<String> {
+    plan_steps((WORKERS.len() * plan.connections.len() * plan.rounds * 2 * 2) as u64);
+    let (_backends, ports) = fast_backends(2)?;
+    let mut report = String::new();
+    writeln!(report, "## proxy vs nginx\n")?;
+    writeln!(
+        report,
+        "`wrk -t2 -c<connections> -d{}s`, keep-alive, through each load balancer to the same two \
+         backends (one nginx worker answering `return 200`). Both balancers: the same number of \
+         workers, upstream keep-alive, access log off; nginx with configs/nginx.conf's \
+         directives. Median of {} rounds (spread in brackets), order alternated every round. \
+         **CPU µs/req**: CPU time of the balancer's processes per request — it depends much \
+         less on the rest of the machine than req/s, which wrk, the balancer and the backends \
+         share on these cores. The second table confines each balancer (all its processes \
+         and threads) to the same CPU quota, {QUOTA} of a core (a CPU cgroup: \
+         `cpu.cfs_quota_us`), so that the balancer is the bottleneck and wrk and the backends \
+         have the rest.\n",
+        plan.seconds, plan.rounds
+    )?;
+    let (table, rows) = measure_table(plan, &ports, None)?;
+    let (quota_table, quota_rows) = measure_table(plan, &ports, Some(QUOTA))?;
     draw(plan, &rows)?;
-    writeln!(report, "{}\n", reading(&rows, plan.rounds))?;
+    writeln!(
+        report,
+        "{}{}\n",
+        quota_reading(&quota_rows),
+        reading(&rows, plan.rounds)
+    )?;
     report.push_str(&table);
     writeln!(
         report,
-        "\n{}",
+        "\n### Equal CPU quota: {QUOTA} of a core each\n\n{quota_table}"
+    )?;
+    writeln!(
+        report,
+        "{}",
         image("req/s vs connections", "proxy-connections")
     )?;
     Ok(report)
@@ -218,7 +276,28 @@ mod tests {
             rps,
             ratio: rps[0] / rps[1],
             cpu,
+            p99: [1.0, 2.0],
             overlap: rps[0] < rps[1],
+        }
+    }
+
+    #[test]
+    fn quota_reading_numbers_come_from_the_run() {
+        let rows = [
+            row(1, 16, [50.0, 40.0], [10.0, 12.0]),
+            row(2, 256, [45.0, 50.0], [14.0, 12.6]),
+        ];
+        let text = quota_reading(&rows);
+        assert!(
+            text.contains("serves 0.90x to 1.25x nginx's") && text.contains("on 2 of 2 rows"),
+            "{text}"
+        );
+        let allowed = ["0.5", "0.90", "1.25", "2", "99"];
+        for n in numbers_in(&text) {
+            assert!(
+                allowed.contains(&n.as_str()),
+                "{n} is not from the run: {text}"
+            );
         }
     }
 
