@@ -146,6 +146,7 @@ impl Server {
         }
         tasks.spawn(expire_loop(shared.clone()));
         tasks.spawn(replication_cron(shared.clone()));
+        tasks.spawn(crate::master_link::run(shared.clone()));
         if let Some(budget) = crate::busy_poll::budget() {
             let shared = shared.clone();
             tasks.spawn(async move {

@@ -315,7 +315,7 @@ fn one_failed_check_keeps_the_rotation_and_a_failing_backend_leaves_it() {
     );
     let addr = proxy.addr();
     let mut seen = vec![who(&addr, "/")];
-    let mut next = |seen: &mut Vec<String>| seen.push(who(&addr, "/"));
+    let next = |seen: &mut Vec<String>| seen.push(who(&addr, "/"));
     b.fail_checks(1);
     let deadline = Instant::now() + Duration::from_secs(30);
     while b.checks_to_fail() > 0 {
