@@ -535,6 +535,9 @@ impl Replication {
         inner.replid2 = "0".repeat(40);
         inner.second_offset = -1;
         inner.offset = offset;
+        // Redis creates a replica's backlog with its master client, for its own replicas and
+        // for the day it is promoted.
+        inner.create_backlog_if_needed(self);
         if let Some(backlog) = inner.backlog.as_mut() {
             backlog.data.clear();
             backlog.first_byte_offset = offset + 1;
@@ -546,6 +549,7 @@ impl Replication {
     /// and the old one becomes the second id, as Redis does.
     pub(crate) fn continued(&self, new_replid: Option<&str>) {
         let mut inner = self.inner.lock();
+        inner.create_backlog_if_needed(self);
         if let Some(new) = new_replid {
             if !new.eq_ignore_ascii_case(&inner.replid) {
                 inner.replid2 = std::mem::replace(&mut inner.replid, new.to_owned());
