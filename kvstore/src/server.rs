@@ -327,7 +327,12 @@ fn close_idle_clients(shared: &Shared) {
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
     // DEBUG SET-ACTIVE-EXPIRE 0, or a CLIENT PAUSE (Redis expires nothing while paused).
-    if !shared.introspection().active_expire() || shared.pause().holds(|| true) {
+    // A replica leaves expiry to its master, which sends a `DEL` (Redis runs the active
+    // cycle on masters only).
+    if !shared.introspection().active_expire()
+        || shared.pause().holds(|| true)
+        || shared.replication().is_replica()
+    {
         return false;
     }
     let now = now_ms();

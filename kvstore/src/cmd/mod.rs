@@ -212,7 +212,13 @@ impl<'a> Batch<'a> {
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let mark = propagate::mark(&mut ctx);
+        if master {
+            ctx.keyspace().obey_master(true);
+        }
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        if master {
+            ctx.keyspace().obey_master(false);
+        }
         propagate::after_call(&mut ctx, mark, spec, &args, &reply);
         let end = tick();
         self.clock = Some(end);

@@ -441,6 +441,11 @@ impl Replication {
         self.replica.load(Ordering::Relaxed) && self.read_only.load(Ordering::Relaxed)
     }
 
+    /// Whether this server follows a master.
+    pub(crate) fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
     /// `replica-read-only` (at start-up and on CONFIG SET).
     pub(crate) fn set_read_only(&self, read_only: bool) {
         self.read_only.store(read_only, Ordering::Relaxed);
