@@ -1120,3 +1120,39 @@ fn read_only_replica_role_and_info_match_redis() {
         .unwrap();
     assert_eq!(second, offset.parse::<u64>().unwrap() + 1);
 }
+
+/// The `replicaof` and `masterauth` directives: kvstore follows a redis-server that wants a
+/// password from start-up, asking `PSYNC ? -1` as a Redis replica without history does
+/// (the master counts no failed partial sync).
+#[test]
+fn replicaof_directive_follows_from_start() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::redis(&[
+        "--save",
+        "",
+        "--requirepass",
+        "sekret",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.raw();
+    m.cmd(&["AUTH", "sekret"]);
+    m.cmd(&["SET", "k", "from the master"]);
+    let port = master.port.to_string();
+    let replica = Server::kvstore(&["--replicaof", "127.0.0.1", &port, "--masterauth", "sekret"]);
+    let mut r = replica.raw();
+    wait_until("kvstore's link to its master is up", || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(text(r.cmd(&["GET", "k"])), "$15\r\nfrom the master\r\n");
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_err").as_deref(),
+        Some("0")
+    );
+}

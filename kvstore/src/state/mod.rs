@@ -393,7 +393,7 @@ impl Shared {
         replication.set_output_limit(replica_output_limit(&config));
         replication.set_read_only(config.value("replica-read-only") == "yes");
         if let Some(master) = replicaof(&config) {
-            replication.follow(master);
+            replication.follow_from_start(master);
         }
         Shared {
             keyspace,

@@ -118,6 +118,9 @@ pub(crate) struct Upstream {
     pub(crate) has_master_client: bool,
     /// Bytes read of the stream beyond the offset applied (`slave_read_repl_offset`).
     pub(crate) unapplied: u64,
+    /// No history to continue: PSYNC asks `? -1` (the `replicaof` directive at start-up,
+    /// before the first sync).
+    pub(crate) no_history: bool,
 }
 
 struct Inner {
@@ -455,6 +458,16 @@ impl Replication {
     /// Replicas attached to this server are dropped, so that they sync again with the new
     /// history. Returns false when it already follows that master.
     pub(crate) fn follow(&self, master: MasterAddr) -> bool {
+        self.follow_with(master, false)
+    }
+
+    /// The `replicaof` directive: follow `master` from start-up, asking for a full sync
+    /// (`PSYNC ? -1`), as Redis does without a saved history.
+    pub(crate) fn follow_from_start(&self, master: MasterAddr) {
+        self.follow_with(master, true);
+    }
+
+    fn follow_with(&self, master: MasterAddr, no_history: bool) -> bool {
         let mut inner = self.inner.lock();
         if (inner.upstream.as_ref()).is_some_and(|u| u.master == master) {
             return false;
@@ -466,6 +479,7 @@ impl Replication {
             down_since: None,
             has_master_client: false,
             unapplied: 0,
+            no_history,
         });
         inner.replicas.clear();
         self.replica.store(true, Ordering::Relaxed);
@@ -499,9 +513,12 @@ impl Replication {
 
     /// What a replica asks in its PSYNC: its history's id and the next offset it needs
     /// (its own, if it never followed this master: Redis's `replicationCacheMasterUsingMyself`).
-    pub(crate) fn psync_position(&self) -> (String, u64) {
+    pub(crate) fn psync_position(&self) -> (String, i64) {
         let inner = self.inner.lock();
-        (inner.replid.clone(), inner.offset + 1)
+        match inner.upstream.as_ref().is_some_and(|u| u.no_history) {
+            true => ("?".to_owned(), -1),
+            false => (inner.replid.clone(), inner.offset as i64 + 1),
+        }
     }
 
     /// The link's state moved (and, `io`, the master was heard from).
@@ -540,6 +557,9 @@ impl Replication {
         inner.replid2 = "0".repeat(40);
         inner.second_offset = -1;
         inner.offset = offset;
+        if let Some(up) = inner.upstream.as_mut() {
+            up.no_history = false;
+        }
         // Redis creates a replica's backlog with its master client, for its own replicas and
         // for the day it is promoted.
         inner.create_backlog_if_needed(self);
