@@ -221,6 +221,7 @@ async fn stream(shared: &Shared, mut conn: MasterConn) -> Result<(), LinkError> 
         conn.socket.as_raw_fd()
     };
     let handle = shared.clients().register(peer, local, fd);
+    handle.info.lock().master = true;
     let _registered = Registered {
         shared,
         id: handle.id,

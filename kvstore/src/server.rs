@@ -315,7 +315,10 @@ fn close_idle_clients(shared: &Shared) {
         }
         let (last_active, subscribed) = {
             let info = client.info.lock();
-            (info.last_active, info.is_pubsub() || info.monitor)
+            (
+                info.last_active,
+                info.is_pubsub() || info.monitor || info.master,
+            )
         };
         // Like Redis, subscribers are never idle: they wait for messages.
         if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
