@@ -127,8 +127,8 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
         tracing::info!("Full resync from master: {replid}:{offset}");
         shared.replication().set_link_state(LinkState::Sync);
         let rdb = conn.snapshot().await?;
-        let keys = load(shared, &rdb)?;
-        shared.replication().full_synced(replid, offset);
+        let (keys, stream_db) = load(shared, &rdb)?;
+        shared.replication().full_synced(replid, offset, stream_db);
         tracing::info!("MASTER <-> REPLICA sync: Finished with success ({keys} keys)");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_replid = Some(rest.trim()).filter(|id| !id.is_empty());
@@ -184,15 +184,22 @@ async fn handshake(shared: &Shared, conn: &mut MasterConn) -> Result<(), LinkErr
 
 /// Replaces the dataset with the snapshot (Redis's `emptyData` then `rdbLoad`). The file is
 /// read whole before the keyspace is touched, so a corrupt one leaves the data as it was.
-/// Returns how many keys were loaded.
-fn load(shared: &Shared, rdb: &[u8]) -> Result<usize, LinkError> {
+/// Returns how many keys were loaded and the database the stream goes on in
+/// (`repl-stream-db`).
+fn load(shared: &Shared, rdb: &[u8]) -> Result<(usize, usize), LinkError> {
     let mut reader = FileReader::new(rdb, crate::cmd::rdb_limits(shared))?;
     let mut keys = Vec::new();
     let mut functions = 0usize;
+    let mut stream_db = 0;
     while let Some(record) = reader.next()? {
         match record {
             Record::Key(key) => keys.push(key),
             Record::Function(_) => functions += 1,
+            Record::Aux { key, value } if &key[..] == b"repl-stream-db" => {
+                stream_db = (std::str::from_utf8(&value).ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+            }
             Record::Aux { .. } | Record::SelectDb(_) | Record::ResizeDb { .. } => {}
         }
     }
@@ -208,7 +215,7 @@ fn load(shared: &Shared, rdb: &[u8]) -> Result<usize, LinkError> {
             ks.db(key.db).insert(key.key, key.value, key.expire_at_ms);
         }
     }
-    Ok(count)
+    Ok((count, stream_db))
 }
 
 /// Applies the master's stream until the link fails: every command through dispatch as the
@@ -228,6 +235,7 @@ async fn stream(shared: &Shared, mut conn: MasterConn) -> Result<(), LinkError> 
     };
     let mut session = Session::new(handle, true);
     session.master = true;
+    session.db = shared.replication().master_db();
     let mut applier = Applier {
         parser: RequestParser::default(),
         partial: 0,
@@ -334,7 +342,7 @@ impl Applier {
             let mut encoded = BytesMut::with_capacity(size as usize);
             encode_command(&args, &mut encoded);
             debug_assert_eq!(encoded.len() as u64, size);
-            replication.proxy(encoded.freeze());
+            replication.proxy(encoded.freeze(), batch.session().db);
         }
         shared.stats().commands_processed(executed);
         batch.finish();

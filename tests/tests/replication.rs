@@ -1156,3 +1156,39 @@ fn replicaof_directive_follows_from_start() {
         Some("0")
     );
 }
+
+/// A chain: redis-server follows a kvstore replica of a kvstore master. The replica passes
+/// its master's stream on unchanged, so the end of the chain holds the master's dataset at
+/// the master's offset.
+#[test]
+fn redis_follows_a_kvstore_replica() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let middle = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut k = middle.raw();
+    follow(&mut k, &master);
+    // The stream in a database other than 0 when the chain's end syncs.
+    m.cmd(&["SELECT", "3"]);
+    m.cmd(&["SET", "in3", "x"]);
+    wait_caught_up(&mut m, &mut k);
+    let end = start_replica(&middle);
+    let mut e = end.raw();
+    m.cmd(&["SET", "in3", "y"]);
+    m.cmd(&["SELECT", "0"]);
+    let mut rng = Rng(0x0bad_cafe_dead_beef);
+    for step in 0..1500 {
+        random_write(&mut m, &mut rng, step);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    m.cmd(&["SET", "done", "1"]);
+    wait_caught_up(&mut m, &mut k);
+    wait_caught_up(&mut m, &mut e);
+    let (master_data, end_data) = (dataset(&mut m), dataset(&mut e));
+    assert!(master_data.len() > 50, "{} keys", master_data.len());
+    let diff = differences(&master_data, &end_data);
+    assert!(diff.is_empty(), "keys that differ: {diff:#?}");
+}

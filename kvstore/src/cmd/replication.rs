@@ -251,7 +251,8 @@ fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>
     w.aux(b"redis-bits", b"64")?;
     w.aux(b"ctime", (now / 1000).to_string().as_bytes())?;
     w.aux(b"used-mem", used.to_string().as_bytes())?;
-    w.aux(b"repl-stream-db", b"0")?;
+    let stream_db = ctx.shared.replication().snapshot_stream_db();
+    w.aux(b"repl-stream-db", stream_db.to_string().as_bytes())?;
     w.aux(b"repl-id", replid.as_bytes())?;
     w.aux(b"repl-offset", offset.to_string().as_bytes())?;
     w.aux(b"aof-base", b"0")?;

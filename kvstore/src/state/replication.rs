@@ -139,6 +139,9 @@ struct Inner {
     sync_partial_err: u64,
     /// Set while this server is a replica.
     upstream: Option<Upstream>,
+    /// The database the master's stream is in (a replica's master client's), kept across
+    /// reconnections: a `+CONTINUE` goes on without a `SELECT`.
+    master_db: usize,
 }
 
 /// The last `repl-backlog-size` bytes of the stream.
@@ -226,6 +229,7 @@ impl Default for Replication {
                 sync_partial_ok: 0,
                 sync_partial_err: 0,
                 upstream: None,
+                master_db: 0,
             }),
             acked: Notify::new(),
             backlog_size: AtomicUsize::new(1024 * 1024),
@@ -551,8 +555,9 @@ impl Replication {
 
     /// `+FULLRESYNC <replid> <offset>` loaded: this server's history is now the master's.
     /// The backlog restarts after `offset` and replicas attached here must sync again.
-    pub(crate) fn full_synced(&self, replid: &str, offset: u64) {
+    pub(crate) fn full_synced(&self, replid: &str, offset: u64, stream_db: usize) {
         let mut inner = self.inner.lock();
+        inner.master_db = stream_db;
         inner.replid = replid.to_owned();
         inner.replid2 = "0".repeat(40);
         inner.second_offset = -1;
@@ -587,13 +592,29 @@ impl Replication {
     /// go, unchanged, into its backlog and to its own replicas (Redis's proxying of the
     /// master stream to sub-replicas). The caller holds the keyspace lock of the batch that
     /// applied them.
-    pub(crate) fn proxy(&self, bytes: Bytes) -> u64 {
+    pub(crate) fn proxy(&self, bytes: Bytes, db: usize) -> u64 {
         let mut inner = self.inner.lock();
+        inner.master_db = db;
         if inner.backlog.is_none() {
             inner.offset += bytes.len() as u64;
             return inner.offset;
         }
         inner.append(bytes)
+    }
+
+    /// The database the master's stream is in, where a (re)connected link starts.
+    pub(crate) fn master_db(&self) -> usize {
+        self.inner.lock().master_db
+    }
+
+    /// The `repl-stream-db` of a snapshot: a replica's proxied stream goes on in its
+    /// master's database; a master's selects again after a snapshot (0).
+    pub(crate) fn snapshot_stream_db(&self) -> usize {
+        let inner = self.inner.lock();
+        match inner.upstream {
+            Some(_) => inner.master_db,
+            None => 0,
+        }
     }
 
     /// The offset applied so far (`master_repl_offset`; a replica's `REPLCONF ACK`).
