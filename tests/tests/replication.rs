@@ -992,6 +992,86 @@ fn kvstore_follows_kvstore_and_continues_after_a_kill() {
     assert!(diff.is_empty(), "after the restart: {diff:#?}");
 }
 
+/// INFO replication with what differs between runs masked: ids, offsets, times, the
+/// master's port.
+fn replica_info_masked(c: &mut RawConn) -> Vec<String> {
+    let info = text(c.cmd(&["INFO", "replication"]));
+    // The bulk's length line left out: masked values differ in length.
+    (info.split("\r\n").skip(1))
+        .map(|line| match line.split_once(':') {
+            Some((name, _))
+                if [
+                    "master_port",
+                    "master_replid",
+                    "master_replid2",
+                    "master_repl_offset",
+                    "second_repl_offset",
+                    "slave_read_repl_offset",
+                    "slave_repl_offset",
+                    "repl_backlog_first_byte_offset",
+                    "repl_backlog_histlen",
+                    "master_last_io_seconds_ago",
+                    "master_link_down_since_seconds",
+                ]
+                .contains(&name) =>
+            {
+                format!("{name}:*")
+            }
+            _ => line.to_owned(),
+        })
+        .collect()
+}
+
+/// ROLE with its integers masked.
+fn role_masked(c: &mut RawConn) -> Vec<String> {
+    let role = text(c.cmd(&["ROLE"]));
+    (role.split("\r\n"))
+        .map(|t| match t {
+            t if t.starts_with(':') => ":N".to_owned(),
+            t => t.to_owned(),
+        })
+        .collect()
+}
+
+/// The same two replicas once their master is gone: the link-down form of INFO
+/// replication and ROLE.
+#[test]
+fn link_down_info_matches_redis() {
+    if !require_redis() {
+        return;
+    }
+    let mut master = Server::redis(&["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    let redis_replica = start_replica(&master);
+    let kvstore_replica = Server::kvstore(&[]);
+    let mut k = kvstore_replica.raw();
+    follow(&mut k, &master);
+    let mut r = redis_replica.raw();
+    m.cmd(&["SET", "k2", "v2"]);
+    wait_caught_up(&mut m, &mut r);
+    wait_caught_up(&mut m, &mut k);
+    drop(m);
+    master.stop();
+    for c in [&mut r, &mut k] {
+        wait_until("the link is down", || {
+            info_field(c, "replication", "master_link_status").as_deref() == Some("down")
+        });
+    }
+    assert_eq!(replica_info_masked(&mut r), replica_info_masked(&mut k));
+    // Both retry every second: the state is `connect` or `connecting`.
+    let state = |c: &mut RawConn| {
+        let mut role = role_masked(c);
+        if role.get(7).is_some_and(|s| s == "connecting") {
+            role[7] = "connect".to_owned();
+            role[6] = "$7".to_owned();
+        }
+        role
+    };
+    assert_eq!(state(&mut r), state(&mut k));
+    assert_eq!(text(k.cmd(&["GET", "k2"])), "$2\r\nv2\r\n");
+}
+
 /// The same commands sent to a redis-server replica and a kvstore replica of the same
 /// redis-server master: the same replies (READONLY for writes, scripts by their flags,
 /// EXEC of a queued write), the same ROLE and INFO replication (ids, offsets, times
@@ -1050,43 +1130,12 @@ fn read_only_replica_role_and_info_match_redis() {
         assert_eq!(text(r.cmd(args)), text(k.cmd(args)), "replies to {args:?}");
     }
 
-    let masked_info = |c: &mut RawConn| {
-        let info = text(c.cmd(&["INFO", "replication"]));
-        // The bulk's length line left out: masked values differ in length.
-        (info.split("\r\n").skip(1))
-            .map(|line| match line.split_once(':') {
-                Some((name, _))
-                    if [
-                        "master_port",
-                        "master_replid",
-                        "master_replid2",
-                        "master_repl_offset",
-                        "second_repl_offset",
-                        "slave_read_repl_offset",
-                        "slave_repl_offset",
-                        "repl_backlog_first_byte_offset",
-                        "repl_backlog_histlen",
-                        "master_last_io_seconds_ago",
-                    ]
-                    .contains(&name) =>
-                {
-                    format!("{name}:*")
-                }
-                _ => line.to_owned(),
-            })
-            .collect::<Vec<_>>()
-    };
-    let role_shape = |c: &mut RawConn| {
-        let role = text(c.cmd(&["ROLE"]));
-        (role.split("\r\n"))
-            .map(|t| match t {
-                t if t.starts_with(':') => ":N".to_owned(),
-                t => t.to_owned(),
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(masked_info(&mut r), masked_info(&mut k), "INFO replication");
-    assert_eq!(role_shape(&mut r), role_shape(&mut k), "ROLE");
+    assert_eq!(
+        replica_info_masked(&mut r),
+        replica_info_masked(&mut k),
+        "INFO replication"
+    );
+    assert_eq!(role_masked(&mut r), role_masked(&mut k), "ROLE");
     let master_replid = info_field(&mut m, "replication", "master_replid").unwrap();
     assert_eq!(
         info_field(&mut k, "replication", "master_replid").as_deref(),
@@ -1105,11 +1154,15 @@ fn read_only_replica_role_and_info_match_redis() {
         assert_eq!(text(c.cmd(&["GET", "k2"])), "$2\r\nv2\r\n");
     }
     assert_eq!(
-        masked_info(&mut r),
-        masked_info(&mut k),
+        replica_info_masked(&mut r),
+        replica_info_masked(&mut k),
         "INFO after NO ONE"
     );
-    assert_eq!(role_shape(&mut r), role_shape(&mut k), "ROLE after NO ONE");
+    assert_eq!(
+        role_masked(&mut r),
+        role_masked(&mut k),
+        "ROLE after NO ONE"
+    );
     assert_eq!(
         info_field(&mut k, "replication", "master_replid2").as_deref(),
         Some(master_replid.as_str())
