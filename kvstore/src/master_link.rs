@@ -110,6 +110,8 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
     handshake(shared, &mut conn).await?;
     let (replid, offset) = shared.replication().psync_position();
     conn.send(&["PSYNC", &replid, &offset.to_string()]).await?;
+    // The function libraries of a full sync, loaded by the master client before the stream.
+    let mut libraries = None;
     let reply = loop {
         // A master preparing the snapshot keeps the link alive with newlines.
         let line = conn.line().await?;
@@ -127,9 +129,15 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
         tracing::info!("Full resync from master: {replid}:{offset}");
         shared.replication().set_link_state(LinkState::Sync);
         let rdb = conn.snapshot().await?;
-        let (keys, stream_db) = load(shared, &rdb)?;
-        shared.replication().full_synced(replid, offset, stream_db);
-        tracing::info!("MASTER <-> REPLICA sync: Finished with success ({keys} keys)");
+        let loaded = load(shared, &rdb)?;
+        shared
+            .replication()
+            .full_synced(replid, offset, loaded.stream_db);
+        tracing::info!(
+            "MASTER <-> REPLICA sync: Finished with success ({} keys)",
+            loaded.keys
+        );
+        libraries = Some(loaded.libraries);
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_replid = Some(rest.trim()).filter(|id| !id.is_empty());
         tracing::info!("Successful partial resynchronization with master.");
@@ -138,7 +146,16 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
         return Err(LinkError::Refused("PSYNC", reply));
     }
     shared.replication().set_link_state(LinkState::Connected);
-    stream(shared, conn).await
+    stream(shared, conn, libraries).await
+}
+
+/// What a snapshot held besides the keys.
+struct Loaded {
+    keys: usize,
+    /// `repl-stream-db`: the database the stream goes on in.
+    stream_db: usize,
+    /// The function libraries' sources.
+    libraries: Vec<Bytes>,
 }
 
 /// `PING`, `AUTH`, `REPLCONF listening-port`, `REPLCONF capa`: Redis's handshake, with its
@@ -184,17 +201,16 @@ async fn handshake(shared: &Shared, conn: &mut MasterConn) -> Result<(), LinkErr
 
 /// Replaces the dataset with the snapshot (Redis's `emptyData` then `rdbLoad`). The file is
 /// read whole before the keyspace is touched, so a corrupt one leaves the data as it was.
-/// Returns how many keys were loaded and the database the stream goes on in
-/// (`repl-stream-db`).
-fn load(shared: &Shared, rdb: &[u8]) -> Result<(usize, usize), LinkError> {
+/// The function libraries are loaded afterwards, by the master client (`stream`).
+fn load(shared: &Shared, rdb: &[u8]) -> Result<Loaded, LinkError> {
     let mut reader = FileReader::new(rdb, crate::cmd::rdb_limits(shared))?;
     let mut keys = Vec::new();
-    let mut functions = 0usize;
+    let mut libraries = Vec::new();
     let mut stream_db = 0;
     while let Some(record) = reader.next()? {
         match record {
             Record::Key(key) => keys.push(key),
-            Record::Function(_) => functions += 1,
+            Record::Function(code) => libraries.push(code),
             Record::Aux { key, value } if &key[..] == b"repl-stream-db" => {
                 stream_db = (std::str::from_utf8(&value).ok())
                     .and_then(|v| v.parse().ok())
@@ -202,9 +218,6 @@ fn load(shared: &Shared, rdb: &[u8]) -> Result<(usize, usize), LinkError> {
             }
             Record::Aux { .. } | Record::SelectDb(_) | Record::ResizeDb { .. } => {}
         }
-    }
-    if functions > 0 {
-        tracing::warn!("{functions} function libraries in the master's snapshot were not loaded");
     }
     let count = keys.len();
     let mut ks = shared.lock_keyspace();
@@ -215,12 +228,23 @@ fn load(shared: &Shared, rdb: &[u8]) -> Result<(usize, usize), LinkError> {
             ks.db(key.db).insert(key.key, key.value, key.expire_at_ms);
         }
     }
-    Ok((count, stream_db))
+    Ok(Loaded {
+        keys: count,
+        stream_db,
+        libraries,
+    })
 }
 
 /// Applies the master's stream until the link fails: every command through dispatch as the
 /// master client, the offset counted in bytes, acknowledged every second.
-async fn stream(shared: &Shared, mut conn: MasterConn) -> Result<(), LinkError> {
+///
+/// After a full sync, `libraries` replace this server's functions first (Redis's
+/// `emptyData` clears them with the keys), through the same dispatch.
+async fn stream(
+    shared: &Shared,
+    mut conn: MasterConn,
+    libraries: Option<Vec<Bytes>>,
+) -> Result<(), LinkError> {
     let peer = conn.socket.peer_addr()?;
     let local = conn.socket.local_addr()?;
     let fd = {
@@ -236,6 +260,18 @@ async fn stream(shared: &Shared, mut conn: MasterConn) -> Result<(), LinkError> 
     let mut session = Session::new(handle, true);
     session.master = true;
     session.db = shared.replication().master_db();
+    if let Some(libraries) = libraries {
+        let mut batch = Batch::new(shared, &mut session);
+        let word = Bytes::from_static;
+        let _ = batch.execute(vec![word(b"FUNCTION"), word(b"FLUSH")]);
+        for code in libraries {
+            let reply = batch.execute(vec![word(b"FUNCTION"), word(b"LOAD"), code]);
+            if let crate::protocol::Reply::Error(e) = reply {
+                tracing::warn!("A function library of the master's snapshot failed to load: {e}");
+            }
+        }
+        batch.finish();
+    }
     let mut applier = Applier {
         parser: RequestParser::default(),
         partial: 0,
