@@ -36,6 +36,8 @@ pub struct ClientInfo {
     pub user: Option<Bytes>,
     /// A replica's connection after its sync (flag `S`, type `replica`).
     pub replica: bool,
+    /// A replica's link to its master (flag `M`, type `master`).
+    pub master: bool,
 }
 
 impl ClientInfo {
@@ -111,6 +113,8 @@ impl ClientHandle {
             flags.push('O');
         } else if info.replica {
             flags.push('S');
+        } else if info.master {
+            flags.push('M');
         }
         if info.is_pubsub() {
             flags.push('P');
@@ -207,6 +211,7 @@ impl ClientRegistry {
                 ssub: 0,
                 monitor: false,
                 replica: false,
+                master: false,
                 multi: -1,
                 user: None,
             }),

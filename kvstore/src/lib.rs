@@ -26,6 +26,7 @@ mod geo;
 mod glob;
 mod hyperloglog;
 mod keyspace;
+mod master_link;
 mod number;
 mod persistence;
 mod protocol;

@@ -146,6 +146,7 @@ impl Server {
         }
         tasks.spawn(expire_loop(shared.clone()));
         tasks.spawn(replication_cron(shared.clone()));
+        tasks.spawn(crate::master_link::run(shared.clone()));
         if let Some(budget) = crate::busy_poll::budget() {
             let shared = shared.clone();
             tasks.spawn(async move {
@@ -314,7 +315,10 @@ fn close_idle_clients(shared: &Shared) {
         }
         let (last_active, subscribed) = {
             let info = client.info.lock();
-            (info.last_active, info.is_pubsub() || info.monitor)
+            (
+                info.last_active,
+                info.is_pubsub() || info.monitor || info.master,
+            )
         };
         // Like Redis, subscribers are never idle: they wait for messages.
         if !subscribed && now.duration_since(last_active).as_secs() >= timeout {
@@ -326,7 +330,12 @@ fn close_idle_clients(shared: &Shared) {
 /// One bounded sweep over every database; true if some database had more due keys.
 fn expire_step(shared: &Shared) -> bool {
     // DEBUG SET-ACTIVE-EXPIRE 0, or a CLIENT PAUSE (Redis expires nothing while paused).
-    if !shared.introspection().active_expire() || shared.pause().holds(|| true) {
+    // A replica leaves expiry to its master, which sends a `DEL` (Redis runs the active
+    // cycle on masters only).
+    if !shared.introspection().active_expire()
+        || shared.pause().holds(|| true)
+        || shared.replication().is_replica()
+    {
         return false;
     }
     let now = now_ms();

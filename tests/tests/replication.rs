@@ -856,3 +856,396 @@ fn wait_counts_acknowledging_replicas() {
         "a WAIT kept the server running"
     );
 }
+
+// kvstore as a replica.
+
+/// Points `replica` (kvstore) at `master` with REPLICAOF and waits until its link is up.
+fn follow(replica: &mut RawConn, master: &Server) {
+    let port = master.port.to_string();
+    assert_eq!(
+        text(replica.cmd(&["REPLICAOF", "127.0.0.1", &port])),
+        "+OK\r\n"
+    );
+    wait_until("kvstore's link to its master is up", || {
+        info_field(replica, "replication", "master_link_status").as_deref() == Some("up")
+    });
+}
+
+/// The keys on which a master and its replica differ, shown; empty when they agree.
+fn differences(master: &[KeyState], replica: &[KeyState]) -> Vec<String> {
+    let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (master.iter())
+        .filter(|k| !replica.contains(k))
+        .map(|k| ("master", k))
+        .chain((replica.iter().filter(|k| !master.contains(k))).map(|k| ("replica", k)))
+        .map(|(side, (db, k, d, e))| format!("{side}: db {db} {}: {} {}", t(k), t(d), t(e)))
+        .collect()
+}
+
+/// Random writes on `master`, then the two datasets compared key by key and by DBSIZE.
+fn write_and_compare(m: &mut RawConn, r: &mut RawConn, seed: u64, steps: usize) {
+    let mut rng = Rng(seed);
+    for step in 0..steps {
+        random_write(m, &mut rng, step);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    m.cmd(&["SET", "done", &seed.to_string()]);
+    assert_eq!(text(m.cmd(&["WAIT", "1", "5000"])), ":1\r\n");
+    wait_caught_up(m, r);
+    let (master_data, replica_data) = (dataset(m), dataset(r));
+    assert!(master_data.len() > 50, "{} keys", master_data.len());
+    let diff = differences(&master_data, &replica_data);
+    assert!(diff.is_empty(), "keys that differ: {diff:#?}");
+    for db in ["0", "3", "5"] {
+        m.cmd(&["SELECT", db]);
+        r.cmd(&["SELECT", db]);
+        assert_eq!(m.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]), "DBSIZE of db {db}");
+    }
+    m.cmd(&["SELECT", "0"]);
+    r.cmd(&["SELECT", "0"]);
+}
+
+/// kvstore follows redis-server: the snapshot of every type (RDB 10 from 7.0.15, diskless
+/// `$EOF:` form), then a few thousand random writes of every type.
+#[test]
+fn kvstore_follows_redis() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::redis(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let library = |name: &str| {
+        format!(
+            "#!lua name={name}\nredis.register_function{{function_name='{name}_get', \
+             callback=function(keys, args) return redis.call('GET', keys[1]) end, \
+             flags={{'no-writes'}}}}"
+        )
+    };
+    m.cmd(&["FUNCTION", "LOAD", &library("before")]);
+    let replica = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut r = replica.raw();
+    r.cmd(&["SET", "stale", "gone after the sync"]);
+    r.cmd(&["FUNCTION", "LOAD", &library("stale")]);
+    follow(&mut r, &master);
+    m.cmd(&["FUNCTION", "LOAD", &library("after")]);
+    wait_caught_up(&mut m, &mut r);
+    let diff = differences(&dataset(&mut m), &dataset(&mut r));
+    assert!(diff.is_empty(), "after the full sync: {diff:#?}");
+    // The snapshot's libraries replace the replica's; later ones arrive in the stream.
+    // (One library at a time: Redis lists them in its hash table's order.)
+    for name in ["before", "after", "stale"] {
+        let list = ["FUNCTION", "LIST", "LIBRARYNAME", name, "WITHCODE"];
+        assert_eq!(text(m.cmd(&list)), text(r.cmd(&list)), "library {name}");
+    }
+    assert_eq!(
+        text(r.cmd(&["FCALL_RO", "before_get", "1", "str"])),
+        "$5\r\nhello\r\n"
+    );
+    write_and_compare(&mut m, &mut r, 0x2545_f491_4f6c_dd1d, 3000);
+}
+
+/// kvstore follows kvstore; after CLIENT KILL TYPE replica on the master the replica comes
+/// back with PSYNC and continues from the backlog (`+CONTINUE`, `sync_partial_ok`); a
+/// restarted replica keeps what it received.
+#[test]
+fn kvstore_follows_kvstore_and_continues_after_a_kill() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let mut replica = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut r = replica.raw();
+    follow(&mut r, &master);
+    write_and_compare(&mut m, &mut r, 0x9e37_79b9_7f4a_7c15, 1500);
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+
+    assert_eq!(
+        text(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"])),
+        ":1\r\n"
+    );
+    m.cmd(&["SET", "while", "away"]);
+    wait_until("the replica continued", || {
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref() == Some("1")
+    });
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    write_and_compare(&mut m, &mut r, 0x1234_5678_9abc_def1, 1000);
+
+    // What the replica received is persisted like any write.
+    let before = dataset(&mut r);
+    drop(r);
+    replica.stop();
+    replica.restart();
+    let mut r = replica.raw();
+    let diff = differences(&before, &dataset(&mut r));
+    assert!(diff.is_empty(), "after the restart: {diff:#?}");
+}
+
+/// INFO replication with what differs between runs masked: ids, offsets, times, the
+/// master's port.
+fn replica_info_masked(c: &mut RawConn) -> Vec<String> {
+    let info = text(c.cmd(&["INFO", "replication"]));
+    // The bulk's length line left out: masked values differ in length.
+    (info.split("\r\n").skip(1))
+        .map(|line| match line.split_once(':') {
+            Some((name, _))
+                if [
+                    "master_port",
+                    "master_replid",
+                    "master_replid2",
+                    "master_repl_offset",
+                    "second_repl_offset",
+                    "slave_read_repl_offset",
+                    "slave_repl_offset",
+                    "repl_backlog_first_byte_offset",
+                    "repl_backlog_histlen",
+                    "master_last_io_seconds_ago",
+                    "master_link_down_since_seconds",
+                ]
+                .contains(&name) =>
+            {
+                format!("{name}:*")
+            }
+            _ => line.to_owned(),
+        })
+        .collect()
+}
+
+/// ROLE with its integers masked.
+fn role_masked(c: &mut RawConn) -> Vec<String> {
+    let role = text(c.cmd(&["ROLE"]));
+    (role.split("\r\n"))
+        .map(|t| match t {
+            t if t.starts_with(':') => ":N".to_owned(),
+            t => t.to_owned(),
+        })
+        .collect()
+}
+
+/// The same two replicas once their master is gone: the link-down form of INFO
+/// replication and ROLE.
+#[test]
+fn link_down_info_matches_redis() {
+    if !require_redis() {
+        return;
+    }
+    let mut master = Server::redis(&["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    let redis_replica = start_replica(&master);
+    let kvstore_replica = Server::kvstore(&[]);
+    let mut k = kvstore_replica.raw();
+    follow(&mut k, &master);
+    let mut r = redis_replica.raw();
+    m.cmd(&["SET", "k2", "v2"]);
+    wait_caught_up(&mut m, &mut r);
+    wait_caught_up(&mut m, &mut k);
+    drop(m);
+    master.stop();
+    for c in [&mut r, &mut k] {
+        wait_until("the link is down", || {
+            info_field(c, "replication", "master_link_status").as_deref() == Some("down")
+        });
+    }
+    assert_eq!(replica_info_masked(&mut r), replica_info_masked(&mut k));
+    // Both retry every second: the state is `connect` or `connecting`.
+    let state = |c: &mut RawConn| {
+        let mut role = role_masked(c);
+        if role.get(7).is_some_and(|s| s == "connecting") {
+            role[7] = "connect".to_owned();
+            role[6] = "$7".to_owned();
+        }
+        role
+    };
+    assert_eq!(state(&mut r), state(&mut k));
+    assert_eq!(text(k.cmd(&["GET", "k2"])), "$2\r\nv2\r\n");
+}
+
+/// The same commands sent to a redis-server replica and a kvstore replica of the same
+/// redis-server master: the same replies (READONLY for writes, scripts by their flags,
+/// EXEC of a queued write), the same ROLE and INFO replication (ids, offsets, times
+/// masked); after REPLICAOF NO ONE both accept writes and show the master's id as their
+/// second id.
+#[test]
+fn read_only_replica_role_and_info_match_redis() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::redis(&["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["RPUSH", "l", "a", "b"]);
+    let redis_replica = start_replica(&master);
+    let kvstore_replica = Server::kvstore(&[]);
+    let mut k = kvstore_replica.raw();
+    follow(&mut k, &master);
+    let mut r = redis_replica.raw();
+    m.cmd(&["SET", "k2", "v2"]);
+    wait_caught_up(&mut m, &mut r);
+    wait_caught_up(&mut m, &mut k);
+
+    let script = [
+        &["SET", "k", "x"][..],
+        &["GET", "k"],
+        &["DEL", "k"],
+        &["INCR", "n"],
+        &["LPUSH", "l", "z"],
+        &["LRANGE", "l", "0", "-1"],
+        &["EXPIRE", "k", "10"],
+        &["FLUSHALL"],
+        &["XADD", "s", "*", "f", "v"],
+        &["PUBLISH", "c", "m"],
+        &["EVAL", "return redis.call('GET', 'k')", "0"],
+        &["EVAL", "return redis.call('SET', 'k', 'y')", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('GET', 'k')",
+            "0",
+        ],
+        &["EVAL_RO", "return redis.call('GET', 'k')", "0"],
+        &["MULTI"],
+        &["SET", "k", "z"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET", "k"],
+        &["EXEC"],
+        &["SELECT", "3"],
+        &["SET", "k", "v"],
+        &["SELECT", "0"],
+        &["REPLICAOF", "127.0.0.1", "notaport"],
+    ];
+    for args in script {
+        assert_eq!(text(r.cmd(args)), text(k.cmd(args)), "replies to {args:?}");
+    }
+
+    assert_eq!(
+        replica_info_masked(&mut r),
+        replica_info_masked(&mut k),
+        "INFO replication"
+    );
+    assert_eq!(role_masked(&mut r), role_masked(&mut k), "ROLE");
+    let master_replid = info_field(&mut m, "replication", "master_replid").unwrap();
+    assert_eq!(
+        info_field(&mut k, "replication", "master_replid").as_deref(),
+        Some(master_replid.as_str())
+    );
+    assert_eq!(
+        info_field(&mut k, "replication", "master_repl_offset"),
+        info_field(&mut m, "replication", "master_repl_offset")
+    );
+
+    // Promoted: writes accepted, the master's history kept as the second id.
+    let offset = info_field(&mut k, "replication", "master_repl_offset").unwrap();
+    for c in [&mut r, &mut k] {
+        assert_eq!(text(c.cmd(&["REPLICAOF", "NO", "ONE"])), "+OK\r\n");
+        assert_eq!(text(c.cmd(&["SET", "k", "mine"])), "+OK\r\n");
+        assert_eq!(text(c.cmd(&["GET", "k2"])), "$2\r\nv2\r\n");
+    }
+    assert_eq!(
+        replica_info_masked(&mut r),
+        replica_info_masked(&mut k),
+        "INFO after NO ONE"
+    );
+    assert_eq!(
+        role_masked(&mut r),
+        role_masked(&mut k),
+        "ROLE after NO ONE"
+    );
+    assert_eq!(
+        info_field(&mut k, "replication", "master_replid2").as_deref(),
+        Some(master_replid.as_str())
+    );
+    let second: u64 = info_field(&mut k, "replication", "second_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(second, offset.parse::<u64>().unwrap() + 1);
+}
+
+/// The `replicaof` and `masterauth` directives: kvstore follows a redis-server that wants a
+/// password from start-up, asking `PSYNC ? -1` as a Redis replica without history does
+/// (the master counts no failed partial sync).
+#[test]
+fn replicaof_directive_follows_from_start() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::redis(&[
+        "--save",
+        "",
+        "--requirepass",
+        "sekret",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.raw();
+    m.cmd(&["AUTH", "sekret"]);
+    m.cmd(&["SET", "k", "from the master"]);
+    let port = master.port.to_string();
+    let replica = Server::kvstore(&["--replicaof", "127.0.0.1", &port, "--masterauth", "sekret"]);
+    let mut r = replica.raw();
+    wait_until("kvstore's link to its master is up", || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(text(r.cmd(&["GET", "k"])), "$15\r\nfrom the master\r\n");
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_err").as_deref(),
+        Some("0")
+    );
+}
+
+/// A chain: redis-server follows a kvstore replica of a kvstore master. The replica passes
+/// its master's stream on unchanged, so the end of the chain holds the master's dataset at
+/// the master's offset.
+#[test]
+fn redis_follows_a_kvstore_replica() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let middle = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut k = middle.raw();
+    follow(&mut k, &master);
+    // The stream in a database other than 0 when the chain's end syncs.
+    m.cmd(&["SELECT", "3"]);
+    m.cmd(&["SET", "in3", "x"]);
+    wait_caught_up(&mut m, &mut k);
+    let end = start_replica(&middle);
+    let mut e = end.raw();
+    m.cmd(&["SET", "in3", "y"]);
+    m.cmd(&["SELECT", "0"]);
+    let mut rng = Rng(0x0bad_cafe_dead_beef);
+    for step in 0..1500 {
+        random_write(&mut m, &mut rng, step);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    m.cmd(&["SET", "done", "1"]);
+    wait_caught_up(&mut m, &mut k);
+    wait_caught_up(&mut m, &mut e);
+    let (master_data, end_data) = (dataset(&mut m), dataset(&mut e));
+    assert!(master_data.len() > 50, "{} keys", master_data.len());
+    let diff = differences(&master_data, &end_data);
+    assert!(diff.is_empty(), "keys that differ: {diff:#?}");
+}

@@ -702,7 +702,55 @@ fn percentile_label(p: f64) -> String {
 
 fn replication_section(ctx: &mut Ctx, out: &mut String) {
     let view = ctx.shared.replication().view();
-    field(out, "role", "master");
+    match &view.upstream {
+        None => field(out, "role", "master"),
+        Some(up) => {
+            use crate::state::LinkState;
+            let now = std::time::Instant::now();
+            let secs = |at: std::time::Instant| now.duration_since(at).as_secs();
+            let linked = up.has_master_client;
+            field(out, "role", "slave");
+            field(out, "master_host", &up.master.host);
+            field(out, "master_port", up.master.port);
+            let connected = up.state == LinkState::Connected;
+            field(
+                out,
+                "master_link_status",
+                if connected { "up" } else { "down" },
+            );
+            let last_io = match connected {
+                true => secs(up.last_io) as i64,
+                false => -1,
+            };
+            field(out, "master_last_io_seconds_ago", last_io);
+            field(
+                out,
+                "master_sync_in_progress",
+                u8::from(up.state == LinkState::Sync),
+            );
+            let (read, applied) = match linked {
+                true => (view.offset + up.unapplied, view.offset),
+                false => (1, 1),
+            };
+            field(out, "slave_read_repl_offset", read);
+            field(out, "slave_repl_offset", applied);
+            if !connected {
+                let down = up.down_since.map_or(-1, |at| secs(at) as i64);
+                field(out, "master_link_down_since_seconds", down);
+            }
+            field(
+                out,
+                "slave_priority",
+                ctx.shared.config().value("replica-priority"),
+            );
+            field(out, "slave_read_only", u8::from(view.read_only));
+            field(
+                out,
+                "replica_announced",
+                u8::from(ctx.shared.config().value("replica-announced") == "yes"),
+            );
+        }
+    }
     field(out, "connected_slaves", view.replicas.len());
     for (i, r) in view.replicas.iter().enumerate() {
         let state = if r.online { "online" } else { "wait_bgsave" };

@@ -18,6 +18,8 @@ pub(crate) mod err {
         "WRONGTYPE Operation against a key holding the wrong kind of value";
     pub(crate) const NOAUTH: &str = "NOAUTH Authentication required.";
     /// Redis's `shared.oomerr`: a `denyoom` command out of memory (`cmd::oom`).
+    /// A write from an ordinary client to a read-only replica (Redis's `shared.roslaveerr`).
+    pub(crate) const READONLY: &str = "READONLY You can't write against a read only replica.";
     pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
     pub(crate) const WRONGPASS: &str =
         "WRONGPASS invalid username-password pair or user is disabled.";

@@ -183,25 +183,7 @@ impl Ctx<'_, '_> {
     /// encode with them; MEMORY USAGE measures the layout they give). Redis reads the same
     /// `server.*` fields when it saves or loads a value.
     pub(crate) fn rdb_limits(&self) -> rdb::Limits {
-        let cached = self.shared.limits();
-        let config = self.shared.config();
-        let param = |name: &str| {
-            let value = config.get(name.as_bytes()).into_iter().next();
-            value.map(|(_, v)| v).unwrap_or_default()
-        };
-        let defaults = rdb::Limits::default();
-        rdb::Limits {
-            hash: cached.hash(),
-            zset: cached.zset(),
-            set_max_intset_entries: cached.intset(),
-            list_max_listpack_size: param("list-max-listpack-size")
-                .parse()
-                .unwrap_or(defaults.list_max_listpack_size),
-            list_compress_depth: param("list-compress-depth")
-                .parse()
-                .unwrap_or(defaults.list_compress_depth),
-            rdbcompression: param("rdbcompression") != "no",
-        }
+        rdb_limits(self.shared)
     }
 
     /// Whether this command runs inside MULTI/EXEC, where blocking commands do not block
@@ -247,6 +229,30 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// The RDB codec's encoding thresholds from the configuration in force (DUMP, RESTORE, the
+/// snapshots a master sends and a replica loads).
+pub(crate) fn rdb_limits(shared: &Shared) -> rdb::Limits {
+    let cached = shared.limits();
+    let config = shared.config();
+    let param = |name: &str| {
+        let value = config.get(name.as_bytes()).into_iter().next();
+        value.map(|(_, v)| v).unwrap_or_default()
+    };
+    let defaults = rdb::Limits::default();
+    rdb::Limits {
+        hash: cached.hash(),
+        zset: cached.zset(),
+        set_max_intset_entries: cached.intset(),
+        list_max_listpack_size: param("list-max-listpack-size")
+            .parse()
+            .unwrap_or(defaults.list_max_listpack_size),
+        list_compress_depth: param("list-compress-depth")
+            .parse()
+            .unwrap_or(defaults.list_compress_depth),
+        rdbcompression: param("rdbcompression") != "no",
+    }
+}
+
 /// Per-connection state that commands read and change (the selected database, the protocol
 /// version, authentication, a transaction being queued, watched keys, subscriptions).
 #[derive(Debug)]
@@ -277,6 +283,9 @@ pub(crate) struct Session {
     pub(crate) woff: u64,
     /// What this connection announced with REPLCONF, if it is a replica's.
     pub(crate) replica: Option<crate::state::ReplicaInfo>,
+    /// This is the link to our master (Redis's `CLIENT_MASTER`): its commands are obeyed
+    /// without permission, memory or read-only checks, and answered with nothing.
+    pub(crate) master: bool,
 }
 
 /// A transaction being queued (MULTI) or executed (EXEC).
@@ -330,6 +339,7 @@ impl Session {
             propagation: Default::default(),
             woff: 0,
             replica: None,
+            master: false,
         }
     }
 

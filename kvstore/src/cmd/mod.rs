@@ -63,7 +63,7 @@ use crate::state::{now_ms, tick, Shared, Tick};
 use args::{err, sanitize, truncated};
 
 pub(crate) use access_control::load_users_at_startup;
-pub(crate) use context::{Ctx, Effects, Session, WaitReplicas};
+pub(crate) use context::{rdb_limits, Ctx, Effects, Session, WaitReplicas};
 pub(crate) use observe::unblocked;
 pub(crate) use propagate::background as propagate_background;
 pub(crate) use spec::{acl, flags, CommandSpec, Flags};
@@ -176,12 +176,13 @@ impl<'a> Batch<'a> {
                 return reply;
             }
         };
-        if let Some(busy) = scripting::busy_refusal(self.shared, spec) {
+        let master = self.session.master;
+        if let Some(busy) = scripting::busy_refusal(self.shared, spec).filter(|_| !master) {
             let reply = transactions::refuse(self.session, Some(spec), busy);
             observe::rejected(self.shared, Some(spec), &reply);
             return reply;
         }
-        if (self.shared.pause()).holds(|| may_replicate(spec, self.session)) {
+        if !master && (self.shared.pause()).holds(|| may_replicate(spec, self.session)) {
             self.effects.postponed = Some(args);
             return Reply::Nil;
         }
@@ -211,7 +212,13 @@ impl<'a> Batch<'a> {
         };
         let errors = observe::before_call(ctx.shared, spec, &args, caller);
         let mark = propagate::mark(&mut ctx);
+        if master {
+            ctx.keyspace().obey_master(true);
+        }
         let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        if master {
+            ctx.keyspace().obey_master(false);
+        }
         propagate::after_call(&mut ctx, mark, spec, &args, &reply);
         let end = tick();
         self.clock = Some(end);
@@ -320,6 +327,10 @@ impl<'a> Batch<'a> {
         if self.session.multi.is_some() && spec.has_flag(Flags::NO_MULTI) {
             return Err((Some(spec), Reply::error(transactions::NOT_IN_MULTI)));
         }
+        if self.session.master {
+            // Redis's `mustObeyClient`: what the master sent is applied as it is.
+            return Ok(spec);
+        }
         if let Err((denial, at)) = permission(self.shared, &self.session.user, spec, args) {
             let context = match self.session.multi {
                 Some(_) => Context::Multi,
@@ -340,6 +351,15 @@ impl<'a> Batch<'a> {
             && self.shared.replication().too_few_good_replicas()
         {
             return Err((Some(spec), Reply::error(replication::NOREPLICAS)));
+        }
+        // A read-only replica refuses writes (scripts by their declared flags; EXEC of a
+        // transaction that queued one) to everyone but its master.
+        if self.shared.replication().refuses_writes()
+            && (spec.has_flag(Flags::WRITE)
+                || exec_writes(spec, self.session)
+                || scripting::script_writes(self.shared, spec, args) == Some(true))
+        {
+            return Err((Some(spec), Reply::error(err::READONLY)));
         }
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));

@@ -24,7 +24,7 @@ use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::Db;
 use crate::protocol::Reply;
 use crate::rdb::file::FileWriter;
-use crate::state::ReplicaInfo;
+use crate::state::{LinkState, MasterAddr, ReplicaInfo};
 
 /// A write refused under `min-replicas-to-write` (Redis's `shared.noreplicaserr`).
 pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -36,7 +36,49 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("replconf", -1, flags![ADMIN, NOSCRIPT, LOADING, STALE, ALLOW_BUSY], acl![], replconf),
     CommandSpec::new("sync", 1, flags![NO_ASYNC_LOADING, ADMIN, NO_MULTI, NOSCRIPT], acl![], sync),
     CommandSpec::new("role", 1, flags![NOSCRIPT, LOADING, STALE, FAST], acl![ADMIN, DANGEROUS], role),
+    CommandSpec::new("replicaof", 3, flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], acl![], replicaof),
+    CommandSpec::new("slaveof", 3, flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], acl![], replicaof),
 ];
+
+/// REPLICAOF host port | REPLICAOF NO ONE (and its old name SLAVEOF): follow a master, or
+/// become a master again keeping the data. The link itself is `master_link.rs`'s task,
+/// which watches the target this sets.
+fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let is = |a: &Bytes, word: &str| a.eq_ignore_ascii_case(word.as_bytes());
+    let replication = ctx.shared.replication();
+    if is(&args[1], "no") && is(&args[2], "one") {
+        if replication.unfollow() {
+            tracing::info!(
+                "MASTER MODE enabled (user request from 'id={}')",
+                ctx.session.id()
+            );
+        }
+        return Ok(Reply::Ok);
+    }
+    if ctx.session.handle.info.lock().replica {
+        return Err(Reply::error(
+            "ERR Command is not valid when client is a replica.",
+        ));
+    }
+    let port = crate::number::parse_i64(&args[2])
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or(Reply::error("ERR Invalid master port"))?;
+    let master = MasterAddr {
+        host: String::from_utf8_lossy(&args[1]).into_owned(),
+        port: port as u16,
+    };
+    if !replication.follow(master.clone()) {
+        tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+        return Ok(Reply::status("OK Already connected to specified master"));
+    }
+    tracing::info!(
+        "REPLICAOF {}:{} enabled (user request from 'id={}')",
+        master.host,
+        master.port,
+        ctx.session.id()
+    );
+    Ok(Reply::Ok)
+}
 
 /// WAIT numreplicas timeout
 fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
@@ -209,7 +251,8 @@ fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>
     w.aux(b"redis-bits", b"64")?;
     w.aux(b"ctime", (now / 1000).to_string().as_bytes())?;
     w.aux(b"used-mem", used.to_string().as_bytes())?;
-    w.aux(b"repl-stream-db", b"0")?;
+    let stream_db = ctx.shared.replication().snapshot_stream_db();
+    w.aux(b"repl-stream-db", stream_db.to_string().as_bytes())?;
     w.aux(b"repl-id", replid.as_bytes())?;
     w.aux(b"repl-offset", offset.to_string().as_bytes())?;
     w.aux(b"aof-base", b"0")?;
@@ -232,10 +275,24 @@ fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>
     w.finish()
 }
 
-/// ROLE, a master's form: its offset and the online replicas with what they acknowledged.
+/// ROLE: a master's offset and the online replicas with what they acknowledged; or a
+/// replica's master, link state and offset.
 fn role(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     let view = ctx.shared.replication().view();
     let bulk = |s: String| Reply::Bulk(Bytes::from(s));
+    if let Some(up) = &view.upstream {
+        let offset = match up.has_master_client && up.state == LinkState::Connected {
+            true => view.offset as i64,
+            false => -1,
+        };
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"slave")),
+            bulk(up.master.host.clone()),
+            Reply::Integer(i64::from(up.master.port)),
+            bulk(up.state.name().to_owned()),
+            Reply::Integer(offset),
+        ]));
+    }
     let replicas = (view.replicas.into_iter())
         .filter(|r| r.online)
         .map(|r| {

@@ -309,6 +309,11 @@ impl Host for ScriptHost<'_, '_, '_> {
         if read_only && (write || may_replicate(spec)) {
             return error_bytes("Write commands are not allowed from read-only scripts.");
         }
+        // Redis's `scriptVerifyWriteCommandAllow`: a read-only replica runs its master's
+        // scripts' writes only.
+        if write && !self.ctx.session.master && shared.replication().refuses_writes() {
+            return format!("-{}\r\n", super::args::err::READONLY).into_bytes();
+        }
         // Redis's `scriptVerifyOOM`: out of memory when the script started, its first
         // write (nothing changed yet, so it can still stop cleanly) is refused.
         if !self.allow_oom
@@ -404,18 +409,38 @@ pub(super) fn script_running() -> bool {
 /// is, unless they include `allow-oom` or `no-writes`; one without a shebang (or not found)
 /// keeps the command's own flags. `None` for other commands.
 pub(super) fn script_denyoom(shared: &Shared, spec: &CommandSpec, args: &[Bytes]) -> Option<bool> {
-    let declared = |flags: ScriptFlags| {
-        if flags.compat {
-            spec.has_flag(Flags::DENYOOM)
-        } else {
-            !(flags.allow_oom || flags.no_writes)
-        }
+    let own = spec.has_flag(Flags::DENYOOM);
+    script_flag(shared, spec, args, own, |flags| {
+        !(flags.allow_oom || flags.no_writes)
+    })
+}
+
+/// For EVAL*, FCALL*: whether the script makes the command a `write` one (Redis's
+/// `scriptFlagsToCmdFlags`: a script that declares flags writes unless it says
+/// `no-writes`), which a read-only replica refuses. `None` for other commands.
+pub(super) fn script_writes(shared: &Shared, spec: &CommandSpec, args: &[Bytes]) -> Option<bool> {
+    let own = spec.has_flag(Flags::WRITE);
+    script_flag(shared, spec, args, own, |flags| !flags.no_writes)
+}
+
+/// What a script's declared flags make of one of the command's flags (`own`, kept for a
+/// script without a shebang or not found).
+fn script_flag(
+    shared: &Shared,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    own: bool,
+    from_flags: impl Fn(ScriptFlags) -> bool,
+) -> Option<bool> {
+    let declared = |flags: ScriptFlags| match flags.compat {
+        true => own,
+        false => from_flags(flags),
     };
     match spec.name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
             let by_sha = spec.name.starts_with("evalsha");
             if by_sha && args[1].len() != 40 {
-                return Some(spec.has_flag(Flags::DENYOOM));
+                return Some(own);
             }
             let sha = if by_sha {
                 args[1].to_vec()
@@ -425,10 +450,10 @@ pub(super) fn script_denyoom(shared: &Shared, spec: &CommandSpec, args: &[Bytes]
             let cached = shared.scripting().scripts.lock().get(&sha).map(|s| s.flags);
             let flags = match cached {
                 Some(flags) => flags,
-                None if by_sha => return Some(spec.has_flag(Flags::DENYOOM)),
+                None if by_sha => return Some(own),
                 None => match crate::scripting::parse_shebang(&args[1]) {
                     Ok((flags, _)) => flags,
-                    Err(_) => return Some(spec.has_flag(Flags::DENYOOM)),
+                    Err(_) => return Some(own),
                 },
             };
             Some(declared(flags))
@@ -436,7 +461,7 @@ pub(super) fn script_denyoom(shared: &Shared, spec: &CommandSpec, args: &[Bytes]
         "fcall" | "fcall_ro" => {
             let functions = shared.scripting().functions.lock();
             let flags = functions.get(&args[1]).map(|f| f.flags);
-            Some(flags.map_or(spec.has_flag(Flags::DENYOOM), declared))
+            Some(flags.map_or(own, declared))
         }
         _ => None,
     }

@@ -171,7 +171,13 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         (text("proto"), Reply::Integer(ctx.session.resp.into())),
         (text("id"), Reply::Integer(ctx.session.id() as i64)),
         (text("mode"), text("standalone")),
-        (text("role"), text("master")),
+        (
+            text("role"),
+            text(match ctx.shared.replication().is_replica() {
+                true => "replica",
+                false => "master",
+            }),
+        ),
         (text("modules"), Reply::Array(Vec::new())),
     ]))
 }
@@ -281,7 +287,7 @@ enum ClientType {
     Normal,
     Pubsub,
     Replica,
-    Other,
+    Master,
 }
 
 impl ClientType {
@@ -289,14 +295,14 @@ impl ClientType {
         match self {
             ClientType::Normal => {
                 let info = client.info.lock();
-                !info.is_pubsub() && !info.replica
+                !info.is_pubsub() && !info.replica && !info.master
             }
             ClientType::Pubsub => {
                 let info = client.info.lock();
                 info.is_pubsub() && !info.replica
             }
             ClientType::Replica => client.info.lock().replica,
-            ClientType::Other => false,
+            ClientType::Master => client.info.lock().master,
         }
     }
 }
@@ -309,7 +315,7 @@ fn client_type(arg: &[u8]) -> Result<ClientType, Reply> {
     } else if is(arg, "slave") || is(arg, "replica") {
         Ok(ClientType::Replica)
     } else if is(arg, "master") {
-        Ok(ClientType::Other)
+        Ok(ClientType::Master)
     } else {
         Err(Reply::error(sanitize(format!(
             "ERR Unknown client type '{}'",

@@ -358,6 +358,10 @@ pub struct Db {
     /// caller subtracts them from [`Db::writes`] to know whether a command itself wrote).
     record_deletions: bool,
     deletions: Vec<Bytes>,
+    /// Lazy expiry is off while a replica applies its master's stream: the master decides
+    /// when a key expires and says so with a `DEL` (Redis's `expireIfNeeded` for the master
+    /// client).
+    obey_master: bool,
     deletion_count: u64,
 }
 
@@ -733,7 +737,7 @@ impl Db {
             }
         }
         let (record, classes, track) = (self.record, self.classes, self.track);
-        let record_deletions = self.record_deletions;
+        let (record_deletions, obey_master) = (self.record_deletions, self.obey_master);
         let deletions = std::mem::take(&mut self.deletions);
         let deletion_count = self.deletion_count;
         let (access_policy, clock) = (self.access_policy, self.clock);
@@ -744,6 +748,7 @@ impl Db {
         self.classes = classes;
         self.track = track;
         self.record_deletions = record_deletions;
+        self.obey_master = obey_master;
         self.deletions = deletions;
         self.deletion_count = deletion_count;
         self.modified = modified;
@@ -939,7 +944,7 @@ impl Db {
 
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
     fn expire_if_due(&mut self, key: &[u8], now: u64) {
-        if self.expires.is_empty() {
+        if self.expires.is_empty() || self.obey_master {
             return;
         }
         if let Some(at) = self.map.get(key).and_then(|e| e.expire_at) {
@@ -1183,6 +1188,14 @@ impl Keyspace {
             flushed |= std::mem::take(&mut db.flushed);
         }
         (keys, flushed)
+    }
+
+    /// Turns lazy expiry off (`true`) while a replica applies its master's commands, and
+    /// on again after.
+    pub fn obey_master(&mut self, on: bool) {
+        for db in &mut self.dbs {
+            db.obey_master = on;
+        }
     }
 
     /// Whether every database records the keys it deletes on its own (expiry, eviction)

@@ -31,7 +31,9 @@ pub(crate) use clock::{tick, Tick};
 pub(crate) use introspection::{CommandStat, Introspection, LatencySeries};
 pub(crate) use memory::MemorySettings;
 pub(crate) use pause::{ClientPause, PauseKind};
-pub(crate) use replication::{random_replid, Feed, ReplicaInfo, Replication};
+pub(crate) use replication::{
+    encode_command, random_replid, Feed, LinkState, MasterAddr, ReplicaInfo, Replication,
+};
 
 use crate::acl::AccessControl;
 use crate::client::ClientRegistry;
@@ -389,6 +391,10 @@ impl Shared {
         let (to_write, max_lag) = min_replicas(&config);
         replication.set_min_replicas(to_write, max_lag);
         replication.set_output_limit(replica_output_limit(&config));
+        replication.set_read_only(config.value("replica-read-only") == "yes");
+        if let Some(master) = replicaof(&config) {
+            replication.follow_from_start(master);
+        }
         Shared {
             keyspace,
             limits: Limits::new(&config),
@@ -440,6 +446,7 @@ impl Shared {
         self.replication.set_min_replicas(to_write, max_lag);
         self.replication
             .set_output_limit(replica_output_limit(&config));
+        (self.replication).set_read_only(config.value("replica-read-only") == "yes");
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl
@@ -536,6 +543,16 @@ fn run_id() -> String {
     (0..40)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("hex digit"))
         .collect()
+}
+
+/// The `replicaof` directive: the master to follow from start-up.
+fn replicaof(config: &Config) -> Option<MasterAddr> {
+    let value = config.value("replicaof");
+    let (host, port) = value.rsplit_once(' ')?;
+    Some(MasterAddr {
+        host: host.to_owned(),
+        port: port.parse().ok()?,
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::pubsub::OutputLimit;
 
@@ -60,6 +60,67 @@ pub(crate) struct Replication {
     /// `min-replicas-to-write` and `min-replicas-max-lag` (0: no check).
     min_replicas: AtomicUsize,
     min_replicas_max_lag: AtomicUsize,
+    /// Whether this server follows a master (`REPLICAOF host port`): one load for dispatch's
+    /// read-only check.
+    replica: AtomicBool,
+    /// `replica-read-only`.
+    read_only: AtomicBool,
+    /// The master to follow, watched by the link task (`master_link.rs`).
+    target: watch::Sender<Option<MasterAddr>>,
+}
+
+/// The master a replica follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MasterAddr {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+/// Where a replica's link to its master stands (Redis's `repl_state`, as ROLE names it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Waiting to connect (after a failure, or right after REPLICAOF).
+    Connect,
+    /// Connecting the socket.
+    Connecting,
+    /// Connected, in the handshake (up to the answer to PSYNC).
+    Handshake,
+    /// Receiving the snapshot.
+    Sync,
+    /// Applying the stream.
+    Connected,
+}
+
+impl LinkState {
+    /// ROLE's name for it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// A replica's side: the master it follows and its link's state.
+#[derive(Debug, Clone)]
+pub(crate) struct Upstream {
+    pub(crate) master: MasterAddr,
+    pub(crate) state: LinkState,
+    /// The last time the master sent something (`master_last_io_seconds_ago`).
+    pub(crate) last_io: Instant,
+    /// Since when the link is down (`master_link_down_since_seconds`); `None` before the
+    /// first attempt, as Redis's `repl_down_since` 0.
+    pub(crate) down_since: Option<Instant>,
+    /// Whether a master client exists (the link synced at least once since REPLICAOF).
+    pub(crate) has_master_client: bool,
+    /// Bytes read of the stream beyond the offset applied (`slave_read_repl_offset`).
+    pub(crate) unapplied: u64,
+    /// No history to continue: PSYNC asks `? -1` (the `replicaof` directive at start-up,
+    /// before the first sync).
+    pub(crate) no_history: bool,
 }
 
 struct Inner {
@@ -76,6 +137,11 @@ struct Inner {
     sync_full: u64,
     sync_partial_ok: u64,
     sync_partial_err: u64,
+    /// Set while this server is a replica.
+    upstream: Option<Upstream>,
+    /// The database the master's stream is in (a replica's master client's), kept across
+    /// reconnections: a `+CONTINUE` goes on without a `SELECT`.
+    master_db: usize,
 }
 
 /// The last `repl-backlog-size` bytes of the stream.
@@ -137,6 +203,9 @@ pub(crate) struct ReplicationView {
     pub(crate) sync_full: u64,
     pub(crate) sync_partial_ok: u64,
     pub(crate) sync_partial_err: u64,
+    /// The master followed, when a replica.
+    pub(crate) upstream: Option<Upstream>,
+    pub(crate) read_only: bool,
 }
 
 impl Default for Replication {
@@ -159,11 +228,16 @@ impl Default for Replication {
                 sync_full: 0,
                 sync_partial_ok: 0,
                 sync_partial_err: 0,
+                upstream: None,
+                master_db: 0,
             }),
             acked: Notify::new(),
             backlog_size: AtomicUsize::new(1024 * 1024),
             min_replicas: AtomicUsize::new(0),
             min_replicas_max_lag: AtomicUsize::new(10),
+            replica: AtomicBool::new(false),
+            read_only: AtomicBool::new(true),
+            target: watch::Sender::new(None),
         }
     }
 }
@@ -200,6 +274,10 @@ impl Replication {
         commands: impl IntoIterator<Item = (Option<usize>, &'a [Bytes])>,
     ) -> u64 {
         let mut inner = self.inner.lock();
+        if inner.upstream.is_some() {
+            // A replica's stream is its master's, proxied as it arrives (`proxy`).
+            return inner.offset;
+        }
         let mut out = BytesMut::new();
         for (db, argv) in commands {
             if let Some(db) = db {
@@ -359,7 +437,189 @@ impl Replication {
             sync_full: inner.sync_full,
             sync_partial_ok: inner.sync_partial_ok,
             sync_partial_err: inner.sync_partial_err,
+            upstream: inner.upstream.clone(),
+            read_only: self.read_only.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether dispatch refuses writes from ordinary clients: a replica under
+    /// `replica-read-only yes`. One atomic load on a master.
+    pub(crate) fn refuses_writes(&self) -> bool {
+        self.replica.load(Ordering::Relaxed) && self.read_only.load(Ordering::Relaxed)
+    }
+
+    /// Whether this server follows a master.
+    pub(crate) fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
+    /// `replica-read-only` (at start-up and on CONFIG SET).
+    pub(crate) fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, Ordering::Relaxed);
+    }
+
+    /// REPLICAOF host port (Redis's `replicationSetMaster`): follow `master` from now on.
+    /// Replicas attached to this server are dropped, so that they sync again with the new
+    /// history. Returns false when it already follows that master.
+    pub(crate) fn follow(&self, master: MasterAddr) -> bool {
+        self.follow_with(master, false)
+    }
+
+    /// The `replicaof` directive: follow `master` from start-up, asking for a full sync
+    /// (`PSYNC ? -1`), as Redis does without a saved history.
+    pub(crate) fn follow_from_start(&self, master: MasterAddr) {
+        self.follow_with(master, true);
+    }
+
+    fn follow_with(&self, master: MasterAddr, no_history: bool) -> bool {
+        let mut inner = self.inner.lock();
+        if (inner.upstream.as_ref()).is_some_and(|u| u.master == master) {
+            return false;
+        }
+        inner.upstream = Some(Upstream {
+            master: master.clone(),
+            state: LinkState::Connect,
+            last_io: Instant::now(),
+            down_since: None,
+            has_master_client: false,
+            unapplied: 0,
+            no_history,
+        });
+        inner.replicas.clear();
+        self.replica.store(true, Ordering::Relaxed);
+        drop(inner);
+        self.target.send_replace(Some(master));
+        true
+    }
+
+    /// REPLICAOF NO ONE (Redis's `replicationUnsetMaster`): a master again, keeping the data;
+    /// the master's history becomes the second id (`shiftReplicationId`), so replicas of the
+    /// old master can continue with this one. Returns false when it was no replica.
+    pub(crate) fn unfollow(&self) -> bool {
+        let mut inner = self.inner.lock();
+        if inner.upstream.take().is_none() {
+            return false;
+        }
+        inner.replid2 = std::mem::replace(&mut inner.replid, random_replid());
+        inner.second_offset = inner.offset as i64 + 1;
+        inner.stream_db = None;
+        inner.replicas.clear();
+        self.replica.store(false, Ordering::Relaxed);
+        drop(inner);
+        self.target.send_replace(None);
+        true
+    }
+
+    /// The master to follow, for the link task.
+    pub(crate) fn target(&self) -> watch::Receiver<Option<MasterAddr>> {
+        self.target.subscribe()
+    }
+
+    /// What a replica asks in its PSYNC: its history's id and the next offset it needs
+    /// (its own, if it never followed this master: Redis's `replicationCacheMasterUsingMyself`).
+    pub(crate) fn psync_position(&self) -> (String, i64) {
+        let inner = self.inner.lock();
+        match inner.upstream.as_ref().is_some_and(|u| u.no_history) {
+            true => ("?".to_owned(), -1),
+            false => (inner.replid.clone(), inner.offset as i64 + 1),
+        }
+    }
+
+    /// The link's state moved (and, `io`, the master was heard from).
+    pub(crate) fn set_link_state(&self, state: LinkState) {
+        let mut inner = self.inner.lock();
+        if let Some(up) = inner.upstream.as_mut() {
+            if state != LinkState::Connected && up.state == LinkState::Connected {
+                up.down_since = Some(Instant::now());
+            }
+            if state == LinkState::Connect && up.down_since.is_none() {
+                up.down_since = Some(Instant::now());
+            }
+            if state == LinkState::Connected {
+                up.down_since = None;
+                up.has_master_client = true;
+            }
+            up.state = state;
+            up.last_io = Instant::now();
+        }
+    }
+
+    /// The master was heard from; `unapplied` bytes are read and not yet applied.
+    pub(crate) fn master_io(&self, unapplied: u64) {
+        let mut inner = self.inner.lock();
+        if let Some(up) = inner.upstream.as_mut() {
+            up.last_io = Instant::now();
+            up.unapplied = unapplied;
+        }
+    }
+
+    /// `+FULLRESYNC <replid> <offset>` loaded: this server's history is now the master's.
+    /// The backlog restarts after `offset` and replicas attached here must sync again.
+    pub(crate) fn full_synced(&self, replid: &str, offset: u64, stream_db: usize) {
+        let mut inner = self.inner.lock();
+        inner.master_db = stream_db;
+        inner.replid = replid.to_owned();
+        inner.replid2 = "0".repeat(40);
+        inner.second_offset = -1;
+        inner.offset = offset;
+        if let Some(up) = inner.upstream.as_mut() {
+            up.no_history = false;
+        }
+        // Redis creates a replica's backlog with its master client, for its own replicas and
+        // for the day it is promoted.
+        inner.create_backlog_if_needed(self);
+        if let Some(backlog) = inner.backlog.as_mut() {
+            backlog.data.clear();
+            backlog.first_byte_offset = offset + 1;
+        }
+        inner.replicas.clear();
+    }
+
+    /// `+CONTINUE [<replid>]`: the stream goes on; a new id means the master was promoted,
+    /// and the old one becomes the second id, as Redis does.
+    pub(crate) fn continued(&self, new_replid: Option<&str>) {
+        let mut inner = self.inner.lock();
+        inner.create_backlog_if_needed(self);
+        if let Some(new) = new_replid {
+            if !new.eq_ignore_ascii_case(&inner.replid) {
+                inner.replid2 = std::mem::replace(&mut inner.replid, new.to_owned());
+                inner.second_offset = inner.offset as i64 + 1;
+            }
+        }
+    }
+
+    /// Bytes of the master's stream this replica applied: they count into its offset and
+    /// go, unchanged, into its backlog and to its own replicas (Redis's proxying of the
+    /// master stream to sub-replicas). The caller holds the keyspace lock of the batch that
+    /// applied them.
+    pub(crate) fn proxy(&self, bytes: Bytes, db: usize) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.master_db = db;
+        if inner.backlog.is_none() {
+            inner.offset += bytes.len() as u64;
+            return inner.offset;
+        }
+        inner.append(bytes)
+    }
+
+    /// The database the master's stream is in, where a (re)connected link starts.
+    pub(crate) fn master_db(&self) -> usize {
+        self.inner.lock().master_db
+    }
+
+    /// The `repl-stream-db` of a snapshot: a replica's proxied stream goes on in its
+    /// master's database; a master's selects again after a snapshot (0).
+    pub(crate) fn snapshot_stream_db(&self) -> usize {
+        let inner = self.inner.lock();
+        match inner.upstream {
+            Some(_) => inner.master_db,
+            None => 0,
+        }
+    }
+
+    /// The offset applied so far (`master_repl_offset`; a replica's `REPLCONF ACK`).
+    pub(crate) fn offset(&self) -> u64 {
+        self.inner.lock().offset
     }
 
     /// `min-replicas-to-write` and `min-replicas-max-lag` (at start-up and on CONFIG SET).
