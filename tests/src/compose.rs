@@ -182,15 +182,22 @@ impl Stack {
     /// the proxy's health check has seen both ready.
     pub fn wait_for_rotation(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let mut last = self.visit().container_id;
+        // A backend the proxy tries before its first check passed (as nginx tries its servers)
+        // may still answer 503 while its first store connection is made: that is waited out
+        // here too.
+        let answer = || match try_get(self.lb_port, "/") {
+            Ok(r) if r.status == 200 => Some(Visit::parse(&r.body).container_id),
+            _ => None,
+        };
+        let mut last = answer();
         loop {
-            let next = self.visit().container_id;
-            if next != last {
+            let next = answer();
+            if next.is_some() && last.is_some() && next != last {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "only {last} answers after {timeout:?}\n{}",
+                "only {last:?} answers after {timeout:?}\n{}",
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(100));

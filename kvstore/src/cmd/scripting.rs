@@ -243,17 +243,36 @@ const HAND_OVER_AFTER: std::time::Duration = std::time::Duration::from_millis(20
 
 /// Moves the runtime's worker off this thread, which goes on running the script: with the
 /// default `io-threads 1` other clients are then still read (and get BUSY) and SCRIPT KILL
-/// reaches the script. `block_in_place` starts a thread to take the worker over; the pause
-/// gives that thread time to take it (this thread would take the worker back if it returned
-/// first). Only scripts running past [`HAND_OVER_AFTER`] pay this: handing over before every
-/// script halved EVALSHA's rate at pipeline 1.
-fn hand_worker_over() {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(2)));
+/// reaches the script. `block_in_place` starts a thread to take the worker over, and this
+/// thread takes the worker back if it returns first; so it waits until a task spawned
+/// meanwhile has run — proof that another thread runs the worker — for at most
+/// [`HAND_OVER_WAIT`]. True when that happened; otherwise the caller tries again later (on a
+/// busy machine the new thread may not be scheduled in time). Only scripts running past
+/// [`HAND_OVER_AFTER`] pay this: handing over before every script halved EVALSHA's rate at
+/// pipeline 1.
+fn hand_worker_over() -> bool {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return true;
+    };
+    if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return true;
     }
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    tokio::task::block_in_place(|| {
+        runtime.spawn(async move { flag.store(true, std::sync::atomic::Ordering::Relaxed) });
+        let deadline = std::time::Instant::now() + HAND_OVER_WAIT;
+        while !ran.load(std::sync::atomic::Ordering::Relaxed)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+    ran.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// The longest a script waits, per attempt, for another thread to take its worker over.
+const HAND_OVER_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The command `args` name, subcommand resolved, as Redis's `lookupCommand` finds it.
 fn resolve(args: &[Bytes]) -> Option<&'static CommandSpec> {
@@ -349,8 +368,7 @@ impl Host for ScriptHost<'_, '_, '_> {
 
     fn still_running(&mut self) {
         if !self.handed_over && self.started.elapsed() >= HAND_OVER_AFTER {
-            self.handed_over = true;
-            hand_worker_over();
+            self.handed_over = hand_worker_over();
         }
     }
 }
