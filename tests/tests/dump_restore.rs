@@ -153,29 +153,13 @@ const DETERMINISTIC: &[&str] = &[
     "setid",
     "bigstream",
 ];
+/// The other keys [`populate`] makes: hash tables, whose payload follows Redis's dict order.
+const HASH_ORDERED: &[&str] = &["strings", "bighash", "bigset"];
+
 /// Every key [`populate`] makes.
-const ALL: &[&str] = &[
-    "int",
-    "negative",
-    "short",
-    "empty",
-    "long",
-    "raw",
-    "list",
-    "biglist",
-    "hash",
-    "intset",
-    "intset64",
-    "zset",
-    "bigzset",
-    "strings",
-    "bighash",
-    "bigset",
-    "stream",
-    "emptystream",
-    "setid",
-    "bigstream",
-];
+fn all_keys() -> Vec<&'static str> {
+    DETERMINISTIC.iter().chain(HASH_ORDERED).copied().collect()
+}
 
 #[test]
 fn dump_gives_redis_bytes_for_every_type() {
@@ -227,7 +211,7 @@ fn payloads_cross_between_servers_both_ways() {
     let (mut ours, mut theirs) = (servers.ours.raw(), servers.reference.raw());
     populate(&mut ours);
     populate(&mut theirs);
-    for key in ALL {
+    for key in all_keys() {
         let expected = contents(&mut theirs, key);
         assert_eq!(contents(&mut ours, key), expected, "{key} as built");
         let from_redis = dump(&mut theirs, key);
@@ -394,8 +378,9 @@ fn restored_value_survives_kill_9() {
     let mut reference = Server::redis(&[]);
     let mut theirs = reference.raw();
     populate(&mut theirs);
-    let payloads: Vec<(&str, Vec<u8>)> = ALL.iter().map(|k| (*k, dump(&mut theirs, k))).collect();
-    let expected: Vec<Vec<Vec<u8>>> = ALL.iter().map(|k| contents(&mut theirs, k)).collect();
+    let all = all_keys();
+    let payloads: Vec<(&str, Vec<u8>)> = all.iter().map(|k| (*k, dump(&mut theirs, k))).collect();
+    let expected: Vec<Vec<Vec<u8>>> = all.iter().map(|k| contents(&mut theirs, k)).collect();
     reference.stop();
 
     let mut ours = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
@@ -410,11 +395,11 @@ fn restored_value_survives_kill_9() {
     ours.kill9();
     ours.restart();
     let mut conn = ours.raw();
-    for (key, expected) in ALL.iter().zip(&expected) {
+    for (key, expected) in all.iter().zip(&expected) {
         assert_eq!(&contents(&mut conn, key), expected, "{key} after kill -9");
     }
     assert_eq!(conn.cmd(&["PEXPIRETIME", "ttl"]), b":4102444800000\r\n");
-    assert_eq!(elements(&conn.cmd(&["KEYS", "*"])).len(), ALL.len() + 1);
+    assert_eq!(elements(&conn.cmd(&["KEYS", "*"])).len(), all.len() + 1);
 }
 
 /// Builds a stream with consumer groups, consumers and pending entries (their times are the

@@ -287,17 +287,8 @@ fn redis_replica_follows_kvstore() {
         .parse()
         .unwrap();
     assert!(expired > 0, "no key expired on the way");
-    let diff: Vec<_> = (master_data.iter())
-        .filter(|k| !replica_data.contains(k))
-        .chain(replica_data.iter().filter(|k| !master_data.contains(k)))
-        .collect();
-    let show: Vec<String> = (diff.iter())
-        .map(|(db, k, d, e)| {
-            let t = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            format!("db {db} {}: {} {}", t(k), t(d), t(e))
-        })
-        .collect();
-    assert!(diff.is_empty(), "keys that differ: {show:#?}");
+    let diff = differences(&master_data, &replica_data);
+    assert!(diff.is_empty(), "keys that differ: {diff:#?}");
     for db in ["0", "3", "5"] {
         m.cmd(&["SELECT", db]);
         r.cmd(&["SELECT", db]);

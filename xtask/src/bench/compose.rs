@@ -58,18 +58,26 @@ impl Project {
         })
     }
 
-    fn compose(&self, args: &[&str]) -> Result<()> {
+    /// `docker compose -p <project> <args>` with the project's environment.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = stack::compose();
         cmd.args(["-p", &self.name])
             .args(args)
             .current_dir(root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let out = cmd.output().context("cannot run docker compose")?;
+        cmd
+    }
+
+    fn compose(&self, args: &[&str]) -> Result<()> {
+        let out = self
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .context("cannot run docker compose")?;
         if !out.status.success() {
             bail!(
                 "compose {args:?} failed: {}",
@@ -86,14 +94,10 @@ impl Project {
         } else {
             "nginx"
         };
-        let mut ps = stack::compose();
-        ps.args(["-p", &self.name, "ps", "-q", service])
-            .current_dir(root())
-            .stdin(Stdio::null());
-        for (k, v) in &self.env {
-            ps.env(k, v);
-        }
-        let out = ps.output().context("cannot run docker compose ps")?;
+        let out = self
+            .command(&["ps", "-q", service])
+            .output()
+            .context("cannot run docker compose ps")?;
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let out = Command::new("docker")
             .args([
