@@ -128,8 +128,34 @@ pub fn setbit(value: &mut Vec<u8>, offset: u64, on: bool) -> (bool, bool) {
     (old, grown || old != on)
 }
 
+/// Set bits in `bytes`, eight bytes at a time; with the CPU's `popcnt` instruction where it
+/// has one (the release build targets baseline x86-64, which lacks it, so it is detected at
+/// run time). Byte by byte, BITCOUNT of a 512-byte value cost more than the rest of the
+/// command.
 fn popcount(bytes: &[u8]) -> i64 {
-    bytes.iter().map(|b| i64::from(b.count_ones() as u8)).sum()
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the CPU has the instruction the function is compiled for.
+        return unsafe { popcount_popcnt(bytes) };
+    }
+    popcount_words(bytes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn popcount_popcnt(bytes: &[u8]) -> i64 {
+    popcount_words(bytes)
+}
+
+#[inline(always)]
+fn popcount_words(bytes: &[u8]) -> i64 {
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    let mut count: u64 = words
+        .map(|w| u64::from(u64::from_le_bytes(w.try_into().expect("8 bytes")).count_ones()))
+        .sum();
+    count += tail.iter().map(|b| u64::from(b.count_ones())).sum::<u64>();
+    count as i64
 }
 
 fn parse_unit(arg: &[u8]) -> Result<bool, BitError> {
@@ -641,6 +667,20 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     const MAX: u64 = DEFAULT_PROTO_MAX_BULK_LEN;
+
+    #[test]
+    fn popcount_counts_every_length_and_alignment() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let bytes: Vec<u8> = (0..300).map(|_| rng.gen()).collect();
+        for start in 0..9 {
+            for end in start..bytes.len() {
+                let slice = &bytes[start..end];
+                let naive: i64 = slice.iter().map(|b| i64::from(b.count_ones())).sum();
+                assert_eq!(popcount(slice), naive, "{start}..{end}");
+                assert_eq!(popcount_words(slice), naive, "{start}..{end}");
+            }
+        }
+    }
 
     fn random_string(rng: &mut StdRng) -> Vec<u8> {
         let len = rng.gen_range(0..20);

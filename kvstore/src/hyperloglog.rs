@@ -430,6 +430,23 @@ pub fn pfadd<E: AsRef<[u8]>>(
     Ok(updated)
 }
 
+/// Whether PFADD of `elements` leaves a dense value as it is (every register already at
+/// least the element's count): the common case for a well-filled HyperLogLog, answered
+/// without copying its 12 KiB. False for a sparse value (small; PFADD works on a copy).
+pub fn dense_unchanged<E: AsRef<[u8]>>(value: &[u8], elements: &[E]) -> bool {
+    value.get(4) == Some(&DENSE)
+        && elements.iter().all(|element| {
+            let (index, count) = pattern_len(element.as_ref());
+            dense_get(&value[HEADER_LEN..], index) >= count
+        })
+}
+
+/// The cardinality cached in a valid value's header, if the cache is valid.
+pub fn cached_count(value: &[u8]) -> Option<u64> {
+    (value.len() >= HEADER_LEN && value[15] & 0x80 == 0)
+        .then(|| u64::from_le_bytes(value[8..16].try_into().expect("8 bytes")))
+}
+
 /// PFADD on a missing key: the new value to store and Redis's change count (1 for the
 /// creation plus one per element that changed a register). The reply is always 1.
 pub fn pfadd_new<E: AsRef<[u8]>>(elements: &[E], sparse_max_bytes: usize) -> (Vec<u8>, usize) {
@@ -448,8 +465,7 @@ pub fn pfadd_new<E: AsRef<[u8]>>(elements: &[E], sparse_max_bytes: usize) -> (Ve
 /// then signals the key as modified and counts a change).
 pub fn pfcount(value: &mut [u8]) -> Result<(u64, bool), HllError> {
     check(value)?;
-    if value[15] & 0x80 == 0 {
-        let card = u64::from_le_bytes(value[8..16].try_into().expect("8 bytes"));
+    if let Some(card) = cached_count(value) {
         return Ok((card, false));
     }
     let histogram = match value[4] {

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::keyspace::Keyspace;
 use crate::persistence::{GroupCommit, Store};
-use crate::state::{durability, notify, now_ms, Shared};
+use crate::state::{checkpoint_size, durability, notify, now_ms, Shared};
 
 /// How often the active expiry sweep runs (Redis's default `hz 10`).
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
@@ -74,7 +74,13 @@ impl Server {
         }
         let written = keyspace.writes();
         let keyspace = Arc::new(Mutex::new(keyspace));
-        let commit = GroupCommit::start(store, keyspace.clone(), durability(&config), written)?;
+        let commit = GroupCommit::start(
+            store,
+            keyspace.clone(),
+            durability(&config),
+            checkpoint_size(&config),
+            written,
+        )?;
 
         let mut listeners = Vec::new();
         for addr in &config.bind {

@@ -206,6 +206,32 @@ impl Server {
         wait_timeout(&mut child, timeout)
     }
 
+    /// kvstore: writes every change logged so far to sled (BGREWRITEAOF, kvstore's
+    /// checkpoint) and waits until that is done and the log segments it covered are gone.
+    pub fn checkpoint(&self) {
+        let mut conn = self.raw();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let running = |conn: &mut RawConn| {
+            let info = String::from_utf8(conn.cmd(&["INFO", "persistence"])).expect("utf8");
+            info.contains("aof_rewrite_in_progress:1")
+        };
+        loop {
+            // One running already may have started before the last change: wait it out.
+            while running(&mut conn) {
+                assert!(Instant::now() < deadline, "no checkpoint within 30 s");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if conn.cmd(&["BGREWRITEAOF"]) == b"+Background append only file rewriting started\r\n"
+            {
+                break;
+            }
+        }
+        while running(&mut conn) {
+            assert!(Instant::now() < deadline, "no checkpoint within 30 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// A raw RESP connection.
     pub fn raw(&self) -> RawConn {
         RawConn::connect(&self.addr())

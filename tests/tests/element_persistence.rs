@@ -3,7 +3,6 @@
 //! holds, and a change to one element of a big collection costs the log a few bytes.
 
 use std::path::Path;
-use std::time::Duration;
 
 use e2e::{elements, encode_command, sorted_reply, RawConn, Rng, Server};
 
@@ -177,9 +176,9 @@ fn every_type_comes_back_exactly_after_kill_9_and_restart_as_in_redis() {
             assert_eq!(text(a), text(b), "phase {i}: {cmd:?}");
         }
         if i == 1 {
-            // Let a checkpoint move phase 1 into sled: the last phase is then replayed
-            // from the log on top of it.
-            std::thread::sleep(Duration::from_millis(1500));
+            // A checkpoint moves phase 1 into sled: the last phase is then replayed from the
+            // log on top of it.
+            ours.checkpoint();
         }
     }
     let expected = dump(&mut theirs.raw());
@@ -215,7 +214,8 @@ fn spop_and_blocking_pops_on_big_collections_survive_kill_9() {
         conn.cmd(&["SADD", "s", &format!("m{i}")]);
         conn.cmd(&["RPUSH", "l", &format!("e{i}")]);
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    // The collections reach sled; the pops after are replayed from the log on top.
+    server.checkpoint();
     conn.cmd(&["SPOP", "s"]);
     conn.cmd(&["SPOP", "s", "7"]);
     conn.cmd(&["BLPOP", "l", "0"]);

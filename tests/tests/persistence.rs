@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{binary, free_port, Server};
+use e2e::{binary, free_port, text, RawConn, Server};
 
 fn get(server: &Server, key: &str) -> Vec<u8> {
     server.raw().cmd(&["GET", key])
@@ -145,21 +145,25 @@ fn log_segments(dir: &std::path::Path) -> usize {
 }
 
 #[test]
-fn checkpoints_keep_the_log_short_and_a_clean_stop_leaves_none() {
+fn bgrewriteaof_checkpoints_the_log_into_sled_and_a_clean_stop_leaves_none() {
     let mut server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
     let mut conn = server.raw();
-    for round in 0..5 {
+    for round in 0..3 {
         for i in 0..200 {
             conn.cmd(&["SET", &format!("k{i}"), &round.to_string()]);
         }
-        std::thread::sleep(Duration::from_millis(600));
+        server.checkpoint();
+        // Only the segment opened by the checkpoint is left.
+        assert_eq!(log_segments(server.dir()), 1, "round {round}");
     }
-    // One segment being written, at most one waiting for its checkpoint.
-    assert!(
-        log_segments(server.dir()) <= 2,
-        "log segments: {}",
-        log_segments(server.dir())
-    );
+    let info = text(conn.cmd(&["INFO", "persistence"]));
+    assert!(info.contains("aof_rewrites:3\r\n"), "{info}");
+    // What the checkpoints wrote is in sled alone: a kill leaves no log to replay it from.
+    server.kill9();
+    server.restart();
+    assert_eq!(get(&server, "k199"), b"$1\r\n2\r\n");
+    let mut conn = server.raw();
+    conn.cmd(&["SET", "k199", "3"]);
     assert!(server.stop().success());
     assert_eq!(
         log_segments(server.dir()),
@@ -167,7 +171,47 @@ fn checkpoints_keep_the_log_short_and_a_clean_stop_leaves_none() {
         "a clean shutdown checkpoints everything"
     );
     server.restart();
-    assert_eq!(get(&server, "k199"), b"$1\r\n4\r\n");
+    assert_eq!(get(&server, "k199"), b"$1\r\n3\r\n");
+}
+
+/// As Redis rewrites its AOF once it grew by `auto-aof-rewrite-min-size`, kvstore
+/// checkpoints its log into sled once it grew by that much — and not before (the log is not
+/// checkpointed every second), so a key written again and again reaches sled once.
+#[test]
+fn the_log_is_checkpointed_when_it_reaches_auto_aof_rewrite_min_size() {
+    // Every SET its own commit: each logs its 1 kB value.
+    let server = Server::kvstore(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut conn = server.raw();
+    let rewrites = |conn: &mut RawConn| {
+        let info = text(conn.cmd(&["INFO", "persistence"]));
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("aof_rewrites:"))
+            .expect("aof_rewrites")
+            .to_string();
+        line["aof_rewrites:".len()..]
+            .parse::<u64>()
+            .expect("a count")
+    };
+    let value = "x".repeat(1000);
+    for i in 0..2000 {
+        conn.cmd(&["SET", &format!("k{}", i % 100), &value]);
+    }
+    // 2 MB logged, far below the default 64 MB: two commit intervals bring no checkpoint.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(rewrites(&mut conn), 0);
+    assert_eq!(
+        conn.cmd(&["CONFIG", "SET", "auto-aof-rewrite-min-size", "1mb"]),
+        b"+OK\r\n"
+    );
+    for i in 0..2000 {
+        conn.cmd(&["SET", &format!("k{}", i % 100), &value]);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while rewrites(&mut conn) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

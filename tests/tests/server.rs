@@ -56,6 +56,7 @@ fn server_command_errors_match_redis() {
         SAVE x
         BGSAVE x
         BGSAVE schedule x
+        BGREWRITEAOF x
         LASTSAVE x
         TIME x
         SHUTDOWN foo
@@ -135,7 +136,7 @@ fn command_info_and_docs_match_redis() {
         return;
     };
     let names = "ping echo select auth hello reset quit info dbsize flushdb flushall save \
-                 bgsave lastsave time shutdown client|id client|info client|list client|kill \
+                 bgsave bgrewriteaof lastsave time shutdown client|id client|info client|list client|kill \
                  client|setname client|getname client|no-evict client|reply client|help \
                  config|get config|set config|resetstat config|rewrite config|help \
                  command|count command|list command|info command|docs command|getkeys \

@@ -28,6 +28,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("swapdb", 3, flags![WRITE, FAST], acl![KEYSPACE, DANGEROUS], swapdb),
     CommandSpec::new("save", 1, flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI], acl![], save),
     CommandSpec::new("bgsave", -1, flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING], acl![], bgsave),
+    CommandSpec::new("bgrewriteaof", 1, flags![ADMIN, NOSCRIPT, NO_ASYNC_LOADING], acl![], bgrewriteaof),
     CommandSpec::new("lastsave", 1, flags![LOADING, STALE, FAST], acl![ADMIN, DANGEROUS], lastsave),
     CommandSpec::new("time", 1, flags![LOADING, STALE, FAST], acl![], time),
     CommandSpec::new("shutdown", -1, flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY], acl![], shutdown),
@@ -113,6 +114,21 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let seq = ctx.keyspace().writes();
     ctx.shared.commit().request(seq, true);
     Ok(Reply::status("Background saving started"))
+}
+
+/// BGREWRITEAOF: what Redis's AOF rewrite is for — folding the log into a compact copy of
+/// the data set — is kvstore's checkpoint: the changes logged so far go to sled and the log
+/// segments they cover are deleted. Started in the background, as Redis forks its rewrite.
+fn bgrewriteaof(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
+    if ctx.shared.commit().checkpoint() {
+        Ok(Reply::status(
+            "Background append only file rewriting started",
+        ))
+    } else {
+        Err(Reply::error(
+            "ERR Background append only file rewriting already in progress",
+        ))
+    }
 }
 
 /// LASTSAVE: when the data directory was last fsynced.
@@ -570,12 +586,16 @@ fn persistence_section(ctx: &mut Ctx, out: &mut String) {
     field(out, "rdb_saves", commit.syncs());
     field(out, "rdb_last_cow_size", 0);
     field(out, "aof_enabled", u8::from(appendonly));
-    field(out, "aof_rewrite_in_progress", 0);
+    field(
+        out,
+        "aof_rewrite_in_progress",
+        u8::from(commit.checkpoint_running()),
+    );
     field(out, "aof_rewrite_scheduled", 0);
     field(out, "aof_last_rewrite_time_sec", -1);
     field(out, "aof_current_rewrite_time_sec", -1);
     field(out, "aof_last_bgrewrite_status", "ok");
-    field(out, "aof_rewrites", 0);
+    field(out, "aof_rewrites", commit.checkpoints());
     field(out, "aof_last_write_status", "ok");
     field(out, "module_fork_in_progress", 0);
     field(out, "module_fork_last_cow_size", 0);

@@ -70,6 +70,9 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     hyperloglog::check(&current).map_err(hll_error)?;
     db.unshare_string(&args[1]);
+    if hyperloglog::dense_unchanged(&current, elements) {
+        return Ok(Reply::Integer(0));
+    }
     let mut value = current.to_vec();
     match hyperloglog::pfadd(&mut value, elements, max) {
         Ok(0) => Ok(Reply::Integer(0)),
@@ -106,6 +109,9 @@ fn pfcount(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     };
     hyperloglog::check(&current).map_err(hll_error)?;
     db.unshare_string(&args[1]);
+    if let Some(count) = hyperloglog::cached_count(&current) {
+        return Ok(Reply::Integer(count as i64));
+    }
     let mut value = current.to_vec();
     let (count, modified) = hyperloglog::pfcount(&mut value).map_err(hll_error)?;
     if modified {

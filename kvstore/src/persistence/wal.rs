@@ -48,8 +48,8 @@ impl Wal {
         })
     }
 
-    /// Appends one commit's changes (not yet synced).
-    pub fn append(&mut self, changes: &[DbChanges]) -> io::Result<()> {
+    /// Appends one commit's changes (not yet synced); returns the bytes appended.
+    pub fn append(&mut self, changes: &[DbChanges]) -> io::Result<usize> {
         self.buf.clear();
         self.buf.extend_from_slice(&[0; 8]);
         for change in changes {
@@ -59,7 +59,8 @@ impl Wal {
         let crc = crc32fast::hash(&self.buf[8..]);
         self.buf[..4].copy_from_slice(&payload_len.to_le_bytes());
         self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.file.write_all(&self.buf)
+        self.file.write_all(&self.buf)?;
+        Ok(self.buf.len())
     }
 
     /// Makes everything appended durable.

@@ -71,6 +71,14 @@ pub(crate) unsafe fn raise_top(l: *mut lua_State) -> ! {
 
 /// `%.17g`, as Redis formats numbers passed to `redis.call`.
 pub fn fmt_g(n: f64, precision: usize) -> String {
+    // An integer below 10^precision prints as its digits (`-0` aside): the common case of a
+    // script passing a count or a TTL, without snprintf's cost.
+    if n.fract() == 0.0
+        && n.abs() < 10f64.powi(precision as i32)
+        && (n != 0.0 || n.is_sign_positive())
+    {
+        return itoa::Buffer::new().format(n as i64).to_owned();
+    }
     let mut buf = [0u8; 64];
     let fmt = format!("%.{precision}g\0");
     // SAFETY: the buffer is large enough for any double in %g with precision <= 17 and

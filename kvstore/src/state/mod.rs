@@ -327,6 +327,14 @@ pub(crate) fn durability(config: &Config) -> Durability {
     }
 }
 
+/// `auto-aof-rewrite-min-size` in bytes: the log's size that starts a checkpoint.
+pub(crate) fn checkpoint_size(config: &Config) -> u64 {
+    config
+        .value("auto-aof-rewrite-min-size")
+        .parse()
+        .unwrap_or(64 << 20)
+}
+
 /// `repl-backlog-size` in bytes.
 fn backlog_size(config: &Config) -> usize {
     config
@@ -441,6 +449,7 @@ impl Shared {
         self.limits.load(&config);
         self.introspection.load(&config);
         self.commit.set_policy(durability(&config));
+        self.commit.set_checkpoint_size(checkpoint_size(&config));
         self.replication.set_backlog_size(backlog_size(&config));
         let (to_write, max_lag) = min_replicas(&config);
         self.replication.set_min_replicas(to_write, max_lag);
