@@ -41,7 +41,7 @@ const MAX_GATHER: Duration = Duration::from_millis(2);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// Changes waiting for a checkpoint (distinct keys and elements) that start one
 /// whatever the log's size: what bounds the memory they hold (about 100 bytes each).
-const PENDING_LIMIT: usize = 1 << 18;
+pub(super) const PENDING_LIMIT: usize = 1 << 18;
 
 /// When acknowledged writes become durable (`appendfsync`, or `appendonly no`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -556,11 +556,11 @@ impl Drop for Leading<'_> {
 
 /// Changes logged since the last checkpoint: the latest state of each key.
 #[derive(Default)]
-struct Pending {
+pub(super) struct Pending {
     dbs: BTreeMap<u32, (bool, HashMap<bytes::Bytes, PendingKey>)>,
     /// Keys and elements held since the last take (a key's elements dropped by a later whole
     /// state still count): what [`PENDING_LIMIT`] bounds.
-    items: usize,
+    pub(super) items: usize,
 }
 
 /// A key's changes since the last checkpoint: a whole state (if any) followed by element
@@ -581,11 +581,11 @@ type PendingElements = (
 );
 
 impl Pending {
-    fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.dbs.is_empty()
     }
 
-    fn merge(&mut self, changes: Vec<DbChanges>) {
+    pub(super) fn merge(&mut self, changes: Vec<DbChanges>) {
         for change in changes {
             let (cleared, entries) = self.dbs.entry(change.db).or_default();
             if change.cleared {
@@ -619,7 +619,7 @@ impl Pending {
         }
     }
 
-    fn take(&mut self) -> Vec<DbChanges> {
+    pub(super) fn take(&mut self) -> Vec<DbChanges> {
         self.items = 0;
         std::mem::take(&mut self.dbs)
             .into_iter()

@@ -220,12 +220,22 @@ impl Store {
         let Some(&(last, _)) = segments.last() else {
             return Ok(0);
         };
+        // Commits are merged as a checkpoint merges them (the latest state of each key) and
+        // written to sled in bounded groups: a key the log holds a hundred times is written
+        // once. Replaying 7 commits of 200,000 keys one by one took 5.6 s.
         let mut commits = 0;
+        let mut merged = commit::Pending::default();
         for (_, path) in &segments {
             for changes in wal::read_segment(path)? {
-                self.write(&changes)?;
+                merged.merge(changes);
                 commits += 1;
+                if merged.items >= commit::PENDING_LIMIT {
+                    self.write(&merged.take())?;
+                }
             }
+        }
+        if !merged.is_empty() {
+            self.write(&merged.take())?;
         }
         self.sync()?;
         wal::remove_through(&self.dir, last)?;
