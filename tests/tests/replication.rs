@@ -39,11 +39,15 @@ fn start_replica_with(master: &Server, extra: &[&str]) -> Server {
     ];
     args.extend(extra);
     let replica = Server::redis(&args);
-    let mut conn = replica.raw();
-    wait_until("the replica's link is up", || {
-        info_field(&mut conn, "replication", "master_link_status").as_deref() == Some("up")
-    });
+    wait_link_up(&mut replica.raw());
     replica
+}
+
+/// Waits until the replica on `conn` reports its link to its master up.
+fn wait_link_up(conn: &mut RawConn) {
+    wait_until("the replica's link to its master is up", || {
+        info_field(conn, "replication", "master_link_status").as_deref() == Some("up")
+    });
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -857,9 +861,7 @@ fn follow(replica: &mut RawConn, master: &Server) {
         text(replica.cmd(&["REPLICAOF", "127.0.0.1", &port])),
         "+OK\r\n"
     );
-    wait_until("kvstore's link to its master is up", || {
-        info_field(replica, "replication", "master_link_status").as_deref() == Some("up")
-    });
+    wait_link_up(replica);
 }
 
 /// The keys on which a master and its replica differ, shown; empty when they agree.
@@ -1191,9 +1193,7 @@ fn replicaof_directive_follows_from_start() {
     let port = master.port.to_string();
     let replica = Server::kvstore(&["--replicaof", "127.0.0.1", &port, "--masterauth", "sekret"]);
     let mut r = replica.raw();
-    wait_until("kvstore's link to its master is up", || {
-        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
-    });
+    wait_link_up(&mut r);
     assert_eq!(text(r.cmd(&["GET", "k"])), "$15\r\nfrom the master\r\n");
     assert_eq!(
         info_field(&mut m, "stats", "sync_full").as_deref(),
