@@ -497,6 +497,14 @@ impl Bitfield {
         self.highest_write.is_some()
     }
 
+    /// The bytes the writing operations may change, a half-open `(start, end)` each.
+    pub fn written_bytes(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ops
+            .iter()
+            .filter(|f| !matches!(f.op, FieldOp::Get))
+            .map(|f| (f.offset >> 3, (f.offset + u64::from(f.bits) - 1) / 8 + 1))
+    }
+
     /// Runs the operations in order on the value (an empty `Vec` for a missing key).
     pub fn execute(&self, value: &mut Vec<u8>) -> BitfieldOutcome {
         let mut dirty = false;

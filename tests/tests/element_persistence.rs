@@ -36,6 +36,9 @@ fn setup() -> Vec<Vec<String>> {
     cmds.push(args("SET str plain".into()));
     cmds.push(args("EXPIRE s:big 1000".into()));
     cmds.push(args("SET str:ttl v EX 1000".into()));
+    // A string long enough to be stored in chunks, and one that crosses into chunks later.
+    cmds.push(args("SETRANGE str:big 20000 tail".into()));
+    cmds.push(args("SETBIT str:grow 131030 1".into()));
     cmds
 }
 
@@ -46,7 +49,7 @@ fn writes(rng: &mut Rng, n: usize, whole: bool) -> Vec<Vec<String>> {
         .map(|_| {
             let r = rng.below(1000);
             let f = rng.below(260);
-            let op = match rng.below(40) {
+            let op = match rng.below(46) {
                 21 | 22 if !whole => 13,
                 op => op,
             };
@@ -90,7 +93,17 @@ fn writes(rng: &mut Rng, n: usize, whole: bool) -> Vec<Vec<String>> {
                 36 => format!("ZADD z:small {} {}", r % 5, ["a", "b", "d"][f as usize % 3]),
                 37 => "ZREMRANGEBYRANK z:big 0 0".into(),
                 38 => format!("ZADD z:big GT CH {r} m{f}"),
-                _ => format!("LPUSH l:small {r}"),
+                39 => format!("LPUSH l:small {r}"),
+                40 => format!("SETBIT str:big {} {}", r * 160 + f, r % 2),
+                41 => format!("SETRANGE str:big {} x{f}", r * 25),
+                42 => format!("APPEND str:big a{r}"),
+                43 => format!(
+                    "BITFIELD str:big SET u8 #{} {f} INCRBY i16 {} 7",
+                    r * 20,
+                    r * 150
+                ),
+                44 => format!("APPEND str:grow z{r}"),
+                _ => format!("SETRANGE str:grow {} y{r}", f * 60),
             })
         })
         .collect()
@@ -410,6 +423,61 @@ fn one_element_change_to_a_big_collection_logs_a_few_bytes() {
         &["LINSERT", "list", "BEFORE", "item:50", "x"],
     );
     assert!(bytes > 1_000_000, "LINSERT logged {bytes} bytes");
+}
+
+#[test]
+fn a_change_in_place_to_a_10_mb_string_logs_the_chunks_it_touched() {
+    if !e2e::require_redis() {
+        return;
+    }
+    let mut ours = Server::kvstore(ALWAYS);
+    let theirs = Server::redis(ALWAYS);
+    let mut conn = ours.raw();
+    let mut reference = theirs.raw();
+    // 10 MiB, then a first change in place (which may still log the string whole).
+    for cmd in [
+        ["SETBIT", "bits", "83886079", "1"],
+        ["SETBIT", "bits", "5", "1"],
+    ] {
+        assert_eq!(conn.cmd(&cmd), reference.cmd(&cmd), "{cmd:?}");
+    }
+    ours.checkpoint();
+    let changes: &[&[&str]] = &[
+        &["SETBIT", "bits", "123456", "1"],
+        &["SETRANGE", "bits", "5000000", "hello"],
+        // Across a chunk boundary.
+        &["SETRANGE", "bits", "1023", "ab"],
+        &["APPEND", "bits", "tail"],
+        &[
+            "BITFIELD", "bits", "SET", "u8", "#100", "255", "INCRBY", "u16", "40000000", "3",
+        ],
+        &["SETBIT", "bits", "83886083", "0"],
+    ];
+    for cmd in changes {
+        let bytes = logged_bytes(&ours, &mut conn, cmd);
+        assert!(bytes < 2 * 1024 + 200, "{cmd:?} logged {bytes} bytes");
+        let (ours_now, theirs_now) = (conn.cmd(&["STRLEN", "bits"]), reference.cmd(cmd));
+        assert!(!theirs_now.starts_with(b"-"), "{}", text(&theirs_now));
+        assert_eq!(ours_now, reference.cmd(&["STRLEN", "bits"]), "{cmd:?}");
+    }
+    let appended = "x".repeat(100_000);
+    let bytes = logged_bytes(&ours, &mut conn, &["APPEND", "bits", &appended]);
+    assert!(bytes < 110_000, "APPEND of 100 kB logged {bytes} bytes");
+    reference.cmd(&["APPEND", "bits", &appended]);
+    let expected = reference.cmd(&["GET", "bits"]);
+    // The changes since the checkpoint come back from the log on top of sled's chunks.
+    ours.kill9();
+    ours.restart();
+    let mut conn = ours.raw();
+    assert!(conn.cmd(&["GET", "bits"]) == expected, "after kill -9");
+    assert_eq!(conn.cmd(&["OBJECT", "ENCODING", "bits"]), b"$3\r\nraw\r\n");
+    ours.checkpoint();
+    assert!(ours.stop().success());
+    ours.restart();
+    assert!(
+        ours.raw().cmd(&["GET", "bits"]) == expected,
+        "after a clean restart"
+    );
 }
 
 #[test]

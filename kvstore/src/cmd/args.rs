@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Value};
 use crate::protocol::Reply;
 
 /// Error replies shared by many commands, byte for byte as Redis sends them.
@@ -142,6 +142,44 @@ pub(crate) fn string_for_write<'d>(
             .map(Some)
             .ok_or(Reply::error(err::WRONGTYPE)),
     }
+}
+
+/// Runs `edit` on the string at `key` in place and stores it back `raw` (as Redis's
+/// `dbUnshareStringValue` leaves it), keeping its TTL; a missing key is created from an empty
+/// string. `edit` writes only bytes in `ranges` (half-open, `(start, end)`) and grows the string to at most their end,
+/// which is what persistence records of a long string (`Db::string_mut`). The caller checked
+/// the type. The bytes are taken over without a copy when nothing else shares them, and grow
+/// as Redis's `sdsMakeRoomFor` grows a string: room for as much again, at most 1 MB more, so
+/// appending to a string costs amortized O(appended bytes).
+pub(crate) fn edit_string<R>(
+    db: &mut Db,
+    key: &Bytes,
+    now: u64,
+    ranges: &[(u64, u64)],
+    edit: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    let end = ranges.iter().map(|r| r.1).max().unwrap_or(0) as usize;
+    let Some(value) = db.string_mut(key, now, ranges) else {
+        let mut bytes = Vec::new();
+        let r = edit(&mut bytes);
+        db.insert(key.clone(), Value::RawStr(Bytes::from(bytes)), None);
+        return r;
+    };
+    let taken = match value {
+        Value::Str(s) | Value::RawStr(s) => std::mem::take(s),
+        _ => unreachable!("the caller checked the type"),
+    };
+    let mut bytes: Vec<u8> = match taken.try_into_mut() {
+        Ok(unique) => unique.into(),
+        Err(shared) => shared.to_vec(),
+    };
+    if end > bytes.capacity() {
+        const MAX_PREALLOC: usize = 1024 * 1024;
+        bytes.reserve_exact(end - bytes.len() + end.min(MAX_PREALLOC));
+    }
+    let r = edit(&mut bytes);
+    *value = Value::RawStr(Bytes::from(bytes));
+    r
 }
 
 /// Redis's `addReplySubcommandSyntaxError`: a known subcommand with the wrong arguments.

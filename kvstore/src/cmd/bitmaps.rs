@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::args::{err, string_for_write};
+use super::args::{edit_string, err, string_for_write};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::bitops::{self, BitError, Bitfield};
 use crate::keyspace::{Db, Value};
@@ -40,29 +40,6 @@ fn read<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Bytes>, R
     }
 }
 
-/// Runs `edit` on the string at `key` in place and stores it back `raw`, keeping its TTL; a
-/// missing key is created from an empty string. The caller checked the type. The bytes are
-/// taken over without a copy when nothing else (a persistence snapshot) shares them.
-fn edit<R>(db: &mut Db, key: &Bytes, now: u64, edit: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let Some(value) = db.value_mut(key, now) else {
-        let mut bytes = Vec::new();
-        let r = edit(&mut bytes);
-        db.insert(key.clone(), Value::RawStr(Bytes::from(bytes)), None);
-        return r;
-    };
-    let taken = match value {
-        Value::Str(s) | Value::RawStr(s) => std::mem::take(s),
-        _ => unreachable!("the caller checked the type"),
-    };
-    let mut bytes: Vec<u8> = match taken.try_into_mut() {
-        Ok(unique) => unique.into(),
-        Err(shared) => shared.to_vec(),
-    };
-    let r = edit(&mut bytes);
-    *value = Value::RawStr(Bytes::from(bytes));
-    r
-}
-
 /// SETBIT key offset value
 fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let max = ctx.shared.limits().proto_max_bulk_len();
@@ -77,7 +54,10 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             return Ok(Reply::Integer(i64::from(on)));
         }
     }
-    let (old, _) = edit(db, &args[1], now, |v| bitops::setbit(v, offset, on));
+    let byte = offset >> 3;
+    let (old, _) = edit_string(db, &args[1], now, &[(byte, byte + 1)], |v| {
+        bitops::setbit(v, offset, on)
+    });
     db.notify(notify::STRING, "setbit", &args[1]);
     Ok(Reply::Integer(i64::from(old)))
 }
@@ -159,7 +139,8 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Result<Re
     let db = ctx.db();
     let outcome = if command.writes() {
         string_for_write(db, &args[1], now)?;
-        let outcome = edit(db, &args[1], now, |v| command.execute(v));
+        let ranges: Vec<_> = command.written_bytes().collect();
+        let outcome = edit_string(db, &args[1], now, &ranges, |v| command.execute(v));
         if outcome.changes > 0 {
             db.notify(notify::STRING, "setbit", &args[1]);
         }

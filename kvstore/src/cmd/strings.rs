@@ -3,9 +3,9 @@
 //! Argument checks happen in the order Redis performs them, because that order decides which
 //! error a client sees when several things are wrong at once.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::args::{err, int_arg, is, string_for_write};
+use super::args::{edit_string, err, int_arg, is, string_for_write};
 use super::{acl, flags, CommandSpec, Ctx};
 use crate::keyspace::{Db, Value};
 use crate::number;
@@ -454,22 +454,20 @@ fn check_length(ctx: &Ctx, len: u64) -> Result<(), Reply> {
 /// APPEND key value
 fn append(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now;
-    let current = string_for_write(ctx.db(), &args[1], now)?.cloned();
-    let Some(current) = current else {
+    let current = string_for_write(ctx.db(), &args[1], now)?.map(|s| s.len());
+    let Some(len) = current else {
         ctx.db()
             .insert(args[1].clone(), Value::Str(args[2].clone()), None);
         ctx.notify(notify::STRING, "append", &args[1]);
         return Ok(Reply::Integer(args[2].len() as i64));
     };
-    check_length(ctx, (current.len() + args[2].len()) as u64)?;
-    let mut joined = BytesMut::with_capacity(current.len() + args[2].len());
-    joined.extend_from_slice(&current);
-    joined.extend_from_slice(&args[2]);
-    let len = joined.len();
-    ctx.db()
-        .update(args[1].clone(), Value::RawStr(joined.freeze()), now);
+    let total = (len + args[2].len()) as u64;
+    check_length(ctx, total)?;
+    edit_string(ctx.db(), &args[1], now, &[(len as u64, total)], |v| {
+        v.extend_from_slice(&args[2])
+    });
     ctx.notify(notify::STRING, "append", &args[1]);
-    Ok(Reply::Integer(len as i64))
+    Ok(Reply::Integer(total as i64))
 }
 
 /// STRLEN key
@@ -514,21 +512,20 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let offset = offset as u64;
     let value = &args[3];
     let now = ctx.now;
-    let current = string_for_write(ctx.db(), &args[1], now)?.cloned();
-    let current_len = current.as_ref().map_or(0, |s| s.len());
+    let current_len = string_for_write(ctx.db(), &args[1], now)?.map_or(0, |s| s.len());
     if value.is_empty() {
         return Ok(Reply::Integer(current_len as i64));
     }
     check_length(ctx, offset + value.len() as u64)?;
-    let offset = offset as usize;
-    let mut out = BytesMut::from(current.as_deref().unwrap_or_default());
-    if out.len() < offset + value.len() {
-        out.resize(offset + value.len(), 0);
-    }
-    out[offset..offset + value.len()].copy_from_slice(value);
-    let len = out.len();
-    ctx.db()
-        .update(args[1].clone(), Value::RawStr(out.freeze()), now);
+    let end = offset + value.len() as u64;
+    let len = edit_string(ctx.db(), &args[1], now, &[(offset, end)], |v| {
+        let (offset, end) = (offset as usize, end as usize);
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        v[offset..end].copy_from_slice(value);
+        v.len()
+    });
     ctx.notify(notify::STRING, "setrange", &args[1]);
     Ok(Reply::Integer(len as i64))
 }

@@ -17,7 +17,7 @@ pub mod stream;
 pub mod table;
 pub mod zset;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -34,6 +34,14 @@ type Hasher = foldhash::fast::RandomState;
 
 /// Lists longer than this are persisted one element per entry; shorter ones as one value.
 const LIST_PACKED_MAX: usize = 128;
+
+/// Strings longer than this are persisted in chunks of [`STRING_CHUNK`] bytes, so a change
+/// in place (SETBIT, SETRANGE, APPEND, BITFIELD) writes the chunks it touched, not the value.
+const STRING_PACKED_MAX: usize = 16 * 1024;
+
+/// Bytes per persisted chunk of a long string: chunk `c` holds bytes `c * STRING_CHUNK ..
+/// (c + 1) * STRING_CHUNK`. What one SETBIT on a 10 MB bitmap costs on disk.
+pub const STRING_CHUNK: usize = 1024;
 
 /// Values shorter than this are copied out of the connection's read buffer when stored, so a
 /// small key does not keep a whole network buffer alive.
@@ -162,11 +170,12 @@ impl Value {
 
     /// Whether persistence stores this value one element per entry: hashes, sets and sorted
     /// sets once they left their compact encoding (for good, as in Redis), long lists, every
-    /// stream (its nodes, group headers and pending entries). Compact values
+    /// stream (its nodes, group headers and pending entries), long strings (their chunks of
+    /// [`STRING_CHUNK`] bytes). Compact values
     /// are small and stay one entry, which keeps a small hash's field order for free.
     pub fn per_element(&self) -> bool {
         match self {
-            Value::Str(_) | Value::RawStr(_) => false,
+            Value::Str(s) | Value::RawStr(s) => s.len() > STRING_PACKED_MAX,
             // Nodes and groups are the elements (`persistence::stream`).
             Value::Stream(_) => true,
             Value::List(l) => l.len() > LIST_PACKED_MAX,
@@ -233,13 +242,14 @@ pub enum Touched {
 
 /// The elements of a per-element value that changed: hash fields or set members; list
 /// element ids in two half-open ranges (each touched by pushes or pops at one end) and
-/// one by one (LSET).
+/// one by one (LSET); a long string's chunks ([`STRING_CHUNK`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Elements {
     pub members: HashSet<Bytes, Hasher>,
     pub front: Option<(i64, i64)>,
     pub back: Option<(i64, i64)>,
     pub ids: Vec<i64>,
+    pub chunks: BTreeSet<u64>,
 }
 
 /// Widens a half-open id range to cover `from..to`.
@@ -482,6 +492,33 @@ impl Db {
                 }
             }
         }
+    }
+
+    /// The string at `key` for a change in place (SETBIT, SETRANGE, APPEND, BITFIELD) that
+    /// writes bytes in `ranges` (half-open, `(start, end)`) and grows the string to at most
+    /// the end of the furthest range,
+    /// zero-filling what lies between: a long string journals only the chunks of those bytes.
+    /// `None` if absent or not a string.
+    pub fn string_mut(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        ranges: &[(u64, u64)],
+    ) -> Option<&mut Value> {
+        self.expire_if_due(key, now);
+        let (k, entry) = self.map.get_key_value(key)?;
+        let len = entry.value.as_str()?.len() as u64;
+        self.writes += 1;
+        if let Some(elements) = Self::elements_entry(&mut self.journal, k, &entry.value) {
+            let chunk = STRING_CHUNK as u64;
+            let end = ranges.iter().map(|r| r.1).max().unwrap_or(0);
+            let growth = (len.min(end), end);
+            for &(from, to) in ranges.iter().chain([&growth]).filter(|r| r.0 < r.1) {
+                elements.chunks.extend(from / chunk..=(to - 1) / chunk);
+            }
+        }
+        self.touch(key);
+        self.accessed_mut(key).map(|e| &mut e.value)
     }
 
     /// The list at `key` for `pushes` pushes and up to `pops` pops at `end`, in any order;

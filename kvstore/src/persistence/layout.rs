@@ -38,6 +38,12 @@
 //! one entry per element by earlier versions (no [`CHUNKED`] flag) still load, and are
 //! rewritten in chunks by the first commit.
 //!
+//! A string longer than 16 KiB is stored in chunks of [`STRING_CHUNK`] bytes: chunk `c` is
+//! the element with id `c` (8 bytes, big-endian) and holds bytes `c * STRING_CHUNK ..` of
+//! the value; its meta entry carries the length and the chunk size after the header.
+//! SETBIT, SETRANGE, APPEND and BITFIELD change a string in place without shrinking it, so
+//! a commit writes the chunks they touched and never has one to delete.
+//!
 //! A stream is always per element, without buckets or chunks: its meta entry carries its
 //! counters after the header, and its nodes, group headers and pending entries are element
 //! entries keyed by `keyspace::stream::Part::id` (`persistence/stream.rs`).
@@ -53,7 +59,7 @@ use bytes::Bytes;
 use crate::keyspace::hash::Listpack;
 use crate::keyspace::table::SlotTable;
 use crate::keyspace::zset::cmp_item;
-use crate::keyspace::{Elements, Hash, List, Set, Value, ZSet};
+use crate::keyspace::{Elements, Hash, List, Set, Value, ZSet, STRING_CHUNK};
 
 // Type tags follow Redis's OBJ_* numbering.
 const TYPE_STRING: u8 = 0;
@@ -133,7 +139,7 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
     };
     if chunked_len.is_some() {
         flags |= CHUNKED;
-    } else if per_element && !matches!(value, Value::Stream(_)) {
+    } else if per_element && value.as_str().is_none() && !matches!(value, Value::Stream(_)) {
         flags |= BUCKETED;
     }
     if head.is_some() {
@@ -155,11 +161,30 @@ fn put_header(v: &mut Vec<u8>, value: &Value, expire_at: Option<u64>, per_elemen
 pub fn encode_meta(value: &Value, expire_at: Option<u64>) -> Vec<u8> {
     let mut v = Vec::with_capacity(18);
     put_header(&mut v, value, expire_at, true);
-    // A stream's counters change with every write: they live in its meta entry.
-    if let Value::Stream(s) = value {
-        super::stream::encode_counters(s, &mut v);
+    match value {
+        // A stream's counters change with every write: they live in its meta entry.
+        Value::Stream(s) => super::stream::encode_counters(s, &mut v),
+        // A long string's length and the chunk size its element ids count in.
+        Value::Str(s) | Value::RawStr(s) => {
+            v.extend_from_slice(&(s.len() as u64).to_be_bytes());
+            v.extend_from_slice(&(STRING_CHUNK as u32).to_be_bytes());
+        }
+        _ => {}
     }
     v
+}
+
+/// A long string's chunk id: its number, big-endian, so chunks sort in string order.
+fn string_chunk_id(chunk: u64) -> Bytes {
+    Bytes::copy_from_slice(&chunk.to_be_bytes())
+}
+
+/// A per-element string's meta payload: (length, chunk size).
+fn string_meta(payload: &[u8]) -> Option<(u64, usize)> {
+    let mut r = Reader(payload);
+    let len = r.i64()? as u64;
+    let chunk = r.u32()?;
+    (r.0.is_empty() && chunk > 0).then_some((len, chunk))
 }
 
 /// A value whole (the main-tree entry of a compact value; log records of any value).
@@ -363,9 +388,14 @@ impl Header<'_> {
     pub fn outdated(&self, value: &Value) -> bool {
         let list = matches!(value, Value::List(_));
         let stream = matches!(value, Value::Stream(_));
+        let string = value.as_str().is_some();
         (!self.per_element && value.per_element())
             || (self.per_element && list && !self.chunked)
-            || (self.per_element && !list && !stream && !self.bucketed)
+            || (self.per_element && !list && !stream && !string && !self.bucketed)
+            // Chunk ids count in the chunk size they were written with.
+            || (self.per_element
+                && string
+                && string_meta(self.payload).map(|(_, c)| c) != Some(STRING_CHUNK))
     }
 }
 
@@ -470,7 +500,11 @@ pub fn elements(value: &Value) -> Box<dyn Iterator<Item = (Bytes, Bytes)> + '_> 
         }
         Value::ZSet(z) => buckets(z.iter().map(|(s, m)| (m.clone(), score_bytes(*s)))),
         Value::Stream(s) => Box::new(super::stream::elements(s)),
-        Value::Str(_) | Value::RawStr(_) => Box::new(std::iter::empty()),
+        Value::Str(s) | Value::RawStr(s) => Box::new(
+            s.chunks(STRING_CHUNK)
+                .enumerate()
+                .map(|(c, bytes)| (string_chunk_id(c as u64), Bytes::copy_from_slice(bytes))),
+        ),
     }
 }
 
@@ -815,7 +849,16 @@ pub fn element_states(value: &Value, changed: &Elements) -> Vec<(Bytes, Option<B
                 Some((id.clone(), super::stream::part_state(s, &part)))
             })
             .collect(),
-        Value::Str(_) | Value::RawStr(_) => Vec::new(),
+        // Copies: a slice would share the string, and its next change in place copy it all.
+        Value::Str(s) | Value::RawStr(s) => changed
+            .chunks
+            .iter()
+            .filter_map(|&c| {
+                let start = usize::try_from(c).ok()?.checked_mul(STRING_CHUNK)?;
+                let bytes = s.get(start..s.len().min(start + STRING_CHUNK))?;
+                Some((string_chunk_id(c), Some(Bytes::copy_from_slice(bytes))))
+            })
+            .collect(),
     }
 }
 
@@ -861,6 +904,29 @@ fn rebuild_elements(
     elements: &mut dyn Iterator<Item = (Bytes, Bytes)>,
 ) -> Option<Value> {
     Some(match header.kind {
+        TYPE_STRING | TYPE_RAW_STRING => {
+            let (len, chunk) = string_meta(header.payload)?;
+            let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
+            for (id, entry) in elements {
+                // Chunks are consecutive and full but for the last: else a damaged store.
+                let expected = (bytes.len() / chunk) as u64;
+                if bytes.len() % chunk != 0
+                    || u64::from_be_bytes(id[..].try_into().ok()?) != expected
+                {
+                    return None;
+                }
+                bytes.extend_from_slice(&entry);
+            }
+            if bytes.len() as u64 != len {
+                return None;
+            }
+            let bytes = Bytes::from(bytes);
+            if header.kind == TYPE_STRING {
+                Value::Str(bytes)
+            } else {
+                Value::RawStr(bytes)
+            }
+        }
         TYPE_STREAM => Value::Stream(Arc::new(super::stream::rebuild(header.payload, elements)?)),
         TYPE_HASH => {
             let mut t = SlotTable::default();
@@ -1005,6 +1071,49 @@ mod tests {
             merge_bucket(7, Some(&stored), &removals).unwrap(),
             vec![(7, None)]
         );
+    }
+
+    #[test]
+    fn a_long_string_round_trips_through_its_chunks() {
+        for len in [16 * 1024 + 1, 20 * STRING_CHUNK, 20 * STRING_CHUNK + 5] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            for v in [
+                Value::Str(Bytes::from(bytes.clone())),
+                Value::RawStr(Bytes::from(bytes.clone())),
+            ] {
+                assert!(v.per_element());
+                let meta = encode_meta(&v, Some(9));
+                let header = decode_header(&meta).unwrap();
+                assert!(!header.outdated(&v) && !header.bucketed);
+                let chunks: Vec<_> = elements(&v).collect();
+                assert_eq!(chunks.len(), len.div_ceil(STRING_CHUNK));
+                let rebuilt = rebuild(&header, 0, chunks.iter().map(|(id, c)| (id, c)));
+                assert_eq!(rebuilt, Some(v.clone()), "{len}");
+                // A changed chunk's state is its bytes now.
+                let changed = Elements {
+                    chunks: [3].into(),
+                    ..Elements::default()
+                };
+                let states = element_states(&v, &changed);
+                assert_eq!(
+                    states,
+                    vec![chunks[3].clone()]
+                        .into_iter()
+                        .map(|(id, c)| (id, Some(c)))
+                        .collect::<Vec<_>>()
+                );
+                // A missing or short middle chunk is damage, not a shorter string.
+                let mut gap = chunks.clone();
+                gap.remove(2);
+                assert_eq!(rebuild(&header, 0, gap.iter().map(|(id, c)| (id, c))), None);
+                let mut short = chunks.clone();
+                short[1].1 = short[1].1.slice(1..);
+                assert_eq!(
+                    rebuild(&header, 0, short.iter().map(|(id, c)| (id, c))),
+                    None
+                );
+            }
+        }
     }
 
     #[test]
