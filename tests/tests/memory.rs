@@ -88,6 +88,67 @@ fn usage_of_hash_tables_and_skiplists_is_close_to_redis() {
 }
 
 #[test]
+fn usage_of_streams_is_redis_number() {
+    let Some(servers) = Differential::start(&[]) else {
+        return;
+    };
+    let add = |script: &mut Vec<String>, key: &str, n: usize, value: &dyn Fn(usize) -> String| {
+        for i in 1..=n {
+            script.push(format!("XADD {key} {i}-1 {}", value(i)));
+        }
+    };
+    let mut script = Vec::new();
+    add(&mut script, "one", 1, &|i| format!("f v{i}"));
+    add(&mut script, "full", 100, &|i| format!("f v{i}"));
+    add(&mut script, "past", 101, &|i| format!("f v{i} g {i}"));
+    add(&mut script, "many", 1000, &|i| format!("f{} v", i % 3));
+    add(&mut script, "wide", 5, &|_| {
+        format!("f {}", "x".repeat(5000))
+    });
+    add(&mut script, "trimmed", 500, &|i| format!("f v{i}"));
+    add(&mut script, "groups", 300, &|i| format!("f v{i}"));
+    script.extend(
+        [
+            "XDEL trimmed 3-1 150-1 499-1",
+            "XTRIM trimmed MAXLEN 350",
+            "XGROUP CREATE groups empty $",
+            "XGROUP CREATE groups g 0",
+            "XGROUP CREATE groups h 0",
+            "XGROUP CREATECONSUMER groups g idle",
+            "XREADGROUP GROUP g alice COUNT 50 STREAMS groups >",
+            "XREADGROUP GROUP g bob COUNT 30 STREAMS groups >",
+            "XREADGROUP GROUP h carol COUNT 200 STREAMS groups >",
+            "XACK groups g 1-1 2-1 40-1",
+            "XCLAIM groups h dave 0 10-1 11-1 12-1",
+            "XGROUP DELCONSUMER groups g bob",
+        ]
+        .map(String::from),
+    );
+    servers.check(2, &script.join("\n"));
+    let usage = |keys: &[&str]| {
+        keys.iter()
+            .map(|key| {
+                format!(
+                    "MEMORY USAGE {key}\nMEMORY USAGE {key} SAMPLES 0\nMEMORY USAGE {key} SAMPLES 2\n"
+                )
+            })
+            .collect::<String>()
+    };
+    servers.check(
+        2,
+        &usage(&["one", "full", "past", "many", "wide", "trimmed", "groups"]),
+    );
+    // Smaller nodes: the node byte limit is also what a new node's listpack preallocates.
+    let mut script = vec![
+        "CONFIG SET stream-node-max-entries 10".to_string(),
+        "CONFIG SET stream-node-max-bytes 200".into(),
+    ];
+    add(&mut script, "small_nodes", 55, &|i| format!("f v{i}"));
+    servers.check(2, &script.join("\n"));
+    servers.check(2, &usage(&["small_nodes"]));
+}
+
+#[test]
 fn usage_errors_and_small_subcommands_as_redis() {
     let Some(servers) = Differential::start(&[]) else {
         return;

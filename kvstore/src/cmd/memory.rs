@@ -17,6 +17,7 @@ use bytes::Bytes;
 use super::args::{c_is, err, help, int_arg};
 use super::process::used_and_peak;
 use super::{acl, flags, CommandSpec, Ctx};
+use crate::keyspace::stream::{rax_nodes, NodeLimits, Stream};
 use crate::keyspace::{Hash, Set, Value};
 use crate::protocol::Reply;
 use crate::rdb;
@@ -102,7 +103,7 @@ fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             return Err(Reply::error(err::SYNTAX));
         }
     }
-    let limits = ctx.rdb_limits();
+    let limits = (ctx.rdb_limits(), ctx.shared.limits().stream_node());
     let key = &args[2];
     Ok(match ctx.db().peek(key) {
         Some(entry) => Reply::Integer(key_usage(key, &entry.value, samples, &limits) as i64),
@@ -142,8 +143,11 @@ fn dict_slots(n: usize) -> usize {
     n.next_power_of_two().max(4)
 }
 
+/// The configuration encodings follow: collections' (`rdb::Limits`) and stream nodes'.
+type Limits = (rdb::Limits, NodeLimits);
+
 /// `objectComputeSize` plus the key and its dict entry (`MEMORY USAGE`).
-fn key_usage(key: &[u8], value: &Value, samples: usize, limits: &rdb::Limits) -> usize {
+fn key_usage(key: &[u8], value: &Value, samples: usize, limits: &Limits) -> usize {
     value_usage(value, samples, limits) + sds(key.len()) + size::DICT_ENTRY
 }
 
@@ -161,8 +165,8 @@ fn sampled(sizes: impl Iterator<Item = usize>, samples: usize, len: usize) -> us
     (total as f64 / n as f64 * len as f64) as usize
 }
 
-fn value_usage(value: &Value, samples: usize, limits: &rdb::Limits) -> usize {
-    let packed = || rdb::packed_sizes(value, limits);
+fn value_usage(value: &Value, samples: usize, limits: &Limits) -> usize {
+    let packed = || rdb::packed_sizes(value, &limits.0);
     let dict = |len: usize| size::DICT + size::POINTER * dict_slots(len);
     match value {
         Value::Str(s) | Value::RawStr(s) => match value.encoding() {
@@ -208,25 +212,68 @@ fn value_usage(value: &Value, samples: usize, limits: &rdb::Limits) -> usize {
                 + header
                 + sampled(each, samples, z.len())
         }
-        // Redis's stream branch: the stream and its radix tree (`streamRadixTreeMemoryUsage`:
-        // an id per node key, a node header and 30 words per tree node) plus the node
-        // listpacks, sampled. Consumer groups are left out of this estimate.
-        Value::Stream(stream) => {
-            const STREAM: usize = 80;
-            const RAX: usize = 24;
-            const RAX_NODE: usize = 4 + 30 * size::POINTER;
-            const STREAM_ID: usize = 16;
-            let nodes = stream.nodes.len();
-            let listpacks = stream.nodes.values().map(|node| node.bytes() as usize);
-            size::ROBJ
-                + STREAM
-                + RAX
-                + nodes * STREAM_ID
-                + stream.rax_nodes() as usize * RAX_NODE
-                + sampled(listpacks, samples, nodes)
-        }
+        Value::Stream(stream) => stream_usage(stream, samples, limits.1),
     }
 }
+
+/// Redis's stream branch of `objectComputeSize`: the stream and its radix tree, the node
+/// listpacks as allocated (the first `samples` averaged, integer division, for all but the
+/// last, which is counted as is), and each consumer group with its pending entries and
+/// consumers.
+fn stream_usage(stream: &Stream, samples: usize, node: NodeLimits) -> usize {
+    const STREAM: usize = 80;
+    const GROUP: usize = 40;
+    const NACK: usize = 24;
+    const CONSUMER: usize = 24;
+    // `streamRadixTreeMemoryUsage`: an id per element, a node header and 30 words per tree
+    // node (it assigns `sizeof(rax)` and then overwrites it, so the rax itself is not counted).
+    let radix = |elements: usize, nodes: u64| {
+        elements * STREAM_ID_BYTES + nodes as usize * (RAX_NODE + 30 * size::POINTER)
+    };
+    // A node's listpack starts preallocated (`STREAM_LISTPACK_MAX_PRE_ALLOCATE`, or the node
+    // byte limit if smaller, as configured now) and grows by reallocation; once the next
+    // entry goes to a new node it is shrunk to fit (`lpShrinkToFit`).
+    let prealloc = match node.max_bytes {
+        1..=4095 => node.max_bytes as usize,
+        _ => 4096,
+    }
+    .max(7);
+    let count = stream.nodes.len();
+    let allocated = stream.nodes.values().enumerate().map(|(i, n)| {
+        let bytes = n.bytes() as usize;
+        jemalloc(if i + 1 < count {
+            bytes
+        } else {
+            bytes.max(prealloc)
+        })
+    });
+    let sampled: Vec<usize> = allocated.clone().take(samples).collect();
+    let mut listpacks: usize = sampled.iter().sum();
+    if count > sampled.len() {
+        listpacks = listpacks / sampled.len().max(1) * (count - 1)
+            + allocated.clone().next_back().unwrap_or(0);
+    }
+    let groups: usize = stream
+        .groups()
+        .values()
+        .map(|g| {
+            GROUP
+                + radix(g.pel.len(), rax_nodes(g.pel.keys().copied()))
+                + NACK * g.pel.len()
+                + g.consumers
+                    .iter()
+                    .map(|(name, c)| {
+                        CONSUMER + name.len() + radix(c.pel.len(), rax_nodes(c.pel.iter().copied()))
+                    })
+                    .sum::<usize>()
+        })
+        .sum();
+    size::ROBJ + STREAM + radix(count, stream.rax_nodes()) + listpacks + groups
+}
+
+/// A stream id's bytes as a radix-tree key, and `sizeof(raxNode)` (its header word).
+const STREAM_ID_BYTES: usize = 16;
+const RAX_NODE: usize = 4;
 
 /// Below this much data Redis's doctor declines to diagnose (`total_allocated` < 5 MiB).
 const DOCTOR_MIN_BYTES: usize = 5 << 20;
@@ -237,7 +284,7 @@ const DOCTOR_MIN_BYTES: usize = 5 << 20;
 fn memory_doctor(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
     const EMPTY: &str = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n";
     const FINE: &str = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n";
-    let limits = ctx.rdb_limits();
+    let limits = (ctx.rdb_limits(), ctx.shared.limits().stream_node());
     let now = ctx.now;
     let mut total = 0;
     'dbs: for db in ctx.keyspace().dbs_mut() {

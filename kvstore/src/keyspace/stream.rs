@@ -894,8 +894,7 @@ impl Stream {
 
     /// Node count of Redis's radix tree over the nodes' 16-byte keys.
     pub fn rax_nodes(&self) -> u64 {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
-        1 + below(&keys, 0)
+        rax_nodes(self.nodes.keys().copied())
     }
 
     /// `streamRangeHasTombstones` for `start..=MAX`.
@@ -1018,6 +1017,13 @@ impl Stream {
 
 /// Nodes strictly below the node for the common prefix `keys[..][..depth]` in a radix tree
 /// holding `keys` (sorted, distinct, all 16 bytes).
+/// Node count of a Redis radix tree holding `ids` (in order) as 16-byte keys: a stream's
+/// nodes, a group's or a consumer's pending entries.
+pub fn rax_nodes(ids: impl Iterator<Item = StreamId>) -> u64 {
+    let keys: Vec<[u8; 16]> = ids.map(|id| id.encode()).collect();
+    1 + below(&keys, 0)
+}
+
 fn below(keys: &[[u8; 16]], depth: usize) -> u64 {
     match keys {
         [] => 0,
