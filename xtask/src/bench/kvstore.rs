@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 
 use super::plot;
-use super::proc::Store;
+use super::proc::{self, Store};
 use super::{
     image, median, number, plan_steps, ratio, spread, spreads_overlap, step, table_rows, Plan,
 };
@@ -145,6 +145,9 @@ pub struct Row {
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// The server's CPU time per request in µs (user + system, from `/proc`), where the row
+    /// ran alone in its redis-benchmark run (the custom rows).
+    pub cpu_us: Option<f64>,
 }
 
 /// True when the store on `port` knows `command` (COMMAND INFO answers a non-nil entry).
@@ -184,6 +187,7 @@ pub fn redis_benchmark(port: u16, args: &[&str]) -> Result<BTreeMap<String, Row>
                     rps,
                     p50_ms: p50,
                     p99_ms: p99,
+                    cpu_us: None,
                 },
             );
         }
@@ -276,7 +280,10 @@ pub fn run(plan: &Plan) -> Result<String> {
          `workers`), against kvstore and Debian's redis-server, both \
          fresh for every run, both `appendonly yes` with the `appendfsync` of the row and the \
          default `io-threads 1`. Median of {} rounds (spread in brackets), order alternated \
-         every round. Latencies are redis-benchmark's, in ms.\n",
+         every round. Latencies are redis-benchmark's, in ms. The last column is the server's \
+         CPU time per request (user + system, from `/proc`) over a custom row's own \
+         redis-benchmark run, a measure the load generator, sharing the machine's cores, \
+         does not cap; the suite's rows share one run and have none.\n",
         plan.requests,
         plan.requests * 10,
         CUSTOM
@@ -287,6 +294,8 @@ pub fn run(plan: &Plan) -> Result<String> {
         plan.rounds
     )?;
     let mut summary = Vec::new();
+    // kvstore's server CPU per request over redis-server's, for the rows that measure it.
+    let mut cpu_summary = Vec::new();
     // Lowest and highest ratio per configuration, and rows whose spreads overlap.
     let mut ranges = Vec::new();
     let mut overlapping = 0;
@@ -333,7 +342,11 @@ pub fn run(plan: &Plan) -> Result<String> {
                 for (test, command) in CUSTOM.iter().filter(|(t, _)| custom.contains(t)) {
                     let mut args = vec!["-n", &n, "-P", &p, "-r", "100000"];
                     args.extend_from_slice(command);
-                    for (_, row) in redis_benchmark(server.port, &args)? {
+                    let cpu = proc::cpu_seconds(&[server.pid()]);
+                    let rows = redis_benchmark(server.port, &args)?;
+                    let cpu = proc::cpu_seconds(&[server.pid()]) - cpu;
+                    for (_, mut row) in rows {
+                        row.cpu_us = Some(cpu * 1e6 / requests as f64);
                         samples.entry((i, test.to_string())).or_default().push(row);
                     }
                 }
@@ -342,8 +355,8 @@ pub fn run(plan: &Plan) -> Result<String> {
         writeln!(
             tables,
             "\n### appendfsync {fsync}, pipeline {pipeline}\n\n\
-             | test | kvstore ops/s | redis-server ops/s | ratio | kvstore p50 / p99 | redis-server p50 / p99 |\n\
-             |---|---:|---:|---:|---:|---:|"
+             | test | kvstore ops/s | redis-server ops/s | ratio | kvstore p50 / p99 | redis-server p50 / p99 | server CPU µs/request, kvstore / redis-server |\n\
+             |---|---:|---:|---:|---:|---:|---:|"
         )?;
         let mut ours_rps = Vec::new();
         let mut theirs_rps = Vec::new();
@@ -353,7 +366,7 @@ pub fn run(plan: &Plan) -> Result<String> {
                 let theirs = get(1).map_or(f64::NAN, |s| median(&rps(s)));
                 writeln!(
                     tables,
-                    "| {test} | not implemented | {theirs:.0} | — | — | — |"
+                    "| {test} | not implemented | {theirs:.0} | — | — | — | — |"
                 )?;
                 ours_rps.push(f64::NAN);
                 theirs_rps.push(theirs);
@@ -367,9 +380,16 @@ pub fn run(plan: &Plan) -> Result<String> {
                     median(&s.iter().map(|r| r.p99_ms).collect::<Vec<_>>())
                 )
             };
+            let cpu = match (cpu_us(ours), cpu_us(theirs)) {
+                (Some(a), Some(b)) => {
+                    cpu_summary.push((format!("{test} ({fsync}, P{pipeline})"), a / b));
+                    format!("{a:.2} / {b:.2}")
+                }
+                _ => "—".to_string(),
+            };
             writeln!(
                 tables,
-                "| {test} | {o:.0} ({}) | {t:.0} ({}) | {} | {} | {} |",
+                "| {test} | {o:.0} ({}) | {t:.0} ({}) | {} | {} | {} | {cpu} |",
                 spread(&rps(ours), 0),
                 spread(&rps(theirs), 0),
                 ratio(o, t),
@@ -410,6 +430,7 @@ pub fn run(plan: &Plan) -> Result<String> {
         "{}",
         reading(
             &summary,
+            &cpu_summary,
             &ranges,
             overlapping,
             plan.rounds,
@@ -429,10 +450,12 @@ fn all_tests() -> impl Iterator<Item = &'static str> {
 }
 
 /// The reading above the tables, from the run's ratios only: `summary` is (row name,
-/// kvstore / redis-server) per measured row, `ranges` the lowest and highest ratio per
-/// configuration, `overlapping` the rows whose two spreads overlap.
+/// kvstore / redis-server) per measured row, `cpu` (row name, kvstore's server CPU per
+/// request / redis-server's) per row that measured it, `ranges` the lowest and highest ratio
+/// per configuration, `overlapping` the rows whose two spreads overlap.
 fn reading(
     summary: &[(String, f64)],
+    cpu: &[(String, f64)],
     ranges: &[(String, f64, f64)],
     overlapping: usize,
     rounds: usize,
@@ -459,6 +482,32 @@ fn reading(
         .collect();
     if !per_config.is_empty() {
         let _ = write!(text, "Ratios by configuration: {}. ", per_config.join(", "));
+    }
+    if let Some(dearest) = cpu.iter().max_by(by) {
+        let cheaper = cpu.iter().filter(|(_, r)| *r <= 1.0).count();
+        let slower_but_cheaper: Vec<&str> = cpu
+            .iter()
+            .filter(|(name, r)| {
+                *r <= 1.0 && summary.iter().any(|(n, speed)| n == name && *speed < 1.0)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let _ = write!(
+            text,
+            "Server CPU per request (custom rows, each run alone): kvstore spends at most \
+             redis-server's on {cheaper} of {} rows; the dearest is {} at {:.2}x. ",
+            cpu.len(),
+            dearest.0,
+            dearest.1
+        );
+        if !slower_but_cheaper.is_empty() {
+            let _ = write!(
+                text,
+                "Slower but spending no more CPU per request (the load generator, sharing \
+                 the two cores, set those rates): {}. ",
+                slower_but_cheaper.join(", ")
+            );
+        }
     }
     if rounds > 1 {
         let _ = write!(
@@ -488,6 +537,12 @@ fn rps(rows: &[Row]) -> Vec<f64> {
     rows.iter().map(|r| r.rps).collect()
 }
 
+/// The median server CPU per request of rows that measured it.
+fn cpu_us(rows: &[Row]) -> Option<f64> {
+    let cpu: Option<Vec<f64>> = rows.iter().map(|r| r.cpu_us).collect();
+    cpu.filter(|c| !c.is_empty()).map(|c| median(&c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,7 +561,11 @@ mod tests {
             ("everysec P1".to_string(), 0.93, 1.21),
             ("always P16".to_string(), 1.76, 1.76),
         ];
-        let text = reading(&summary, &ranges, 1, 5, 2);
+        let cpu = vec![
+            ("GET (everysec, P1)".to_string(), 0.87),
+            ("SET (always, P16)".to_string(), 1.12),
+        ];
+        let text = reading(&summary, &cpu, &ranges, 1, 5, 2);
         assert!(text.contains("on 2 of 3 measured rows"), "{text}");
         assert!(
             text.contains("the slowest is GET (everysec, P1) at 0.93x"),
@@ -519,7 +578,16 @@ mod tests {
         assert!(text.contains("everysec P1 0.93x–1.21x"), "{text}");
         assert!(text.contains("On 1 of 3 rows"), "{text}");
         assert!(text.contains("2 of the suite's 19 tests"), "{text}");
-        let allowed = ["2", "3", "0.93", "1.21", "1.76", "1", "16", "19"];
+        assert!(text.contains("on 1 of 2 rows"), "{text}");
+        assert!(
+            text.contains("the dearest is SET (always, P16) at 1.12x"),
+            "{text}"
+        );
+        assert!(
+            text.contains("set those rates): GET (everysec, P1)."),
+            "{text}"
+        );
+        let allowed = ["2", "3", "0.93", "1.21", "1.76", "1", "16", "19", "1.12"];
         for n in numbers_in(&text) {
             assert!(
                 allowed.contains(&n.as_str()),
@@ -531,7 +599,7 @@ mod tests {
     #[test]
     fn one_round_has_no_spreads_to_compare() {
         let summary = vec![("SET (everysec, P1)".to_string(), 1.0)];
-        let text = reading(&summary, &[], 0, 1, 0);
+        let text = reading(&summary, &[], &[], 0, 1, 0);
         assert!(!text.contains("spreads"), "{text}");
     }
 }
