@@ -146,9 +146,9 @@ pub(crate) fn string_for_write<'d>(
 
 /// Runs `edit` on the string at `key` in place and stores it back `raw` (as Redis's
 /// `dbUnshareStringValue` leaves it), keeping its TTL; a missing key is created from an empty
-/// string. `edit` writes only bytes in `ranges` (half-open, `(start, end)`) and grows the string to at most their end,
-/// which is what persistence records of a long string (`Db::string_mut`). The caller checked
-/// the type. The bytes are taken over without a copy when nothing else shares them, and grow
+/// string. `edit` writes only bytes in `ranges` (half-open, `(start, end)`) and grows the
+/// string to at most their end, which is what persistence records of a long string
+/// (`Db::string_mut`). The caller checked the type. The bytes are taken over without a copy when nothing else shares them, and grow
 /// as Redis's `sdsMakeRoomFor` grows a string: room for as much again, at most 1 MB more, so
 /// appending to a string costs amortized O(appended bytes).
 pub(crate) fn edit_string<R>(
