@@ -38,6 +38,22 @@ pub struct Config {
     )]
     pub redis_password: Option<Password>,
 
+    /// Redis Sentinels to ask where the store's master is (`host:port,host:port,...`); when
+    /// set, `REDIS_HOST` / `REDIS_PORT` are not used, and every reconnection (after an error,
+    /// or a `READONLY` reply from a master a failover demoted) asks the Sentinels again.
+    #[arg(long, env = "REDIS_SENTINELS", value_name = "REDIS_SENTINELS",
+          value_delimiter = ',', num_args = 1..)]
+    pub redis_sentinels: Vec<HostPort>,
+
+    /// The master name the Sentinels monitor (`sentinel monitor <name> ...`).
+    #[arg(
+        long,
+        env = "REDIS_MASTER_NAME",
+        value_name = "REDIS_MASTER_NAME",
+        default_value = "mymaster"
+    )]
+    pub redis_master_name: String,
+
     /// Database number selected after connecting.
     #[arg(long, env = "REDIS_DB", value_name = "REDIS_DB", default_value_t = 0,
           value_parser = clap::value_parser!(i64).range(0..))]
@@ -142,11 +158,21 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "REDIS_HOST={} REDIS_PORT={} REDIS_PASSWORD={} REDIS_DB={} \
-             REDIS_CONNECT_TIMEOUT_MS={} REDIS_COMMAND_TIMEOUT_MS={} REDIS_RECONNECT_MAX_MS={} \
+            "REDIS_HOST={} REDIS_PORT={} REDIS_SENTINELS={} REDIS_MASTER_NAME={} \
+             REDIS_PASSWORD={} REDIS_DB={} REDIS_CONNECT_TIMEOUT_MS={} REDIS_COMMAND_TIMEOUT_MS={} REDIS_RECONNECT_MAX_MS={} \
              PORT={} BIND={} CONTAINER_ID={} HTTP_HEADER_TIMEOUT_MS={} SHUTDOWN_TIMEOUT_MS={}",
             self.redis_host,
             self.redis_port,
+            if self.redis_sentinels.is_empty() {
+                "(none)".to_string()
+            } else {
+                self.redis_sentinels
+                    .iter()
+                    .map(HostPort::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            self.redis_master_name,
             if self.redis_password.is_some() {
                 "****"
             } else {
@@ -162,6 +188,47 @@ impl fmt::Display for Config {
             self.http_header_timeout_ms,
             self.shutdown_timeout_ms,
         )
+    }
+}
+
+/// A `host:port` pair (a Sentinel's address); IPv6 addresses in brackets (`[::1]:26379`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, port) = s
+            .trim()
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{s}' is not host:port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("'{port}' is not a TCP port"))?;
+        if host.is_empty() {
+            return Err(format!("'{s}' has no host"));
+        }
+        Ok(HostPort {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -227,6 +294,31 @@ mod tests {
         let shown = format!("{} {:?}", cli.config, cli.config);
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("REDIS_PASSWORD=****"), "{shown}");
+    }
+
+    #[test]
+    fn sentinels_are_a_comma_separated_list_of_host_port() {
+        let cli = Cli::try_parse_from([
+            "api",
+            "--redis-sentinels",
+            "sentinel-1:26379,[::1]:26380,10.0.0.3:1",
+        ])
+        .unwrap();
+        let shown: Vec<String> = cli
+            .config
+            .redis_sentinels
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["sentinel-1:26379", "[::1]:26380", "10.0.0.3:1"]);
+        assert_eq!(cli.config.redis_sentinels[1].host, "::1");
+        for bad in ["sentinel", "sentinel:0", ":26379", "sentinel:x"] {
+            let err = Cli::try_parse_from(["api", "--redis-sentinels", bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} is refused"))
+                .to_string();
+            assert!(err.contains("REDIS_SENTINELS"), "{err}");
+        }
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! connect (the others fail fast instead of piling onto a dead store), and after a failed
 //! attempt the next one waits an exponentially growing delay, capped by
 //! `REDIS_RECONNECT_MAX_MS`. No restart is ever needed.
+//!
+//! With `REDIS_SENTINELS`, each connection attempt first asks the Sentinels (redis-rs's
+//! `SentinelClient`) for the master's address and checks with `ROLE` that it is one. After a
+//! failover the old master is gone (a connection error) or answers writes with `READONLY`
+//! once Sentinel made it a replica; either drops the connection, so the next request finds
+//! the new master through the Sentinels.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -20,6 +26,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use redis::aio::MultiplexedConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{AsyncConnectionConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 
 use crate::config::Config;
@@ -77,9 +84,18 @@ pub struct ErrorLabel {
     pub kind: &'static str,
 }
 
+/// Where connections go.
+enum Target {
+    /// `REDIS_HOST`:`REDIS_PORT`.
+    Direct(redis::Client),
+    /// The master the Sentinels name (`REDIS_SENTINELS`, `REDIS_MASTER_NAME`), asked again
+    /// at every connection attempt.
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+}
+
 /// The store client: a lazily (re)established multiplexed connection.
 pub struct Store {
-    client: redis::Client,
+    target: Target,
     connect_timeout: Duration,
     command_timeout: Duration,
     reconnect_max: Duration,
@@ -103,17 +119,38 @@ struct Reconnect {
 
 impl Store {
     pub fn new(config: &Config, metrics: StoreMetrics) -> Result<Store, redis::RedisError> {
-        let info = ConnectionInfo {
-            addr: ConnectionAddr::Tcp(config.redis_host.clone(), config.redis_port),
-            redis: RedisConnectionInfo {
-                db: config.redis_db,
-                username: None,
-                password: config.redis_password.as_ref().map(|p| p.0.clone()),
-                ..Default::default()
-            },
+        let redis = RedisConnectionInfo {
+            db: config.redis_db,
+            username: None,
+            password: config.redis_password.as_ref().map(|p| p.0.clone()),
+            ..Default::default()
+        };
+        let target = if config.redis_sentinels.is_empty() {
+            Target::Direct(redis::Client::open(ConnectionInfo {
+                addr: ConnectionAddr::Tcp(config.redis_host.clone(), config.redis_port),
+                redis,
+            })?)
+        } else {
+            let sentinels = config
+                .redis_sentinels
+                .iter()
+                .map(|s| ConnectionInfo {
+                    addr: ConnectionAddr::Tcp(s.host.clone(), s.port),
+                    redis: RedisConnectionInfo::default(),
+                })
+                .collect();
+            Target::Sentinel(tokio::sync::Mutex::new(SentinelClient::build(
+                sentinels,
+                config.redis_master_name.clone(),
+                Some(SentinelNodeConnectionInfo {
+                    tls_mode: None,
+                    redis_connection_info: Some(redis),
+                }),
+                SentinelServerType::Master,
+            )?))
         };
         Ok(Store {
-            client: redis::Client::open(info)?,
+            target,
             connect_timeout: config.connect_timeout(),
             command_timeout: config.command_timeout(),
             reconnect_max: config.reconnect_max(),
@@ -142,14 +179,21 @@ impl Store {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(self.connect_timeout)
             .set_response_timeout(self.command_timeout);
-        // TCP connect, then AUTH/SELECT/CLIENT SETINFO round trips.
-        let limit = self.connect_timeout + self.command_timeout;
-        let attempt = tokio::time::timeout(
-            limit,
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await;
+        // TCP connect, then AUTH/SELECT/CLIENT SETINFO round trips; through Sentinel, as many
+        // again first (SENTINEL MASTERS, then ROLE on the master it names).
+        let mut limit = self.connect_timeout + self.command_timeout;
+        let attempt = match &self.target {
+            Target::Direct(client) => {
+                let connect = client.get_multiplexed_async_connection_with_config(&config);
+                tokio::time::timeout(limit, connect).await
+            }
+            Target::Sentinel(sentinel) => {
+                limit *= 2;
+                let mut sentinel = sentinel.lock().await;
+                let connect = sentinel.get_async_connection_with_config(&config);
+                tokio::time::timeout(limit, connect).await
+            }
+        };
         let error = match attempt {
             Ok(Ok(conn)) => {
                 state.generation += 1;
@@ -213,6 +257,11 @@ impl Store {
         let (generation, mut conn) = self.connection().await?;
         match tokio::time::timeout(self.command_timeout, cmd.query_async::<T>(&mut conn)).await {
             Ok(Ok(value)) => Ok(value),
+            // A master that a failover made a replica: find the new one.
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::ReadOnly => {
+                self.drop_connection(generation);
+                Err(StoreError::Server(e.to_string()))
+            }
             // A reply the store chose to send (WRONGTYPE, NOAUTH, LOADING...): the connection
             // itself is fine.
             Ok(Err(e))

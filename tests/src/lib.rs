@@ -17,6 +17,7 @@ use bytes::BytesMut;
 pub mod api;
 pub mod http;
 pub mod reference;
+pub mod sentinel;
 pub mod swarm;
 
 /// The workspace's `target/<profile>` directory holding the binaries under test.

@@ -56,6 +56,14 @@ pub const REDIS_BENCHMARK: Reference = Reference {
     also_in: None,
 };
 
+pub const REDIS_SENTINEL: Reference = Reference {
+    name: "redis-sentinel",
+    program: "redis-sentinel",
+    install: "apt-get install redis-sentinel",
+    answers: None,
+    also_in: None,
+};
+
 pub const NGINX: Reference = Reference {
     name: "nginx",
     program: "nginx",
@@ -132,10 +140,11 @@ pub fn python_venv() -> PathBuf {
 }
 
 /// Every reference, for the tests of this module and for documentation.
-pub const ALL: [&Reference; 9] = [
+pub const ALL: [&Reference; 10] = [
     &REDIS_SERVER,
     &REDIS_CLI,
     &REDIS_BENCHMARK,
+    &REDIS_SENTINEL,
     &NGINX,
     &WRK,
     &DOCKER,

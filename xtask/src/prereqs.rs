@@ -74,6 +74,7 @@ pub const TEST: &[Need] = &[
     program("redis-server", "redis-server"),
     program("redis-cli", "redis-tools"),
     program("redis-benchmark", "redis-tools"),
+    program("redis-sentinel", "redis-sentinel"),
     program("nginx", "nginx-light"),
     // The benchmark harness's --quick test.
     program("wrk", "wrk"),
@@ -300,8 +301,8 @@ mod tests {
         let needs: Vec<&Need> = TEST.iter().collect();
         assert_eq!(
             install_line(&needs),
-            "apt-get install -y redis-server redis-tools nginx-light wrk python3 python3-venv \
-             fonts-dejavu-core"
+            "apt-get install -y redis-server redis-tools redis-sentinel nginx-light wrk python3 \
+             python3-venv fonts-dejavu-core"
         );
     }
 

@@ -66,6 +66,7 @@ fn test_check_names_every_missing_reference_program() {
         "redis-server",
         "redis-cli",
         "redis-benchmark",
+        "redis-sentinel",
         "wrk",
         "python3",
     ] {
