@@ -86,6 +86,13 @@ async fn follow(shared: &Shared, master: &MasterAddr) {
         tracing::info!("Connecting to MASTER {}:{}", master.host, master.port);
         if let Err(e) = link(shared, master).await {
             tracing::warn!("Link with MASTER {}:{} lost: {e}", master.host, master.port);
+            // A failover whose target cannot be reached is given up: master again.
+            if shared.replication().psync_failover() {
+                shared
+                    .replication()
+                    .abort_failover("Failover target unreachable", shared.pause());
+                return;
+            }
         }
         shared.replication().set_link_state(LinkState::Connect);
         tokio::time::sleep(RETRY).await;
@@ -109,7 +116,13 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
     };
     handshake(shared, &mut conn).await?;
     let (replid, offset) = shared.replication().psync_position();
-    conn.send(&["PSYNC", &replid, &offset.to_string()]).await?;
+    let failover = shared.replication().psync_failover();
+    let offset = offset.to_string();
+    if failover {
+        conn.send(&["PSYNC", &replid, &offset, "FAILOVER"]).await?;
+    } else {
+        conn.send(&["PSYNC", &replid, &offset]).await?;
+    }
     // The function libraries of a full sync, loaded by the master client before the stream.
     let mut libraries = None;
     let reply = loop {
@@ -143,7 +156,15 @@ async fn link(shared: &Shared, master: &MasterAddr) -> Result<(), LinkError> {
         tracing::info!("Successful partial resynchronization with master.");
         shared.replication().continued(new_replid);
     } else {
+        if failover {
+            shared
+                .replication()
+                .abort_failover("Failover target rejected psync request", shared.pause());
+        }
         return Err(LinkError::Refused("PSYNC", reply));
+    }
+    if failover {
+        shared.replication().failover_done(shared.pause());
     }
     shared.replication().set_link_state(LinkState::Connected);
     stream(shared, conn, libraries).await

@@ -278,19 +278,26 @@ fn configure(socket: &TcpStream, keepalive_secs: u64) -> std::io::Result<()> {
 
 /// Redis's `replicationCron` for a master: a `PING` into the stream every
 /// `repl-ping-replica-period` seconds while replicas are attached, so they can tell a silent
-/// master from a dead link.
+/// master from a dead link; and, every tenth of a second, the progress of a FAILOVER
+/// (during which no PING is sent: it would move the offset a replica must reach).
 async fn replication_cron(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    const TICK: Duration = Duration::from_millis(100);
+    let mut tick = tokio::time::interval(TICK);
     let mut loops = 0u64;
     let ping = [bytes::Bytes::from_static(b"PING")];
     loop {
         tick.tick().await;
         loops += 1;
+        let replication = shared.replication();
+        if replication.failing_over() {
+            replication.failover_step(shared.pause());
+            continue;
+        }
         let period: u64 = (shared.config().value("repl-ping-replica-period"))
             .parse()
             .unwrap_or(10);
-        if loops % period.max(1) == 0 && shared.replication().has_replicas() {
-            shared.replication().feed([(None, &ping[..])]);
+        if loops % (period.max(1) * 10) == 0 && replication.has_replicas() {
+            replication.feed([(None, &ping[..])]);
         }
     }
 }

@@ -1240,3 +1240,92 @@ fn redis_follows_a_kvstore_replica() {
     let diff = differences(&master_data, &end_data);
     assert!(diff.is_empty(), "keys that differ: {diff:#?}");
 }
+
+/// FAILOVER's refusals, as redis-server words them: on a master without replicas, on a
+/// replica, and PSYNC FAILOVER sent to a master.
+#[test]
+fn failover_refusals_match_redis() {
+    let Some(servers) = e2e::Differential::start(&[]) else {
+        return;
+    };
+    servers.check(
+        2,
+        "FAILOVER
+         FAILOVER ABORT
+         FAILOVER TIMEOUT 0
+         FAILOVER TIMEOUT -5
+         FAILOVER TIMEOUT x
+         FAILOVER TIMEOUT
+         FAILOVER TO 127.0.0.1
+         FAILOVER TO 127.0.0.1 x
+         FAILOVER FORCE
+         FAILOVER FORCE FORCE
+         FAILOVER TIMEOUT 10 TIMEOUT 10
+         FAILOVER BOGUS
+         FAILOVER TO 127.0.0.1 1 FORCE
+         PSYNC 0123456789012345678901234567890123456789 1 FAILOVER",
+    );
+}
+
+/// FAILOVER hands the master role to a replica: writes wait until it caught up, then the
+/// old master follows it with `PSYNC ... FAILOVER`, answered `+CONTINUE` (no full resync),
+/// and the stream flows the other way. kvstore to kvstore, kvstore to redis-server and
+/// redis-server to kvstore.
+#[test]
+fn failover_hands_over_to_a_replica_without_a_full_resync() {
+    if !require_redis() {
+        return;
+    }
+    let kv = || Server::kvstore(&["--enable-debug-command", "yes"]);
+    let redis = || {
+        Server::redis(&[
+            "--save",
+            "",
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ])
+    };
+    for (name, master, replica) in [
+        ("kvstore to kvstore", kv(), kv()),
+        ("kvstore to redis-server", kv(), redis()),
+        ("redis-server to kvstore", redis(), kv()),
+    ] {
+        let (mut m, mut r) = (master.raw(), replica.raw());
+        populate(&mut m);
+        follow(&mut r, &master);
+        write_and_compare(&mut m, &mut r, 0x5eed_0000_0000_0001, 1000);
+        let target = replica.port.to_string();
+        let reply = text(m.cmd(&["FAILOVER", "TO", "127.0.0.1", &target, "TIMEOUT", "10000"]));
+        assert_eq!(reply, "+OK\r\n", "{name}");
+        wait_until("the old master follows the replica", || {
+            info_field(&mut m, "replication", "role").as_deref() == Some("slave")
+                && info_field(&mut m, "replication", "master_link_status").as_deref() == Some("up")
+                && info_field(&mut m, "replication", "master_failover_state").as_deref()
+                    == Some("no-failover")
+        });
+        assert_eq!(
+            info_field(&mut r, "replication", "role").as_deref(),
+            Some("master"),
+            "{name}"
+        );
+        assert_eq!(
+            info_field(&mut r, "stats", "sync_partial_ok").as_deref(),
+            Some("1"),
+            "{name}: the old master continued from the backlog"
+        );
+        assert_eq!(
+            info_field(&mut r, "stats", "sync_full").as_deref(),
+            Some("0"),
+            "{name}"
+        );
+        assert_eq!(
+            text(m.cmd(&["SET", "x", "1"])),
+            "-READONLY You can't write against a read only replica.\r\n",
+            "{name}"
+        );
+        // The new master's writes reach the old one.
+        write_and_compare(&mut r, &mut m, 0x5eed_0000_0000_0002, 1000);
+    }
+}

@@ -783,7 +783,11 @@ fn replication_section(ctx: &mut Ctx, out: &mut String) {
             ),
         );
     }
-    field(out, "master_failover_state", "no-failover");
+    field(
+        out,
+        "master_failover_state",
+        ctx.shared.replication().failover_state(),
+    );
     field(out, "master_replid", &view.replid);
     field(out, "master_replid2", &view.replid2);
     field(out, "master_repl_offset", view.offset);

@@ -12,6 +12,11 @@
 //! asks them for an acknowledgement (`REPLCONF GETACK *`) and waits until they are enough or
 //! its timeout passes. Without any replica it blocks like Redis until its timeout (0: for
 //! ever) or CLIENT UNBLOCK, then answers 0; inside MULTI it answers at once.
+//!
+//! FAILOVER hands the master role to a replica without losing a write: writes are held
+//! until a replica acknowledged the whole stream, then this server follows it with `PSYNC
+//! <replid> <offset> FAILOVER`, which makes that replica a master (its answer is the usual
+//! `+CONTINUE`, as the promoted replica keeps this history as its second id).
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +42,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sync", 1, flags![NO_ASYNC_LOADING, ADMIN, NO_MULTI, NOSCRIPT], acl![], sync),
     CommandSpec::new("role", 1, flags![NOSCRIPT, LOADING, STALE, FAST], acl![ADMIN, DANGEROUS], role),
     CommandSpec::new("replicaof", 3, flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], acl![], replicaof),
+    CommandSpec::new("failover", -1, flags![ADMIN, NOSCRIPT, STALE], acl![], failover),
     CommandSpec::new("slaveof", 3, flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING], acl![], replicaof),
 ];
 
@@ -46,6 +52,11 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     let is = |a: &Bytes, word: &str| a.eq_ignore_ascii_case(word.as_bytes());
     let replication = ctx.shared.replication();
+    if replication.failing_over() {
+        return Err(Reply::error(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     if is(&args[1], "no") && is(&args[2], "one") {
         if replication.unfollow() {
             tracing::info!(
@@ -77,6 +88,47 @@ fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         master.port,
         ctx.session.id()
     );
+    Ok(Reply::Ok)
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
+fn failover(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    let is = |a: &Bytes, word: &str| a.eq_ignore_ascii_case(word.as_bytes());
+    let replication = ctx.shared.replication();
+    if args.len() == 2 && is(&args[1], "abort") {
+        if !replication.abort_failover("Failover manually aborted", ctx.shared.pause()) {
+            return Err(Reply::error("ERR No failover in progress."));
+        }
+        return Ok(Reply::Ok);
+    }
+    let (mut timeout, mut force, mut target) = (None, false, None);
+    let mut j = 1;
+    while j < args.len() {
+        if is(&args[j], "timeout") && j + 1 < args.len() && timeout.is_none() {
+            let ms = int_arg(&args[j + 1])?;
+            if ms <= 0 {
+                return Err(Reply::error("ERR FAILOVER timeout must be greater than 0"));
+            }
+            timeout = Some(ms as u64);
+            j += 2;
+        } else if is(&args[j], "to") && j + 2 < args.len() && target.is_none() {
+            let port = int_arg(&args[j + 2])?;
+            target = Some(MasterAddr {
+                host: String::from_utf8_lossy(&args[j + 1]).into_owned(),
+                // Redis keeps the number as given; no replica listens on a port out of range.
+                port: u16::try_from(port).unwrap_or(0),
+            });
+            j += 3;
+        } else if is(&args[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(Reply::error(super::args::err::SYNTAX));
+        }
+    }
+    replication
+        .start_failover(target, timeout, force, ctx.shared.pause())
+        .map_err(Reply::error)?;
     Ok(Reply::Ok)
 }
 
@@ -162,8 +214,32 @@ fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
     Ok(Reply::Ok)
 }
 
-/// PSYNC <replid> <offset>
+/// PSYNC <replid> <offset> [FAILOVER]
 fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
+    // A master handing over to this replica (its FAILOVER): become a master first, keeping
+    // its history as the second id, so its PSYNC continues from the backlog.
+    if args.len() > 3 && args[3].eq_ignore_ascii_case(b"failover") {
+        let replication = ctx.shared.replication();
+        tracing::warn!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(&args[1])
+        );
+        if !replication.is_replica() {
+            return Err(Reply::error(
+                "ERR PSYNC FAILOVER can't be sent to a master.",
+            ));
+        }
+        if !args[1].eq_ignore_ascii_case(replication.view().replid.as_bytes()) {
+            return Err(Reply::error(
+                "ERR PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        replication.unfollow();
+        tracing::info!(
+            "MASTER MODE enabled (failover request from 'id={}')",
+            ctx.session.id()
+        );
+    }
     let offset = crate::number::parse_i64(&args[2])
         .ok_or(Reply::error("ERR value is not an integer or out of range"))?;
     start_sync(ctx, Some((&args[1], offset)))
@@ -177,6 +253,10 @@ fn sync(ctx: &mut Ctx, _: &[Bytes]) -> Result<Reply, Reply> {
 fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Reply> {
     if ctx.effects.replica_feed.is_some() {
         return Ok(Reply::Frames(Vec::new()));
+    }
+    // Replicas do not sync with a master handing over.
+    if ctx.shared.replication().failing_over() {
+        return Err(Reply::error("NOMASTERLINK Can't SYNC while failing over"));
     }
     let info = ctx.session.replica.clone().unwrap_or_else(|| ReplicaInfo {
         ip: ctx.session.handle.addr.ip().to_string(),

@@ -4,6 +4,9 @@
 //! pause is in force. A held command is postponed by its connection, which awaits
 //! [`ClientPause::ended`] (the deadline, or CLIENT UNPAUSE) and then runs it again from the
 //! start, as Redis re-processes its postponed clients.
+//!
+//! FAILOVER holds writes too, for as long as it runs (Redis's `PAUSE_DURING_FAILOVER`), apart
+//! from CLIENT PAUSE: CLIENT UNPAUSE does not end it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -25,6 +28,8 @@ pub(crate) enum PauseKind {
 pub(crate) struct ClientPause {
     active: AtomicBool,
     state: Mutex<Option<(Instant, PauseKind)>>,
+    /// A FAILOVER holds writes.
+    failover: AtomicBool,
     ended: Notify,
 }
 
@@ -44,8 +49,21 @@ impl ClientPause {
     /// CLIENT UNPAUSE.
     pub(crate) fn unpause(&self) {
         *self.state.lock() = None;
-        self.active.store(false, Ordering::Release);
+        self.active
+            .store(self.failover.load(Ordering::Acquire), Ordering::Release);
         self.ended.notify_waiters();
+    }
+
+    /// FAILOVER starts (`true`) or ends: writes wait meanwhile.
+    pub(crate) fn hold_writes_for_failover(&self, hold: bool) {
+        let state = self.state.lock();
+        self.failover.store(hold, Ordering::Release);
+        self.active
+            .store(hold || state.is_some(), Ordering::Release);
+        drop(state);
+        if !hold {
+            self.ended.notify_waiters();
+        }
     }
 
     /// Whether a command must wait now; `writes` says whether it may write (asked only
@@ -54,14 +72,15 @@ impl ClientPause {
         if !self.active.load(Ordering::Acquire) {
             return false;
         }
+        let failover = self.failover.load(Ordering::Acquire);
         let state = *self.state.lock();
         match state {
             Some((until, _)) if Instant::now() >= until => {
                 self.unpause();
-                false
+                failover && writes()
             }
             Some((_, kind)) => kind == PauseKind::All || writes(),
-            None => false,
+            None => failover && writes(),
         }
     }
 
@@ -72,16 +91,24 @@ impl ClientPause {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let state = *self.state.lock();
-            let Some((until, _)) = state else {
-                return;
+            let failover = self.failover.load(Ordering::Acquire);
+            let until = match state {
+                Some((until, _)) if Instant::now() >= until => {
+                    self.unpause();
+                    None
+                }
+                Some((until, _)) => Some(until),
+                None => None,
             };
-            if Instant::now() >= until {
-                self.unpause();
-                return;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(until.into()) => {}
-                () = &mut notified => {}
+            match (until, failover) {
+                (None, false) => return,
+                (None, true) => notified.as_mut().await,
+                (Some(until), _) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until.into()) => {}
+                        () = &mut notified => {}
+                    }
+                }
             }
         }
     }

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -121,6 +121,9 @@ pub(crate) struct Upstream {
     /// No history to continue: PSYNC asks `? -1` (the `replicaof` directive at start-up,
     /// before the first sync).
     pub(crate) no_history: bool,
+    /// This master is handing over to the master it now follows: its PSYNC carries
+    /// `FAILOVER`, which promotes the target.
+    pub(crate) failover: bool,
 }
 
 struct Inner {
@@ -142,6 +145,22 @@ struct Inner {
     /// The database the master's stream is in (a replica's master client's), kept across
     /// reconnections: a `+CONTINUE` goes on without a `SELECT`.
     master_db: usize,
+    /// A FAILOVER under way.
+    failover: Option<Failover>,
+}
+
+/// A coordinated failover (FAILOVER; Redis's `failover_state` and its companions).
+#[derive(Debug, Clone)]
+struct Failover {
+    /// The replica to hand over to: `TO host port`, else the first one caught up.
+    target: Option<MasterAddr>,
+    /// `TIMEOUT`: when waiting for a replica to catch up stops.
+    deadline: Option<Instant>,
+    /// `FORCE`: at the deadline, hand over anyway.
+    force: bool,
+    /// `PSYNC ... FAILOVER` is on its way to the target (`failover-in-progress`); before,
+    /// writes are held until a replica acknowledged everything (`waiting-for-sync`).
+    in_progress: bool,
 }
 
 /// The last `repl-backlog-size` bytes of the stream.
@@ -230,6 +249,7 @@ impl Default for Replication {
                 sync_partial_err: 0,
                 upstream: None,
                 master_db: 0,
+                failover: None,
             }),
             acked: Notify::new(),
             backlog_size: AtomicUsize::new(1024 * 1024),
@@ -462,16 +482,16 @@ impl Replication {
     /// Replicas attached to this server are dropped, so that they sync again with the new
     /// history. Returns false when it already follows that master.
     pub(crate) fn follow(&self, master: MasterAddr) -> bool {
-        self.follow_with(master, false)
+        self.follow_with(master, false, false)
     }
 
     /// The `replicaof` directive: follow `master` from start-up, asking for a full sync
     /// (`PSYNC ? -1`), as Redis does without a saved history.
     pub(crate) fn follow_from_start(&self, master: MasterAddr) {
-        self.follow_with(master, true);
+        self.follow_with(master, true, false);
     }
 
-    fn follow_with(&self, master: MasterAddr, no_history: bool) -> bool {
+    fn follow_with(&self, master: MasterAddr, no_history: bool, failover: bool) -> bool {
         let mut inner = self.inner.lock();
         if (inner.upstream.as_ref()).is_some_and(|u| u.master == master) {
             return false;
@@ -484,6 +504,7 @@ impl Replication {
             has_master_client: false,
             unapplied: 0,
             no_history,
+            failover,
         });
         inner.replicas.clear();
         self.replica.store(true, Ordering::Relaxed);
@@ -510,6 +531,159 @@ impl Replication {
         true
     }
 
+    /// FAILOVER [TO host port [FORCE]] [TIMEOUT ms], after its arguments were parsed
+    /// (Redis's `failoverCommand`): the checks in Redis's order, then writes are held until a
+    /// replica caught up. The error is the message to answer.
+    pub(crate) fn start_failover(
+        &self,
+        target: Option<MasterAddr>,
+        timeout_ms: Option<u64>,
+        force: bool,
+        pause: &super::ClientPause,
+    ) -> Result<(), &'static str> {
+        let mut inner = self.inner.lock();
+        if inner.failover.is_some() {
+            return Err("ERR FAILOVER already in progress.");
+        }
+        if inner.upstream.is_some() {
+            return Err("ERR FAILOVER is not valid when server is a replica.");
+        }
+        if inner.replicas.is_empty() {
+            return Err("ERR FAILOVER requires connected replicas.");
+        }
+        if force && (timeout_ms.is_none() || target.is_none()) {
+            return Err(
+                "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+            );
+        }
+        if let Some(target) = &target {
+            let replica = (inner.replicas.iter())
+                .find(|r| r.ip == target.host && r.port == target.port)
+                .ok_or("ERR FAILOVER target HOST and PORT is not a replica.")?;
+            if !replica.online {
+                return Err("ERR FAILOVER target replica is not online.");
+            }
+            tracing::info!("FAILOVER requested to {}:{}.", target.host, target.port);
+        } else {
+            tracing::info!("FAILOVER requested to any replica.");
+        }
+        inner.failover = Some(Failover {
+            target,
+            deadline: timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms)),
+            force,
+            in_progress: false,
+        });
+        pause.hold_writes_for_failover(true);
+        Ok(())
+    }
+
+    /// Redis's `updateFailoverStatus`, run often while a FAILOVER waits: hands over to the
+    /// target (or the first replica) once it acknowledged the whole stream, or at the
+    /// deadline gives up (or, with `FORCE`, hands over anyway).
+    pub(crate) fn failover_step(&self, pause: &super::ClientPause) {
+        let inner = self.inner.lock();
+        let offset = inner.offset;
+        let Some(failover) = inner.failover.clone() else {
+            return;
+        };
+        if failover.in_progress {
+            return;
+        }
+        if failover.deadline.is_some_and(|at| at <= Instant::now()) {
+            match (&failover.target, failover.force) {
+                (Some(target), true) => {
+                    tracing::info!(
+                        "FAILOVER to {}:{} time out exceeded, failing over.",
+                        target.host,
+                        target.port
+                    );
+                    let target = target.clone();
+                    drop(inner);
+                    self.hand_over(target);
+                }
+                _ => {
+                    drop(inner);
+                    self.abort_failover("Replica never caught up before timeout", pause);
+                }
+            }
+            return;
+        }
+        let caught_up = inner.replicas.iter().find(|r| {
+            r.ack_offset == offset
+                && failover
+                    .target
+                    .as_ref()
+                    .map_or(true, |t| r.ip == t.host && r.port == t.port)
+        });
+        let Some(replica) = caught_up else {
+            return;
+        };
+        let target = MasterAddr {
+            host: replica.ip.clone(),
+            port: replica.port,
+        };
+        tracing::info!(
+            "Failover target {}:{} is synced, failing over.",
+            target.host,
+            target.port
+        );
+        drop(inner);
+        self.hand_over(target)
+    }
+
+    /// Follows the failover's target, asking it to take over (Redis's `replicationSetMaster`
+    /// with the failover in progress).
+    fn hand_over(&self, target: MasterAddr) {
+        if let Some(failover) = self.inner.lock().failover.as_mut() {
+            failover.target = Some(target.clone());
+            failover.in_progress = true;
+        }
+        self.follow_with(target, false, true);
+    }
+
+    /// The target answered the `PSYNC ... FAILOVER`: the failover is done (Redis's
+    /// `clearFailoverState`).
+    pub(crate) fn failover_done(&self, pause: &super::ClientPause) {
+        let mut inner = self.inner.lock();
+        if inner.failover.take().is_some() {
+            if let Some(up) = inner.upstream.as_mut() {
+                up.failover = false;
+            }
+            pause.hold_writes_for_failover(false);
+        }
+    }
+
+    /// FAILOVER ABORT, a timeout, or a target that refused: back to a master with writes
+    /// allowed (Redis's `abortFailover`). Returns false when no failover was under way.
+    pub(crate) fn abort_failover(&self, reason: &str, pause: &super::ClientPause) -> bool {
+        let Some(failover) = self.inner.lock().failover.take() else {
+            return false;
+        };
+        match &failover.target {
+            Some(t) => tracing::info!("FAILOVER to {}:{} aborted: {reason}", t.host, t.port),
+            None => tracing::info!("FAILOVER to any replica aborted: {reason}"),
+        }
+        if failover.in_progress {
+            self.unfollow();
+        }
+        pause.hold_writes_for_failover(false);
+        true
+    }
+
+    /// Whether a FAILOVER is under way (REPLICAOF and SYNC are refused meanwhile).
+    pub(crate) fn failing_over(&self) -> bool {
+        self.inner.lock().failover.is_some()
+    }
+
+    /// INFO's `master_failover_state`.
+    pub(crate) fn failover_state(&self) -> &'static str {
+        match &self.inner.lock().failover {
+            None => "no-failover",
+            Some(f) if f.in_progress => "failover-in-progress",
+            Some(_) => "waiting-for-sync",
+        }
+    }
+
     /// The master to follow, for the link task.
     pub(crate) fn target(&self) -> watch::Receiver<Option<MasterAddr>> {
         self.target.subscribe()
@@ -523,6 +697,11 @@ impl Replication {
             true => ("?".to_owned(), -1),
             false => (inner.replid.clone(), inner.offset as i64 + 1),
         }
+    }
+
+    /// Whether this server's PSYNC asks the master to take over (a FAILOVER in progress).
+    pub(crate) fn psync_failover(&self) -> bool {
+        (self.inner.lock().upstream.as_ref()).is_some_and(|u| u.failover)
     }
 
     /// The link's state moved (and, `io`, the master was heard from).
