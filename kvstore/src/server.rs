@@ -167,6 +167,8 @@ impl Server {
         }
         shared.request_shutdown();
         tasks.abort_all();
+        // The link to a master stops applying its stream before the position is read below.
+        while tasks.join_next().await.is_some() {}
         // Connections hold a permit each; wait until they all returned them.
         let total = shared.config().maxclients;
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, maxclients.acquire_many(total)).await;
@@ -179,6 +181,9 @@ impl Server {
         tracing::info!("Saving the final state to disk before exiting.");
         let commit_shared = shared.clone();
         tokio::task::spawn_blocking(move || commit_shared.commit().shutdown()).await?;
+        // A replica's position, so that its restart continues with PSYNC.
+        let position = shared.replication().saved_position();
+        crate::state::save_position(&shared.config().dir, position);
         tracing::warn!("kvstore is now ready to exit, bye bye...");
         Ok(())
     }

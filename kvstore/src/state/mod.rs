@@ -19,6 +19,7 @@ pub(crate) mod notify;
 mod pause;
 mod replication;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -400,8 +401,13 @@ impl Shared {
         replication.set_min_replicas(to_write, max_lag);
         replication.set_output_limit(replica_output_limit(&config));
         replication.set_read_only(config.value("replica-read-only") == "yes");
+        let saved = take_saved_position(&config.dir);
         if let Some(master) = replicaof(&config) {
             replication.follow_from_start(master);
+            if let Some((replid, offset, db)) = saved {
+                tracing::info!("Resuming replication from {replid}:{offset}");
+                replication.restore_position(&replid, offset, db);
+            }
         }
         Shared {
             keyspace,
@@ -552,6 +558,42 @@ fn run_id() -> String {
     (0..40)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).expect("hex digit"))
         .collect()
+}
+
+/// The file a replica's clean shutdown leaves in the data directory: its replication id,
+/// offset and stream database, what Redis keeps in its RDB file's aux fields.
+const REPLICATION_STATE: &str = "kvstore.replication";
+
+/// Saves a replica's position at a clean shutdown, after the final checkpoint: the data on
+/// disk is then exactly what the stream up to that offset made it.
+pub(crate) fn save_position(dir: &Path, position: Option<(String, u64, usize)>) {
+    let path = dir.join(REPLICATION_STATE);
+    let result = match position {
+        Some((replid, offset, db)) => std::fs::write(&path, format!("{replid} {offset} {db}\n")),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    if let Err(e) = result {
+        tracing::warn!(
+            "cannot save the replication position in {}: {e}",
+            path.display()
+        );
+    }
+}
+
+/// The position a clean shutdown saved, removed as it is read: after a crash the data may
+/// be ahead of it, and only a full sync is safe then.
+fn take_saved_position(dir: &Path) -> Option<(String, u64, usize)> {
+    let path = dir.join(REPLICATION_STATE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    let mut parts = text.split_whitespace();
+    let replid = parts.next().filter(|id| id.len() == 40)?.to_owned();
+    let offset = parts.next()?.parse().ok()?;
+    let db = parts.next()?.parse().ok()?;
+    Some((replid, offset, db))
 }
 
 /// The `replicaof` directive: the master to follow from start-up.

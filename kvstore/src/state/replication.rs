@@ -531,6 +531,28 @@ impl Replication {
         true
     }
 
+    /// Where a replica's history stands, for a clean shutdown to save (Redis keeps it in the
+    /// RDB file's aux fields): (replid, offset, the stream's database); `None` on a master or
+    /// before the first sync. Read once the link stopped, with the keyspace as persisted.
+    pub(crate) fn saved_position(&self) -> Option<(String, u64, usize)> {
+        let inner = self.inner.lock();
+        let up = inner.upstream.as_ref()?;
+        (!up.no_history).then(|| (inner.replid.clone(), inner.offset, inner.master_db))
+    }
+
+    /// At start-up, with the `replicaof` directive: the position a clean shutdown saved, so
+    /// the first PSYNC continues from it (`+CONTINUE` when the master's backlog still
+    /// holds what followed) instead of asking for a full sync.
+    pub(crate) fn restore_position(&self, replid: &str, offset: u64, master_db: usize) {
+        let mut inner = self.inner.lock();
+        if let Some(up) = inner.upstream.as_mut() {
+            up.no_history = false;
+            inner.replid = replid.to_owned();
+            inner.offset = offset;
+            inner.master_db = master_db;
+        }
+    }
+
     /// FAILOVER [TO host port [FORCE]] [TIMEOUT ms], after its arguments were parsed
     /// (Redis's `failoverCommand`): the checks in Redis's order, then writes are held until a
     /// replica caught up. The error is the message to answer.
