@@ -80,7 +80,15 @@ fn quick_run_writes_every_section_and_plot() {
         report.contains("Fairness rules"),
         "the rules head the report"
     );
-    for part in ["kvstore", "growth", "proxy", "api", "stack", "compose"] {
+    for part in [
+        "kvstore",
+        "growth",
+        "replication",
+        "proxy",
+        "api",
+        "stack",
+        "compose",
+    ] {
         let open = format!("<!-- bench:{part} -->");
         let close = format!("<!-- /bench:{part} -->");
         let (a, b) = (report.find(&open), report.find(&close));
@@ -110,6 +118,12 @@ fn quick_run_writes_every_section_and_plot() {
     for row in table_after(&report, "## Growth") {
         let c = cells(row);
         assert!(positive(c[1]) && positive(c[2]), "growth row: {c:?}");
+    }
+    let replication = table_after(&report, "## Replication");
+    assert_eq!(replication.len(), 2, "pipelines 1 and 16");
+    for row in replication {
+        let c = cells(row);
+        assert!(positive(c[1]) && positive(c[2]), "replication row: {c:?}");
     }
     for heading in ["## proxy vs nginx", "### Equal CPU quota"] {
         let rows = table_after(&report, heading);

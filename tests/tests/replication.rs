@@ -858,6 +858,18 @@ fn wait_counts_acknowledging_replicas() {
 
 // kvstore as a replica.
 
+/// A redis-server to replicate with: no RDB saves, DEBUG allowed, diskless syncs at once.
+fn redis_master() -> Server {
+    Server::redis(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ])
+}
+
 /// Points `replica` (kvstore) at `master` with REPLICAOF and waits until its link is up.
 fn follow(replica: &mut RawConn, master: &Server) {
     let port = master.port.to_string();
@@ -909,14 +921,7 @@ fn kvstore_follows_redis() {
     if !require_redis() {
         return;
     }
-    let master = Server::redis(&[
-        "--save",
-        "",
-        "--enable-debug-command",
-        "yes",
-        "--repl-diskless-sync-delay",
-        "0",
-    ]);
+    let master = redis_master();
     let mut m = master.raw();
     populate(&mut m);
     let library = |name: &str| {
@@ -1281,20 +1286,11 @@ fn failover_hands_over_to_a_replica_without_a_full_resync() {
         return;
     }
     let kv = || Server::kvstore(&["--enable-debug-command", "yes"]);
-    let redis = || {
-        Server::redis(&[
-            "--save",
-            "",
-            "--enable-debug-command",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "0",
-        ])
-    };
+
     for (name, master, replica) in [
         ("kvstore to kvstore", kv(), kv()),
-        ("kvstore to redis-server", kv(), redis()),
-        ("redis-server to kvstore", redis(), kv()),
+        ("kvstore to redis-server", kv(), redis_master()),
+        ("redis-server to kvstore", redis_master(), kv()),
     ] {
         let (mut m, mut r) = (master.raw(), replica.raw());
         populate(&mut m);
@@ -1343,14 +1339,7 @@ fn a_replica_restarted_cleanly_continues_with_psync() {
     if !require_redis() {
         return;
     }
-    let master = Server::redis(&[
-        "--save",
-        "",
-        "--enable-debug-command",
-        "yes",
-        "--repl-diskless-sync-delay",
-        "0",
-    ]);
+    let master = redis_master();
     let mut m = master.raw();
     populate(&mut m);
     let port = master.port.to_string();

@@ -2,7 +2,8 @@
 //! program in the same run, written to BENCHMARKS.md with PNG plots under `docs/bench/`.
 //!
 //! Parts: `kvstore` (redis-benchmark's suite vs redis-server), `growth` (keyspace and
-//! collection growth, RSS, load time), `proxy` (wrk vs nginx), `api` (vs the original Flask
+//! collection growth, RSS, load time), `replication` (a master with one replica: write
+//! throughput and replication lag), `proxy` (wrk vs nginx), `api` (vs the original Flask
 //! app), `stack` (the three-tier stack on loopback: ours, with nginx + redis-server, and the
 //! original), `compose` (the compose profiles through port 8080's stand-in). Each part
 //! replaces its own section of the report, between `<!-- bench:<part> -->` and
@@ -16,6 +17,7 @@ mod kvstore;
 mod plot;
 mod proc;
 mod proxy;
+mod replication;
 mod stack;
 mod wrk;
 
@@ -64,6 +66,8 @@ pub enum Part {
     Kvstore,
     /// kvstore vs redis-server as the keyspace and single collections grow.
     Growth,
+    /// A master with one replica: write throughput and replication lag, vs redis-server.
+    Replication,
     /// proxy vs nginx over the same two fast backends.
     Proxy,
     /// api vs the original Flask app on the same stores.
@@ -79,6 +83,7 @@ impl Part {
         match self {
             Part::Kvstore => "kvstore",
             Part::Growth => "growth",
+            Part::Replication => "replication",
             Part::Proxy => "proxy",
             Part::Api => "api",
             Part::Stack => "stack",
@@ -198,6 +203,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let body = match part {
             Part::Kvstore => kvstore::run(&plan)?,
             Part::Growth => growth::run(&plan)?,
+            Part::Replication => replication::run(&plan)?,
             Part::Proxy => proxy::run(&plan)?,
             Part::Api => api::run(&plan)?,
             Part::Stack => stack::run(&plan)?,
@@ -256,7 +262,7 @@ fn replot(plan: &Plan, parts: &[Part]) -> Result<()> {
             Part::Kvstore => kvstore::replot(plan, section)?,
             Part::Growth => growth::replot(plan, section)?,
             Part::Proxy => proxy::replot(plan, section)?,
-            Part::Api | Part::Stack | Part::Compose => {
+            Part::Api | Part::Stack | Part::Compose | Part::Replication => {
                 note(&format!(
                     "{}: nothing to replot from the report",
                     part.name()

@@ -152,8 +152,13 @@ impl Store {
 
     /// Starts the store with `appendonly yes` and `appendfsync`, in a new directory.
     pub fn start(self, fsync: &str) -> Result<Proc> {
+        self.start_with(fsync, &[])
+    }
+
+    /// [`Store::start`] with more options (`--replicaof host port`).
+    pub fn start_with(self, fsync: &str, extra: &[&str]) -> Result<Proc> {
         let dir = tempdir(self.name())?;
-        let mut proc = self.start_in(fsync, dir.path(), free_port()?)?;
+        let mut proc = self.start_in_with(fsync, dir.path(), free_port()?, extra)?;
         proc.dir = Some(dir);
         Ok(proc)
     }
@@ -161,6 +166,10 @@ impl Store {
     /// Starts the store on `dir` (whose data it loads) and `port`; returns once it answers
     /// PING with PONG (not while it still answers `-LOADING`).
     pub fn start_in(self, fsync: &str, dir: &Path, port: u16) -> Result<Proc> {
+        self.start_in_with(fsync, dir, port, &[])
+    }
+
+    fn start_in_with(self, fsync: &str, dir: &Path, port: u16, extra: &[&str]) -> Result<Proc> {
         let mut cmd = match self {
             Store::Kvstore => Command::new(bin("kvstore")?),
             Store::Redis => {
@@ -173,6 +182,7 @@ impl Store {
             .args(["--appendonly", "yes", "--appendfsync", fsync])
             .arg("--dir")
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = cmd
