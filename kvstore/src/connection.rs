@@ -35,6 +35,9 @@ use crate::state::{Blocked, Release, Shared};
 const READ_CHUNK: usize = 16 * 1024;
 /// A write buffer grown past this is released after use.
 const KEEP_WRITE_BUF: usize = 64 * 1024;
+/// Scheduler turns a replica's connection lets other clients run before it writes the
+/// stream it has, so that one write carries what they add.
+const GATHER_TURNS: usize = 2;
 /// A read buffer grown past this is released once empty.
 const KEEP_READ_BUF: usize = 64 * 1024;
 /// Pub/sub messages taken from the outbox per write.
@@ -195,6 +198,15 @@ impl Connection {
                 Event::Stream(None) => return Ok(()),
                 Event::Stream(Some(bytes)) => {
                     self.wbuf.extend_from_slice(&bytes);
+                    // Let the clients that are ready run first, as Redis writes to its
+                    // replicas once per event-loop turn: one write (and one read and apply
+                    // on the replica) then carries many commands, not one each.
+                    for _ in 0..GATHER_TURNS {
+                        while let Some(more) = feed.try_recv() {
+                            self.wbuf.extend_from_slice(&more);
+                        }
+                        tokio::task::yield_now().await;
+                    }
                     while let Some(more) = feed.try_recv() {
                         self.wbuf.extend_from_slice(&more);
                     }
