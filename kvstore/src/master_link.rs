@@ -381,7 +381,13 @@ impl Applier {
                 args.get(i)
                     .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
             };
-            if is(0, "replconf") && is(1, "getack") {
+            let getack = is(0, "replconf") && is(1, "getack");
+            // The stream's own bytes go on to this server's backlog and replicas (below,
+            // under the keyspace lock the batch holds).
+            let mut encoded = BytesMut::with_capacity(size as usize);
+            encode_command(&args, &mut encoded);
+            debug_assert_eq!(encoded.len() as u64, size);
+            if getack {
                 // Redis answers with the offset before this command.
                 let offset = Bytes::from(replication.offset().to_string());
                 let ack = [
@@ -391,14 +397,9 @@ impl Applier {
                 ];
                 encode_command(&ack, &mut self.out);
             } else {
-                let _ = batch.execute(args.clone());
+                let _ = batch.execute(args);
                 executed += 1;
             }
-            // The stream's own bytes go on to this server's backlog and replicas, under the
-            // keyspace lock the batch holds.
-            let mut encoded = BytesMut::with_capacity(size as usize);
-            encode_command(&args, &mut encoded);
-            debug_assert_eq!(encoded.len() as u64, size);
             replication.proxy(encoded.freeze(), batch.session().db);
         }
         shared.stats().commands_processed(executed);

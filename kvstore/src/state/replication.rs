@@ -273,9 +273,15 @@ pub(crate) fn random_replid() -> String {
 
 /// RESP multibulk of `argv`, as the stream carries commands.
 pub(crate) fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    let mut digits = itoa::Buffer::new();
+    out.reserve(16 + argv.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(digits.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for arg in argv {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
