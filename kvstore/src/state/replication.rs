@@ -121,9 +121,6 @@ pub(crate) struct Upstream {
     /// No history to continue: PSYNC asks `? -1` (the `replicaof` directive at start-up,
     /// before the first sync).
     pub(crate) no_history: bool,
-    /// This master is handing over to the master it now follows: its PSYNC carries
-    /// `FAILOVER`, which promotes the target.
-    pub(crate) failover: bool,
 }
 
 struct Inner {
@@ -488,16 +485,16 @@ impl Replication {
     /// Replicas attached to this server are dropped, so that they sync again with the new
     /// history. Returns false when it already follows that master.
     pub(crate) fn follow(&self, master: MasterAddr) -> bool {
-        self.follow_with(master, false, false)
+        self.follow_with(master, false)
     }
 
     /// The `replicaof` directive: follow `master` from start-up, asking for a full sync
     /// (`PSYNC ? -1`), as Redis does without a saved history.
     pub(crate) fn follow_from_start(&self, master: MasterAddr) {
-        self.follow_with(master, true, false);
+        self.follow_with(master, true);
     }
 
-    fn follow_with(&self, master: MasterAddr, no_history: bool, failover: bool) -> bool {
+    fn follow_with(&self, master: MasterAddr, no_history: bool) -> bool {
         let mut inner = self.inner.lock();
         if (inner.upstream.as_ref()).is_some_and(|u| u.master == master) {
             return false;
@@ -510,7 +507,6 @@ impl Replication {
             has_master_client: false,
             unapplied: 0,
             no_history,
-            failover,
         });
         inner.replicas.clear();
         self.replica.store(true, Ordering::Relaxed);
@@ -660,13 +656,13 @@ impl Replication {
     }
 
     /// Follows the failover's target, asking it to take over (Redis's `replicationSetMaster`
-    /// with the failover in progress).
+    /// with the failover in progress: the link's PSYNC then carries `FAILOVER`).
     fn hand_over(&self, target: MasterAddr) {
         if let Some(failover) = self.inner.lock().failover.as_mut() {
             failover.target = Some(target.clone());
             failover.in_progress = true;
         }
-        self.follow_with(target, false, true);
+        self.follow(target);
     }
 
     /// The target answered the `PSYNC ... FAILOVER`: the failover is done (Redis's
@@ -674,9 +670,6 @@ impl Replication {
     pub(crate) fn failover_done(&self, pause: &super::ClientPause) {
         let mut inner = self.inner.lock();
         if inner.failover.take().is_some() {
-            if let Some(up) = inner.upstream.as_mut() {
-                up.failover = false;
-            }
             pause.hold_writes_for_failover(false);
         }
     }
@@ -729,7 +722,7 @@ impl Replication {
 
     /// Whether this server's PSYNC asks the master to take over (a FAILOVER in progress).
     pub(crate) fn psync_failover(&self) -> bool {
-        (self.inner.lock().upstream.as_ref()).is_some_and(|u| u.failover)
+        (self.inner.lock().failover.as_ref()).is_some_and(|f| f.in_progress)
     }
 
     /// The link's state moved (and, `io`, the master was heard from).
