@@ -179,7 +179,8 @@ struct Loaded {
     libraries: Vec<Bytes>,
 }
 
-/// `PING`, `AUTH`, `REPLCONF listening-port`, `REPLCONF capa`: Redis's handshake, with its
+/// `PING`, `AUTH`, `REPLCONF listening-port`, `REPLCONF ip-address` (when announced),
+/// `REPLCONF capa`: Redis's handshake, with its
 /// tolerance (a master that wants a password answers PING with NOAUTH, and old masters do
 /// not know REPLCONF capa).
 async fn handshake(shared: &Shared, conn: &mut MasterConn) -> Result<(), LinkError> {
@@ -203,13 +204,34 @@ async fn handshake(shared: &Shared, conn: &mut MasterConn) -> Result<(), LinkErr
             return Err(LinkError::Refused("AUTH", reply));
         }
     }
-    let port = shared.port().to_string();
+    // What the master lists in INFO and ROLE, and Sentinel connects to: the announced
+    // address when one is configured (NAT, or a container reached by its name).
+    let (announce_ip, announce_port) = {
+        let config = shared.config();
+        (
+            config.value("replica-announce-ip"),
+            config.value("replica-announce-port"),
+        )
+    };
+    let port = match announce_port.as_str() {
+        "0" => shared.port().to_string(),
+        announced => announced.to_string(),
+    };
     conn.send(&["REPLCONF", "listening-port", &port]).await?;
     let reply = conn.line().await?;
     if !reply.starts_with('+') {
         tracing::warn!(
             "(Non critical) Master does not understand REPLCONF listening-port: {reply}"
         );
+    }
+    if !announce_ip.is_empty() {
+        conn.send(&["REPLCONF", "ip-address", &announce_ip]).await?;
+        let reply = conn.line().await?;
+        if !reply.starts_with('+') {
+            tracing::warn!(
+                "(Non critical) Master does not understand REPLCONF ip-address: {reply}"
+            );
+        }
     }
     conn.send(&["REPLCONF", "capa", "eof", "capa", "psync2"])
         .await?;

@@ -1378,3 +1378,46 @@ fn a_replica_restarted_cleanly_continues_with_psync() {
     assert_eq!(stat(&mut m, "sync_full"), "2", "after kill -9, a full sync");
     write_and_compare(&mut m, &mut r, 0x0dd0_0000_0000_0003, 800);
 }
+
+/// `replica-announce-ip` / `replica-announce-port` (what Sentinel and clients are told to
+/// connect to, e.g. a container's service name): a kvstore replica announces them in its
+/// handshake as a redis-server replica does, so redis-server's INFO lists the same address.
+#[test]
+fn a_replica_announces_its_configured_address() {
+    if !require_redis() {
+        return;
+    }
+    let master = redis_master();
+    let announce = [
+        "--replica-announce-ip",
+        "replica.example",
+        "--replica-announce-port",
+        "7777",
+    ];
+    let redis_replica = start_replica_with(&master, &announce);
+    let kvstore_replica = Server::kvstore(&announce);
+    follow(&mut kvstore_replica.raw(), &master);
+    let mut m = master.raw();
+    let listed: Vec<String> = (0..2)
+        .map(|n| info_field(&mut m, "replication", &format!("slave{n}")).unwrap_or_default())
+        .map(|line| line.split(",state=").next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "ip=replica.example,port=7777",
+            "ip=replica.example,port=7777"
+        ],
+        "{:?}",
+        (redis_replica.port, kvstore_replica.port)
+    );
+    // kvstore as the master lists its replica's announced address the same way.
+    let kv_master = Server::kvstore(&[]);
+    let announced = Server::kvstore(&announce);
+    follow(&mut announced.raw(), &kv_master);
+    let line = info_field(&mut kv_master.raw(), "replication", "slave0").unwrap_or_default();
+    assert!(
+        line.starts_with("ip=replica.example,port=7777,state=online,"),
+        "{line}"
+    );
+}
