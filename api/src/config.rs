@@ -54,6 +54,24 @@ pub struct Config {
     )]
     pub redis_master_name: String,
 
+    /// Replicas that must have a visit before it is answered: after `INCR` the api sends
+    /// Redis's `WAIT <n> <REDIS_WAIT_TIMEOUT_MS>` and answers 503 when fewer acknowledged it
+    /// (the visit stays counted, unacknowledged). 0 (default): no WAIT. With 1 and one
+    /// replica, a failover loses no acknowledged visit, and no visit is acknowledged while
+    /// the replica is away.
+    #[arg(
+        long,
+        env = "REDIS_WAIT_REPLICAS",
+        value_name = "REDIS_WAIT_REPLICAS",
+        default_value_t = 0
+    )]
+    pub redis_wait_replicas: u32,
+
+    /// `WAIT`'s timeout, in milliseconds (added to the command timeout for that round trip).
+    #[arg(long, env = "REDIS_WAIT_TIMEOUT_MS", value_name = "REDIS_WAIT_TIMEOUT_MS",
+          default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_wait_timeout_ms: u64,
+
     /// Database number selected after connecting.
     #[arg(long, env = "REDIS_DB", value_name = "REDIS_DB", default_value_t = 0,
           value_parser = clap::value_parser!(i64).range(0..))]
@@ -114,6 +132,10 @@ impl Config {
         Duration::from_millis(self.redis_command_timeout_ms)
     }
 
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_wait_timeout_ms)
+    }
+
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.redis_reconnect_max_ms)
     }
@@ -159,6 +181,7 @@ impl fmt::Display for Config {
         write!(
             f,
             "REDIS_HOST={} REDIS_PORT={} REDIS_SENTINELS={} REDIS_MASTER_NAME={} \
+             REDIS_WAIT_REPLICAS={} REDIS_WAIT_TIMEOUT_MS={} \
              REDIS_PASSWORD={} REDIS_DB={} REDIS_CONNECT_TIMEOUT_MS={} REDIS_COMMAND_TIMEOUT_MS={} REDIS_RECONNECT_MAX_MS={} \
              PORT={} BIND={} CONTAINER_ID={} HTTP_HEADER_TIMEOUT_MS={} SHUTDOWN_TIMEOUT_MS={}",
             self.redis_host,
@@ -173,6 +196,8 @@ impl fmt::Display for Config {
                     .join(",")
             },
             self.redis_master_name,
+            self.redis_wait_replicas,
+            self.redis_wait_timeout_ms,
             if self.redis_password.is_some() {
                 "****"
             } else {

@@ -55,6 +55,13 @@ pub enum StoreError {
     Timeout(u128),
     #[error("store error: {0}")]
     Server(String),
+    /// `REDIS_WAIT_REPLICAS` not met: the visit is counted on the master only.
+    #[error("visit {count} reached {acknowledged} of {wanted} replicas in time")]
+    NotReplicated {
+        count: i64,
+        acknowledged: u32,
+        wanted: u32,
+    },
 }
 
 impl StoreError {
@@ -64,6 +71,7 @@ impl StoreError {
             StoreError::Unreachable(_) => "unreachable",
             StoreError::Timeout(_) => "timeout",
             StoreError::Server(_) => "server",
+            StoreError::NotReplicated { .. } => "not_replicated",
         }
     }
 }
@@ -71,7 +79,8 @@ impl StoreError {
 /// Store counters exported on `/metrics`.
 #[derive(Clone, Debug, Default)]
 pub struct StoreMetrics {
-    /// Failed store operations by kind (`unreachable`, `timeout`, `server`).
+    /// Failed store operations by kind (`unreachable`, `timeout`, `server`,
+    /// `not_replicated`).
     pub errors: Family<ErrorLabel, Counter>,
     /// Connections established after the first one.
     pub reconnects: Counter,
@@ -99,6 +108,9 @@ pub struct Store {
     connect_timeout: Duration,
     command_timeout: Duration,
     reconnect_max: Duration,
+    /// `REDIS_WAIT_REPLICAS` and `REDIS_WAIT_TIMEOUT_MS`.
+    wait_replicas: u32,
+    wait_timeout: Duration,
     /// The live connection with its generation, so a failure only drops the connection that
     /// failed, never a newer one another request just made.
     current: RwLock<Option<(u64, MultiplexedConnection)>>,
@@ -154,6 +166,8 @@ impl Store {
             connect_timeout: config.connect_timeout(),
             command_timeout: config.command_timeout(),
             reconnect_max: config.reconnect_max(),
+            wait_replicas: config.redis_wait_replicas,
+            wait_timeout: config.wait_timeout(),
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(Reconnect::default()),
             metrics,
@@ -241,21 +255,34 @@ impl Store {
         }
     }
 
-    /// Runs one command on the live connection with the command timeout.
-    async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let result = self.run_inner(cmd).await;
+    /// Runs one command (or a pipeline) on the live connection within `timeout`.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        cmd: &impl Query,
+        timeout: Duration,
+    ) -> Result<T, StoreError> {
+        let result = self.run_inner(cmd, timeout).await;
         if let Err(e) = &result {
-            self.metrics
-                .errors
-                .get_or_create(&ErrorLabel { kind: e.kind() })
-                .inc();
+            self.count(e);
         }
         result
     }
 
-    async fn run_inner<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+    /// Counts a failure on `/metrics`.
+    fn count(&self, error: &StoreError) {
+        self.metrics
+            .errors
+            .get_or_create(&ErrorLabel { kind: error.kind() })
+            .inc();
+    }
+
+    async fn run_inner<T: redis::FromRedisValue>(
+        &self,
+        cmd: &impl Query,
+        timeout: Duration,
+    ) -> Result<T, StoreError> {
         let (generation, mut conn) = self.connection().await?;
-        match tokio::time::timeout(self.command_timeout, cmd.query_async::<T>(&mut conn)).await {
+        match tokio::time::timeout(timeout, cmd.query(&mut conn)).await {
             Ok(Ok(value)) => Ok(value),
             // A master that a failover made a replica: find the new one.
             Ok(Err(e)) if e.kind() == redis::ErrorKind::ReadOnly => {
@@ -274,7 +301,7 @@ impl Store {
             }
             Ok(Err(e)) if e.is_timeout() => {
                 self.drop_connection(generation);
-                Err(StoreError::Timeout(self.command_timeout.as_millis()))
+                Err(StoreError::Timeout(timeout.as_millis()))
             }
             Ok(Err(e)) => {
                 self.drop_connection(generation);
@@ -284,18 +311,69 @@ impl Store {
                 // A store that stopped answering: start over on a fresh connection rather
                 // than queue more requests behind the silent one.
                 self.drop_connection(generation);
-                Err(StoreError::Timeout(self.command_timeout.as_millis()))
+                Err(StoreError::Timeout(timeout.as_millis()))
             }
         }
     }
 }
 
+/// A command or a pipeline, sent on the multiplexed connection.
+trait Query: Sync {
+    fn query<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send;
+}
+
+impl Query for redis::Cmd {
+    fn query<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(conn)
+    }
+}
+
+impl Query for redis::Pipeline {
+    fn query<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut MultiplexedConnection,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        self.query_async(conn)
+    }
+}
+
 impl VisitStore for Store {
     async fn incr_visits(&self) -> Result<i64, StoreError> {
-        self.run(redis::cmd("INCR").arg(VISITS_KEY)).await
+        let incr = redis::cmd("INCR").arg(VISITS_KEY).to_owned();
+        if self.wait_replicas == 0 {
+            return self.run(&incr, self.command_timeout).await;
+        }
+        // INCR and WAIT in one pipeline: WAIT waits for this connection's last write, and
+        // the store runs the connection's commands in order.
+        let mut pipe = redis::pipe();
+        pipe.add_command(incr)
+            .cmd("WAIT")
+            .arg(self.wait_replicas)
+            .arg(self.wait_timeout.as_millis() as u64);
+        let (count, acknowledged): (i64, u32) = self
+            .run(&pipe, self.command_timeout + self.wait_timeout)
+            .await?;
+        if acknowledged < self.wait_replicas {
+            let error = StoreError::NotReplicated {
+                count,
+                acknowledged,
+                wanted: self.wait_replicas,
+            };
+            self.count(&error);
+            return Err(error);
+        }
+        Ok(count)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run::<String>(&redis::cmd("PING")).await.map(drop)
+        self.run::<String>(&redis::cmd("PING"), self.command_timeout)
+            .await
+            .map(drop)
     }
 }

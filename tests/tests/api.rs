@@ -284,6 +284,60 @@ fn password_and_db_are_used_on_redis_server() {
     auth_and_db(Flavor::Redis);
 }
 
+/// `REDIS_WAIT_REPLICAS=1`: a visit no replica acknowledged is a 503 (counted on the master,
+/// not acknowledged); once a replica follows, each 200 comes after the replica has the count.
+#[test]
+fn wait_replicas_acknowledges_only_replicated_visits() {
+    let master = Server::kvstore(&[]);
+    let api = Api::start(
+        "c-wait",
+        master.port,
+        &[
+            ("REDIS_WAIT_REPLICAS", "1"),
+            ("REDIS_WAIT_TIMEOUT_MS", "100"),
+        ],
+    );
+    let visit = || {
+        let response = RawResponse::parse(&raw_http(&api.addr(), b"GET / HTTP/1.0\r\n\r\n"));
+        (
+            response.status_line,
+            String::from_utf8_lossy(&response.body).into_owned(),
+        )
+    };
+    let (status, body) = visit();
+    assert!(status.contains(" 503 "), "{status} {body}");
+    assert!(
+        body.contains("\"error\":\"visit 1 reached 0 of 1 replicas in time\""),
+        "{body}"
+    );
+
+    let replica = Server::kvstore(&["--replicaof", &format!("127.0.0.1 {}", master.port)]);
+    let mut on_replica = replica.raw();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while on_replica.cmd(&["GET", "total_visits"]) != b"$1\r\n1\r\n" {
+        assert!(Instant::now() < deadline, "the replica did not sync");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for n in 2..=20 {
+        let (status, body) = visit();
+        assert_eq!(
+            (status.as_str(), body),
+            ("HTTP/1.0 200 OK", flask_visit_body("c-wait", n))
+        );
+        let stored = on_replica.cmd(&["GET", "total_visits"]);
+        assert_eq!(
+            stored,
+            format!("${}\r\n{n}\r\n", n.to_string().len()).as_bytes()
+        );
+    }
+    let metrics = raw_http(&api.addr(), b"GET /metrics HTTP/1.0\r\n\r\n");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("store_errors_total{kind=\"not_replicated\"} 1\n"),
+        "{metrics}"
+    );
+}
+
 /// SIGTERM while a request waits for the store: the request still gets its answer (a 503
 /// once the command times out) and the process exits 0.
 #[test]
