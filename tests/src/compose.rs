@@ -277,6 +277,13 @@ impl Stack {
         }
     }
 
+    /// Runs a program in a service's (first) container; its stdout.
+    pub fn exec(&self, service: &str, args: &[&str]) -> String {
+        let mut all = vec!["exec", "-T", service];
+        all.extend_from_slice(args);
+        self.compose(&all)
+    }
+
     /// Every container's log, for failure messages.
     pub fn logs(&self) -> String {
         let out = self.compose_output(&["logs", "--no-color", "--tail", "50"]);

@@ -307,7 +307,11 @@ pub struct RawConn {
 
 impl RawConn {
     pub fn connect(addr: &str) -> RawConn {
-        RawConn::from_stream(TcpStream::connect(addr).expect("connect"))
+        RawConn::try_connect(addr).expect("connect")
+    }
+
+    pub fn try_connect(addr: &str) -> std::io::Result<RawConn> {
+        TcpStream::connect(addr).map(RawConn::from_stream)
     }
 
     fn from_stream(stream: TcpStream) -> RawConn {

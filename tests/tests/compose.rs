@@ -222,6 +222,229 @@ fn official_profile_swaps_both() {
     profile_works("official");
 }
 
+/// One `GET /` through the load balancer during the failover test.
+struct Answer {
+    at: Instant,
+    /// `total_visits` of a 200.
+    visits: Option<u64>,
+}
+
+const SENTINELS: [&str; 3] = ["sentinel1", "sentinel2", "sentinel3"];
+
+/// What a Sentinel says of the master: `INFO sentinel`'s `master0` line.
+fn sentinel_view(stack: &Stack, sentinel: &str) -> String {
+    let info = stack.exec(sentinel, &["redis-cli", "-p", "26379", "INFO", "sentinel"]);
+    info.lines()
+        .find(|l| l.starts_with("master0:"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A field of `INFO replication` on the primary's published port (`None` while the primary
+/// does not answer).
+fn primary_replication(stack: &Stack, field: &str) -> Option<String> {
+    let info = e2e::RawConn::try_connect(&format!("127.0.0.1:{}", stack.store_port))
+        .and_then(|mut c| c.try_cmd(&["INFO", "replication"]))
+        .ok()?;
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+fn wait_until(stack: &Stack, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "timed out: {what}\n{}",
+            stack.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The profile `replicated` under load: eight clients visit through the load balancer while
+/// the primary's container is killed (SIGKILL); the Sentinels promote the replica, the
+/// backends find it through them, and the old primary, started again, becomes its replica.
+/// With `REDIS_WAIT_REPLICAS=1` every visit answered 200 is on the replica before it is
+/// answered, so no count is ever handed out twice (a lost visit would be counted again by the
+/// new master). Reports failed requests, the outage and the lost visits.
+fn failover_under_load(primary: &str, replica: &str, wait: bool) {
+    if !require_docker() {
+        return;
+    }
+    let stack = Stack::new(
+        "replicated",
+        &[
+            ("REDIS_PRIMARY_IMAGE", primary),
+            ("REDIS_REPLICA_IMAGE", replica),
+            ("REDIS_WAIT_REPLICAS", if wait { "1" } else { "0" }),
+            ("SENTINEL_DOWN_AFTER_MS", "1000"),
+        ],
+    );
+    let (took, _) = stack.up(&[]);
+    eprintln!("replicated ({primary} -> {replica}): up -> first 200: {took:?}");
+    // Every Sentinel must know the replica and the two others, or no quorum elects a leader.
+    for sentinel in SENTINELS {
+        wait_until(
+            &stack,
+            "the Sentinels know each other",
+            Duration::from_secs(60),
+            || {
+                sentinel_view(&stack, sentinel)
+                    .contains("status=ok,address=redis-primary:6379,slaves=1,sentinels=3")
+            },
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let port = stack.lb_port;
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, answers) = (stop.clone(), answers.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let visits = match try_get(port, "/") {
+                        Ok(r) if r.status == 200 => Some(Visit::parse(&r.body).total_visits),
+                        _ => {
+                            std::thread::sleep(Duration::from_millis(10));
+                            None
+                        }
+                    };
+                    answers.lock().unwrap().push(Answer {
+                        at: Instant::now(),
+                        visits,
+                    });
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let killed = Instant::now();
+    let kill = std::process::Command::new("docker")
+        .args([
+            "kill",
+            "--signal",
+            "KILL",
+            &stack.container("redis-primary"),
+        ])
+        .output()
+        .expect("docker kill");
+    assert!(kill.status.success(), "{kill:?}");
+    wait_until(&stack, "a new master", Duration::from_secs(60), || {
+        SENTINELS
+            .iter()
+            .any(|s| sentinel_view(&stack, s).contains("address=redis-replica:6379"))
+    });
+    let promoted = killed.elapsed();
+    // The old primary comes back as a master with its data, and the Sentinels demote it. A
+    // Sentinel that has not heard of the failover yet would still name it, and Sentinel
+    // lets a returning master run for 8 s (4 hello periods) before demoting it: an api
+    // asking that Sentinel then would count visits there that the demotion throws away.
+    // So it returns once every Sentinel names the new master, as an operator would wait.
+    wait_until(
+        &stack,
+        "every Sentinel names the new master",
+        Duration::from_secs(60),
+        || {
+            SENTINELS
+                .iter()
+                .all(|s| sentinel_view(&stack, s).contains("address=redis-replica:6379"))
+        },
+    );
+    stack.compose(&["start", "redis-primary"]);
+    wait_until(
+        &stack,
+        "the old primary follows the new master",
+        Duration::from_secs(60),
+        || {
+            primary_replication(&stack, "master_link_status").as_deref() == Some("up")
+                && primary_replication(&stack, "master_host").as_deref() == Some("redis-replica")
+        },
+    );
+    let answered_since = |from: Instant| {
+        let answers = answers.lock().unwrap();
+        answers
+            .iter()
+            .filter(|a| a.at > from && a.visits.is_some())
+            .count()
+    };
+    let rejoined = Instant::now();
+    wait_until(
+        &stack,
+        "visits answered again",
+        Duration::from_secs(60),
+        || answered_since(rejoined) > 20,
+    );
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+
+    let answers = answers.lock().unwrap();
+    let acknowledged: Vec<u64> = answers.iter().filter_map(|a| a.visits).collect();
+    let distinct: BTreeSet<u64> = acknowledged.iter().copied().collect();
+    let lost = acknowledged.len() - distinct.len();
+    let failed = answers.len() - acknowledged.len();
+    // The longest stretch without a 200, around the kill.
+    let mut outage = Duration::ZERO;
+    let mut last_ok = answers.first().map(|a| a.at).unwrap_or(killed);
+    for a in answers.iter().filter(|a| a.visits.is_some()) {
+        outage = outage.max(a.at.saturating_duration_since(last_ok));
+        last_ok = a.at;
+    }
+    let highest = distinct.last().copied().expect("some visit answered 200");
+    assert_eq!(
+        primary_replication(&stack, "role").as_deref(),
+        Some("slave")
+    );
+    let mut stored = 0;
+    wait_until(
+        &stack,
+        "the old primary has every count the new master handed out",
+        Duration::from_secs(30),
+        || {
+            stored = stack.stored_visits().parse().unwrap_or(0);
+            stored >= highest
+        },
+    );
+    eprintln!(
+        "replicated ({primary} -> {replica}, WAIT {}): {} requests, {} answered 200, {failed} \
+         failed; new master {promoted:.1?} after the kill; longest time without a 200 \
+         {outage:.1?}; counts handed out twice (lost visits): {lost}; total_visits {stored}, \
+         highest acknowledged {highest}",
+        u8::from(wait),
+        answers.len(),
+        acknowledged.len(),
+    );
+    if wait {
+        assert_eq!(lost, 0, "with WAIT 1 no acknowledged visit is lost");
+    }
+}
+
+#[test]
+fn replicated_profile_fails_over_under_load_losing_no_acknowledged_visit() {
+    failover_under_load("kvstack/kvstore:latest", "kvstack/kvstore:latest", true);
+}
+
+/// Without WAIT the failover is the same; what the master had not yet sent to the replica is
+/// lost (reported, not asserted: it depends on timing).
+#[test]
+fn replicated_profile_fails_over_under_load_without_wait() {
+    failover_under_load("kvstack/kvstore:latest", "kvstack/kvstore:latest", false);
+}
+
+/// redis:alpine (the stand-in) as the replica of a kvstore primary, and as the primary with a
+/// kvstore replica: the roles swap in both directions under Sentinel.
+#[test]
+fn replicated_profile_mixes_redis_and_kvstore() {
+    failover_under_load(e2e::compose::REDIS_STANDIN, "kvstack/kvstore:latest", true);
+    failover_under_load("kvstack/kvstore:latest", e2e::compose::REDIS_STANDIN, true);
+}
+
 /// `cargo xtask stack-file` renders docker-compose.yml for `docker stack deploy`: Swarm's own
 /// parser (`docker stack config`) accepts it for every profile, with the services of that
 /// profile only.

@@ -25,6 +25,9 @@ pub const CRATES: [&str; 3] = ["kvstore", "api", "proxy"];
 pub const REDIS_STANDIN: &str = "kvstack-standin/redis:alpine";
 pub const NGINX_STANDIN: &str = "kvstack-standin/nginx:alpine";
 
+/// Debian's busybox (package busybox-static), the stand-in redis image's shell.
+const BUSYBOX: &str = "/bin/busybox";
+
 #[derive(Args)]
 pub struct ImagesArgs {
     /// Which images to build (default: kvstore api proxy).
@@ -170,6 +173,12 @@ fn docker_build(dockerfile: &str, context: &Path, args: &[&str]) -> Result<()> {
 pub fn standins() -> Result<()> {
     let redis = Rootfs::new()?;
     redis.programs(&["/usr/bin/redis-server", "/usr/bin/redis-cli"])?;
+    redis.link("/usr/bin/redis-sentinel", "redis-server")?;
+    // redis:alpine has a shell (busybox) and an entrypoint that runs `redis-server` when the
+    // command is only flags or a .conf file; the `replicated` profile relies on both.
+    redis.busybox()?;
+    redis.file("usr/local/bin/docker-entrypoint.sh", REDIS_ENTRYPOINT)?;
+    redis.executable("usr/local/bin/docker-entrypoint.sh")?;
     // redis:alpine's user and group ids, so a redis_data volume moves between images.
     redis.file(
         "etc/passwd",
@@ -187,6 +196,7 @@ USER 999:1000
 WORKDIR /data
 VOLUME /data
 EXPOSE 6379
+ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["redis-server"]
 "#,
     )?;
@@ -236,6 +246,21 @@ CMD ["nginx", "-g", "daemon off;"]
     )
 }
 
+/// redis:alpine's entrypoint, less its switch from root to the redis user (the stand-in runs
+/// as that user already).
+const REDIS_ENTRYPOINT: &str = r#"#!/bin/sh
+set -e
+# first arg is `-f` or `--some-option`, or first arg is `something.conf`
+if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
+	set -- redis-server "$@"
+fi
+um="$(umask)"
+if [ "$um" = '0022' ]; then
+	umask 0077
+fi
+exec "$@"
+"#;
+
 /// A build context whose `rootfs/` becomes an image's file system.
 struct Rootfs(tempfile::TempDir);
 
@@ -275,17 +300,55 @@ impl Rootfs {
         )?)
     }
 
+    /// A symbolic link at `path` (absolute in the image) pointing to `target`.
+    fn link(&self, path: &str, target: &str) -> Result<()> {
+        let at = self
+            .0
+            .path()
+            .join("rootfs")
+            .join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(at.parent().expect("absolute path"))?;
+        Ok(std::os::unix::fs::symlink(target, at)?)
+    }
+
+    fn executable(&self, path: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::set_permissions(
+            self.0.path().join("rootfs").join(path),
+            std::fs::Permissions::from_mode(0o755),
+        )?)
+    }
+
+    /// Debian's busybox as /bin/busybox with a link per applet in /bin, as Alpine has it.
+    fn busybox(&self) -> Result<()> {
+        self.programs(&[BUSYBOX])?;
+        let out = Command::new(BUSYBOX).arg("--list").output()?;
+        if !out.status.success() {
+            bail!("{BUSYBOX} --list failed");
+        }
+        for applet in String::from_utf8_lossy(&out.stdout).lines() {
+            if applet != "busybox" {
+                self.link(&format!("/bin/{applet}"), "busybox")?;
+            }
+        }
+        Ok(())
+    }
+
     fn file(&self, path: &str, text: &str) -> Result<()> {
         let to = self.0.path().join("rootfs").join(path);
         std::fs::create_dir_all(to.parent().expect("relative path"))?;
         Ok(std::fs::write(to, text)?)
     }
 
-    /// Copies programs with every shared library `ldd` says they load, the loader included.
+    /// Copies programs with every shared library `ldd` says they load, the loader included
+    /// (none for a static program).
     fn programs(&self, programs: &[&str]) -> Result<()> {
         for program in programs {
             self.copy(program)?;
             let out = Command::new("ldd").arg(program).output()?;
+            if String::from_utf8_lossy(&out.stderr).contains("not a dynamic executable") {
+                continue; // static: nothing to add
+            }
             if !out.status.success() {
                 bail!("ldd {program} failed");
             }

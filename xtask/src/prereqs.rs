@@ -67,6 +67,7 @@ pub const STANDINS: &[Need] = &[
     program("redis-server", "redis-server"),
     program("redis-cli", "redis-tools"),
     program("nginx", "nginx-light"),
+    program("busybox", "busybox-static"),
 ];
 
 /// The programs the tests compare with or drive.

@@ -18,7 +18,7 @@ use crate::{images, prereqs, root, sh};
 #[derive(Args)]
 pub struct UpArgs {
     /// Compose profiles (default: `kvstack`, from .env): official-redis, official-nginx,
-    /// official, scale.
+    /// official, scale, replicated (its Sentinels run `REDIS_IMAGE`).
     #[arg(long = "profile")]
     profiles: Vec<String>,
     /// Use the images already built instead of rebuilding them.
