@@ -260,10 +260,18 @@ fn redis_replica_follows_kvstore() {
     let master = Server::kvstore(&["--enable-debug-command", "yes"]);
     let mut m = master.raw();
     populate(&mut m);
+    m.cmd(&["FUNCTION", "LOAD", &library("before")]);
     let replica = start_replica(&master);
     let mut r = replica.raw();
     wait_caught_up(&mut m, &mut r);
     assert_eq!(dataset(&mut m), dataset(&mut r), "after the full sync");
+    // The snapshot carries the function libraries (FUNCTION2 records).
+    let list = ["FUNCTION", "LIST", "WITHCODE"];
+    assert_eq!(text(m.cmd(&list)), text(r.cmd(&list)));
+    assert_eq!(
+        text(r.cmd(&["FCALL_RO", "before_get", "1", "str"])),
+        "$5\r\nhello\r\n"
+    );
 
     // A blocked pop served later is propagated as the pop it became.
     let mut blocked = master.raw();
@@ -308,6 +316,15 @@ fn redis_replica_follows_kvstore() {
         info_field(&mut m, "stats", "total_net_repl_output_bytes"),
         info_field(&mut m, "replication", "master_repl_offset")
     );
+}
+
+/// A function library `<name>` with one read-only function `<name>_get`.
+fn library(name: &str) -> String {
+    format!(
+        "#!lua name={name}\nredis.register_function{{function_name='{name}_get', \
+         callback=function(keys, args) return redis.call('GET', keys[1]) end, \
+         flags={{'no-writes'}}}}"
+    )
 }
 
 /// A master with a password: the replica authenticates with `masterauth`; the snapshot
@@ -924,13 +941,6 @@ fn kvstore_follows_redis() {
     let master = redis_master();
     let mut m = master.raw();
     populate(&mut m);
-    let library = |name: &str| {
-        format!(
-            "#!lua name={name}\nredis.register_function{{function_name='{name}_get', \
-             callback=function(keys, args) return redis.call('GET', keys[1]) end, \
-             flags={{'no-writes'}}}}"
-        )
-    };
     m.cmd(&["FUNCTION", "LOAD", &library("before")]);
     let replica = Server::kvstore(&["--enable-debug-command", "yes"]);
     let mut r = replica.raw();
@@ -965,9 +975,16 @@ fn kvstore_follows_kvstore_and_continues_after_a_kill() {
     let master = Server::kvstore(&["--enable-debug-command", "yes"]);
     let mut m = master.raw();
     populate(&mut m);
+    m.cmd(&["FUNCTION", "LOAD", &library("before")]);
     let mut replica = Server::kvstore(&["--enable-debug-command", "yes"]);
     let mut r = replica.raw();
     follow(&mut r, &master);
+    let list = ["FUNCTION", "LIST", "WITHCODE"];
+    assert_eq!(
+        text(m.cmd(&list)),
+        text(r.cmd(&list)),
+        "libraries after the sync"
+    );
     write_and_compare(&mut m, &mut r, 0x9e37_79b9_7f4a_7c15, 1500);
     assert_eq!(
         info_field(&mut m, "stats", "sync_full").as_deref(),

@@ -321,7 +321,8 @@ fn eof_mark() -> [u8; 40] {
     mark
 }
 
-/// The RDB file of every database, with the aux fields Redis writes for a replica.
+/// The RDB file of every database, with the aux fields Redis writes for a replica and the
+/// function libraries.
 fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>> {
     let limits = ctx.rdb_limits();
     let now = ctx.now;
@@ -336,6 +337,12 @@ fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>
     w.aux(b"repl-id", replid.as_bytes())?;
     w.aux(b"repl-offset", offset.to_string().as_bytes())?;
     w.aux(b"aof-base", b"0")?;
+    // Lock order: the keyspace first, then the engine.
+    ctx.keyspace();
+    let libraries = ctx.shared.scripting().functions.lock().codes();
+    for code in &libraries {
+        w.function(code)?;
+    }
     for (index, db) in ctx.keyspace().dbs().iter().enumerate() {
         let live = |at: &Option<u64>| at.map_or(true, |at| at > now);
         let keys = db.iter().filter(|(_, e)| live(&e.expire_at)).count();

@@ -83,6 +83,13 @@ impl<W: Write> FileWriter<W> {
         self.flush_buf()
     }
 
+    /// A function library's code (`FUNCTION2`), as Redis saves each one before the databases.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(OPCODE_FUNCTION2);
+        write_string(&mut self.buf, code, self.limits.rdbcompression);
+        self.flush_buf()
+    }
+
     /// Starts database `db`, which holds `keys` keys of which `expires` have an expiry.
     pub fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> io::Result<()> {
         self.buf.push(OPCODE_SELECTDB);

@@ -227,7 +227,6 @@ impl Functions {
     }
 
     /// The code of every library, in order.
-    #[cfg(test)]
     pub fn codes(&self) -> Vec<Bytes> {
         self.libraries.iter().map(|l| l.code.clone()).collect()
     }
