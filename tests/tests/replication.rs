@@ -1438,3 +1438,70 @@ fn a_replica_announces_its_configured_address() {
         "{line}"
     );
 }
+
+/// On a replica an expired key reads as missing but stays until the master's `DEL` (Redis's
+/// `expireIfNeeded`): DBSIZE still counts it, RANDOMKEY may return it when every key is
+/// expired, and the dataset never departs from the master's. Compared with a redis-server
+/// replica of the same master.
+#[test]
+fn a_replica_hides_expired_keys_until_the_master_deletes_them() {
+    if !require_redis() {
+        return;
+    }
+    let master = redis_master();
+    let mut m = master.raw();
+    m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let redis_replica = start_replica(&master);
+    let kvstore_replica = Server::kvstore(&[]);
+    let mut replicas = [redis_replica.raw(), kvstore_replica.raw()];
+    follow(&mut replicas[1], &master);
+    m.cmd(&["SET", "short", "lived", "PX", "100"]);
+    m.cmd(&["HSET", "h", "f", "v"]);
+    m.cmd(&["PEXPIRE", "h", "100"]);
+    for r in &mut replicas {
+        wait_caught_up(&mut m, r);
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    let reads: &[&[&str]] = &[
+        &["GET", "short"],
+        &["EXISTS", "short", "h"],
+        &["TTL", "short"],
+        &["TYPE", "h"],
+        &["HGET", "h", "f"],
+        &["OBJECT", "ENCODING", "short"],
+        &["KEYS", "*"],
+        &["SCAN", "0"],
+        &["DBSIZE"],
+        &["MULTI"],
+        &["GET", "short"],
+        &["EXEC"],
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "short"],
+        &["DBSIZE"],
+    ];
+    let answers: Vec<Vec<String>> = (replicas.iter_mut())
+        .map(|r| reads.iter().map(|cmd| text(r.cmd(cmd))).collect())
+        .collect();
+    assert_eq!(
+        answers[0], answers[1],
+        "redis-server replica, kvstore replica"
+    );
+    assert_eq!(
+        answers[1].last().map(String::as_str),
+        Some(":2\r\n"),
+        "{:?}",
+        answers[1]
+    );
+    // Every key is expired: RANDOMKEY returns one anyway rather than search forever.
+    let random = text(replicas[1].cmd(&["RANDOMKEY"]));
+    assert!(
+        random == "$5\r\nshort\r\n" || random == "$1\r\nh\r\n",
+        "{random}"
+    );
+    // The master's lazy expiry sends the DELs; then the keys are gone from the replicas too.
+    m.cmd(&["GET", "short"]);
+    m.cmd(&["GET", "h"]);
+    for r in &mut replicas {
+        wait_caught_up(&mut m, r);
+        assert_eq!(text(r.cmd(&["DBSIZE"])), ":0\r\n");
+    }
+}

@@ -67,6 +67,7 @@ pub(super) fn lock_for_batch<'g, 'a>(
         notify::record(&mut ks, shared.notify_classes());
         ks.track_modified(shared.tracking().active());
         ks.record_deletions(shared.replication().active());
+        ks.hide_expired(false);
         ks
     })
 }
@@ -138,6 +139,24 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Runs `spec`'s handler. On a replica, a normal client's read command sees expired keys
+    /// as missing without deleting them: only the master's `DEL` removes them, so the
+    /// dataset stays the master's (Redis's `expireIfNeeded`); a write deletes an expired key
+    /// first, as anywhere. Nested calls (a script's) set and restore their own mode.
+    pub(crate) fn handle(&mut self, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+        use super::spec::Flags;
+        let keyed = spec.has_flag(Flags::READONLY) || spec.has_flag(Flags::WRITE);
+        let previous = (keyed && self.shared.replication().is_replica()).then(|| {
+            let hide = !self.session.master && !spec.has_flag(Flags::WRITE);
+            self.keyspace().hide_expired(hide)
+        });
+        let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
+        if let Some(previous) = previous {
+            self.keyspace().hide_expired(previous);
+        }
+        reply
+    }
+
     /// Runs `spec`'s handler for `args` as another client of this connection would, with its
     /// own selected database `db` (updated if the command SELECTs) and protocol `resp`: what
     /// a script's `redis.call` does. The caller's database and protocol are left as they were.
@@ -153,7 +172,7 @@ impl Ctx<'_, '_> {
         self.session.resp = resp;
         let start = crate::state::tick();
         let mark = super::propagate::mark(self);
-        let reply = (spec.handler)(self, args).unwrap_or_else(|e| e);
+        let reply = self.handle(spec, args);
         super::propagate::after_call(self, mark, spec, args, &reply);
         *db = self.session.db;
         let nanos = crate::state::tick().nanos_since(start);

@@ -215,7 +215,7 @@ impl<'a> Batch<'a> {
         if master {
             ctx.keyspace().obey_master(true);
         }
-        let reply = (spec.handler)(&mut ctx, &args).unwrap_or_else(|e| e);
+        let reply = ctx.handle(spec, &args);
         if master {
             ctx.keyspace().obey_master(false);
         }

@@ -190,7 +190,7 @@ fn call_queued(ctx: &mut Ctx, spec: &'static CommandSpec, args: &[Bytes]) -> Rep
     };
     let errors = observe::before_call(ctx.shared, spec, args, caller);
     let mark = propagate::mark(ctx);
-    let reply = (spec.handler)(ctx, args).unwrap_or_else(|e| e);
+    let reply = ctx.handle(spec, args);
     propagate::after_call(ctx, mark, spec, args, &reply);
     super::tracking::remember_reads(ctx, spec, args);
     let caller = observe::Caller::Client {

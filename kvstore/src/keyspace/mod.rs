@@ -372,6 +372,9 @@ pub struct Db {
     /// when a key expires and says so with a `DEL` (Redis's `expireIfNeeded` for the master
     /// client).
     obey_master: bool,
+    /// A replica runs a normal client's read: an expired key reads as missing but stays
+    /// until the master's `DEL` (Redis's `expireIfNeeded` on a replica); writes delete it.
+    hide_expired: bool,
     deletion_count: u64,
 }
 
@@ -404,14 +407,16 @@ impl Db {
 
     /// Looks a key up without counting a hit or miss; expired keys are deleted on the way.
     pub fn entry(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now);
+        if self.expire_if_due_for_read(key, now) {
+            return None;
+        }
         self.map.get(key)
     }
 
     /// Looks a key up for a read command, counting a keyspace hit or miss as Redis does.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Value> {
-        self.expire_if_due(key, now);
-        match self.map.get_mut(key) {
+        let hidden = self.expire_if_due_for_read(key, now);
+        match self.map.get_mut(key).filter(|_| !hidden) {
             Some(e) => {
                 self.stats.hits += 1;
                 e.access = self.access_policy.accessed(e.access, self.clock);
@@ -438,11 +443,12 @@ impl Db {
     /// Looks a key up counting a hit or miss but leaving its access clock alone (Redis's
     /// `LOOKUP_NOTOUCH`: OBJECT).
     pub fn get_untouched(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now);
-        if self.map.contains_key(key) {
+        let hidden = self.expire_if_due_for_read(key, now);
+        if self.map.contains_key(key) && !hidden {
             self.stats.hits += 1;
         } else {
             self.stats.misses += 1;
+            return None;
         }
         self.map.get(key)
     }
@@ -775,6 +781,7 @@ impl Db {
         }
         let (record, classes, track) = (self.record, self.classes, self.track);
         let (record_deletions, obey_master) = (self.record_deletions, self.obey_master);
+        let hide_expired = self.hide_expired;
         let deletions = std::mem::take(&mut self.deletions);
         let deletion_count = self.deletion_count;
         let (access_policy, clock) = (self.access_policy, self.clock);
@@ -786,6 +793,7 @@ impl Db {
         self.track = track;
         self.record_deletions = record_deletions;
         self.obey_master = obey_master;
+        self.hide_expired = hide_expired;
         self.deletions = deletions;
         self.deletion_count = deletion_count;
         self.modified = modified;
@@ -833,7 +841,7 @@ impl Db {
     /// Starts watching `key` for one more client and returns its current version. A key
     /// whose time has come is deleted first, so "expired since WATCH" means expired later.
     pub fn watch(&mut self, key: &[u8], now: u64) -> u64 {
-        self.expire_if_due(key, now);
+        self.expire_if_due_for_read(key, now);
         match self.watched.get_mut(key) {
             Some(w) => {
                 w.watchers += 1;
@@ -979,6 +987,20 @@ impl Db {
         }
     }
 
+    /// [`Db::expire_if_due`] for a read: true when `key` is expired but kept (a replica's
+    /// normal client, [`Keyspace::hide_expired`]), so the read must see no key.
+    fn expire_if_due_for_read(&mut self, key: &[u8], now: u64) -> bool {
+        if self.hide_expired {
+            return !self.expires.is_empty() && self.is_expired(key, now);
+        }
+        self.expire_if_due(key, now);
+        false
+    }
+
+    fn is_expired(&self, key: &[u8], now: u64) -> bool {
+        (self.map.get(key)).is_some_and(|e| e.expire_at.is_some_and(|at| at <= now))
+    }
+
     /// Deletes `key` if its time has come, as every access does (lazy expiry).
     fn expire_if_due(&mut self, key: &[u8], now: u64) {
         if self.expires.is_empty() || self.obey_master {
@@ -1041,6 +1063,10 @@ impl Db {
     /// A random live key, or `None` when the database is empty.
     pub fn random_key(&mut self, now: u64) -> Option<Bytes> {
         let mut rng = rand::thread_rng();
+        // A replica keeps expired keys until its master deletes them: when every key has a
+        // time to live they may all be expired, so after 100 tries any key will do (Redis's
+        // `dbRandomKey`).
+        let mut tries = 100;
         while !self.map.is_empty() {
             let start = rng.gen_range(0..self.slots.len());
             // Probe a few random slots, then walk from the last one: finds a key even in a
@@ -1051,6 +1077,10 @@ impl Db {
                 .chain(0..start)
                 .find_map(|i| self.slots[i].clone())?;
             if self.contains(&found, now) {
+                return Some(found);
+            }
+            tries -= 1;
+            if self.hide_expired && self.expires.len() == self.map.len() && tries == 0 {
                 return Some(found);
             }
         }
@@ -1225,6 +1255,16 @@ impl Keyspace {
             flushed |= std::mem::take(&mut db.flushed);
         }
         (keys, flushed)
+    }
+
+    /// On a replica, makes reads see expired keys as missing without deleting them (`true`)
+    /// while a normal client's read command runs; returns the previous setting.
+    pub fn hide_expired(&mut self, on: bool) -> bool {
+        let mut was = false;
+        for db in &mut self.dbs {
+            was = std::mem::replace(&mut db.hide_expired, on);
+        }
+        was
     }
 
     /// Turns lazy expiry off (`true`) while a replica applies its master's commands, and
