@@ -1093,6 +1093,31 @@ fn link_down_info_matches_redis() {
     };
     assert_eq!(state(&mut r), state(&mut k));
     assert_eq!(text(k.cmd(&["GET", "k2"])), "$2\r\nv2\r\n");
+
+    // Under `replica-serve-stale-data no` only the commands flagged `stale` are served.
+    let script: &[&[&str]] = &[
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        &["GET", "k2"],
+        &["PING"],
+        &["DBSIZE"],
+        &["CONFIG", "GET", "replica-serve-stale-data"],
+        &["MULTI"],
+        &["GET", "k2"],
+        &["EXEC"],
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+        &["GET", "k2"],
+        &["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["GET", "k2"],
+    ];
+    let replies =
+        |c: &mut RawConn| -> Vec<String> { script.iter().map(|cmd| text(c.cmd(cmd))).collect() };
+    let (from_redis, from_kvstore) = (replies(&mut r), replies(&mut k));
+    assert_eq!(from_redis, from_kvstore);
+    assert!(
+        from_kvstore[1].starts_with("-MASTERDOWN "),
+        "{from_kvstore:?}"
+    );
 }
 
 /// The same commands sent to a redis-server replica and a kvstore replica of the same

@@ -364,6 +364,13 @@ impl<'a> Batch<'a> {
         if self.session.in_subscribed_mode() && !channels::allowed_when_subscribed(spec) {
             return Err((Some(spec), channels::subscribed_mode_error(spec)));
         }
+        // A replica cut off from its master under `replica-serve-stale-data no` serves only
+        // the commands flagged `stale` (INFO, REPLICAOF, ...; EXEC only if all it queued are).
+        if self.shared.replication().refuses_stale()
+            && (!spec.has_flag(Flags::STALE) || exec_queued_lacks(spec, self.session, Flags::STALE))
+        {
+            return Err((Some(spec), Reply::error(replication::MASTERDOWN)));
+        }
         Ok(spec)
     }
 
@@ -521,6 +528,13 @@ fn exec_writes(spec: &CommandSpec, session: &Session) -> bool {
     spec.name == "exec"
         && (session.multi.as_ref())
             .is_some_and(|tx| tx.queue.iter().any(|(s, _)| s.has_flag(Flags::WRITE)))
+}
+
+/// EXEC of a transaction that queued a command without `flag`.
+fn exec_queued_lacks(spec: &CommandSpec, session: &Session, flag: Flags) -> bool {
+    spec.name == "exec"
+        && (session.multi.as_ref())
+            .is_some_and(|tx| tx.queue.iter().any(|(s, _)| !s.has_flag(flag)))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

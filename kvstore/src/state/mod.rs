@@ -401,6 +401,7 @@ impl Shared {
         replication.set_min_replicas(to_write, max_lag);
         replication.set_output_limit(replica_output_limit(&config));
         replication.set_read_only(config.value("replica-read-only") == "yes");
+        replication.set_serve_stale(config.value("replica-serve-stale-data") == "yes");
         let saved = take_saved_position(&config.dir);
         if let Some(master) = replicaof(&config) {
             replication.follow_from_start(master);
@@ -462,6 +463,7 @@ impl Shared {
         self.replication
             .set_output_limit(replica_output_limit(&config));
         (self.replication).set_read_only(config.value("replica-read-only") == "yes");
+        (self.replication).set_serve_stale(config.value("replica-serve-stale-data") == "yes");
         if changed.iter().any(|name| name == "requirepass") {
             let password = config.requirepass.clone();
             self.acl

@@ -65,6 +65,10 @@ pub(crate) struct Replication {
     replica: AtomicBool,
     /// `replica-read-only`.
     read_only: AtomicBool,
+    /// `replica-serve-stale-data`.
+    serve_stale: AtomicBool,
+    /// The link to the master is up (synced and streaming).
+    link_up: AtomicBool,
     /// The master to follow, watched by the link task (`master_link.rs`).
     target: watch::Sender<Option<MasterAddr>>,
 }
@@ -254,6 +258,8 @@ impl Default for Replication {
             min_replicas_max_lag: AtomicUsize::new(10),
             replica: AtomicBool::new(false),
             read_only: AtomicBool::new(true),
+            serve_stale: AtomicBool::new(true),
+            link_up: AtomicBool::new(false),
             target: watch::Sender::new(None),
         }
     }
@@ -476,6 +482,19 @@ impl Replication {
         self.replica.load(Ordering::Relaxed)
     }
 
+    /// Whether dispatch refuses commands without the `stale` flag: a replica whose link is
+    /// down, under `replica-serve-stale-data no` (Redis's `MASTERDOWN`).
+    pub(crate) fn refuses_stale(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+            && !self.serve_stale.load(Ordering::Relaxed)
+            && !self.link_up.load(Ordering::Relaxed)
+    }
+
+    /// `replica-serve-stale-data` (at start-up and on CONFIG SET).
+    pub(crate) fn set_serve_stale(&self, serve: bool) {
+        self.serve_stale.store(serve, Ordering::Relaxed);
+    }
+
     /// `replica-read-only` (at start-up and on CONFIG SET).
     pub(crate) fn set_read_only(&self, read_only: bool) {
         self.read_only.store(read_only, Ordering::Relaxed);
@@ -509,6 +528,7 @@ impl Replication {
             no_history,
         });
         inner.replicas.clear();
+        self.link_up.store(false, Ordering::Relaxed);
         self.replica.store(true, Ordering::Relaxed);
         drop(inner);
         self.target.send_replace(Some(master));
@@ -741,6 +761,8 @@ impl Replication {
             }
             up.state = state;
             up.last_io = Instant::now();
+            self.link_up
+                .store(state == LinkState::Connected, Ordering::Relaxed);
         }
     }
 
