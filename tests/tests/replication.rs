@@ -803,6 +803,17 @@ fn min_replicas_to_write_refuses_writes_like_redis() {
             &["INCR", "n"],
             &["EXEC"],
             &["EVAL", "return 1", "0"],
+            // A script's first write is refused inside it (pcall sees the error), unless it
+            // already wrote; a script declaring flags without no-writes is refused whole.
+            &["EVAL", "return redis.pcall('SET', 'x', '1')", "0"],
+            &["EVAL", "return redis.call('SET', 'x', '1')", "0"],
+            &["EVAL", "#!lua\nreturn redis.call('SET', 'x', '1')", "0"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('GET', 'x')",
+                "0",
+            ],
+            &["EVAL", "return redis.call('GET', 'x')", "0"],
         ] {
             transcript.push(text(m.cmd(command)));
         }

@@ -347,8 +347,10 @@ impl<'a> Batch<'a> {
             }
         }
         // Redis's `checkGoodReplicasStatus`: writes need `min-replicas-to-write` good replicas.
-        if (spec.has_flag(Flags::WRITE) || exec_writes(spec, self.session))
-            && self.shared.replication().too_few_good_replicas()
+        if self.shared.replication().too_few_good_replicas()
+            && (spec.has_flag(Flags::WRITE)
+                || exec_writes(spec, self.session)
+                || scripting::script_writes(self.shared, spec, args) == Some(true))
         {
             return Err((Some(spec), Reply::error(replication::NOREPLICAS)));
         }

@@ -333,6 +333,14 @@ impl Host for ScriptHost<'_, '_, '_> {
         if write && !self.ctx.session.master && shared.replication().refuses_writes() {
             return format!("-{}\r\n", super::args::err::READONLY).into_bytes();
         }
+        // ... and under `min-replicas-to-write`, a script that has not written yet cannot
+        // start to without enough good replicas.
+        if write
+            && !self.dirty.load(Ordering::Acquire)
+            && shared.replication().too_few_good_replicas()
+        {
+            return format!("-{}\r\n", super::replication::NOREPLICAS).into_bytes();
+        }
         // Redis's `scriptVerifyOOM`: out of memory when the script started, its first
         // write (nothing changed yet, so it can still stop cleanly) is refused.
         if !self.allow_oom
