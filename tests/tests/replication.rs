@@ -749,6 +749,12 @@ fn stream_matches_redis_byte_for_byte() {
                 c.cmd(&["SET", "short", "v", "PX", "1"]);
                 std::thread::sleep(Duration::from_millis(20));
                 c.cmd(&["GET", "short"]);
+                // Under lazyfree-lazy-expire, as UNLINK.
+                c.cmd(&["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]);
+                c.cmd(&["SET", "lazy", "v", "PX", "1"]);
+                std::thread::sleep(Duration::from_millis(20));
+                c.cmd(&["GET", "lazy"]);
+                c.cmd(&["CONFIG", "SET", "lazyfree-lazy-expire", "no"]);
                 // A blocked pop served by a push.
                 let mut blocked = master.raw();
                 send_command(&mut blocked, &["BLPOP", "queue", "0"]);
@@ -782,6 +788,11 @@ fn stream_matches_redis_byte_for_byte() {
     }
     let lines = |s: &str| s.split("\r\n").map(str::to_owned).collect::<Vec<_>>();
     assert_eq!(lines(&streams[0]), lines(&streams[1]));
+    assert!(
+        streams[0].contains("$6\r\nUNLINK\r\n$4\r\nlazy\r\n"),
+        "{}",
+        streams[0]
+    );
 }
 
 /// `min-replicas-to-write`: without enough replicas acknowledging in time, writes get Redis's

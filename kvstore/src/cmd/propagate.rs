@@ -112,7 +112,7 @@ pub(crate) fn after_call(
         }
     };
     let ops = &mut ctx.session.propagation.ops;
-    push_deletions(ops, deleted);
+    push_deletions(ctx.shared, ops, deleted);
     if is_container(spec) {
         return;
     }
@@ -150,7 +150,7 @@ pub(crate) fn background(shared: &Shared, ks: &mut Keyspace, served: Vec<Served>
         return;
     }
     let mut ops = Vec::new();
-    push_deletions(&mut ops, ks.take_deletions());
+    push_deletions(shared, &mut ops, ks.take_deletions());
     for s in served {
         match s.propagate {
             Some(propagate) => {
@@ -181,9 +181,27 @@ fn feed(shared: &Shared, ops: &[(usize, Vec<Bytes>)]) -> Option<u64> {
     Some(shared.replication().feed(commands))
 }
 
-fn push_deletions(ops: &mut Vec<(usize, Vec<Bytes>)>, deleted: Vec<(usize, Bytes)>) {
-    for (db, key) in deleted {
-        ops.push((db, vec![Bytes::from_static(b"DEL"), key]));
+/// Each key the keyspace deleted on its own, as Redis's `propagateDeletion`: `UNLINK` under
+/// `lazyfree-lazy-expire` (expired) or `lazyfree-lazy-eviction` (evicted), else `DEL`.
+fn push_deletions(
+    shared: &Shared,
+    ops: &mut Vec<(usize, Vec<Bytes>)>,
+    deleted: Vec<(usize, Bytes, bool)>,
+) {
+    if deleted.is_empty() {
+        return;
+    }
+    let (lazy_expire, lazy_eviction) = {
+        let config = shared.config();
+        (
+            config.value("lazyfree-lazy-expire") == "yes",
+            config.value("lazyfree-lazy-eviction") == "yes",
+        )
+    };
+    for (db, key, evicted) in deleted {
+        let lazy = if evicted { lazy_eviction } else { lazy_expire };
+        let command = if lazy { &b"UNLINK"[..] } else { b"DEL" };
+        ops.push((db, vec![Bytes::from_static(command), key]));
     }
 }
 

@@ -367,7 +367,8 @@ pub struct Db {
     /// eviction), which the master tells its replicas as `DEL`s, and how many ever were (a
     /// caller subtracts them from [`Db::writes`] to know whether a command itself wrote).
     record_deletions: bool,
-    deletions: Vec<Bytes>,
+    /// The keys, each with whether it was evicted (else it expired).
+    deletions: Vec<(Bytes, bool)>,
     /// Lazy expiry is off while a replica applies its master's stream: the master decides
     /// when a key expires and says so with a `DEL` (Redis's `expireIfNeeded` for the master
     /// client).
@@ -1011,7 +1012,7 @@ impl Db {
                 self.remove(key);
                 self.stats.expired += 1;
                 self.raise(KeyEvent::Expired, key);
-                self.deleted_on_its_own(key);
+                self.deleted_on_its_own(key, false);
             }
         }
     }
@@ -1031,7 +1032,7 @@ impl Db {
             self.remove(&key);
             self.stats.expired += 1;
             self.raise(KeyEvent::Expired, &key);
-            self.deleted_on_its_own(&key);
+            self.deleted_on_its_own(&key, false);
             n += 1;
         }
         n
@@ -1144,14 +1145,15 @@ impl Db {
     pub fn evict(&mut self, key: &[u8]) -> Option<Entry> {
         let entry = self.remove(key)?;
         self.raise(KeyEvent::Evicted, key);
-        self.deleted_on_its_own(key);
+        self.deleted_on_its_own(key, true);
         Some(entry)
     }
 
-    /// Records a deletion no command asked for, while replication wants them.
-    fn deleted_on_its_own(&mut self, key: &[u8]) {
+    /// Records a deletion no command asked for (an expiry, or an eviction), while
+    /// replication wants them.
+    fn deleted_on_its_own(&mut self, key: &[u8], evicted: bool) {
         if self.record_deletions {
-            self.deletions.push(Bytes::copy_from_slice(key));
+            self.deletions.push((Bytes::copy_from_slice(key), evicted));
             self.deletion_count += 1;
         }
     }
@@ -1285,12 +1287,13 @@ impl Keyspace {
         }
     }
 
-    /// Takes the keys deleted on their own since the last call, with their database.
-    pub fn take_deletions(&mut self) -> Vec<(usize, Bytes)> {
+    /// Takes the keys deleted on their own since the last call, with their database and
+    /// whether each was evicted (else it expired).
+    pub fn take_deletions(&mut self) -> Vec<(usize, Bytes, bool)> {
         let mut out = Vec::new();
         for (index, db) in self.dbs.iter_mut().enumerate() {
             if !db.deletions.is_empty() {
-                out.extend(db.deletions.drain(..).map(|k| (index, k)));
+                out.extend(db.deletions.drain(..).map(|(k, e)| (index, k, e)));
             }
         }
         out
