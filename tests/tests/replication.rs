@@ -1552,3 +1552,49 @@ fn a_replica_hides_expired_keys_until_the_master_deletes_them() {
         assert_eq!(text(r.cmd(&["DBSIZE"])), ":0\r\n");
     }
 }
+
+/// `redis-cli --rdb` and `--functions-rdb` (REPLCONF rdb-only / rdb-filter-only, then SYNC)
+/// against kvstore and redis-server holding the same data: each file, loaded by a fresh
+/// redis-server, holds the same keys and libraries (none of the keys with the functions
+/// filter), and neither master keeps the client among its replicas.
+#[test]
+fn redis_cli_rdb_backups_match_redis() {
+    if !require_redis() {
+        return;
+    }
+    let mut loaded = Vec::new();
+    for master in [Server::kvstore(&[]), Server::redis(&["--save", ""])] {
+        let mut m = master.raw();
+        m.cmd(&["SET", "a", "1"]);
+        m.cmd(&["RPUSH", "l", "x", "y"]);
+        m.cmd(&["FUNCTION", "LOAD", &library("lib")]);
+        let mut views = Vec::new();
+        for (flag, name) in [("--rdb", "all.rdb"), ("--functions-rdb", "functions.rdb")] {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(name);
+            let out = std::process::Command::new("redis-cli")
+                .args(["-p", &master.port.to_string(), flag])
+                .arg(&file)
+                .output()
+                .expect("redis-cli");
+            assert!(out.status.success(), "{flag}: {out:?}");
+            let dir_arg = dir.path().display().to_string();
+            let reader = Server::redis(&["--dir", &dir_arg, "--dbfilename", name]);
+            let mut r = reader.raw();
+            views.push((
+                text(r.cmd(&["DBSIZE"])),
+                text(r.cmd(&["LRANGE", "l", "0", "-1"])),
+                text(r.cmd(&["FUNCTION", "LIST"])),
+            ));
+        }
+        assert_eq!(
+            info_field(&mut m, "replication", "connected_slaves").as_deref(),
+            Some("0")
+        );
+        loaded.push(views);
+    }
+    assert_eq!(loaded[0], loaded[1]);
+    assert_eq!(loaded[0][0].0, ":2\r\n");
+    assert_eq!(loaded[0][1].0, ":0\r\n");
+    assert!(loaded[0][1].2.contains("lib_get"), "{:?}", loaded[0][1]);
+}

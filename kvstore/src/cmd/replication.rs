@@ -206,8 +206,31 @@ fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
         } else if is(option, "getack") {
             // Only a replica answers it (to its master).
             return Ok(Reply::Frames(Vec::new()));
-        } else if is(option, "rdb-only") || is(option, "rdb-filter-only") {
-            // Accepted; kvstore has no RDB-only sync yet.
+        } else if is(option, "rdb-only") {
+            let only = int_arg(value)?;
+            if !(0..=1).contains(&only) {
+                return Err(Reply::error(
+                    "ERR value is out of range, value must between 0 and 1",
+                ));
+            }
+            info.rdb_only = only == 1;
+        } else if is(option, "rdb-filter-only") {
+            let Some(filters) = crate::protocol::split_args(value) else {
+                return Err(Reply::error("ERR Missing rdb-filter-only values"));
+            };
+            // Everything is left out but what the filters include.
+            info.exclude_data = true;
+            info.exclude_functions = true;
+            for filter in filters {
+                if filter.eq_ignore_ascii_case(b"functions") {
+                    info.exclude_functions = false;
+                } else {
+                    return Err(Reply::error(format!(
+                        "ERR Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(&filter)
+                    )));
+                }
+            }
         } else {
             return Err(Reply::error(format!(
                 "ERR Unrecognized REPLCONF option: {}",
@@ -267,11 +290,26 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Repl
         ip: ctx.session.handle.addr.ip().to_string(),
         ..ReplicaInfo::default()
     });
+    if (info.exclude_data || info.exclude_functions) && !info.capa_eof {
+        return Err(Reply::error("ERR Filtered replica requires EOF capability"));
+    }
     let id = ctx.session.id();
     // The keyspace is locked before anything is registered: the stream after the
     // registration is exactly what follows the snapshot.
     ctx.keyspace();
     let replication = ctx.shared.replication();
+    // `redis-cli --rdb`: a snapshot and nothing after it, so no place among the replicas.
+    if info.rdb_only {
+        let view = replication.view();
+        tracing::info!(
+            "Replica {}:{} asks for an RDB snapshot only",
+            info.ip,
+            info.port
+        );
+        let out = full_sync_reply(ctx, &info, psync.is_some(), &view.replid, view.offset)?;
+        ctx.effects.close = true;
+        return Ok(Reply::Encoded(Bytes::from(out)));
+    }
     if let Some((replid, offset)) = psync {
         if let Some((replid, missing, feed)) = replication.resume(id, &info, replid, offset) {
             tracing::info!(
@@ -296,13 +334,28 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Repl
         info.ip,
         info.port
     );
-    let rdb = snapshot(ctx, &replid, offset)
+    let out = full_sync_reply(ctx, &info, psync.is_some(), &replid, offset)?;
+    ctx.effects.replica_feed = Some(feed);
+    Ok(Reply::Encoded(Bytes::from(out)))
+}
+
+/// `+FULLRESYNC <replid> <offset>` (to PSYNC) and the snapshot: diskless (`$EOF:<mark>`) to
+/// a PSYNC replica that announced `capa eof` or wants a filtered snapshot, else `$<length>`.
+fn full_sync_reply(
+    ctx: &mut Ctx,
+    info: &ReplicaInfo,
+    psync: bool,
+    replid: &str,
+    offset: u64,
+) -> Result<Vec<u8>, Reply> {
+    let rdb = snapshot(ctx, replid, offset, info)
         .map_err(|e| Reply::error(format!("ERR snapshot failed: {e}")))?;
     let mut out = Vec::with_capacity(rdb.len() + 128);
-    if psync.is_some() {
+    if psync {
         out.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
     }
-    if info.capa_eof && psync.is_some() {
+    let filtered = info.exclude_data || info.exclude_functions;
+    if info.capa_eof && (psync || filtered) {
         let mark = eof_mark();
         out.extend_from_slice(b"$EOF:");
         out.extend_from_slice(&mark);
@@ -313,8 +366,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Repl
         out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
         out.extend_from_slice(&rdb);
     }
-    ctx.effects.replica_feed = Some(feed);
-    Ok(Reply::Encoded(Bytes::from(out)))
+    Ok(out)
 }
 
 /// 40 random bytes ending a diskless snapshot (Redis's `RDB_EOF_MARK_SIZE`): printable, as
@@ -328,7 +380,12 @@ fn eof_mark() -> [u8; 40] {
 
 /// The RDB file of every database, with the aux fields Redis writes for a replica and the
 /// function libraries.
-fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>> {
+fn snapshot(
+    ctx: &mut Ctx,
+    replid: &str,
+    offset: u64,
+    filter: &ReplicaInfo,
+) -> std::io::Result<Vec<u8>> {
     let limits = ctx.rdb_limits();
     let now = ctx.now;
     let used = used_memory();
@@ -344,9 +401,14 @@ fn snapshot(ctx: &mut Ctx, replid: &str, offset: u64) -> std::io::Result<Vec<u8>
     w.aux(b"aof-base", b"0")?;
     // Lock order: the keyspace first, then the engine.
     ctx.keyspace();
-    let libraries = ctx.shared.scripting().functions.lock().codes();
-    for code in &libraries {
-        w.function(code)?;
+    if !filter.exclude_functions {
+        let libraries = ctx.shared.scripting().functions.lock().codes();
+        for code in &libraries {
+            w.function(code)?;
+        }
+    }
+    if filter.exclude_data {
+        return w.finish();
     }
     for (index, db) in ctx.keyspace().dbs().iter().enumerate() {
         let live = |at: &Option<u64>| at.map_or(true, |at| at > now);

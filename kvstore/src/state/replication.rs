@@ -196,6 +196,11 @@ pub(crate) struct ReplicaInfo {
     pub(crate) port: u16,
     pub(crate) capa_eof: bool,
     pub(crate) capa_psync2: bool,
+    /// `REPLCONF rdb-only 1` (`redis-cli --rdb`): the snapshot, then the connection closes.
+    pub(crate) rdb_only: bool,
+    /// `REPLCONF rdb-filter-only`: what the snapshot leaves out.
+    pub(crate) exclude_data: bool,
+    pub(crate) exclude_functions: bool,
 }
 
 /// One attached replica as INFO and ROLE show it.
