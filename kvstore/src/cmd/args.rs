@@ -17,9 +17,16 @@ pub(crate) mod err {
     pub(crate) const WRONGTYPE: &str =
         "WRONGTYPE Operation against a key holding the wrong kind of value";
     pub(crate) const NOAUTH: &str = "NOAUTH Authentication required.";
-    /// Redis's `shared.oomerr`: a `denyoom` command out of memory (`cmd::oom`).
     /// A write from an ordinary client to a read-only replica (Redis's `shared.roslaveerr`).
     pub(crate) const READONLY: &str = "READONLY You can't write against a read only replica.";
+    /// A write under `min-replicas-to-write` without enough good replicas (Redis's
+    /// `shared.noreplicaserr`).
+    pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+    /// A command without the `stale` flag on a replica whose link is down, under
+    /// `replica-serve-stale-data no` (Redis's `shared.masterdownerr`).
+    pub(crate) const MASTERDOWN: &str =
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    /// Redis's `shared.oomerr`: a `denyoom` command out of memory (`cmd::oom`).
     pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
     pub(crate) const WRONGPASS: &str =
         "WRONGPASS invalid username-password pair or user is disabled.";

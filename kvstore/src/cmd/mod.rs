@@ -352,7 +352,7 @@ impl<'a> Batch<'a> {
                 || exec_writes(spec, self.session)
                 || scripting::script_writes(self.shared, spec, args) == Some(true))
         {
-            return Err((Some(spec), Reply::error(replication::NOREPLICAS)));
+            return Err((Some(spec), Reply::error(err::NOREPLICAS)));
         }
         // A read-only replica refuses writes (scripts by their declared flags; EXEC of a
         // transaction that queued one) to everyone but its master.
@@ -371,7 +371,7 @@ impl<'a> Batch<'a> {
         if self.shared.replication().refuses_stale()
             && (!spec.has_flag(Flags::STALE) || exec_queued_lacks(spec, self.session, Flags::STALE))
         {
-            return Err((Some(spec), Reply::error(replication::MASTERDOWN)));
+            return Err((Some(spec), Reply::error(err::MASTERDOWN)));
         }
         Ok(spec)
     }

@@ -31,14 +31,6 @@ use crate::protocol::Reply;
 use crate::rdb::file::FileWriter;
 use crate::state::{LinkState, MasterAddr, ReplicaInfo};
 
-/// A write refused under `min-replicas-to-write` (Redis's `shared.noreplicaserr`).
-pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
-
-/// A command without the `stale` flag on a replica whose link is down, under
-/// `replica-serve-stale-data no`.
-pub(crate) const MASTERDOWN: &str =
-    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
-
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("wait", 3, flags![NOSCRIPT], acl![CONNECTION], wait),

@@ -339,7 +339,7 @@ impl Host for ScriptHost<'_, '_, '_> {
             && !self.dirty.load(Ordering::Acquire)
             && shared.replication().too_few_good_replicas()
         {
-            return format!("-{}\r\n", super::replication::NOREPLICAS).into_bytes();
+            return format!("-{}\r\n", super::args::err::NOREPLICAS).into_bytes();
         }
         // Redis's `scriptVerifyOOM`: out of memory when the script started, its first
         // write (nothing changed yet, so it can still stop cleanly) is refused.
