@@ -279,9 +279,9 @@ fn redis_replica_follows_kvstore() {
     wait_blocked(&mut m, 1);
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for step in 0..3000 {
+    for step in 0..10_000 {
         random_write(&mut m, &mut rng, step);
-        if step == 1500 {
+        if step == 5000 {
             m.cmd(&["RPUSH", "waiting", "x", "y"]);
             let served = elements(&blocked.read_reply().expect("BLPOP served"));
             assert_eq!(served[1], b"$1\r\nx\r\n");
@@ -983,7 +983,7 @@ fn kvstore_follows_redis() {
         text(r.cmd(&["FCALL_RO", "before_get", "1", "str"])),
         "$5\r\nhello\r\n"
     );
-    write_and_compare(&mut m, &mut r, 0x2545_f491_4f6c_dd1d, 3000);
+    write_and_compare(&mut m, &mut r, 0x2545_f491_4f6c_dd1d, 10_000);
 }
 
 /// kvstore follows kvstore; after CLIENT KILL TYPE replica on the master the replica comes
@@ -1007,7 +1007,7 @@ fn kvstore_follows_kvstore_and_continues_after_a_kill() {
         text(r.cmd(&list)),
         "libraries after the sync"
     );
-    write_and_compare(&mut m, &mut r, 0x9e37_79b9_7f4a_7c15, 1500);
+    write_and_compare(&mut m, &mut r, 0x9e37_79b9_7f4a_7c15, 10_000);
     assert_eq!(
         info_field(&mut m, "stats", "sync_full").as_deref(),
         Some("1")
@@ -1394,8 +1394,8 @@ fn failover_hands_over_to_a_replica_without_a_full_resync() {
     }
 }
 
-/// A kvstore replica stopped cleanly saves its replication id and offset with its data, so
-/// its restart continues with PSYNC (`+CONTINUE`, the writes it missed from the master's
+/// A kvstore replica (of redis-server, and of kvstore) stopped cleanly saves its replication
+/// id and offset with its data, so its restart continues with PSYNC (`+CONTINUE`, the writes it missed from the master's
 /// backlog, no second full sync), as a redis-server replica does from its RDB file; after
 /// kill -9 nothing says how far the data on disk goes, and it syncs in full.
 #[test]
@@ -1403,7 +1403,11 @@ fn a_replica_restarted_cleanly_continues_with_psync() {
     if !require_redis() {
         return;
     }
-    let master = redis_master();
+    restarted_replica_continues(redis_master());
+    restarted_replica_continues(Server::kvstore(&["--enable-debug-command", "yes"]));
+}
+
+fn restarted_replica_continues(master: Server) {
     let mut m = master.raw();
     populate(&mut m);
     let port = master.port.to_string();
@@ -1597,4 +1601,33 @@ fn redis_cli_rdb_backups_match_redis() {
     assert_eq!(loaded[0][0].0, ":2\r\n");
     assert_eq!(loaded[0][1].0, ":0\r\n");
     assert!(loaded[0][1].2.contains("lib_get"), "{:?}", loaded[0][1]);
+}
+
+/// A redis-server replica of kvstore that stops with its save points on writes an RDB file
+/// holding the replication id and offset; restarted from it, it asks PSYNC and kvstore
+/// continues from its backlog (`+CONTINUE`, the writes it missed, no second snapshot).
+#[test]
+fn a_redis_replica_restarted_from_its_rdb_continues_with_kvstore() {
+    if !require_redis() {
+        return;
+    }
+    let master = Server::kvstore(&["--enable-debug-command", "yes"]);
+    let mut m = master.raw();
+    populate(&mut m);
+    let mut replica = start_replica_with(&master, &["--save", "3600 1"]);
+    let mut r = replica.raw();
+    write_and_compare(&mut m, &mut r, 0x0dd0_0000_0000_0004, 2000);
+    drop(r);
+    assert!(replica.stop().success());
+    for i in 0..50 {
+        m.cmd(&["INCR", "away:counter"]);
+        m.cmd(&["RPUSH", "away:list", &i.to_string()]);
+    }
+    replica.restart();
+    let mut r = replica.raw();
+    wait_link_up(&mut r);
+    let stat = |m: &mut RawConn, name: &str| info_field(m, "stats", name).unwrap_or_default();
+    assert_eq!(stat(&mut m, "sync_full"), "1", "no second full sync");
+    assert_eq!(stat(&mut m, "sync_partial_ok"), "1");
+    write_and_compare(&mut m, &mut r, 0x0dd0_0000_0000_0005, 2000);
 }
