@@ -423,6 +423,39 @@ fn failover_under_load(primary: &str, replica: &str, wait: bool) {
     if wait {
         assert_eq!(lost, 0, "with WAIT 1 no acknowledged visit is lost");
     }
+
+    // Failing back (what to do before restarting the stores: each container's command line
+    // names its original role): Sentinel promotes the old primary again, losing nothing.
+    let reply = stack.exec(
+        "sentinel1",
+        &[
+            "redis-cli",
+            "-p",
+            "26379",
+            "SENTINEL",
+            "FAILOVER",
+            "mymaster",
+        ],
+    );
+    assert_eq!(reply.trim(), "OK");
+    wait_until(
+        &stack,
+        "the primary is the master again",
+        Duration::from_secs(60),
+        || {
+            SENTINELS
+                .iter()
+                .all(|s| sentinel_view(&stack, s).contains("address=redis-primary:6379"))
+                && primary_replication(&stack, "role").as_deref() == Some("master")
+                && primary_replication(&stack, "connected_slaves").as_deref() == Some("1")
+        },
+    );
+    let after = stack.wait_for_200(Duration::from_secs(60));
+    assert!(
+        after.total_visits > highest,
+        "{} after {highest}",
+        after.total_visits
+    );
 }
 
 #[test]
