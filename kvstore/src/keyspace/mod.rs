@@ -1116,12 +1116,37 @@ impl Db {
         self.journal.dirty.insert(key, Touched::Whole);
     }
 
-    /// Inserts a key loaded from disk without journaling it.
+    /// Inserts a key loaded from disk into a database that does not hold it yet: [`insert`]'s
+    /// new-key path without what only a client's write needs (journal, write count, watches,
+    /// events), since start-up inserts every key of the data set this way.
+    ///
+    /// [`insert`]: Db::insert
     pub fn load(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
-        self.insert(key, value, expire_at);
-        self.journal = Journal::default();
-        self.writes = 0;
-        self.events.clear();
+        debug_assert!(!self.map.contains_key(&key[..]), "loaded twice");
+        self.footprint += evict::footprint(&key, &value);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(key.clone());
+                slot
+            }
+            None => {
+                self.slots.push(Some(key.clone()));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        if let Some(at) = expire_at {
+            self.expires.insert(at, key.clone());
+        }
+        let access = self.access_policy.fresh(self.clock);
+        self.map.insert(
+            key,
+            Entry {
+                value,
+                expire_at,
+                slot,
+                access,
+            },
+        );
     }
 
     /// Records `event` for `key` if keyspace notifications want it.

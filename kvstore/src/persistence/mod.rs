@@ -169,6 +169,20 @@ impl<'a> SmallBatches<'a> {
     }
 }
 
+/// Keys per batch the load's walk hands to its inserter, and batches in flight.
+const LOAD_BATCH: usize = 1024;
+const LOAD_QUEUE: usize = 16;
+
+/// One key the load decoded, on its way into the keyspace.
+struct Loaded {
+    db: u32,
+    key: Bytes,
+    value: Value,
+    expire_at: Option<u64>,
+    /// Stored in an older layout: journaled whole, so the next checkpoint rewrites it.
+    rewrite: bool,
+}
+
 /// What a start-up load found.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadStats {
@@ -243,11 +257,54 @@ impl Store {
     }
 
     /// Loads every stored key into `ks`; keys already due are deleted from disk instead.
+    ///
+    /// Two threads share the work, as a pipeline: this one walks sled and decodes the
+    /// values, a scoped one inserts them into the keyspace, in batches (a million small
+    /// keys: 1.7 s on one thread).
     pub fn load(&self, ks: &mut Keyspace, now: u64) -> Result<LoadStats, PersistError> {
-        let mut stats = LoadStats::default();
         let databases = ks.dbs().len() as u32;
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Loaded>>(LOAD_QUEUE);
+        std::thread::scope(|scope| {
+            let inserter = std::thread::Builder::new()
+                .name("kvstore-load".into())
+                .spawn_scoped(scope, move || {
+                    let mut keys = 0;
+                    for batch in received {
+                        for loaded in batch {
+                            let target = ks.db(loaded.db as usize);
+                            if loaded.rewrite {
+                                target.load(loaded.key.clone(), loaded.value, loaded.expire_at);
+                                target.journal_whole(loaded.key);
+                            } else {
+                                target.load(loaded.key, loaded.value, loaded.expire_at);
+                            }
+                            keys += 1;
+                        }
+                    }
+                    keys
+                })
+                .expect("spawn the load thread");
+            let read = self.read_all(databases, now, batches);
+            let keys = inserter.join().expect("the load thread panicked");
+            read.map(|mut stats| {
+                stats.keys = keys;
+                stats
+            })
+        })
+    }
+
+    /// The walk of [`Store::load`]: decoded keys go to `batches`; keys already due, and their
+    /// elements, are deleted.
+    fn read_all(
+        &self,
+        databases: u32,
+        now: u64,
+        batches: std::sync::mpsc::SyncSender<Vec<Loaded>>,
+    ) -> Result<LoadStats, PersistError> {
+        let mut stats = LoadStats::default();
         let mut due = SmallBatches::new(&self.db);
         let mut due_elements = SmallBatches::new(&self.elements);
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
         for item in self.db.iter() {
             let (k, v) = item?;
             let (db, key) = layout::split_key(&k).ok_or(PersistError::Corrupt {
@@ -298,13 +355,22 @@ impl Store {
             // A value in an older layout (a big collection whole, a list one entry per
             // element) is rewritten before any element-level change is logged for it.
             let rewrite = header.outdated(&value);
-            let key = Bytes::copy_from_slice(key);
-            let target = ks.db(db as usize);
-            target.load(key.clone(), value, expire_at);
-            if rewrite {
-                target.journal_whole(key);
+            batch.push(Loaded {
+                db,
+                key: Bytes::copy_from_slice(key),
+                value,
+                expire_at,
+                rewrite,
+            });
+            if batch.len() == LOAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                if batches.send(full).is_err() {
+                    break; // the inserter is gone: its panic is reported by the join
+                }
             }
-            stats.keys += 1;
+        }
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
         }
         due.finish()?;
         due_elements.finish()?;
