@@ -163,7 +163,9 @@ impl Connection {
                 resume = true;
             }
             if let Some(feed) = effects.replica_feed.take() {
-                return self.serve_replica(feed).await;
+                return self
+                    .serve_replica(feed, effects.replica_hold_until_ack)
+                    .await;
             }
             if let Some(wait) = effects.wait_replicas.take() {
                 self.wait_replicas(wait).await?;
@@ -179,8 +181,13 @@ impl Connection {
 
     /// A replica's connection after its sync: writes the replication stream as it comes and
     /// runs what the replica sends (`REPLCONF ACK`), never replying, as Redis does not reply
-    /// to its replicas.
-    async fn serve_replica(&mut self, mut feed: crate::state::Feed) -> std::io::Result<()> {
+    /// to its replicas. With `hold` (a diskless snapshot), the stream starts at the replica's
+    /// first `REPLCONF ACK`.
+    async fn serve_replica(
+        &mut self,
+        mut feed: crate::state::Feed,
+        mut hold: bool,
+    ) -> std::io::Result<()> {
         let id = self.session.id();
         self.session.handle.info.lock().replica = true;
         self.shared.replication().online(id);
@@ -191,7 +198,7 @@ impl Connection {
         }
         loop {
             let event = tokio::select! {
-                bytes = feed.recv() => Event::Stream(bytes),
+                bytes = feed.recv(), if !hold => Event::Stream(bytes),
                 input = self.read() => Event::Input(input),
             };
             match event {
@@ -229,6 +236,7 @@ impl Connection {
                     if effects.close {
                         return Ok(());
                     }
+                    hold &= !(self.session.replica.as_ref()).is_some_and(|r| r.acked);
                 }
             }
             if self.session.handle.is_killed() {

@@ -28,6 +28,10 @@ pub(crate) struct Effects {
     /// PSYNC / SYNC succeeded: once the replies are written, the connection carries the
     /// replication stream from this feed.
     pub(crate) replica_feed: Option<crate::state::Feed>,
+    /// The snapshot went in the diskless `$EOF:` form: the stream waits for the replica's
+    /// first `REPLCONF ACK`, so that it never follows the end mark in the same read (Redis's
+    /// `repl_start_cmd_stream_on_ack`; a replica finds the mark in the last 40 bytes it read).
+    pub(crate) replica_hold_until_ack: bool,
     /// WAIT: answer once this many replicas acknowledged the offset, or at the deadline.
     pub(crate) wait_replicas: Option<WaitReplicas>,
     /// Under `appendfsync always`: the write count that must be durable before replying.

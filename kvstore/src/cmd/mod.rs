@@ -369,7 +369,8 @@ impl<'a> Batch<'a> {
         // A replica cut off from its master under `replica-serve-stale-data no` serves only
         // the commands flagged `stale` (INFO, REPLICAOF, ...; EXEC only if all it queued are).
         if self.shared.replication().refuses_stale()
-            && (!spec.has_flag(Flags::STALE) || exec_queued_lacks(spec, self.session, Flags::STALE))
+            && (!spec.has_flag(Flags::STALE)
+                || exec_queued(spec, self.session, |s| !s.has_flag(Flags::STALE)))
         {
             return Err((Some(spec), Reply::error(err::MASTERDOWN)));
         }
@@ -527,16 +528,17 @@ fn may_replicate(spec: &CommandSpec, session: &Session) -> bool {
 
 /// EXEC of a transaction that queued a write command (Redis's `mstate.cmd_flags & CMD_WRITE`).
 fn exec_writes(spec: &CommandSpec, session: &Session) -> bool {
-    spec.name == "exec"
-        && (session.multi.as_ref())
-            .is_some_and(|tx| tx.queue.iter().any(|(s, _)| s.has_flag(Flags::WRITE)))
+    exec_queued(spec, session, |queued| queued.has_flag(Flags::WRITE))
 }
 
-/// EXEC of a transaction that queued a command without `flag`.
-fn exec_queued_lacks(spec: &CommandSpec, session: &Session, flag: Flags) -> bool {
+/// EXEC of a transaction that queued a command for which `which` holds.
+fn exec_queued(
+    spec: &CommandSpec,
+    session: &Session,
+    which: impl Fn(&CommandSpec) -> bool,
+) -> bool {
     spec.name == "exec"
-        && (session.multi.as_ref())
-            .is_some_and(|tx| tx.queue.iter().any(|(s, _)| !s.has_flag(flag)))
+        && (session.multi.as_ref()).is_some_and(|tx| tx.queue.iter().any(|(s, _)| which(s)))
 }
 
 fn unknown_command(args: &[Bytes]) -> Reply {

@@ -190,6 +190,9 @@ fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> Result<Reply, Reply> {
             info.capa_psync2 |= is(value, "psync2");
         } else if is(option, "ack") {
             // From a replica: no reply, ever.
+            if let Some(replica) = ctx.session.replica.as_mut() {
+                replica.acked = true;
+            }
             if let Some(offset) = crate::number::parse_i64(value) {
                 let id = ctx.session.id();
                 ctx.shared.replication().ack(id, offset.max(0) as u64);
@@ -298,7 +301,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Repl
             info.ip,
             info.port
         );
-        let out = full_sync_reply(ctx, &info, psync.is_some(), &view.replid, view.offset)?;
+        let (out, _) = full_sync_reply(ctx, &info, psync.is_some(), &view.replid, view.offset)?;
         ctx.effects.close = true;
         return Ok(Reply::Encoded(Bytes::from(out)));
     }
@@ -326,20 +329,25 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, i64)>) -> Result<Reply, Repl
         info.ip,
         info.port
     );
-    let out = full_sync_reply(ctx, &info, psync.is_some(), &replid, offset)?;
+    let (out, diskless) = full_sync_reply(ctx, &info, psync.is_some(), &replid, offset)?;
+    if let Some(replica) = ctx.session.replica.as_mut() {
+        replica.acked = false;
+    }
     ctx.effects.replica_feed = Some(feed);
+    ctx.effects.replica_hold_until_ack = diskless;
     Ok(Reply::Encoded(Bytes::from(out)))
 }
 
 /// `+FULLRESYNC <replid> <offset>` (to PSYNC) and the snapshot: diskless (`$EOF:<mark>`) to
 /// a PSYNC replica that announced `capa eof` or wants a filtered snapshot, else `$<length>`.
+/// Also says whether it is diskless.
 fn full_sync_reply(
     ctx: &mut Ctx,
     info: &ReplicaInfo,
     psync: bool,
     replid: &str,
     offset: u64,
-) -> Result<Vec<u8>, Reply> {
+) -> Result<(Vec<u8>, bool), Reply> {
     let rdb = snapshot(ctx, replid, offset, info)
         .map_err(|e| Reply::error(format!("ERR snapshot failed: {e}")))?;
     let mut out = Vec::with_capacity(rdb.len() + 128);
@@ -347,7 +355,8 @@ fn full_sync_reply(
         out.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
     }
     let filtered = info.exclude_data || info.exclude_functions;
-    if info.capa_eof && (psync || filtered) {
+    let diskless = info.capa_eof && (psync || filtered);
+    if diskless {
         let mark = eof_mark();
         out.extend_from_slice(b"$EOF:");
         out.extend_from_slice(&mark);
@@ -358,7 +367,7 @@ fn full_sync_reply(
         out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
         out.extend_from_slice(&rdb);
     }
-    Ok(out)
+    Ok((out, diskless))
 }
 
 /// 40 random bytes ending a diskless snapshot (Redis's `RDB_EOF_MARK_SIZE`): printable, as

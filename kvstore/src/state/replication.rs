@@ -201,6 +201,8 @@ pub(crate) struct ReplicaInfo {
     /// `REPLCONF rdb-filter-only`: what the snapshot leaves out.
     pub(crate) exclude_data: bool,
     pub(crate) exclude_functions: bool,
+    /// It sent a `REPLCONF ACK` since it synced.
+    pub(crate) acked: bool,
 }
 
 /// One attached replica as INFO and ROLE show it.
