@@ -677,19 +677,7 @@ impl Db {
             });
         }
         let key = own(key);
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(key.clone());
-                slot
-            }
-            None => {
-                self.slots.push(Some(key.clone()));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        if let Some(at) = expire_at {
-            self.expires.insert(at, key.clone());
-        }
+        let slot = self.place(&key, expire_at);
         self.journal.dirty.insert(key.clone(), Touched::Whole);
         self.signal_ready(&key);
         self.raise(KeyEvent::New, &key);
@@ -1116,14 +1104,8 @@ impl Db {
         self.journal.dirty.insert(key, Touched::Whole);
     }
 
-    /// Inserts a key loaded from disk into a database that does not hold it yet: [`insert`]'s
-    /// new-key path without what only a client's write needs (journal, write count, watches,
-    /// events), since start-up inserts every key of the data set this way.
-    ///
-    /// [`insert`]: Db::insert
-    pub fn load(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
-        debug_assert!(!self.map.contains_key(&key[..]), "loaded twice");
-        self.footprint += evict::footprint(&key, &value);
+    /// A new key's slot in the SCAN table and its place in the expiry index.
+    fn place(&mut self, key: &Bytes, expire_at: Option<u64>) -> u32 {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(key.clone());
@@ -1137,6 +1119,18 @@ impl Db {
         if let Some(at) = expire_at {
             self.expires.insert(at, key.clone());
         }
+        slot
+    }
+
+    /// Inserts a key loaded from disk into a database that does not hold it yet: [`insert`]'s
+    /// new-key path without what only a client's write needs (journal, write count, watches,
+    /// events), since start-up inserts every key of the data set this way.
+    ///
+    /// [`insert`]: Db::insert
+    pub fn load(&mut self, key: Bytes, value: Value, expire_at: Option<u64>) {
+        debug_assert!(!self.map.contains_key(&key[..]), "loaded twice");
+        self.footprint += evict::footprint(&key, &value);
+        let slot = self.place(&key, expire_at);
         let access = self.access_policy.fresh(self.clock);
         self.map.insert(
             key,
